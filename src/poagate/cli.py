@@ -1,0 +1,370 @@
+"""The ``poagate`` command line (SPEC §8).
+
+Exit status: 0 when the input was processed (rejected lines included), 2 for a usage error or an
+unreadable file, 1 for anything else that stopped the work (the message says what). Errors are
+one line on standard error; progress bars go to standard error too, results to standard output.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from poagate import __version__
+from poagate.domain.ids import IdentifierError, parse_network_operator
+from poagate.formats.errors import InputError
+from poagate.formats.timestamps import parse_timestamp
+from poagate.store import StoreError
+
+app = typer.Typer(
+    name="poagate",
+    help="Suppress firmware-caused Power Outage Alerts (AD1) and keep the Suppression Log "
+    "(SEC MP102B).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+log_app = typer.Typer(help="Read the Suppression Log.", no_args_is_help=True)
+app.add_typer(log_app, name="log")
+
+out = Console()
+err = Console(stderr=True)
+
+USAGE_ERROR = 2
+FAILURE = 1
+
+
+def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def readable_file(path: Path, what: str) -> Path:
+    """An input file that exists and can be read, or exit 2 saying which and why."""
+    if not path.exists():
+        fail(f"{what} {path} does not exist")
+    if not path.is_file():
+        fail(f"{what} {path} is not a regular file")
+    if not os.access(path, os.R_OK):
+        fail(f"{what} {path} cannot be read (permission denied)")
+    return path
+
+
+class RichProgress:
+    """``Progress`` for the service layer, drawn with Rich on standard error."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task: TaskID | None = None
+
+    def phase(self, description: str, total: int | None) -> None:
+        self.finish()
+        self._task = self._progress.add_task(description, total=total)
+
+    def finish(self) -> None:
+        """Show the phase before as complete (one without a total counts as one step)."""
+        if self._task is not None:
+            task = self._progress.tasks[-1]
+            total = task.total if task.total is not None else 1
+            self._progress.update(self._task, total=total, completed=total)
+
+    def advance(self, amount: int) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, amount)
+
+
+@contextmanager
+def progress_bars() -> Iterator[RichProgress]:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        bars = RichProgress(progress)
+        yield bars
+        bars.finish()
+
+
+def split_manufacturers(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    names = tuple(m.strip() for m in text.split(",") if m.strip())
+    if not names:
+        fail("--manufacturers needs at least one manufacturer identifier")
+    return names
+
+
+@app.command()
+def replay(
+    events: Annotated[
+        list[Path], typer.Argument(help="JSON Lines event files, read in received_at order.")
+    ],
+    inventory: Annotated[Path, typer.Option(help="Inventory CSV (SPEC §3).")],
+    guid_list: Annotated[Path, typer.Option(help="GUID list: one Device ID per line.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the output files.")],
+    manufacturers: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated manufacturers subject to suppression (replaces the "
+            "configured list)."
+        ),
+    ] = None,
+    window_minutes: Annotated[
+        int | None, typer.Option(min=1, help="Window length W in minutes (default 30).")
+    ] = None,
+    skew_tolerance_seconds: Annotated[
+        int | None,
+        typer.Option(min=0, help="How far before a window's start an outage may lie (default 0)."),
+    ] = None,
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            help="SQLite database; re-running with the same one resumes. Default: OUT/poagate.db."
+        ),
+    ] = None,
+) -> None:
+    """Replay JSON Lines events through the gate and write the outcomes (SPEC §8)."""
+    from poagate.service.replay import ReplayRequest
+    from poagate.service.replay import replay as run_replay
+    from poagate.store.sqlite import SqliteStore
+
+    readable_file(inventory, "inventory")
+    readable_file(guid_list, "GUID list")
+    for path in events:
+        readable_file(path, "events file")
+    if out_dir.exists() and not out_dir.is_dir():
+        fail(f"--out {out_dir} exists and is not a directory")
+    request = ReplayRequest(
+        inventory=inventory,
+        guid_list=guid_list,
+        events=list(events),
+        out=out_dir,
+        manufacturers=split_manufacturers(manufacturers),
+        window_minutes=window_minutes,
+        skew_tolerance_seconds=skew_tolerance_seconds,
+    )
+    try:
+        with SqliteStore(db or out_dir / "poagate.db") as store, progress_bars() as bars:
+            report = run_replay(store, request, bars)
+    except InputError as exc:
+        fail(str(exc))
+    except (StoreError, OSError) as exc:
+        fail(str(exc), FAILURE)
+    for warning in report.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    print_summary(report.summary, out_dir)
+
+
+def print_summary(summary: dict[str, object], out_dir: Path) -> None:
+    table = Table(title="poagate replay", show_header=True, header_style="bold")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key in (
+        "events_read",
+        "events_rejected",
+        "activations",
+        "activations_eligible",
+        "ad1_received",
+        "ad1_suppressed",
+        "ad1_forwarded",
+        "ad1_duplicates",
+    ):
+        table.add_row(key, f"{summary[key]:,}")
+    run = summary["run"]
+    assert isinstance(run, dict)
+    out.print(table)
+    out.print(
+        f"This run: {run['events_processed']:,} events in {run['seconds']} s "
+        f"({run['events_already_applied']:,} already applied before). Outputs in {out_dir}/",
+        highlight=False,
+    )
+
+
+def parse_time_option(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_timestamp(text, option)
+    except InputError as exc:
+        fail(str(exc))
+
+
+@log_app.command("export")
+def log_export(
+    network_operator: Annotated[
+        str, typer.Option(help="The DNO's two-digit distributor id, e.g. 10.")
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")],
+    since: Annotated[
+        str | None,
+        typer.Option("--from", help="Entries whose AD1 was received at or after this time."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--to", help="Entries whose AD1 was received before this time.")
+    ] = None,
+    db: Annotated[Path, typer.Option(help="SQLite database.")] = Path("poagate.db"),
+    output: Annotated[
+        Path | None, typer.Option(help="Write here instead of standard output.")
+    ] = None,
+) -> None:
+    """Export one DNO's Suppression Log entries."""
+    from poagate.service.export import export_suppression_log
+    from poagate.store.sqlite import SqliteStore
+
+    try:
+        operator = parse_network_operator(network_operator)
+    except IdentifierError as exc:
+        fail(str(exc))
+    if fmt not in ("csv", "jsonl"):
+        fail(f"--format must be csv or jsonl, not {fmt!r}")
+    start, end = parse_time_option(since, "--from"), parse_time_option(until, "--to")
+    if start is not None and end is not None and end <= start:
+        fail("--to must be after --from")
+    try:
+        with SqliteStore(db, readonly=True) as store:
+            if output is None:
+                count = export_suppression_log(store, operator, fmt, sys.stdout, start, end)
+            else:
+                with output.open("w", encoding="utf-8", newline="") as stream:
+                    count = export_suppression_log(store, operator, fmt, stream, start, end)
+    except StoreError as exc:
+        fail(str(exc), FAILURE)
+    err.print(f"{count:,} Suppression Log entries for network operator {operator}", highlight=False)
+
+
+@app.command()
+def demo(
+    db: Annotated[
+        Path | None,
+        typer.Option(help="SQLite database to fill (default: $POAGATE_DATABASE or poagate.db)."),
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory for the generated input and the outputs.")
+    ] = Path("demo-output"),
+    esmes: Annotated[int, typer.Option(min=100, help="ESMEs in the simulated fleet.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 1,
+) -> None:
+    """Simulate a week for a small fleet, run it through the gate, and summarise it per DNO."""
+    from poagate.service.demo import SITE_VISIT_COST_GBP, default_database, run_demo
+    from poagate.sim.areas import AREAS_BY_ID
+    from poagate.sim.fleet import FleetSpec
+    from poagate.sim.traffic import TrafficSpec
+
+    database = db or default_database()
+    scale = esmes / 20_000
+    try:
+        with progress_bars() as bars:
+            result = run_demo(
+                database,
+                out_dir,
+                FleetSpec(esmes=esmes, seed=seed),
+                TrafficSpec(
+                    activations=round(6_000 * scale),
+                    genuine_ad1=round(3_000 * scale),
+                    duis_share=0.1,
+                    seed=seed,
+                ),
+                bars,
+            )
+    except (StoreError, InputError, OSError) as exc:
+        fail(str(exc), FAILURE)
+
+    table = Table(title=f"poagate demo: {esmes:,} ESMEs, one week of traffic", header_style="bold")
+    for column, justify in (
+        ("DNO", "left"),
+        ("area", "left"),
+        ("AD1 received", "right"),
+        ("suppressed", "right"),
+        ("forwarded", "right"),
+        (f"site visits avoided (£{SITE_VISIT_COST_GBP})", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    totals = [0, 0]
+    for operator, (suppressed, forwarded) in result.by_operator.items():
+        area = AREAS_BY_ID.get(operator)
+        table.add_row(
+            operator or "—",
+            area.name if area else "unknown CHF",
+            f"{suppressed + forwarded:,}",
+            f"{suppressed:,}",
+            f"{forwarded:,}",
+            f"£{suppressed * SITE_VISIT_COST_GBP:,}",
+        )
+        totals[0] += suppressed
+        totals[1] += forwarded
+    table.add_row(
+        "all",
+        "",
+        f"{sum(totals):,}",
+        f"{totals[0]:,}",
+        f"{totals[1]:,}",
+        f"£{totals[0] * SITE_VISIT_COST_GBP:,}",
+        style="bold",
+    )
+    out.print(table)
+    summary = result.report.summary
+    run = summary["run"]
+    out.print(
+        f"{summary['events_read']:,} events in {run['seconds']} s "
+        f"({run['events_per_second']:,} events/s): {summary['activations']:,} activations "
+        f"({summary['activations_eligible']:,} eligible), {summary['ad1_duplicates']:,} duplicate "
+        f"AD1s, {summary['events_rejected']:,} malformed lines rejected, "
+        f"{summary['messages_ignored']:,} messages ignored.",
+        highlight=False,
+    )
+    out.print(
+        f"Ground truth of the simulation: {result.firmware_suppressed:,} firmware-caused AD1s "
+        f"suppressed, {result.firmware_forwarded:,} forwarded (meters not eligible: other "
+        f"makers, SMETS1, off the GUID list); {result.genuine_suppressed:,} genuine outages "
+        "fell inside a window and were suppressed (see SPEC §9 guards).",
+        highlight=False,
+    )
+    out.print(
+        f"Suppression Log per DNO: {out_dir / 'suppression-log'}/dno-NN.csv "
+        f"({len(result.log_files)} files); all outputs: {out_dir / 'replay'}/; "
+        f"database: {database}",
+        highlight=False,
+    )
+    out.print(
+        f"Export one DNO's log: .venv/bin/poagate log export --db {database} "
+        "--network-operator 12 --format csv",
+        highlight=False,
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print poagate's version."""
+    out.print(__version__)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,339 @@
+"""The suppression gate: the state machine of SPEC §5 (R2–R9).
+
+The gate owns its hot state in memory — every activation by ``request_id``, the windows of each
+CHF, the future-dated activations of each device and the ``alert_id``s already decided — and
+answers each event with the outcome that must be made durable. It never reads the clock: the
+caller passes ``decided_at`` (the service's clock, or the event clock in a replay). A restart
+rebuilds the state from the store with ``Gate.restore``.
+
+Finding the windows of a CHF is one dictionary lookup; the work per alert is proportional to the
+windows of that one CHF (a handful), never to the number of open windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from poagate.domain.events import (
+    Activation,
+    ActivationKind,
+    ActivationOutcome,
+    Ad1Alert,
+    DeviceMessage,
+    Event,
+)
+from poagate.domain.reference import EMPTY_GUID_LIST, Config, GuidList, Inventory
+from poagate.domain.rules import Reason, judge_eligibility
+from poagate.domain.values import value
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
+
+
+FORWARD_REASON = "no_active_window"
+SUPPRESSION_RULE = "firmware_activation_window"
+
+
+@dataclass(slots=True)
+class ActivationRecord:
+    """One ``request_id``: the activation record of SPEC §7 plus what the gate needs to judge.
+
+    This is the gate's own mutable state: repeats move ``window_end`` (R2) and R3/R4 change
+    ``status``. Everything it hands out about a window (a log entry) is copied at that moment.
+    """
+
+    request_id: str
+    device_id: str
+    originator: str
+    kind: ActivationKind
+    received_at: datetime  # the first received_at of this request_id
+    execution_at: datetime | None
+    chf_id: str | None
+    reason: Reason
+    status: Status
+    window_start: datetime | None
+    window_end: datetime | None
+    guid_list_version: int | None
+    # The ESME's MPAN and network operator when the activation was first seen (R8).
+    mpan: str | None
+    network_operator: str
+    last_received_at: datetime
+    repeats: int = 0
+    command_variant: int | None = None
+    firmware_hash: str | None = None
+
+    @property
+    def eligible(self) -> bool:
+        return self.reason is Reason.ELIGIBLE
+
+
+@value
+class SuppressionEntry:
+    """A Suppression Log entry (SPEC §7); field names and order are the output's."""
+
+    alert_id: str
+    chf_id: str
+    esme_id: str
+    mpan: str | None
+    network_operator: str
+    event_at: datetime
+    received_at: datetime
+    decided_at: datetime
+    activation_request_id: str
+    activation_originator: str
+    window_start: datetime
+    window_end: datetime
+    rule: str = SUPPRESSION_RULE
+    released_at: datetime | None = None
+    release_reason: str | None = None
+
+
+@value
+class ForwardedAlert:
+    """An AD1 sent on to the DNO (SPEC §7)."""
+
+    alert_id: str
+    chf_id: str
+    network_operator: str
+    event_at: datetime
+    received_at: datetime
+    decided_at: datetime
+    reason: str = FORWARD_REASON
+
+
+@value
+class DuplicateAlert:
+    """A repeated ``alert_id`` (R6): changes nothing, counted."""
+
+    alert_id: str
+    chf_id: str
+    received_at: datetime
+
+
+@value
+class ActivationApplied:
+    """The activation records an 11.3 created or changed, the event's own record first."""
+
+    records: tuple[ActivationRecord, ...]
+    repeat: bool
+
+
+Ad1Outcome = SuppressionEntry | ForwardedAlert | DuplicateAlert
+Outcome = Ad1Outcome | ActivationApplied | ActivationOutcome | DeviceMessage
+
+
+class Gate:
+    """Decides every event against the reference data in force (see the module docstring)."""
+
+    __slots__ = (
+        "_activations",
+        "_decided",
+        "_future_by_device",
+        "_windows_by_chf",
+        "config",
+        "guid_list",
+        "inventory",
+    )
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        guid_list: GuidList = EMPTY_GUID_LIST,
+        config: Config | None = None,
+    ) -> None:
+        self.inventory = inventory
+        self.guid_list = guid_list
+        self.config = config if config is not None else Config()
+        self._activations: dict[str, ActivationRecord] = {}
+        self._windows_by_chf: dict[str, list[ActivationRecord]] = {}
+        self._future_by_device: dict[str, list[ActivationRecord]] = {}
+        self._decided: set[str] = set()
+
+    # -- state --------------------------------------------------------------------------------
+
+    def restore(
+        self, records: Iterable[ActivationRecord], decided_alert_ids: Iterable[str]
+    ) -> None:
+        """Rebuild the in-memory state from what the store holds (records in first-seen order)."""
+        for record in records:
+            self._index(record)
+        self._decided.update(decided_alert_ids)
+
+    def _index(self, record: ActivationRecord) -> None:
+        self._activations[record.request_id] = record
+        if record.kind is ActivationKind.FUTURE_DATED:
+            self._future_by_device.setdefault(record.device_id, []).append(record)
+        if record.window_start is not None and record.chf_id is not None:
+            self._windows_by_chf.setdefault(record.chf_id, []).append(record)
+
+    def activation_records(self) -> Iterator[ActivationRecord]:
+        """Every activation record, in first-seen order."""
+        return iter(self._activations.values())
+
+    def activation(self, request_id: str) -> ActivationRecord | None:
+        return self._activations.get(request_id)
+
+    def is_decided(self, alert_id: str) -> bool:
+        return alert_id in self._decided
+
+    @property
+    def activation_count(self) -> int:
+        return len(self._activations)
+
+    def windows_of(self, chf_id: str) -> tuple[ActivationRecord, ...]:
+        return tuple(self._windows_by_chf.get(chf_id, ()))
+
+    def open_windows(self, at: datetime) -> int:
+        """How many windows of usable activations contain ``at`` (for metrics; a full scan)."""
+        return sum(
+            1
+            for records in self._windows_by_chf.values()
+            for r in records
+            if r.status is Status.ACTIVE
+            and r.window_start is not None
+            and r.window_end is not None
+            and r.window_start <= at < r.window_end
+        )
+
+    # -- events -------------------------------------------------------------------------------
+
+    def apply(self, event: Event, decided_at: datetime) -> Outcome:
+        """Decide one event. ``decided_at`` is when the decision is taken."""
+        if isinstance(event, Ad1Alert):
+            return self.decide_ad1(event, decided_at)
+        if isinstance(event, Activation):
+            return self.activate(event)
+        # R9: outcomes and device messages never change a decision; they are recorded.
+        return event
+
+    def activate(self, event: Activation) -> ActivationApplied:
+        record = self._activations.get(event.request_id)
+        if record is not None:
+            return ActivationApplied((self._repeat(record, event),), repeat=True)
+        kind = event.kind
+        version = self.guid_list.version
+        if kind is ActivationKind.CANCELLATION:
+            device = self.inventory.get(event.device_id)
+            reason = Reason.CANCELLATION
+        else:
+            reason, device = judge_eligibility(
+                event.device_id, self.inventory, self.guid_list, self.config
+            )
+        window_start = window_end = None
+        if reason is Reason.ELIGIBLE:
+            # R2: an immediate window runs from receipt, a future-dated one from execution.
+            window_start = event.received_at if event.execution_at is None else event.execution_at
+            window_end = window_start + self.config.window
+        record = ActivationRecord(
+            request_id=event.request_id,
+            device_id=event.device_id,
+            originator=event.originator,
+            kind=kind,
+            received_at=event.received_at,
+            execution_at=event.execution_at,
+            chf_id=None if device is None else device.chf_id,
+            reason=reason,
+            status=Status.ACTIVE,
+            window_start=window_start,
+            window_end=window_end,
+            guid_list_version=None if version is None else version.number,
+            mpan=None if device is None else device.mpan,
+            network_operator="" if device is None else device.network_operator,
+            last_received_at=event.received_at,
+            command_variant=event.command_variant,
+            firmware_hash=event.firmware_hash,
+        )
+        changed = [record]
+        if kind is ActivationKind.CANCELLATION:
+            changed += self._mark_pending(event.device_id, event.received_at, Status.CANCELLED)
+        elif kind is ActivationKind.FUTURE_DATED:
+            changed += self._mark_pending(event.device_id, event.received_at, Status.SUPERSEDED)
+        self._index(record)
+        return ActivationApplied(tuple(changed), repeat=False)
+
+    def _repeat(self, record: ActivationRecord, event: Activation) -> ActivationRecord:
+        """A DSP retry or signed pre-command: the same request_id again (R2)."""
+        record.repeats += 1
+        # Events normally arrive in received_at order; a back-filled one may be earlier.
+        if event.received_at > record.last_received_at:
+            record.last_received_at = event.received_at
+        if event.received_at < record.received_at:
+            record.received_at = event.received_at
+        if record.kind is ActivationKind.IMMEDIATE and record.window_end is not None:
+            # R2: from the first received_at to W after the last received_at.
+            record.window_start = record.received_at
+            record.window_end = max(record.window_end, event.received_at + self.config.window)
+        return record
+
+    def _mark_pending(
+        self, device_id: str, now: datetime, status: Status
+    ) -> list[ActivationRecord]:
+        """R3 (supersede) and R4 (cancel): every other future-dated activation of the device,
+        eligible or not, whose execution is still after ``now``. A window that has started
+        already is not affected; a status once changed is not changed again."""
+        changed = []
+        for record in self._future_by_device.get(device_id, ()):
+            if (
+                record.status is Status.ACTIVE
+                and record.execution_at is not None
+                and record.execution_at > now
+            ):
+                record.status = status
+                changed.append(record)
+        return changed
+
+    def decide_ad1(self, alert: Ad1Alert, decided_at: datetime) -> Ad1Outcome:
+        # R6: exactly one outcome per alert_id; a repeat changes nothing.
+        if alert.alert_id in self._decided:
+            return DuplicateAlert(alert.alert_id, alert.chf_id, alert.received_at)
+        self._decided.add(alert.alert_id)
+        outage_at = alert.received_at if alert.event_at is None else alert.event_at
+        best: ActivationRecord | None = None
+        best_start = best_end = outage_at
+        candidates = self._windows_by_chf.get(alert.chf_id)
+        if candidates:
+            skew = self.config.skew_tolerance
+            for record in candidates:
+                start, end = record.window_start, record.window_end
+                if record.status is not Status.ACTIVE or start is None or end is None:
+                    continue  # R3/R4 closed it unused
+                if not start - skew <= outage_at < end:
+                    continue
+                # R5: the window that starts last wins; ties go to the smallest request_id.
+                if (
+                    best is None
+                    or start > best_start
+                    or (start == best_start and record.request_id < best.request_id)
+                ):
+                    best, best_start, best_end = record, start, end
+        if best is not None:
+            # The entry keeps the window as it stands now; a later repeat may still extend it.
+            return SuppressionEntry(
+                alert_id=alert.alert_id,
+                chf_id=alert.chf_id,
+                esme_id=best.device_id,
+                mpan=best.mpan,
+                network_operator=best.network_operator,
+                event_at=outage_at,
+                received_at=alert.received_at,
+                decided_at=decided_at,
+                activation_request_id=best.request_id,
+                activation_originator=best.originator,
+                window_start=best_start,
+                window_end=best_end,
+            )
+        # R5/R7/R8: no window (or nothing known about the CHF) -> forward to the CHF's DNO.
+        return ForwardedAlert(
+            alert.alert_id,
+            alert.chf_id,
+            self.inventory.network_operator_of_chf(alert.chf_id),
+            outage_at,
+            alert.received_at,
+            decided_at,
+        )

@@ -1,0 +1,160 @@
+"""What the rules read: the inventory, the GUID list in force, and the configuration (SPEC §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from poagate.domain.values import value
+
+
+class DeviceType(StrEnum):
+    ESME = "ESME"
+    GSME = "GSME"
+    CHF = "CHF"
+    GPF = "GPF"
+    PPMID = "PPMID"
+    HCALCS = "HCALCS"
+
+
+class SmetsVersion(StrEnum):
+    SMETS1 = "SMETS1"
+    SMETS2 = "SMETS2"
+
+
+def normalise_manufacturer(name: str) -> str:
+    """Manufacturers compare case-insensitively and trimmed (SPEC §3)."""
+    return name.strip().casefold()
+
+
+@value
+class Device:
+    """One row of the Smart Metering Inventory, validated."""
+
+    device_id: str
+    device_type: DeviceType
+    smets_version: SmetsVersion
+    manufacturer: str
+    chf_id: str | None = None
+    mpan: str | None = None
+    network_operator: str = ""  # explicit, else the MPAN's first two digits, else empty
+    postcode: str | None = None
+
+
+class Inventory:
+    """The devices in force, with an index from each CHF to the ESMEs joined to it.
+
+    Loading a row for a device that is already known replaces it, so a Communications Hub
+    exchange moves the ESME from its old CHF to the new one (SPEC §3).
+    """
+
+    __slots__ = ("_devices", "_esmes_by_chf", "_operator_by_chf")
+
+    def __init__(self, devices: Iterable[Device] = ()) -> None:
+        self._devices: dict[str, Device] = {}
+        self._esmes_by_chf: dict[str, list[str]] = {}
+        # R8 answers for CHFs already asked about; any change to the inventory forgets them.
+        self._operator_by_chf: dict[str, str] = {}
+        self.upsert_all(devices)
+
+    def __len__(self) -> int:
+        return len(self._devices)
+
+    def __iter__(self) -> Iterator[Device]:
+        return iter(self._devices.values())
+
+    def get(self, device_id: str) -> Device | None:
+        return self._devices.get(device_id)
+
+    def upsert(self, device: Device) -> None:
+        if self._operator_by_chf:
+            self._operator_by_chf.clear()
+        old = self._devices.get(device.device_id)
+        if old is not None and old.chf_id is not None and old.device_type is DeviceType.ESME:
+            joined = self._esmes_by_chf.get(old.chf_id)
+            if joined is not None:
+                joined.remove(old.device_id)
+                if not joined:
+                    del self._esmes_by_chf[old.chf_id]
+        self._devices[device.device_id] = device
+        if device.chf_id is not None and device.device_type is DeviceType.ESME:
+            self._esmes_by_chf.setdefault(device.chf_id, []).append(device.device_id)
+
+    def upsert_all(self, devices: Iterable[Device]) -> None:
+        for device in devices:
+            self.upsert(device)
+
+    def esme_for_chf(self, chf_id: str) -> Device | None:
+        """R8: the ESME joined to a CHF; with several, the one with the smallest Device ID."""
+        joined = self._esmes_by_chf.get(chf_id)
+        if not joined:
+            return None
+        return self._devices[min(joined)]
+
+    def network_operator_of_chf(self, chf_id: str) -> str:
+        """R8: the network operator of ``esme_for_chf``, or "" when no ESME is known."""
+        operator = self._operator_by_chf.get(chf_id)
+        if operator is None:
+            esme = self.esme_for_chf(chf_id)
+            operator = "" if esme is None else esme.network_operator
+            self._operator_by_chf[chf_id] = operator
+        return operator
+
+
+@value
+class GuidListVersion:
+    """One load of the GUID list: when, how many Device IDs, and the SHA-256 of their content."""
+
+    number: int
+    loaded_at: datetime
+    entry_count: int
+    sha256: str
+
+
+@value
+class GuidList:
+    """The GUID list in force: the ESMEs the DCC was told are subject to suppression."""
+
+    version: GuidListVersion | None
+    devices: frozenset[str]
+
+    def __contains__(self, device_id: str) -> bool:
+        return device_id in self.devices
+
+
+EMPTY_GUID_LIST = GuidList(version=None, devices=frozenset())
+
+
+DEFAULT_MANUFACTURERS = ("LANDIS+GYR",)
+
+
+@value
+class Config:
+    """The gate's configuration (SPEC §3); every field has the SPEC's default."""
+
+    manufacturers: tuple[str, ...] = DEFAULT_MANUFACTURERS
+    window_minutes: int = 30
+    skew_tolerance_seconds: int = 0
+
+    def __post_init__(self) -> None:
+        if self.window_minutes <= 0:
+            raise ValueError(f"window_minutes must be positive, not {self.window_minutes}")
+        if self.skew_tolerance_seconds < 0:
+            raise ValueError(
+                f"skew_tolerance_seconds must be zero or more, not {self.skew_tolerance_seconds}"
+            )
+        if any(not m.strip() for m in self.manufacturers):
+            raise ValueError("manufacturers may not contain an empty name")
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(minutes=self.window_minutes)
+
+    @property
+    def skew_tolerance(self) -> timedelta:
+        return timedelta(seconds=self.skew_tolerance_seconds)
+
+    def lists_manufacturer(self, manufacturer: str) -> bool:
+        wanted = normalise_manufacturer(manufacturer)
+        return any(normalise_manufacturer(m) == wanted for m in self.manufacturers)

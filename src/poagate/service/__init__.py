@@ -1,0 +1,1 @@
+"""The pipeline that wires formats → gate → store, and the jobs built on it (replay, demo)."""

@@ -1,0 +1,124 @@
+"""``poagate demo``: a simulated week for a small fleet, through the real gate, summarised.
+
+It generates about 20,000 ESMEs with their hubs across the 14 DNO areas and a week of DSP
+traffic, writes them as the files ``poagate replay`` reads, replays them into a fresh SQLite
+store, and writes the Suppression Log as one CSV per DNO.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from poagate.domain.gate import SuppressionEntry
+from poagate.formats.inventory import write_inventory
+from poagate.service.export import export_suppression_log
+from poagate.service.replay import Progress, ReplayReport, ReplayRequest, replay
+from poagate.sim.fleet import Fleet, FleetSpec, generate_fleet
+from poagate.sim.traffic import Cause, Traffic, TrafficSpec, generate_traffic
+from poagate.store import StoreError
+from poagate.store.sqlite import SqliteStore
+
+SITE_VISIT_COST_GBP = 80
+DEMO_MARKER = ("origin", "poagate demo")
+
+
+@dataclass(slots=True)
+class DemoResult:
+    fleet: Fleet
+    traffic: Traffic
+    report: ReplayReport
+    by_operator: dict[str, tuple[int, int]]
+    log_files: list[Path]
+    firmware_suppressed: int
+    genuine_suppressed: int
+    firmware_forwarded: int
+
+
+def fresh_demo_database(path: Path) -> None:
+    """Remove a database an earlier demo made; refuse to touch any other file."""
+    if not path.exists():
+        return
+    try:
+        with SqliteStore(path, readonly=True) as store:
+            origin = store.meta(DEMO_MARKER[0])
+    except StoreError:
+        origin = None
+    if origin != DEMO_MARKER[1]:
+        raise StoreError(
+            f"{path} exists and was not made by poagate demo; choose another file with --db"
+        )
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def run_demo(
+    db: Path,
+    out: Path,
+    fleet_spec: FleetSpec,
+    traffic_spec: TrafficSpec,
+    progress: Progress | None = None,
+) -> DemoResult:
+    if progress is not None:
+        progress.phase("Generating fleet and a week of traffic", None)
+    fleet = generate_fleet(fleet_spec)
+    traffic = generate_traffic(fleet, traffic_spec)
+    inputs = out / "input"
+    inputs.mkdir(parents=True, exist_ok=True)
+    with (inputs / "inventory.csv").open("w", newline="") as f:
+        write_inventory(fleet.devices(), f)
+    (inputs / "guid-list.txt").write_text(
+        "# GUID list: ESMEs subject to AD1 suppression\n" + "\n".join(fleet.guid_list()) + "\n"
+    )
+    event_files = traffic.write(inputs)
+
+    fresh_demo_database(db)
+    with SqliteStore(db) as store:
+        store.set_meta(*DEMO_MARKER)
+        report = replay(
+            store,
+            ReplayRequest(
+                inventory=inputs / "inventory.csv",
+                guid_list=inputs / "guid-list.txt",
+                events=event_files,
+                out=out / "replay",
+            ),
+            progress,
+        )
+        by_operator = store.counts_by_network_operator()
+        log_dir = out / "suppression-log"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_files = []
+        for operator in sorted(o for o in by_operator if o):
+            path = log_dir / f"dno-{operator}.csv"
+            with path.open("w", newline="", encoding="utf-8") as stream:
+                export_suppression_log(store, operator, "csv", stream)
+            log_files.append(path)
+        firmware_suppressed = genuine_suppressed = firmware_forwarded = 0
+        for outcome in store.ad1_outcomes():
+            cause = traffic.truth.get(outcome.alert_id)
+            suppressed = type(outcome) is SuppressionEntry
+            if cause is Cause.FIRMWARE:
+                if suppressed:
+                    firmware_suppressed += 1
+                else:
+                    firmware_forwarded += 1
+            elif cause is Cause.GENUINE and suppressed:
+                genuine_suppressed += 1
+    return DemoResult(
+        fleet,
+        traffic,
+        report,
+        by_operator,
+        log_files,
+        firmware_suppressed,
+        genuine_suppressed,
+        firmware_forwarded,
+    )
+
+
+def default_database() -> Path:
+    """``$POAGATE_DATABASE`` (a path or ``sqlite:///path``), else ``poagate.db`` here."""
+    value = os.environ.get("POAGATE_DATABASE", "poagate.db")
+    return Path(value.removeprefix("sqlite:///"))

@@ -1,0 +1,1 @@
+"""Seeded simulation of a smart-metering fleet and the DSP traffic it causes."""

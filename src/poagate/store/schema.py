@@ -1,0 +1,202 @@
+"""The store's tables, defined once for every backend (Alembic migrates them).
+
+Timestamps are integers: microseconds since 1970-01-01T00:00:00Z, UTC. They compare and index
+cheaply on SQLite and PostgreSQL alike, and convert exactly to and from the domain's datetimes.
+
+R6 is enforced here as well as in the gate: ``ad1_outcomes.alert_id`` is unique, and a
+suppressed and a forwarded AD1 live in that one table, so no alert can have two outcomes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+# The Alembic revision this code expects; tests check it is the migrations' head.
+SCHEMA_REVISION = "0001"
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+config_versions = Table(
+    "config_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("set_at", BigInteger, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("body", Text, nullable=False),  # the configuration as JSON
+)
+
+inventory_loads = Table(
+    "inventory_loads",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("loaded_at", BigInteger, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("rows_read", Integer, nullable=False),
+    Column("rows_accepted", Integer, nullable=False),
+    Column("rows_rejected", Integer, nullable=False),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("device_id", String(23), primary_key=True),
+    Column("device_type", String(8), nullable=False),
+    Column("smets_version", String(8), nullable=False),
+    Column("manufacturer", Text, nullable=False),
+    Column("chf_id", String(23)),
+    Column("mpan", String(13)),
+    Column("network_operator", String(2), nullable=False),
+    Column("postcode", String(8)),
+    Column("load_id", Integer, nullable=False),
+)
+
+guid_list_versions = Table(
+    "guid_list_versions",
+    metadata,
+    Column("number", Integer, primary_key=True),
+    Column("loaded_at", BigInteger, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("entry_count", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+)
+
+guid_list_entries = Table(
+    "guid_list_entries",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("device_id", String(23), primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+# One row per input file a replay has read, identified by the SHA-256 of its content.
+# ``events_done`` counts the events of that file already applied, in the file's own
+# received_at order: a batch commits a prefix of the merged order of all files, which is a
+# prefix of each file's order, so this counter is all a resumed replay needs to skip.
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("first_seen", BigInteger, nullable=False),
+    Column("events_total", Integer, nullable=False),
+    Column("events_done", Integer, nullable=False),
+)
+
+activations = Table(
+    "activations",
+    metadata,
+    Column("seq", Integer, primary_key=True),  # first-seen order
+    Column("request_id", String(80), nullable=False, unique=True),
+    Column("device_id", String(23), nullable=False),
+    Column("originator", String(23), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Column("execution_at", BigInteger),
+    Column("chf_id", String(23)),
+    Column("reason", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("window_start", BigInteger),
+    Column("window_end", BigInteger),
+    Column("guid_list_version", Integer),
+    Column("mpan", String(13)),
+    Column("network_operator", String(2), nullable=False),
+    Column("last_received_at", BigInteger, nullable=False),
+    Column("repeats", Integer, nullable=False),
+    Column("command_variant", Integer),
+    Column("firmware_hash", Text),
+)
+
+# Every decided AD1: suppressed (a Suppression Log entry) or forwarded. seq is decision order.
+ad1_outcomes = Table(
+    "ad1_outcomes",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("alert_id", String(256), nullable=False, unique=True),
+    Column("suppressed", Boolean, nullable=False),
+    Column("chf_id", String(23), nullable=False),
+    Column("network_operator", String(2), nullable=False),
+    Column("event_at", BigInteger, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Column("decided_at", BigInteger, nullable=False),
+    Column("reason", String(32), nullable=False),  # the rule, or why it was forwarded
+    Column("esme_id", String(23)),
+    Column("mpan", String(13)),
+    Column("activation_request_id", String(80)),
+    Column("activation_originator", String(23)),
+    Column("window_start", BigInteger),
+    Column("window_end", BigInteger),
+    Column("released_at", BigInteger),
+    Column("release_reason", String(32)),
+)
+
+ad1_duplicates = Table(
+    "ad1_duplicates",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("alert_id", String(256), nullable=False),
+    Column("chf_id", String(23), nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Column("source", Text),
+    Column("line", Integer),
+)
+
+activation_outcomes = Table(
+    "activation_outcomes",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("device_id", String(23), nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Column("request_id", String(80)),
+    Column("success", Boolean),
+)
+
+device_messages = Table(
+    "device_messages",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("device_id", String(23), nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+)
+
+ignored_inputs = Table(
+    "ignored_inputs",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("received_at", BigInteger, nullable=False),
+    Column("what", Text, nullable=False),
+    Column("source", Text),
+    Column("line", Integer),
+)
+
+rejected_inputs = Table(
+    "rejected_inputs",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),  # event, inventory or guid_list
+    Column("source", Text, nullable=False),
+    Column("line", Integer),
+    Column("error", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+)
+
+Index("ix_activations_device", activations.c.device_id)
+Index("ix_ad1_duplicates_alert", ad1_duplicates.c.alert_id)
