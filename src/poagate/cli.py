@@ -46,8 +46,9 @@ app = typer.Typer(
 log_app = typer.Typer(help="Read the Suppression Log.", no_args_is_help=True)
 app.add_typer(log_app, name="log")
 
-out = Console()
-err = Console(stderr=True)
+# Piped or logged output keeps one row per line: 120 columns instead of Rich's default 80.
+out = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 USAGE_ERROR = 2
 FAILURE = 1
@@ -146,6 +147,14 @@ def replay(
             help="SQLite database; re-running with the same one resumes. Default: OUT/poagate.db."
         ),
     ] = None,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Events committed per transaction: a crash loses at most the batches in hand, "
+            "which the next run redoes.",
+        ),
+    ] = 50_000,
 ) -> None:
     """Replay JSON Lines events through the gate and write the outcomes (SPEC §8)."""
     from poagate.service.replay import ReplayRequest
@@ -166,6 +175,7 @@ def replay(
         manufacturers=split_manufacturers(manufacturers),
         window_minutes=window_minutes,
         skew_tolerance_seconds=skew_tolerance_seconds,
+        batch_size=batch_size,
     )
     try:
         with SqliteStore(db or out_dir / "poagate.db") as store, progress_bars() as bars:

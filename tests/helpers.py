@@ -1,0 +1,118 @@
+"""Builders for tests: devices, events and gates with exact timestamps."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from poagate.domain.events import Activation, ActivationOutcome, Ad1Alert, DeviceMessage
+from poagate.domain.gate import Gate
+from poagate.domain.ids import mpan_check_digit
+from poagate.domain.reference import (
+    Config,
+    Device,
+    DeviceType,
+    GuidList,
+    GuidListVersion,
+    Inventory,
+    SmetsVersion,
+)
+from poagate.formats.timestamps import parse_timestamp
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DUIS_SAMPLES = SHARED / "duis-samples"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+USER = "90-B3-D5-1F-30-01-00-00"
+ESME = "00-DB-12-34-56-78-90-A0"  # the target of the DCC's 11.3 samples
+CHF = "00-DB-12-34-56-78-90-C0"
+ESME_2 = "00-DB-12-34-56-78-90-A1"
+CHF_2 = "00-DB-12-34-56-78-90-C1"
+
+
+def ts(text: str) -> datetime:
+    return parse_timestamp(text, "test")
+
+
+def mpan(prefix: str = "10", body: str = "1234567890") -> str:
+    first = prefix + body
+    return first + str(mpan_check_digit(first))
+
+
+def esme(
+    device_id: str = ESME,
+    chf_id: str | None = CHF,
+    manufacturer: str = "LANDIS+GYR",
+    smets: SmetsVersion = SmetsVersion.SMETS2,
+    operator: str = "10",
+    postcode: str | None = "SW1A 1AA",
+) -> Device:
+    return Device(
+        device_id=device_id,
+        device_type=DeviceType.ESME,
+        smets_version=smets,
+        manufacturer=manufacturer,
+        chf_id=chf_id,
+        mpan=mpan(operator),
+        network_operator=operator,
+        postcode=postcode,
+    )
+
+
+def hub(device_id: str = CHF) -> Device:
+    return Device(device_id, DeviceType.CHF, SmetsVersion.SMETS2, "TOSHIBA")
+
+
+def guid_list(*devices: str, number: int = 1) -> GuidList:
+    version = GuidListVersion(number, ts("2026-01-01T00:00:00Z"), len(devices), "0" * 64)
+    return GuidList(version, frozenset(devices))
+
+
+def gate(
+    *devices: Device,
+    guid: GuidList | None = None,
+    config: Config | None = None,
+) -> Gate:
+    inventory = Inventory(devices or (esme(), hub()))
+    if guid is None:
+        guid = guid_list(*(d.device_id for d in inventory if d.device_type is DeviceType.ESME))
+    return Gate(inventory, guid, config or Config())
+
+
+def activation(
+    received: str,
+    device: str = ESME,
+    counter: int = 1000,
+    execution: str | None = None,
+    variant: int | None = 4,
+    user: str = USER,
+) -> Activation:
+    return Activation(
+        request_id=f"{user}:{device}:{counter}",
+        originator=user,
+        device_id=device,
+        received_at=ts(received),
+        execution_at=None if execution is None else ts(execution),
+        command_variant=variant,
+    )
+
+
+def cancellation(received: str, device: str = ESME, counter: int = 2000) -> Activation:
+    return activation(received, device, counter, execution="3000-12-31T00:00:00Z")
+
+
+def ad1(alert_id: str, received: str, event: str | None = None, chf: str = CHF) -> Ad1Alert:
+    return Ad1Alert(alert_id, chf, ts(received), None if event is None else ts(event))
+
+
+def outcome(received: str, device: str = ESME, success: bool = True) -> ActivationOutcome:
+    return ActivationOutcome(device, ts(received), None, success)
+
+
+def message(received: str, device: str = ESME) -> DeviceMessage:
+    return DeviceMessage(device, ts(received))
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)

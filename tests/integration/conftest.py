@@ -1,0 +1,153 @@
+"""Input files on disk and the real command line, for the replay tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from poagate.cli import app
+from tests.helpers import CHF, CHF_2, ESME, ESME_2, mpan
+
+INVENTORY_HEADER = (
+    "device_id,device_type,smets_version,manufacturer,model,chf_id,mpan,network_operator,postcode"
+)
+
+
+@dataclass
+class Scenario:
+    """A directory with an inventory, a GUID list and event files, and a way to replay them."""
+
+    root: Path
+    runner: CliRunner
+
+    @property
+    def inventory(self) -> Path:
+        return self.root / "inventory.csv"
+
+    @property
+    def guid_list(self) -> Path:
+        return self.root / "guid.txt"
+
+    def write_inventory(self, *rows: str) -> Path:
+        self.inventory.write_text("\n".join((INVENTORY_HEADER, *rows)) + "\n")
+        return self.inventory
+
+    def write_guid_list(self, *devices: str) -> Path:
+        self.guid_list.write_text("device_id\n" + "\n".join(devices) + "\n")
+        return self.guid_list
+
+    def events(self, name: str, lines: Iterable[dict[str, Any] | bytes | str]) -> Path:
+        path = self.root / name
+        with path.open("wb") as f:
+            for item in lines:
+                if isinstance(item, dict):
+                    f.write(orjson.dumps(item) + b"\n")
+                elif isinstance(item, str):
+                    f.write(item.encode() + b"\n")
+                else:
+                    f.write(item + b"\n")
+        return path
+
+    def replay(
+        self,
+        *events: Path,
+        out: str = "out",
+        db: str | None = None,
+        extra: Iterable[str] = (),
+        expect: int = 0,
+    ) -> Outputs:
+        args = [
+            "replay",
+            "--inventory",
+            str(self.inventory),
+            "--guid-list",
+            str(self.guid_list),
+            "--out",
+            str(self.root / out),
+            *extra,
+        ]
+        if db is not None:
+            args += ["--db", str(self.root / db)]
+        result = self.runner.invoke(app, [*args, *map(str, events)])
+        assert result.exit_code == expect, result.output
+        return Outputs(self.root / out, result.output)
+
+
+@dataclass
+class Outputs:
+    directory: Path
+    output: str
+
+    def lines(self, name: str) -> list[dict[str, Any]]:
+        path = self.directory / name
+        return [json.loads(line) for line in path.read_text().splitlines()]
+
+    @property
+    def forwarded(self) -> list[dict[str, Any]]:
+        return self.lines("forwarded.jsonl")
+
+    @property
+    def suppressed(self) -> list[dict[str, Any]]:
+        return self.lines("suppression_log.jsonl")
+
+    @property
+    def activations(self) -> list[dict[str, Any]]:
+        return self.lines("activations.jsonl")
+
+    @property
+    def rejected(self) -> list[dict[str, Any]]:
+        return self.lines("rejected.jsonl")
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.directory / "summary.json").read_text())
+        return data
+
+    def outcomes(self) -> dict[str, str]:
+        """alert_id -> "suppressed" or "forwarded"."""
+        result = {a["alert_id"]: "forwarded" for a in self.forwarded}
+        for entry in self.suppressed:
+            assert entry["alert_id"] not in result, "an alert with two outcomes"
+            result[entry["alert_id"]] = "suppressed"
+        return result
+
+    def files_without_run_details(self) -> dict[str, Any]:
+        """Every output file, with the summary's per-run section left out (it has timings)."""
+        contents: dict[str, Any] = {
+            name: (self.directory / name).read_bytes()
+            for name in (
+                "forwarded.jsonl",
+                "suppression_log.jsonl",
+                "activations.jsonl",
+                "rejected.jsonl",
+            )
+        }
+        summary = self.summary
+        summary.pop("run")
+        contents["summary"] = summary
+        return contents
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Scenario:
+    """Two sites: ESME/CHF (London, 12) and ESME_2/CHF_2 (South Wales, 21), both L+G SMETS2,
+    both on the GUID list."""
+    s = Scenario(tmp_path, CliRunner())
+    s.write_inventory(
+        f"{ESME},ESME,SMETS2,LANDIS+GYR,E470,{CHF},{mpan('12')},,SW1A 1AA",
+        f"{CHF},CHF,SMETS2,TOSHIBA,,,,,SW1A 1AA",
+        f"{ESME_2},ESME,SMETS2,Landis+Gyr,E470,{CHF_2},{mpan('21')},,CF10 1AA",
+        f"{CHF_2},CHF,SMETS2,WNC,,,,,CF10 1AA",
+    )
+    s.write_guid_list(ESME, ESME_2)
+    return s
+
+
+EventFactory = Callable[..., dict[str, Any]]
