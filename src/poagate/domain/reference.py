@@ -82,8 +82,22 @@ class Inventory:
             self._esmes_by_chf.setdefault(device.chf_id, []).append(device.device_id)
 
     def upsert_all(self, devices: Iterable[Device]) -> None:
+        if self._devices:
+            for device in devices:
+                self.upsert(device)
+            return
+        # Into an empty inventory (the usual load): nothing to replace, so no old hub to leave.
+        known = self._devices
+        joined = self._esmes_by_chf
+        esme = DeviceType.ESME
         for device in devices:
-            self.upsert(device)
+            old = known.get(device.device_id)
+            if old is not None:
+                self.upsert(device)  # the same device twice in one load: the later one wins
+                continue
+            known[device.device_id] = device
+            if device.chf_id is not None and device.device_type is esme:
+                joined.setdefault(device.chf_id, []).append(device.device_id)
 
     def esme_for_chf(self, chf_id: str) -> Device | None:
         """R8: the ESME joined to a CHF; with several, the one with the smallest Device ID."""

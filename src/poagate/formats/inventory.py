@@ -89,6 +89,8 @@ def parse_device_row(
     raw_mpan: str,
     raw_operator: str,
     raw_postcode: str,
+    *,
+    pool: dict[str, str] | None = None,
 ) -> Device:
     """One row's cells to a device; raises ``InputError`` saying what is bad.
 
@@ -121,15 +123,18 @@ def parse_device_row(
     else:
         network_operator = "" if mpan is None else mpan[:2]
     postcode_text = raw_postcode.strip() if raw_postcode[-1:].isspace() else raw_postcode
+    postcode = normalise_postcode(postcode_text) if postcode_text else None
+    manufacturer = manufacturer.strip()
+    if pool is not None:
+        device_id = pool.setdefault(device_id, device_id)
+        manufacturer = pool.setdefault(manufacturer, manufacturer)
+        network_operator = pool.setdefault(network_operator, network_operator)
+        if chf_id is not None:
+            chf_id = pool.setdefault(chf_id, chf_id)
+        if postcode is not None:
+            postcode = pool.setdefault(postcode, postcode)
     return Device(
-        device_id,
-        device_type,
-        smets,
-        manufacturer.strip(),
-        chf_id,
-        mpan,
-        network_operator,
-        normalise_postcode(postcode_text) if postcode_text else None,
+        device_id, device_type, smets, manufacturer, chf_id, mpan, network_operator, postcode
     )
 
 
@@ -152,6 +157,9 @@ def read_inventory(stream: IO[str], source: str) -> InventoryFile:
     positions = [names.index(name) for name in COLUMNS if name != "model"]
     devices: dict[str, Device] = {}
     rejected: list[Rejection] = []
+    # One string object for each repeated value (a manufacturer, an operator, a postcode, a
+    # hub's Device ID on its own row and on its ESME's): a large inventory is mostly these.
+    pool: dict[str, str] = {}
     rows = 0
     line = reader.line_num
     while True:
@@ -178,7 +186,7 @@ def read_inventory(stream: IO[str], source: str) -> InventoryFile:
             )
             continue
         try:
-            device = parse_device_row(*[row[i] for i in positions])
+            device = parse_device_row(*[row[i] for i in positions], pool=pool)
         except InputError as exc:
             rejected.append(Rejection(source, line, str(exc), truncate_raw(",".join(row))))
             continue

@@ -8,7 +8,7 @@ without breaking the gate; ``null`` means absent.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from poagate.domain.events import (
     Event,
     Ignored,
 )
-from poagate.domain.ids import IdentifierError, parse_device_id, parse_request_id
+from poagate.domain.ids import IdentifierError, RequestId, parse_device_id, parse_request_id
 from poagate.formats import duis
 from poagate.formats.errors import InputError
 from poagate.formats.timestamps import describe_type, parse_timestamp, to_us
@@ -33,6 +33,13 @@ MAX_ALERT_ID_LENGTH = 256
 # form of each spelling saves the regular expression on the hot path.
 _device_ids: dict[str, str] = {}
 _DEVICE_ID_CACHE_LIMIT = 2_000_000
+
+
+def remember_device_ids(device_ids: Iterable[str]) -> None:
+    """Seed the cache with Device IDs already held elsewhere (the inventory's), so that events
+    naming those devices share the inventory's strings instead of keeping copies."""
+    for canonical in device_ids:
+        _device_ids.setdefault(canonical, canonical)
 
 
 def device_id(value: object, field: str) -> str:
@@ -110,6 +117,28 @@ def _ad1_checked(obj: Mapping[str, Any]) -> Ad1Alert:
     )
 
 
+def _parse_request_id(text: str) -> RequestId:
+    """A request_id whose Device IDs come through the cache, so they share strings."""
+    parts = text.split(":")
+    if len(parts) == 3:
+        originator = _device_ids.get(parts[0])
+        target = _device_ids.get(parts[1])
+        counter = parts[2]
+        if (
+            originator is not None
+            and target is not None
+            and counter.isascii()
+            and counter.isdigit()
+        ):
+            return RequestId(originator, target, int(counter))
+    rid = parse_request_id(text)
+    return RequestId(
+        _device_ids.setdefault(rid.originator, rid.originator),
+        _device_ids.setdefault(rid.target, rid.target),
+        rid.counter,
+    )
+
+
 def request_id(value: object, field: str = "request_id") -> str:
     """A request_id field in canonical form (both Device IDs canonical, counter unpadded)."""
     if type(value) is not str:
@@ -136,7 +165,7 @@ def _activation(obj: Mapping[str, Any]) -> Activation:
     if type(raw_id) is not str:
         raise InputError(f"request_id must be a string, not {describe_type(raw_id)}")
     try:
-        rid = parse_request_id(raw_id)
+        rid = _parse_request_id(raw_id)
     except IdentifierError as exc:
         raise InputError(str(exc)) from None
     firmware_hash = obj.get("firmware_hash")
@@ -198,6 +227,8 @@ def parse_event(obj: object) -> Event | Ignored:
     if type(obj) is not dict:
         raise InputError(f"line is not a JSON object (found {describe_type(obj)})")
     kind = obj.get("type")
+    if kind == "ad1":
+        return _ad1(obj)  # most lines
     parser = _PARSERS.get(kind) if type(kind) is str else None
     if parser is None:
         if kind is None:

@@ -20,16 +20,17 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, cast
 
 import orjson
 
-from poagate.domain.events import Ignored
+from poagate.domain.events import Event, Ignored
 from poagate.domain.gate import ForwardedAlert, Gate, SuppressionEntry
 from poagate.domain.reference import Config, GuidList, Inventory
 from poagate.formats.errors import InputError, Rejection, truncate_raw
 from poagate.formats.guid_list import read_guid_list
 from poagate.formats.inventory import read_inventory
+from poagate.formats.jsonl import remember_device_ids
 from poagate.formats.records import (
     activation_fields,
     json_line,
@@ -257,12 +258,14 @@ def _replay(
     if use_writer:
         writer = WriterProcess(store.path)
         stack.callback(lambda: writer is not None and writer.abandon())
+        store.limit_cache(8)  # this process only reads now; the writer has its own cache
     write: Callable[[Rows], None] = store.write if writer is None else writer.submit
 
     progress.phase("Loading the inventory and GUID list", None)
     reference = load_reference(store, request.inventory, request.guid_list, now, write)
 
     progress.phase("Restoring gate state", None)
+    remember_device_ids(d.device_id for d in reference.inventory)
     gate = Gate(reference.inventory, reference.guid_list, config)
     gate.restore(store.activation_records(), store.decided_alert_ids())
 
@@ -293,9 +296,9 @@ def _replay(
         elif type(parsed) is Ignored:
             batch.add_ignored(parsed, names[index], line_number)
         else:
-            assert not isinstance(parsed, InputError | Ignored)
+            event = cast(Event, parsed)
             # The event clock: decided at the moment the DSP received the event.
-            outcome = decide(parsed, parsed.received_at)
+            outcome = decide(event, event.received_at)
             batch.add(outcome, names[index], line_number)
             kind = type(outcome)
             if kind is ForwardedAlert:

@@ -239,6 +239,11 @@ class SqliteStore:
             self._conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM ad1_outcomes").fetchone()[0]
         )
 
+    def limit_cache(self, mebibytes: int) -> None:
+        """Shrink this connection's page cache (when another process does the writing)."""
+        self._conn.execute(f"PRAGMA cache_size=-{int(mebibytes) * 1024}")
+        self._conn.execute("PRAGMA shrink_memory")
+
     def close(self) -> None:
         self._conn.close()
         if self._lock is not None:
