@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
+
+import orjson
 
 from poagate.domain.events import Activation, ActivationOutcome, Ad1Alert, DeviceMessage
 from poagate.domain.gate import Gate
@@ -112,6 +115,19 @@ def outcome(received: str, device: str = ESME, success: bool = True) -> Activati
 
 def message(received: str, device: str = ESME) -> DeviceMessage:
     return DeviceMessage(device, ts(received))
+
+
+def write_lines(path: Path, lines: Iterable[dict[str, object] | bytes | str]) -> Path:
+    """A JSON Lines file: dictionaries as JSON, bytes and text as they are, one a line."""
+    with path.open("wb") as f:
+        for line in lines:
+            if isinstance(line, dict):
+                f.write(orjson.dumps(line) + b"\n")
+            elif isinstance(line, str):
+                f.write(line.encode() + b"\n")
+            else:
+                f.write(line + b"\n")
+    return path
 
 
 def minutes(n: float) -> timedelta:

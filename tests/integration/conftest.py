@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from poagate.cli import app
-from tests.helpers import CHF, CHF_2, ESME, ESME_2, mpan
+from tests.helpers import CHF, CHF_2, ESME, ESME_2, mpan, write_lines
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "poagate.cli", *args], capture_output=True, text=True, check=False
+    )
+
 
 INVENTORY_HEADER = (
     "device_id,device_type,smets_version,manufacturer,model,chf_id,mpan,network_operator,postcode"
@@ -44,16 +52,27 @@ class Scenario:
         return self.guid_list
 
     def events(self, name: str, lines: Iterable[dict[str, Any] | bytes | str]) -> Path:
-        path = self.root / name
-        with path.open("wb") as f:
-            for item in lines:
-                if isinstance(item, dict):
-                    f.write(orjson.dumps(item) + b"\n")
-                elif isinstance(item, str):
-                    f.write(item.encode() + b"\n")
-                else:
-                    f.write(item + b"\n")
-        return path
+        return write_lines(self.root / name, lines)
+
+    def replay_process(
+        self, *events: Path, inventory: Path | None = None, extra: Iterable[str] = ()
+    ) -> subprocess.CompletedProcess[str]:
+        """``poagate replay`` as its own process, for exit codes and what it prints."""
+        return run_cli(
+            "replay",
+            "--inventory",
+            str(inventory or self.inventory),
+            "--guid-list",
+            str(self.guid_list),
+            "--out",
+            str(self.root / "o"),
+            *extra,
+            *map(str, events),
+        )
+
+    def export(self, db: str, *args: str) -> Result:
+        """``poagate log export`` on a database of this scenario."""
+        return self.runner.invoke(app, ["log", "export", "--db", str(self.root / db), *args])
 
     def replay(
         self,

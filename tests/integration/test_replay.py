@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +9,7 @@ import orjson
 import pytest
 
 from tests.helpers import CHF, CHF_2, DUIS_SAMPLES, ESME, ESME_2, USER, mpan
-from tests.integration.conftest import Scenario
+from tests.integration.conftest import Scenario, run_cli
 
 RID = f"{USER}:{ESME}:1000"
 
@@ -352,108 +350,44 @@ def test_empty_inventory_forwards_everything(scenario: Scenario) -> None:
 # -- exit codes ---------------------------------------------------------------------------------
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "poagate.cli", *args], capture_output=True, text=True, check=False
-    )
-
-
 def test_missing_events_file_exits_2_with_one_line(scenario: Scenario) -> None:
-    result = run_cli(
-        "replay",
-        "--inventory",
-        str(scenario.inventory),
-        "--guid-list",
-        str(scenario.guid_list),
-        "--out",
-        str(scenario.root / "out"),
-        str(scenario.root / "nope.jsonl"),
-    )
+    result = scenario.replay_process(scenario.root / "nope.jsonl")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"error: events file {scenario.root / 'nope.jsonl'} does not exist"
     ]
-    assert not (scenario.root / "out").exists()
+    assert not (scenario.root / "o").exists()
 
 
 def test_directory_instead_of_a_file_exits_2(scenario: Scenario) -> None:
-    result = run_cli(
-        "replay",
-        "--inventory",
-        str(scenario.root),
-        "--guid-list",
-        str(scenario.guid_list),
-        "--out",
-        str(scenario.root / "out"),
-        str(scenario.guid_list),
-    )
+    result = scenario.replay_process(scenario.guid_list, inventory=scenario.root)
     assert result.returncode == 2
     assert "is not a regular file" in result.stderr
 
 
 def test_usage_errors_exit_2(scenario: Scenario) -> None:
     assert run_cli("replay", "--out", "x").returncode == 2
-    result = run_cli(
-        "replay",
-        "--inventory",
-        str(scenario.inventory),
-        "--guid-list",
-        str(scenario.guid_list),
-        "--out",
-        str(scenario.root / "o"),
-        "--window-minutes",
-        "0",
-        str(scenario.guid_list),
-    )
-    assert result.returncode == 2
+    zero = scenario.replay_process(scenario.guid_list, extra=["--window-minutes", "0"])
+    assert zero.returncode == 2
 
 
 def test_unusable_inventory_header_exits_2(scenario: Scenario) -> None:
     scenario.inventory.write_text("id,type\n")
-    events = scenario.events("e.jsonl", [ad1("A1", "2026-03-01T10:04:00Z")])
-    result = run_cli(
-        "replay",
-        "--inventory",
-        str(scenario.inventory),
-        "--guid-list",
-        str(scenario.guid_list),
-        "--out",
-        str(scenario.root / "o"),
-        str(events),
-    )
+    result = scenario.replay_process(scenario.events("e.jsonl", [ad1("A1", "2026-03-01T10:04Z")]))
     assert result.returncode == 2
     assert "the header lacks column(s) device_id" in result.stderr
 
 
 def test_inventory_that_is_not_utf8_exits_2(scenario: Scenario) -> None:
     scenario.inventory.write_bytes(scenario.inventory.read_bytes() + b"\xff\xfe,ESME\n")
-    events = scenario.events("e.jsonl", [ad1("A1", "2026-03-01T10:04:00Z")])
-    result = run_cli(
-        "replay",
-        "--inventory",
-        str(scenario.inventory),
-        "--guid-list",
-        str(scenario.guid_list),
-        "--out",
-        str(scenario.root / "o"),
-        str(events),
-    )
+    result = scenario.replay_process(scenario.events("e.jsonl", [ad1("A1", "2026-03-01T10:04Z")]))
     assert result.returncode == 2
     assert "not UTF-8 text" in result.stderr
 
 
 def test_input_with_rejections_still_exits_0(scenario: Scenario) -> None:
     events = scenario.events("e.jsonl", ["not json", ad1("A1", "2026-03-01T10:04:00Z")])
-    result = run_cli(
-        "replay",
-        "--inventory",
-        str(scenario.inventory),
-        "--guid-list",
-        str(scenario.guid_list),
-        "--out",
-        str(scenario.root / "o"),
-        str(events),
-    )
+    result = scenario.replay_process(events)
     assert result.returncode == 0, result.stderr
 
 
@@ -483,74 +417,23 @@ def test_log_export_is_scoped_to_one_network_operator(scenario: Scenario) -> Non
         ],
     )
     scenario.replay(events, db="state.db")
-    runner = scenario.runner
-    from poagate.cli import app
 
-    csv_out = runner.invoke(
-        app,
-        [
-            "log",
-            "export",
-            "--db",
-            str(scenario.root / "state.db"),
-            "--network-operator",
-            "12",
-            "--format",
-            "csv",
-        ],
-    )
+    csv_out = scenario.export("state.db", "--network-operator", "12", "--format", "csv")
     assert csv_out.exit_code == 0, csv_out.output
     lines = csv_out.stdout.strip().splitlines()
     assert lines[0].startswith("alert_id,chf_id,esme_id,mpan,network_operator,event_at")
     assert [line.split(",")[0] for line in lines[1:]] == ["L1", "L2"]
-    jsonl = runner.invoke(
-        app,
-        [
-            "log",
-            "export",
-            "--db",
-            str(scenario.root / "state.db"),
-            "--network-operator",
-            "21",
-            "--format",
-            "jsonl",
-            "--from",
-            "2026-03-01T10:00:00Z",
-            "--to",
-            "2026-03-01T11:00Z",
-        ],
-    )
-    assert [orjson.loads(line)["alert_id"] for line in jsonl.stdout.splitlines()] == ["W1"]
-    windowed = runner.invoke(
-        app,
-        [
-            "log",
-            "export",
-            "--db",
-            str(scenario.root / "state.db"),
-            "--network-operator",
-            "12",
-            "--format",
-            "jsonl",
-            "--from",
-            "2026-03-01T10:10:00Z",
-        ],
-    )
-    assert [orjson.loads(line)["alert_id"] for line in windowed.stdout.splitlines()] == ["L2"]
-    nothing = runner.invoke(
-        app,
-        [
-            "log",
-            "export",
-            "--db",
-            str(scenario.root / "state.db"),
-            "--network-operator",
-            "23",
-            "--format",
-            "jsonl",
-        ],
-    )
-    assert nothing.stdout == ""
+
+    def exported(*args: str) -> list[str]:
+        result = scenario.export("state.db", "--format", "jsonl", *args)
+        assert result.exit_code == 0, result.output
+        return [orjson.loads(line)["alert_id"] for line in result.stdout.splitlines()]
+
+    assert exported(
+        "--network-operator", "21", "--from", "2026-03-01T10:00:00Z", "--to", "2026-03-01T11:00Z"
+    ) == ["W1"]
+    assert exported("--network-operator", "12", "--from", "2026-03-01T10:10:00Z") == ["L2"]
+    assert exported("--network-operator", "23") == []
 
 
 @pytest.mark.parametrize(

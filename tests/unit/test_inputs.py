@@ -8,18 +8,7 @@ import orjson
 import pytest
 
 from poagate.service.inputs import merged, read_in_order, scan
-
-
-def write(path: Path, lines: list[bytes | str | dict[str, object]]) -> Path:
-    with path.open("wb") as f:
-        for line in lines:
-            if isinstance(line, dict):
-                f.write(orjson.dumps(line) + b"\n")
-            elif isinstance(line, str):
-                f.write(line.encode() + b"\n")
-            else:
-                f.write(line + b"\n")
-    return path
+from tests.helpers import write_lines
 
 
 def dm(received: str) -> dict[str, object]:
@@ -45,7 +34,7 @@ def dm(received: str) -> dict[str, object]:
 def test_order_check_agrees_with_the_instants(
     tmp_path: Path, received: list[str], in_order: bool
 ) -> None:
-    scanned = scan(write(tmp_path / "e.jsonl", [dm(r) for r in received]), 0)
+    scanned = scan(write_lines(tmp_path / "e.jsonl", [dm(r) for r in received]), 0)
     assert scanned.in_order is in_order
     keys = [item[0] for item in read_in_order(scanned)]
     assert keys == sorted(keys)
@@ -57,7 +46,7 @@ def test_escaped_key_is_read_like_the_full_parse_reads_it(tmp_path: Path) -> Non
         b'{"type":"device_message","device_id":"00DB1234567890A0",'
         b'"received\\u005fat":"2026-03-01T09:00:00Z"}',
     ]
-    scanned = scan(write(tmp_path / "e.jsonl", lines), 0)
+    scanned = scan(write_lines(tmp_path / "e.jsonl", lines), 0)
     assert scanned.in_order is False
 
 
@@ -68,14 +57,14 @@ def test_repeated_key_uses_the_value_the_parser_keeps(tmp_path: Path) -> None:
         b'{"type":"device_message","device_id":"00DB1234567890A0",'
         b'"received_at":"2026-03-01T11:00:00Z","received_at":"2026-03-01T09:00:00Z"}',
     ]
-    scanned = scan(write(tmp_path / "e.jsonl", lines), 0)
+    scanned = scan(write_lines(tmp_path / "e.jsonl", lines), 0)
     assert scanned.in_order is False
     assert [item[2] for item in read_in_order(scanned)] == [2, 1]
 
 
 def test_blank_lines_are_not_events_and_unreadable_lines_keep_their_place(tmp_path: Path) -> None:
     lines = [dm("2026-03-01T10:00:00Z"), "", "   ", "{broken", dm("2026-03-01T10:01:00Z"), "\t"]
-    scanned = scan(write(tmp_path / "e.jsonl", lines), 0)
+    scanned = scan(write_lines(tmp_path / "e.jsonl", lines), 0)
     assert scanned.events == 3
     assert scanned.in_order
     assert [item[2] for item in read_in_order(scanned)] == [1, 4, 5]
@@ -96,7 +85,7 @@ def test_lines_are_ordered_across_large_blocks(tmp_path: Path) -> None:
     received = [f"2026-03-01T10:{m // 60:02d}:{m % 60:02d}.000001Z" for m in range(3600)]
     lines: list[dict[str, object]] = [dm(r) for r in received for _ in range(3)]
     lines[-5] = dm("2026-03-01T09:00:00Z")
-    scanned = scan(write(tmp_path / "e.jsonl", lines), 0)
+    scanned = scan(write_lines(tmp_path / "e.jsonl", lines), 0)
     assert (tmp_path / "e.jsonl").stat().st_size > 1 << 20
     assert scanned.in_order is False
     keys = [item[0] for item in read_in_order(scanned)]
@@ -106,10 +95,12 @@ def test_lines_are_ordered_across_large_blocks(tmp_path: Path) -> None:
 
 def test_merge_keeps_file_order_for_ties_and_skips_applied_events(tmp_path: Path) -> None:
     one = scan(
-        write(tmp_path / "1.jsonl", [dm("2026-03-01T10:00:00Z"), dm("2026-03-01T10:02:00Z")]), 0
+        write_lines(tmp_path / "1.jsonl", [dm("2026-03-01T10:00:00Z"), dm("2026-03-01T10:02:00Z")]),
+        0,
     )
     two = scan(
-        write(tmp_path / "2.jsonl", [dm("2026-03-01T10:00:00Z"), dm("2026-03-01T10:01:00Z")]), 1
+        write_lines(tmp_path / "2.jsonl", [dm("2026-03-01T10:00:00Z"), dm("2026-03-01T10:01:00Z")]),
+        1,
     )
     order = [(item[1], item[2]) for item in merged([one, two], [0, 0])]
     assert order == [(0, 1), (1, 1), (1, 2), (0, 2)]

@@ -45,8 +45,12 @@ def json_line(record: object) -> bytes:
     return orjson.dumps(record, option=JSON_OPTIONS)
 
 
+# The projections below are spelled out field by field: orjson writes a dictionary faster than
+# a dataclass (2.1 µs against 3.6 µs), and a literal dictionary is built in 0.6 µs against 2.0
+# µs for one built generically from the field names — per forwarded alert, on the hot path.
+
+
 def forwarded_fields(o: ForwardedAlert) -> dict[str, Any]:
-    """orjson writes a dictionary faster than a dataclass (2.1 µs against 3.6 µs measured)."""
     return {
         "alert_id": o.alert_id,
         "chf_id": o.chf_id,

@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import IO
 
 from poagate.formats.records import json_line, write_csv
-from poagate.store.sqlite import SqliteStore
+from poagate.store import Store
 
 
 def export_suppression_log(
-    store: SqliteStore,
+    store: Store,
     network_operator: str,
     fmt: str,
     stream: IO[str],

@@ -20,7 +20,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol, cast
+from typing import IO, Any, Protocol, TypeVar, cast
 
 import orjson
 
@@ -39,9 +39,8 @@ from poagate.formats.records import (
 )
 from poagate.service.inputs import ScannedFile, file_sha256, merged, scan
 from poagate.service.writer import WriterProcess
-from poagate.store import Batch
+from poagate.store import Batch, Store
 from poagate.store.codec import Rows
-from poagate.store.sqlite import SqliteStore
 
 OUTPUT_FILES = (
     "forwarded.jsonl",
@@ -93,9 +92,16 @@ class ReplayReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def read_reference_file(path: Path) -> IO[str]:
-    """Open a reference file as UTF-8 text (a byte-order mark is allowed)."""
-    return path.open(encoding="utf-8-sig", newline="")
+_T = TypeVar("_T")
+
+
+def read_reference_file(path: Path, reader: Callable[[IO[str], str], _T]) -> _T:
+    """Read a reference file as UTF-8 text (a byte-order mark is allowed) with ``reader``."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            return reader(stream, str(path))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
 
 
 @dataclass(slots=True)
@@ -108,7 +114,7 @@ class Reference:
 
 
 def load_reference(
-    store: SqliteStore,
+    store: Store,
     inventory_path: Path,
     guid_path: Path,
     now: datetime,
@@ -126,11 +132,7 @@ def load_reference(
         load, inventory_loaded = last, False
         inventory = store.inventory()
     else:
-        try:
-            with read_reference_file(inventory_path) as stream:
-                file = read_inventory(stream, str(inventory_path))
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{inventory_path}: not UTF-8 text ({exc.reason})") from None
+        file = read_reference_file(inventory_path, read_inventory)
         # Devices from earlier loads stay unless this file replaces them (SPEC §3).
         inventory = Inventory() if last is None else store.inventory()
         rows, load = store.inventory_rows(file, str(inventory_path), sha, now)
@@ -143,14 +145,10 @@ def load_reference(
         guid_list = store.guid_list()
         guid_new, guid_rejected = False, 0
     else:
-        try:
-            with read_reference_file(guid_path) as stream:
-                guid_file = read_guid_list(stream, str(guid_path))
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{guid_path}: not UTF-8 text ({exc.reason})") from None
-        rows, version, guid_new = store.guid_list_rows(guid_file, str(guid_path), guid_sha, now)
+        guid_file = read_reference_file(guid_path, read_guid_list)
+        rows, new_version, guid_new = store.guid_list_rows(guid_file, str(guid_path), guid_sha, now)
         write(rows)
-        guid_list = GuidList(version, guid_file.devices)
+        guid_list = GuidList(new_version, guid_file.devices)
         guid_rejected = len(guid_file.rejected)
     version = guid_list.version
     info = {
@@ -172,7 +170,7 @@ def load_reference(
     return Reference(inventory, guid_list, info)
 
 
-def effective_config(store: SqliteStore, request: ReplayRequest) -> Config:
+def effective_config(store: Store, request: ReplayRequest) -> Config:
     """The configured values with the command's options in their place (SPEC §8)."""
     current = store.config()
     return Config(
@@ -209,7 +207,7 @@ def collector_paused() -> Iterator[None]:
 
 
 def replay(
-    store: SqliteStore,
+    store: Store,
     request: ReplayRequest,
     progress: Progress | None = None,
     clock: Callable[[], datetime] = wall_clock,
@@ -219,7 +217,7 @@ def replay(
 
 
 def _replay(
-    store: SqliteStore,
+    store: Store,
     request: ReplayRequest,
     progress: Progress,
     clock: Callable[[], datetime],
@@ -256,8 +254,8 @@ def _replay(
         use_writer = size >= WRITER_PROCESS_MIN_BYTES and (os.cpu_count() or 1) > 1
     writer: WriterProcess | None = None
     if use_writer:
-        writer = WriterProcess(store.path)
-        stack.callback(lambda: writer is not None and writer.abandon())
+        writer = WriterProcess(Path(store.location))
+        stack.callback(lambda: None if writer is None else writer.abandon())
         store.limit_cache(8)  # this process only reads now; the writer has its own cache
     write: Callable[[Rows], None] = store.write if writer is None else writer.submit
 

@@ -38,6 +38,19 @@ def activate_firmware(
     )
 
 
+def update_firmware(request_id: str, device_id: str) -> str:
+    """An SRV 11.1 Update Firmware request: traffic the gate accepts and ignores."""
+    return (
+        _HEAD.format(root="Request") + f"<sr:Header><sr:RequestID>{request_id}</sr:RequestID>"
+        "<sr:CommandVariant>8</sr:CommandVariant>"
+        "<sr:ServiceReference>11.1</sr:ServiceReference>"
+        "<sr:ServiceReferenceVariant>11.1</sr:ServiceReferenceVariant></sr:Header>"
+        "<sr:Body><sr:UpdateFirmware><sr:FirmwareVersion>00000000</sr:FirmwareVersion>"
+        f"<sr:DeviceIDList>{device_id}</sr:DeviceIDList></sr:UpdateFirmware></sr:Body>"
+        "</sr:Request>"
+    )
+
+
 def ad1_alert(alert_id: str, chf_id: str, outage_start: datetime | None) -> str:
     start = (
         ""

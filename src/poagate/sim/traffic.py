@@ -253,6 +253,12 @@ class _Builder:
             site = rng.choice(sites)
             user = rng.choice(SUPPLIER_USERS)
             day = rng.randrange(days)
+            if self._as_duis():
+                # The firmware image goes out (SRV 11.1) before it is activated: ignored.
+                sent = spec.start + timedelta(days=day, hours=rng.uniform(0, 8))
+                xml = duis.update_firmware(self.request_id(site, user), site.esme_id)
+                self._emit(self.requests, sent, {"type": "duis", "received_at": sent, "xml": xml})
+                self._count("other_requests")
             if rng.random() < spec.future_share:
                 self._future_dated(site, user, day)
             else:

@@ -42,8 +42,10 @@ class Batch:
             self.duplicates.append((outcome, source, line))
         elif isinstance(outcome, ActivationOutcome):
             self.activation_outcomes.append(outcome)
-        else:
+        elif isinstance(outcome, DeviceMessage):
             self.device_messages.append(outcome)
+        else:  # a new kind of outcome must be given a home here, never dropped
+            raise TypeError(f"no table for outcome {outcome!r}")
 
     def add_ignored(self, ignored: Ignored, source: str | None, line: int | None) -> None:
         self.events += 1

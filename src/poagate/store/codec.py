@@ -14,6 +14,7 @@ from poagate.domain.gate import ActivationRecord, ForwardedAlert, Status, Suppre
 from poagate.domain.reference import Config, Device, DeviceType, SmetsVersion
 from poagate.domain.rules import Reason
 from poagate.formats.errors import Rejection
+from poagate.formats.records import ACTIVATION_FIELDS
 from poagate.formats.timestamps import EPOCH, from_us, to_us
 from poagate.store.batch import Batch
 
@@ -57,37 +58,35 @@ NULL_INT = -1  # bound instead of None and turned back into NULL by NULLIF(?, -1
 NULL_TEXT = ""  # the same for text columns: NULLIF(?, '')
 
 
-def encode_forwarded(seq: int, o: ForwardedAlert) -> tuple[Any, ...]:
-    """A forwarded AD1 as a row of ``FORWARDED_COLUMNS``."""
+def _ad1_head(
+    seq: int, o: SuppressionEntry | ForwardedAlert, suppressed: int, reason: str
+) -> tuple[Any, ...]:
+    """The columns every AD1 outcome has (``FORWARDED_COLUMNS``)."""
     received = to_us(o.received_at)
     return (
         seq,
         o.alert_id,
-        0,
+        suppressed,
         o.chf_id,
         o.network_operator,
         received if o.event_at is o.received_at else to_us(o.event_at),
         received,
         received if o.decided_at is o.received_at else to_us(o.decided_at),
-        o.reason,
+        reason,
     )
+
+
+def encode_forwarded(seq: int, o: ForwardedAlert) -> tuple[Any, ...]:
+    """A forwarded AD1 as a row of ``FORWARDED_COLUMNS``."""
+    return _ad1_head(seq, o, 0, o.reason)
 
 
 def encode_suppressed(seq: int, o: SuppressionEntry) -> tuple[Any, ...]:
     """A Suppression Log entry as a row of ``SUPPRESSED_COLUMNS`` (a release is recorded later).
 
     ``mpan`` goes through NULLIF(?, '')."""
-    received = to_us(o.received_at)
     return (
-        seq,
-        o.alert_id,
-        1,
-        o.chf_id,
-        o.network_operator,
-        received if o.event_at is o.received_at else to_us(o.event_at),
-        received,
-        received if o.decided_at is o.received_at else to_us(o.decided_at),
-        o.rule,
+        *_ad1_head(seq, o, 1, o.rule),
         o.esme_id,
         o.mpan or NULL_TEXT,
         o.activation_request_id,
@@ -128,19 +127,9 @@ def decode_ad1(row: Sequence[Any]) -> SuppressionEntry | ForwardedAlert:
     )
 
 
+# The activation record's SPEC §7 fields, then what the gate needs to restore its state.
 ACTIVATION_COLUMNS = (
-    "request_id",
-    "device_id",
-    "originator",
-    "kind",
-    "received_at",
-    "execution_at",
-    "chf_id",
-    "reason",
-    "status",
-    "window_start",
-    "window_end",
-    "guid_list_version",
+    *ACTIVATION_FIELDS,
     "mpan",
     "network_operator",
     "last_received_at",

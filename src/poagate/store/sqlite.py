@@ -239,6 +239,11 @@ class SqliteStore:
             self._conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM ad1_outcomes").fetchone()[0]
         )
 
+    @property
+    def location(self) -> str:
+        """Where the store is: here, the database file's path."""
+        return str(self.path)
+
     def limit_cache(self, mebibytes: int) -> None:
         """Shrink this connection's page cache (when another process does the writing)."""
         self._conn.execute(f"PRAGMA cache_size=-{int(mebibytes) * 1024}")
