@@ -34,6 +34,19 @@ ESME_2 = "00-DB-12-34-56-78-90-A1"
 CHF_2 = "00-DB-12-34-56-78-90-C1"
 
 
+def shared_sample(name: str) -> Path:
+    """A DCC DUIS sample, read in place from ../shared (never copied into the project)."""
+    path = DUIS_SAMPLES / name
+    if not path.exists():
+        import pytest
+
+        pytest.fail(
+            f"{path} is missing: the tests read the DCC's samples from ../shared beside the "
+            "project's root, where CI and every developer have them"
+        )
+    return path
+
+
 def ts(text: str) -> datetime:
     return parse_timestamp(text, "test")
 

@@ -349,8 +349,8 @@ def demo(
     out.print(
         f"Ground truth of the simulation: {result.firmware_suppressed:,} firmware-caused AD1s "
         f"suppressed, {result.firmware_forwarded:,} forwarded (meters not eligible: other "
-        f"makers, SMETS1, off the GUID list); {result.genuine_suppressed:,} genuine outages "
-        "fell inside a window and were suppressed (see SPEC §9 guards).",
+        f"makers, SMETS1, off the GUID list); genuine outages that fell inside a window and "
+        f"were suppressed: {result.genuine_suppressed:,} (the SPEC §9 guards address these).",
         highlight=False,
     )
     out.print(

@@ -15,16 +15,13 @@ from poagate.domain.events import (
 from poagate.formats.duis import MAX_MESSAGE_BYTES, parse_duis
 from poagate.formats.errors import InputError
 from poagate.sim import duis as build
-from tests.helpers import CHF, DUIS_SAMPLES, ESME, FIXTURES, USER, ts
+from tests.helpers import CHF, ESME, FIXTURES, USER, shared_sample, ts
 
 RECEIVED = ts("2026-03-01T10:04:00Z")
 
 
 def sample(name: str) -> bytes:
-    path = DUIS_SAMPLES / name
-    if not path.exists():
-        pytest.fail(f"the shared DUIS sample {path} is missing: the tests read ../shared in place")
-    return path.read_bytes()
+    return shared_sample(name).read_bytes()
 
 
 def fixture(name: str) -> bytes:
