@@ -45,6 +45,18 @@ app = typer.Typer(
 )
 log_app = typer.Typer(help="Read the Suppression Log.", no_args_is_help=True)
 app.add_typer(log_app, name="log")
+token_app = typer.Typer(help="Bearer tokens for the HTTP API.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        "--db",
+        help="sqlite:///path.db, a file path, or postgresql://user@host:port/db "
+        "(default: $POAGATE_DATABASE, else poagate.db).",
+    ),
+]
 
 # Piped or logged output keeps one row per line: 120 columns instead of Rich's default 80.
 out = Console(width=None if sys.stdout.isatty() else 120)
@@ -236,14 +248,14 @@ def log_export(
     until: Annotated[
         str | None, typer.Option("--to", help="Entries whose AD1 was received before this time.")
     ] = None,
-    db: Annotated[Path, typer.Option(help="SQLite database.")] = Path("poagate.db"),
+    database: DatabaseOption = None,
     output: Annotated[
         Path | None, typer.Option(help="Write here instead of standard output.")
     ] = None,
 ) -> None:
     """Export one DNO's Suppression Log entries."""
     from poagate.service.export import export_suppression_log
-    from poagate.store.sqlite import SqliteStore
+    from poagate.store.database import open_store
 
     try:
         operator = parse_network_operator(network_operator)
@@ -255,7 +267,7 @@ def log_export(
     if start is not None and end is not None and end <= start:
         fail("--to must be after --from")
     try:
-        with SqliteStore(db, readonly=True) as store:
+        with open_store(database, "read") as store:
             if output is None:
                 count = export_suppression_log(store, operator, fmt, sys.stdout, start, end)
             else:
@@ -364,6 +376,141 @@ def demo(
         "--network-operator 12 --format csv",
         highlight=False,
     )
+
+
+@app.command()
+def serve(
+    database: DatabaseOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 1,
+    deliveries: Annotated[
+        bool, typer.Option(help="Deliver forwarded AD1s to the DNOs' webhooks.")
+    ] = True,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) on the store."""
+    import os
+    import shutil
+    import tempfile
+
+    import uvicorn
+
+    from poagate.api.settings import Settings
+    from poagate.store.database import default_database, open_store
+
+    settings = Settings(database=database or default_database(), deliveries=deliveries)
+    try:
+        open_store(settings.database, "service").close()  # create or migrate it, once
+    except (StoreError, OSError) as exc:
+        fail(str(exc), FAILURE)
+    os.environ.update(settings.to_env())
+    metrics_dir = None
+    if workers > 1:
+        metrics_dir = tempfile.mkdtemp(prefix="poagate-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "poagate.api.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            log_level=log_level,
+            access_log=False,
+            timeout_graceful_shutdown=30,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="admin, dsp or dno.")],
+    network_operator: Annotated[
+        list[str] | None,
+        typer.Option(help="For a dno token: a network operator id it may read (repeatable)."),
+    ] = None,
+    description: Annotated[str, typer.Option(help="Who or what the token is for.")] = "",
+    database: DatabaseOption = None,
+) -> None:
+    """Create a bearer token; it is printed once, alone on the last line, and stored only as a
+    hash."""
+    from datetime import UTC, datetime
+
+    from poagate.api.auth import new_token, token_sha256
+    from poagate.api.routes_admin import checked_operators
+    from poagate.store.database import open_store
+
+    try:
+        operators = checked_operators(role, network_operator or [])
+    except (ValueError, IdentifierError) as exc:
+        fail(str(exc))
+    token = new_token()
+    try:
+        with open_store(database, "service") as store:
+            token_id = store.add_token(
+                token_sha256(token),
+                role,
+                operators,
+                description,
+                datetime.now(UTC),
+                "command line",
+            )
+    except (StoreError, OSError) as exc:
+        fail(str(exc), FAILURE)
+    scope = f", network operators {', '.join(operators)}" if operators else ""
+    err.print(
+        f"token {token_id}: role {role}{scope}. Keep it: it is not shown again.", highlight=False
+    )
+    print(token)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's number (see token list).")],
+    database: DatabaseOption = None,
+) -> None:
+    """Revoke a token: it stops working within two seconds."""
+    from datetime import UTC, datetime
+
+    from poagate.store.database import open_store
+
+    try:
+        with open_store(database, "service") as store:
+            done = store.revoke_token(token_id, datetime.now(UTC), "command line")
+    except (StoreError, OSError) as exc:
+        fail(str(exc), FAILURE)
+    if not done:
+        fail(f"there is no token {token_id} that is still valid", FAILURE)
+    out.print(f"token {token_id} revoked", highlight=False)
+
+
+@token_app.command("list")
+def token_list(database: DatabaseOption = None) -> None:
+    """List tokens (never the tokens themselves: they are not stored)."""
+    from poagate.store.database import open_store
+
+    try:
+        with open_store(database, "read") as store:
+            records = store.tokens()
+    except (StoreError, OSError) as exc:
+        fail(str(exc), FAILURE)
+    table = Table(header_style="bold")
+    for column in ("id", "role", "network operators", "description", "created", "revoked"):
+        table.add_column(column)
+    for r in records:
+        table.add_row(
+            str(r.id),
+            r.role,
+            ", ".join(sorted(r.network_operators)),
+            r.description,
+            r.created_at.isoformat(timespec="seconds"),
+            "" if r.revoked_at is None else r.revoked_at.isoformat(timespec="seconds"),
+        )
+    out.print(table)
 
 
 @app.command()

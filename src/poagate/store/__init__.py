@@ -14,40 +14,30 @@ from typing import Protocol
 
 from poagate.domain.gate import ActivationRecord, ForwardedAlert, SuppressionEntry
 from poagate.domain.reference import Config, GuidList, GuidListVersion, Inventory
-from poagate.domain.values import value
 from poagate.formats.errors import Rejection
 from poagate.formats.guid_list import GuidListFile
 from poagate.formats.inventory import InventoryFile
 from poagate.store.batch import Batch
 from poagate.store.codec import Rows
+from poagate.store.records import InventoryLoad, SourceState
 
-__all__ = ["Batch", "InventoryLoad", "Rows", "SourceState", "Store", "StoreError"]
+__all__ = [
+    "Batch",
+    "InventoryLoad",
+    "Rows",
+    "SourceState",
+    "Store",
+    "StoreError",
+    "StoreUnavailableError",
+]
 
 
 class StoreError(RuntimeError):
     """The store cannot be used: unreachable, locked, or from a newer poagate."""
 
 
-@value
-class InventoryLoad:
-    id: int
-    loaded_at: datetime
-    source: str
-    sha256: str
-    rows_read: int
-    rows_accepted: int
-    rows_rejected: int
-
-
-@value
-class SourceState:
-    """An input file as the store knows it (see ``schema.sources``)."""
-
-    id: int
-    sha256: str
-    name: str
-    events_total: int
-    events_done: int
+class StoreUnavailableError(StoreError):
+    """The database cannot be reached or is too busy now; trying again later may succeed."""
 
 
 class Store(Protocol):

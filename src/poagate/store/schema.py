@@ -11,18 +11,19 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Column,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
 )
 
 # The Alembic revision this code expects; tests check it is the migrations' head.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 metadata = MetaData()
 
@@ -131,7 +132,7 @@ ad1_outcomes = Table(
     metadata,
     Column("seq", Integer, primary_key=True),
     Column("alert_id", String(256), nullable=False, unique=True),
-    Column("suppressed", Boolean, nullable=False),
+    Column("suppressed", SmallInteger, nullable=False),  # 1 or 0
     Column("chf_id", String(23), nullable=False),
     Column("network_operator", String(2), nullable=False),
     Column("event_at", BigInteger, nullable=False),
@@ -166,7 +167,7 @@ activation_outcomes = Table(
     Column("device_id", String(23), nullable=False),
     Column("received_at", BigInteger, nullable=False),
     Column("request_id", String(80)),
-    Column("success", Boolean),
+    Column("success", SmallInteger),  # 1, 0, or NULL when not known
 )
 
 device_messages = Table(
@@ -198,5 +199,57 @@ rejected_inputs = Table(
     Column("raw", Text, nullable=False),
 )
 
+# -- the service (revision 0002) ----------------------------------------------------------------
+
+# Bearer tokens, stored only as the SHA-256 of the token.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("role", String(8), nullable=False),  # admin, dsp or dno
+    Column("network_operators", Text, nullable=False),  # comma-separated ids, for dno
+    Column("description", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger),
+)
+
+# Every change to reference data, configuration, tokens and deliveries: who, when, what.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON
+)
+
+# The transactional outbox: a forwarded AD1 is queued in the same transaction as its decision,
+# with the original message, and delivered to its DNO's webhook (poagate.delivery).
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", String(256), nullable=False),
+    Column("network_operator", String(2), nullable=False),
+    Column("chf_id", String(23), nullable=False),
+    Column("content_type", String(64), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("status", String(10), nullable=False),  # pending, delivered, dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("lease_until", BigInteger),
+    Column("last_error", Text),
+    Column("delivered_at", BigInteger),
+)
+
 Index("ix_activations_device", activations.c.device_id)
+Index("ix_activations_chf", activations.c.chf_id)
+Index("ix_devices_chf", devices.c.chf_id)
 Index("ix_ad1_duplicates_alert", ad1_duplicates.c.alert_id)
+# A DNO's log and feed: its entries in decision order.
+Index("ix_ad1_outcomes_operator", ad1_outcomes.c.network_operator, ad1_outcomes.c.seq)
+Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
+Index("ix_outbox_chf", outbox.c.chf_id, outbox.c.id)

@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("device_id", sa.String(length=23), nullable=False),
         sa.Column("received_at", sa.BigInteger(), nullable=False),
         sa.Column("request_id", sa.String(length=80), nullable=True),
-        sa.Column("success", sa.Boolean(), nullable=True),
+        sa.Column("success", sa.SmallInteger(), nullable=True),
         sa.PrimaryKeyConstraint("seq"),
     )
     op.create_table(
@@ -71,7 +71,7 @@ def upgrade() -> None:
         "ad1_outcomes",
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("alert_id", sa.String(length=256), nullable=False),
-        sa.Column("suppressed", sa.Boolean(), nullable=False),
+        sa.Column("suppressed", sa.SmallInteger(), nullable=False),
         sa.Column("chf_id", sa.String(length=23), nullable=False),
         sa.Column("network_operator", sa.String(length=2), nullable=False),
         sa.Column("event_at", sa.BigInteger(), nullable=False),

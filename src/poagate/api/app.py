@@ -1,0 +1,113 @@
+"""The FastAPI application: one per server process (``poagate serve`` may start several).
+
+On start it opens the writer connection (the ingestor's thread, which also runs admin changes
+in turn with decisions), a small pool of read connections, and — unless switched off — the
+delivery worker. On shutdown uvicorn first stops accepting requests and lets those in flight
+finish; then the ingestor decides everything already submitted, the delivery worker stops,
+and the connections close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+
+from poagate import __version__
+from poagate.api.auth import TokenCache
+from poagate.api.observability import RequestContext, StoreGauges, observe_group
+from poagate.api.problems import HANDLERS
+from poagate.api.service import ReadPool, Service
+from poagate.api.settings import Settings
+from poagate.service.ingest import Ingestor
+from poagate.store.database import open_store
+from poagate.store.sql import SqlStore
+
+log = logging.getLogger("poagate.api")
+
+
+def webhook_operators(store: SqlStore) -> frozenset[str]:
+    delivery = store.settings().get("delivery") or {}
+    return frozenset((delivery.get("webhooks") or {}).keys())
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    ingestor = Ingestor(
+        lambda: open_store(settings.database, "service", settings.busy_timeout_ms),
+        settings.clock,
+        webhooks=webhook_operators,
+        observe=observe_group,
+    )
+    service = Service(
+        settings,
+        ingestor,
+        ReadPool(settings.database, settings.read_connections),
+        TokenCache(settings.token_cache_seconds),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(ingestor.start)  # opens (and migrates) the database first
+        delivery_task = None
+        if settings.deliveries:
+            from poagate.delivery.worker import run_deliveries
+
+            delivery_task = asyncio.create_task(run_deliveries(service), name="deliveries")
+        log.info("poagate %s serving %s", __version__, open_location(settings.database))
+        try:
+            yield
+        finally:
+            if delivery_task is not None:
+                delivery_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await delivery_task
+            await asyncio.to_thread(ingestor.stop)
+            service.reads.close()
+
+    app = FastAPI(
+        title="poagate",
+        version=__version__,
+        summary="Suppresses firmware-caused Power Outage Alerts and keeps each DNO's "
+        "Suppression Log (SEC MP102B).",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    for exception, handler in HANDLERS.items():
+        app.add_exception_handler(exception, handler)
+    app.add_middleware(
+        RequestContext,
+        body_limit=settings.body_limit_bytes,
+        reference_limit=settings.reference_limit_bytes,
+    )
+
+    from poagate.api import routes_admin, routes_ingest, routes_ops, routes_read
+
+    app.state.gauges = StoreGauges(lambda: store_figures(service))
+    for module in (routes_ingest, routes_read, routes_admin, routes_ops):
+        app.include_router(module.router)
+    return app
+
+
+def open_location(database: str) -> str:
+    from poagate.store.postgres import redact
+
+    return redact(database)
+
+
+def store_figures(service: Service) -> dict[str, Any]:
+    now = service.settings.clock()
+    with service.reads.borrow() as store:
+        return {"open_windows": store.open_windows(now), "deliveries": store.delivery_counts()}
+
+
+def app_from_env() -> FastAPI:
+    """The factory uvicorn calls in each worker process (``poagate serve``)."""
+    from poagate.api.observability import configure_logging
+
+    configure_logging()
+    return create_app(Settings.from_env())

@@ -1,0 +1,92 @@
+"""Errors as ``application/problem+json`` (RFC 9457) that say what was wrong and what to do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from poagate.store import StoreUnavailableError
+
+PROBLEM = "application/problem+json"
+RETRY_AFTER_SECONDS = 2
+
+
+class Problem(Exception):  # noqa: N818 - it is a problem document, raised
+    def __init__(
+        self, status: int, title: str, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "request_id": getattr(request.state, "request_id", None),
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    return problem_response(request, exc.status, exc.title, exc.detail, exc.headers)
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    titles = {404: "Not Found", 405: "Method Not Allowed", 401: "Unauthorized"}
+    return problem_response(
+        request,
+        exc.status_code,
+        titles.get(exc.status_code, "Error"),
+        str(exc.detail),
+        dict(exc.headers or {}),
+    )
+
+
+async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"where": ".".join(str(p) for p in e.get("loc", ())), "error": e.get("msg", "")}
+        for e in exc.errors()
+    ]
+    detail = "; ".join(f"{e['where']}: {e['error']}" for e in errors)
+    return problem_response(request, 422, "Invalid request", detail, errors=errors)
+
+
+async def on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(
+        request,
+        503,
+        "Store unavailable",
+        "the database cannot be reached or is too busy; nothing of this request was kept, "
+        "send it again",
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+HANDLERS: dict[type[Exception], Any] = {
+    Problem: on_problem,
+    StarletteHTTPException: on_http_error,
+    RequestValidationError: on_validation_error,
+    StoreUnavailableError: on_store_unavailable,
+}

@@ -1,0 +1,352 @@
+"""DCC operations (admin): reference data, configuration, deliveries, the audit log, tokens.
+
+Every change is written in the same transaction as its audit entry (who, when, what) and runs
+on the writer connection, in turn with the decisions.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field, field_validator
+
+from poagate.api.auth import ROLES, Principal, new_token, require, token_sha256
+from poagate.api.problems import Problem
+from poagate.api.responses import Json
+from poagate.api.service import service_of
+from poagate.domain.ids import IdentifierError, parse_network_operator
+from poagate.domain.reference import DEFAULT_MANUFACTURERS, Config
+from poagate.formats.errors import InputError
+from poagate.formats.guid_list import read_guid_list
+from poagate.formats.inventory import read_inventory
+from poagate.formats.records import rejection_fields
+from poagate.service.inputs import bytes_sha256
+from poagate.store.sql import SqlStore
+
+router = APIRouter(tags=["operations"])
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+def _text(body: bytes, what: str) -> str:
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Problem(
+            400, "Unreadable body", f"the {what} is not UTF-8 text ({exc.reason})"
+        ) from None
+
+
+@router.put(
+    "/v1/reference/inventory",
+    response_class=Json,
+    summary="Load inventory rows (CSV)",
+    description="Upserts the devices of a CSV with the SPEC §3 header. Bad rows are rejected "
+    "with their line numbers; good rows load.",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
+    },
+)
+async def put_inventory(request: Request, principal: Admin) -> Json:
+    service = service_of(request)
+    body = await request.body()
+    text = _text(body, "inventory")
+    now = service.settings.clock()
+    try:
+        file = read_inventory(io.StringIO(text, newline=""), "PUT /v1/reference/inventory")
+    except InputError as exc:
+        raise Problem(400, "Unusable inventory", str(exc)) from None
+
+    def load(store: SqlStore) -> dict[str, Any]:
+        with store.transaction():
+            loaded = store.load_inventory(
+                file, "PUT /v1/reference/inventory", bytes_sha256(body), now
+            )
+            store.audit(
+                now,
+                principal.actor,
+                "inventory.load",
+                {
+                    "load": loaded.id,
+                    "rows_accepted": loaded.rows_accepted,
+                    "rows_rejected": loaded.rows_rejected,
+                },
+            )
+        return {
+            "load": loaded.id,
+            "rows_read": loaded.rows_read,
+            "rows_accepted": loaded.rows_accepted,
+            "rows_rejected": loaded.rows_rejected,
+            "rejected": [rejection_fields(r) for r in file.rejected],
+        }
+
+    return Json(await service.ingestor.call(load))
+
+
+@router.put(
+    "/v1/reference/guid-list",
+    response_class=Json,
+    summary="Load the GUID list",
+    description="One Device ID per line. A new version unless its content is the version in "
+    "force; the answer says which. Activations are judged against the version in force when "
+    "first seen.",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
+    },
+)
+async def put_guid_list(request: Request, principal: Admin) -> Json:
+    service = service_of(request)
+    body = await request.body()
+    file = read_guid_list(io.StringIO(_text(body, "GUID list")), "PUT /v1/reference/guid-list")
+    now = service.settings.clock()
+
+    def load(store: SqlStore) -> dict[str, Any]:
+        with store.transaction():
+            version, new = store.save_guid_list(
+                file, "PUT /v1/reference/guid-list", now, bytes_sha256(body)
+            )
+            store.audit(
+                now,
+                principal.actor,
+                "guid_list.load",
+                {"version": version.number, "new_version": new, "entries": version.entry_count},
+            )
+        return {
+            "version": version.number,
+            "new_version": new,
+            "entries": version.entry_count,
+            "sha256": version.sha256,
+            "loaded_at": version.loaded_at,
+            "rejected": [rejection_fields(r) for r in file.rejected],
+        }
+
+    return Json(await service.ingestor.call(load))
+
+
+@router.get("/v1/reference/guid-list/versions", response_class=Json, summary="GUID list versions")
+def guid_list_versions(request: Request, principal: Admin) -> Json:
+    with service_of(request).reads.borrow() as store:
+        versions = store.guid_list_versions()
+    return Json(
+        {
+            "items": [
+                {
+                    "version": v.number,
+                    "loaded_at": v.loaded_at,
+                    "entries": v.entry_count,
+                    "sha256": v.sha256,
+                }
+                for v in versions
+            ]
+        }
+    )
+
+
+# -- configuration ------------------------------------------------------------------------------
+
+
+class Webhook(BaseModel):
+    url: str = Field(description="Where the DNO receives forwarded AD1s (http or https).")
+    secret: str | None = Field(
+        None,
+        min_length=16,
+        description="The HMAC-SHA256 key of the signature header; leave out to keep the one "
+        "set before.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def http_url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+
+class Delivery(BaseModel):
+    webhooks: dict[str, Webhook] = Field(
+        default_factory=dict, description="By network operator id."
+    )
+    max_attempts: int = Field(8, ge=1, le=100)
+    timeout_seconds: float = Field(5.0, gt=0, le=120)
+    backoff_seconds: float = Field(1.0, gt=0, le=3600)
+    backoff_max_seconds: float = Field(300.0, gt=0, le=86400)
+
+    @field_validator("webhooks")
+    @classmethod
+    def operators(cls, webhooks: dict[str, Webhook]) -> dict[str, Webhook]:
+        for operator in webhooks:
+            try:
+                parse_network_operator(operator)
+            except IdentifierError as exc:
+                raise ValueError(str(exc)) from None
+        return webhooks
+
+
+class Settings(BaseModel):
+    manufacturers: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_MANUFACTURERS), min_length=1
+    )
+    window_minutes: int = Field(30, ge=1, le=1440)
+    skew_tolerance_seconds: int = Field(0, ge=0, le=3600)
+    delivery: Delivery = Field(default_factory=Delivery)
+
+
+def _masked(settings: dict[str, Any]) -> dict[str, Any]:
+    shown = Settings.model_validate(settings).model_dump()
+    for hook in shown["delivery"]["webhooks"].values():
+        secret = hook.get("secret") or ""
+        hook["secret"] = None if not secret else f"****{secret[-4:]}"
+    return shown
+
+
+@router.get("/v1/config", response_class=Json, summary="The configuration in force")
+def get_config(request: Request, principal: Admin) -> Json:
+    with service_of(request).reads.borrow() as store:
+        return Json(_masked(store.settings()))
+
+
+@router.put(
+    "/v1/config",
+    response_class=Json,
+    summary="Replace the configuration",
+    description="Takes effect for events decided from now on. Webhook secrets are "
+    "never shown back.",
+)
+async def put_config(request: Request, principal: Admin, body: Settings) -> Json:
+    service = service_of(request)
+    now = service.settings.clock()
+    try:
+        Config(tuple(body.manufacturers), body.window_minutes, body.skew_tolerance_seconds)
+    except ValueError as exc:
+        raise Problem(422, "Invalid configuration", str(exc)) from None
+
+    def save(store: SqlStore) -> dict[str, Any]:
+        with store.transaction():
+            current = Settings.model_validate(store.settings()).model_dump()
+            wanted = body.model_dump()
+            for operator, hook in wanted["delivery"]["webhooks"].items():
+                if hook["secret"] is None:
+                    kept = current["delivery"]["webhooks"].get(operator, {}).get("secret")
+                    if kept is None:
+                        raise Problem(
+                            422,
+                            "Invalid configuration",
+                            f"delivery.webhooks.{operator}.secret is needed: no "
+                            "secret was set for that operator before",
+                        )
+                    hook["secret"] = kept
+            changed = store.save_settings(wanted, principal.actor, now)
+            if changed:
+                store.audit(now, principal.actor, "config.set", _masked(wanted))
+        return {**_masked(wanted), "changed": changed}
+
+    return Json(await service.ingestor.call(save))
+
+
+# -- deliveries, audit, tokens -------------------------------------------------------------------
+
+
+@router.get(
+    "/v1/deliveries",
+    response_class=Json,
+    summary="Deliveries to DNO webhooks",
+    description="By status: dead (gave up; retry them here), pending or delivered.",
+)
+def deliveries(
+    request: Request,
+    principal: Admin,
+    status: Literal["dead", "pending", "delivered"] = "dead",
+    after_id: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Json:
+    with service_of(request).reads.borrow() as store:
+        items = store.deliveries(status, after_id, limit)
+        counts = store.delivery_counts()
+    return Json({"items": items, "counts": counts})
+
+
+@router.post(
+    "/v1/deliveries/{delivery_id}/retry", response_class=Json, summary="Send a dead delivery again"
+)
+async def retry_delivery(request: Request, principal: Admin, delivery_id: int) -> Json:
+    service = service_of(request)
+    now = service.settings.clock()
+    done = await service.ingestor.call(
+        lambda store: store.retry_delivery(delivery_id, now, principal.actor)
+    )
+    if not done:
+        raise Problem(404, "Not Found", f"no dead delivery {delivery_id}")
+    return Json({"id": delivery_id, "status": "pending"})
+
+
+@router.get("/v1/audit", response_class=Json, summary="Every change: who, when, what")
+def audit(
+    request: Request,
+    principal: Admin,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Json:
+    with service_of(request).reads.borrow() as store:
+        entries = store.audit_entries(after, limit)
+    return Json(
+        {
+            "items": [
+                {"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "detail": e.detail}
+                for e in entries
+            ]
+        }
+    )
+
+
+class TokenRequest(BaseModel):
+    role: Literal["admin", "dsp", "dno"]
+    network_operators: list[str] = Field(default_factory=list)
+    description: str = ""
+
+
+@router.post(
+    "/v1/tokens",
+    response_class=Json,
+    status_code=201,
+    summary="Create a token",
+    description="The token is in this answer only; the store keeps its SHA-256.",
+)
+async def create_token(request: Request, principal: Admin, body: TokenRequest) -> Json:
+    try:
+        operators = checked_operators(body.role, body.network_operators)
+    except ValueError as exc:
+        raise Problem(422, "Invalid request", str(exc)) from None
+    service = service_of(request)
+    token = new_token()
+    now = service.settings.clock()
+    token_id = await service.ingestor.call(
+        lambda store: store.add_token(
+            token_sha256(token), body.role, operators, body.description, now, principal.actor
+        )
+    )
+    return Json(
+        {"id": token_id, "role": body.role, "network_operators": operators, "token": token},
+        status_code=201,
+    )
+
+
+@router.delete("/v1/tokens/{token_id}", response_class=Json, summary="Revoke a token")
+async def revoke(request: Request, principal: Admin, token_id: int) -> Json:
+    service = service_of(request)
+    now = service.settings.clock()
+    if not await service.ingestor.call(lambda s: s.revoke_token(token_id, now, principal.actor)):
+        raise Problem(404, "Not Found", f"no token {token_id} that is still valid")
+    return Json({"id": token_id, "revoked": True})
+
+
+def checked_operators(role: str, operators: list[str]) -> list[str]:
+    """The network operators a token of ``role`` is bound to: a DNO's needs one or more."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    canonical = sorted({parse_network_operator(o) for o in operators})
+    if role == "dno" and not canonical:
+        raise ValueError("a dno token needs at least one network operator id")
+    if role != "dno" and canonical:
+        raise ValueError(f"a {role} token is not bound to network operators")
+    return canonical

@@ -1,0 +1,68 @@
+"""``POST /v1/messages``: the DSP's messages in, the decisions out."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from poagate.api.auth import Principal, require
+from poagate.api.observability import DECISION_SECONDS
+from poagate.api.problems import Problem
+from poagate.api.responses import Json
+from poagate.service.messages import SUPPORTED, UnsupportedMediaTypeError, items_of
+
+router = APIRouter(tags=["messages"])
+
+BODY_DOC = (
+    "One DUIS message (`application/xml`), one JSON event (`application/json`), or a batch of "
+    "JSON events, one a line (`application/x-ndjson`). Events are those of SPEC §4; the "
+    "server stamps `received_at`, and only a `dsp` caller may supply its own (a back-fill)."
+)
+
+
+@router.post(
+    "/v1/messages",
+    response_class=Json,
+    summary="Submit messages for a decision",
+    description=BODY_DOC
+    + " The answer gives every item's outcome — suppressed, forwarded, duplicate, recorded, "
+    "ignored, or rejected with the reason — by its position (1-based; for JSON Lines, its line). "
+    "Every decision is durable before the answer is sent.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {media: {"schema": {"type": "string"}} for media in SUPPORTED},
+        }
+    },
+)
+async def post_messages(
+    request: Request, principal: Annotated[Principal, Depends(require("dsp", "admin"))]
+) -> Json:
+    arrived = time.perf_counter()
+    service = request.app.state.service
+    received_at = service.settings.clock()
+    body = await request.body()
+    if not body.strip():
+        raise Problem(400, "Empty body", "the request has no message; send at least one")
+    try:
+        items = items_of(
+            body, request.headers.get("content-type"), received_at, principal.role == "dsp"
+        )
+    except UnsupportedMediaTypeError as exc:
+        raise Problem(415, "Unsupported Media Type", str(exc)) from None
+    if not items:
+        raise Problem(400, "Empty body", "the request has no message; send at least one")
+    source = f"POST /v1/messages {request.state.request_id}"
+    answers = await service.ingestor.submit(source, items)
+    DECISION_SECONDS.observe(time.perf_counter() - arrived)
+    return Json(
+        {
+            "request_id": request.state.request_id,
+            "received_at": received_at,
+            "counts": dict(Counter(a["outcome"] for a in answers)),
+            "items": answers,
+        }
+    )

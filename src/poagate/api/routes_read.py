@@ -1,0 +1,282 @@
+"""Reading: the Suppression Log, the forwarded-alert feed, activations and the summary.
+
+A DNO sees exactly its own network operators' entries and counts — through every filter,
+cursor, CSV export, count and error message. Cursors are the last item's own identifier (its
+``alert_id`` or ``request_id``), encoded; they are never the store's global sequence number,
+whose gaps would tell one DNO how much the others receive. A cursor that does not name an
+item the caller may see is refused with the same message whether or not it exists elsewhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from poagate.api.auth import Principal, require
+from poagate.api.problems import Problem
+from poagate.api.responses import Json
+from poagate.api.service import service_of
+from poagate.domain.gate import ForwardedAlert, SuppressionEntry
+from poagate.domain.ids import IdentifierError, parse_device_id, parse_mpan, parse_network_operator
+from poagate.formats.errors import InputError
+from poagate.formats.jsonl import request_id as canonical_request_id
+from poagate.formats.records import (
+    FORWARDED_FIELDS,
+    SUPPRESSION_FIELDS,
+    activation_fields,
+    forwarded_fields,
+    suppression_fields,
+    write_csv,
+)
+from poagate.formats.timestamps import parse_timestamp
+from poagate.store.sql import SqlStore
+
+router = APIRouter(tags=["reading"])
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page (1 to 1000).")]
+CursorParam = Annotated[
+    str | None, Query(description="The next_cursor of the page before; absent for the first.")
+]
+Format = Annotated[
+    Literal["json", "csv"] | None,
+    Query(description="csv or json; also chosen by Accept: text/csv."),
+]
+
+
+def encode_cursor(identifier: str) -> str:
+    return base64.urlsafe_b64encode(identifier.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise BAD_CURSOR from None
+
+
+BAD_CURSOR = Problem(
+    400,
+    "Invalid cursor",
+    "the cursor does not continue this listing; use the next_cursor of the page before, "
+    "or none for the first page",
+)
+
+
+def wants_csv(request: Request, fmt: str | None) -> bool:
+    if fmt is not None:
+        return fmt == "csv"
+    return "text/csv" in request.headers.get("accept", "")
+
+
+def time_param(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_timestamp(value, name)
+    except InputError as exc:
+        raise Problem(422, "Invalid request", str(exc)) from None
+
+
+def scope_of(principal: Principal, network_operator: str | None) -> frozenset[str] | None:
+    """The operators whose entries to list: a DNO's own, or for admin all or the one asked."""
+    if network_operator is not None:
+        try:
+            operator = parse_network_operator(network_operator)
+        except IdentifierError as exc:
+            raise Problem(422, "Invalid request", str(exc)) from None
+        if principal.scope is not None and operator not in principal.scope:
+            return frozenset()  # nothing, rather than a hint that others exist
+        return frozenset({operator})
+    return principal.scope
+
+
+def page(
+    request: Request,
+    items: list[tuple[str, Any]],
+    limit: int,
+    csv_columns: tuple[str, ...],
+    as_dict: Callable[[Any], dict[str, Any]],
+    fmt: str | None,
+) -> Response:
+    """One page of items (cursor identifier, record), as JSON or CSV."""
+    more = len(items) > limit
+    items = items[:limit]
+    next_cursor = encode_cursor(items[-1][0]) if more and items else None
+    if wants_csv(request, fmt):
+        stream = io.StringIO()
+        write_csv((record for _, record in items), stream, csv_columns)
+        headers = {"X-Next-Cursor": next_cursor} if next_cursor else {}
+        return Response(stream.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    return Json({"items": [as_dict(record) for _, record in items], "next_cursor": next_cursor})
+
+
+def after_seq(
+    store: SqlStore, cursor: str | None, suppressed: bool, scope: frozenset[str] | None
+) -> int:
+    if cursor is None:
+        return 0
+    seq = store.seq_of_alert(decode_cursor(cursor), suppressed, scope)
+    if seq is None:
+        raise BAD_CURSOR
+    return seq
+
+
+@router.get(
+    "/v1/suppression-log",
+    summary="Suppression Log entries",
+    description="Entries in decision order. A DNO sees its own network operators' entries; "
+    "admin sees all (or one operator's with network_operator). Times filter received_at, "
+    "from inclusive, to exclusive.",
+)
+def suppression_log(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("admin", "dno"))],
+    limit: Limit = 100,
+    cursor: CursorParam = None,
+    format: Format = None,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: str | None = None,
+    chf_id: str | None = None,
+    mpan: str | None = None,
+    request_id: str | None = None,
+    network_operator: str | None = None,
+) -> Response:
+    since, until = time_param(from_, "from"), time_param(to, "to")
+    try:
+        chf = None if chf_id is None else parse_device_id(chf_id)
+        meter = None if mpan is None else parse_mpan(mpan)
+        activation = None if request_id is None else canonical_request_id(request_id)
+    except (IdentifierError, InputError) as exc:
+        raise Problem(422, "Invalid request", str(exc)) from None
+    scope = scope_of(principal, network_operator)
+    with service_of(request).reads.borrow() as store:
+        start = after_seq(store, cursor, True, principal.scope)
+        items = [
+            (outcome.alert_id, outcome)
+            for _, outcome in store.outcomes_page(
+                suppressed=True,
+                network_operators=scope,
+                since=since,
+                until=until,
+                chf_id=chf,
+                mpan=meter,
+                request_id=activation,
+                after_seq=start,
+                limit=limit + 1,
+            )
+        ]
+    return page(request, items, limit, SUPPRESSION_FIELDS, _suppression, format)
+
+
+def _suppression(record: Any) -> dict[str, Any]:
+    assert isinstance(record, SuppressionEntry)
+    return suppression_fields(record)
+
+
+def _forwarded(record: Any) -> dict[str, Any]:
+    assert isinstance(record, ForwardedAlert)
+    return forwarded_fields(record)
+
+
+@router.get(
+    "/v1/alerts/forwarded",
+    summary="Forwarded AD1s (the pull feed)",
+    description="Every AD1 forwarded to the caller's network operators, in decision order. A "
+    "DNO that was down catches up by following next_cursor from where it stopped.",
+)
+def forwarded_feed(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("admin", "dno"))],
+    limit: Limit = 100,
+    cursor: CursorParam = None,
+    format: Format = None,
+    network_operator: str | None = None,
+) -> Response:
+    scope = scope_of(principal, network_operator)
+    with service_of(request).reads.borrow() as store:
+        start = after_seq(store, cursor, False, principal.scope)
+        items = [
+            (outcome.alert_id, outcome)
+            for _, outcome in store.outcomes_page(
+                suppressed=False, network_operators=scope, after_seq=start, limit=limit + 1
+            )
+        ]
+    return page(request, items, limit, FORWARDED_FIELDS, _forwarded, format)
+
+
+@router.get(
+    "/v1/activations",
+    summary="Activation records (admin)",
+    description="One record per request_id, in first-seen order; filter by device and status.",
+)
+def activations(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("admin"))],
+    limit: Limit = 100,
+    cursor: CursorParam = None,
+    device_id: str | None = None,
+    status: Literal["active", "cancelled", "superseded"] | None = None,
+) -> Json:
+    try:
+        device = None if device_id is None else parse_device_id(device_id)
+    except IdentifierError as exc:
+        raise Problem(422, "Invalid request", str(exc)) from None
+    with service_of(request).reads.borrow() as store:
+        start = 0
+        if cursor is not None:
+            found = store.activation_seq(decode_cursor(cursor))
+            if found is None:
+                raise BAD_CURSOR
+            start = found
+        rows = store.activations_page(
+            device_id=device, status=status, after_seq=start, limit=limit + 1
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Json(
+        {
+            "items": [activation_fields(record) for _, record in rows],
+            "next_cursor": encode_cursor(rows[-1][1].request_id) if more and rows else None,
+        }
+    )
+
+
+@router.get(
+    "/v1/summary",
+    summary="Counts, scoped to the caller",
+    description="Admin: the figures of the whole store and the delivery queue. A DNO: the "
+    "suppressed and forwarded AD1s of its own network operators, and nothing of others.",
+)
+def summary(
+    request: Request, principal: Annotated[Principal, Depends(require("admin", "dno"))]
+) -> Json:
+    with service_of(request).reads.borrow() as store:
+        by_operator = store.counts_by_network_operator(principal.scope)
+        if principal.scope is None:
+            return Json(
+                {
+                    **store.counts(),
+                    "by_network_operator": _by_operator(by_operator),
+                    "deliveries": store.delivery_counts(),
+                }
+            )
+    operators = {o: by_operator.get(o, (0, 0)) for o in sorted(principal.scope)}
+    return Json(
+        {
+            "network_operators": sorted(principal.scope),
+            "ad1_suppressed": sum(s for s, _ in operators.values()),
+            "ad1_forwarded": sum(f for _, f in operators.values()),
+            "by_network_operator": _by_operator(operators),
+        }
+    )
+
+
+def _by_operator(counts: dict[str, tuple[int, int]]) -> dict[str, dict[str, int]]:
+    return {o: {"suppressed": s, "forwarded": f} for o, (s, f) in counts.items()}

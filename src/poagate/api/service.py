@@ -1,0 +1,81 @@
+"""What request handlers share within one server process."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import cast
+
+from fastapi import Request
+
+from poagate.api.auth import TokenCache
+from poagate.api.settings import Settings
+from poagate.service.ingest import Ingestor
+from poagate.store import StoreUnavailableError
+from poagate.store.database import open_store
+from poagate.store.sql import SqlStore
+
+
+class ReadPool:
+    """Read connections for request handlers, opened as needed up to ``size``."""
+
+    def __init__(self, database: str, size: int) -> None:
+        self.database = database
+        self.size = size
+        self._idle: queue.SimpleQueue[SqlStore] = queue.SimpleQueue()
+        self._opened = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def borrow(self, wait_seconds: float = 10.0) -> Iterator[SqlStore]:
+        try:
+            store = self._idle.get_nowait()
+        except queue.Empty:
+            with self._lock:
+                room = self._opened < self.size
+                if room:
+                    self._opened += 1
+            if room:
+                try:
+                    store = open_store(self.database, "read")
+                except Exception:
+                    with self._lock:
+                        self._opened -= 1
+                    raise
+            else:
+                try:
+                    store = self._idle.get(timeout=wait_seconds)
+                except queue.Empty:
+                    raise StoreUnavailableError("every read connection is busy") from None
+        try:
+            yield store
+        except StoreUnavailableError:
+            store.close()  # a broken connection is not given back
+            with self._lock:
+                self._opened -= 1
+            raise
+        self._idle.put(store)
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+@dataclass(slots=True)
+class Service:
+    """What request handlers reach through ``request.app.state.service``."""
+
+    settings: Settings
+    ingestor: Ingestor
+    reads: ReadPool
+    tokens: TokenCache
+
+
+def service_of(request: Request) -> Service:
+    return cast(Service, request.app.state.service)

@@ -1,0 +1,54 @@
+"""How a server process is configured: from the command line, passed on in the environment so
+that every uvicorn worker process builds the same application."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from poagate.store.database import default_database
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class Settings:
+    database: str = field(default_factory=default_database)
+    # The largest request body accepted: a JSON Lines batch of some thousands of messages.
+    body_limit_bytes: int = 8 * 1024 * 1024
+    reference_limit_bytes: int = 256 * 1024 * 1024  # an inventory CSV can be this big
+    deliveries: bool = True  # run the delivery worker in this process
+    delivery_poll_seconds: float = 0.2
+    read_connections: int = 8
+    token_cache_seconds: float = 2.0  # a revoked token stops working within this
+    busy_timeout_ms: int = 10_000  # SQLite: how long a write waits for another writer
+    clock: Callable[[], datetime] = wall_clock
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        settings = cls()
+        env = os.environ
+        if env.get("POAGATE_DATABASE"):
+            settings.database = env["POAGATE_DATABASE"]
+        if env.get("POAGATE_BODY_LIMIT_BYTES"):
+            settings.body_limit_bytes = int(env["POAGATE_BODY_LIMIT_BYTES"])
+        if env.get("POAGATE_DELIVERIES"):
+            settings.deliveries = env["POAGATE_DELIVERIES"] not in {"0", "false", "no"}
+        if env.get("POAGATE_DELIVERY_POLL_SECONDS"):
+            settings.delivery_poll_seconds = float(env["POAGATE_DELIVERY_POLL_SECONDS"])
+        if env.get("POAGATE_READ_CONNECTIONS"):
+            settings.read_connections = int(env["POAGATE_READ_CONNECTIONS"])
+        return settings
+
+    def to_env(self) -> dict[str, str]:
+        return {
+            "POAGATE_DATABASE": self.database,
+            "POAGATE_BODY_LIMIT_BYTES": str(self.body_limit_bytes),
+            "POAGATE_DELIVERIES": "1" if self.deliveries else "0",
+            "POAGATE_DELIVERY_POLL_SECONDS": str(self.delivery_poll_seconds),
+            "POAGATE_READ_CONNECTIONS": str(self.read_connections),
+        }

@@ -1,0 +1,332 @@
+"""Deciding submitted messages durably, many requests to a transaction (group commit).
+
+Requests hand their parsed items to ``Ingestor.submit`` and wait. One thread per process takes
+whatever has queued up, opens one transaction, loads from the database just the state those
+events can read or change (the windows of their CHFs, their request_ids, the pending
+activations of their devices, which alert_ids are decided, the devices and GUID-list entries
+concerned), restores the domain's ``Gate`` from it, decides every event in order, writes the
+outcomes and the outbox, commits, and only then answers every request of the group. So:
+
+* an answer is never sent before its decisions are durable;
+* several server processes share one database correctly: writers are serialised by the store
+  (see ``poagate.store.sql``), and each transaction decides from what the database holds;
+* the cost of a commit (an fsync, a PostgreSQL round trip) is shared by all the requests that
+  arrived while the previous group was being committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from poagate.domain.events import (
+    Activation,
+    ActivationOutcome,
+    Ad1Alert,
+    DeviceMessage,
+    Event,
+    Ignored,
+)
+from poagate.domain.gate import (
+    ActivationApplied,
+    DuplicateAlert,
+    ForwardedAlert,
+    Gate,
+    SuppressionEntry,
+)
+from poagate.domain.reference import Inventory
+from poagate.formats.errors import Rejection, truncate_raw
+from poagate.formats.timestamps import to_us
+from poagate.store import Batch, StoreUnavailableError
+from poagate.store.sql import SqlStore
+
+log = logging.getLogger("poagate.ingest")
+
+GROUP_LIMIT = 2_000  # items decided in one transaction at most
+_T = TypeVar("_T")
+
+
+@dataclass(slots=True)
+class Item:
+    """One message of a request: what it parsed to, or why it could not be read."""
+
+    position: int  # 1-based, within its request
+    event: Event | Ignored | None
+    error: str | None = None
+    raw: bytes = b""  # the input as received, for the rejected-input record
+    payload: bytes = b""  # the original message, byte for byte, for the DNO
+    content_type: str = "application/json"
+
+
+@dataclass(slots=True)
+class Request:
+    source: str  # how rejected items name where they came from
+    items: list[Item]
+    future: asyncio.Future[list[dict[str, Any]]] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    enqueued: float = field(default_factory=time.perf_counter)
+
+
+class _Stop:
+    """Put on the queue to stop the thread (after what is already queued before it)."""
+
+
+_STOP = _Stop()
+
+
+@dataclass(slots=True)
+class Job:
+    """Other work for the writer connection (an admin change), run in turn with the groups."""
+
+    work: Callable[[SqlStore], Any]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+class Ingestor:
+    """Group-commits submitted requests (see the module docstring)."""
+
+    def __init__(
+        self,
+        open_store: Callable[[], SqlStore],
+        clock: Callable[[], datetime],
+        webhooks: Callable[[SqlStore], frozenset[str]] | None = None,
+        observe: Callable[[list[dict[str, Any]], float], None] | None = None,
+    ) -> None:
+        self._open_store = open_store
+        self._clock = clock
+        self._webhooks = webhooks or (lambda store: frozenset())
+        self._observe = observe
+        self._queue: queue.Queue[Request | Job | _Stop] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._store: SqlStore | None = None
+
+    def start(self) -> None:
+        self._store = self._open_store()
+        self._thread = threading.Thread(target=self._run, name="poagate-ingest", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Decide everything already submitted, then stop."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    async def submit(self, source: str, items: list[Item]) -> list[dict[str, Any]]:
+        """Decide ``items`` durably; the answer for each, in order."""
+        loop = asyncio.get_running_loop()
+        request = Request(source, items, loop.create_future(), loop)
+        self._queue.put(request)
+        assert request.future is not None
+        return await request.future
+
+    async def call(self, work: Callable[[SqlStore], _T]) -> _T:
+        """Run ``work(store)`` on the writer connection, in turn with the decisions."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_T] = loop.create_future()
+        self._queue.put(Job(work, future, loop))
+        return await future
+
+    def decide_now(self, source: str, items: list[Item]) -> list[dict[str, Any]]:
+        """Decide ``items`` in the calling thread (tests and tools without an event loop)."""
+        store = self._store or self._open_store()
+        try:
+            return self._decide(store, [Request(source, items)])[0]
+        finally:
+            if self._store is None:
+                store.close()
+
+    # -- the thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        store = self._store
+        assert store is not None
+        waiting: Request | Job | _Stop | None = None
+        while True:
+            first = waiting if waiting is not None else self._queue.get()
+            waiting = None
+            if isinstance(first, _Stop):
+                break
+            if isinstance(first, Job):
+                self._run_job(store, first)
+                continue
+            group = [first]
+            count = len(first.items)
+            while count < GROUP_LIMIT:
+                try:
+                    following = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if not isinstance(following, Request):
+                    waiting = following  # a job or the stop: after this group
+                    break
+                group.append(following)
+                count += len(following.items)
+            self._run_group(store, group)
+        # Drain: whatever was submitted before stop is still decided.
+        while True:
+            try:
+                leftover = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(leftover, Request):
+                self._run_group(store, [leftover])
+            elif isinstance(leftover, Job):
+                self._run_job(store, leftover)
+
+    def _run_group(self, store: SqlStore, group: list[Request]) -> None:
+        try:
+            answers = self._decide(store, group)
+        except Exception as exc:
+            if not isinstance(exc, StoreUnavailableError):
+                log.exception("deciding a group of %d requests failed", len(group))
+            for request in group:
+                _resolve(request, exc)
+            return
+        for request, answer in zip(group, answers, strict=True):
+            _resolve(request, answer)
+
+    @staticmethod
+    def _run_job(store: SqlStore, job: Job) -> None:
+        try:
+            result: Any = job.work(store)
+        except Exception as exc:
+            outcome: Any = exc
+        else:
+            outcome = result
+        _settle(job.future, job.loop, outcome)
+
+    def _decide(self, store: SqlStore, group: Sequence[Request]) -> list[list[dict[str, Any]]]:
+        events = [item.event for request in group for item in request.items if item.event]
+        alert_ids = sorted({e.alert_id for e in events if isinstance(e, Ad1Alert)})
+        chf_ids = sorted({e.chf_id for e in events if isinstance(e, Ad1Alert)})
+        request_ids = sorted({e.request_id for e in events if isinstance(e, Activation)})
+        targets = sorted({e.device_id for e in events if isinstance(e, Activation)})
+        started = time.perf_counter()
+        with store.transaction():
+            store.refresh_sequence()
+            devices = store.devices_for(targets, chf_ids)
+            # The hubs of the targets: an AD1 later in the group may fall in a window they open.
+            hubs = sorted({d.chf_id for d in devices if d.chf_id is not None} | set(chf_ids))
+            gate = Gate(Inventory(devices), store.guid_list_for(targets), store.config())
+            gate.restore(
+                store.activations_for(request_ids, hubs, targets),
+                store.decided_among(alert_ids),
+            )
+            pushed = self._webhooks(store)
+            batch = Batch()
+            deliveries: list[tuple[Any, ...]] = []
+            answers = [
+                [
+                    self._decide_item(gate, batch, deliveries, pushed, request.source, item)
+                    for item in request.items
+                ]
+                for request in group
+            ]
+            store.write(store.encode(batch))
+            store.enqueue(deliveries)
+        if self._observe is not None:
+            self._observe([a for answer in answers for a in answer], time.perf_counter() - started)
+        return answers
+
+    def _decide_item(
+        self,
+        gate: Gate,
+        batch: Batch,
+        deliveries: list[tuple[Any, ...]],
+        pushed: frozenset[str],
+        source: str,
+        item: Item,
+    ) -> dict[str, Any]:
+        answer: dict[str, Any] = {"position": item.position}
+        event = item.event
+        if event is None:
+            batch.add_rejected(
+                Rejection(source, item.position, item.error or "unreadable", truncate_raw(item.raw))
+            )
+            return {**answer, "outcome": "rejected", "error": item.error}
+        if isinstance(event, Ignored):
+            batch.add_ignored(event, source, item.position)
+            return {**answer, "outcome": "ignored", "what": event.what}
+        now = self._clock()
+        outcome = gate.apply(event, now)
+        batch.add(outcome, source, item.position)
+        if isinstance(outcome, SuppressionEntry):
+            return {
+                **answer,
+                "outcome": "suppressed",
+                "alert_id": outcome.alert_id,
+                "network_operator": outcome.network_operator,
+                "activation_request_id": outcome.activation_request_id,
+                "window_start": outcome.window_start,
+                "window_end": outcome.window_end,
+            }
+        if isinstance(outcome, ForwardedAlert):
+            if outcome.network_operator in pushed:
+                at = to_us(now)
+                deliveries.append(
+                    (
+                        outcome.alert_id,
+                        outcome.network_operator,
+                        outcome.chf_id,
+                        item.content_type,
+                        item.payload,
+                        at,
+                        at,
+                    )
+                )
+            return {
+                **answer,
+                "outcome": "forwarded",
+                "alert_id": outcome.alert_id,
+                "network_operator": outcome.network_operator,
+                "reason": outcome.reason,
+            }
+        if isinstance(outcome, DuplicateAlert):
+            return {**answer, "outcome": "duplicate", "alert_id": outcome.alert_id}
+        if isinstance(outcome, ActivationApplied):
+            record = outcome.records[0]
+            return {
+                **answer,
+                "outcome": "recorded",
+                "type": "activation",
+                "request_id": record.request_id,
+                "kind": record.kind.value,
+                "reason": record.reason.value,
+                "status": record.status.value,
+                "repeat": outcome.repeat,
+                "window_start": record.window_start,
+                "window_end": record.window_end,
+                "changed": [r.request_id for r in outcome.records[1:]],
+            }
+        assert isinstance(outcome, ActivationOutcome | DeviceMessage)
+        kind = "activation_outcome" if isinstance(outcome, ActivationOutcome) else "device_message"
+        return {**answer, "outcome": "recorded", "type": kind, "device_id": outcome.device_id}
+
+
+def _resolve(request: Request, result: list[dict[str, Any]] | BaseException) -> None:
+    if request.future is not None and request.loop is not None:
+        _settle(request.future, request.loop, result)
+
+
+def _settle(future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop, result: Any) -> None:
+    def settle() -> None:
+        if future.done():
+            return  # the client went away
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+
+    loop.call_soon_threadsafe(settle)

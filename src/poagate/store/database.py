@@ -1,0 +1,59 @@
+"""Opening a store from the ``--database`` a user gives: a URL or a file path.
+
+``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or a plain path open the embedded
+SQLite store; ``postgresql://user@host:port/db`` opens PostgreSQL. Without one, poagate uses
+``$POAGATE_DATABASE``, else ``poagate.db`` in the current directory (the file ``make demo``
+fills).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from poagate.store import StoreError
+from poagate.store.sql import SqlStore
+
+DEFAULT_DATABASE = "sqlite:///poagate.db"
+Purpose = Literal["replay", "service", "read"]
+
+
+def default_database() -> str:
+    return os.environ.get("POAGATE_DATABASE") or DEFAULT_DATABASE
+
+
+def is_postgres(database: str) -> bool:
+    return database.startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
+
+
+def sqlite_path(database: str) -> Path:
+    """The file of a ``sqlite:///…`` URL or a plain path."""
+    if database.startswith("sqlite:///"):
+        return Path(database.removeprefix("sqlite:///"))
+    if "://" in database:
+        raise StoreError(
+            f"{database!r} is neither a file path, a sqlite:/// URL nor a postgresql:// URL"
+        )
+    return Path(database)
+
+
+def open_store(
+    database: str | None = None, purpose: Purpose = "service", busy_timeout_ms: int = 10_000
+) -> SqlStore:
+    """Open the store for a replay (the only writer), the service (one of several writers,
+    each commit durable before it is answered) or reading. ``busy_timeout_ms`` is how long a
+    SQLite write waits for another writer before giving up (then: unavailable)."""
+    database = database or default_database()
+    if is_postgres(database):
+        from poagate.store.postgres import PostgresStore
+
+        return PostgresStore(database, migrate=purpose != "read")
+    from poagate.store.sqlite import SqliteStore
+
+    path = sqlite_path(database)
+    if purpose == "read":
+        return SqliteStore(path, readonly=True, busy_timeout_ms=busy_timeout_ms)
+    if purpose == "service":
+        return SqliteStore(path, durable=True, lock="shared", busy_timeout_ms=busy_timeout_ms)
+    return SqliteStore(path, busy_timeout_ms=busy_timeout_ms)

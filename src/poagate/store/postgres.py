@@ -1,0 +1,183 @@
+"""The store on PostgreSQL (psycopg 3), for several server processes sharing one database.
+
+Every write transaction first takes one transaction-scoped advisory lock, so writers are
+serialised across processes exactly as SQLite serialises them: a decision sees every decision
+committed before it, and AD1 outcomes are numbered in commit order. With many messages per
+transaction (the service commits concurrent requests together) this costs little.
+
+A connection that fails raises ``StoreUnavailableError``: the transaction was rolled back and
+nothing of it was written, so the caller may answer 503 and the client retry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from poagate.store import StoreError, StoreUnavailableError
+from poagate.store.schema import SCHEMA_REVISION
+from poagate.store.sql import SqlStore, render_lists
+
+# The advisory lock every writer takes: an arbitrary constant ("poagate" in ASCII).
+WRITER_LOCK_KEY = 0x706F6167617465
+_PLACEHOLDER = re.compile(r"\?")
+_CURSOR_ROWS = 10_000
+IDLE_CHECK_SECONDS = 1.0
+
+
+def redact(url: str) -> str:
+    """The URL without its password, to print or log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def libpq_url(url: str) -> str:
+    """A URL psycopg accepts (``postgresql+psycopg://`` is SQLAlchemy's spelling)."""
+    return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql://", url)
+
+
+def ensure_schema(url: str) -> None:
+    """Create or migrate the database to ``SCHEMA_REVISION`` (with Alembic, when needed)."""
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        try:
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        except psycopg.errors.UndefinedTable:
+            row = None
+    current = None if row is None else str(row[0])
+    if current == SCHEMA_REVISION:
+        return
+    if current is not None and current > SCHEMA_REVISION:
+        raise StoreError(
+            f"{redact(url)} has schema revision {current}, newer than this poagate "
+            f"({SCHEMA_REVISION}); upgrade poagate"
+        )
+    from poagate.store.migrate import upgrade
+
+    upgrade(libpq_url(url).replace("postgresql://", "postgresql+psycopg://", 1))
+
+
+class PostgresStore(SqlStore):
+    """``Store`` on a PostgreSQL database (see the module docstring)."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self._depth = 0
+        self._rendered: dict[str, str] = {}
+        self._used = time.monotonic()
+        try:
+            if migrate:
+                ensure_schema(url)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailableError(f"cannot reach {redact(url)}: {exc}") from exc
+        self._conn = self._connect()
+        self._next_seq = self._read_next_seq()
+
+    def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+        try:
+            return psycopg.connect(libpq_url(self.url), autocommit=True, connect_timeout=5)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailableError(f"cannot reach {redact(self.url)}: {exc}") from exc
+
+    def _live(self) -> psycopg.Connection[tuple[Any, ...]]:
+        """The connection, opened again if the server dropped it (a restart, a network cut)."""
+        if self._conn.broken or self._conn.closed:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+            self._conn = self._connect()
+        return self._conn
+
+    @property
+    def location(self) -> str:
+        return redact(self.url)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        conn = self._begin()
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK_KEY,))
+                self._depth = 1
+                try:
+                    yield
+                finally:
+                    self._depth = 0
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailableError(f"the database failed: {exc}") from exc
+
+    def _begin(self) -> psycopg.Connection[tuple[Any, ...]]:
+        """A connection that answers. One idle through a server restart learns it only when
+        used, so one idle for a while is checked before a transaction starts, and opened again
+        if it has gone (a busy connection is not: the check would cost a round trip each time).
+        """
+        conn = self._live()
+        if time.monotonic() - self._used > IDLE_CHECK_SECONDS:
+            try:
+                conn.execute("SELECT 1")
+            except psycopg.OperationalError:
+                conn = self._live()  # broken now: opened again (or unavailable)
+        self._used = time.monotonic()
+        return conn
+
+    def _render(self, sql: str) -> str:
+        rendered = self._rendered.get(sql)
+        if rendered is None:
+            rendered = _PLACEHOLDER.sub("%s", render_lists(sql, "{column} = ANY(?)"))
+            self._rendered[sql] = rendered
+        return rendered
+
+    def _list_param(self, values: Sequence[Any]) -> Any:
+        return list(values)
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        try:
+            return self._live().execute(self._render(sql), params).fetchall()
+        except psycopg.OperationalError as exc:
+            if self._depth or not self._conn.broken:
+                raise StoreUnavailableError(f"the database failed: {exc}") from exc
+        # A read outside a transaction on a connection that had gone: once more, reconnected.
+        try:
+            return self._live().execute(self._render(sql), params).fetchall()
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailableError(f"the database failed: {exc}") from exc
+
+    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+        # A server-side cursor: a large read comes in pieces, not all at once.
+        with self._live().cursor(name="poagate_stream", withhold=True) as cursor:
+            cursor.itersize = _CURSOR_ROWS
+            cursor.execute(self._render(sql), params)
+            yield from cursor
+
+    def _run(self, sql: str, params: Sequence[Any]) -> None:
+        try:
+            self._live().execute(self._render(sql), params)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailableError(f"the database failed: {exc}") from exc
+
+    def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            with self._live().cursor() as cursor:
+                cursor.executemany(self._render(sql), rows)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailableError(f"the database failed: {exc}") from exc

@@ -1,0 +1,64 @@
+"""Small records the store hands out: reference loads, replay sources, tokens, audit, deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from poagate.domain.values import value
+
+
+@value
+class InventoryLoad:
+    id: int
+    loaded_at: datetime
+    source: str
+    sha256: str
+    rows_read: int
+    rows_accepted: int
+    rows_rejected: int
+
+
+@value
+class SourceState:
+    """An input file as the store knows it (see ``schema.sources``)."""
+
+    id: int
+    sha256: str
+    name: str
+    events_total: int
+    events_done: int
+
+
+@value
+class TokenRecord:
+    """A bearer token's grant (the token itself is never stored, only its SHA-256)."""
+
+    id: int
+    role: str  # admin, dsp or dno
+    network_operators: frozenset[str]
+    description: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@value
+class AuditEntry:
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+@value
+class Delivery:
+    """A forwarded AD1 on its way to its DNO's webhook."""
+
+    id: int
+    alert_id: str
+    network_operator: str
+    chf_id: str
+    content_type: str
+    payload: bytes
+    attempts: int
