@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install system-deps demo test lint typecheck unit bench clean
 
 install: $(STAMP)
 
@@ -25,7 +25,15 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install
+# The tests start their own PostgreSQL server from Debian's binaries (never the machine's own
+# server); install the package when the binaries are missing.
+system-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "Installing PostgreSQL's server binaries (Debian package postgresql) for the tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+unit: install system-deps
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

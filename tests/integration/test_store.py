@@ -5,10 +5,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from poagate.domain.gate import ForwardedAlert
 from poagate.store import Batch, StoreError
+from poagate.store.database import open_store
 from poagate.store.migrate import head_revision
 from poagate.store.schema import SCHEMA_REVISION
 from poagate.store.sqlite import SqliteStore
@@ -43,22 +45,55 @@ def forwarded(alert_id: str) -> ForwardedAlert:
     return ForwardedAlert(alert_id, CHF, "12", at, at, at)
 
 
-def test_the_database_refuses_a_second_outcome_for_an_alert_id(tmp_path: Path) -> None:
-    with SqliteStore(tmp_path / "db") as store:
+def test_the_database_refuses_a_second_outcome_for_an_alert_id(database: str) -> None:
+    with open_store(database, "service") as store:
         store.commit(Batch(ad1_outcomes=[forwarded("A1")]))
-        with pytest.raises(sqlite3.IntegrityError, match="UNIQUE constraint failed"):
+        with pytest.raises((sqlite3.IntegrityError, psycopg.errors.UniqueViolation)):
             store.commit(Batch(ad1_outcomes=[forwarded("A2"), forwarded("A1")]))
         # The failed batch left nothing behind: A2 is not there either.
         assert [o.alert_id for o in store.ad1_outcomes()] == ["A1"]
 
 
-def test_outcomes_read_back_in_decision_order_with_exact_times(tmp_path: Path) -> None:
+def test_outcomes_read_back_in_decision_order_with_exact_times(database: str) -> None:
     alerts = [forwarded(f"A{n}") for n in range(5)]
-    with SqliteStore(tmp_path / "db") as store:
+    with open_store(database, "service") as store:
         store.commit(Batch(ad1_outcomes=alerts[:2]))
         store.commit(Batch(ad1_outcomes=alerts[2:]))
-    with SqliteStore(tmp_path / "db", readonly=True) as store:
+    with open_store(database, "read") as store:
         assert list(store.ad1_outcomes()) == alerts
+
+
+def test_every_table_round_trips_on_each_backend(database: str) -> None:
+    """Activation records with every kind of NULL, duplicates, outcomes, messages, rejections."""
+    from poagate.domain.events import ActivationOutcome, DeviceMessage, Ignored
+    from poagate.domain.gate import DuplicateAlert
+    from poagate.formats.errors import Rejection
+    from tests.helpers import activation, gate
+
+    g = gate()
+    applied = g.activate(activation("2026-03-01T10:00:00Z"))
+    ineligible = g.activate(activation("2026-03-01T10:00:00Z", device=CHF, counter=5))
+    at = ts("2026-03-01T10:05:00Z")
+    batch = Batch()
+    batch.add(applied)
+    batch.add(ineligible)
+    batch.add(DuplicateAlert("A1", CHF, at), "source", 3)
+    batch.add(ActivationOutcome(CHF, at, None, None))
+    batch.add(DeviceMessage(CHF, at))
+    batch.add_ignored(Ignored(at, "DUIS request 8.2"), None, None)
+    batch.add_rejected(Rejection("file", None, "bad", "raw"))
+    with open_store(database, "service") as store:
+        store.commit(batch)
+        records = list(store.activation_records())
+        assert records == [applied.records[0], ineligible.records[0]]
+        counts = store.counts()
+        assert (
+            counts["ad1_duplicates"],
+            counts["activation_outcomes"],
+            counts["device_messages"],
+            counts["messages_ignored"],
+        ) == (1, 1, 1, 1)
+        assert [r.line for _, r in store.rejected()] == [None]
 
 
 def test_readonly_open_of_a_missing_or_foreign_file_says_so(tmp_path: Path) -> None:

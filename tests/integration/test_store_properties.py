@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +16,18 @@ from poagate.domain.gate import Gate
 from poagate.domain.reference import Config
 from poagate.service.replay import ReplayRequest, replay
 from poagate.store import Batch
+from poagate.store.database import open_store
+from poagate.store.sql import SqlStore
 from poagate.store.sqlite import SqliteStore
 from tests.helpers import CHF, CHF_2, ESME, ESME_2, esme, hub, mpan
 from tests.integration.conftest import INVENTORY_HEADER, Outputs
+from tests.pg import PostgresServer
 from tests.unit.test_properties import configs, streams
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def store_contents(store: SqliteStore) -> dict[str, Any]:
+def store_contents(store: SqlStore) -> dict[str, Any]:
     return {
         "outcomes": list(store.ad1_outcomes()),
         "activations": list(store.activation_records()),
@@ -31,7 +35,7 @@ def store_contents(store: SqliteStore) -> dict[str, Any]:
     }
 
 
-def commit_all(store: SqliteStore, gate: Gate, events: list[Event], batch_size: int) -> None:
+def commit_all(store: SqlStore, gate: Gate, events: list[Event], batch_size: int) -> None:
     batch = Batch()
     for event in events:
         batch.add(gate.apply(event, event.received_at))
@@ -41,7 +45,7 @@ def commit_all(store: SqliteStore, gate: Gate, events: list[Event], batch_size: 
     store.commit(batch)
 
 
-def fresh_gate(store: SqliteStore, config: Config) -> Gate:
+def fresh_gate(store: SqlStore, config: Config) -> Gate:
     from poagate.domain.reference import Inventory
     from tests.helpers import guid_list
 
@@ -54,24 +58,49 @@ def fresh_gate(store: SqliteStore, config: Config) -> Gate:
     return g
 
 
+def resumes_exactly(
+    new_database: Callable[[], str],
+    events: list[Event],
+    config: Config,
+    split: int,
+    batch_size: int,
+) -> None:
+    events = sorted(events, key=lambda e: e.received_at)
+    whole_db, broken_db = new_database(), new_database()
+    with open_store(whole_db, "replay") as store:
+        commit_all(store, fresh_gate(store, config), events, batch_size)
+        expected = store_contents(store)
+    # A crash after ``split`` events: only whole batches reached the store.
+    committed = min(split, len(events)) // batch_size * batch_size
+    with open_store(broken_db, "replay") as store:
+        commit_all(store, fresh_gate(store, config), events[:committed], batch_size)
+    with open_store(broken_db, "replay") as store:
+        commit_all(store, fresh_gate(store, config), events[committed:], batch_size)
+        assert store_contents(store) == expected
+
+
 @SETTINGS
 @given(events=streams, config=configs, split=st.integers(0, 60), batch_size=st.integers(1, 7))
 def test_store_resumes_from_its_last_commit_exactly(
     events: list[Event], config: Config, split: int, batch_size: int
 ) -> None:
-    events = sorted(events, key=lambda e: e.received_at)
     with tempfile.TemporaryDirectory() as directory:
-        whole_db, broken_db = Path(directory, "whole.db"), Path(directory, "broken.db")
-        with SqliteStore(whole_db) as store:
-            commit_all(store, fresh_gate(store, config), events, batch_size)
-            expected = store_contents(store)
-        # A crash after ``split`` events: only whole batches reached the store.
-        committed = min(split, len(events)) // batch_size * batch_size
-        with SqliteStore(broken_db) as store:
-            commit_all(store, fresh_gate(store, config), events[:committed], batch_size)
-        with SqliteStore(broken_db) as store:
-            commit_all(store, fresh_gate(store, config), events[committed:], batch_size)
-            assert store_contents(store) == expected
+        names = iter(range(2))
+        resumes_exactly(
+            lambda: f"sqlite:///{directory}/{next(names)}.db", events, config, split, batch_size
+        )
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(events=streams, config=configs, split=st.integers(0, 60), batch_size=st.integers(1, 7))
+def test_postgres_store_resumes_from_its_last_commit_exactly(
+    postgres: PostgresServer, events: list[Event], config: Config, split: int, batch_size: int
+) -> None:
+    resumes_exactly(postgres.fresh_database, events, config, split, batch_size)
 
 
 def as_line(event: Event) -> bytes:

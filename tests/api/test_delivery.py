@@ -1,0 +1,249 @@
+"""Delivery to DNO webhooks against a real local HTTP receiver that fails and times out."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from poagate.api.app import create_app
+from poagate.api.settings import Settings
+from poagate.delivery.signing import verify
+from poagate.sim import duis
+from tests.api.conftest import Api, ad1, chf_of, fleet_csv
+
+SECRET = "a-shared-secret-of-some-length"
+
+
+@dataclass
+class Receipt:
+    operator: str
+    alert_id: str
+    body: bytes
+    headers: dict[str, str]
+    status: int
+    at: float
+
+
+@dataclass
+class Receiver:
+    """A DNO's endpoint: records every request; ``behaviour`` decides each answer."""
+
+    behaviour: Callable[[str, str, int], str] = lambda operator, alert_id, attempt: "ok"
+    receipts: list[Receipt] = field(default_factory=list)
+    attempts: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def delivered(self) -> list[Receipt]:
+        return [r for r in self.receipts if r.status == 200]
+
+
+def serve(receiver: Receiver) -> tuple[ThreadingHTTPServer, str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            operator = self.path.rsplit("/", 1)[1]
+            alert_id = self.headers["Idempotency-Key"]
+            with receiver.lock:
+                attempt = receiver.attempts.get(alert_id, 0) + 1
+                receiver.attempts[alert_id] = attempt
+            action = receiver.behaviour(operator, alert_id, attempt)
+            if action == "hang":
+                time.sleep(1.0)  # longer than the sender's timeout
+            status = {"ok": 200, "fail": 500, "hang": 200, "refuse": 503}[action]
+            with receiver.lock:
+                receiver.receipts.append(
+                    Receipt(
+                        operator,
+                        alert_id,
+                        body,
+                        dict(self.headers),
+                        status if action != "hang" else 0,
+                        time.monotonic(),
+                    )
+                )
+            try:
+                self.send_response(status)
+                self.end_headers()
+            except OSError:
+                pass  # the sender gave up waiting
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    r = Receiver()
+    server, url = serve(r)
+    yield r, url
+    server.shutdown()
+
+
+@pytest.fixture
+def live_api(database: str) -> Iterator[Api]:
+    """The API with the delivery worker running on the wall clock."""
+    settings = Settings(
+        database=database, deliveries=True, delivery_poll_seconds=0.02, token_cache_seconds=0
+    )
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, database, lambda: datetime.now(UTC))  # type: ignore[arg-type]
+        admin = api.token("admin")
+        assert (
+            client.put(
+                "/v1/reference/inventory",
+                content=fleet_csv(),
+                headers={**api.auth(admin), "Content-Type": "text/csv"},
+            ).status_code
+            == 200
+        )
+        yield api
+
+
+def configure(api: Api, url: str, operators: list[str], max_attempts: int = 8) -> None:
+    admin = api.token("admin")
+    config = {
+        "delivery": {
+            "webhooks": {o: {"url": f"{url}/dno/{o}", "secret": SECRET} for o in operators},
+            "max_attempts": max_attempts,
+            "timeout_seconds": 0.3,
+            "backoff_seconds": 0.02,
+            "backoff_max_seconds": 0.1,
+        }
+    }
+    answer = api.client.put("/v1/config", json=config, headers=api.auth(admin))
+    assert answer.status_code == 200, answer.text
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail("timed out waiting for deliveries")
+        time.sleep(0.05)
+
+
+def test_every_alert_arrives_signed_in_order_per_chf_despite_failures(
+    live_api: Api, receiver: tuple[Receiver, str]
+) -> None:
+    rx, url = receiver
+    operators = ["10", "11", "12"]
+
+    def flaky(operator: str, alert_id: str, attempt: int) -> str:
+        n = int(alert_id.rsplit("-", 1)[1])
+        if attempt == 1 and n % 3 == 0:
+            return "fail"
+        if attempt == 1 and n % 5 == 1:
+            return "hang"
+        if attempt == 2 and n % 7 == 0:
+            return "fail"
+        return "ok"
+
+    rx.behaviour = flaky
+    configure(live_api, url, operators)
+    dsp = live_api.token("dsp")
+    sent: dict[str, bytes] = {}
+    order: dict[str, list[str]] = {o: [] for o in operators}
+    for round_ in range(6):
+        lines = []
+        for operator in operators:
+            alert_id = f"A{operator}-{round_ * 10 + len(order[operator])}"
+            line = orjson.dumps(ad1(alert_id, chf_of(operator)))
+            lines.append(line)
+            sent[alert_id] = line
+            order[operator].append(alert_id)
+        answer = live_api.post(dsp, b"\n".join(lines), "application/x-ndjson")
+        assert answer.json()["counts"] == {"forwarded": 3}
+    xml = duis.ad1_alert("X12-99", chf_of("12"), None)
+    live_api.post(dsp, xml, "application/xml")
+    sent["X12-99"] = xml.encode()
+    order["12"].append("X12-99")
+
+    wait_until(lambda: {r.alert_id for r in rx.delivered()} == set(sent))
+    delivered = rx.delivered()
+    for receipt in delivered:
+        assert receipt.body == sent[receipt.alert_id]  # the original, byte for byte
+        assert receipt.headers["Idempotency-Key"] == receipt.alert_id
+        assert verify(
+            SECRET,
+            receipt.headers["X-Poagate-Timestamp"],
+            receipt.body,
+            receipt.headers["X-Poagate-Signature"],
+        )
+        assert receipt.headers["Content-Type"] == (
+            "application/xml" if receipt.alert_id.startswith("X") else "application/json"
+        )
+    for operator in operators:
+        first = [r.alert_id for r in delivered if r.operator == operator]
+        firsts = list(dict.fromkeys(first))
+        assert firsts == order[operator]  # each hub's alerts in decision order
+    retried = [a for a, n in rx.attempts.items() if n > 1]
+    assert len(retried) >= 10  # failures and timeouts really happened
+    admin = live_api.token("admin")
+    counts = live_api.get(admin, "/v1/deliveries", status="delivered").json()["counts"]
+    assert counts == {"delivered": len(sent)}
+
+
+def test_a_dno_that_keeps_refusing_is_dead_lettered_and_retried_on_request(
+    live_api: Api, receiver: tuple[Receiver, str]
+) -> None:
+    rx, url = receiver
+    refusing = {"13"}
+    rx.behaviour = lambda operator, alert_id, attempt: "refuse" if operator in refusing else "ok"
+    configure(live_api, url, ["13", "14"], max_attempts=3)
+    dsp, admin = live_api.token("dsp"), live_api.token("admin")
+    live_api.post(
+        dsp, [ad1("D13-1", chf_of("13")), ad1("D13-2", chf_of("13")), ad1("D14-1", chf_of("14"))]
+    )
+
+    def dead() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = live_api.get(admin, "/v1/deliveries", status="dead").json()[
+            "items"
+        ]
+        return items
+
+    wait_until(lambda: len(dead()) == 2)
+    assert {d["alert_id"] for d in dead()} == {"D13-1", "D13-2"}
+    assert all(d["attempts"] == 3 and d["last_error"] == "HTTP 503" for d in dead())
+    assert rx.attempts["D13-1"] == 3
+    assert {r.alert_id for r in rx.delivered()} == {"D14-1"}
+    refusing.clear()  # the DNO is back
+    for item in sorted(dead(), key=lambda d: d["id"]):
+        answer = live_api.client.post(
+            f"/v1/deliveries/{item['id']}/retry", headers=live_api.auth(admin)
+        )
+        assert answer.status_code == 200
+    wait_until(lambda: {r.alert_id for r in rx.delivered()} == {"D13-1", "D13-2", "D14-1"})
+    assert dead() == []
+    audit = live_api.get(admin, "/v1/audit").json()["items"]
+    assert [e["action"] for e in audit].count("delivery.retry") == 2
+    missing = live_api.client.post("/v1/deliveries/999999/retry", headers=live_api.auth(admin))
+    assert missing.status_code == 404
+
+
+def test_operators_without_a_webhook_use_the_pull_feed_only(
+    live_api: Api, receiver: tuple[Receiver, str]
+) -> None:
+    rx, url = receiver
+    configure(live_api, url, ["15"])
+    dsp = live_api.token("dsp")
+    live_api.post(dsp, [ad1("W15", chf_of("15")), ad1("W16", chf_of("16"))])
+    wait_until(lambda: {r.alert_id for r in rx.delivered()} == {"W15"})
+    time.sleep(0.2)
+    assert {r.alert_id for r in rx.receipts} == {"W15"}
+    dno = live_api.token("dno", "16")
+    assert [a["alert_id"] for a in live_api.get(dno, "/v1/alerts/forwarded").json()["items"]] == [
+        "W16"
+    ]

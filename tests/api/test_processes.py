@@ -1,0 +1,206 @@
+"""Real server processes: two on one database, and a graceful shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from poagate.api.auth import new_token, token_sha256
+from poagate.store.database import open_store
+from tests.api.conftest import OPERATORS, USER, ad1, chf_of, esme_of, fleet_csv
+from tests.pg import free_port
+
+pytestmark = pytest.mark.slow
+
+
+class Server:
+    def __init__(self, database: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "poagate.cli",
+                "serve",
+                "--database",
+                database,
+                "--port",
+                str(self.port),
+                "--no-deliveries",
+                "--log-level",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"the server did not start: {self.stderr()}")
+            time.sleep(0.1)
+
+    def stderr(self) -> str:
+        if self.process.poll() is None:
+            return ""
+        assert self.process.stderr is not None
+        return self.process.stderr.read().decode()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture
+def token_for(database: str) -> Any:
+    def make(role: str, *operators: str) -> str:
+        token = new_token()
+        with open_store(database, "service") as store:
+            store.add_token(
+                token_sha256(token), role, list(operators), "", datetime.now(UTC), "test"
+            )
+        return token
+
+    return make
+
+
+@pytest.fixture
+def two_servers(database: str, token_for: Any) -> Iterator[tuple[Server, Server]]:
+    open_store(database, "service").close()  # created and migrated once, before both start
+    first, second = Server(database), Server(database)
+    admin = token_for("admin")
+    loaded = httpx.put(
+        f"{first.url}/v1/reference/inventory",
+        content=fleet_csv(),
+        headers={"Authorization": f"Bearer {admin}", "Content-Type": "text/csv"},
+    )
+    assert loaded.status_code == 200, loaded.text
+    guid = "\n".join(esme_of(o) for o in OPERATORS)
+    httpx.put(
+        f"{second.url}/v1/reference/guid-list",
+        content=guid,
+        headers={"Authorization": f"Bearer {admin}", "Content-Type": "text/plain"},
+    )
+    try:
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+
+
+def post(url: str, token: str, body: Any) -> dict[str, Any]:
+    answer = httpx.post(
+        f"{url}/v1/messages",
+        content=orjson.dumps(body),
+        timeout=30,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def test_two_servers_receiving_the_same_alert_at_once_give_one_outcome(
+    two_servers: tuple[Server, Server], token_for: Any, database: str
+) -> None:
+    first, second = two_servers
+    dsp = token_for("dsp")
+    # An activation through one server; its window must be seen by the other.
+    assert post(first.url, dsp, {"type": "activation", "request_id": f"{USER}:{esme_of('12')}:1"})[
+        "counts"
+    ] == {"recorded": 1}
+    alerts = [ad1(f"TWICE-{n}", chf_of("12" if n % 2 else "13")) for n in range(120)]
+    barrier = threading.Barrier(2)
+
+    def both(alert: dict[str, Any]) -> tuple[str, str]:
+        results: list[str] = []
+
+        def one(url: str) -> None:
+            barrier_wait(barrier)
+            results.append(post(url, dsp, alert)["items"][0]["outcome"])
+
+        threads = [threading.Thread(target=one, args=(u,)) for u in (first.url, second.url)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return results[0], results[1]
+
+    with ThreadPoolExecutor(1) as pool:  # one alert at a time, sent to both servers at once
+        outcomes = list(pool.map(both, alerts))
+    for n, pair in enumerate(outcomes):
+        expected = "suppressed" if n % 2 else "forwarded"
+        assert sorted(pair) == sorted(["duplicate", expected]), (n, pair)
+    with open_store(database, "read") as store:
+        counts = store.counts()
+    assert (counts["ad1_suppressed"], counts["ad1_forwarded"], counts["ad1_duplicates"]) == (
+        60,
+        60,
+        120,
+    )
+
+
+def barrier_wait(barrier: threading.Barrier) -> None:
+    try:
+        barrier.wait(timeout=10)
+    except threading.BrokenBarrierError:
+        barrier.reset()
+
+
+def test_graceful_shutdown_answers_the_requests_in_flight(database: str, token_for: Any) -> None:
+    server = Server(database)
+    try:
+        dsp = token_for("dsp")
+        batch = b"\n".join(orjson.dumps(ad1(f"BIG-{n}", chf_of("10"))) for n in range(20_000))
+        answers: list[httpx.Response] = []
+
+        def send() -> None:
+            answers.append(
+                httpx.post(
+                    f"{server.url}/v1/messages",
+                    content=batch,
+                    timeout=120,
+                    headers={
+                        "Authorization": f"Bearer {dsp}",
+                        "Content-Type": "application/x-ndjson",
+                    },
+                )
+            )
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        time.sleep(0.5)  # the batch is being decided
+        server.process.send_signal(signal.SIGTERM)
+        sender.join(timeout=120)
+        # uvicorn ends a graceful shutdown by re-raising the signal it was stopped with.
+        assert server.process.wait(timeout=60) in (0, -signal.SIGTERM)
+    finally:
+        server.stop()
+    (answer,) = answers
+    assert answer.status_code == 200
+    assert answer.json()["counts"] == {"forwarded": 20_000}
+    with open_store(database, "read") as store:
+        assert store.counts()["ad1_forwarded"] == 20_000
