@@ -38,8 +38,9 @@ unit: install system-deps
 
 test: lint typecheck unit
 
-bench: install
+bench: install system-deps
 	$(BIN)/python benchmarks/replay.py
+	$(BIN)/python benchmarks/http.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -36,7 +36,9 @@ def free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        """``durable=True`` keeps fsync on, as a production server has it (for benchmarks)."""
+        self.durable = durable
         binaries = bin_dir()
         if binaries is None:
             raise RuntimeError(
@@ -69,11 +71,18 @@ class PostgresServer:
             "-E",
             "UTF8",
         )
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c full_page_writes=off "
-            "-c max_connections=200"
-        )
+        self._pg_ctl("start")
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {TEMPLATE}")
+        from poagate.store.postgres import ensure_schema
+
+        ensure_schema(self.url(TEMPLATE))
+
+    def _pg_ctl(self, action: str) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+        options += "-c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off"
         self._run(
             str(self.bin / "pg_ctl"),
             "-D",
@@ -83,13 +92,8 @@ class PostgresServer:
             "-w",
             "-l",
             str(self.root / "server.log"),
-            "start",
+            action,
         )
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {TEMPLATE}")
-        from poagate.store.postgres import ensure_schema
-
-        ensure_schema(self.url(TEMPLATE))
 
     def stop(self) -> None:
         with contextlib.suppress(subprocess.SubprocessError):
@@ -101,21 +105,7 @@ class PostgresServer:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def resume(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c full_page_writes=off -c max_connections=200"
-        )
-        self._run(
-            str(self.bin / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-w",
-            "-l",
-            str(self.root / "server.log"),
-            "start",
-        )
+        self._pg_ctl("start")
 
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"

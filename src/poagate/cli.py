@@ -296,9 +296,9 @@ def demo(
     from poagate.sim.fleet import FleetSpec
     from poagate.sim.traffic import TrafficSpec
 
-    database = db or default_database()
     scale = esmes / 20_000
     try:
+        database = db or default_database()
         with progress_bars() as bars:
             result = run_demo(
                 database,
@@ -376,6 +376,17 @@ def demo(
         "--network-operator 12 --format csv",
         highlight=False,
     )
+    out.print(
+        "\nBrowse the demo data over HTTP (OpenAPI at http://127.0.0.1:8000/docs):\n"
+        f"  .venv/bin/poagate serve --database {database} &\n"
+        f"  TOKEN=$(.venv/bin/poagate token create --database {database} --role dno "
+        "--network-operator 12 | tail -1)\n"
+        '  curl -s -H "Authorization: Bearer $TOKEN" '
+        '"http://127.0.0.1:8000/v1/suppression-log?limit=5"\n'
+        '  curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/v1/summary',
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command()
@@ -399,7 +410,9 @@ def serve(
     from poagate.api.settings import Settings
     from poagate.store.database import default_database, open_store
 
-    settings = Settings(database=database or default_database(), deliveries=deliveries)
+    settings = Settings(
+        database=database or default_database(), deliveries=deliveries, log_level=log_level.upper()
+    )
     try:
         open_store(settings.database, "service").close()  # create or migrate it, once
     except (StoreError, OSError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import sqlite3
 import subprocess
 import sys
@@ -35,6 +36,7 @@ def test_demo_prints_a_table_per_dno_and_writes_a_log_per_dno(tmp_path: Path) ->
     result = demo(tmp_path)
     assert result.returncode == 0, result.stderr
     assert "site visits avoided" in result.stdout
+    assert f"poagate serve --database {tmp_path / 'demo.db'}" in result.stdout
     rows = [line for line in result.stdout.splitlines() if line.startswith("│ ")]
     operators = {line.split("│")[1].strip() for line in rows}
     assert {"10", "12", "23", "all"} <= operators
@@ -68,3 +70,19 @@ def test_demo_replaces_its_own_database_but_no_other(tmp_path: Path) -> None:
     refused = demo(tmp_path)
     assert refused.returncode == 1
     assert "was not made by poagate demo" in refused.stderr
+
+
+def test_demo_will_not_fill_a_postgresql_database_named_by_the_environment(
+    tmp_path: Path,
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "poagate.cli", "demo", "--esmes", "100", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={**os.environ, "POAGATE_DATABASE": "postgresql://nobody@127.0.0.1:1/none"},
+    )
+    assert result.returncode == 1
+    assert "the demo fills a SQLite file" in result.stderr
+    assert not list(tmp_path.iterdir())

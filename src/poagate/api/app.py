@@ -109,5 +109,6 @@ def app_from_env() -> FastAPI:
     """The factory uvicorn calls in each worker process (``poagate serve``)."""
     from poagate.api.observability import configure_logging
 
-    configure_logging()
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -13,16 +13,20 @@ which is how long a revoked token may still work.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
 from poagate.api.problems import Problem
 from poagate.domain.values import value
+
+if TYPE_CHECKING:
+    from poagate.api.service import Service
 
 ROLES = ("admin", "dsp", "dno")
 TOKEN_PREFIX = "pg_"  # noqa: S105 - a prefix, not a secret
@@ -79,7 +83,10 @@ UNAUTHORIZED = Problem(
 )
 
 
-def authenticate(request: Request) -> Principal:
+async def authenticate(request: Request) -> Principal:
+    """The caller behind the bearer token (else 401). ``async``: FastAPI would run a plain
+    function in a thread pool, a hop that cost a quarter of a message's handling; the
+    database is asked (in a thread) only when the token is not in the cache."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip().startswith(TOKEN_PREFIX):
@@ -90,13 +97,7 @@ def authenticate(request: Request) -> Principal:
     service = service_of(request)
     known, principal = service.tokens.get(digest)
     if not known:
-        with service.reads.borrow() as store:
-            record = store.token(digest)
-        principal = (
-            None
-            if record is None or record.revoked_at is not None
-            else Principal(record.id, record.role, record.network_operators)
-        )
+        principal = await asyncio.to_thread(_look_up, service, digest)
         service.tokens.put(digest, principal)
     if principal is None:
         raise UNAUTHORIZED
@@ -104,10 +105,18 @@ def authenticate(request: Request) -> Principal:
     return principal
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
+def _look_up(service: Service, digest: str) -> Principal | None:
+    with service.reads.borrow() as store:
+        record = store.token(digest)
+    if record is None or record.revoked_at is not None:
+        return None
+    return Principal(record.id, record.role, record.network_operators)
+
+
+def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency: the caller, who must hold one of ``roles`` (else 403)."""
 
-    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if principal.role not in roles:
             raise Problem(
                 403,

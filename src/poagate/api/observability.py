@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -153,7 +152,7 @@ class RequestContext:
             return
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
         given = headers.get("x-request-id", "")
-        request_id = given if _SENSIBLE_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = given if _SENSIBLE_ID.fullmatch(given) else os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         started = time.perf_counter()

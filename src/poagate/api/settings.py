@@ -26,6 +26,7 @@ class Settings:
     read_connections: int = 8
     token_cache_seconds: float = 2.0  # a revoked token stops working within this
     busy_timeout_ms: int = 10_000  # SQLite: how long a write waits for another writer
+    log_level: str = "INFO"
     clock: Callable[[], datetime] = wall_clock
 
     @classmethod
@@ -42,6 +43,8 @@ class Settings:
             settings.delivery_poll_seconds = float(env["POAGATE_DELIVERY_POLL_SECONDS"])
         if env.get("POAGATE_READ_CONNECTIONS"):
             settings.read_connections = int(env["POAGATE_READ_CONNECTIONS"])
+        if env.get("POAGATE_LOG_LEVEL"):
+            settings.log_level = env["POAGATE_LOG_LEVEL"].upper()
         return settings
 
     def to_env(self) -> dict[str, str]:
@@ -51,4 +54,5 @@ class Settings:
             "POAGATE_DELIVERIES": "1" if self.deliveries else "0",
             "POAGATE_DELIVERY_POLL_SECONDS": str(self.delivery_poll_seconds),
             "POAGATE_READ_CONNECTIONS": str(self.read_connections),
+            "POAGATE_LOG_LEVEL": self.log_level,
         }

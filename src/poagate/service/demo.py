@@ -7,7 +7,6 @@ store, and writes the Suppression Log as one CSV per DNO.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from poagate.service.replay import Progress, ReplayReport, ReplayRequest, replay
 from poagate.sim.fleet import Fleet, FleetSpec, generate_fleet
 from poagate.sim.traffic import Cause, Traffic, TrafficSpec, generate_traffic
 from poagate.store import StoreError
+from poagate.store import database as store_database
 from poagate.store.sqlite import SqliteStore
 
 SITE_VISIT_COST_GBP = 80
@@ -119,6 +119,12 @@ def run_demo(
 
 
 def default_database() -> Path:
-    """``$POAGATE_DATABASE`` (a path or ``sqlite:///path``), else ``poagate.db`` here."""
-    value = os.environ.get("POAGATE_DATABASE", "poagate.db")
-    return Path(value.removeprefix("sqlite:///"))
+    """The SQLite file the demo fills: ``$POAGATE_DATABASE`` if it names one, else
+    ``poagate.db`` here. The demo never writes into a PostgreSQL database."""
+    database = store_database.default_database()
+    if store_database.is_postgres(database):
+        raise StoreError(
+            "POAGATE_DATABASE names a PostgreSQL database; the demo fills a SQLite file: "
+            "give one with --db"
+        )
+    return store_database.sqlite_path(database)

@@ -22,7 +22,7 @@ import psycopg
 
 from poagate.store import StoreError, StoreUnavailableError
 from poagate.store.schema import SCHEMA_REVISION
-from poagate.store.sql import SqlStore, render_lists
+from poagate.store.sql import Insert, SqlStore, render_lists
 
 # The advisory lock every writer takes: an arbitrary constant ("poagate" in ASCII).
 WRITER_LOCK_KEY = 0x706F6167617465
@@ -172,6 +172,27 @@ class PostgresStore(SqlStore):
     def _run(self, sql: str, params: Sequence[Any]) -> None:
         try:
             self._live().execute(self._render(sql), params)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailableError(f"the database failed: {exc}") from exc
+
+    def _insert(self, insert: Insert, rows: Sequence[Sequence[Any]]) -> None:
+        """COPY: PostgreSQL's bulk path, many times faster than a statement a row."""
+        if not rows:
+            return
+        nulls = insert.nulls
+        statement = f"COPY {insert.table} ({','.join(insert.columns)}) FROM STDIN"
+        try:
+            with self._live().cursor() as cursor, cursor.copy(statement) as copy:
+                if not nulls:
+                    for row in rows:
+                        copy.write_row(row)
+                    return
+                for row in rows:
+                    values = list(row)
+                    for position, sentinel in nulls:
+                        if values[position] == sentinel:
+                            values[position] = None
+                    copy.write_row(values)
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"the database failed: {exc}") from exc
 

@@ -18,6 +18,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +42,7 @@ from poagate.store.codec import (
     DEVICE_NULLABLE_TEXT,
     FORWARDED_COLUMNS,
     NULL_INT,
+    NULL_TEXT,
     SUPPRESSED_COLUMNS,
     Rows,
     decode_activation,
@@ -74,13 +76,69 @@ def _values(
     )
 
 
-INSERT_FORWARDED = (
-    f"INSERT INTO ad1_outcomes ({','.join(FORWARDED_COLUMNS)}) "
-    f"VALUES ({_values(FORWARDED_COLUMNS)})"
+@dataclass(frozen=True, slots=True)
+class Insert:
+    """An insert-only statement. Rows carry ``NULL_INT``/``NULL_TEXT`` where a value is NULL
+    (cheap to bind on SQLite), turned into NULL by NULLIF — or, for PostgreSQL's COPY, by
+    replacing the sentinels at ``nulls``."""
+
+    table: str
+    columns: tuple[str, ...]
+    nullable_int: frozenset[str] = frozenset()
+    nullable_text: frozenset[str] = frozenset()
+
+    @property
+    def sql(self) -> str:
+        values = _values(self.columns, self.nullable_int, self.nullable_text)
+        return f"INSERT INTO {self.table} ({','.join(self.columns)}) VALUES ({values})"
+
+    @property
+    def nulls(self) -> tuple[tuple[int, Any], ...]:
+        return tuple(
+            (i, NULL_INT if c in self.nullable_int else NULL_TEXT)
+            for i, c in enumerate(self.columns)
+            if c in self.nullable_int or c in self.nullable_text
+        )
+
+
+FORWARDED = Insert("ad1_outcomes", FORWARDED_COLUMNS)
+SUPPRESSED = Insert("ad1_outcomes", SUPPRESSED_COLUMNS, nullable_text=frozenset({"mpan"}))
+DUPLICATES = Insert(
+    "ad1_duplicates",
+    ("alert_id", "chf_id", "received_at", "source", "line"),
+    frozenset({"line"}),
+    frozenset({"source"}),
 )
-INSERT_SUPPRESSED = (
-    f"INSERT INTO ad1_outcomes ({','.join(SUPPRESSED_COLUMNS)}) "
-    f"VALUES ({_values(SUPPRESSED_COLUMNS, nullable_text=['mpan'])})"
+ACTIVATION_OUTCOMES = Insert(
+    "activation_outcomes",
+    ("device_id", "received_at", "request_id", "success"),
+    frozenset({"success"}),
+    frozenset({"request_id"}),
+)
+DEVICE_MESSAGES = Insert("device_messages", ("device_id", "received_at"))
+IGNORED = Insert(
+    "ignored_inputs",
+    ("received_at", "what", "source", "line"),
+    frozenset({"line"}),
+    frozenset({"source"}),
+)
+REJECTED = Insert(
+    "rejected_inputs", ("kind", "source", "line", "error", "raw"), frozenset({"line"})
+)
+GUID_ENTRIES = Insert("guid_list_entries", ("version", "device_id"))
+OUTBOX = Insert(
+    "outbox",
+    (
+        "alert_id",
+        "network_operator",
+        "chf_id",
+        "content_type",
+        "payload",
+        "created_at",
+        "next_attempt_at",
+        "status",
+        "attempts",
+    ),
 )
 UPSERT_ACTIVATION = (
     f"INSERT INTO activations ({','.join(ACTIVATION_COLUMNS)}) "
@@ -97,27 +155,6 @@ UPSERT_DEVICE = (
 UPSERT_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-)
-INSERT_DUPLICATE = (
-    "INSERT INTO ad1_duplicates (alert_id, chf_id, received_at, source, line) "
-    f"VALUES (?, ?, ?, NULLIF(?, ''), NULLIF(?, {NULL_INT}))"
-)
-INSERT_ACTIVATION_OUTCOME = (
-    "INSERT INTO activation_outcomes (device_id, received_at, request_id, success) "
-    f"VALUES (?, ?, NULLIF(?, ''), NULLIF(?, {NULL_INT}))"
-)
-INSERT_DEVICE_MESSAGE = "INSERT INTO device_messages (device_id, received_at) VALUES (?, ?)"
-INSERT_IGNORED = (
-    "INSERT INTO ignored_inputs (received_at, what, source, line) "
-    f"VALUES (?, ?, NULLIF(?, ''), NULLIF(?, {NULL_INT}))"
-)
-INSERT_REJECTED = (
-    "INSERT INTO rejected_inputs (kind, source, line, error, raw) "
-    f"VALUES (?, ?, NULLIF(?, {NULL_INT}), ?, ?)"
-)
-INSERT_OUTBOX = (
-    "INSERT INTO outbox (alert_id, network_operator, chf_id, content_type, payload, created_at, "
-    "status, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?)"
 )
 _IN = re.compile(r"\{in:([a-z_.]+)\}")
 
@@ -160,6 +197,11 @@ class SqlStore(ABC):
 
     @abstractmethod
     def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def _insert(self, insert: Insert, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert rows (a backend may have a faster path than a statement a row)."""
+        if rows:
+            self._run_many(insert.sql, rows)
 
     def limit_cache(self, mebibytes: int) -> None:  # noqa: B027 - a no-op unless overridden
         """Shrink this connection's cache when another process does the writing (if any)."""
@@ -385,30 +427,20 @@ class SqlStore(ABC):
                     "sha256) VALUES (?, ?, ?, ?, ?)",
                     rows.guid_version,
                 )
-            if rows.guid_entries:
-                many(
-                    "INSERT INTO guid_list_entries (version, device_id) VALUES (?, ?)",
-                    rows.guid_entries,
-                )
             if rows.meta:
                 many(UPSERT_META, rows.meta)
+            insert = self._insert
+            insert(GUID_ENTRIES, rows.guid_entries)
             # A repeated alert_id here would be a bug upstream; UNIQUE(alert_id) stops it (R6).
-            if rows.forwarded:
-                many(INSERT_FORWARDED, rows.forwarded)
-            if rows.suppressed:
-                many(INSERT_SUPPRESSED, rows.suppressed)
+            insert(FORWARDED, rows.forwarded)
+            insert(SUPPRESSED, rows.suppressed)
             if rows.activations:
                 many(UPSERT_ACTIVATION, rows.activations)
-            if rows.duplicates:
-                many(INSERT_DUPLICATE, rows.duplicates)
-            if rows.activation_outcomes:
-                many(INSERT_ACTIVATION_OUTCOME, rows.activation_outcomes)
-            if rows.device_messages:
-                many(INSERT_DEVICE_MESSAGE, rows.device_messages)
-            if rows.ignored:
-                many(INSERT_IGNORED, rows.ignored)
-            if rows.rejected:
-                many(INSERT_REJECTED, rows.rejected)
+            insert(DUPLICATES, rows.duplicates)
+            insert(ACTIVATION_OUTCOMES, rows.activation_outcomes)
+            insert(DEVICE_MESSAGES, rows.device_messages)
+            insert(IGNORED, rows.ignored)
+            insert(REJECTED, rows.rejected)
             if rows.progress:
                 many("UPDATE sources SET events_done = ? WHERE id = ?", rows.progress)
 
@@ -478,8 +510,7 @@ class SqlStore(ABC):
     def enqueue(self, deliveries: Sequence[tuple[Any, ...]]) -> None:
         """Queue forwarded AD1s for their DNOs (inside the decision's transaction):
         (alert_id, network_operator, chf_id, content_type, payload, created_at, due)."""
-        if deliveries:
-            self._run_many(INSERT_OUTBOX, deliveries)
+        self._insert(OUTBOX, [(*d, "pending", 0) for d in deliveries])
 
     # -- reads ------------------------------------------------------------------------------------
 

@@ -141,6 +141,15 @@ class SqliteStore(SqlStore):
         self._rendered: dict[str, str] = {}
         if lock is True:
             lock = "exclusive"
+        # Server processes queue for writing on a kernel lock: SQLite's own busy handler sleeps
+        # in growing steps (up to 100 ms) while another process writes, which measured a p99 of
+        # 1.3 s with two server processes; a blocked flock wakes the moment the lock is free.
+        self._queue_file: IO[str] | None = None
+        if lock == "shared" and not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._queue_file = open(  # noqa: SIM115 - held while the store is open
+                self.path.with_name(self.path.name + ".write.lock"), "a+"
+            )
         if readonly:
             if not self.path.exists():
                 raise StoreError(f"no database at {self.path}")
@@ -187,6 +196,9 @@ class SqliteStore(SqlStore):
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+        if self._queue_file is not None:
+            self._queue_file.close()
+            self._queue_file = None
 
     def __enter__(self) -> SqliteStore:
         return self
@@ -202,23 +214,30 @@ class SqliteStore(SqlStore):
             return
         if self.readonly:
             raise StoreError(f"{self.path} is open read-only")
+        queue = self._queue_file
+        if queue is not None:
+            fcntl.flock(queue.fileno(), fcntl.LOCK_EX)
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailableError(f"the database is busy: {exc}") from exc
-        self._depth = 1
-        try:
-            yield
-        except BaseException:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailableError(f"the database is busy: {exc}") from exc
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._depth = 0
+                self._conn.execute("ROLLBACK")
+                raise
             self._depth = 0
-            self._conn.execute("ROLLBACK")
-            raise
-        self._depth = 0
-        try:
-            self._conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            self._conn.execute("ROLLBACK")
-            raise StoreUnavailableError(f"the commit failed: {exc}") from exc
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self._conn.execute("ROLLBACK")
+                raise StoreUnavailableError(f"the commit failed: {exc}") from exc
+        finally:
+            if queue is not None:
+                fcntl.flock(queue.fileno(), fcntl.LOCK_UN)
 
     def _render(self, sql: str) -> str:
         rendered = self._rendered.get(sql)
