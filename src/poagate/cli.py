@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -131,6 +131,20 @@ def split_manufacturers(text: str | None) -> tuple[str, ...] | None:
     return names
 
 
+def gate_settings(config_file: Path | None, **options: Any) -> dict[str, Any]:
+    """The gate settings a command was given: its configuration file, then its options."""
+    from poagate.formats.config_file import read_config_file
+
+    settings: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            settings = read_config_file(config_file)
+        except InputError as exc:
+            fail(str(exc))
+    settings.update({k: v for k, v in options.items() if v is not None})
+    return settings
+
+
 @app.command()
 def replay(
     events: Annotated[
@@ -152,6 +166,33 @@ def replay(
     skew_tolerance_seconds: Annotated[
         int | None,
         typer.Option(min=0, help="How far before a window's start an outage may lie (default 0)."),
+    ] = None,
+    release_after_minutes: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="SPEC §9 release-if-dark: release a suppressed AD1 whose site shows no sign of "
+            "life this many minutes after the outage (0: off; default off).",
+        ),
+    ] = None,
+    area_outage_threshold: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="SPEC §9 area-outage: forward an AD1 when this many AD1s of other hubs in its "
+            "postcode sector were forwarded (0: off; default off).",
+        ),
+    ] = None,
+    area_outage_seconds: Annotated[
+        int | None,
+        typer.Option(min=1, help="area-outage: how close in time the evidence must be (900)."),
+    ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="TOML file of gate settings (the options above by name); options override it.",
+        ),
     ] = None,
     db: Annotated[
         Path | None,
@@ -179,15 +220,22 @@ def replay(
         readable_file(path, "events file")
     if out_dir.exists() and not out_dir.is_dir():
         fail(f"--out {out_dir} exists and is not a directory")
+    settings = gate_settings(
+        config_file,
+        manufacturers=split_manufacturers(manufacturers),
+        window_minutes=window_minutes,
+        skew_tolerance_seconds=skew_tolerance_seconds,
+        release_after_minutes=release_after_minutes,
+        area_outage_threshold=area_outage_threshold,
+        area_outage_seconds=area_outage_seconds,
+    )
     request = ReplayRequest(
         inventory=inventory,
         guid_list=guid_list,
         events=list(events),
         out=out_dir,
-        manufacturers=split_manufacturers(manufacturers),
-        window_minutes=window_minutes,
-        skew_tolerance_seconds=skew_tolerance_seconds,
         batch_size=batch_size,
+        **settings,
     )
     try:
         with SqliteStore(db or out_dir / "poagate.db") as store, progress_bars() as bars:
@@ -214,6 +262,7 @@ def print_summary(summary: dict[str, object], out_dir: Path) -> None:
         "ad1_suppressed",
         "ad1_forwarded",
         "ad1_duplicates",
+        "ad1_released",
     ):
         table.add_row(key, f"{summary[key]:,}")
     run = summary["run"]

@@ -189,6 +189,10 @@ class Settings(BaseModel):
     )
     window_minutes: int = Field(30, ge=1, le=1440)
     skew_tolerance_seconds: int = Field(0, ge=0, le=3600)
+    # SPEC §9 guards: recorded by `poagate replay`; the HTTP service does not apply them yet.
+    release_after_minutes: int | None = Field(None, ge=1)
+    area_outage_threshold: int | None = Field(None, ge=1)
+    area_outage_seconds: int = Field(900, ge=1)
     delivery: Delivery = Field(default_factory=Delivery)
 
 
@@ -220,6 +224,14 @@ async def put_config(request: Request, principal: Admin, body: Settings) -> Json
         Config(tuple(body.manufacturers), body.window_minutes, body.skew_tolerance_seconds)
     except ValueError as exc:
         raise Problem(422, "Invalid configuration", str(exc)) from None
+    if body.release_after_minutes is not None or body.area_outage_threshold is not None:
+        raise Problem(
+            422,
+            "Guards not available in the service",
+            "release_after_minutes and area_outage_threshold (SPEC §9) are applied by "
+            "poagate replay and poagate simulate; the HTTP service does not apply them yet, "
+            "so it will not accept them: leave both null",
+        )
 
     def save(store: SqlStore) -> dict[str, Any]:
         with store.transaction():

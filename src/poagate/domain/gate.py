@@ -25,6 +25,7 @@ from poagate.domain.events import (
     DeviceMessage,
     Event,
 )
+from poagate.domain.guards import AREA_OUTAGE_EVIDENCE, Guards
 from poagate.domain.reference import EMPTY_GUID_LIST, Config, GuidList, Inventory
 from poagate.domain.rules import Reason, judge_eligibility
 from poagate.domain.values import value
@@ -135,8 +136,10 @@ class Gate:
         "_activations",
         "_decided",
         "_future_by_device",
+        "_guarded",
         "_windows_by_chf",
         "config",
+        "guards",
         "guid_list",
         "inventory",
     )
@@ -154,6 +157,8 @@ class Gate:
         self._windows_by_chf: dict[str, list[ActivationRecord]] = {}
         self._future_by_device: dict[str, list[ActivationRecord]] = {}
         self._decided: set[str] = set()
+        self.guards = Guards(self.config, inventory)
+        self._guarded = self.guards.active
 
     # -- state --------------------------------------------------------------------------------
 
@@ -209,8 +214,17 @@ class Gate:
             return self.decide_ad1(event, decided_at)
         if isinstance(event, Activation):
             return self.activate(event)
-        # R9: outcomes and device messages never change a decision; they are recorded.
+        # R9: outcomes and device messages never change a decision; they are recorded. With
+        # release-if-dark on they are the signs of life it waits for (SPEC §9).
+        if self._guarded:
+            self.guards.sign_of_life(event.device_id, event.received_at)
         return event
+
+    def releases_due(self, now: datetime) -> list[SuppressionEntry]:
+        """Suppression Log entries released by a guard (SPEC §9) by ``now``: each is the entry
+        with ``released_at`` and ``release_reason`` set, to be recorded and forwarded late.
+        Always empty with both guards off."""
+        return self.guards.due(now) if self._guarded else []
 
     def activate(self, event: Activation) -> ActivationApplied:
         record = self._activations.get(event.request_id)
@@ -312,9 +326,11 @@ class Gate:
                     or (start == best_start and record.request_id < best.request_id)
                 ):
                     best, best_start, best_end = record, start, end
-        if best is not None:
+        if best is not None and not (
+            self._guarded and self.guards.area_evidence(alert.chf_id, outage_at)
+        ):
             # The entry keeps the window as it stands now; a later repeat may still extend it.
-            return SuppressionEntry(
+            entry = SuppressionEntry(
                 alert_id=alert.alert_id,
                 chf_id=alert.chf_id,
                 esme_id=best.device_id,
@@ -328,12 +344,20 @@ class Gate:
                 window_start=best_start,
                 window_end=best_end,
             )
+            if self._guarded:
+                self.guards.suppressed(entry, decided_at)
+            return entry
         # R5/R7/R8: no window (or nothing known about the CHF) -> forward to the CHF's DNO.
-        return ForwardedAlert(
+        # SPEC §9: an AD1 in a window, but with an outage around it in its sector, too.
+        forwarded = ForwardedAlert(
             alert.alert_id,
             alert.chf_id,
             self.inventory.network_operator_of_chf(alert.chf_id),
             outage_at,
             alert.received_at,
             decided_at,
+            FORWARD_REASON if best is None else AREA_OUTAGE_EVIDENCE,
         )
+        if self._guarded:
+            self.guards.forwarded(alert.chf_id, outage_at, decided_at)
+        return forwarded

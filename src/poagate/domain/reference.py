@@ -150,8 +150,24 @@ class Config:
     manufacturers: tuple[str, ...] = DEFAULT_MANUFACTURERS
     window_minutes: int = 30
     skew_tolerance_seconds: int = 0
+    # SPEC §9 guards, off by default (None).
+    release_after_minutes: int | None = None
+    area_outage_threshold: int | None = None
+    area_outage_seconds: int = 900
 
     def __post_init__(self) -> None:
+        if self.release_after_minutes is not None and self.release_after_minutes <= 0:
+            raise ValueError(
+                f"release_after_minutes must be positive, not {self.release_after_minutes}"
+            )
+        if self.area_outage_threshold is not None and self.area_outage_threshold <= 0:
+            raise ValueError(
+                f"area_outage_threshold must be positive, not {self.area_outage_threshold}"
+            )
+        if self.area_outage_seconds <= 0:
+            raise ValueError(
+                f"area_outage_seconds must be positive, not {self.area_outage_seconds}"
+            )
         if self.window_minutes <= 0:
             raise ValueError(f"window_minutes must be positive, not {self.window_minutes}")
         if self.skew_tolerance_seconds < 0:

@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -41,7 +41,7 @@ from poagate.domain.gate import (
     Gate,
     SuppressionEntry,
 )
-from poagate.domain.reference import Inventory
+from poagate.domain.reference import Config, Inventory
 from poagate.formats.errors import Rejection, truncate_raw
 from poagate.formats.timestamps import to_us
 from poagate.store import Batch, StoreUnavailableError
@@ -110,6 +110,12 @@ class Ingestor:
 
     def start(self) -> None:
         self._store = self._open_store()
+        config = self._store.config()
+        if config.release_after_minutes is not None or config.area_outage_threshold is not None:
+            log.warning(
+                "the store's configuration switches on SPEC §9 guards (set by poagate replay); "
+                "the HTTP service does not apply them and decides without them"
+            )
         self._thread = threading.Thread(target=self._run, name="poagate-ingest", daemon=True)
         self._thread.start()
 
@@ -219,7 +225,7 @@ class Ingestor:
             devices = store.devices_for(targets, chf_ids)
             # The hubs of the targets: an AD1 later in the group may fall in a window they open.
             hubs = sorted({d.chf_id for d in devices if d.chf_id is not None} | set(chf_ids))
-            gate = Gate(Inventory(devices), store.guid_list_for(targets), store.config())
+            gate = Gate(Inventory(devices), store.guid_list_for(targets), unguarded(store))
             gate.restore(
                 store.activations_for(request_ids, hubs, targets),
                 store.decided_among(alert_ids),
@@ -313,6 +319,15 @@ class Ingestor:
         assert isinstance(outcome, ActivationOutcome | DeviceMessage)
         kind = "activation_outcome" if isinstance(outcome, ActivationOutcome) else "device_message"
         return {**answer, "outcome": "recorded", "type": kind, "device_id": outcome.device_id}
+
+
+def unguarded(store: SqlStore) -> Config:
+    """The configuration in force without the SPEC §9 guards, which the service does not
+    apply yet (a store a guarded replay wrote may have them on; the server warns at start)."""
+    config = store.config()
+    if config.release_after_minutes is None and config.area_outage_threshold is None:
+        return config
+    return replace(config, release_after_minutes=None, area_outage_threshold=None)
 
 
 def _resolve(request: Request, result: list[dict[str, Any]] | BaseException) -> None:

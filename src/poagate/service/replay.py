@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar, cast
@@ -81,6 +81,13 @@ class ReplayRequest:
     manufacturers: tuple[str, ...] | None = None
     window_minutes: int | None = None
     skew_tolerance_seconds: int | None = None
+    # SPEC §9 guards: None keeps what is configured; 0 switches the guard off.
+    release_after_minutes: int | None = None
+    area_outage_threshold: int | None = None
+    area_outage_seconds: int | None = None
+    # Run the guards' clock on to here after the last event (a simulation's horizon); by
+    # default the clock stops at the last event's received_at.
+    release_until: datetime | None = None
     batch_size: int = 50_000
     # Commit in a second process (see poagate.service.writer); None decides by input size.
     writer_process: bool | None = None
@@ -173,17 +180,19 @@ def load_reference(
 def effective_config(store: Store, request: ReplayRequest) -> Config:
     """The configured values with the command's options in their place (SPEC §8)."""
     current = store.config()
-    return Config(
-        manufacturers=current.manufacturers
-        if request.manufacturers is None
-        else request.manufacturers,
-        window_minutes=current.window_minutes
-        if request.window_minutes is None
-        else request.window_minutes,
-        skew_tolerance_seconds=current.skew_tolerance_seconds
-        if request.skew_tolerance_seconds is None
-        else request.skew_tolerance_seconds,
-    )
+    given: dict[str, Any] = {
+        "manufacturers": request.manufacturers,
+        "window_minutes": request.window_minutes,
+        "skew_tolerance_seconds": request.skew_tolerance_seconds,
+        "release_after_minutes": request.release_after_minutes,
+        "area_outage_threshold": request.area_outage_threshold,
+        "area_outage_seconds": request.area_outage_seconds,
+    }
+    changes = {name: value for name, value in given.items() if value is not None}
+    for guard in ("release_after_minutes", "area_outage_threshold"):
+        if changes.get(guard) == 0:
+            changes[guard] = None  # 0 switches the guard off
+    return replace(current, **changes)
 
 
 @contextmanager
@@ -204,6 +213,41 @@ def collector_paused() -> Iterator[None]:
         if was_enabled:
             gc.enable()
         gc.collect()
+
+
+def released_as_forwarded(entry: SuppressionEntry) -> ForwardedAlert:
+    """A released entry as the forwarded AD1 its DNO receives late (SPEC §9)."""
+    assert entry.released_at is not None
+    return ForwardedAlert(
+        entry.alert_id,
+        entry.chf_id,
+        entry.network_operator,
+        entry.event_at,
+        entry.received_at,
+        entry.released_at,
+        entry.release_reason or "released",
+    )
+
+
+def write_outcome_files(store: Store, out: Path) -> None:
+    """``suppression_log.jsonl`` and ``forwarded.jsonl`` from what the store holds: every entry
+    (released ones with ``released_at``), and every forwarded AD1 with the released ones after
+    it, forwarded at their release."""
+    with (
+        (out / "forwarded.jsonl").open("wb") as forwarded,
+        (out / "suppression_log.jsonl").open("wb") as suppressed,
+    ):
+        released: list[SuppressionEntry] = []
+        for outcome in store.ad1_outcomes():
+            if type(outcome) is SuppressionEntry:
+                suppressed.write(outcome_line(outcome))
+                if outcome.released_at is not None:
+                    released.append(outcome)
+            else:
+                forwarded.write(outcome_line(outcome))
+        released.sort(key=lambda e: (e.released_at, e.alert_id))
+        for entry in released:
+            forwarded.write(outcome_line(released_as_forwarded(entry)))
 
 
 def replay(
@@ -266,6 +310,16 @@ def _replay(
     remember_device_ids(d.device_id for d in reference.inventory)
     gate = Gate(reference.inventory, reference.guid_list, config)
     gate.restore(store.activation_records(), store.decided_alert_ids())
+    guarded = gate.guards.active
+    if guarded:
+        progress.phase("Restoring the guards' state", None)
+        earlier_outcomes = list(store.ad1_outcomes())
+        gate.guards.restore(
+            (o for o in earlier_outcomes if type(o) is SuppressionEntry),
+            ((o.chf_id, o.event_at) for o in earlier_outcomes if type(o) is ForwardedAlert),
+            store.signs_of_life(),
+        )
+        del earlier_outcomes
 
     request.out.mkdir(parents=True, exist_ok=True)
     forwarded_out = stack.enter_context((request.out / "forwarded.jsonl").open("wb"))
@@ -285,6 +339,7 @@ def _replay(
         progress.advance(batch.events)
 
     batch = Batch()
+    guard_clock: datetime | None = None  # the guards' clock: the last event's received_at
     batch_size = request.batch_size
     decide = gate.apply
     processed = 0
@@ -295,6 +350,10 @@ def _replay(
             batch.add_ignored(parsed, names[index], line_number)
         else:
             event = cast(Event, parsed)
+            if guarded:
+                # SPEC §9: the guards' releases that fell due before this event, by its clock.
+                guard_clock = event.received_at
+                batch.releases += gate.releases_due(guard_clock)
             # The event clock: decided at the moment the DSP received the event.
             outcome = decide(event, event.received_at)
             batch.add(outcome, names[index], line_number)
@@ -308,6 +367,9 @@ def _replay(
             processed += batch.events
             commit(batch)
             batch = Batch()
+    until = request.release_until or guard_clock
+    if guarded and until is not None:
+        batch.releases += gate.releases_due(until)
     processed += batch.events
     commit(batch)
     if writer is not None:
@@ -315,6 +377,10 @@ def _replay(
         writer = None
     forwarded_out.close()
     suppressed_out.close()
+    if guarded:
+        # Releases edit earlier entries: write both files again from what is stored.
+        progress.phase("Writing the Suppression Log and forwarded alerts", None)
+        write_outcome_files(store, request.out)
 
     progress.phase("Writing activations, rejections and summary", None)
     with (request.out / "activations.jsonl").open("wb") as out:

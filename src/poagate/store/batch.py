@@ -28,6 +28,8 @@ class Batch:
     ignored: list[tuple[Ignored, str | None, int | None]] = field(default_factory=list)
     rejected: list[tuple[str, Rejection]] = field(default_factory=list)
     progress: dict[int, int] = field(default_factory=dict)  # source id -> events_done
+    # Suppression Log entries a guard released (SPEC §9), each with released_at and reason.
+    releases: list[SuppressionEntry] = field(default_factory=list)
     events: int = 0
 
     def add(self, outcome: Outcome, source: str | None = None, line: int | None = None) -> None:

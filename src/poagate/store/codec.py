@@ -263,6 +263,9 @@ def encode_config(config: Config) -> str:
             "manufacturers": list(config.manufacturers),
             "window_minutes": config.window_minutes,
             "skew_tolerance_seconds": config.skew_tolerance_seconds,
+            "release_after_minutes": config.release_after_minutes,
+            "area_outage_threshold": config.area_outage_threshold,
+            "area_outage_seconds": config.area_outage_seconds,
         }
     ).decode()
 
@@ -273,6 +276,10 @@ def decode_config(body: str) -> Config:
         manufacturers=tuple(data["manufacturers"]),
         window_minutes=data["window_minutes"],
         skew_tolerance_seconds=data["skew_tolerance_seconds"],
+        # Stores written before the guards existed hold no guard settings: off.
+        release_after_minutes=data.get("release_after_minutes"),
+        area_outage_threshold=data.get("area_outage_threshold"),
+        area_outage_seconds=data.get("area_outage_seconds") or 900,
     )
 
 
@@ -294,6 +301,7 @@ class Rows:
     ignored: list[tuple[Any, ...]] = field(default_factory=list)
     rejected: list[tuple[Any, ...]] = field(default_factory=list)
     progress: list[tuple[int, int]] = field(default_factory=list)  # (events_done, source id)
+    releases: list[tuple[int, str, str]] = field(default_factory=list)  # (at, reason, alert_id)
     next_seq: int = 0
     inventory_load: tuple[Any, ...] | None = None
     devices: list[tuple[Any, ...]] = field(default_factory=list)
@@ -343,5 +351,10 @@ def encode_batch(batch: Batch, next_seq: int) -> Rows:
         ],
         rejected=[row for kind, r in batch.rejected for row in encode_rejected(kind, (r,))],
         progress=[(done, source_id) for source_id, done in batch.progress.items()],
+        releases=[
+            (to_us(e.released_at), e.release_reason or "", e.alert_id)
+            for e in batch.releases
+            if e.released_at is not None
+        ],
         next_seq=seq,
     )

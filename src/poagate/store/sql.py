@@ -441,6 +441,13 @@ class SqlStore(ABC):
             insert(DEVICE_MESSAGES, rows.device_messages)
             insert(IGNORED, rows.ignored)
             insert(REJECTED, rows.rejected)
+            if rows.releases:
+                # SPEC §7: an entry is never edited except to record its (one) release.
+                many(
+                    "UPDATE ad1_outcomes SET released_at = ?, release_reason = ? "
+                    "WHERE alert_id = ? AND suppressed = 1 AND released_at IS NULL",
+                    rows.releases,
+                )
             if rows.progress:
                 many("UPDATE sources SET events_done = ? WHERE id = ?", rows.progress)
 
@@ -674,12 +681,24 @@ class SqlStore(ABC):
             "ad1_suppressed": suppressed,
             "ad1_forwarded": forwarded,
             "ad1_duplicates": duplicates,
+            "ad1_released": int(
+                self._scalar("SELECT COUNT(*) FROM ad1_outcomes WHERE released_at IS NOT NULL")
+            ),
             "activation_outcomes": int(self._scalar("SELECT COUNT(*) FROM activation_outcomes")),
             "device_messages": int(self._scalar("SELECT COUNT(*) FROM device_messages")),
             "messages_ignored": int(self._scalar("SELECT COUNT(*) FROM ignored_inputs")),
             "inventory_rows_rejected": int(rejected_by_kind.get("inventory", 0)),
             "guid_list_rows_rejected": int(rejected_by_kind.get("guid_list", 0)),
         }
+
+    def signs_of_life(self) -> Iterator[tuple[str, datetime]]:
+        """Every message that shows a device had power: (device_id, received_at)."""
+        for device_id, at in self._stream(
+            "SELECT device_id, received_at FROM device_messages "
+            "UNION ALL SELECT device_id, received_at FROM activation_outcomes",
+            (),
+        ):
+            yield device_id, from_us(at)
 
     # -- tokens and audit ---------------------------------------------------------------------
 
