@@ -275,6 +275,108 @@ def print_summary(summary: dict[str, object], out_dir: Path) -> None:
     )
 
 
+@app.command()
+def simulate(
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(help="normal, storm or bricking; repeat for several (default: all three)."),
+    ] = None,
+    esmes: Annotated[int, typer.Option(min=200, help="ESMEs in the simulated fleet.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same month.")] = 1,
+    release_after_minutes: Annotated[
+        int | None, typer.Option(min=1, help="release-if-dark's M when it is on (60).")
+    ] = None,
+    area_outage_threshold: Annotated[
+        int | None, typer.Option(min=1, help="area-outage's threshold when it is on (3).")
+    ] = None,
+    area_outage_seconds: Annotated[
+        int | None, typer.Option(min=1, help="area-outage's span in seconds (900).")
+    ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option("--config", help="TOML file of gate settings; options override it."),
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory for the months, stores and results.")
+    ] = Path("sim-output"),
+) -> None:
+    """Simulate months of traffic with ground truth, replay each through the real gate with the
+    guards off, each on and both on, and measure what is suppressed, hidden and delayed."""
+    import dataclasses
+
+    import orjson
+
+    from poagate.sim.scenarios import (
+        GUARD_TABLE_COLUMNS,
+        guard_setting_list,
+        guard_table_rows,
+        guard_tables_markdown,
+        run_all,
+        scenarios,
+    )
+
+    known = scenarios(esmes, seed)
+    chosen = scenario or list(known)
+    for name in chosen:
+        if name not in known:
+            fail(f"--scenario {name}: unknown; choose from {', '.join(known)}")
+    given = gate_settings(
+        config_file,
+        release_after_minutes=release_after_minutes,
+        area_outage_threshold=area_outage_threshold,
+        area_outage_seconds=area_outage_seconds,
+    )
+    settings = guard_setting_list(
+        given.get("release_after_minutes") or 60,
+        given.get("area_outage_threshold") or 3,
+        given.get("area_outage_seconds") or 900,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    total = len(chosen) * len(settings)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    ) as progress:
+        task = progress.add_task("Simulating", total=total)
+
+        def done(m: Any) -> None:
+            progress.update(task, advance=1, description=f"{m.scenario}: guards {m.guards} done")
+
+        try:
+            results = run_all([known[n] for n in chosen], settings, out_dir, done=done)
+        except (StoreError, InputError, OSError) as exc:
+            fail(str(exc), FAILURE)
+    titles = {name: known[name].title for name in chosen}
+    for name in chosen:
+        table = Table(title=titles[name], header_style="bold")
+        for column in GUARD_TABLE_COLUMNS:
+            table.add_column(column, justify="left" if column == "guards" else "right")
+        for row in guard_table_rows(m for m in results if m.scenario == name):
+            table.add_row(*row)
+        out.print(table)
+    (out_dir / "simulation.json").write_bytes(
+        orjson.dumps(
+            {
+                "esmes": esmes,
+                "seed": seed,
+                "guard_settings": [dataclasses.asdict(s) for s in settings],
+                "results": [m.as_dict() for m in results],
+            },
+            option=orjson.OPT_INDENT_2,
+        )
+    )
+    (out_dir / "guards.md").write_text(guard_tables_markdown(results, titles))
+    out.print(
+        f"Spurious = firmware-caused AD1s; genuine = real outages, storms and bricked meters. "
+        f"Figures: {out_dir / 'simulation.json'}; tables: {out_dir / 'guards.md'}",
+        highlight=False,
+    )
+
+
 def parse_time_option(text: str | None, option: str) -> datetime | None:
     if text is None:
         return None

@@ -39,6 +39,13 @@ class Cause(StrEnum):
 
     FIRMWARE = "firmware"  # a reboot on firmware activation: spurious
     GENUINE = "genuine"  # a real loss of supply
+    STORM = "storm"  # a real loss of supply of a whole district in a storm
+    BRICKED = "bricked"  # the firmware left the meter dead: the hub is off until a visit
+
+    @property
+    def spurious(self) -> bool:
+        """Whether a site visit for this AD1 would be wasted."""
+        return self is Cause.FIRMWARE
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,19 @@ class TrafficSpec:
     response_share: float = 0.8  # activations followed by a response or 8F66/8F67
     malformed: int = 20
     duis_share: float = 0.0  # share of lines sent as DUIS XML rather than canonical JSON
+    # Genuine single-site outages: how long they last and whether the site is seen again.
+    outage_minutes_mean: float = 90.0
+    restore_message_share: float = 0.9  # outages after which a device message shows the site
+    brick_share: float = 0.0  # of rebooting L+G activations: the meter never comes back
+    # A large future-dated campaign executing on one night (in addition to ``activations``).
+    campaign_activations: int = 0
+    campaign_day: int = 3
+    campaign_hours: tuple[float, float] = (1.0, 5.0)
+    # A storm: whole postcode districts off supply for hours, about ``storm_sites`` premises.
+    storm_sites: int = 0
+    storm_day: int = 3
+    storm_start_hour: float = 1.5
+    storm_hours: tuple[float, float] = (2.0, 8.0)
     seed: int = 1
 
 
@@ -95,6 +115,7 @@ class _Builder:
         self._seq = 0
         self._alert_no = 0
         self._counter = 1_000_000
+        self.storm = self._plan_storm()
 
     def _count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -177,6 +198,8 @@ class _Builder:
             self._count("ad1_duplicates")
 
     def sign_of_life(self, site: Site, at: datetime, user: str, request_id: str | None) -> None:
+        if self.storm:
+            at = self._after_storm(site, at)
         counter = int(request_id.rsplit(":", 1)[1]) if request_id else self.rng.randint(1, 10**9)
         if self._as_duis():
             xml = (
@@ -198,12 +221,17 @@ class _Builder:
         self._emit(self.requests, at, obj)
 
     def reboot(self, site: Site, activated_at: datetime, user: str, request_id: str | None) -> None:
-        """The meter activates the firmware; some reboots cut the hub for over three minutes."""
+        """The meter activates the firmware; some reboots cut the hub for over three minutes,
+        and a release that bricks meters leaves some of them dead (no sign of life again)."""
         rng, spec = self.rng, self.spec
         lg = site.manufacturer.strip().upper() == "LANDIS+GYR"
         share = spec.reboot_share if lg else spec.other_reboot_share
         power_off = activated_at + timedelta(seconds=rng.uniform(5, 90))
         back = power_off
+        if lg and spec.brick_share and rng.random() < spec.brick_share:
+            self.ad1(site, power_off, Cause.BRICKED)
+            self._count("bricked")
+            return
         if rng.random() < share:
             back = power_off + HUB_ALERT_DELAY + timedelta(minutes=rng.uniform(0.5, 8))
             self.ad1(site, power_off, Cause.FIRMWARE)
@@ -273,14 +301,18 @@ class _Builder:
                     self.activation(rid, last, None, rng.choice((4, 5, 6, 7)))
                     self._count("activation_repeats")
                 self.reboot(site, received + timedelta(seconds=rng.uniform(10, 120)), user, None)
+        for _ in range(spec.campaign_activations):
+            self._campaign_activation(rng.choice(sites), rng.choice(SUPPLIER_USERS))
         end = spec.start + timedelta(days=spec.days)
         span = (end - spec.start).total_seconds()
         for _ in range(spec.genuine_ad1):
-            self.ad1(
-                rng.choice(sites),
-                spec.start + timedelta(seconds=rng.uniform(0, span)),
-                Cause.GENUINE,
-            )
+            site = rng.choice(sites)
+            outage = spec.start + timedelta(seconds=rng.uniform(0, span))
+            self.ad1(site, outage, Cause.GENUINE)
+            minutes = max(4.0, rng.expovariate(1 / spec.outage_minutes_mean))
+            self._restored(site, outage + timedelta(minutes=minutes))
+        if spec.storm_sites:
+            self._storm()
         for _ in range(spec.malformed):
             self.malformed(spec.start + timedelta(seconds=rng.uniform(0, span)))
         self.requests.sort()
@@ -293,6 +325,69 @@ class _Builder:
         )
         self.requests, self.alerts = [], []
         return traffic
+
+    def _restored(self, site: Site, at: datetime) -> None:
+        """Supply is back: most sites show it with a message soon after."""
+        if self.rng.random() < self.spec.restore_message_share:
+            seen = at + timedelta(minutes=self.rng.uniform(1, 10))
+            self.sign_of_life(site, seen, self.rng.choice(SUPPLIER_USERS), None)
+
+    def _campaign_activation(self, site: Site, user: str) -> None:
+        """One activation of the night's campaign: future-dated, executing in its hours."""
+        spec, rng = self.spec, self.rng
+        received = self._time_of_day(spec.campaign_day - 1, 9, 17)
+        low, high = spec.campaign_hours
+        execution = spec.start + timedelta(days=spec.campaign_day, hours=rng.uniform(low, high))
+        execution = execution.replace(second=0, microsecond=0)
+        rid = self.request_id(site, user)
+        self.activation(rid, received, execution)
+        self._count("campaign_activations")
+        self.reboot(site, execution, user, rid)
+
+    def _plan_storm(self) -> dict[str, tuple[datetime, datetime]]:
+        """Which districts the storm takes off supply, from when until when (its own random
+        stream, so that the rest of the month is the same with or without a storm)."""
+        spec = self.spec
+        if not spec.storm_sites:
+            return {}
+        rng = random.Random(spec.seed * 7_919 + 1)
+        by_district: dict[str, int] = {}
+        for site in self.fleet.sites:
+            by_district[site.district] = by_district.get(site.district, 0) + 1
+        districts = sorted(by_district)
+        rng.shuffle(districts)
+        start = spec.start + timedelta(days=spec.storm_day, hours=spec.storm_start_hour)
+        plan: dict[str, tuple[datetime, datetime]] = {}
+        hit = 0
+        for district in districts:
+            if hit >= spec.storm_sites:
+                break
+            # The storm front reaches each district within two hours of its start.
+            off = start + timedelta(minutes=rng.uniform(0, 120))
+            plan[district] = (off, off + timedelta(hours=rng.uniform(*spec.storm_hours)))
+            hit += by_district[district]
+        return plan
+
+    def _storm(self) -> None:
+        """Whole postcode districts go off supply for hours: every premises raises an AD1."""
+        rng = self.rng
+        hit = 0
+        for site in self.fleet.sites:
+            window = self.storm.get(site.district)
+            if window is None:
+                continue
+            off, back = window
+            self.ad1(site, off + timedelta(seconds=rng.uniform(0, 300)), Cause.STORM)
+            self._restored(site, back + timedelta(minutes=rng.uniform(0, 30)))
+            hit += 1
+        self._count("storm_sites", hit)
+
+    def _after_storm(self, site: Site, at: datetime) -> datetime:
+        """A site off supply in the storm says nothing until its supply is back."""
+        window = self.storm.get(site.district)
+        if window is None or not window[0] <= at < window[1]:
+            return at
+        return window[1] + timedelta(minutes=self.rng.uniform(1, 30))
 
     def _future_dated(self, site: Site, user: str, day: int) -> None:
         rng, spec = self.rng, self.spec
