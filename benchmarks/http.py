@@ -41,6 +41,7 @@ import httpx  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.helpers import wait_until_ready  # noqa: E402
 from tests.pg import PostgresServer, free_port  # noqa: E402
 
 from poagate.api.auth import new_token, token_sha256  # noqa: E402
@@ -51,11 +52,17 @@ from poagate.store.database import open_store  # noqa: E402
 
 POAGATE = Path(sys.executable).with_name("poagate")
 
-SINGLE_LUA = """
+# Both scripts: the token, the fleet's hubs, a run tag for unique alert_ids, a thread number.
+LUA_PRELUDE = """
 local token, hubs, run = "%(token)s", {%(hubs)s}, "%(run)s"
 local counter, threads, tid = 0, 0, 0
 function setup(thread) threads = threads + 1; thread:set("tid", threads) end
 function init(args) math.randomseed(tid * 7919) end
+"""
+
+SINGLE_LUA = (
+    LUA_PRELUDE
+    + """
 request = function()
   counter = counter + 1
   local body = '<?xml version="1.0" encoding="UTF-8"?><sr:Response '
@@ -69,12 +76,11 @@ request = function()
     {["Content-Type"] = "application/xml", ["Authorization"] = "Bearer " .. token}, body)
 end
 """
+)
 
-BATCH_LUA = """
-local token, hubs, run = "%(token)s", {%(hubs)s}, "%(run)s"
-local counter, threads, tid = 0, 0, 0
-function setup(thread) threads = threads + 1; thread:set("tid", threads) end
-function init(args) math.randomseed(tid * 104729) end
+BATCH_LUA = (
+    LUA_PRELUDE
+    + """
 request = function()
   local lines = {}
   for i = 1, 1000 do
@@ -87,6 +93,7 @@ request = function()
     table.concat(lines, "\\n"))
 end
 """
+)
 
 
 def ensure_wrk() -> str:
@@ -146,16 +153,9 @@ class Server:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise SystemExit("the server did not start")
-            time.sleep(0.2)
+        if not wait_until_ready(self.url, self.process):
+            self.stop()
+            raise SystemExit("the server did not start")
 
     def stop(self) -> None:
         os.killpg(self.process.pid, signal.SIGTERM)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -145,3 +147,18 @@ def write_lines(path: Path, lines: Iterable[dict[str, object] | bytes | str]) ->
 
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> bool:
+    """Poll ``url``/readyz until it answers 200; False if ``process`` ends or time runs out."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False

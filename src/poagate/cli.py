@@ -133,6 +133,23 @@ def split_manufacturers(text: str | None) -> tuple[str, ...] | None:
     return names
 
 
+# Options that replay and simulate share.
+AreaOutageSeconds = Annotated[
+    int | None,
+    typer.Option(
+        min=1, help="area-outage: how close in time the evidence must be, in seconds (900)."
+    ),
+]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML file of gate settings, named as the options (docs/guards.md); options "
+        "override it.",
+    ),
+]
+
+
 def gate_settings(config_file: Path | None, **options: Any) -> dict[str, Any]:
     """The gate settings a command was given: its configuration file, then its options."""
     from poagate.formats.config_file import read_config_file
@@ -185,17 +202,8 @@ def replay(
             "postcode sector were forwarded (0: off; default off).",
         ),
     ] = None,
-    area_outage_seconds: Annotated[
-        int | None,
-        typer.Option(min=1, help="area-outage: how close in time the evidence must be (900)."),
-    ] = None,
-    config_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            help="TOML file of gate settings (the options above by name); options override it.",
-        ),
-    ] = None,
+    area_outage_seconds: AreaOutageSeconds = None,
+    config_file: ConfigFile = None,
     db: Annotated[
         Path | None,
         typer.Option(
@@ -291,13 +299,8 @@ def simulate(
     area_outage_threshold: Annotated[
         int | None, typer.Option(min=1, help="area-outage's threshold when it is on (3).")
     ] = None,
-    area_outage_seconds: Annotated[
-        int | None, typer.Option(min=1, help="area-outage's span in seconds (900).")
-    ] = None,
-    config_file: Annotated[
-        Path | None,
-        typer.Option("--config", help="TOML file of gate settings; options override it."),
-    ] = None,
+    area_outage_seconds: AreaOutageSeconds = None,
+    config_file: ConfigFile = None,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Directory for the months, stores and results.")
     ] = Path("sim-output"),
@@ -309,6 +312,7 @@ def simulate(
     import orjson
 
     from poagate.sim.scenarios import (
+        GUARD_SETTING_NAMES,
         GUARD_TABLE_COLUMNS,
         guard_setting_list,
         guard_table_rows,
@@ -328,10 +332,10 @@ def simulate(
         area_outage_threshold=area_outage_threshold,
         area_outage_seconds=area_outage_seconds,
     )
+    # The values the guards take where they are on; 0 in a configuration file (off) leaves
+    # the default, since every guard is also shown off.
     settings = guard_setting_list(
-        given.get("release_after_minutes") or 60,
-        given.get("area_outage_threshold") or 3,
-        given.get("area_outage_seconds") or 900,
+        **{k: v for k, v in given.items() if k in GUARD_SETTING_NAMES and v}
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     total = len(chosen) * len(settings)

@@ -20,6 +20,7 @@ import pytest
 from poagate.api.auth import new_token, token_sha256
 from poagate.store.database import open_store
 from tests.api.conftest import OPERATORS, USER, ad1, chf_of, esme_of, fleet_csv
+from tests.helpers import wait_until_ready
 from tests.pg import free_port
 
 pytestmark = pytest.mark.slow
@@ -47,17 +48,9 @@ class Server:
             stderr=subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"the server did not start: {self.stderr()}")
-            time.sleep(0.1)
+        if not wait_until_ready(self.url, self.process):
+            self.stop()
+            pytest.fail(f"the server did not start: {self.stderr()}")
 
     def stderr(self) -> str:
         if self.process.poll() is None:

@@ -7,14 +7,12 @@ import os
 import re
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.helpers import ROOT
+from tests.e2e.test_demo import demo
+from tests.helpers import ROOT, wait_until_ready
 from tests.pg import free_port
 
 pytestmark = pytest.mark.slow
@@ -32,21 +30,7 @@ def test_the_readme_has_the_examples() -> None:
 def test_readme_examples_work_as_written(tmp_path: Path) -> None:
     database = tmp_path / "demo.db"
     env = {**os.environ, "POAGATE_DATABASE": str(database)}
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "poagate.cli",
-            "demo",
-            "--esmes",
-            "2000",
-            "--out",
-            str(tmp_path / "demo-output"),
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    assert demo(tmp_path).returncode == 0  # fills tmp_path / "demo.db"
     port = free_port()
     server = subprocess.Popen(
         [
@@ -64,15 +48,7 @@ def test_readme_examples_work_as_written(tmp_path: Path) -> None:
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
+        assert wait_until_ready(f"http://127.0.0.1:{port}", server), "the server did not start"
         outputs = {}
         for name, script in examples().items():
             script = script.replace("127.0.0.1:8000", f"127.0.0.1:{port}")

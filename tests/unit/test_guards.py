@@ -259,10 +259,10 @@ def test_restoring_the_guards_gives_the_same_releases() -> None:
     suppressed_in(g)
     entry = next(iter(g.guards._pending.values()))
     restored = dark(60)
-    restored.guards.restore([entry], [], [])
+    restored.guards.restore([], [entry])
     assert [e.alert_id for e in restored.releases_due(ts("2026-03-01T11:02:00Z"))] == ["A1"]
     lit = dark(60)
-    lit.guards.restore([entry], [], [(ESME, ts("2026-03-01T10:30:00Z"))])
+    lit.guards.restore([(ESME, ts("2026-03-01T10:30:00Z"))], [entry])
     assert lit.releases_due(ts("2026-03-01T11:02:00Z")) == []
 
 
@@ -278,3 +278,16 @@ def test_restoring_the_guards_gives_the_same_releases() -> None:
 def test_guard_settings_must_be_positive(settings: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="must be positive"):
         Config(**settings)  # type: ignore[arg-type]
+
+
+def test_restored_forwarded_alerts_are_evidence_again() -> None:
+    b_chf, c_chf = SITES["B"][1], SITES["C"][1]
+    evidence = [
+        ForwardedAlert(f"{chf}-x", chf, "10", ts(at), ts(at), ts(at))
+        for chf, at in ((b_chf, "2026-03-01T10:01:00Z"), (c_chf, "2026-03-01T10:03:00Z"))
+    ]
+    restored = area(threshold=2)
+    restored.guards.restore([], evidence)
+    decided = decide_a(restored)
+    assert type(decided) is ForwardedAlert
+    assert decided.reason == AREA_OUTAGE_EVIDENCE

@@ -17,7 +17,7 @@ from poagate.api.problems import Problem
 from poagate.api.responses import Json
 from poagate.api.service import service_of
 from poagate.domain.ids import IdentifierError, parse_network_operator
-from poagate.domain.reference import DEFAULT_MANUFACTURERS, Config
+from poagate.domain.reference import DEFAULT_AREA_OUTAGE_SECONDS, DEFAULT_MANUFACTURERS, Config
 from poagate.formats.errors import InputError
 from poagate.formats.guid_list import read_guid_list
 from poagate.formats.inventory import read_inventory
@@ -192,7 +192,7 @@ class Settings(BaseModel):
     # SPEC §9 guards: recorded by `poagate replay`; the HTTP service does not apply them yet.
     release_after_minutes: int | None = Field(None, ge=1)
     area_outage_threshold: int | None = Field(None, ge=1)
-    area_outage_seconds: int = Field(900, ge=1)
+    area_outage_seconds: int = Field(DEFAULT_AREA_OUTAGE_SECONDS, ge=1)
     delivery: Delivery = Field(default_factory=Delivery)
 
 

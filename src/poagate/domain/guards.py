@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from poagate.domain.reference import Config, DeviceType, Inventory
 
 if TYPE_CHECKING:
-    from poagate.domain.gate import SuppressionEntry
+    from poagate.domain.gate import ForwardedAlert, SuppressionEntry
 
 NO_SIGN_OF_LIFE = "no_sign_of_life"
 AREA_OUTAGE_EVIDENCE = "area_outage_evidence"
@@ -240,31 +240,26 @@ class Guards:
             self._ready = []
         return released
 
-    def pending_count(self) -> int:
-        return len(self._pending) + len(self._ready)
-
     # -- restoring from the store ---------------------------------------------------------------
 
     def restore(
         self,
-        suppressed: Iterable[SuppressionEntry],
-        forwarded: Iterable[tuple[str, datetime]],
         signs: Iterable[tuple[str, datetime]],
+        outcomes: Iterable[SuppressionEntry | ForwardedAlert],
     ) -> None:
-        """Rebuild the state from durable outcomes: forwarded AD1s and released entries as
-        ``(chf_id, event_at)``, every suppressed entry (released or not) and every sign of
-        life as ``(device_id, received_at)``."""
+        """Rebuild the state from what is durable: every sign of life as ``(device_id,
+        received_at)``, then every decided AD1 (each read once)."""
         if not self.active:
             return
+        from poagate.domain.gate import SuppressionEntry
+
         for device_id, at in signs:
             self.sign_of_life(device_id, at)
-        for chf_id, event_at in forwarded:
-            self._remember_forwarded(chf_id, event_at)
-        for entry in suppressed:
-            if entry.released_at is not None:
-                self._remember_forwarded(entry.chf_id, entry.event_at)
-            else:
-                self.suppressed(entry, entry.decided_at)
+        for outcome in outcomes:
+            if type(outcome) is SuppressionEntry and outcome.released_at is None:
+                self.suppressed(outcome, outcome.decided_at)
+            else:  # forwarded at once, or released: either reached its DNO
+                self._remember_forwarded(outcome.chf_id, outcome.event_at)
 
     def _remember_forwarded(self, chf_id: str, event_at: datetime) -> None:
         if self.area_threshold is None:

@@ -311,23 +311,22 @@ def _replay(
     gate = Gate(reference.inventory, reference.guid_list, config)
     gate.restore(store.activation_records(), store.decided_alert_ids())
     guarded = gate.guards.active
-    if guarded:
-        progress.phase("Restoring the guards' state", None)
-        earlier_outcomes = list(store.ad1_outcomes())
-        gate.guards.restore(
-            (o for o in earlier_outcomes if type(o) is SuppressionEntry),
-            ((o.chf_id, o.event_at) for o in earlier_outcomes if type(o) is ForwardedAlert),
-            store.signs_of_life(),
-        )
-        del earlier_outcomes
 
     request.out.mkdir(parents=True, exist_ok=True)
-    forwarded_out = stack.enter_context((request.out / "forwarded.jsonl").open("wb"))
-    suppressed_out = stack.enter_context((request.out / "suppression_log.jsonl").open("wb"))
-    progress.phase("Writing earlier outcomes", None)
-    for earlier in store.ad1_outcomes():
-        out = suppressed_out if type(earlier) is SuppressionEntry else forwarded_out
-        out.write(outcome_line(earlier))
+    # With a guard on, releases edit entries already written: both files are written from the
+    # store at the end instead (write_outcome_files), and the lines made on the way go nowhere.
+    forwarded_path = os.devnull if guarded else request.out / "forwarded.jsonl"
+    suppressed_path = os.devnull if guarded else request.out / "suppression_log.jsonl"
+    forwarded_out = stack.enter_context(open(forwarded_path, "wb"))  # noqa: SIM115
+    suppressed_out = stack.enter_context(open(suppressed_path, "wb"))  # noqa: SIM115
+    if guarded:
+        progress.phase("Restoring the guards' state", None)
+        gate.guards.restore(store.signs_of_life(), store.ad1_outcomes())
+    else:
+        progress.phase("Writing earlier outcomes", None)
+        for earlier in store.ad1_outcomes():
+            out = suppressed_out if type(earlier) is SuppressionEntry else forwarded_out
+            out.write(outcome_line(earlier))
 
     progress.phase("Replaying events", total_new)
     names = [str(f.path) for f in files]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from poagate.domain.gate import SuppressionEntry
+from poagate.domain.reference import DEFAULT_AREA_OUTAGE_SECONDS
 from poagate.formats.inventory import write_inventory
 from poagate.service.replay import Progress, ReplayRequest, replay
 from poagate.sim.fleet import FleetSpec, generate_fleet
@@ -45,7 +46,7 @@ class GuardSetting:
     name: str
     release_after_minutes: int | None = None
     area_outage_threshold: int | None = None
-    area_outage_seconds: int = 900
+    area_outage_seconds: int = DEFAULT_AREA_OUTAGE_SECONDS
 
 
 def scenarios(esmes: int = 20_000, seed: int = 1) -> dict[str, Scenario]:
@@ -90,8 +91,13 @@ def scenarios(esmes: int = 20_000, seed: int = 1) -> dict[str, Scenario]:
     }
 
 
+GUARD_SETTING_NAMES = ("release_after_minutes", "area_outage_threshold", "area_outage_seconds")
+
+
 def guard_setting_list(
-    release_after_minutes: int = 60, area_outage_threshold: int = 3, area_outage_seconds: int = 900
+    release_after_minutes: int = 60,
+    area_outage_threshold: int = 3,
+    area_outage_seconds: int = DEFAULT_AREA_OUTAGE_SECONDS,
 ) -> list[GuardSetting]:
     """Guards off, each on alone, both on."""
     return [

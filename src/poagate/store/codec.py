@@ -11,7 +11,13 @@ import orjson
 
 from poagate.domain.events import ActivationKind
 from poagate.domain.gate import ActivationRecord, ForwardedAlert, Status, SuppressionEntry
-from poagate.domain.reference import Config, Device, DeviceType, SmetsVersion
+from poagate.domain.reference import (
+    DEFAULT_AREA_OUTAGE_SECONDS,
+    Config,
+    Device,
+    DeviceType,
+    SmetsVersion,
+)
 from poagate.domain.rules import Reason
 from poagate.formats.errors import Rejection
 from poagate.formats.records import ACTIVATION_FIELDS
@@ -279,7 +285,7 @@ def decode_config(body: str) -> Config:
         # Stores written before the guards existed hold no guard settings: off.
         release_after_minutes=data.get("release_after_minutes"),
         area_outage_threshold=data.get("area_outage_threshold"),
-        area_outage_seconds=data.get("area_outage_seconds") or 900,
+        area_outage_seconds=data.get("area_outage_seconds", DEFAULT_AREA_OUTAGE_SECONDS),
     )
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -76,23 +77,23 @@ def _values(
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Insert:
     """An insert-only statement. Rows carry ``NULL_INT``/``NULL_TEXT`` where a value is NULL
     (cheap to bind on SQLite), turned into NULL by NULLIF — or, for PostgreSQL's COPY, by
-    replacing the sentinels at ``nulls``."""
+    replacing the sentinels at ``nulls``; both are worked out once."""
 
     table: str
     columns: tuple[str, ...]
     nullable_int: frozenset[str] = frozenset()
     nullable_text: frozenset[str] = frozenset()
 
-    @property
+    @cached_property
     def sql(self) -> str:
         values = _values(self.columns, self.nullable_int, self.nullable_text)
         return f"INSERT INTO {self.table} ({','.join(self.columns)}) VALUES ({values})"
 
-    @property
+    @cached_property
     def nulls(self) -> tuple[tuple[int, Any], ...]:
         return tuple(
             (i, NULL_INT if c in self.nullable_int else NULL_TEXT)

@@ -214,10 +214,7 @@ class SqliteStore(SqlStore):
             return
         if self.readonly:
             raise StoreError(f"{self.path} is open read-only")
-        queue = self._queue_file
-        if queue is not None:
-            fcntl.flock(queue.fileno(), fcntl.LOCK_EX)
-        try:
+        with self._write_turn():
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
@@ -235,9 +232,19 @@ class SqliteStore(SqlStore):
             except sqlite3.OperationalError as exc:
                 self._conn.execute("ROLLBACK")
                 raise StoreUnavailableError(f"the commit failed: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _write_turn(self) -> Iterator[None]:
+        """Wait for this process's turn to write, when server processes share the file."""
+        queue = self._queue_file
+        if queue is None:
+            yield
+            return
+        fcntl.flock(queue.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
         finally:
-            if queue is not None:
-                fcntl.flock(queue.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(queue.fileno(), fcntl.LOCK_UN)
 
     def _render(self, sql: str) -> str:
         rendered = self._rendered.get(sql)
