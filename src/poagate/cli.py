@@ -107,9 +107,9 @@ class RichProgress:
             self._progress.advance(self._task, amount)
 
 
-@contextmanager
-def progress_bars() -> Iterator[RichProgress]:
-    with Progress(
+def rich_progress() -> Progress:
+    """The commands' progress display, on standard error."""
+    return Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -118,7 +118,12 @@ def progress_bars() -> Iterator[RichProgress]:
         TimeRemainingColumn(),
         console=err,
         transient=False,
-    ) as progress:
+    )
+
+
+@contextmanager
+def progress_bars() -> Iterator[RichProgress]:
+    with rich_progress() as progress:
         bars = RichProgress(progress)
         yield bars
         bars.finish()
@@ -339,14 +344,7 @@ def simulate(
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     total = len(chosen) * len(settings)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-    ) as progress:
+    with rich_progress() as progress:
         task = progress.add_task("Simulating", total=total)
 
         def done(m: Any) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from poagate.formats.timestamps import parse_timestamp
 from poagate.sim.fleet import FleetSpec, generate_fleet
-from poagate.sim.scenarios import GuardSetting, prepare, run, scenarios
+from poagate.sim.scenarios import GuardSetting, Measures, prepare, run, scenarios
 from poagate.sim.traffic import Cause, TrafficSpec, generate_traffic
 
 
@@ -96,11 +96,17 @@ def test_a_small_month_is_decided_as_its_ground_truth_says(tmp_path: Path) -> No
     assert measures.spurious_suppressed == len(firmware_in_window)  # and nothing else
 
 
+def off_and_on(
+    tmp_path: Path, name: str, esmes: int, seed: int, on: GuardSetting
+) -> tuple[Measures, Measures]:
+    """One scenario's month replayed with the guards off and with ``on``."""
+    month = prepare(scenarios(esmes=esmes, seed=seed)[name], tmp_path)
+    return run(month, GuardSetting("off"), tmp_path), run(month, on, tmp_path)
+
+
 def test_release_if_dark_brings_every_bricked_meter_to_its_dno(tmp_path: Path) -> None:
-    scenario = scenarios(esmes=2_000, seed=2)["bricking"]
-    month = prepare(scenario, tmp_path)
-    off = run(month, GuardSetting("off"), tmp_path)
-    dark = run(month, GuardSetting("dark", release_after_minutes=60), tmp_path)
+    dark_on = GuardSetting("dark", release_after_minutes=60)
+    off, dark = off_and_on(tmp_path, "bricking", 2_000, 2, dark_on)
     assert off.by_cause["bricked"]["suppressed"] > 0
     assert dark.by_cause["bricked"]["suppressed"] == 0
     assert dark.by_cause["bricked"]["released"] == off.by_cause["bricked"]["suppressed"]
@@ -109,10 +115,8 @@ def test_release_if_dark_brings_every_bricked_meter_to_its_dno(tmp_path: Path) -
 
 
 def test_area_outage_brings_the_storm_to_its_dno(tmp_path: Path) -> None:
-    scenario = scenarios(esmes=4_000, seed=1)["storm"]
-    month = prepare(scenario, tmp_path)
-    off = run(month, GuardSetting("off"), tmp_path)
-    area = run(month, GuardSetting("area", area_outage_threshold=3), tmp_path)
+    area_on = GuardSetting("area", area_outage_threshold=3)
+    off, area = off_and_on(tmp_path, "storm", 4_000, 1, area_on)
     assert off.by_cause["storm"]["suppressed"] > 0
     assert area.by_cause["storm"]["suppressed"] == 0
 
