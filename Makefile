@@ -41,6 +41,9 @@ test: lint typecheck unit
 bench: install system-deps
 	$(BIN)/python benchmarks/replay.py
 	$(BIN)/python benchmarks/http.py
+	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/storm.py
+	$(BIN)/python benchmarks/vs_alertmanager.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -23,32 +23,32 @@ from pathlib import Path
 # issue asks) would shadow the standard library's http package: take the folder off first.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-import argparse  # noqa: E402 - after the path fix above
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import random  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import subprocess
+import time
+from datetime import UTC, datetime
+from typing import Any
 
-import httpx  # noqa: E402
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import wait_until_ready  # noqa: E402
-from tests.pg import PostgresServer, free_port  # noqa: E402
+from tests.helpers import wait_until_ready
+from tests.pg import PostgresServer, free_port
 
-from poagate.api.auth import new_token, token_sha256  # noqa: E402
-from poagate.formats.guid_list import read_guid_list  # noqa: E402
-from poagate.formats.inventory import read_inventory, write_inventory  # noqa: E402
-from poagate.sim.fleet import FleetSpec, generate_fleet  # noqa: E402
-from poagate.store.database import open_store  # noqa: E402
+from poagate.api.auth import new_token, token_sha256
+from poagate.formats.guid_list import read_guid_list
+from poagate.formats.inventory import read_inventory, write_inventory
+from poagate.sim.fleet import FleetSpec, generate_fleet
+from poagate.store.database import open_store
 
 POAGATE = Path(sys.executable).with_name("poagate")
 
@@ -120,15 +120,21 @@ def prepare(database: str, directory: Path, esmes: int) -> tuple[str, list[str]]
         with inventory.open("w", newline="") as f:
             write_inventory(fleet.devices(), f)
         (directory / "guid.txt").write_text("\n".join(fleet.guid_list()) + "\n")
+    token = load_store(database, inventory, directory / "guid.txt")
+    return token, [s.chf_id for s in fleet.sites]
+
+
+def load_store(database: str, inventory: Path, guid: Path) -> str:
+    """Load an inventory and a GUID list into the store; a new dsp token for it."""
     now = datetime.now(UTC)
     token = new_token()
     with open_store(database, "service") as store:
         with inventory.open(newline="") as f:
-            store.load_inventory(read_inventory(f, "inventory.csv"), "inventory.csv", "x", now)
-        with (directory / "guid.txt").open() as f:
-            store.save_guid_list(read_guid_list(f, "guid.txt"), "guid.txt", now)
+            store.load_inventory(read_inventory(f, inventory.name), inventory.name, "x", now)
+        with guid.open() as f:
+            store.save_guid_list(read_guid_list(f, guid.name), guid.name, now)
         store.add_token(token_sha256(token), "dsp", [], "benchmark", now, "benchmark")
-    return token, [s.chf_id for s in fleet.sites]
+    return token
 
 
 class Server:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import psutil
 
+from benchlib import PeakRss  # benchmarks/ is on sys.path when a benchmark runs as a script
 from poagate.domain.events import Ignored
 from poagate.domain.gate import Gate
 from poagate.formats.duis import parse_duis
@@ -110,18 +111,8 @@ def run_replay(workdir: Path, inventory: Path, guid: Path, events: list[Path]) -
     ]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    main = psutil.Process(process.pid)
-    peak_main = peak_tree = 0
-    while process.poll() is None:
-        try:
-            tree = [main, *main.children(recursive=True)]
-            rss = [p.memory_info().rss for p in tree]
-        except psutil.Error:
-            rss = []
-        if rss:
-            peak_main = max(peak_main, rss[0])
-            peak_tree = max(peak_tree, sum(rss))
-        time.sleep(0.05)
+    with PeakRss(process.pid) as peak:
+        process.wait()
     elapsed = time.perf_counter() - started
     if process.returncode != 0:
         raise SystemExit(f"poagate replay failed with exit code {process.returncode}")
@@ -129,8 +120,8 @@ def run_replay(workdir: Path, inventory: Path, guid: Path, events: list[Path]) -
     return {
         "seconds": elapsed,
         "events": summary["events_read"],
-        "peak_rss_main_mb": peak_main / 2**20,
-        "peak_rss_tree_mb": peak_tree / 2**20,
+        "peak_rss_main_mb": peak.main_mb,
+        "peak_rss_tree_mb": peak.tree_mb,
         "ad1_suppressed": summary["ad1_suppressed"],
         "ad1_forwarded": summary["ad1_forwarded"],
         "replay_seconds_inside": summary["run"]["seconds"],

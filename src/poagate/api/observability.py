@@ -10,6 +10,7 @@ the database when ``/metrics`` is scraped.
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import logging
 import os
@@ -55,15 +56,20 @@ DELIVERIES = Counter(
 
 
 def observe_group(answers: list[dict[str, Any]], seconds: float) -> None:
+    """Count a group's messages and outcomes: one increment a label, not one an item."""
     GROUP_SECONDS.observe(seconds)
-    for answer in answers:
-        OUTCOMES.labels(answer["outcome"]).inc()
-        kind = answer.get("type") or (
-            "ad1"
-            if answer["outcome"] in {"suppressed", "forwarded", "duplicate"}
-            else answer["outcome"]
-        )
-        MESSAGES.labels(kind).inc()
+    outcomes = collections.Counter(answer["outcome"] for answer in answers)
+    kinds = collections.Counter(
+        answer.get("type") or ("ad1" if answer["outcome"] in _AD1_OUTCOMES else answer["outcome"])
+        for answer in answers
+    )
+    for outcome, count in outcomes.items():
+        OUTCOMES.labels(outcome).inc(count)
+    for kind, count in kinds.items():
+        MESSAGES.labels(kind).inc(count)
+
+
+_AD1_OUTCOMES = frozenset({"suppressed", "forwarded", "duplicate"})
 
 
 class StoreGauges(Collector):

@@ -40,11 +40,12 @@ def items_of(
     kind = media_type(content_type)
     if kind in XML_TYPES:
         return [_xml_item(1, body, received_at)]
+    stamp = format_timestamp(received_at)  # once per request: every item has the same
     if kind == JSON_TYPE:
-        return [_json_item(1, body, received_at, may_backfill)]
+        return [_json_item(1, body, stamp, may_backfill)]
     if kind in NDJSON_TYPES:
         return [
-            _json_item(number, line, received_at, may_backfill)
+            _json_item(number, line, stamp, may_backfill)
             for number, line in enumerate(body.split(b"\n"), start=1)
             if line.strip()
         ]
@@ -62,7 +63,8 @@ def _xml_item(position: int, body: bytes, received_at: datetime) -> Item:
     return Item(position, event, raw=body, payload=body, content_type="application/xml")
 
 
-def _json_item(position: int, line: bytes, received_at: datetime, may_backfill: bool) -> Item:
+def _json_item(position: int, line: bytes, received_at: str, may_backfill: bool) -> Item:
+    """One JSON event; ``received_at`` is the server's stamp, formatted, for items without."""
     line = line.rstrip(b"\r")
     try:
         obj: Any = orjson.loads(line)
@@ -78,7 +80,7 @@ def _json_item(position: int, line: bytes, received_at: datetime, may_backfill: 
                 raw=line,
             )
         if obj.get("received_at") is None:
-            obj = {**obj, "received_at": format_timestamp(received_at)}
+            obj = {**obj, "received_at": received_at}
     try:
         event = parse_event(obj)
     except InputError as exc:

@@ -462,6 +462,11 @@ class SqlStore(ABC):
         ``transaction``, before ``encode``)."""
         self._next_seq = self._read_next_seq()
 
+    def inventory_generation(self) -> int:
+        """Changes whenever the devices do: every write to ``devices`` comes with a new
+        ``inventory_loads`` row in the same transaction (``inventory_rows``)."""
+        return int(self._scalar("SELECT COALESCE(MAX(id), 0) FROM inventory_loads"))
+
     def devices_for(self, device_ids: Sequence[str], chf_ids: Sequence[str]) -> list[Device]:
         """The devices an event group needs: its targets, and every ESME joined to its CHFs."""
         return [

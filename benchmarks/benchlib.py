@@ -1,0 +1,75 @@
+"""What the benchmarks share: peak resident memory of a process tree, and http.py as a module.
+
+``benchmarks/`` is on ``sys.path`` when a benchmark runs as a script, so ``import benchlib``."""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from pathlib import Path
+from types import ModuleType, TracebackType
+
+import psutil
+
+
+class PeakRss:
+    """Samples a process tree's resident memory every ``interval`` seconds while in use::
+
+    with PeakRss(pid) as peak:
+        ...
+    peak.main_mb, peak.tree_mb
+    """
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        self._process = psutil.Process(pid)
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self.main = 0
+        self.tree = 0
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                tree = [self._process, *self._process.children(recursive=True)]
+                rss = [p.memory_info().rss for p in tree]
+            except psutil.Error:
+                rss = []
+            if rss:
+                self.main = max(self.main, rss[0])
+                self.tree = max(self.tree, sum(rss))
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def main_mb(self) -> float:
+        return self.main / 2**20
+
+    @property
+    def tree_mb(self) -> float:
+        return self.tree / 2**20
+
+
+def http_benchmark() -> ModuleType:
+    """benchmarks/http.py (its Server, load_store, activate), loaded under another name:
+    imported as ``http`` it would shadow the standard library's package."""
+    spec = importlib.util.spec_from_file_location(
+        "poagate_bench_http", Path(__file__).with_name("http.py")
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
