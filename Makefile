@@ -44,6 +44,7 @@ bench: install system-deps
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/storm.py
 	$(BIN)/python benchmarks/vs_alertmanager.py
+	$(BIN)/python benchmarks/profile.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
