@@ -93,9 +93,14 @@ def parse_only(inventory: Path, events: list[Path]) -> tuple[float, int, int]:
     return time.perf_counter() - started, rows, lines
 
 
-def run_replay(workdir: Path, inventory: Path, guid: Path, events: list[Path]) -> dict[str, float]:
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
+def run_replay(
+    workdir: Path, inventory: Path, guid: Path, events: list[Path], fresh: bool = True
+) -> dict[str, float]:
+    """``poagate replay`` as a subprocess into ``workdir`` (emptied first unless ``fresh`` is
+    false, to resume on its store): wall time, peak RSS, and figures of its summary."""
+    if fresh:
+        shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True, exist_ok=True)
     command = [
         str(POAGATE),
         "replay",

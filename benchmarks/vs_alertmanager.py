@@ -38,7 +38,6 @@ import asyncio
 import json
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -54,6 +53,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.helpers import stop_process
 from tests.pg import free_port
 
 from benchlib import PeakRss, http_benchmark
@@ -168,12 +168,7 @@ class Alertmanager:
         raise SystemExit("Alertmanager did not start")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process)
 
 
 async def create_silences(url: str, hubs: list[str], now: datetime) -> None:
@@ -284,38 +279,16 @@ def poagate_replay_run(
     run = work / "replay"
     run_replay(run, inventory, guid, [opening])
     # The same command with the AD1s added resumes: the windows are applied already.
-    result = resume_replay(run, inventory, guid, [opening, storm])
+    result = run_replay(run, inventory, guid, [opening, storm], fresh=False)
     suppressed = {
         json.loads(line)["alert_id"] for line in (run / "out" / "suppression_log.jsonl").open()
     }
     expected = {alert_id for alert_id, _, inside in alerts if inside}
-    return {**result, "correct": suppressed == expected}
-
-
-def resume_replay(
-    directory: Path, inventory: Path, guid: Path, events: list[Path]
-) -> dict[str, Any]:
-    command = [
-        str(Path(sys.executable).with_name("poagate")),
-        "replay",
-        "--inventory",
-        str(inventory),
-        "--guid-list",
-        str(guid),
-        "--db",
-        str(directory / "poagate.db"),
-        "--out",
-        str(directory / "out"),
-        *map(str, events),
-    ]
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    with PeakRss(process.pid) as peak:
-        _, stderr = process.communicate()
-    seconds = time.perf_counter() - started
-    if process.returncode != 0:
-        raise SystemExit(f"poagate replay failed: {stderr.decode()[-2000:]}")
-    return {"seconds": seconds, "peak_rss_mb": peak.tree_mb}
+    return {
+        "seconds": result["seconds"],
+        "peak_rss_mb": result["peak_rss_tree_mb"],
+        "correct": suppressed == expected,
+    }
 
 
 def poagate_http_run(
@@ -363,6 +336,16 @@ def poagate_http_run(
         server.stop()
     expected = {alert_id for alert_id, _, inside in alerts if inside}
     return {"seconds": seconds, "peak_rss_mb": peak.tree_mb, "correct": suppressed == expected}
+
+
+def poagate_figures(result: dict[str, Any], alerts: int) -> dict[str, Any]:
+    return {
+        "alerts": alerts,
+        "alerts_per_second": round(alerts / result["seconds"]),
+        "seconds": round(result["seconds"], 2),
+        "peak_rss_mb": round(result["peak_rss_mb"]),
+        "correct": result["correct"],
+    }
 
 
 def main() -> None:
@@ -423,20 +406,8 @@ def main() -> None:
                     "peak_rss_mb": round(am_peak.tree_mb),
                     "correct": am_result["correct"],
                 },
-                "poagate_replay": {
-                    "alerts": args.alerts,
-                    "alerts_per_second": round(args.alerts / replay_result["seconds"]),
-                    "seconds": round(replay_result["seconds"], 2),
-                    "peak_rss_mb": round(replay_result["peak_rss_mb"]),
-                    "correct": replay_result["correct"],
-                },
-                "poagate_http": {
-                    "alerts": args.alerts,
-                    "alerts_per_second": round(args.alerts / http_result["seconds"]),
-                    "seconds": round(http_result["seconds"], 2),
-                    "peak_rss_mb": round(http_result["peak_rss_mb"]),
-                    "correct": http_result["correct"],
-                },
+                "poagate_replay": poagate_figures(replay_result, args.alerts),
+                "poagate_http": poagate_figures(http_result, args.alerts),
             }
             row["ratio_replay"] = round(row["poagate_replay"]["alerts_per_second"] / am_rate, 1)
             row["ratio_http"] = round(row["poagate_http"]["alerts_per_second"] / am_rate, 1)

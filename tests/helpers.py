@@ -162,3 +162,13 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], seconds: float 
             pass
         time.sleep(0.1)
     return False
+
+
+def stop_process(process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it is still running after ``seconds``."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -20,7 +20,7 @@ import pytest
 from poagate.api.auth import new_token, token_sha256
 from poagate.store.database import open_store
 from tests.api.conftest import OPERATORS, USER, ad1, chf_of, esme_of, fleet_csv
-from tests.helpers import wait_until_ready
+from tests.helpers import stop_process, wait_until_ready
 from tests.pg import free_port
 
 pytestmark = pytest.mark.slow
@@ -59,12 +59,7 @@ class Server:
         return self.process.stderr.read().decode()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process)
 
 
 @pytest.fixture
