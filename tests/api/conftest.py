@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
@@ -163,3 +166,77 @@ def clock() -> Clock:
 @pytest.fixture
 def api(database: str, clock: Clock) -> Iterator[Api]:
     yield from make_api(database, clock)
+
+
+# -- a DNO webhook receiver (real HTTP on loopback) --------------------------------------------
+
+SECRET = "a-shared-secret-of-some-length"
+
+
+@dataclass
+class Receipt:
+    operator: str
+    alert_id: str
+    body: bytes
+    headers: dict[str, str]
+    status: int
+    at: float
+
+
+@dataclass
+class Receiver:
+    """A DNO's endpoint: records every request; ``behaviour`` decides each answer."""
+
+    behaviour: Callable[[str, str, int], str] = lambda operator, alert_id, attempt: "ok"
+    receipts: list[Receipt] = field(default_factory=list)
+    attempts: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def delivered(self) -> list[Receipt]:
+        return [r for r in self.receipts if r.status == 200]
+
+
+def serve(receiver: Receiver) -> tuple[ThreadingHTTPServer, str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            operator = self.path.rsplit("/", 1)[1]
+            alert_id = self.headers["Idempotency-Key"]
+            with receiver.lock:
+                attempt = receiver.attempts.get(alert_id, 0) + 1
+                receiver.attempts[alert_id] = attempt
+            action = receiver.behaviour(operator, alert_id, attempt)
+            if action == "hang":
+                time.sleep(1.0)  # longer than the sender's timeout
+            status = {"ok": 200, "fail": 500, "hang": 200, "refuse": 503}[action]
+            with receiver.lock:
+                receiver.receipts.append(
+                    Receipt(
+                        operator,
+                        alert_id,
+                        body,
+                        dict(self.headers),
+                        status if action != "hang" else 0,
+                        time.monotonic(),
+                    )
+                )
+            try:
+                self.send_response(status)
+                self.end_headers()
+            except OSError:
+                pass  # the sender gave up waiting
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    r = Receiver()
+    server, url = serve(r)
+    yield r, url
+    server.shutdown()

@@ -247,14 +247,3 @@ def test_sqlite_token_table_holds_hashes_only(api: Api) -> None:
         stored = [r[0] for r in conn.execute("SELECT token_sha256 FROM api_tokens")]
     assert token_sha256(token) in stored
     assert token not in stored
-
-
-def test_the_service_refuses_guards_it_does_not_apply(api: Api) -> None:
-    admin = api.token("admin")
-    for guard in ({"release_after_minutes": 60}, {"area_outage_threshold": 3}):
-        answer = api.client.put("/v1/config", json=guard, headers=api.auth(admin))
-        assert answer.status_code == 422
-        assert "does not apply them yet" in answer.json()["detail"]
-    shown = api.get(admin, "/v1/config").json()
-    assert shown["release_after_minutes"] is None
-    assert shown["area_outage_threshold"] is None

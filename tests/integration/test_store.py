@@ -117,3 +117,44 @@ def test_lock_is_released_on_close(tmp_path: Path) -> None:
     SqliteStore(tmp_path / "db").close()
     with SqliteStore(tmp_path / "db", lock_wait_seconds=0.1):
         pass
+
+
+def test_revision_0003_places_earlier_outcomes_in_the_feed(tmp_path: Path) -> None:
+    """A store written before the service applied guards: forwarded AD1s keep their place,
+    entries a replay released join the feed after them in the order of their release."""
+    from alembic import command
+
+    from poagate.store.migrate import alembic_config
+
+    path = tmp_path / "old.db"
+    command.upgrade(alembic_config(f"sqlite:///{path}"), "0002")
+    at = 1_772_359_200_000_000  # 2026-03-01T10:00:00Z in microseconds
+    rows = [  # seq, alert_id, suppressed, released_at
+        (1, "F1", 0, None),
+        (2, "R-LATE", 1, at + 9),
+        (3, "S1", 1, None),
+        (4, "R-EARLY", 1, at + 5),
+        (5, "F2", 0, None),
+    ]
+    with sqlite3.connect(path) as conn:
+        for seq, alert_id, suppressed, released_at in rows:
+            conn.execute(
+                "INSERT INTO ad1_outcomes (seq, alert_id, suppressed, chf_id, network_operator, "
+                "event_at, received_at, decided_at, reason, esme_id, activation_request_id, "
+                "activation_originator, window_start, window_end, released_at, release_reason) "
+                "VALUES (?, ?, ?, ?, '12', ?, ?, ?, 'r', ?, 'q', 'o', ?, ?, ?, ?)",
+                (seq, alert_id, suppressed, CHF, at, at, at, CHF, at, at, released_at,
+                 None if released_at is None else "no_sign_of_life"),
+            )  # fmt: skip
+    with SqliteStore(path) as store:
+        feed = [(place, o.alert_id, o.reason) for place, o in store.feed_page(None)]
+        assert feed == [
+            (1, "F1", "r"),
+            (5, "F2", "r"),
+            (6, "R-EARLY", "no_sign_of_life"),
+            (7, "R-LATE", "no_sign_of_life"),
+        ]
+        store.commit(Batch(ad1_outcomes=[forwarded("F3")]))
+        assert [o.alert_id for _, o in store.feed_page(None, after_feed_seq=7)] == ["F3"]
+        assert store.feed_seq_of_alert("F3", None) == 8  # numbering goes on after the feed
+        assert store.feed_seq_of_alert("S1", None) is None  # suppressed, not released

@@ -19,11 +19,17 @@ from fastapi import FastAPI
 
 from poagate import __version__
 from poagate.api.auth import TokenCache
-from poagate.api.observability import RequestContext, StoreGauges, observe_group
+from poagate.api.observability import (
+    RequestContext,
+    StoreGauges,
+    observe_group,
+    observe_releases,
+)
 from poagate.api.problems import HANDLERS
 from poagate.api.service import ReadPool, Service
 from poagate.api.settings import Settings
 from poagate.service.ingest import Ingestor
+from poagate.service.releases import release_dark
 from poagate.store.database import open_store
 from poagate.store.sql import SqlStore
 
@@ -42,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.clock,
         webhooks=webhook_operators,
         observe=observe_group,
+        on_release=observe_releases,
     )
     service = Service(
         settings,
@@ -58,14 +65,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from poagate.delivery.worker import run_deliveries
 
             delivery_task = asyncio.create_task(run_deliveries(service), name="deliveries")
+        release_task = asyncio.create_task(run_releases(service), name="release-if-dark")
         log.info("poagate %s serving %s", __version__, open_location(settings.database))
         try:
             yield
         finally:
-            if delivery_task is not None:
-                delivery_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await delivery_task
+            for task in (release_task, delivery_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await asyncio.to_thread(ingestor.stop)
             service.reads.close()
 
@@ -91,6 +100,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (routes_ingest, routes_read, routes_admin, routes_ops):
         app.include_router(module.router)
     return app
+
+
+async def run_releases(service: Service) -> None:
+    """The release-if-dark pass (SPEC §9), every ``release_poll_seconds``, on the writer
+    connection in turn with the decisions; it does nothing while the guard is off."""
+    clock = service.settings.clock
+    while True:
+        await asyncio.sleep(service.settings.release_poll_seconds)
+        try:
+            released = await service.ingestor.call(lambda store: release_dark(store, clock()))
+        except Exception:
+            log.exception("the release-if-dark pass failed; it runs again")
+            continue
+        if released:
+            observe_releases(released)
+            log.info("released %d suppressed AD1s (SPEC §9)", len(released))
 
 
 def open_location(database: str) -> str:

@@ -33,6 +33,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from poagate.domain.gate import SuppressionEntry
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
@@ -53,6 +55,11 @@ GROUP_SECONDS = Histogram(
 DELIVERIES = Counter(
     "poagate_delivery_attempts_total", "Webhook delivery attempts, by result.", ["result"]
 )
+RELEASES = Counter(
+    "poagate_ad1_released_total",
+    "Suppressed AD1s released to their DNO by a SPEC §9 guard, by release_reason.",
+    ["reason"],
+)
 
 
 def observe_group(answers: list[dict[str, Any]], seconds: float) -> None:
@@ -72,6 +79,11 @@ def observe_group(answers: list[dict[str, Any]], seconds: float) -> None:
 _AD1_OUTCOMES = frozenset({"suppressed", "forwarded", "duplicate"})
 
 
+def observe_releases(released: list[SuppressionEntry]) -> None:
+    for reason, count in collections.Counter(e.release_reason for e in released).items():
+        RELEASES.labels(reason or "").inc(count)
+
+
 class StoreGauges(Collector):
     """Gauges read from the database at scrape time."""
 
@@ -88,7 +100,7 @@ class StoreGauges(Collector):
         queue = GaugeMetricFamily(
             "poagate_delivery_queue", "Deliveries to DNO webhooks, by status.", labels=["status"]
         )
-        for status in ("pending", "delivered", "dead"):
+        for status in ("pending", "held", "delivered", "dead"):
             queue.add_metric([status], figures["deliveries"].get(status, 0))
         yield queue
 

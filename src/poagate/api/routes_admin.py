@@ -23,6 +23,7 @@ from poagate.formats.guid_list import read_guid_list
 from poagate.formats.inventory import read_inventory
 from poagate.formats.records import rejection_fields
 from poagate.service.inputs import bytes_sha256
+from poagate.service.releases import WATERMARK, arm_release_if_dark
 from poagate.store.sql import SqlStore
 
 router = APIRouter(tags=["operations"])
@@ -189,9 +190,19 @@ class Settings(BaseModel):
     )
     window_minutes: int = Field(30, ge=1, le=1440)
     skew_tolerance_seconds: int = Field(0, ge=0, le=3600)
-    # SPEC §9 guards: recorded by `poagate replay`; the HTTP service does not apply them yet.
-    release_after_minutes: int | None = Field(None, ge=1)
-    area_outage_threshold: int | None = Field(None, ge=1)
+    # SPEC §9 guards, each off while null (docs/guards.md).
+    release_after_minutes: int | None = Field(
+        None,
+        ge=1,
+        description="release-if-dark: release a suppressed AD1 whose hub sent nothing within "
+        "this many minutes of its event_at; it watches AD1s decided from when it is switched on.",
+    )
+    area_outage_threshold: int | None = Field(
+        None,
+        ge=1,
+        description="area-outage: forward (or release) an AD1 when this many AD1s of other hubs "
+        "of its postcode sector within area_outage_seconds were forwarded.",
+    )
     area_outage_seconds: int = Field(DEFAULT_AREA_OUTAGE_SECONDS, ge=1)
     delivery: Delivery = Field(default_factory=Delivery)
 
@@ -224,14 +235,6 @@ async def put_config(request: Request, principal: Admin, body: Settings) -> Json
         Config(tuple(body.manufacturers), body.window_minutes, body.skew_tolerance_seconds)
     except ValueError as exc:
         raise Problem(422, "Invalid configuration", str(exc)) from None
-    if body.release_after_minutes is not None or body.area_outage_threshold is not None:
-        raise Problem(
-            422,
-            "Guards not available in the service",
-            "release_after_minutes and area_outage_threshold (SPEC §9) are applied by "
-            "poagate replay and poagate simulate; the HTTP service does not apply them yet, "
-            "so it will not accept them: leave both null",
-        )
 
     def save(store: SqlStore) -> dict[str, Any]:
         with store.transaction():
@@ -249,6 +252,10 @@ async def put_config(request: Request, principal: Admin, body: Settings) -> Json
                         )
                     hook["secret"] = kept
             changed = store.save_settings(wanted, principal.actor, now)
+            if wanted["release_after_minutes"] is not None and (
+                current["release_after_minutes"] is None or store.meta(WATERMARK) is None
+            ):
+                arm_release_if_dark(store)  # it watches what is decided from now on
             if changed:
                 store.audit(now, principal.actor, "config.set", _masked(wanted))
         return {**_masked(wanted), "changed": changed}

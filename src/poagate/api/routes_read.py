@@ -36,7 +36,6 @@ from poagate.formats.records import (
     write_csv,
 )
 from poagate.formats.timestamps import parse_timestamp
-from poagate.store.sql import SqlStore
 
 router = APIRouter(tags=["reading"])
 
@@ -117,15 +116,14 @@ def page(
     return Json({"items": [as_dict(record) for _, record in items], "next_cursor": next_cursor})
 
 
-def after_seq(
-    store: SqlStore, cursor: str | None, suppressed: bool, scope: frozenset[str] | None
-) -> int:
+def after(cursor: str | None, place: Callable[[str], int | None]) -> int:
+    """Where a listing continues: the place of the item the cursor names (0 without one)."""
     if cursor is None:
         return 0
-    seq = store.seq_of_alert(decode_cursor(cursor), suppressed, scope)
-    if seq is None:
+    found = place(decode_cursor(cursor))
+    if found is None:
         raise BAD_CURSOR
-    return seq
+    return found
 
 
 @router.get(
@@ -157,7 +155,7 @@ def suppression_log(
         raise Problem(422, "Invalid request", str(exc)) from None
     scope = scope_of(principal, network_operator)
     with service_of(request).reads.borrow() as store:
-        start = after_seq(store, cursor, True, principal.scope)
+        start = after(cursor, lambda alert: store.seq_of_alert(alert, True, principal.scope))
         items = [
             (outcome.alert_id, outcome)
             for _, outcome in store.outcomes_page(
@@ -188,8 +186,10 @@ def _forwarded(record: Any) -> dict[str, Any]:
 @router.get(
     "/v1/alerts/forwarded",
     summary="Forwarded AD1s (the pull feed)",
-    description="Every AD1 forwarded to the caller's network operators, in decision order. A "
-    "DNO that was down catches up by following next_cursor from where it stopped.",
+    description="Every AD1 forwarded to the caller's network operators, in the order they "
+    "were forwarded: decided, or released by a SPEC §9 guard (then decided_at is the release "
+    "and reason its release_reason). A DNO that was down catches up by following next_cursor "
+    "from where it stopped.",
 )
 def forwarded_feed(
     request: Request,
@@ -201,12 +201,10 @@ def forwarded_feed(
 ) -> Response:
     scope = scope_of(principal, network_operator)
     with service_of(request).reads.borrow() as store:
-        start = after_seq(store, cursor, False, principal.scope)
+        start = after(cursor, lambda alert: store.feed_seq_of_alert(alert, principal.scope))
         items = [
             (outcome.alert_id, outcome)
-            for _, outcome in store.outcomes_page(
-                suppressed=False, network_operators=scope, after_seq=start, limit=limit + 1
-            )
+            for _, outcome in store.feed_page(scope, after_feed_seq=start, limit=limit + 1)
         ]
     return page(request, items, limit, FORWARDED_FIELDS, _forwarded, format)
 
@@ -229,12 +227,7 @@ def activations(
     except IdentifierError as exc:
         raise Problem(422, "Invalid request", str(exc)) from None
     with service_of(request).reads.borrow() as store:
-        start = 0
-        if cursor is not None:
-            found = store.activation_seq(decode_cursor(cursor))
-            if found is None:
-                raise BAD_CURSOR
-            start = found
+        start = after(cursor, store.activation_seq)
         rows = store.activations_page(
             device_id=device, status=status, after_seq=start, limit=limit + 1
         )

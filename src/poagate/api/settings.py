@@ -23,6 +23,8 @@ class Settings:
     reference_limit_bytes: int = 256 * 1024 * 1024  # an inventory CSV can be this big
     deliveries: bool = True  # run the delivery worker in this process
     delivery_poll_seconds: float = 0.2
+    # How often release-if-dark (SPEC §9) looks for entries to release, when it is on.
+    release_poll_seconds: float = 5.0
     read_connections: int = 8
     token_cache_seconds: float = 2.0  # a revoked token stops working within this
     busy_timeout_ms: int = 10_000  # SQLite: how long a write waits for another writer
@@ -41,6 +43,8 @@ class Settings:
             settings.deliveries = env["POAGATE_DELIVERIES"] not in {"0", "false", "no"}
         if env.get("POAGATE_DELIVERY_POLL_SECONDS"):
             settings.delivery_poll_seconds = float(env["POAGATE_DELIVERY_POLL_SECONDS"])
+        if env.get("POAGATE_RELEASE_POLL_SECONDS"):
+            settings.release_poll_seconds = float(env["POAGATE_RELEASE_POLL_SECONDS"])
         if env.get("POAGATE_READ_CONNECTIONS"):
             settings.read_connections = int(env["POAGATE_READ_CONNECTIONS"])
         if env.get("POAGATE_LOG_LEVEL"):
@@ -53,6 +57,7 @@ class Settings:
             "POAGATE_BODY_LIMIT_BYTES": str(self.body_limit_bytes),
             "POAGATE_DELIVERIES": "1" if self.deliveries else "0",
             "POAGATE_DELIVERY_POLL_SECONDS": str(self.delivery_poll_seconds),
+            "POAGATE_RELEASE_POLL_SECONDS": str(self.release_poll_seconds),
             "POAGATE_READ_CONNECTIONS": str(self.read_connections),
             "POAGATE_LOG_LEVEL": self.log_level,
         }

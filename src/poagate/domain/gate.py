@@ -125,6 +125,21 @@ class ActivationApplied:
     repeat: bool
 
 
+def released_as_forwarded(entry: SuppressionEntry) -> ForwardedAlert:
+    """A released entry as the forwarded AD1 its DNO receives late (SPEC §9): decided at its
+    release, with the release's reason."""
+    assert entry.released_at is not None
+    return ForwardedAlert(
+        entry.alert_id,
+        entry.chf_id,
+        entry.network_operator,
+        entry.event_at,
+        entry.received_at,
+        entry.released_at,
+        entry.release_reason or "released",
+    )
+
+
 Ad1Outcome = SuppressionEntry | ForwardedAlert | DuplicateAlert
 Outcome = Ad1Outcome | ActivationApplied | ActivationOutcome | DeviceMessage
 

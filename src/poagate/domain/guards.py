@@ -114,6 +114,12 @@ class Guards:
             self._sector_of_chf[chf_id] = sector
             return sector
 
+    def place(self, chf_id: str, sector: str | None) -> None:
+        """Tell the sector of a CHF whose devices are not in the inventory given (a server
+        restores a sector's recent AD1s with the sector stored beside each); what the
+        inventory says, once asked, is kept."""
+        self._sector_of_chf.setdefault(chf_id, sector)
+
     def area_evidence(self, chf_id: str, event_at: datetime) -> bool:
         """Whether enough AD1s of other CHFs of the sector near ``event_at`` were forwarded."""
         if self.area_threshold is None:

@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -41,9 +41,10 @@ from poagate.domain.gate import (
     Gate,
     SuppressionEntry,
 )
-from poagate.domain.reference import Config, Device, DeviceType, Inventory
+from poagate.domain.reference import Device, DeviceType, Inventory
 from poagate.formats.errors import Rejection, truncate_raw
 from poagate.formats.timestamps import to_us
+from poagate.service.releases import deciding_config, holds, record_releases, restore_sectors
 from poagate.store import Batch, StoreUnavailableError
 from poagate.store.sql import SqlStore
 
@@ -99,11 +100,13 @@ class Ingestor:
         clock: Callable[[], datetime],
         webhooks: Callable[[SqlStore], frozenset[str]] | None = None,
         observe: Callable[[list[dict[str, Any]], float], None] | None = None,
+        on_release: Callable[[list[SuppressionEntry]], None] | None = None,
     ) -> None:
         self._open_store = open_store
         self._clock = clock
         self._webhooks = webhooks or (lambda store: frozenset())
         self._observe = observe
+        self._on_release = on_release
         self._queue: queue.Queue[Request | Job | _Stop] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._store: SqlStore | None = None
@@ -111,12 +114,6 @@ class Ingestor:
 
     def start(self) -> None:
         self._store = self._open_store()
-        config = self._store.config()
-        if config.release_after_minutes is not None or config.area_outage_threshold is not None:
-            log.warning(
-                "the store's configuration switches on SPEC §9 guards (set by poagate replay); "
-                "the HTTP service does not apply them and decides without them"
-            )
         self._thread = threading.Thread(target=self._run, name="poagate-ingest", daemon=True)
         self._thread.start()
 
@@ -216,35 +213,53 @@ class Ingestor:
 
     def _decide(self, store: SqlStore, group: Sequence[Request]) -> list[list[dict[str, Any]]]:
         events = [item.event for request in group for item in request.items if item.event]
-        alert_ids = sorted({e.alert_id for e in events if isinstance(e, Ad1Alert)})
-        chf_ids = sorted({e.chf_id for e in events if isinstance(e, Ad1Alert)})
+        alerts = [e for e in events if isinstance(e, Ad1Alert)]
+        alert_ids = sorted({e.alert_id for e in alerts})
+        chf_ids = sorted({e.chf_id for e in alerts})
         request_ids = sorted({e.request_id for e in events if isinstance(e, Activation)})
         targets = sorted({e.device_id for e in events if isinstance(e, Activation)})
         started = time.perf_counter()
         with store.transaction():
             store.refresh_sequence()
-            devices = self._devices.devices_for(store, targets, chf_ids)
+            config = store.config()
+            # The hubs themselves too: each AD1 is stored with its hub's postcode sector.
+            devices = self._devices.devices_for(store, sorted({*targets, *chf_ids}), chf_ids)
             # The hubs of the targets: an AD1 later in the group may fall in a window they open.
             hubs = sorted({d.chf_id for d in devices if d.chf_id is not None} | set(chf_ids))
-            gate = Gate(Inventory(devices), store.guid_list_for(targets), unguarded(store))
+            gate = Gate(Inventory(devices), store.guid_list_for(targets), deciding_config(config))
             gate.restore(
                 store.activations_for(request_ids, hubs, targets),
                 store.decided_among(alert_ids),
             )
+            sector_of = gate.guards.sector_of
+            restore_sectors(
+                store,
+                gate.guards,
+                map(sector_of, chf_ids),
+                [e.received_at if e.event_at is None else e.event_at for e in alerts],
+            )
             pushed = self._webhooks(store)
+            held = holds(config)
             batch = Batch()
             deliveries: list[tuple[Any, ...]] = []
             # One decision time for the group: its items are decided in one transaction.
             now = self._clock()
             answers = [
                 [
-                    self._decide_item(gate, batch, deliveries, pushed, request.source, item, now)
+                    self._decide_item(
+                        gate, batch, deliveries, pushed, held, request.source, item, now
+                    )
                     for item in request.items
                 ]
                 for request in group
             ]
-            store.write(store.encode(batch))
+            store.write(store.encode(batch, sector_of))
             store.enqueue(deliveries)
+            # SPEC §9 area-outage: entries released by AD1s this group forwarded.
+            released = gate.releases_due(now)
+            record_releases(store, released, now)
+        if released and self._on_release is not None:
+            self._on_release(released)
         if self._observe is not None:
             self._observe([a for answer in answers for a in answer], time.perf_counter() - started)
         return answers
@@ -255,6 +270,7 @@ class Ingestor:
         batch: Batch,
         deliveries: list[tuple[Any, ...]],
         pushed: frozenset[str],
+        held: bool,
         source: str,
         item: Item,
         now: datetime,
@@ -272,6 +288,8 @@ class Ingestor:
         outcome = gate.apply(event, now)
         batch.add(outcome, source, item.position)
         if isinstance(outcome, SuppressionEntry):
+            if held and outcome.network_operator in pushed:
+                deliveries.append(_delivery(outcome, item, now, "held"))
             return {
                 **answer,
                 "outcome": "suppressed",
@@ -283,18 +301,7 @@ class Ingestor:
             }
         if isinstance(outcome, ForwardedAlert):
             if outcome.network_operator in pushed:
-                at = to_us(now)
-                deliveries.append(
-                    (
-                        outcome.alert_id,
-                        outcome.network_operator,
-                        outcome.chf_id,
-                        item.content_type,
-                        item.payload,
-                        at,
-                        at,
-                    )
-                )
+                deliveries.append(_delivery(outcome, item, now, "pending"))
             return {
                 **answer,
                 "outcome": "forwarded",
@@ -376,13 +383,21 @@ class DeviceCache:
         return list(wanted.values())
 
 
-def unguarded(store: SqlStore) -> Config:
-    """The configuration in force without the SPEC §9 guards, which the service does not
-    apply yet (a store a guarded replay wrote may have them on; the server warns at start)."""
-    config = store.config()
-    if config.release_after_minutes is None and config.area_outage_threshold is None:
-        return config
-    return replace(config, release_after_minutes=None, area_outage_threshold=None)
+def _delivery(
+    outcome: SuppressionEntry | ForwardedAlert, item: Item, now: datetime, status: str
+) -> tuple[Any, ...]:
+    """An outbox row (``SqlStore.enqueue``): the original message for the AD1's DNO."""
+    at = to_us(now)
+    return (
+        outcome.alert_id,
+        outcome.network_operator,
+        outcome.chf_id,
+        item.content_type,
+        item.payload,
+        at,
+        at,
+        status,
+    )
 
 
 def _resolve(request: Request, result: list[dict[str, Any]] | BaseException) -> None:

@@ -25,7 +25,7 @@ from typing import IO, Any, Protocol, TypeVar, cast
 import orjson
 
 from poagate.domain.events import Event, Ignored
-from poagate.domain.gate import ForwardedAlert, Gate, SuppressionEntry
+from poagate.domain.gate import ForwardedAlert, Gate, SuppressionEntry, released_as_forwarded
 from poagate.domain.reference import Config, GuidList, Inventory
 from poagate.formats.errors import InputError, Rejection, truncate_raw
 from poagate.formats.guid_list import read_guid_list
@@ -215,20 +215,6 @@ def collector_paused() -> Iterator[None]:
         gc.collect()
 
 
-def released_as_forwarded(entry: SuppressionEntry) -> ForwardedAlert:
-    """A released entry as the forwarded AD1 its DNO receives late (SPEC §9)."""
-    assert entry.released_at is not None
-    return ForwardedAlert(
-        entry.alert_id,
-        entry.chf_id,
-        entry.network_operator,
-        entry.event_at,
-        entry.received_at,
-        entry.released_at,
-        entry.release_reason or "released",
-    )
-
-
 def write_outcome_files(store: Store, out: Path) -> None:
     """``suppression_log.jsonl`` and ``forwarded.jsonl`` from what the store holds: every entry
     (released ones with ``released_at``), and every forwarded AD1 with the released ones after
@@ -332,9 +318,12 @@ def _replay(
     names = [str(f.path) for f in files]
     ids = [s.id for s in sources]
 
+    # Each AD1's sector is stored when area-outage is on, for a server to read its evidence.
+    sector_of = gate.guards.sector_of if gate.guards.area_threshold is not None else None
+
     def commit(batch: Batch) -> None:
         batch.progress = dict(zip(ids, done, strict=True))
-        write(store.encode(batch))
+        write(store.encode(batch, sector_of))
         progress.advance(batch.events)
 
     batch = Batch()

@@ -8,7 +8,7 @@ some earlier batch, never half-way through one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Protocol
 
@@ -74,7 +74,9 @@ class Store(Protocol):
     def decided_alert_ids(self) -> Iterator[str]: ...
 
     # The unit of work ---------------------------------------------------------------------------
-    def encode(self, batch: Batch) -> Rows: ...
+    def encode(
+        self, batch: Batch, sector_of: Callable[[str], str | None] | None = None
+    ) -> Rows: ...
     def write(self, rows: Rows) -> None: ...
     def commit(self, batch: Batch) -> None: ...
     def limit_cache(self, mebibytes: int) -> None: ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,8 +58,9 @@ AD1_COLUMNS = (
 # (the others default to NULL) and flags are bound as 0/1.
 # Rows carry an explicit seq (decision order) so that the two kinds can be inserted by two
 # statements and still read back in the order they were decided.
-FORWARDED_COLUMNS = ("seq", *AD1_COLUMNS[:8])
-SUPPRESSED_COLUMNS = ("seq", *AD1_COLUMNS[:14])
+# A forwarded AD1's place in its DNO's feed (feed_seq) is its seq; see ``schema``.
+FORWARDED_COLUMNS = ("seq", *AD1_COLUMNS[:8], "sector", "feed_seq")
+SUPPRESSED_COLUMNS = ("seq", *AD1_COLUMNS[:14], "sector")
 NULL_INT = -1  # bound instead of None and turned back into NULL by NULLIF(?, -1)
 NULL_TEXT = ""  # the same for text columns: NULLIF(?, '')
 
@@ -82,15 +83,15 @@ def _ad1_head(
     )
 
 
-def encode_forwarded(seq: int, o: ForwardedAlert) -> tuple[Any, ...]:
+def encode_forwarded(seq: int, o: ForwardedAlert, sector: str | None) -> tuple[Any, ...]:
     """A forwarded AD1 as a row of ``FORWARDED_COLUMNS``."""
-    return _ad1_head(seq, o, 0, o.reason)
+    return (*_ad1_head(seq, o, 0, o.reason), sector or NULL_TEXT, seq)
 
 
-def encode_suppressed(seq: int, o: SuppressionEntry) -> tuple[Any, ...]:
+def encode_suppressed(seq: int, o: SuppressionEntry, sector: str | None) -> tuple[Any, ...]:
     """A Suppression Log entry as a row of ``SUPPRESSED_COLUMNS`` (a release is recorded later).
 
-    ``mpan`` goes through NULLIF(?, '')."""
+    ``mpan`` and ``sector`` go through NULLIF(?, '')."""
     return (
         *_ad1_head(seq, o, 1, o.rule),
         o.esme_id,
@@ -99,6 +100,7 @@ def encode_suppressed(seq: int, o: SuppressionEntry) -> tuple[Any, ...]:
         o.activation_originator,
         to_us(o.window_start),
         to_us(o.window_end),
+        sector or NULL_TEXT,
     )
 
 
@@ -307,7 +309,8 @@ class Rows:
     ignored: list[tuple[Any, ...]] = field(default_factory=list)
     rejected: list[tuple[Any, ...]] = field(default_factory=list)
     progress: list[tuple[int, int]] = field(default_factory=list)  # (events_done, source id)
-    releases: list[tuple[int, str, str]] = field(default_factory=list)  # (at, reason, alert_id)
+    # (released_at, release_reason, feed_seq, alert_id)
+    releases: list[tuple[int, str, int, str]] = field(default_factory=list)
     next_seq: int = 0
     inventory_load: tuple[Any, ...] | None = None
     devices: list[tuple[Any, ...]] = field(default_factory=list)
@@ -322,17 +325,30 @@ def encode_rejected(kind: str, rejected: Iterable[Rejection]) -> list[tuple[Any,
     ]
 
 
-def encode_batch(batch: Batch, next_seq: int) -> Rows:
+def encode_batch(
+    batch: Batch, next_seq: int, sector_of: Callable[[str], str | None] | None = None
+) -> Rows:
+    """The batch as rows: its AD1 outcomes numbered from ``next_seq`` in decision order, then
+    its releases, each given the next number as its place in the feed. ``sector_of`` gives
+    each outcome's sector (left NULL without it)."""
     forwarded: list[tuple[Any, ...]] = []
     suppressed: list[tuple[Any, ...]] = []
     seq = next_seq
     for outcome in batch.ad1_outcomes:
+        sector = None if sector_of is None else sector_of(outcome.chf_id)
         if type(outcome) is ForwardedAlert:
-            forwarded.append(encode_forwarded(seq, outcome))
+            forwarded.append(encode_forwarded(seq, outcome, sector))
         else:
             assert type(outcome) is SuppressionEntry
-            suppressed.append(encode_suppressed(seq, outcome))
+            suppressed.append(encode_suppressed(seq, outcome, sector))
         seq += 1
+    releases = []
+    for entry in batch.releases:
+        if entry.released_at is not None:
+            releases.append(
+                (to_us(entry.released_at), entry.release_reason or "", seq, entry.alert_id)
+            )
+            seq += 1
     return Rows(
         forwarded=forwarded,
         suppressed=suppressed,
@@ -357,10 +373,6 @@ def encode_batch(batch: Batch, next_seq: int) -> Rows:
         ],
         rejected=[row for kind, r in batch.rejected for row in encode_rejected(kind, (r,))],
         progress=[(done, source_id) for source_id, done in batch.progress.items()],
-        releases=[
-            (to_us(e.released_at), e.release_reason or "", e.alert_id)
-            for e in batch.releases
-            if e.released_at is not None
-        ],
+        releases=releases,
         next_seq=seq,
     )

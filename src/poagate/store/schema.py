@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 
 # The Alembic revision this code expects; tests check it is the migrations' head.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 metadata = MetaData()
 
@@ -127,6 +127,10 @@ activations = Table(
 )
 
 # Every decided AD1: suppressed (a Suppression Log entry) or forwarded. seq is decision order.
+# feed_seq (revision 0003) is the AD1's place in its DNO's forwarded feed: its seq when it was
+# forwarded at once, a new number from the same counter when a guard released it (SPEC §9), so
+# a released AD1 joins the end of the feed while its log entry keeps its place. sector is the
+# CHF's postcode sector when it was decided, for the area-outage guard (NULL when unknown).
 ad1_outcomes = Table(
     "ad1_outcomes",
     metadata,
@@ -147,6 +151,8 @@ ad1_outcomes = Table(
     Column("window_end", BigInteger),
     Column("released_at", BigInteger),
     Column("release_reason", String(32)),
+    Column("sector", String(8)),
+    Column("feed_seq", Integer),
 )
 
 ad1_duplicates = Table(
@@ -237,7 +243,8 @@ outbox = Table(
     Column("content_type", String(64), nullable=False),
     Column("payload", LargeBinary, nullable=False),
     Column("created_at", BigInteger, nullable=False),
-    Column("status", String(10), nullable=False),  # pending, delivered, dead
+    # pending, delivered, dead; held: a suppressed AD1's message kept for its release (SPEC §9)
+    Column("status", String(10), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", BigInteger, nullable=False),
     Column("lease_until", BigInteger),
@@ -253,3 +260,15 @@ Index("ix_ad1_duplicates_alert", ad1_duplicates.c.alert_id)
 Index("ix_ad1_outcomes_operator", ad1_outcomes.c.network_operator, ad1_outcomes.c.seq)
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
 Index("ix_outbox_chf", outbox.c.chf_id, outbox.c.id)
+# Revision 0003: the feed in release order, area-outage evidence by sector and time, a release
+# finding its held delivery, and release-if-dark finding a hub's signs of life.
+Index("ix_ad1_outcomes_feed", ad1_outcomes.c.network_operator, ad1_outcomes.c.feed_seq)
+Index("ix_ad1_outcomes_feed_seq", ad1_outcomes.c.feed_seq)
+Index("ix_ad1_outcomes_sector", ad1_outcomes.c.sector, ad1_outcomes.c.event_at)
+Index("ix_outbox_alert", outbox.c.alert_id)
+Index("ix_device_messages_device", device_messages.c.device_id, device_messages.c.received_at)
+Index(
+    "ix_activation_outcomes_device",
+    activation_outcomes.c.device_id,
+    activation_outcomes.c.received_at,
+)

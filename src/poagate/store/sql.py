@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +26,12 @@ from typing import Any
 import orjson
 
 from poagate.domain.events import Ignored
-from poagate.domain.gate import ActivationRecord, ForwardedAlert, SuppressionEntry
+from poagate.domain.gate import (
+    ActivationRecord,
+    ForwardedAlert,
+    SuppressionEntry,
+    released_as_forwarded,
+)
 from poagate.domain.reference import Config, Device, GuidList, GuidListVersion, Inventory
 from poagate.formats.errors import Rejection
 from poagate.formats.guid_list import GuidListFile
@@ -102,8 +107,8 @@ class Insert:
         )
 
 
-FORWARDED = Insert("ad1_outcomes", FORWARDED_COLUMNS)
-SUPPRESSED = Insert("ad1_outcomes", SUPPRESSED_COLUMNS, nullable_text=frozenset({"mpan"}))
+FORWARDED = Insert("ad1_outcomes", FORWARDED_COLUMNS, nullable_text=frozenset({"sector"}))
+SUPPRESSED = Insert("ad1_outcomes", SUPPRESSED_COLUMNS, nullable_text=frozenset({"mpan", "sector"}))
 DUPLICATES = Insert(
     "ad1_duplicates",
     ("alert_id", "chf_id", "received_at", "source", "line"),
@@ -224,7 +229,13 @@ class SqlStore(ABC):
         return None if row is None else row[0]
 
     def _read_next_seq(self) -> int:
-        return int(self._scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM ad1_outcomes"))
+        """After every AD1's seq and every place in the feed (a release takes a number too)."""
+        return int(
+            self._scalar(
+                "SELECT COALESCE(MAX(n), 0) + 1 FROM (SELECT MAX(seq) AS n FROM ad1_outcomes "
+                "UNION ALL SELECT MAX(feed_seq) FROM ad1_outcomes) AS tops"
+            )
+        )
 
     # -- meta -----------------------------------------------------------------------------------
 
@@ -401,12 +412,12 @@ class SqlStore(ABC):
 
     # -- the unit of work -------------------------------------------------------------------------
 
-    def encode(self, batch: Batch) -> Rows:
+    def encode(self, batch: Batch, sector_of: Callable[[str], str | None] | None = None) -> Rows:
         """The batch as rows, numbering its AD1 outcomes after those already stored.
 
         The replay's one writer keeps the count in memory; a decision made inside
-        ``transaction`` (the service) reads it first (see ``decide_in_transaction``)."""
-        rows = encode_batch(batch, self._next_seq)
+        ``transaction`` (the service) reads it first (``refresh_sequence``)."""
+        rows = encode_batch(batch, self._next_seq, sector_of)
         self._next_seq = rows.next_seq
         return rows
 
@@ -445,7 +456,7 @@ class SqlStore(ABC):
             if rows.releases:
                 # SPEC §7: an entry is never edited except to record its (one) release.
                 many(
-                    "UPDATE ad1_outcomes SET released_at = ?, release_reason = ? "
+                    "UPDATE ad1_outcomes SET released_at = ?, release_reason = ?, feed_seq = ? "
                     "WHERE alert_id = ? AND suppressed = 1 AND released_at IS NULL",
                     rows.releases,
                 )
@@ -521,9 +532,76 @@ class SqlStore(ABC):
         }
 
     def enqueue(self, deliveries: Sequence[tuple[Any, ...]]) -> None:
-        """Queue forwarded AD1s for their DNOs (inside the decision's transaction):
-        (alert_id, network_operator, chf_id, content_type, payload, created_at, due)."""
-        self._insert(OUTBOX, [(*d, "pending", 0) for d in deliveries])
+        """Queue AD1s for their DNOs (inside the decision's transaction): (alert_id,
+        network_operator, chf_id, content_type, payload, created_at, due, status), status
+        ``pending`` for a forwarded AD1 and ``held`` for a suppressed one a guard may release."""
+        self._insert(OUTBOX, [(*d, 0) for d in deliveries])
+
+    def release_deliveries(self, alert_ids: Sequence[str], at_us: int) -> None:
+        """Released AD1s (SPEC §9): their held messages are due for delivery from ``at_us``."""
+        if alert_ids:
+            self._run(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ? "
+                "WHERE {in:alert_id} AND status = 'held'",
+                (at_us, self._list_param(alert_ids)),
+            )
+
+    # -- the guards in the service (SPEC §9) --------------------------------------------------
+
+    def sector_outcomes(
+        self, sectors: Sequence[str], from_us: int, to_us: int
+    ) -> list[tuple[str, SuppressionEntry | ForwardedAlert]]:
+        """(sector, outcome) of the AD1s of ``sectors`` with ``event_at`` in [from, to], in
+        decision order: the area-outage guard's evidence, and the entries it may release."""
+        rows = self._fetch(
+            f"SELECT sector, {','.join(AD1_COLUMNS)} FROM ad1_outcomes "
+            "WHERE {in:sector} AND event_at >= ? AND event_at <= ? ORDER BY seq",
+            (self._list_param(sectors), from_us, to_us),
+        )
+        return [(row[0], decode_ad1(row[1:])) for row in rows]
+
+    def dark_entries(
+        self, after_seq: int, until_us: int, span_us: int
+    ) -> list[tuple[str | None, SuppressionEntry]]:
+        """(sector, entry) of the unreleased Suppression Log entries after ``after_seq`` with
+        ``event_at`` at or before ``until_us`` whose hub showed no sign of life — no
+        ``device_message`` or ``activation_outcome`` from the CHF or a device joined to it —
+        after ``event_at`` and at most ``span_us`` after it (release-if-dark)."""
+        dark = []
+        for table in ("device_messages", "activation_outcomes"):
+            window = "m.received_at > o.event_at AND m.received_at <= o.event_at + ?"
+            dark.append(
+                f"NOT EXISTS (SELECT 1 FROM {table} m WHERE m.device_id = o.chf_id AND {window})"
+            )
+            dark.append(
+                f"NOT EXISTS (SELECT 1 FROM devices d JOIN {table} m "
+                f"ON m.device_id = d.device_id WHERE d.chf_id = o.chf_id AND {window})"
+            )
+        rows = self._fetch(
+            f"SELECT o.sector, {','.join('o.' + c for c in AD1_COLUMNS)} FROM ad1_outcomes o "
+            "WHERE o.seq > ? AND o.suppressed = 1 AND o.released_at IS NULL "
+            "AND o.event_at <= ? AND " + " AND ".join(dark) + " ORDER BY o.seq",
+            (after_seq, until_us, span_us, span_us, span_us, span_us),
+        )
+        entries = []
+        for row in rows:
+            entry = decode_ad1(row[1:])
+            assert type(entry) is SuppressionEntry
+            entries.append((row[0], entry))
+        return entries
+
+    def first_undue_seq(self, after_seq: int, until_us: int) -> int:
+        """The seq before the first unreleased entry after ``after_seq`` whose ``event_at`` is
+        after ``until_us`` (not yet due), or the last seq: how far release-if-dark is done."""
+        undue = self._scalar(
+            "SELECT MIN(seq) FROM ad1_outcomes WHERE seq > ? AND suppressed = 1 "
+            "AND released_at IS NULL AND event_at > ?",
+            (after_seq, until_us),
+        )
+        return self.last_seq() if undue is None else int(undue) - 1
+
+    def last_seq(self) -> int:
+        return int(self._scalar("SELECT COALESCE(MAX(seq), 0) FROM ad1_outcomes"))
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -586,6 +664,43 @@ class SqlStore(ABC):
             sql += f" LIMIT {int(limit)}"
         for row in self._stream(sql, params):
             yield row[0], decode_ad1(row[1:])
+
+    def feed_page(
+        self, network_operators: frozenset[str] | None, after_feed_seq: int = 0, limit: int = 100
+    ) -> list[tuple[int, ForwardedAlert]]:
+        """(feed_seq, forwarded AD1) after ``after_feed_seq`` in feed order: the AD1s forwarded
+        at once, and the released Suppression Log entries as forwarded at their release."""
+        where = ["feed_seq > ?"]
+        params: list[Any] = [after_feed_seq]
+        if network_operators is not None:
+            where.append("{in:network_operator}")
+            params.append(self._list_param(sorted(network_operators)))
+        rows = self._fetch(
+            f"SELECT feed_seq, {','.join(AD1_COLUMNS)} FROM ad1_outcomes WHERE "
+            + " AND ".join(where)
+            + f" ORDER BY feed_seq LIMIT {int(limit)}",
+            params,
+        )
+        page = []
+        for row in rows:
+            outcome = decode_ad1(row[1:])
+            if type(outcome) is SuppressionEntry:
+                outcome = released_as_forwarded(outcome)
+            assert type(outcome) is ForwardedAlert
+            page.append((int(row[0]), outcome))
+        return page
+
+    def feed_seq_of_alert(
+        self, alert_id: str, network_operators: frozenset[str] | None
+    ) -> int | None:
+        """Where an AD1 stands in the forwarded feed, if it is there and the caller may see it."""
+        sql = "SELECT feed_seq FROM ad1_outcomes WHERE alert_id = ? AND feed_seq IS NOT NULL"
+        params: list[Any] = [alert_id]
+        if network_operators is not None:
+            sql += " AND {in:network_operator}"
+            params.append(self._list_param(sorted(network_operators)))
+        value = self._scalar(sql, params)
+        return None if value is None else int(value)
 
     def seq_of_alert(
         self, alert_id: str, suppressed: bool, network_operators: frozenset[str] | None

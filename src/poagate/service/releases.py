@@ -1,0 +1,125 @@
+"""The SPEC §9 guards in the service, where many processes decide and none holds everything.
+
+The domain's ``Guards`` decides as in a replay, but a server restores into it only what one
+decision needs, inside the transaction that decides (writers are serialised, so what it reads
+is everything decided before):
+
+* **area-outage**, per group of events: the AD1s decided in the sectors of the group's CHFs
+  whose ``event_at`` lies within ``EVIDENCE_REACH`` spans of the group's — the evidence, and the
+  suppressed entries a forwarded AD1 may release. Each AD1 is stored with its sector
+  (``ad1_outcomes.sector``) so that this is one indexed read.
+* **release-if-dark**, by a periodic pass (``release_dark``) that each server process runs in
+  turn with its groups: the unreleased entries whose ``event_at`` is at least M minutes and
+  ``SIGN_GRACE`` ago and whose hub sent nothing in (``event_at``, ``event_at`` + M] are released
+  now. A release is forwarded, so it may be the area-outage evidence that releases others of its
+  sector: the pass follows that too. How far it has looked is kept in ``meta``
+  (``WATERMARK``, a ``seq``), so each pass reads only entries not yet settled.
+
+A released entry takes the next place in its DNO's forwarded feed (``feed_seq``), and its
+original message, held in the outbox since it was suppressed (status ``held``), becomes due
+for its DNO's webhook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from poagate.domain.gate import SuppressionEntry
+from poagate.domain.guards import NO_SIGN_OF_LIFE, Guards
+from poagate.domain.reference import Config, Inventory
+from poagate.formats.timestamps import to_us
+from poagate.store import Batch
+from poagate.store.sql import SqlStore
+
+# How long after a sign of life's received_at stamp it may still be committing in another
+# process (stamped at receipt, committed with its group): a release waits this much more.
+SIGN_GRACE = timedelta(seconds=30)
+# How many spans (area_outage_seconds) around an AD1 its sector's history is read: one for its
+# own evidence, one more for the evidence of the entries it may release.
+EVIDENCE_REACH = 2
+WATERMARK = "release_if_dark_seq"
+_ONE_US = timedelta(microseconds=1)
+
+
+def deciding_config(config: Config) -> Config:
+    """The configuration a group decides with: release-if-dark is the periodic pass's."""
+    if config.release_after_minutes is None:
+        return config
+    return replace(config, release_after_minutes=None)
+
+
+def holds(config: Config) -> bool:
+    """Whether a suppressed AD1 may still be released, so its message is kept (``held``)."""
+    return config.release_after_minutes is not None or config.area_outage_threshold is not None
+
+
+def restore_sectors(
+    store: SqlStore,
+    guards: Guards,
+    sectors: Iterable[str | None],
+    times: Collection[datetime],
+    skip: Collection[str] = (),
+) -> None:
+    """Give ``guards`` the AD1s of ``sectors`` decided around ``times`` (none of ``skip``)."""
+    wanted = sorted({s for s in sectors if s is not None})
+    if guards.area_threshold is None or not wanted or not times:
+        return
+    reach = guards.area_span * EVIDENCE_REACH
+    rows = store.sector_outcomes(wanted, to_us(min(times) - reach), to_us(max(times) + reach))
+    for sector, outcome in rows:
+        guards.place(outcome.chf_id, sector)
+    guards.restore((), (o for _, o in rows if o.alert_id not in skip))
+
+
+def arm_release_if_dark(store: SqlStore) -> None:
+    """Release-if-dark watches entries decided from now on (inside a transaction): called when
+    it is switched on, so that switching it on never releases the history."""
+    store.set_meta(WATERMARK, str(store.last_seq()))
+
+
+def release_dark(store: SqlStore, now: datetime) -> list[SuppressionEntry]:
+    """One release-if-dark pass at ``now`` (see the module docstring): the entries released,
+    with those area-outage released as a consequence; all recorded before it returns."""
+    with store.transaction():
+        config = store.config()
+        if config.release_after_minutes is None:
+            return []
+        watermark = store.meta(WATERMARK)
+        if watermark is None:
+            arm_release_if_dark(store)  # switched on outside the service (a replay's config)
+            return []
+        after = int(watermark)
+        span = timedelta(minutes=config.release_after_minutes)
+        until = to_us(now - span - SIGN_GRACE)
+        dark = store.dark_entries(after, until, span // _ONE_US)
+        released = [
+            replace(entry, released_at=now, release_reason=NO_SIGN_OF_LIFE) for _, entry in dark
+        ]
+        if released and config.area_outage_threshold is not None:
+            guards = Guards(replace(config, release_after_minutes=None), Inventory(()))
+            for sector, entry in dark:
+                guards.place(entry.chf_id, sector)
+            restore_sectors(
+                store,
+                guards,
+                (sector for sector, _ in dark),
+                [entry.event_at for _, entry in dark],
+                skip={entry.alert_id for entry in released},
+            )
+            for entry in released:
+                guards.forwarded(entry.chf_id, entry.event_at, now)
+            released += guards.due(now)
+        store.refresh_sequence()
+        record_releases(store, released, now)
+        store.set_meta(WATERMARK, str(store.first_undue_seq(after, until)))
+    return released
+
+
+def record_releases(store: SqlStore, released: list[SuppressionEntry], now: datetime) -> None:
+    """Write releases (inside the deciding transaction, after its outcomes) and make their held
+    messages due."""
+    if released:
+        store.write(store.encode(Batch(releases=released)))
+        store.release_deliveries([e.alert_id for e in released], to_us(now))
