@@ -10,6 +10,11 @@ request is a new decision, durable before it is answered:
 * single messages: one DUIS AD1 per POST from 32 connections; requests/s and p50/p99 latency;
 * batches: 1,000 JSON AD1 lines per POST from 4 connections; AD1s/s.
 
+Each backend runs with one and two server processes with the SPEC §9 guards off, then with two
+processes and both guards on (release-if-dark 60 minutes; area-outage 3 AD1s in 900 s). With
+AD1s from random hubs at this rate every postcode sector is in an "outage", so the guarded runs
+are the guards' worst case: each group reads its sectors' last half hour of AD1s.
+
 PostgreSQL is a private server started from Debian's binaries with fsync on, as in production.
 Prints a table and writes bench-output/http/results.json. Not part of the tests.
 """
@@ -45,6 +50,7 @@ from tests.helpers import wait_until_ready
 from tests.pg import PostgresServer, free_port
 
 from poagate.api.auth import new_token, token_sha256
+from poagate.domain.reference import Config
 from poagate.formats.guid_list import read_guid_list
 from poagate.formats.inventory import read_inventory, write_inventory
 from poagate.sim.fleet import FleetSpec, generate_fleet
@@ -112,8 +118,14 @@ def ensure_wrk() -> str:
     return found
 
 
-def prepare(database: str, directory: Path, esmes: int) -> tuple[str, list[str]]:
-    """Load a fleet and its GUID list, activate a fifth of it; a dsp token and the hubs."""
+GUARDS = Config(release_after_minutes=60, area_outage_threshold=3, area_outage_seconds=900)
+
+
+def prepare(
+    database: str, directory: Path, esmes: int, guards: bool = False
+) -> tuple[str, list[str]]:
+    """Load a fleet and its GUID list (and the guards' configuration); a dsp token and the
+    hubs."""
     fleet = generate_fleet(FleetSpec(esmes=esmes, seed=11))
     inventory = directory / "inventory.csv"
     if not inventory.exists():
@@ -121,6 +133,9 @@ def prepare(database: str, directory: Path, esmes: int) -> tuple[str, list[str]]
             write_inventory(fleet.devices(), f)
         (directory / "guid.txt").write_text("\n".join(fleet.guid_list()) + "\n")
     token = load_store(database, inventory, directory / "guid.txt")
+    if guards:
+        with open_store(database, "service") as store:
+            store.save_config(GUARDS, "benchmark", datetime.now(UTC))
     return token, [s.chf_id for s in fleet.sites]
 
 
@@ -241,52 +256,56 @@ def main() -> None:
     postgres = PostgresServer(durable=True)
     postgres.start()
     try:
-        for backend in ("sqlite", "postgres"):
-            for workers in (1, 2):
-                if backend == "sqlite":
-                    db_file = args.out / f"sqlite-{workers}.db"
-                    for suffix in ("", "-wal", "-shm", ".lock"):
-                        Path(f"{db_file}{suffix}").unlink(missing_ok=True)
-                    database = f"sqlite:///{db_file}"
-                else:
-                    database = postgres.fresh_database()
-                token, hubs = prepare(database, args.out, args.esmes)
-                server = Server(database, workers)
-                try:
-                    fleet = generate_fleet(FleetSpec(esmes=args.esmes, seed=11))
-                    activate(server.url, token, [s.esme_id for s in fleet.sites], 0.2)
-                    lua_hubs = ",".join(f'"{h}"' for h in hubs)
-                    values = {"token": token, "hubs": lua_hubs, "run": f"{run}-{backend}{workers}"}
-                    single = run_wrk(wrk, SINGLE_LUA % values, server.url, 32, args.seconds)
-                    values["run"] += "l"
-                    light = run_wrk(wrk, SINGLE_LUA % values, server.url, 8, args.seconds)
-                    values["run"] += "b"
-                    # One load thread: building 1,000-line bodies in Lua takes CPU from the server.
-                    batch = run_wrk(wrk, BATCH_LUA % values, server.url, 4, args.seconds, 1)
-                finally:
-                    server.stop()
-                with open_store(database, "read") as store:
-                    counts = store.counts()
-                row = {
-                    "backend": backend,
-                    "workers": workers,
-                    "single_per_second": round(single["requests_per_second"]),
-                    "single_p50_ms": round(single["p50_ms"], 1),
-                    "single_p99_ms": round(single["p99_ms"], 1),
-                    "single_8_per_second": round(light["requests_per_second"]),
-                    "single_8_p50_ms": round(light["p50_ms"], 1),
-                    "single_8_p99_ms": round(light["p99_ms"], 1),
-                    "batch_ad1_per_second": round(batch["requests_per_second"] * 1000),
-                    "batch_p50_ms": round(batch["p50_ms"], 1),
-                    "errors": single["non_2xx"]
-                    + batch["non_2xx"]
-                    + single["timeouts"]
-                    + batch["timeouts"],
-                    "ad1_decided": counts["ad1_suppressed"] + counts["ad1_forwarded"],
-                    "ad1_suppressed": counts["ad1_suppressed"],
-                }
-                rows.append(row)
-                print(row, flush=True)
+        runs = [(b, w, False) for b in ("sqlite", "postgres") for w in (1, 2)]
+        runs += [("sqlite", 2, True), ("postgres", 2, True)]
+        for backend, workers, guarded in runs:
+            if backend == "sqlite":
+                db_file = args.out / f"sqlite-{workers}{'-guards' if guarded else ''}.db"
+                for suffix in ("", "-wal", "-shm", ".lock"):
+                    Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+                database = f"sqlite:///{db_file}"
+            else:
+                database = postgres.fresh_database()
+            token, hubs = prepare(database, args.out, args.esmes, guarded)
+            server = Server(database, workers)
+            try:
+                fleet = generate_fleet(FleetSpec(esmes=args.esmes, seed=11))
+                activate(server.url, token, [s.esme_id for s in fleet.sites], 0.2)
+                lua_hubs = ",".join(f'"{h}"' for h in hubs)
+                tag = f"{run}-{backend}{workers}{'g' if guarded else ''}"
+                values = {"token": token, "hubs": lua_hubs, "run": tag}
+                single = run_wrk(wrk, SINGLE_LUA % values, server.url, 32, args.seconds)
+                values["run"] += "l"
+                light = run_wrk(wrk, SINGLE_LUA % values, server.url, 8, args.seconds)
+                values["run"] += "b"
+                # One load thread: building 1,000-line bodies in Lua takes CPU from the server.
+                batch = run_wrk(wrk, BATCH_LUA % values, server.url, 4, args.seconds, 1)
+            finally:
+                server.stop()
+            with open_store(database, "read") as store:
+                counts = store.counts()
+            row = {
+                "backend": backend,
+                "workers": workers,
+                "guards": "both" if guarded else "off",
+                "single_per_second": round(single["requests_per_second"]),
+                "single_p50_ms": round(single["p50_ms"], 1),
+                "single_p99_ms": round(single["p99_ms"], 1),
+                "single_8_per_second": round(light["requests_per_second"]),
+                "single_8_p50_ms": round(light["p50_ms"], 1),
+                "single_8_p99_ms": round(light["p99_ms"], 1),
+                "batch_ad1_per_second": round(batch["requests_per_second"] * 1000),
+                "batch_p50_ms": round(batch["p50_ms"], 1),
+                "errors": single["non_2xx"]
+                + batch["non_2xx"]
+                + single["timeouts"]
+                + batch["timeouts"],
+                "ad1_decided": counts["ad1_suppressed"] + counts["ad1_forwarded"],
+                "ad1_suppressed": counts["ad1_suppressed"],
+                "ad1_released": counts["ad1_released"],
+            }
+            rows.append(row)
+            print(row, flush=True)
     finally:
         postgres.stop()
     results = {
@@ -301,12 +320,12 @@ def main() -> None:
     }
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(
-        f"\n{'backend':9} {'workers':>7} {'single/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'batch AD1/s':>12} {'errors':>6}"
+        f"\n{'backend':9} {'workers':>7} {'guards':>6} {'single/s':>9} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'batch AD1/s':>12} {'errors':>6}"
     )
     for r in rows:
         print(
-            f"{r['backend']:9} {r['workers']:>7} {r['single_per_second']:>9,} "
+            f"{r['backend']:9} {r['workers']:>7} {r['guards']:>6} {r['single_per_second']:>9,} "
             f"{r['single_p50_ms']:>7} {r['single_p99_ms']:>7} {r['batch_ad1_per_second']:>12,} "
             f"{r['errors']:>6}"
         )

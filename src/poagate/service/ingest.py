@@ -44,7 +44,7 @@ from poagate.domain.gate import (
 from poagate.domain.reference import Device, DeviceType, Inventory
 from poagate.formats.errors import Rejection, truncate_raw
 from poagate.formats.timestamps import to_us
-from poagate.service.releases import deciding_config, holds, record_releases, restore_sectors
+from poagate.service.releases import deciding_config, holds, record_releases, restore_area
 from poagate.store import Batch, StoreUnavailableError
 from poagate.store.sql import SqlStore
 
@@ -222,8 +222,10 @@ class Ingestor:
         with store.transaction():
             store.refresh_sequence()
             config = store.config()
-            # The hubs themselves too: each AD1 is stored with its hub's postcode sector.
-            devices = self._devices.devices_for(store, sorted({*targets, *chf_ids}), chf_ids)
+            area = config.area_outage_threshold is not None
+            # With area-outage on, the hubs themselves too: their postcodes give the sectors.
+            wanted = sorted({*targets, *chf_ids}) if area else targets
+            devices = self._devices.devices_for(store, wanted, chf_ids)
             # The hubs of the targets: an AD1 later in the group may fall in a window they open.
             hubs = sorted({d.chf_id for d in devices if d.chf_id is not None} | set(chf_ids))
             gate = Gate(Inventory(devices), store.guid_list_for(targets), deciding_config(config))
@@ -231,13 +233,24 @@ class Ingestor:
                 store.activations_for(request_ids, hubs, targets),
                 store.decided_among(alert_ids),
             )
-            sector_of = gate.guards.sector_of
-            restore_sectors(
-                store,
-                gate.guards,
-                map(sector_of, chf_ids),
-                [e.received_at if e.event_at is None else e.event_at for e in alerts],
-            )
+            # Area-outage reads each sector's recent AD1s, and stores each AD1 with its sector.
+            sector_of = gate.guards.sector_of if area else None
+            if sector_of is not None:
+                # Only an AD1 that may fall in a window needs its evidence.
+                opened = {d.chf_id for d in devices if d.device_id in targets}
+                times = [
+                    (a.chf_id, a.received_at if a.event_at is None else a.event_at) for a in alerts
+                ]
+                restore_area(
+                    store,
+                    gate.guards,
+                    [
+                        (sector_of(chf), chf, at)
+                        for chf, at in times
+                        if chf in opened or gate.windows_of(chf)
+                    ],
+                    [(sector_of(chf), at) for chf, at in times],
+                )
             pushed = self._webhooks(store)
             held = holds(config)
             batch = Batch()

@@ -4,10 +4,12 @@ The domain's ``Guards`` decides as in a replay, but a server restores into it on
 decision needs, inside the transaction that decides (writers are serialised, so what it reads
 is everything decided before):
 
-* **area-outage**, per group of events: the AD1s decided in the sectors of the group's CHFs
-  whose ``event_at`` lies within ``EVIDENCE_REACH`` spans of the group's — the evidence, and the
-  suppressed entries a forwarded AD1 may release. Each AD1 is stored with its sector
-  (``ad1_outcomes.sector``) so that this is one indexed read.
+* **area-outage**, per group of events (``restore_area``): the unreleased entries of the
+  group's sectors within ``EVIDENCE_REACH`` spans of its AD1s, which a forwarded AD1 may
+  release; and for each of those and each AD1 of the group that may fall in a window, at most
+  ``area_outage_threshold`` of the AD1s near it that reached their DNO — enough to tell whether
+  it has its evidence, however many a storm brings. Each AD1 is stored with its sector
+  (``ad1_outcomes.sector``) while area-outage is on, and partial indexes keep both reads short.
 * **release-if-dark**, by a periodic pass (``release_dark``) that each server process runs in
   turn with its groups: the unreleased entries whose ``event_at`` is at least M minutes and
   ``SIGN_GRACE`` ago and whose hub sent nothing in (``event_at``, ``event_at`` + M] are released
@@ -55,22 +57,41 @@ def holds(config: Config) -> bool:
     return config.release_after_minutes is not None or config.area_outage_threshold is not None
 
 
-def restore_sectors(
+def restore_area(
     store: SqlStore,
     guards: Guards,
-    sectors: Iterable[str | None],
-    times: Collection[datetime],
+    points: Iterable[tuple[str | None, str, datetime]],
+    around: Iterable[tuple[str | None, datetime]],
     skip: Collection[str] = (),
 ) -> None:
-    """Give ``guards`` the AD1s of ``sectors`` decided around ``times`` (none of ``skip``)."""
-    wanted = sorted({s for s in sectors if s is not None})
-    if guards.area_threshold is None or not wanted or not times:
+    """Give ``guards`` what area-outage needs (none of ``skip``): the unreleased entries of
+    each sector within ``EVIDENCE_REACH`` spans of the times ``around`` it, which a forwarded
+    AD1 may release; and, for each of those and each of ``points`` (sector, chf_id, event_at:
+    the AD1s that may be suppressed), enough of the AD1s that reached their DNO to tell
+    whether it has its evidence."""
+    enough = guards.area_threshold
+    if enough is None:
         return
-    reach = guards.area_span * EVIDENCE_REACH
-    rows = store.sector_outcomes(wanted, to_us(min(times) - reach), to_us(max(times) + reach))
-    for sector, outcome in rows:
+    span = guards.area_span
+    near = [(sector, at) for sector, at in around if sector is not None]
+    waiting: list[tuple[str, SuppressionEntry]] = []
+    if near:
+        # One read for every sector, from the earliest time to the latest (a group spans
+        # seconds): more entries than the reach asks for only ever makes the rule more exact.
+        reach = span * EVIDENCE_REACH
+        found = store.waiting_entries(
+            sorted({sector for sector, _ in near}),
+            to_us(min(at for _, at in near) - reach),
+            to_us(max(at for _, at in near) + reach),
+        )
+        waiting = [(sector, e) for sector, e in found if e.alert_id not in skip]
+    asked = [(sector, chf, to_us(at)) for sector, chf, at in points if sector is not None]
+    asked += [(sector, e.chf_id, to_us(e.event_at)) for sector, e in waiting]
+    evidence = store.area_evidence(asked, span // _ONE_US, enough)
+    for sector, outcome in (*evidence, *waiting):
         guards.place(outcome.chf_id, sector)
-    guards.restore((), (o for _, o in rows if o.alert_id not in skip))
+    guards.restore((), (o for _, o in evidence if o.alert_id not in skip))
+    guards.restore((), (e for _, e in waiting))
 
 
 def arm_release_if_dark(store: SqlStore) -> None:
@@ -101,11 +122,11 @@ def release_dark(store: SqlStore, now: datetime) -> list[SuppressionEntry]:
             guards = Guards(replace(config, release_after_minutes=None), Inventory(()))
             for sector, entry in dark:
                 guards.place(entry.chf_id, sector)
-            restore_sectors(
+            restore_area(
                 store,
                 guards,
-                (sector for sector, _ in dark),
-                [entry.event_at for _, entry in dark],
+                (),
+                [(sector, entry.event_at) for sector, entry in dark],
                 skip={entry.alert_id for entry in released},
             )
             for entry in released:

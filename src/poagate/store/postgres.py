@@ -21,7 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from poagate.store import StoreError, StoreUnavailableError
-from poagate.store.schema import SCHEMA_REVISION
+from poagate.store.codec import AD1_COLUMNS
+from poagate.store.schema import EVIDENCE_ROWS, SCHEMA_REVISION
 from poagate.store.sql import Insert, SqlStore, render_lists
 
 # The advisory lock every writer takes: an arbitrary constant ("poagate" in ASCII).
@@ -149,6 +150,23 @@ class PostgresStore(SqlStore):
 
     def _list_param(self, values: Sequence[Any]) -> Any:
         return list(values)
+
+    def _evidence_rows(
+        self, points: Sequence[tuple[str, str, int]], span_us: int, enough: int
+    ) -> Iterator[tuple[Any, ...]]:
+        """Every point in one round trip: the points as arrays, each looked up by LATERAL."""
+        if not points:
+            return iter(())
+        sectors, chf_ids, moments = (list(column) for column in zip(*points, strict=True))
+        return iter(
+            self._fetch(
+                f"SELECT e.* FROM unnest(?::text[], ?::text[], ?::bigint[]) AS p(s, c, t) "
+                f"CROSS JOIN LATERAL (SELECT sector, {','.join(AD1_COLUMNS)} FROM ad1_outcomes "
+                f"WHERE {EVIDENCE_ROWS} AND sector = p.s AND event_at >= p.t - ? "
+                f"AND event_at <= p.t + ? AND chf_id <> p.c LIMIT ?) AS e",
+                (sectors, chf_ids, moments, span_us, span_us, enough),
+            )
+        )
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         try:

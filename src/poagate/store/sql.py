@@ -68,6 +68,7 @@ from poagate.store.records import (
     SourceState,
     TokenRecord,
 )
+from poagate.store.schema import EVIDENCE_ROWS, FEED_ROWS, LOG_ROWS, WAITING_ROWS
 
 GUID_FILE_META = "guid_list_file_sha256"
 
@@ -233,7 +234,7 @@ class SqlStore(ABC):
         return int(
             self._scalar(
                 "SELECT COALESCE(MAX(n), 0) + 1 FROM (SELECT MAX(seq) AS n FROM ad1_outcomes "
-                "UNION ALL SELECT MAX(feed_seq) FROM ad1_outcomes) AS tops"
+                f"UNION ALL SELECT MAX(feed_seq) FROM ad1_outcomes WHERE {FEED_ROWS}) AS tops"
             )
         )
 
@@ -548,17 +549,52 @@ class SqlStore(ABC):
 
     # -- the guards in the service (SPEC §9) --------------------------------------------------
 
-    def sector_outcomes(
+    def waiting_entries(
         self, sectors: Sequence[str], from_us: int, to_us: int
-    ) -> list[tuple[str, SuppressionEntry | ForwardedAlert]]:
-        """(sector, outcome) of the AD1s of ``sectors`` with ``event_at`` in [from, to], in
-        decision order: the area-outage guard's evidence, and the entries it may release."""
+    ) -> list[tuple[str, SuppressionEntry]]:
+        """(sector, entry) of the unreleased Suppression Log entries of ``sectors`` with
+        ``event_at`` in [from, to]: what a forwarded AD1 may release (area-outage)."""
         rows = self._fetch(
             f"SELECT sector, {','.join(AD1_COLUMNS)} FROM ad1_outcomes "
-            "WHERE {in:sector} AND event_at >= ? AND event_at <= ? ORDER BY seq",
+            f"WHERE {WAITING_ROWS} AND {{in:sector}} AND event_at >= ? AND event_at <= ? "
+            "ORDER BY seq",
             (self._list_param(sectors), from_us, to_us),
         )
-        return [(row[0], decode_ad1(row[1:])) for row in rows]
+        entries = []
+        for row in rows:
+            entry = decode_ad1(row[1:])
+            assert type(entry) is SuppressionEntry
+            entries.append((row[0], entry))
+        return entries
+
+    def area_evidence(
+        self, points: Iterable[tuple[str, str, int]], span_us: int, enough: int
+    ) -> list[tuple[str, SuppressionEntry | ForwardedAlert]]:
+        """(sector, outcome) of AD1s that reached their DNO (forwarded or released): for each
+        point (sector, chf_id, event_at), at most ``enough`` of its sector from other CHFs
+        with ``event_at`` within ``span_us`` of it — as many as area-outage needs to tell
+        whether the point has its evidence, however many the storm brought. Each once."""
+        found: dict[str, tuple[str, SuppressionEntry | ForwardedAlert]] = {}
+        for row in self._evidence_rows(sorted(set(points)), span_us, enough):
+            if row[1] not in found:
+                found[row[1]] = (row[0], decode_ad1(row[1:]))
+        return list(found.values())
+
+    _EVIDENCE = (
+        f"SELECT sector, {','.join(AD1_COLUMNS)} FROM ad1_outcomes "
+        f"WHERE {EVIDENCE_ROWS} AND sector = ? AND event_at >= ? AND event_at <= ? "
+        "AND chf_id <> ? LIMIT ?"
+    )
+
+    def _evidence_rows(
+        self, points: Sequence[tuple[str, str, int]], span_us: int, enough: int
+    ) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``area_evidence``: a statement a point (cheap in-process; a backend
+        with round trips does better)."""
+        for sector, chf_id, at in points:
+            yield from self._fetch(
+                self._EVIDENCE, (sector, at - span_us, at + span_us, chf_id, enough)
+            )
 
     def dark_entries(
         self, after_seq: int, until_us: int, span_us: int
@@ -639,8 +675,7 @@ class SqlStore(ABC):
         where = ["seq > ?"]
         params: list[Any] = [after_seq]
         if suppressed is not None:
-            where.append("suppressed = ?")
-            params.append(int(suppressed))
+            where.append(LOG_ROWS if suppressed else "suppressed = 0")  # a literal: see schema
         if network_operators is not None:
             where.append("{in:network_operator}")
             params.append(self._list_param(sorted(network_operators)))
@@ -670,7 +705,7 @@ class SqlStore(ABC):
     ) -> list[tuple[int, ForwardedAlert]]:
         """(feed_seq, forwarded AD1) after ``after_feed_seq`` in feed order: the AD1s forwarded
         at once, and the released Suppression Log entries as forwarded at their release."""
-        where = ["feed_seq > ?"]
+        where = [FEED_ROWS, "feed_seq > ?"]
         params: list[Any] = [after_feed_seq]
         if network_operators is not None:
             where.append("{in:network_operator}")

@@ -4,9 +4,11 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-30 06:30:00
 
-``feed_seq`` of existing rows: a forwarded AD1 keeps its ``seq``; an entry a replay released
-gets a new number after every other, in the order of its release. ``sector`` is left NULL on
-existing rows (the area-outage guard counts only AD1s decided with a sector; docs/guards.md).
+The DNO index of 0002 (every AD1 by operator and seq) becomes two partial ones, the log's
+and the feed's. ``feed_seq`` of existing rows: a forwarded AD1 keeps its ``seq``; an entry a
+replay released gets a new number after every other, in the order of its release. ``sector``
+is left NULL on existing rows (area-outage counts only AD1s stored with a sector;
+docs/guards.md).
 """
 
 from __future__ import annotations
@@ -18,6 +20,23 @@ revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
+
+# Partial indexes (see poagate.store.schema): each AD1 is in one of a DNO's two listings.
+PARTIAL = (
+    ("ix_ad1_outcomes_log", ["network_operator", "seq"], "suppressed = 1"),
+    ("ix_ad1_outcomes_feed", ["network_operator", "feed_seq"], "feed_seq IS NOT NULL"),
+    ("ix_ad1_outcomes_feed_order", ["feed_seq"], "feed_seq IS NOT NULL"),
+    (
+        "ix_ad1_outcomes_evidence",
+        ["sector", "event_at"],
+        "sector IS NOT NULL AND feed_seq IS NOT NULL",
+    ),
+    (
+        "ix_ad1_outcomes_waiting",
+        ["sector", "event_at"],
+        "sector IS NOT NULL AND suppressed = 1 AND released_at IS NULL",
+    ),
+)
 
 
 def upgrade() -> None:
@@ -39,9 +58,11 @@ def upgrade() -> None:
             [{"feed": int(top or 0) + n, "seq": row[0]} for n, row in enumerate(released, 1)],
         )
     with op.batch_alter_table("ad1_outcomes", schema=None) as batch_op:
-        batch_op.create_index("ix_ad1_outcomes_feed", ["network_operator", "feed_seq"])
-        batch_op.create_index("ix_ad1_outcomes_feed_seq", ["feed_seq"])
-        batch_op.create_index("ix_ad1_outcomes_sector", ["sector", "event_at"])
+        batch_op.drop_index("ix_ad1_outcomes_operator")
+        for name, columns, where in PARTIAL:
+            batch_op.create_index(
+                name, columns, sqlite_where=sa.text(where), postgresql_where=sa.text(where)
+            )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_alert", ["alert_id"])
     with op.batch_alter_table("device_messages", schema=None) as batch_op:
@@ -58,8 +79,8 @@ def downgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_alert")
     with op.batch_alter_table("ad1_outcomes", schema=None) as batch_op:
-        batch_op.drop_index("ix_ad1_outcomes_sector")
-        batch_op.drop_index("ix_ad1_outcomes_feed_seq")
-        batch_op.drop_index("ix_ad1_outcomes_feed")
+        for name, _, _ in reversed(PARTIAL):
+            batch_op.drop_index(name)
+        batch_op.create_index("ix_ad1_outcomes_operator", ["network_operator", "seq"])
         batch_op.drop_column("feed_seq")
         batch_op.drop_column("sector")
