@@ -265,12 +265,14 @@ Index("ix_outbox_chf", outbox.c.chf_id, outbox.c.id)
 # insert path maintains one more index than before (an integer, appended at its end): a DNO's
 # Suppression Log in decision order, its feed in feed order, the whole feed in order (admin's,
 # and the highest place in it), and by sector and time, for area-outage, the AD1s that reached
-# their DNO (its evidence) and the entries not released (what it may release). Queries name
+# their DNO (its evidence) and the entries not released (what it may release), and those
+# entries by seq for release-if-dark. Queries name
 # the conditions as literals, which lets SQLite and PostgreSQL's generic plans use them.
 LOG_ROWS = "suppressed = 1"
 FEED_ROWS = "feed_seq IS NOT NULL"
 EVIDENCE_ROWS = "sector IS NOT NULL AND feed_seq IS NOT NULL"
 WAITING_ROWS = "sector IS NOT NULL AND suppressed = 1 AND released_at IS NULL"
+UNRELEASED_ROWS = "suppressed = 1 AND released_at IS NULL"
 
 
 def _partial(name: str, where: str, *columns: Column[Any]) -> Index:
@@ -284,6 +286,7 @@ _partial(
 _partial("ix_ad1_outcomes_feed_order", FEED_ROWS, ad1_outcomes.c.feed_seq)
 _partial("ix_ad1_outcomes_evidence", EVIDENCE_ROWS, ad1_outcomes.c.sector, ad1_outcomes.c.event_at)
 _partial("ix_ad1_outcomes_waiting", WAITING_ROWS, ad1_outcomes.c.sector, ad1_outcomes.c.event_at)
+_partial("ix_ad1_outcomes_unreleased", UNRELEASED_ROWS, ad1_outcomes.c.seq)
 Index("ix_outbox_alert", outbox.c.alert_id)
 Index("ix_device_messages_device", device_messages.c.device_id, device_messages.c.received_at)
 Index(

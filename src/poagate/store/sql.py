@@ -68,7 +68,13 @@ from poagate.store.records import (
     SourceState,
     TokenRecord,
 )
-from poagate.store.schema import EVIDENCE_ROWS, FEED_ROWS, LOG_ROWS, WAITING_ROWS
+from poagate.store.schema import (
+    EVIDENCE_ROWS,
+    FEED_ROWS,
+    LOG_ROWS,
+    UNRELEASED_ROWS,
+    WAITING_ROWS,
+)
 
 GUID_FILE_META = "guid_list_file_sha256"
 
@@ -615,8 +621,9 @@ class SqlStore(ABC):
             )
         rows = self._fetch(
             f"SELECT o.sector, {','.join('o.' + c for c in AD1_COLUMNS)} FROM ad1_outcomes o "
-            "WHERE o.seq > ? AND o.suppressed = 1 AND o.released_at IS NULL "
-            "AND o.event_at <= ? AND " + " AND ".join(dark) + " ORDER BY o.seq",
+            f"WHERE {UNRELEASED_ROWS} AND o.seq > ? AND o.event_at <= ? AND "
+            + " AND ".join(dark)
+            + " ORDER BY o.seq",
             (after_seq, until_us, span_us, span_us, span_us, span_us),
         )
         entries = []
@@ -630,8 +637,8 @@ class SqlStore(ABC):
         """The seq before the first unreleased entry after ``after_seq`` whose ``event_at`` is
         after ``until_us`` (not yet due), or the last seq: how far release-if-dark is done."""
         undue = self._scalar(
-            "SELECT MIN(seq) FROM ad1_outcomes WHERE seq > ? AND suppressed = 1 "
-            "AND released_at IS NULL AND event_at > ?",
+            f"SELECT MIN(seq) FROM ad1_outcomes WHERE {UNRELEASED_ROWS} AND seq > ? "
+            "AND event_at > ?",
             (after_seq, until_us),
         )
         return self.last_seq() if undue is None else int(undue) - 1

@@ -36,6 +36,7 @@ PARTIAL = (
         ["sector", "event_at"],
         "sector IS NOT NULL AND suppressed = 1 AND released_at IS NULL",
     ),
+    ("ix_ad1_outcomes_unreleased", ["seq"], "suppressed = 1 AND released_at IS NULL"),
 )
 
 
