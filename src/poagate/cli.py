@@ -608,6 +608,7 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) on the store."""
+    import dataclasses
     import os
     import shutil
     import tempfile
@@ -617,8 +618,13 @@ def serve(
     from poagate.api.settings import Settings
     from poagate.store.database import default_database, open_store
 
-    settings = Settings(
-        database=database or default_database(), deliveries=deliveries, log_level=log_level.upper()
+    # What the environment sets (POAGATE_*: poll intervals, pool sizes), the options over it.
+    base = Settings.from_env()
+    settings = dataclasses.replace(
+        base,
+        database=database or base.database or default_database(),
+        deliveries=deliveries,
+        log_level=log_level.upper(),
     )
     try:
         open_store(settings.database, "service").close()  # create or migrate it, once

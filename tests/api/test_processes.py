@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -46,7 +46,8 @@ class Server:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # The release-if-dark pass often, to see two servers release an entry once.
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "POAGATE_RELEASE_POLL_SECONDS": "0.1"},
         )
         if not wait_until_ready(self.url, self.process):
             self.stop()
@@ -192,3 +193,43 @@ def test_graceful_shutdown_answers_the_requests_in_flight(database: str, token_f
     assert answer.json()["counts"] == {"forwarded": 20_000}
     with open_store(database, "read") as store:
         assert store.counts()["ad1_forwarded"] == 20_000
+
+
+def test_two_servers_release_a_dark_entry_once(
+    two_servers: tuple[Server, Server], token_for: Any, database: str
+) -> None:
+    """Release-if-dark on the wall clock: a window that began two hours ago (a future-dated
+    activation executed then), an AD1 in it, and a hub silent since: due at once."""
+    first, second = two_servers
+    admin = token_for("admin")
+    switched = httpx.put(
+        f"{second.url}/v1/config",
+        json={"release_after_minutes": 60},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert switched.status_code == 200, switched.text
+    dsp = token_for("dsp")
+    executed = datetime.now(UTC) - timedelta(hours=2)
+    stamp = executed.strftime("%Y-%m-%dT%H:%M:%SZ")
+    post(first.url, dsp, {"type": "activation", "request_id": f"{USER}:{esme_of('12')}:1",
+                          "execution_at": stamp})  # fmt: skip
+    event_at = (executed + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    decided = post(first.url, dsp, ad1("DARK-1", chf_of("12"), event_at))
+    assert decided["items"][0]["outcome"] == "suppressed"
+
+    def released() -> int:
+        with open_store(database, "read") as store:
+            return store.counts()["ad1_released"]
+
+    # The passes run every 0.1 s here (POAGATE_RELEASE_POLL_SECONDS; the default is 5 s).
+    deadline = time.monotonic() + 4
+    while released() == 0:
+        assert time.monotonic() < deadline, "no server released the entry"
+        time.sleep(0.05)
+    time.sleep(0.5)  # several more passes of both servers
+    assert released() == 1
+    dno = token_for("dno", "12")
+    feed = httpx.get(
+        f"{first.url}/v1/alerts/forwarded", headers={"Authorization": f"Bearer {dno}"}
+    ).json()["items"]
+    assert [(f["alert_id"], f["reason"]) for f in feed] == [("DARK-1", "no_sign_of_life")]

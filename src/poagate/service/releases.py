@@ -103,8 +103,10 @@ def arm_release_if_dark(store: SqlStore) -> None:
 def release_dark(store: SqlStore, now: datetime) -> list[SuppressionEntry]:
     """One release-if-dark pass at ``now`` (see the module docstring): the entries released,
     with those area-outage released as a consequence; all recorded before it returns."""
+    if store.config().release_after_minutes is None:
+        return []  # off: not even the writer lock
     with store.transaction():
-        config = store.config()
+        config = store.config()  # again, under the lock: it may have changed
         if config.release_after_minutes is None:
             return []
         watermark = store.meta(WATERMARK)
