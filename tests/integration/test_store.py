@@ -158,3 +158,21 @@ def test_revision_0003_places_earlier_outcomes_in_the_feed(tmp_path: Path) -> No
         assert [o.alert_id for _, o in store.feed_page(None, after_feed_seq=7)] == ["F3"]
         assert store.feed_seq_of_alert("F3", None) == 8  # numbering goes on after the feed
         assert store.feed_seq_of_alert("S1", None) is None  # suppressed, not released
+
+
+def test_revision_0003_goes_down_and_up_again(tmp_path: Path) -> None:
+    from alembic import command
+
+    from poagate.store.migrate import alembic_config
+
+    path = tmp_path / "round.db"
+    config = alembic_config(f"sqlite:///{path}")
+    command.upgrade(config, "head")
+    command.downgrade(config, "0002")
+    with sqlite3.connect(path) as conn:
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(ad1_outcomes)")}
+    assert "feed_seq" not in columns
+    command.upgrade(config, "head")
+    with SqliteStore(path) as store:
+        store.commit(Batch(ad1_outcomes=[forwarded("F1")]))
+        assert [o.alert_id for _, o in store.feed_page(None)] == ["F1"]

@@ -4,8 +4,9 @@ Requests hand their parsed items to ``Ingestor.submit`` and wait. One thread per
 whatever has queued up, opens one transaction, loads from the database just the state those
 events can read or change (the windows of their CHFs, their request_ids, the pending
 activations of their devices, which alert_ids are decided, the devices and GUID-list entries
-concerned), restores the domain's ``Gate`` from it, decides every event in order, writes the
-outcomes and the outbox, commits, and only then answers every request of the group. So:
+concerned, and with area-outage on what that guard needs: ``poagate.service.releases``),
+restores the domain's ``Gate`` from it, decides every event in order, writes the outcomes, the
+outbox and any releases, commits, and only then answers every request of the group. So:
 
 * an answer is never sent before its decisions are durable;
 * several server processes share one database correctly: writers are serialised by the store

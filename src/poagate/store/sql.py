@@ -566,12 +566,7 @@ class SqlStore(ABC):
             "ORDER BY seq",
             (self._list_param(sectors), from_us, to_us),
         )
-        entries = []
-        for row in rows:
-            entry = decode_ad1(row[1:])
-            assert type(entry) is SuppressionEntry
-            entries.append((row[0], entry))
-        return entries
+        return _sectored_entries(rows)
 
     def area_evidence(
         self, points: Iterable[tuple[str, str, int]], span_us: int, enough: int
@@ -626,12 +621,7 @@ class SqlStore(ABC):
             + " ORDER BY o.seq",
             (after_seq, until_us, span_us, span_us, span_us, span_us),
         )
-        entries = []
-        for row in rows:
-            entry = decode_ad1(row[1:])
-            assert type(entry) is SuppressionEntry
-            entries.append((row[0], entry))
-        return entries
+        return _sectored_entries(rows)
 
     def first_undue_seq(self, after_seq: int, until_us: int) -> int:
         """The seq before the first unreleased entry after ``after_seq`` whose ``event_at`` is
@@ -1034,6 +1024,16 @@ class SqlStore(ABC):
             status: int(n)
             for status, n in self._fetch("SELECT status, COUNT(*) FROM outbox GROUP BY status", ())
         }
+
+
+def _sectored_entries(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, SuppressionEntry]]:
+    """(sector, entry) from rows of a sector then ``AD1_COLUMNS`` of Suppression Log entries."""
+    entries = []
+    for row in rows:
+        entry = decode_ad1(row[1:])
+        assert type(entry) is SuppressionEntry
+        entries.append((row[0], entry))
+    return entries
 
 
 def _token(row: tuple[Any, ...]) -> TokenRecord:
