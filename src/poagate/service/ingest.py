@@ -238,7 +238,8 @@ class Ingestor:
             sector_of = gate.guards.sector_of if area else None
             if sector_of is not None:
                 # Only an AD1 that may fall in a window needs its evidence.
-                opened = {d.chf_id for d in devices if d.device_id in targets}
+                asked = set(targets)
+                opened = {d.chf_id for d in devices if d.device_id in asked}
                 times = [
                     (a.chf_id, a.received_at if a.event_at is None else a.event_at) for a in alerts
                 ]

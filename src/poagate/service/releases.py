@@ -121,7 +121,7 @@ def release_dark(store: SqlStore, now: datetime) -> list[SuppressionEntry]:
             replace(entry, released_at=now, release_reason=NO_SIGN_OF_LIFE) for _, entry in dark
         ]
         if released and config.area_outage_threshold is not None:
-            guards = Guards(replace(config, release_after_minutes=None), Inventory(()))
+            guards = Guards(deciding_config(config), Inventory(()))
             for sector, entry in dark:
                 guards.place(entry.chf_id, sector)
             restore_area(
