@@ -31,13 +31,12 @@ from poagate.api.settings import Settings
 from poagate.service.ingest import Ingestor
 from poagate.service.releases import release_dark
 from poagate.store.database import open_store
-from poagate.store.sql import SqlStore
 
 log = logging.getLogger("poagate.api")
 
 
-def webhook_operators(store: SqlStore) -> frozenset[str]:
-    delivery = store.settings().get("delivery") or {}
+def webhook_operators(settings: dict[str, Any]) -> frozenset[str]:
+    delivery = settings.get("delivery") or {}
     return frozenset((delivery.get("webhooks") or {}).keys())
 
 

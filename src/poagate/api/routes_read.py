@@ -155,7 +155,7 @@ def suppression_log(
         raise Problem(422, "Invalid request", str(exc)) from None
     scope = scope_of(principal, network_operator)
     with service_of(request).reads.borrow() as store:
-        start = after(cursor, lambda alert: store.seq_of_alert(alert, True, principal.scope))
+        start = after(cursor, lambda alert: store.log_seq_of_alert(alert, principal.scope))
         items = [
             (outcome.alert_id, outcome)
             for _, outcome in store.outcomes_page(

@@ -47,6 +47,7 @@ from poagate.formats.errors import Rejection, truncate_raw
 from poagate.formats.timestamps import to_us
 from poagate.service.releases import deciding_config, holds, record_releases, restore_area
 from poagate.store import Batch, StoreUnavailableError
+from poagate.store.codec import config_of
 from poagate.store.sql import SqlStore
 
 log = logging.getLogger("poagate.ingest")
@@ -99,13 +100,13 @@ class Ingestor:
         self,
         open_store: Callable[[], SqlStore],
         clock: Callable[[], datetime],
-        webhooks: Callable[[SqlStore], frozenset[str]] | None = None,
+        webhooks: Callable[[dict[str, Any]], frozenset[str]] | None = None,
         observe: Callable[[list[dict[str, Any]], float], None] | None = None,
         on_release: Callable[[list[SuppressionEntry]], None] | None = None,
     ) -> None:
         self._open_store = open_store
         self._clock = clock
-        self._webhooks = webhooks or (lambda store: frozenset())
+        self._webhooks = webhooks or (lambda settings: frozenset())
         self._observe = observe
         self._on_release = on_release
         self._queue: queue.Queue[Request | Job | _Stop] = queue.Queue()
@@ -222,7 +223,8 @@ class Ingestor:
         started = time.perf_counter()
         with store.transaction():
             store.refresh_sequence()
-            config = store.config()
+            settings = store.settings()  # one read: the gate's configuration and the webhooks
+            config = config_of(settings)
             area = config.area_outage_threshold is not None
             # With area-outage on, the hubs themselves too: their postcodes give the sectors.
             wanted = sorted({*targets, *chf_ids}) if area else targets
@@ -253,7 +255,7 @@ class Ingestor:
                     ],
                     [(sector_of(chf), at) for chf, at in times],
                 )
-            pushed = self._webhooks(store)
+            pushed = self._webhooks(settings)
             held = holds(config)
             batch = Batch()
             deliveries: list[tuple[Any, ...]] = []

@@ -278,8 +278,10 @@ def encode_config(config: Config) -> str:
     ).decode()
 
 
-def decode_config(body: str) -> Config:
-    data = orjson.loads(body)
+def config_of(data: dict[str, Any]) -> Config:
+    """The gate's configuration from stored settings (the defaults when there are none)."""
+    if not data:
+        return Config()
     return Config(
         manufacturers=tuple(data["manufacturers"]),
         window_minutes=data["window_minutes"],

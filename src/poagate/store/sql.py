@@ -51,9 +51,9 @@ from poagate.store.codec import (
     NULL_TEXT,
     SUPPRESSED_COLUMNS,
     Rows,
+    config_of,
     decode_activation,
     decode_ad1,
-    decode_config,
     decode_device,
     encode_batch,
     encode_config,
@@ -262,8 +262,7 @@ class SqlStore(ABC):
         return {} if body is None else dict(orjson.loads(body))
 
     def config(self) -> Config:
-        body = self._scalar("SELECT body FROM config_versions ORDER BY id DESC LIMIT 1")
-        return Config() if body is None else decode_config(body)
+        return config_of(self.settings())
 
     def save_settings(self, settings: dict[str, Any], actor: str, at: datetime) -> bool:
         """Record ``settings`` (a complete configuration body) as in force from ``at``."""
@@ -734,12 +733,12 @@ class SqlStore(ABC):
         value = self._scalar(sql, params)
         return None if value is None else int(value)
 
-    def seq_of_alert(
-        self, alert_id: str, suppressed: bool, network_operators: frozenset[str] | None
+    def log_seq_of_alert(
+        self, alert_id: str, network_operators: frozenset[str] | None
     ) -> int | None:
-        """Where an alert stands in decision order, if it is one the caller may see."""
-        sql = "SELECT seq FROM ad1_outcomes WHERE alert_id = ? AND suppressed = ?"
-        params: list[Any] = [alert_id, int(suppressed)]
+        """Where a Suppression Log entry stands in decision order, if the caller may see it."""
+        sql = f"SELECT seq FROM ad1_outcomes WHERE alert_id = ? AND {LOG_ROWS}"
+        params: list[Any] = [alert_id]
         if network_operators is not None:
             sql += " AND {in:network_operator}"
             params.append(self._list_param(sorted(network_operators)))
