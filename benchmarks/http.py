@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from tests.helpers import wait_until_ready
 from tests.pg import PostgresServer, free_port
 
-from poagate.api.auth import new_token, token_sha256
+from poagate.api.tokens import new_token, token_sha256
 from poagate.domain.reference import Config
 from poagate.formats.guid_list import read_guid_list
 from poagate.formats.inventory import read_inventory, write_inventory

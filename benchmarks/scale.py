@@ -51,7 +51,8 @@ def eui(prefix: int, serial: int) -> str:
 def measure_point(fleet: int, windows: int, alerts: int) -> dict[str, Any]:
     """One point, in this process (the parent runs each point in a child)."""
     from poagate.domain.events import Activation, Ad1Alert
-    from poagate.domain.gate import ForwardedAlert, Gate, SuppressionEntry
+    from poagate.domain.gate import Gate
+    from poagate.domain.outcomes import ForwardedAlert, SuppressionEntry
     from poagate.domain.reference import (
         Device,
         DeviceType,

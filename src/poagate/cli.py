@@ -33,6 +33,7 @@ from poagate import __version__
 from poagate.domain.ids import IdentifierError, parse_network_operator
 from poagate.formats.errors import InputError
 from poagate.formats.timestamps import parse_timestamp
+from poagate.sim.seed import AD1_PER_MONTH, ONE_OFF_GBP, SITE_VISIT_GBP, SUPPORT_PER_MONTH_GBP
 from poagate.store import StoreError
 
 app = typer.Typer(
@@ -390,10 +391,12 @@ def business_case(
         Path | None,
         typer.Option(help="simulation.json of poagate simulate: adds what the guards cost."),
     ] = None,
-    ad1_per_month: Annotated[int, typer.Option(min=0)] = 17_113,
-    site_visit: Annotated[int, typer.Option(min=0, help="£ a site visit.")] = 80,
-    one_off: Annotated[int, typer.Option(min=0, help="£ DCC implementation.")] = 197_524,
-    support_per_month: Annotated[int, typer.Option(min=0, help="£ a month.")] = 1_722,
+    ad1_per_month: Annotated[int, typer.Option(min=0)] = AD1_PER_MONTH,
+    site_visit: Annotated[int, typer.Option(min=0, help="£ a site visit.")] = SITE_VISIT_GBP,
+    one_off: Annotated[int, typer.Option(min=0, help="£ DCC implementation.")] = ONE_OFF_GBP,
+    support_per_month: Annotated[
+        int, typer.Option(min=0, help="£ a month.")
+    ] = SUPPORT_PER_MONTH_GBP,
 ) -> None:
     """The seed's monthly figure from its inputs, how it moves with campaign size and reboot
     share, and its payback against the DCC's costs: PNG charts and one offline HTML file."""
@@ -498,8 +501,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 1,
 ) -> None:
     """Simulate a week for a small fleet, run it through the gate, and summarise it per DNO."""
-    from poagate.service.demo import SITE_VISIT_COST_GBP, default_database, run_demo
     from poagate.sim.areas import AREAS_BY_ID
+    from poagate.sim.demo import default_database, run_demo
     from poagate.sim.fleet import FleetSpec
     from poagate.sim.traffic import TrafficSpec
 
@@ -529,7 +532,7 @@ def demo(
         ("AD1 received", "right"),
         ("suppressed", "right"),
         ("forwarded", "right"),
-        (f"site visits avoided (£{SITE_VISIT_COST_GBP})", "right"),
+        (f"site visits avoided (£{SITE_VISIT_GBP})", "right"),
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     totals = [0, 0]
@@ -541,7 +544,7 @@ def demo(
             f"{suppressed + forwarded:,}",
             f"{suppressed:,}",
             f"{forwarded:,}",
-            f"£{suppressed * SITE_VISIT_COST_GBP:,}",
+            f"£{suppressed * SITE_VISIT_GBP:,}",
         )
         totals[0] += suppressed
         totals[1] += forwarded
@@ -551,7 +554,7 @@ def demo(
         f"{sum(totals):,}",
         f"{totals[0]:,}",
         f"{totals[1]:,}",
-        f"£{totals[0] * SITE_VISIT_COST_GBP:,}",
+        f"£{totals[0] * SITE_VISIT_GBP:,}",
         style="bold",
     )
     out.print(table)
@@ -666,8 +669,7 @@ def token_create(
     hash."""
     from datetime import UTC, datetime
 
-    from poagate.api.auth import new_token, token_sha256
-    from poagate.api.routes_admin import checked_operators
+    from poagate.api.tokens import checked_operators, new_token, token_sha256
     from poagate.store.database import open_store
 
     try:

@@ -16,8 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from poagate.api.app import create_app
-from poagate.api.auth import new_token, token_sha256
 from poagate.api.settings import Settings
+from poagate.api.tokens import new_token, token_sha256
 from poagate.store.database import open_store
 from tests.helpers import mpan, ts
 from tests.integration.conftest import INVENTORY_HEADER

@@ -17,7 +17,7 @@ import httpx
 import orjson
 import pytest
 
-from poagate.api.auth import new_token, token_sha256
+from poagate.api.tokens import new_token, token_sha256
 from poagate.store.database import open_store
 from tests.api.conftest import OPERATORS, USER, ad1, chf_of, esme_of, fleet_csv
 from tests.helpers import stop_process, wait_until_ready

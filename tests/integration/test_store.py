@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from poagate.domain.gate import ForwardedAlert
+from poagate.domain.outcomes import ForwardedAlert
 from poagate.store import Batch, StoreError
 from poagate.store.database import open_store
 from poagate.store.migrate import head_revision
@@ -66,7 +66,7 @@ def test_outcomes_read_back_in_decision_order_with_exact_times(database: str) ->
 def test_every_table_round_trips_on_each_backend(database: str) -> None:
     """Activation records with every kind of NULL, duplicates, outcomes, messages, rejections."""
     from poagate.domain.events import ActivationOutcome, DeviceMessage, Ignored
-    from poagate.domain.gate import DuplicateAlert
+    from poagate.domain.outcomes import DuplicateAlert
     from poagate.formats.errors import Rejection
     from tests.helpers import activation, gate
 

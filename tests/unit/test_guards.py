@@ -6,8 +6,14 @@ from datetime import timedelta
 
 import pytest
 
-from poagate.domain.gate import ForwardedAlert, Gate, SuppressionEntry
-from poagate.domain.guards import AREA_OUTAGE_EVIDENCE, NO_SIGN_OF_LIFE, postcode_sector
+from poagate.domain.gate import Gate
+from poagate.domain.guards import postcode_sector
+from poagate.domain.outcomes import (
+    AREA_OUTAGE_EVIDENCE,
+    NO_SIGN_OF_LIFE,
+    ForwardedAlert,
+    SuppressionEntry,
+)
 from poagate.domain.reference import Config
 from tests.helpers import CHF, ESME, activation, ad1, esme, gate, hub, message, outcome, ts
 

@@ -9,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from poagate.domain.events import Activation, Ad1Alert, DeviceMessage, Event
-from poagate.domain.gate import (
+from poagate.domain.gate import Gate
+from poagate.domain.outcomes import (
     ActivationApplied,
     DuplicateAlert,
     ForwardedAlert,
-    Gate,
     Outcome,
     Status,
     SuppressionEntry,

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from poagate.domain.events import ActivationKind
-from poagate.domain.gate import (
+from poagate.domain.outcomes import (
     ActivationApplied,
     DuplicateAlert,
     ForwardedAlert,

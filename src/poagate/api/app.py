@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from poagate import __version__
-from poagate.api.auth import TokenCache
+from poagate.api.context import AppContext, ReadPool
 from poagate.api.observability import (
     RequestContext,
     StoreGauges,
@@ -26,8 +26,8 @@ from poagate.api.observability import (
     observe_releases,
 )
 from poagate.api.problems import HANDLERS
-from poagate.api.service import ReadPool, Service
 from poagate.api.settings import Settings
+from poagate.api.tokens import TokenCache
 from poagate.service.ingest import Ingestor
 from poagate.service.releases import release_dark
 from poagate.store.database import open_store
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         observe=observe_group,
         on_release=observe_releases,
     )
-    service = Service(
+    context = AppContext(
         settings,
         ingestor,
         ReadPool(settings.database, settings.read_connections),
@@ -63,8 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.deliveries:
             from poagate.delivery.worker import run_deliveries
 
-            delivery_task = asyncio.create_task(run_deliveries(service), name="deliveries")
-        release_task = asyncio.create_task(run_releases(service), name="release-if-dark")
+            delivery_task = asyncio.create_task(
+                run_deliveries(settings.database, settings.clock, settings.delivery_poll_seconds),
+                name="deliveries",
+            )
+        release_task = asyncio.create_task(run_releases(context), name="release-if-dark")
         log.info("poagate %s serving %s", __version__, open_location(settings.database))
         try:
             yield
@@ -75,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             await asyncio.to_thread(ingestor.stop)
-            service.reads.close()
+            context.reads.close()
 
     app = FastAPI(
         title="poagate",
@@ -84,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Suppression Log (SEC MP102B).",
         lifespan=lifespan,
     )
-    app.state.service = service
+    app.state.context = context
     for exception, handler in HANDLERS.items():
         app.add_exception_handler(exception, handler)
     app.add_middleware(
@@ -95,20 +98,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from poagate.api import routes_admin, routes_ingest, routes_ops, routes_read
 
-    app.state.gauges = StoreGauges(lambda: store_figures(service))
+    app.state.gauges = StoreGauges(lambda: store_figures(context))
     for module in (routes_ingest, routes_read, routes_admin, routes_ops):
         app.include_router(module.router)
     return app
 
 
-async def run_releases(service: Service) -> None:
+async def run_releases(context: AppContext) -> None:
     """The release-if-dark pass (SPEC §9), every ``release_poll_seconds``, on the writer
     connection in turn with the decisions; it does nothing while the guard is off."""
-    clock = service.settings.clock
+    clock = context.settings.clock
     while True:
-        await asyncio.sleep(service.settings.release_poll_seconds)
+        await asyncio.sleep(context.settings.release_poll_seconds)
         try:
-            released = await service.ingestor.call(lambda store: release_dark(store, clock()))
+            released = await context.ingestor.call(lambda store: release_dark(store, clock()))
         except Exception:
             log.exception("the release-if-dark pass failed; it runs again")
             continue
@@ -123,9 +126,9 @@ def open_location(database: str) -> str:
     return redact(database)
 
 
-def store_figures(service: Service) -> dict[str, Any]:
-    now = service.settings.clock()
-    with service.reads.borrow() as store:
+def store_figures(context: AppContext) -> dict[str, Any]:
+    now = context.settings.clock()
+    with context.reads.borrow() as store:
         return {"open_windows": store.open_windows(now), "deliveries": store.delivery_counts()}
 
 

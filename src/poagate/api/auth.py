@@ -1,79 +1,16 @@
-"""Bearer tokens and what each role may do (SPEC §10).
-
-* ``admin`` (DCC operations): everything, and reference data and configuration changes.
-* ``dsp`` (the DSP's message flow): submits messages; reads nothing back but the decisions on
-  what it submitted.
-* ``dno`` bound to network-operator ids: reads the Suppression Log entries and forwarded AD1s
-  of those ids, and nothing else — not even counts of others.
-
-A token is ``pg_`` and 43 random URL-safe characters; the store keeps only its SHA-256, so a
-copy of the database gives nobody a working token. Lookups are cached for a couple of seconds,
-which is how long a revoked token may still work.
-"""
+"""Who is calling: the bearer token of a request, and what its role may do (SPEC §10)."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import secrets
-import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, Request
 
+from poagate.api.context import AppContext, context_of
 from poagate.api.problems import Problem
-from poagate.domain.values import value
-
-if TYPE_CHECKING:
-    from poagate.api.service import Service
-
-ROLES = ("admin", "dsp", "dno")
-TOKEN_PREFIX = "pg_"  # noqa: S105 - a prefix, not a secret
-
-
-@value
-class Principal:
-    token_id: int
-    role: str
-    network_operators: frozenset[str]
-
-    @property
-    def scope(self) -> frozenset[str] | None:
-        """The network operators whose data this caller sees; None for all (admin)."""
-        return None if self.role == "admin" else self.network_operators
-
-    @property
-    def actor(self) -> str:
-        return f"token {self.token_id} ({self.role})"
-
-
-def new_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def token_sha256(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-class TokenCache:
-    """SHA-256 → principal (or None), for a few seconds."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._entries: dict[str, tuple[float, Principal | None]] = {}
-
-    def get(self, digest: str) -> tuple[bool, Principal | None]:
-        entry = self._entries.get(digest)
-        if entry is None or entry[0] < time.monotonic():
-            return False, None
-        return True, entry[1]
-
-    def put(self, digest: str, principal: Principal | None) -> None:
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[digest] = (time.monotonic() + self.seconds, principal)
-
+from poagate.api.tokens import TOKEN_PREFIX, Principal, token_sha256
 
 UNAUTHORIZED = Problem(
     401,
@@ -92,21 +29,19 @@ async def authenticate(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token.strip().startswith(TOKEN_PREFIX):
         raise UNAUTHORIZED
     digest = token_sha256(token.strip())
-    from poagate.api.service import service_of  # the service module imports this one
-
-    service = service_of(request)
-    known, principal = service.tokens.get(digest)
+    context = context_of(request)
+    known, principal = context.tokens.get(digest)
     if not known:
-        principal = await asyncio.to_thread(_look_up, service, digest)
-        service.tokens.put(digest, principal)
+        principal = await asyncio.to_thread(_look_up, context, digest)
+        context.tokens.put(digest, principal)
     if principal is None:
         raise UNAUTHORIZED
     request.state.principal = principal
     return principal
 
 
-def _look_up(service: Service, digest: str) -> Principal | None:
-    with service.reads.borrow() as store:
+def _look_up(context: AppContext, digest: str) -> Principal | None:
+    with context.reads.borrow() as store:
         record = store.token(digest)
     if record is None or record.revoked_at is not None:
         return None

@@ -33,7 +33,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from poagate.domain.gate import SuppressionEntry
+from poagate.domain.outcomes import SuppressionEntry
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -51,9 +51,6 @@ GROUP_SECONDS = Histogram(
     "poagate_group_transaction_seconds",
     "One group-commit transaction: load, decide, write, commit.",
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
-)
-DELIVERIES = Counter(
-    "poagate_delivery_attempts_total", "Webhook delivery attempts, by result.", ["result"]
 )
 RELEASES = Counter(
     "poagate_ad1_released_total",

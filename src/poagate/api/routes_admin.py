@@ -12,10 +12,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, field_validator
 
-from poagate.api.auth import ROLES, Principal, new_token, require, token_sha256
+from poagate.api.auth import require
+from poagate.api.context import context_of
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
-from poagate.api.service import service_of
+from poagate.api.tokens import Principal, checked_operators, new_token, token_sha256
 from poagate.domain.ids import IdentifierError, parse_network_operator
 from poagate.domain.reference import DEFAULT_AREA_OUTAGE_SECONDS, DEFAULT_MANUFACTURERS, Config
 from poagate.formats.errors import InputError
@@ -50,10 +51,10 @@ def _text(body: bytes, what: str) -> str:
     },
 )
 async def put_inventory(request: Request, principal: Admin) -> Json:
-    service = service_of(request)
+    context = context_of(request)
     body = await request.body()
     text = _text(body, "inventory")
-    now = service.settings.clock()
+    now = context.settings.clock()
     try:
         file = read_inventory(io.StringIO(text, newline=""), "PUT /v1/reference/inventory")
     except InputError as exc:
@@ -82,7 +83,7 @@ async def put_inventory(request: Request, principal: Admin) -> Json:
             "rejected": [rejection_fields(r) for r in file.rejected],
         }
 
-    return Json(await service.ingestor.call(load))
+    return Json(await context.ingestor.call(load))
 
 
 @router.put(
@@ -97,10 +98,10 @@ async def put_inventory(request: Request, principal: Admin) -> Json:
     },
 )
 async def put_guid_list(request: Request, principal: Admin) -> Json:
-    service = service_of(request)
+    context = context_of(request)
     body = await request.body()
     file = read_guid_list(io.StringIO(_text(body, "GUID list")), "PUT /v1/reference/guid-list")
-    now = service.settings.clock()
+    now = context.settings.clock()
 
     def load(store: SqlStore) -> dict[str, Any]:
         with store.transaction():
@@ -122,12 +123,12 @@ async def put_guid_list(request: Request, principal: Admin) -> Json:
             "rejected": [rejection_fields(r) for r in file.rejected],
         }
 
-    return Json(await service.ingestor.call(load))
+    return Json(await context.ingestor.call(load))
 
 
 @router.get("/v1/reference/guid-list/versions", response_class=Json, summary="GUID list versions")
 def guid_list_versions(request: Request, principal: Admin) -> Json:
-    with service_of(request).reads.borrow() as store:
+    with context_of(request).reads.borrow() as store:
         versions = store.guid_list_versions()
     return Json(
         {
@@ -217,7 +218,7 @@ def _masked(settings: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/v1/config", response_class=Json, summary="The configuration in force")
 def get_config(request: Request, principal: Admin) -> Json:
-    with service_of(request).reads.borrow() as store:
+    with context_of(request).reads.borrow() as store:
         return Json(_masked(store.settings()))
 
 
@@ -229,8 +230,8 @@ def get_config(request: Request, principal: Admin) -> Json:
     "never shown back.",
 )
 async def put_config(request: Request, principal: Admin, body: Settings) -> Json:
-    service = service_of(request)
-    now = service.settings.clock()
+    context = context_of(request)
+    now = context.settings.clock()
     try:
         Config(tuple(body.manufacturers), body.window_minutes, body.skew_tolerance_seconds)
     except ValueError as exc:
@@ -260,7 +261,7 @@ async def put_config(request: Request, principal: Admin, body: Settings) -> Json
                 store.audit(now, principal.actor, "config.set", _masked(wanted))
         return {**_masked(wanted), "changed": changed}
 
-    return Json(await service.ingestor.call(save))
+    return Json(await context.ingestor.call(save))
 
 
 # -- deliveries, audit, tokens -------------------------------------------------------------------
@@ -279,7 +280,7 @@ def deliveries(
     after_id: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Json:
-    with service_of(request).reads.borrow() as store:
+    with context_of(request).reads.borrow() as store:
         items = store.deliveries(status, after_id, limit)
         counts = store.delivery_counts()
     return Json({"items": items, "counts": counts})
@@ -289,9 +290,9 @@ def deliveries(
     "/v1/deliveries/{delivery_id}/retry", response_class=Json, summary="Send a dead delivery again"
 )
 async def retry_delivery(request: Request, principal: Admin, delivery_id: int) -> Json:
-    service = service_of(request)
-    now = service.settings.clock()
-    done = await service.ingestor.call(
+    context = context_of(request)
+    now = context.settings.clock()
+    done = await context.ingestor.call(
         lambda store: store.retry_delivery(delivery_id, now, principal.actor)
     )
     if not done:
@@ -306,7 +307,7 @@ def audit(
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Json:
-    with service_of(request).reads.borrow() as store:
+    with context_of(request).reads.borrow() as store:
         entries = store.audit_entries(after, limit)
     return Json(
         {
@@ -336,10 +337,10 @@ async def create_token(request: Request, principal: Admin, body: TokenRequest) -
         operators = checked_operators(body.role, body.network_operators)
     except ValueError as exc:
         raise Problem(422, "Invalid request", str(exc)) from None
-    service = service_of(request)
+    context = context_of(request)
     token = new_token()
-    now = service.settings.clock()
-    token_id = await service.ingestor.call(
+    now = context.settings.clock()
+    token_id = await context.ingestor.call(
         lambda store: store.add_token(
             token_sha256(token), body.role, operators, body.description, now, principal.actor
         )
@@ -352,20 +353,8 @@ async def create_token(request: Request, principal: Admin, body: TokenRequest) -
 
 @router.delete("/v1/tokens/{token_id}", response_class=Json, summary="Revoke a token")
 async def revoke(request: Request, principal: Admin, token_id: int) -> Json:
-    service = service_of(request)
-    now = service.settings.clock()
-    if not await service.ingestor.call(lambda s: s.revoke_token(token_id, now, principal.actor)):
+    context = context_of(request)
+    now = context.settings.clock()
+    if not await context.ingestor.call(lambda s: s.revoke_token(token_id, now, principal.actor)):
         raise Problem(404, "Not Found", f"no token {token_id} that is still valid")
     return Json({"id": token_id, "revoked": True})
-
-
-def checked_operators(role: str, operators: list[str]) -> list[str]:
-    """The network operators a token of ``role`` is bound to: a DNO's needs one or more."""
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    canonical = sorted({parse_network_operator(o) for o in operators})
-    if role == "dno" and not canonical:
-        raise ValueError("a dno token needs at least one network operator id")
-    if role != "dno" and canonical:
-        raise ValueError(f"a {role} token is not bound to network operators")
-    return canonical

@@ -8,10 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from poagate.api.auth import Principal, require
+from poagate.api.auth import require
+from poagate.api.context import context_of
 from poagate.api.observability import DECISION_SECONDS
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
+from poagate.api.tokens import Principal
 from poagate.service.messages import SUPPORTED, UnsupportedMediaTypeError, items_of
 
 router = APIRouter(tags=["messages"])
@@ -42,8 +44,8 @@ async def post_messages(
     request: Request, principal: Annotated[Principal, Depends(require("dsp", "admin"))]
 ) -> Json:
     arrived = time.perf_counter()
-    service = request.app.state.service
-    received_at = service.settings.clock()
+    context = context_of(request)
+    received_at = context.settings.clock()
     body = await request.body()
     if not body.strip():
         raise Problem(400, "Empty body", "the request has no message; send at least one")
@@ -56,7 +58,7 @@ async def post_messages(
     if not items:
         raise Problem(400, "Empty body", "the request has no message; send at least one")
     source = f"POST /v1/messages {request.state.request_id}"
-    answers = await service.ingestor.submit(source, items)
+    answers = await context.ingestor.submit(source, items)
     DECISION_SECONDS.observe(time.perf_counter() - arrived)
     return Json(
         {

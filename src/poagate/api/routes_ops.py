@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from poagate.api.context import context_of
 from poagate.api.observability import metrics_payload
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
-from poagate.api.service import service_of
 from poagate.store import StoreError
 
 router = APIRouter(tags=["operations"])
@@ -22,7 +22,7 @@ def healthz() -> Json:
 @router.get("/readyz", response_class=Json, summary="The store can be reached")
 def readyz(request: Request) -> Json:
     try:
-        with service_of(request).reads.borrow(wait_seconds=2) as store:
+        with context_of(request).reads.borrow(wait_seconds=2) as store:
             store.meta("readiness")
     except StoreError as exc:
         raise Problem(

@@ -19,12 +19,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from poagate.api.auth import Principal, require
+from poagate.api.auth import require
+from poagate.api.context import context_of
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
-from poagate.api.service import service_of
-from poagate.domain.gate import ForwardedAlert, SuppressionEntry
+from poagate.api.tokens import Principal
 from poagate.domain.ids import IdentifierError, parse_device_id, parse_mpan, parse_network_operator
+from poagate.domain.outcomes import ForwardedAlert, SuppressionEntry
 from poagate.formats.errors import InputError
 from poagate.formats.jsonl import request_id as canonical_request_id
 from poagate.formats.records import (
@@ -154,7 +155,7 @@ def suppression_log(
     except (IdentifierError, InputError) as exc:
         raise Problem(422, "Invalid request", str(exc)) from None
     scope = scope_of(principal, network_operator)
-    with service_of(request).reads.borrow() as store:
+    with context_of(request).reads.borrow() as store:
         start = after(cursor, lambda alert: store.log_seq_of_alert(alert, principal.scope))
         items = [
             (outcome.alert_id, outcome)
@@ -200,7 +201,7 @@ def forwarded_feed(
     network_operator: str | None = None,
 ) -> Response:
     scope = scope_of(principal, network_operator)
-    with service_of(request).reads.borrow() as store:
+    with context_of(request).reads.borrow() as store:
         start = after(cursor, lambda alert: store.feed_seq_of_alert(alert, principal.scope))
         items = [
             (outcome.alert_id, outcome)
@@ -226,7 +227,7 @@ def activations(
         device = None if device_id is None else parse_device_id(device_id)
     except IdentifierError as exc:
         raise Problem(422, "Invalid request", str(exc)) from None
-    with service_of(request).reads.borrow() as store:
+    with context_of(request).reads.borrow() as store:
         start = after(cursor, store.activation_seq)
         rows = store.activations_page(
             device_id=device, status=status, after_seq=start, limit=limit + 1
@@ -250,7 +251,7 @@ def activations(
 def summary(
     request: Request, principal: Annotated[Principal, Depends(require("admin", "dno"))]
 ) -> Json:
-    with service_of(request).reads.borrow() as store:
+    with context_of(request).reads.borrow() as store:
         by_operator = store.counts_by_network_operator(principal.scope)
         if principal.scope is None:
             return Json(

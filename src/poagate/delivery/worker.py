@@ -20,19 +20,18 @@ import contextlib
 import logging
 import random
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 import httpx
 
-from poagate.api.observability import DELIVERIES
+from poagate.delivery.metrics import DELIVERIES
 from poagate.delivery.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from poagate.formats.timestamps import to_us
 from poagate.store import StoreError
 from poagate.store.database import open_store
 from poagate.store.records import Delivery
-
-if TYPE_CHECKING:
-    from poagate.api.service import Service
 
 log = logging.getLogger("poagate.delivery")
 
@@ -53,21 +52,20 @@ def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
     return float(delay / 2 + rng.uniform(0, delay / 2))
 
 
-async def run_deliveries(service: Service) -> None:
+async def run_deliveries(database: str, clock: Callable[[], datetime], poll_seconds: float) -> None:
     """Deliver until cancelled (the server's lifespan runs this as a task)."""
-    settings = service.settings
-    store = await asyncio.to_thread(open_store, settings.database, "service")
+    store = await asyncio.to_thread(open_store, database, "service")
     rng = random.Random()
     try:
         async with httpx.AsyncClient() as client:
             while True:
                 try:
-                    sent = await deliver_due(store, client, settings.clock, rng)
+                    sent = await deliver_due(store, client, clock, rng)
                 except StoreError as exc:
                     log.warning("deliveries paused: %s", exc)
                     sent = 0
                 if not sent:
-                    await asyncio.sleep(settings.delivery_poll_seconds)
+                    await asyncio.sleep(poll_seconds)
     finally:
         with contextlib.suppress(Exception):
             await asyncio.to_thread(store.close)

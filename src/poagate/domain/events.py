@@ -22,11 +22,6 @@ class ActivationKind(StrEnum):
     CANCELLATION = "cancellation"
 
 
-# DUIS CommandVariants 5, 6 and 7 are signed pre-commands: the same request_id sent again after
-# the supplier signed it. They count as repeats (SPEC §6).
-SIGNED_PRE_COMMAND_VARIANTS = frozenset({5, 6, 7})
-
-
 @value
 class Activation:
     """An SRV 11.3 Activate Firmware request."""

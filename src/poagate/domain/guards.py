@@ -33,15 +33,15 @@ import heapq
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
+from poagate.domain.outcomes import (
+    AREA_OUTAGE_EVIDENCE,
+    NO_SIGN_OF_LIFE,
+    ForwardedAlert,
+    SuppressionEntry,
+)
 from poagate.domain.reference import Config, DeviceType, Inventory
 
-if TYPE_CHECKING:
-    from poagate.domain.gate import ForwardedAlert, SuppressionEntry
-
-NO_SIGN_OF_LIFE = "no_sign_of_life"
-AREA_OUTAGE_EVIDENCE = "area_outage_evidence"
 # How much history a sector keeps beyond the evidence span: AD1s may be delivered hours late.
 _SECTOR_HISTORY = timedelta(hours=12)
 _SIGNS_PER_CHF = 64  # the latest signs of life of a hub that are kept
@@ -257,8 +257,6 @@ class Guards:
         received_at)``, then every decided AD1 (each read once)."""
         if not self.active:
             return
-        from poagate.domain.gate import SuppressionEntry
-
         for device_id, at in signs:
             self.sign_of_life(device_id, at)
         for outcome in outcomes:

@@ -116,12 +116,3 @@ def parse_request_id(text: str) -> RequestId:
         return RequestId(parse_device_id(originator), parse_device_id(target), int(counter))
     except IdentifierError as exc:
         raise IdentifierError(f"request_id {text!r}: {exc}") from None
-
-
-def response_id_device(text: str) -> str:
-    """The device that sent a DUIS response: the first part of ``Device:User:Counter``."""
-    first = text.split(":", 1)[0]
-    try:
-        return parse_device_id(first)
-    except IdentifierError as exc:
-        raise IdentifierError(f"ResponseID {text!r}: {exc}") from None

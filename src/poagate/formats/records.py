@@ -1,8 +1,8 @@
 """Output records (SPEC §7) as JSON Lines and CSV, with the SPEC's field names.
 
-Timestamps are ISO-8601 in UTC with ``Z``. Suppression Log entries and forwarded AD1s are value
-objects whose fields are exactly the output's, so orjson writes them without an intermediate
-dictionary; activation records and rejections are projected onto their SPEC fields.
+Timestamps are ISO-8601 in UTC with ``Z``. Each record is projected onto a dictionary of its SPEC
+fields, spelled out field by field (see below for why), which orjson then writes; the field
+names of Suppression Log entries and forwarded AD1s are their value objects' own.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import orjson
 
-from poagate.domain.gate import ActivationRecord, ForwardedAlert, SuppressionEntry
+from poagate.domain.outcomes import ActivationRecord, ForwardedAlert, SuppressionEntry
 from poagate.formats.errors import Rejection
 from poagate.formats.timestamps import format_timestamp
 
@@ -37,7 +37,6 @@ ACTIVATION_FIELDS = (
     "window_end",
     "guid_list_version",
 )
-REJECTION_FIELDS = ("source", "line", "error", "raw")
 
 
 def json_line(record: object) -> bytes:

@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -35,11 +35,11 @@ from poagate.domain.events import (
     Event,
     Ignored,
 )
-from poagate.domain.gate import (
+from poagate.domain.gate import Gate
+from poagate.domain.outcomes import (
     ActivationApplied,
     DuplicateAlert,
     ForwardedAlert,
-    Gate,
     SuppressionEntry,
 )
 from poagate.domain.reference import Device, DeviceType, Inventory
@@ -74,7 +74,6 @@ class Request:
     items: list[Item]
     future: asyncio.Future[list[dict[str, Any]]] | None = None
     loop: asyncio.AbstractEventLoop | None = None
-    enqueued: float = field(default_factory=time.perf_counter)
 
 
 class _Stop:

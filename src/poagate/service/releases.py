@@ -28,8 +28,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from poagate.domain.gate import SuppressionEntry
-from poagate.domain.guards import NO_SIGN_OF_LIFE, Guards
+from poagate.domain.guards import Guards
+from poagate.domain.outcomes import NO_SIGN_OF_LIFE, SuppressionEntry
 from poagate.domain.reference import Config, Inventory
 from poagate.formats.timestamps import to_us
 from poagate.store import Batch

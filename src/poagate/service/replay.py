@@ -25,7 +25,8 @@ from typing import IO, Any, Protocol, TypeVar, cast
 import orjson
 
 from poagate.domain.events import Event, Ignored
-from poagate.domain.gate import ForwardedAlert, Gate, SuppressionEntry, released_as_forwarded
+from poagate.domain.gate import Gate
+from poagate.domain.outcomes import ForwardedAlert, SuppressionEntry, released_as_forwarded
 from poagate.domain.reference import Config, GuidList, Inventory
 from poagate.formats.errors import InputError, Rejection, truncate_raw
 from poagate.formats.guid_list import read_guid_list
@@ -42,13 +43,6 @@ from poagate.service.writer import WriterProcess
 from poagate.store import Batch, Store
 from poagate.store.codec import Rows
 
-OUTPUT_FILES = (
-    "forwarded.jsonl",
-    "suppression_log.jsonl",
-    "activations.jsonl",
-    "rejected.jsonl",
-    "summary.json",
-)
 # Below this much input a second process costs more to start than it saves.
 WRITER_PROCESS_MIN_BYTES = 4 * 1024 * 1024
 

@@ -26,10 +26,8 @@ import matplotlib
 matplotlib.use("Agg")  # no screen: render to files
 import matplotlib.pyplot as plt
 
-AD1_PER_MONTH = 17_113
-SITE_VISIT_GBP = 80
-ONE_OFF_GBP = 197_524
-SUPPORT_PER_MONTH_GBP = 1_722
+from poagate.sim.seed import AD1_PER_MONTH, ONE_OFF_GBP, SITE_VISIT_GBP, SUPPORT_PER_MONTH_GBP
+
 BASE_REBOOT_SHARE = 0.6  # the simulator's share of L+G activations that cut the hub > 3 min
 DAYS_PER_MONTH = 365.25 / 12
 CAMPAIGN_FACTORS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)

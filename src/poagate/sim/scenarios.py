@@ -22,15 +22,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from poagate.domain.gate import SuppressionEntry
+from poagate.domain.outcomes import SuppressionEntry
 from poagate.domain.reference import DEFAULT_AREA_OUTAGE_SECONDS
-from poagate.formats.inventory import write_inventory
 from poagate.service.replay import Progress, ReplayRequest, replay
 from poagate.sim.fleet import FleetSpec, generate_fleet
+from poagate.sim.inputs import write_replay_inputs
+from poagate.sim.seed import SITE_VISIT_GBP
 from poagate.sim.traffic import Cause, TrafficSpec, generate_traffic
 from poagate.store.sqlite import SqliteStore
-
-SITE_VISIT_COST_GBP = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +146,7 @@ class Measures:
 
     @property
     def visits_avoided_gbp(self) -> int:
-        return self.spurious_suppressed * SITE_VISIT_COST_GBP
+        return self.spurious_suppressed * SITE_VISIT_GBP
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -173,19 +172,9 @@ def prepare(scenario: Scenario, root: Path) -> Month:
     """Generate the scenario's fleet and month and write them as ``poagate replay`` input."""
     fleet = generate_fleet(scenario.fleet)
     traffic = generate_traffic(fleet, scenario.traffic)
-    inputs = root / "input"
-    inputs.mkdir(parents=True, exist_ok=True)
-    with (inputs / "inventory.csv").open("w", newline="") as f:
-        write_inventory(fleet.devices(), f)
-    (inputs / "guid-list.txt").write_text("\n".join(fleet.guid_list()) + "\n")
-    events = traffic.write(inputs)
+    inputs = write_replay_inputs(fleet, traffic, root / "input")
     return Month(
-        scenario,
-        inputs / "inventory.csv",
-        inputs / "guid-list.txt",
-        events,
-        traffic.truth,
-        traffic.counts,
+        scenario, inputs.inventory, inputs.guid_list, inputs.events, traffic.truth, traffic.counts
     )
 
 

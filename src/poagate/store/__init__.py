@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Protocol
 
-from poagate.domain.gate import ActivationRecord, ForwardedAlert, SuppressionEntry
+from poagate.domain.outcomes import ActivationRecord, ForwardedAlert, SuppressionEntry
 from poagate.domain.reference import Config, GuidList, GuidListVersion, Inventory
 from poagate.formats.errors import Rejection
 from poagate.formats.guid_list import GuidListFile

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from poagate.domain.events import ActivationOutcome, DeviceMessage, Ignored
-from poagate.domain.gate import (
+from poagate.domain.outcomes import (
     ActivationApplied,
     ActivationRecord,
     DuplicateAlert,

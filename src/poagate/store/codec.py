@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from poagate.domain.events import ActivationKind
-from poagate.domain.gate import ActivationRecord, ForwardedAlert, Status, SuppressionEntry
+from poagate.domain.outcomes import ActivationRecord, ForwardedAlert, Status, SuppressionEntry
 from poagate.domain.reference import (
     DEFAULT_AREA_OUTAGE_SECONDS,
     Config,

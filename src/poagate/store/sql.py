@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from poagate.domain.events import Ignored
-from poagate.domain.gate import (
+from poagate.domain.outcomes import (
     ActivationRecord,
     ForwardedAlert,
     SuppressionEntry,

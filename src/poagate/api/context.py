@@ -1,4 +1,5 @@
-"""What request handlers share within one server process."""
+"""What request handlers share within one server process: its settings, the ingestor (the
+writer connection), the read connections and the token cache."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from typing import cast
 
 from fastapi import Request
 
-from poagate.api.auth import TokenCache
 from poagate.api.settings import Settings
+from poagate.api.tokens import TokenCache
 from poagate.service.ingest import Ingestor
 from poagate.store import StoreUnavailableError
 from poagate.store.database import open_store
@@ -68,8 +69,8 @@ class ReadPool:
 
 
 @dataclass(slots=True)
-class Service:
-    """What request handlers reach through ``request.app.state.service``."""
+class AppContext:
+    """One server process's shared parts, reached through ``request.app.state.context``."""
 
     settings: Settings
     ingestor: Ingestor
@@ -77,5 +78,5 @@ class Service:
     tokens: TokenCache
 
 
-def service_of(request: Request) -> Service:
-    return cast(Service, request.app.state.service)
+def context_of(request: Request) -> AppContext:
+    return cast(AppContext, request.app.state.context)

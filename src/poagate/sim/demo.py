@@ -10,17 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from poagate.domain.gate import SuppressionEntry
-from poagate.formats.inventory import write_inventory
+from poagate.domain.outcomes import SuppressionEntry
 from poagate.service.export import export_suppression_log
 from poagate.service.replay import Progress, ReplayReport, ReplayRequest, replay
 from poagate.sim.fleet import Fleet, FleetSpec, generate_fleet
+from poagate.sim.inputs import write_replay_inputs
 from poagate.sim.traffic import Cause, Traffic, TrafficSpec, generate_traffic
 from poagate.store import StoreError
 from poagate.store import database as store_database
 from poagate.store.sqlite import SqliteStore
 
-SITE_VISIT_COST_GBP = 80
 DEMO_MARKER = ("origin", "poagate demo")
 
 
@@ -64,14 +63,7 @@ def run_demo(
         progress.phase("Generating fleet and a week of traffic", None)
     fleet = generate_fleet(fleet_spec)
     traffic = generate_traffic(fleet, traffic_spec)
-    inputs = out / "input"
-    inputs.mkdir(parents=True, exist_ok=True)
-    with (inputs / "inventory.csv").open("w", newline="") as f:
-        write_inventory(fleet.devices(), f)
-    (inputs / "guid-list.txt").write_text(
-        "# GUID list: ESMEs subject to AD1 suppression\n" + "\n".join(fleet.guid_list()) + "\n"
-    )
-    event_files = traffic.write(inputs)
+    inputs = write_replay_inputs(fleet, traffic, out / "input")
 
     fresh_demo_database(db)
     with SqliteStore(db) as store:
@@ -79,9 +71,9 @@ def run_demo(
         report = replay(
             store,
             ReplayRequest(
-                inventory=inputs / "inventory.csv",
-                guid_list=inputs / "guid-list.txt",
-                events=event_files,
+                inventory=inputs.inventory,
+                guid_list=inputs.guid_list,
+                events=inputs.events,
                 out=out / "replay",
             ),
             progress,
