@@ -135,7 +135,7 @@ def prepare(
     token = load_store(database, inventory, directory / "guid.txt")
     if guards:
         with open_store(database, "service") as store:
-            store.save_config(GUARDS, "benchmark", datetime.now(UTC))
+            store.reference.save_config(GUARDS, "benchmark", datetime.now(UTC))
     return token, [s.chf_id for s in fleet.sites]
 
 
@@ -145,10 +145,12 @@ def load_store(database: str, inventory: Path, guid: Path) -> str:
     token = new_token()
     with open_store(database, "service") as store:
         with inventory.open(newline="") as f:
-            store.load_inventory(read_inventory(f, inventory.name), inventory.name, "x", now)
+            store.reference.load_inventory(
+                read_inventory(f, inventory.name), inventory.name, "x", now
+            )
         with guid.open() as f:
-            store.save_guid_list(read_guid_list(f, guid.name), guid.name, now)
-        store.add_token(token_sha256(token), "dsp", [], "benchmark", now, "benchmark")
+            store.reference.load_guid_list(read_guid_list(f, guid.name), guid.name, "", now)
+        store.tokens.add(token_sha256(token), "dsp", [], "benchmark", now, "benchmark")
     return token
 
 
@@ -283,7 +285,7 @@ def main() -> None:
             finally:
                 server.stop()
             with open_store(database, "read") as store:
-                counts = store.counts()
+                counts = store.reads.counts()
             row = {
                 "backend": backend,
                 "workers": workers,

@@ -137,7 +137,7 @@ def duis_throughput(inventory_db: Path, messages: int, seed: int) -> float:
     """Parse and decide ``messages`` DUIS messages in process; messages per second."""
     rng = random.Random(seed)
     with SqliteStore(inventory_db, readonly=True) as store:
-        gate = Gate(store.inventory(), store.guid_list())
+        gate = Gate(store.reference.inventory(), store.reference.guid_list())
     devices = [d for d in gate.inventory if d.chf_id is not None][:50_000]
     start = datetime(2026, 3, 2, tzinfo=UTC)
     corpus: list[tuple[bytes, datetime]] = []

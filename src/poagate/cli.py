@@ -679,7 +679,7 @@ def token_create(
     token = new_token()
     try:
         with open_store(database, "service") as store:
-            token_id = store.add_token(
+            token_id = store.tokens.add(
                 token_sha256(token),
                 role,
                 operators,
@@ -708,7 +708,7 @@ def token_revoke(
 
     try:
         with open_store(database, "service") as store:
-            done = store.revoke_token(token_id, datetime.now(UTC), "command line")
+            done = store.tokens.revoke(token_id, datetime.now(UTC), "command line")
     except (StoreError, OSError) as exc:
         fail(str(exc), FAILURE)
     if not done:
@@ -723,7 +723,7 @@ def token_list(database: DatabaseOption = None) -> None:
 
     try:
         with open_store(database, "read") as store:
-            records = store.tokens()
+            records = store.tokens.all()
     except (StoreError, OSError) as exc:
         fail(str(exc), FAILURE)
     table = Table(header_style="bold")

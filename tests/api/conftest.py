@@ -66,7 +66,7 @@ class Api:
     def token(self, role: str, *operators: str) -> str:
         token = new_token()
         with open_store(self.database, "service") as store:
-            store.add_token(
+            store.tokens.add(
                 token_sha256(token), role, sorted(operators), "test", self.clock(), "test"
             )
         return token
@@ -99,6 +99,22 @@ class Api:
         if "accept" in params:
             headers["Accept"] = params.pop("accept")
         return self.client.get(path, params=params, headers=headers)
+
+    def background_passes(self, kind: str, passes: int = 2, seconds: float = 10) -> None:
+        """Wait until this process's ``kind`` pass ("release" or "delivery") has completed
+        ``passes`` more times: what a pass would do after a change has been done by then, so
+        a test may assert that something did *not* happen."""
+        context = self.client.app.state.context  # type: ignore[attr-defined]
+
+        def count() -> int:
+            return int(context.release_passes if kind == "release" else context.deliveries.rounds)
+
+        wanted = count() + passes
+        deadline = time.monotonic() + seconds
+        while count() < wanted:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the {kind} pass did not run {passes} times in {seconds} s")
+            time.sleep(0.01)
 
     def all_pages(self, token: str, path: str, **params: Any) -> list[dict[str, Any]]:
         """Every item of a listing, following next_cursor."""

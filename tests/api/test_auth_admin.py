@@ -54,7 +54,7 @@ def test_tokens_are_stored_only_as_hashes(api: Api) -> None:
     token = made.json()["token"]
     assert api.get(token, "/v1/summary").json()["network_operators"] == ["14"]
     with open_store(api.database, "read") as store:
-        record = store.token(token_sha256(token))
+        record = store.tokens.get(token_sha256(token))
         assert record is not None
         assert record.description == "NGED control room"
     if api.database.startswith("sqlite"):

@@ -167,7 +167,7 @@ def test_operators_without_a_webhook_use_the_pull_feed_only(
     dsp = live_api.token("dsp")
     live_api.post(dsp, [ad1("W15", chf_of("15")), ad1("W16", chf_of("16"))])
     wait_until(lambda: {r.alert_id for r in rx.delivered()} == {"W15"})
-    time.sleep(0.2)
+    live_api.background_passes("delivery")
     assert {r.alert_id for r in rx.receipts} == {"W15"}
     dno = live_api.token("dno", "16")
     assert [a["alert_id"] for a in live_api.get(dno, "/v1/alerts/forwarded").json()["items"]] == [

@@ -68,7 +68,7 @@ def token_for(database: str) -> Any:
     def make(role: str, *operators: str) -> str:
         token = new_token()
         with open_store(database, "service") as store:
-            store.add_token(
+            store.tokens.add(
                 token_sha256(token), role, list(operators), "", datetime.now(UTC), "test"
             )
         return token
@@ -144,7 +144,7 @@ def test_two_servers_receiving_the_same_alert_at_once_give_one_outcome(
         expected = "suppressed" if n % 2 else "forwarded"
         assert sorted(pair) == sorted(["duplicate", expected]), (n, pair)
     with open_store(database, "read") as store:
-        counts = store.counts()
+        counts = store.reads.counts()
     assert (counts["ad1_suppressed"], counts["ad1_forwarded"], counts["ad1_duplicates"]) == (
         60,
         60,
@@ -192,7 +192,15 @@ def test_graceful_shutdown_answers_the_requests_in_flight(database: str, token_f
     assert answer.status_code == 200
     assert answer.json()["counts"] == {"forwarded": 20_000}
     with open_store(database, "read") as store:
-        assert store.counts()["ad1_forwarded"] == 20_000
+        assert store.reads.counts()["ad1_forwarded"] == 20_000
+
+
+def release_passes(url: str) -> float:
+    """The release-if-dark passes a server has completed, from its /metrics."""
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        if line.startswith("poagate_release_passes_total "):
+            return float(line.split()[1])
+    raise AssertionError("no poagate_release_passes_total in /metrics")
 
 
 def test_two_servers_release_a_dark_entry_once(
@@ -219,14 +227,19 @@ def test_two_servers_release_a_dark_entry_once(
 
     def released() -> int:
         with open_store(database, "read") as store:
-            return store.counts()["ad1_released"]
+            return store.reads.counts()["ad1_released"]
 
     # The passes run every 0.1 s here (POAGATE_RELEASE_POLL_SECONDS; the default is 5 s).
     deadline = time.monotonic() + 4
     while released() == 0:
         assert time.monotonic() < deadline, "no server released the entry"
         time.sleep(0.05)
-    time.sleep(0.5)  # several more passes of both servers
+    for server in two_servers:  # two more passes of each server
+        passes = release_passes(server.url)
+        deadline = time.monotonic() + 10
+        while release_passes(server.url) < passes + 2:
+            assert time.monotonic() < deadline, "a server stopped running its passes"
+            time.sleep(0.05)
     assert released() == 1
     dno = token_for("dno", "12")
     feed = httpx.get(

@@ -19,6 +19,7 @@ from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.sim.traffic import TrafficSpec, generate_traffic
 from poagate.store import StoreError
 from poagate.store.sqlite import SqliteStore
+from poagate.store.store import Store
 from tests.integration.conftest import Outputs
 
 pytestmark = pytest.mark.slow
@@ -173,9 +174,10 @@ def test_killed_replay_resumes_to_the_uninterrupted_outcomes(
     assert result.summary["run"]["events_already_applied"] == committed
 
 
-def failing_after(batches: int, store: SqliteStore) -> None:
-    """Make ``store.write`` fail after ``batches`` successful commits (an in-process crash)."""
-    original = store.write
+def failing_after(batches: int, store: Store) -> None:
+    """Make the store's writes fail after ``batches`` successful commits (an in-process
+    crash)."""
+    original = store.decisions.write
     count = 0
 
     def write(rows: Any) -> None:
@@ -185,7 +187,7 @@ def failing_after(batches: int, store: SqliteStore) -> None:
         count += 1
         original(rows)
 
-    store.write = write  # type: ignore[method-assign]
+    store.decisions.write = write  # type: ignore[method-assign]
 
 
 @pytest.mark.parametrize("writer_process", [False, True])

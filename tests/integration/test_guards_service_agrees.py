@@ -19,20 +19,20 @@ from poagate.service.ingest import Ingestor, Item
 from poagate.service.inputs import merged, scan
 from poagate.sim.scenarios import GuardSetting, prepare, run, scenarios
 from poagate.store.database import open_store
-from poagate.store.sql import SqlStore
+from poagate.store.store import Store
 
 AREA = GuardSetting("area-outage", area_outage_threshold=3, area_outage_seconds=900)
 GROUP = 50  # events a transaction, as a busy server would group them
 
 
-def outcomes(store: SqlStore) -> dict[str, tuple[bool, str, str | None]]:
+def outcomes(store: Store) -> dict[str, tuple[bool, str, str | None]]:
     return {
         o.alert_id: (
             type(o) is SuppressionEntry,
             o.rule if type(o) is SuppressionEntry else o.reason,
             o.release_reason if type(o) is SuppressionEntry else None,
         )
-        for o in store.ad1_outcomes()
+        for o in store.reads.ad1_outcomes()
     }
 
 
@@ -49,11 +49,15 @@ def test_a_storm_month_through_the_service_matches_the_replay(
     now = datetime.now(UTC)
     with open_store(database, "service") as store:
         with month.inventory.open(newline="") as f:
-            store.load_inventory(read_inventory(f, "inventory.csv"), "inventory.csv", "", now)
+            store.reference.load_inventory(
+                read_inventory(f, "inventory.csv"), "inventory.csv", "", now
+            )
         with month.guid_list.open() as f:
-            store.save_guid_list(read_guid_list(f, "guid-list.txt"), "guid-list.txt", now)
-        config = store.config()
-        store.save_config(replace(config, area_outage_threshold=3), "test", now)
+            store.reference.load_guid_list(
+                read_guid_list(f, "guid-list.txt"), "guid-list.txt", "", now
+            )
+        config = store.reference.config()
+        store.reference.save_config(replace(config, area_outage_threshold=3), "test", now)
     clock = [now]
     ingestor = Ingestor(lambda: open_store(database, "service"), lambda: clock[0])
     files = [scan(path, i) for i, path in enumerate(month.events)]

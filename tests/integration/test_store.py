@@ -9,7 +9,8 @@ import psycopg
 import pytest
 
 from poagate.domain.outcomes import ForwardedAlert
-from poagate.store import Batch, StoreError
+from poagate.store import StoreError
+from poagate.store.batch import Batch
 from poagate.store.database import open_store
 from poagate.store.migrate import head_revision
 from poagate.store.schema import SCHEMA_REVISION
@@ -47,20 +48,20 @@ def forwarded(alert_id: str) -> ForwardedAlert:
 
 def test_the_database_refuses_a_second_outcome_for_an_alert_id(database: str) -> None:
     with open_store(database, "service") as store:
-        store.commit(Batch(ad1_outcomes=[forwarded("A1")]))
+        store.decisions.commit(Batch(ad1_outcomes=[forwarded("A1")]))
         with pytest.raises((sqlite3.IntegrityError, psycopg.errors.UniqueViolation)):
-            store.commit(Batch(ad1_outcomes=[forwarded("A2"), forwarded("A1")]))
+            store.decisions.commit(Batch(ad1_outcomes=[forwarded("A2"), forwarded("A1")]))
         # The failed batch left nothing behind: A2 is not there either.
-        assert [o.alert_id for o in store.ad1_outcomes()] == ["A1"]
+        assert [o.alert_id for o in store.reads.ad1_outcomes()] == ["A1"]
 
 
 def test_outcomes_read_back_in_decision_order_with_exact_times(database: str) -> None:
     alerts = [forwarded(f"A{n}") for n in range(5)]
     with open_store(database, "service") as store:
-        store.commit(Batch(ad1_outcomes=alerts[:2]))
-        store.commit(Batch(ad1_outcomes=alerts[2:]))
+        store.decisions.commit(Batch(ad1_outcomes=alerts[:2]))
+        store.decisions.commit(Batch(ad1_outcomes=alerts[2:]))
     with open_store(database, "read") as store:
-        assert list(store.ad1_outcomes()) == alerts
+        assert list(store.reads.ad1_outcomes()) == alerts
 
 
 def test_every_table_round_trips_on_each_backend(database: str) -> None:
@@ -83,17 +84,17 @@ def test_every_table_round_trips_on_each_backend(database: str) -> None:
     batch.add_ignored(Ignored(at, "DUIS request 8.2"), None, None)
     batch.add_rejected(Rejection("file", None, "bad", "raw"))
     with open_store(database, "service") as store:
-        store.commit(batch)
-        records = list(store.activation_records())
+        store.decisions.commit(batch)
+        records = list(store.decisions.activation_records())
         assert records == [applied.records[0], ineligible.records[0]]
-        counts = store.counts()
+        counts = store.reads.counts()
         assert (
             counts["ad1_duplicates"],
             counts["activation_outcomes"],
             counts["device_messages"],
             counts["messages_ignored"],
         ) == (1, 1, 1, 1)
-        assert [r.line for _, r in store.rejected()] == [None]
+        assert [r.line for _, r in store.reads.rejected()] == [None]
 
 
 def test_readonly_open_of_a_missing_or_foreign_file_says_so(tmp_path: Path) -> None:
@@ -108,9 +109,9 @@ def test_readonly_open_of_a_missing_or_foreign_file_says_so(tmp_path: Path) -> N
 
 def test_readers_do_not_wait_for_the_writer(tmp_path: Path) -> None:
     with SqliteStore(tmp_path / "db") as store:
-        store.commit(Batch(ad1_outcomes=[forwarded("A1")]))
+        store.decisions.commit(Batch(ad1_outcomes=[forwarded("A1")]))
         with SqliteStore(tmp_path / "db", readonly=True) as reader:
-            assert reader.counts()["ad1_forwarded"] == 1
+            assert reader.reads.counts()["ad1_forwarded"] == 1
 
 
 def test_lock_is_released_on_close(tmp_path: Path) -> None:
@@ -147,17 +148,18 @@ def test_revision_0003_places_earlier_outcomes_in_the_feed(tmp_path: Path) -> No
                  None if released_at is None else "no_sign_of_life"),
             )  # fmt: skip
     with SqliteStore(path) as store:
-        feed = [(place, o.alert_id, o.reason) for place, o in store.feed_page(None)]
+        feed = [(o.alert_id, o.reason) for o in store.reads.feed_page(None)]
         assert feed == [
-            (1, "F1", "r"),
-            (5, "F2", "r"),
-            (6, "R-EARLY", "no_sign_of_life"),
-            (7, "R-LATE", "no_sign_of_life"),
+            ("F1", "r"),
+            ("F2", "r"),
+            ("R-EARLY", "no_sign_of_life"),
+            ("R-LATE", "no_sign_of_life"),
         ]
-        store.commit(Batch(ad1_outcomes=[forwarded("F3")]))
-        assert [o.alert_id for _, o in store.feed_page(None, after_feed_seq=7)] == ["F3"]
-        assert store.feed_seq_of_alert("F3", None) == 8  # numbering goes on after the feed
-        assert store.feed_seq_of_alert("S1", None) is None  # suppressed, not released
+        store.decisions.commit(Batch(ad1_outcomes=[forwarded("F3")]))
+        assert [o.alert_id for o in store.reads.feed_page(None, "R-LATE")] == ["F3"]
+    with sqlite3.connect(path) as conn:
+        places = dict(conn.execute("SELECT alert_id, feed_seq FROM ad1_outcomes"))
+    assert places == {"F1": 1, "R-LATE": 7, "S1": None, "R-EARLY": 6, "F2": 5, "F3": 8}
 
 
 def test_revision_0003_goes_down_and_up_again(tmp_path: Path) -> None:
@@ -174,5 +176,5 @@ def test_revision_0003_goes_down_and_up_again(tmp_path: Path) -> None:
     assert "feed_seq" not in columns
     command.upgrade(config, "head")
     with SqliteStore(path) as store:
-        store.commit(Batch(ad1_outcomes=[forwarded("F1")]))
-        assert [o.alert_id for _, o in store.feed_page(None)] == ["F1"]
+        store.decisions.commit(Batch(ad1_outcomes=[forwarded("F1")]))
+        assert [o.alert_id for o in store.reads.feed_page(None)] == ["F1"]

@@ -15,10 +15,10 @@ from poagate.domain.events import Event
 from poagate.domain.gate import Gate
 from poagate.domain.reference import Config
 from poagate.service.replay import ReplayRequest, replay
-from poagate.store import Batch
+from poagate.store.batch import Batch
 from poagate.store.database import open_store
-from poagate.store.sql import SqlStore
 from poagate.store.sqlite import SqliteStore
+from poagate.store.store import Store
 from tests.helpers import CHF, CHF_2, ESME, ESME_2, esme, hub, mpan
 from tests.integration.conftest import INVENTORY_HEADER, Outputs
 from tests.pg import PostgresServer
@@ -27,25 +27,25 @@ from tests.unit.test_properties import configs, streams
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def store_contents(store: SqlStore) -> dict[str, Any]:
+def store_contents(store: Store) -> dict[str, Any]:
     return {
-        "outcomes": list(store.ad1_outcomes()),
-        "activations": list(store.activation_records()),
-        "counts": store.counts(),
+        "outcomes": list(store.reads.ad1_outcomes()),
+        "activations": list(store.decisions.activation_records()),
+        "counts": store.reads.counts(),
     }
 
 
-def commit_all(store: SqlStore, gate: Gate, events: list[Event], batch_size: int) -> None:
+def commit_all(store: Store, gate: Gate, events: list[Event], batch_size: int) -> None:
     batch = Batch()
     for event in events:
         batch.add(gate.apply(event, event.received_at))
         if batch.events >= batch_size:
-            store.commit(batch)
+            store.decisions.commit(batch)
             batch = Batch()
-    store.commit(batch)
+    store.decisions.commit(batch)
 
 
-def fresh_gate(store: SqlStore, config: Config) -> Gate:
+def fresh_gate(store: Store, config: Config) -> Gate:
     from poagate.domain.reference import Inventory
     from tests.helpers import guid_list
 
@@ -54,7 +54,7 @@ def fresh_gate(store: SqlStore, config: Config) -> Gate:
         guid_list(ESME, ESME_2),
         config,
     )
-    g.restore(store.activation_records(), store.decided_alert_ids())
+    g.restore(store.decisions.activation_records(), store.decisions.decided_alert_ids())
     return g
 
 

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from poagate import __version__
 from poagate.api.context import AppContext, ReadPool
 from poagate.api.observability import (
+    RELEASE_PASSES,
     RequestContext,
     StoreGauges,
     observe_group,
@@ -64,7 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from poagate.delivery.worker import run_deliveries
 
             delivery_task = asyncio.create_task(
-                run_deliveries(settings.database, settings.clock, settings.delivery_poll_seconds),
+                run_deliveries(
+                    settings.database,
+                    settings.clock,
+                    settings.delivery_poll_seconds,
+                    context.deliveries,
+                ),
                 name="deliveries",
             )
         release_task = asyncio.create_task(run_releases(context), name="release-if-dark")
@@ -115,6 +121,9 @@ async def run_releases(context: AppContext) -> None:
         except Exception:
             log.exception("the release-if-dark pass failed; it runs again")
             continue
+        finally:
+            context.release_passes += 1
+            RELEASE_PASSES.inc()
         if released:
             observe_releases(released)
             log.info("released %d suppressed AD1s (SPEC §9)", len(released))
@@ -129,7 +138,7 @@ def open_location(database: str) -> str:
 def store_figures(context: AppContext) -> dict[str, Any]:
     now = context.settings.clock()
     with context.reads.borrow() as store:
-        return {"open_windows": store.open_windows(now), "deliveries": store.delivery_counts()}
+        return {"open_windows": store.reads.open_windows(now), "deliveries": store.outbox.counts()}
 
 
 def app_from_env() -> FastAPI:

@@ -42,7 +42,7 @@ async def authenticate(request: Request) -> Principal:
 
 def _look_up(context: AppContext, digest: str) -> Principal | None:
     with context.reads.borrow() as store:
-        record = store.token(digest)
+        record = store.tokens.get(digest)
     if record is None or record.revoked_at is not None:
         return None
     return Principal(record.id, record.role, record.network_operators)

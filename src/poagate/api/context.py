@@ -7,17 +7,18 @@ import contextlib
 import queue
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from fastapi import Request
 
 from poagate.api.settings import Settings
 from poagate.api.tokens import TokenCache
+from poagate.delivery.worker import WorkerStatus
 from poagate.service.ingest import Ingestor
 from poagate.store import StoreUnavailableError
 from poagate.store.database import open_store
-from poagate.store.sql import SqlStore
+from poagate.store.store import Store
 
 
 class ReadPool:
@@ -26,12 +27,12 @@ class ReadPool:
     def __init__(self, database: str, size: int) -> None:
         self.database = database
         self.size = size
-        self._idle: queue.SimpleQueue[SqlStore] = queue.SimpleQueue()
+        self._idle: queue.SimpleQueue[Store] = queue.SimpleQueue()
         self._opened = 0
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
-    def borrow(self, wait_seconds: float = 10.0) -> Iterator[SqlStore]:
+    def borrow(self, wait_seconds: float = 10.0) -> Iterator[Store]:
         try:
             store = self._idle.get_nowait()
         except queue.Empty:
@@ -76,6 +77,9 @@ class AppContext:
     ingestor: Ingestor
     reads: ReadPool
     tokens: TokenCache
+    # How many background passes this process has completed (tests wait on these).
+    deliveries: WorkerStatus = field(default_factory=WorkerStatus)
+    release_passes: int = 0
 
 
 def context_of(request: Request) -> AppContext:

@@ -33,7 +33,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from poagate.api.answers import message_type, outcome_name
 from poagate.domain.outcomes import SuppressionEntry
+from poagate.service.ingest import ItemResult
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -52,6 +54,10 @@ GROUP_SECONDS = Histogram(
     "One group-commit transaction: load, decide, write, commit.",
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
+RELEASE_PASSES = Counter(
+    "poagate_release_passes_total",
+    "release-if-dark passes this server has completed (SPEC §9), whatever they found.",
+)
 RELEASES = Counter(
     "poagate_ad1_released_total",
     "Suppressed AD1s released to their DNO by a SPEC §9 guard, by release_reason.",
@@ -59,21 +65,15 @@ RELEASES = Counter(
 )
 
 
-def observe_group(answers: list[dict[str, Any]], seconds: float) -> None:
+def observe_group(results: list[ItemResult], seconds: float) -> None:
     """Count a group's messages and outcomes: one increment a label, not one an item."""
     GROUP_SECONDS.observe(seconds)
-    outcomes = collections.Counter(answer["outcome"] for answer in answers)
-    kinds = collections.Counter(
-        answer.get("type") or ("ad1" if answer["outcome"] in _AD1_OUTCOMES else answer["outcome"])
-        for answer in answers
-    )
+    outcomes = collections.Counter(outcome_name(r) for r in results)
+    kinds = collections.Counter(message_type(r) for r in results)
     for outcome, count in outcomes.items():
         OUTCOMES.labels(outcome).inc(count)
     for kind, count in kinds.items():
         MESSAGES.labels(kind).inc(count)
-
-
-_AD1_OUTCOMES = frozenset({"suppressed", "forwarded", "duplicate"})
 
 
 def observe_releases(released: list[SuppressionEntry]) -> None:

@@ -25,7 +25,7 @@ from poagate.formats.inventory import read_inventory
 from poagate.formats.records import rejection_fields
 from poagate.service.inputs import bytes_sha256
 from poagate.service.releases import WATERMARK, arm_release_if_dark
-from poagate.store.sql import SqlStore
+from poagate.store.store import Store
 
 router = APIRouter(tags=["operations"])
 Admin = Annotated[Principal, Depends(require("admin"))]
@@ -60,12 +60,12 @@ async def put_inventory(request: Request, principal: Admin) -> Json:
     except InputError as exc:
         raise Problem(400, "Unusable inventory", str(exc)) from None
 
-    def load(store: SqlStore) -> dict[str, Any]:
+    def load(store: Store) -> dict[str, Any]:
         with store.transaction():
-            loaded = store.load_inventory(
+            loaded = store.reference.load_inventory(
                 file, "PUT /v1/reference/inventory", bytes_sha256(body), now
             )
-            store.audit(
+            store.audit.record(
                 now,
                 principal.actor,
                 "inventory.load",
@@ -103,12 +103,12 @@ async def put_guid_list(request: Request, principal: Admin) -> Json:
     file = read_guid_list(io.StringIO(_text(body, "GUID list")), "PUT /v1/reference/guid-list")
     now = context.settings.clock()
 
-    def load(store: SqlStore) -> dict[str, Any]:
+    def load(store: Store) -> dict[str, Any]:
         with store.transaction():
-            version, new = store.save_guid_list(
-                file, "PUT /v1/reference/guid-list", now, bytes_sha256(body)
+            version, new = store.reference.load_guid_list(
+                file, "PUT /v1/reference/guid-list", bytes_sha256(body), now
             )
-            store.audit(
+            store.audit.record(
                 now,
                 principal.actor,
                 "guid_list.load",
@@ -129,7 +129,7 @@ async def put_guid_list(request: Request, principal: Admin) -> Json:
 @router.get("/v1/reference/guid-list/versions", response_class=Json, summary="GUID list versions")
 def guid_list_versions(request: Request, principal: Admin) -> Json:
     with context_of(request).reads.borrow() as store:
-        versions = store.guid_list_versions()
+        versions = store.reference.guid_list_versions()
     return Json(
         {
             "items": [
@@ -219,7 +219,7 @@ def _masked(settings: dict[str, Any]) -> dict[str, Any]:
 @router.get("/v1/config", response_class=Json, summary="The configuration in force")
 def get_config(request: Request, principal: Admin) -> Json:
     with context_of(request).reads.borrow() as store:
-        return Json(_masked(store.settings()))
+        return Json(_masked(store.reference.settings()))
 
 
 @router.put(
@@ -237,9 +237,9 @@ async def put_config(request: Request, principal: Admin, body: Settings) -> Json
     except ValueError as exc:
         raise Problem(422, "Invalid configuration", str(exc)) from None
 
-    def save(store: SqlStore) -> dict[str, Any]:
+    def save(store: Store) -> dict[str, Any]:
         with store.transaction():
-            current = Settings.model_validate(store.settings()).model_dump()
+            current = Settings.model_validate(store.reference.settings()).model_dump()
             wanted = body.model_dump()
             for operator, hook in wanted["delivery"]["webhooks"].items():
                 if hook["secret"] is None:
@@ -252,13 +252,13 @@ async def put_config(request: Request, principal: Admin, body: Settings) -> Json
                             "secret was set for that operator before",
                         )
                     hook["secret"] = kept
-            changed = store.save_settings(wanted, principal.actor, now)
+            changed = store.reference.save_settings(wanted, principal.actor, now)
             if wanted["release_after_minutes"] is not None and (
                 current["release_after_minutes"] is None or store.meta(WATERMARK) is None
             ):
                 arm_release_if_dark(store)  # it watches what is decided from now on
             if changed:
-                store.audit(now, principal.actor, "config.set", _masked(wanted))
+                store.audit.record(now, principal.actor, "config.set", _masked(wanted))
         return {**_masked(wanted), "changed": changed}
 
     return Json(await context.ingestor.call(save))
@@ -281,8 +281,8 @@ def deliveries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Json:
     with context_of(request).reads.borrow() as store:
-        items = store.deliveries(status, after_id, limit)
-        counts = store.delivery_counts()
+        items = store.outbox.listing(status, after_id, limit)
+        counts = store.outbox.counts()
     return Json({"items": items, "counts": counts})
 
 
@@ -293,7 +293,7 @@ async def retry_delivery(request: Request, principal: Admin, delivery_id: int) -
     context = context_of(request)
     now = context.settings.clock()
     done = await context.ingestor.call(
-        lambda store: store.retry_delivery(delivery_id, now, principal.actor)
+        lambda store: store.outbox.retry(delivery_id, now, principal.actor)
     )
     if not done:
         raise Problem(404, "Not Found", f"no dead delivery {delivery_id}")
@@ -308,7 +308,7 @@ def audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Json:
     with context_of(request).reads.borrow() as store:
-        entries = store.audit_entries(after, limit)
+        entries = store.audit.entries(after, limit)
     return Json(
         {
             "items": [
@@ -341,7 +341,7 @@ async def create_token(request: Request, principal: Admin, body: TokenRequest) -
     token = new_token()
     now = context.settings.clock()
     token_id = await context.ingestor.call(
-        lambda store: store.add_token(
+        lambda store: store.tokens.add(
             token_sha256(token), body.role, operators, body.description, now, principal.actor
         )
     )
@@ -355,6 +355,6 @@ async def create_token(request: Request, principal: Admin, body: TokenRequest) -
 async def revoke(request: Request, principal: Admin, token_id: int) -> Json:
     context = context_of(request)
     now = context.settings.clock()
-    if not await context.ingestor.call(lambda s: s.revoke_token(token_id, now, principal.actor)):
+    if not await context.ingestor.call(lambda s: s.tokens.revoke(token_id, now, principal.actor)):
         raise Problem(404, "Not Found", f"no token {token_id} that is still valid")
     return Json({"id": token_id, "revoked": True})

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from poagate.api.answers import answer
 from poagate.api.auth import require
 from poagate.api.context import context_of
 from poagate.api.observability import DECISION_SECONDS
@@ -58,7 +59,8 @@ async def post_messages(
     if not items:
         raise Problem(400, "Empty body", "the request has no message; send at least one")
     source = f"POST /v1/messages {request.state.request_id}"
-    answers = await context.ingestor.submit(source, items)
+    results = await context.ingestor.submit(source, items)
+    answers = [answer(r) for r in results]
     DECISION_SECONDS.observe(time.perf_counter() - arrived)
     return Json(
         {

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -37,6 +38,7 @@ from poagate.formats.records import (
     write_csv,
 )
 from poagate.formats.timestamps import parse_timestamp
+from poagate.store.reads import NotVisible, OutcomeFilter
 
 router = APIRouter(tags=["reading"])
 
@@ -117,14 +119,18 @@ def page(
     return Json({"items": [as_dict(record) for _, record in items], "next_cursor": next_cursor})
 
 
-def after(cursor: str | None, place: Callable[[str], int | None]) -> int:
-    """Where a listing continues: the place of the item the cursor names (0 without one)."""
-    if cursor is None:
-        return 0
-    found = place(decode_cursor(cursor))
-    if found is None:
-        raise BAD_CURSOR
-    return found
+def after(cursor: str | None) -> str | None:
+    """The identifier of the item a listing continues after (None for the first page)."""
+    return None if cursor is None else decode_cursor(cursor)
+
+
+@contextlib.contextmanager
+def cursor_checked() -> Iterator[None]:
+    """A cursor naming nothing the caller may see is refused, as one that does not decode."""
+    try:
+        yield
+    except NotVisible:
+        raise BAD_CURSOR from None
 
 
 @router.get(
@@ -154,23 +160,18 @@ def suppression_log(
         activation = None if request_id is None else canonical_request_id(request_id)
     except (IdentifierError, InputError) as exc:
         raise Problem(422, "Invalid request", str(exc)) from None
-    scope = scope_of(principal, network_operator)
-    with context_of(request).reads.borrow() as store:
-        start = after(cursor, lambda alert: store.log_seq_of_alert(alert, principal.scope))
-        items = [
-            (outcome.alert_id, outcome)
-            for _, outcome in store.outcomes_page(
-                suppressed=True,
-                network_operators=scope,
-                since=since,
-                until=until,
-                chf_id=chf,
-                mpan=meter,
-                request_id=activation,
-                after_seq=start,
-                limit=limit + 1,
-            )
-        ]
+    which = OutcomeFilter(
+        suppressed=True,
+        network_operators=scope_of(principal, network_operator),
+        since=since,
+        until=until,
+        chf_id=chf,
+        mpan=meter,
+        request_id=activation,
+    )
+    with context_of(request).reads.borrow() as store, cursor_checked():
+        found = store.reads.outcomes_page(which, after(cursor), limit + 1)
+    items = [(outcome.alert_id, outcome) for outcome in found]
     return page(request, items, limit, SUPPRESSION_FIELDS, _suppression, format)
 
 
@@ -201,12 +202,9 @@ def forwarded_feed(
     network_operator: str | None = None,
 ) -> Response:
     scope = scope_of(principal, network_operator)
-    with context_of(request).reads.borrow() as store:
-        start = after(cursor, lambda alert: store.feed_seq_of_alert(alert, principal.scope))
-        items = [
-            (outcome.alert_id, outcome)
-            for _, outcome in store.feed_page(scope, after_feed_seq=start, limit=limit + 1)
-        ]
+    with context_of(request).reads.borrow() as store, cursor_checked():
+        found = store.reads.feed_page(scope, after(cursor), limit + 1)
+    items = [(outcome.alert_id, outcome) for outcome in found]
     return page(request, items, limit, FORWARDED_FIELDS, _forwarded, format)
 
 
@@ -227,17 +225,16 @@ def activations(
         device = None if device_id is None else parse_device_id(device_id)
     except IdentifierError as exc:
         raise Problem(422, "Invalid request", str(exc)) from None
-    with context_of(request).reads.borrow() as store:
-        start = after(cursor, store.activation_seq)
-        rows = store.activations_page(
-            device_id=device, status=status, after_seq=start, limit=limit + 1
+    with context_of(request).reads.borrow() as store, cursor_checked():
+        rows = store.reads.activations_page(
+            device_id=device, status=status, after_request_id=after(cursor), limit=limit + 1
         )
     more = len(rows) > limit
     rows = rows[:limit]
     return Json(
         {
-            "items": [activation_fields(record) for _, record in rows],
-            "next_cursor": encode_cursor(rows[-1][1].request_id) if more and rows else None,
+            "items": [activation_fields(record) for record in rows],
+            "next_cursor": encode_cursor(rows[-1].request_id) if more and rows else None,
         }
     )
 
@@ -252,13 +249,13 @@ def summary(
     request: Request, principal: Annotated[Principal, Depends(require("admin", "dno"))]
 ) -> Json:
     with context_of(request).reads.borrow() as store:
-        by_operator = store.counts_by_network_operator(principal.scope)
+        by_operator = store.reads.counts_by_network_operator(principal.scope)
         if principal.scope is None:
             return Json(
                 {
-                    **store.counts(),
+                    **store.reads.counts(),
                     "by_network_operator": _by_operator(by_operator),
-                    "deliveries": store.delivery_counts(),
+                    "deliveries": store.outbox.counts(),
                 }
             )
     operators = {o: by_operator.get(o, (0, 0)) for o in sorted(principal.scope)}

@@ -21,16 +21,17 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
-from poagate.delivery.metrics import DELIVERIES
+from poagate.delivery.metrics import DELIVERIES, LAST_ROUND, ROUNDS
 from poagate.delivery.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
-from poagate.formats.timestamps import to_us
 from poagate.store import StoreError
 from poagate.store.database import open_store
+from poagate.store.ports import OutboxQueue
 from poagate.store.records import Delivery
 
 log = logging.getLogger("poagate.delivery")
@@ -52,18 +53,36 @@ def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
     return float(delay / 2 + rng.uniform(0, delay / 2))
 
 
-async def run_deliveries(database: str, clock: Callable[[], datetime], poll_seconds: float) -> None:
+@dataclass(slots=True)
+class WorkerStatus:
+    """How far a worker has got: rounds completed (whatever they found), for tests and health."""
+
+    rounds: int = 0
+
+
+async def run_deliveries(
+    database: str,
+    clock: Callable[[], datetime],
+    poll_seconds: float,
+    status: WorkerStatus | None = None,
+) -> None:
     """Deliver until cancelled (the server's lifespan runs this as a task)."""
     store = await asyncio.to_thread(open_store, database, "service")
+    status = status or WorkerStatus()
     rng = random.Random()
     try:
         async with httpx.AsyncClient() as client:
             while True:
                 try:
-                    sent = await deliver_due(store, client, clock, rng)
+                    settings = await asyncio.to_thread(store.reference.settings)
+                    sent = await deliver_due(store.outbox, settings, client, clock, rng)
                 except StoreError as exc:
                     log.warning("deliveries paused: %s", exc)
                     sent = 0
+                else:
+                    LAST_ROUND.set_to_current_time()
+                status.rounds += 1
+                ROUNDS.inc()
                 if not sent:
                     await asyncio.sleep(poll_seconds)
     finally:
@@ -71,30 +90,33 @@ async def run_deliveries(database: str, clock: Callable[[], datetime], poll_seco
             await asyncio.to_thread(store.close)
 
 
-async def deliver_due(store: Any, client: httpx.AsyncClient, clock: Any, rng: random.Random) -> int:
+async def deliver_due(
+    outbox: OutboxQueue,
+    settings: dict[str, Any],
+    client: httpx.AsyncClient,
+    clock: Callable[[], datetime],
+    rng: random.Random,
+) -> int:
     """One round: claim what is due, send it, record the results. How many were attempted."""
-    delivery_settings = {**DEFAULTS, **(store.settings().get("delivery") or {})}
-    now_us = to_us(clock())
+    delivery_settings = {**DEFAULTS, **(settings.get("delivery") or {})}
     timeout = float(delivery_settings["timeout_seconds"])
-    lease_us = int((timeout * 2 + 30) * 1_000_000)
-    claimed: list[Delivery] = await asyncio.to_thread(
-        store.claim_deliveries, now_us, lease_us, CLAIM_LIMIT
-    )
+    lease = timedelta(seconds=timeout * 2 + 30)
+    claimed: list[Delivery] = await asyncio.to_thread(outbox.claim, clock(), lease, CLAIM_LIMIT)
     if not claimed:
         return 0
     webhooks = delivery_settings["webhooks"]
     results = await asyncio.gather(*(send(client, d, webhooks, timeout) for d in claimed))
 
     def record() -> None:
-        done_us = to_us(clock())
+        done = clock()
         for delivery, error in zip(claimed, results, strict=True):
             if error is None:
-                store.delivered(delivery.id, done_us)
+                outbox.delivered(delivery.id, done)
                 DELIVERIES.labels("delivered").inc()
                 continue
             attempt = delivery.attempts + 1
             if attempt >= int(delivery_settings["max_attempts"]):
-                store.delivery_failed(delivery.id, error, None)
+                outbox.failed(delivery.id, error, None)
                 DELIVERIES.labels("dead").inc()
                 log.warning(
                     "delivery of %s to %s is dead after %d attempts: %s",
@@ -110,7 +132,7 @@ async def deliver_due(store: Any, client: httpx.AsyncClient, clock: Any, rng: ra
                     float(delivery_settings["backoff_max_seconds"]),
                     rng,
                 )
-                store.delivery_failed(delivery.id, error, done_us + int(wait * 1_000_000))
+                outbox.failed(delivery.id, error, done + timedelta(seconds=wait))
                 DELIVERIES.labels("failed").inc()
 
     await asyncio.to_thread(record)

@@ -44,7 +44,13 @@ from poagate.domain.reference import Config, DeviceType, Inventory
 
 # How much history a sector keeps beyond the evidence span: AD1s may be delivered hours late.
 _SECTOR_HISTORY = timedelta(hours=12)
-_SIGNS_PER_CHF = 64  # the latest signs of life of a hub that are kept
+
+
+def lights(sign_at: datetime, event_at: datetime, release_after: timedelta) -> bool:
+    """release-if-dark's rule (SPEC §9): a sign of life at ``sign_at`` shows the site of an AD1
+    with ``event_at`` had power when it is after ``event_at`` and at most ``release_after``
+    after it. The replay and the service's release pass both ask this, and nothing else."""
+    return event_at < sign_at <= event_at + release_after
 
 
 def postcode_sector(postcode: str | None) -> str | None:
@@ -178,37 +184,41 @@ class Guards:
                         del waiting[alert_id]
         if self.release_after is None:
             return
-        due = entry.event_at + self.release_after
-        if self._lit(entry.chf_id, entry.event_at, due):
+        if self.lit(entry):
             return
+        due = entry.event_at + self.release_after
         self._pending[entry.alert_id] = entry
         self._pending_by_chf.setdefault(entry.chf_id, []).append(entry.alert_id)
         heapq.heappush(self._dark_heap, (max(due, decided_at), entry.alert_id))
 
     def sign_of_life(self, device_id: str, at: datetime) -> None:
-        """A message from a device proves its site had power at ``at``."""
+        """A message from a device proves its site had power at ``at``: the site of the hub
+        the device is joined to, or of the device itself when it is a hub (or unknown: a hub
+        need not have its own inventory row)."""
         if self.release_after is None:
             return
         device = self._inventory.get(device_id)
-        if device is None:
+        if device is None or device.device_type is DeviceType.CHF:
+            self.hub_sign(device_id, at)
+        elif device.chf_id is not None:
+            self.hub_sign(device.chf_id, at)
+
+    def hub_sign(self, chf_id: str, at: datetime) -> None:
+        """A sign of life at the site of hub ``chf_id``. Every sign is kept: an AD1 delivered
+        hours late may still be lit by one received long ago."""
+        after = self.release_after
+        if after is None:
             return
-        chf_id = device.device_id if device.device_type is DeviceType.CHF else device.chf_id
-        if chf_id is None:
-            return
-        signs = self._signs.setdefault(chf_id, [])
-        bisect.insort(signs, at)
-        if len(signs) > _SIGNS_PER_CHF:
-            del signs[: len(signs) - _SIGNS_PER_CHF]
+        bisect.insort(self._signs.setdefault(chf_id, []), at)
         waiting = self._pending_by_chf.get(chf_id)
         if not waiting:
             return
-        after = self.release_after
         still = []
         for alert_id in waiting:
             entry = self._pending.get(alert_id)
             if entry is None:
                 continue
-            if entry.event_at < at <= entry.event_at + after:
+            if lights(at, entry.event_at, after):
                 del self._pending[alert_id]  # lit: never released for darkness
             else:
                 still.append(alert_id)
@@ -217,12 +227,14 @@ class Guards:
         else:
             del self._pending_by_chf[chf_id]
 
-    def _lit(self, chf_id: str, event_at: datetime, due: datetime) -> bool:
-        signs = self._signs.get(chf_id)
-        if not signs:
+    def lit(self, entry: SuppressionEntry) -> bool:
+        """Whether a sign of life known so far lights ``entry``'s site (``lights``)."""
+        signs = self._signs.get(entry.chf_id)
+        if not signs or self.release_after is None:
             return False
-        i = bisect.bisect_right(signs, event_at)
-        return i < len(signs) and signs[i] <= due
+        # The first sign after event_at is the only one that can be in time.
+        i = bisect.bisect_right(signs, entry.event_at)
+        return i < len(signs) and lights(signs[i], entry.event_at, self.release_after)
 
     # -- what the caller collects ---------------------------------------------------------------
 

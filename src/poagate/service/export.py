@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import IO
 
 from poagate.formats.records import json_line, write_csv
-from poagate.store import Store
+from poagate.store.ports import Readers
+from poagate.store.reads import OutcomeFilter
 
 
 def export_suppression_log(
-    store: Store,
+    store: Readers,
     network_operator: str,
     fmt: str,
     stream: IO[str],
@@ -18,8 +19,13 @@ def export_suppression_log(
     until: datetime | None = None,
 ) -> int:
     """Write the operator's entries (AD1 received in [since, until)) as CSV or JSON Lines."""
-    entries = store.ad1_outcomes(
-        suppressed=True, network_operators=frozenset({network_operator}), since=since, until=until
+    entries = store.reads.ad1_outcomes(
+        OutcomeFilter(
+            suppressed=True,
+            network_operators=frozenset({network_operator}),
+            since=since,
+            until=until,
+        )
     )
     if fmt == "csv":
         return write_csv(entries, stream)

@@ -6,11 +6,12 @@ events can read or change (the windows of their CHFs, their request_ids, the pen
 activations of their devices, which alert_ids are decided, the devices and GUID-list entries
 concerned, and with area-outage on what that guard needs: ``poagate.service.releases``),
 restores the domain's ``Gate`` from it, decides every event in order, writes the outcomes, the
-outbox and any releases, commits, and only then answers every request of the group. So:
+outbox and any releases, commits, and only then answers every request of the group with each
+item's ``ItemResult`` (the API turns those into its answers). So:
 
 * an answer is never sent before its decisions are durable;
 * several server processes share one database correctly: writers are serialised by the store
-  (see ``poagate.store.sql``), and each transaction decides from what the database holds;
+  (see ``poagate.store.sqlbase``), and each transaction decides from what the database holds;
 * the cost of a commit (an fsync, a PostgreSQL round trip) is shared by all the requests that
   arrived while the previous group was being committed.
 """
@@ -27,28 +28,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from poagate.domain.events import (
-    Activation,
-    ActivationOutcome,
-    Ad1Alert,
-    DeviceMessage,
-    Event,
-    Ignored,
-)
+from poagate.domain.events import Activation, Ad1Alert, Event, Ignored
 from poagate.domain.gate import Gate
-from poagate.domain.outcomes import (
-    ActivationApplied,
-    DuplicateAlert,
-    ForwardedAlert,
-    SuppressionEntry,
-)
-from poagate.domain.reference import Device, DeviceType, Inventory
+from poagate.domain.outcomes import ForwardedAlert, Outcome, SuppressionEntry
+from poagate.domain.reference import Config, Device, DeviceType, Inventory
 from poagate.formats.errors import Rejection, truncate_raw
-from poagate.formats.timestamps import to_us
 from poagate.service.releases import deciding_config, holds, record_releases, restore_area
-from poagate.store import Batch, StoreUnavailableError
+from poagate.store import StoreUnavailableError
+from poagate.store.batch import Batch
 from poagate.store.codec import config_of
-from poagate.store.sql import SqlStore
+from poagate.store.ports import DecisionPath
+from poagate.store.records import OutboundMessage
+from poagate.store.reference import ReferenceData
+from poagate.store.store import Store
 
 log = logging.getLogger("poagate.ingest")
 
@@ -69,10 +61,20 @@ class Item:
 
 
 @dataclass(slots=True)
+class ItemResult:
+    """What became of one item: the gate's outcome, an ignored message, or (``outcome`` None)
+    the reason it was rejected."""
+
+    position: int
+    outcome: Outcome | Ignored | None
+    error: str | None = None
+
+
+@dataclass(slots=True)
 class Request:
     source: str  # how rejected items name where they came from
     items: list[Item]
-    future: asyncio.Future[list[dict[str, Any]]] | None = None
+    future: asyncio.Future[list[ItemResult]] | None = None
     loop: asyncio.AbstractEventLoop | None = None
 
 
@@ -87,7 +89,7 @@ _STOP = _Stop()
 class Job:
     """Other work for the writer connection (an admin change), run in turn with the groups."""
 
-    work: Callable[[SqlStore], Any]
+    work: Callable[[Store], Any]
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
 
@@ -97,10 +99,10 @@ class Ingestor:
 
     def __init__(
         self,
-        open_store: Callable[[], SqlStore],
+        open_store: Callable[[], Store],
         clock: Callable[[], datetime],
         webhooks: Callable[[dict[str, Any]], frozenset[str]] | None = None,
-        observe: Callable[[list[dict[str, Any]], float], None] | None = None,
+        observe: Callable[[list[ItemResult], float], None] | None = None,
         on_release: Callable[[list[SuppressionEntry]], None] | None = None,
     ) -> None:
         self._open_store = open_store
@@ -110,7 +112,7 @@ class Ingestor:
         self._on_release = on_release
         self._queue: queue.Queue[Request | Job | _Stop] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self._store: SqlStore | None = None
+        self._store: Store | None = None
         self._devices = DeviceCache()
 
     def start(self) -> None:
@@ -128,22 +130,22 @@ class Ingestor:
             self._store.close()
             self._store = None
 
-    async def submit(self, source: str, items: list[Item]) -> list[dict[str, Any]]:
-        """Decide ``items`` durably; the answer for each, in order."""
+    async def submit(self, source: str, items: list[Item]) -> list[ItemResult]:
+        """Decide ``items`` durably; what became of each, in order."""
         loop = asyncio.get_running_loop()
         request = Request(source, items, loop.create_future(), loop)
         self._queue.put(request)
         assert request.future is not None
         return await request.future
 
-    async def call(self, work: Callable[[SqlStore], _T]) -> _T:
+    async def call(self, work: Callable[[Store], _T]) -> _T:
         """Run ``work(store)`` on the writer connection, in turn with the decisions."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_T] = loop.create_future()
         self._queue.put(Job(work, future, loop))
         return await future
 
-    def decide_now(self, source: str, items: list[Item]) -> list[dict[str, Any]]:
+    def decide_now(self, source: str, items: list[Item]) -> list[ItemResult]:
         """Decide ``items`` in the calling thread (tests and tools without an event loop)."""
         store = self._store or self._open_store()
         try:
@@ -190,7 +192,7 @@ class Ingestor:
             elif isinstance(leftover, Job):
                 self._run_job(store, leftover)
 
-    def _run_group(self, store: SqlStore, group: list[Request]) -> None:
+    def _run_group(self, store: Store, group: list[Request]) -> None:
         try:
             answers = self._decide(store, group)
         except Exception as exc:
@@ -203,7 +205,7 @@ class Ingestor:
             _resolve(request, answer)
 
     @staticmethod
-    def _run_job(store: SqlStore, job: Job) -> None:
+    def _run_job(store: Store, job: Job) -> None:
         try:
             result: Any = job.work(store)
         except Exception as exc:
@@ -212,139 +214,102 @@ class Ingestor:
             outcome = result
         _settle(job.future, job.loop, outcome)
 
-    def _decide(self, store: SqlStore, group: Sequence[Request]) -> list[list[dict[str, Any]]]:
-        events = [item.event for request in group for item in request.items if item.event]
-        alerts = [e for e in events if isinstance(e, Ad1Alert)]
-        alert_ids = sorted({e.alert_id for e in alerts})
-        chf_ids = sorted({e.chf_id for e in alerts})
-        request_ids = sorted({e.request_id for e in events if isinstance(e, Activation)})
-        targets = sorted({e.device_id for e in events if isinstance(e, Activation)})
+    def _decide(self, store: DecisionPath, group: Sequence[Request]) -> list[list[ItemResult]]:
         started = time.perf_counter()
         with store.transaction():
-            store.refresh_sequence()
-            settings = store.settings()  # one read: the gate's configuration and the webhooks
+            store.decisions.refresh_sequence()
+            settings = store.reference.settings()  # one read: the gate's config and the webhooks
             config = config_of(settings)
-            area = config.area_outage_threshold is not None
-            # With area-outage on, the hubs themselves too: their postcodes give the sectors.
-            wanted = sorted({*targets, *chf_ids}) if area else targets
-            devices = self._devices.devices_for(store, wanted, chf_ids)
-            # The hubs of the targets: an AD1 later in the group may fall in a window they open.
-            hubs = sorted({d.chf_id for d in devices if d.chf_id is not None} | set(chf_ids))
-            gate = Gate(Inventory(devices), store.guid_list_for(targets), deciding_config(config))
-            gate.restore(
-                store.activations_for(request_ids, hubs, targets),
-                store.decided_among(alert_ids),
-            )
-            # Area-outage reads each sector's recent AD1s, and stores each AD1 with its sector.
-            sector_of = gate.guards.sector_of if area else None
-            if sector_of is not None:
-                # Only an AD1 that may fall in a window needs its evidence.
-                asked = set(targets)
-                opened = {d.chf_id for d in devices if d.device_id in asked}
-                times = [
-                    (a.chf_id, a.received_at if a.event_at is None else a.event_at) for a in alerts
-                ]
-                restore_area(
-                    store,
-                    gate.guards,
-                    [
-                        (sector_of(chf), chf, at)
-                        for chf, at in times
-                        if chf in opened or gate.windows_of(chf)
-                    ],
-                    [(sector_of(chf), at) for chf, at in times],
-                )
+            events = [item.event for request in group for item in request.items if item.event]
+            state = self._group_state(store, config, events)
             pushed = self._webhooks(settings)
-            held = holds(config)
             batch = Batch()
-            deliveries: list[tuple[Any, ...]] = []
+            outbound: list[OutboundMessage] = []
             # One decision time for the group: its items are decided in one transaction.
             now = self._clock()
-            answers = [
-                [
-                    self._decide_item(
-                        gate, batch, deliveries, pushed, held, request.source, item, now
-                    )
-                    for item in request.items
-                ]
-                for request in group
-            ]
-            store.write(store.encode(batch, sector_of))
-            store.enqueue(deliveries)
+            results = []
+            for request in group:
+                results.append(
+                    [
+                        self._decide_item(state.gate, batch, request.source, item, now)
+                        for item in request.items
+                    ]
+                )
+                outbound += _outbound(request.items, results[-1], pushed, holds(config))
+            store.decisions.commit(batch, state.sector_of)
+            store.outbox.enqueue(outbound, now)
             # SPEC §9 area-outage: entries released by AD1s this group forwarded.
-            released = gate.releases_due(now)
+            released = state.gate.releases_due(now)
             record_releases(store, released, now)
         if released and self._on_release is not None:
             self._on_release(released)
         if self._observe is not None:
-            self._observe([a for answer in answers for a in answer], time.perf_counter() - started)
-        return answers
+            self._observe([r for answer in results for r in answer], time.perf_counter() - started)
+        return results
 
+    def _group_state(
+        self, store: DecisionPath, config: Config, events: list[Event | Ignored]
+    ) -> GroupState:
+        """A gate restored with just what the group's events can read or change (see the
+        module docstring), and the sector lookup when area-outage is on."""
+        alerts = [e for e in events if isinstance(e, Ad1Alert)]
+        chf_ids = sorted({e.chf_id for e in alerts})
+        request_ids = sorted({e.request_id for e in events if isinstance(e, Activation)})
+        targets = sorted({e.device_id for e in events if isinstance(e, Activation)})
+        area = config.area_outage_threshold is not None
+        # With area-outage on, the hubs themselves too: their postcodes give the sectors.
+        wanted = sorted({*targets, *chf_ids}) if area else targets
+        devices = self._devices.devices_for(store.reference, wanted, chf_ids)
+        # The hubs of the targets: an AD1 later in the group may fall in a window they open.
+        hubs = sorted({d.chf_id for d in devices if d.chf_id is not None} | set(chf_ids))
+        gate = Gate(
+            Inventory(devices), store.reference.guid_list_for(targets), deciding_config(config)
+        )
+        gate.restore(
+            store.decisions.activations_for(request_ids, hubs, targets),
+            store.decisions.decided_among(sorted({e.alert_id for e in alerts})),
+        )
+        if not area:
+            return GroupState(gate, None)
+        # Area-outage reads each sector's recent AD1s, and stores each AD1 with its sector.
+        sector_of = gate.guards.sector_of
+        # Only an AD1 that may fall in a window needs its evidence.
+        asked = set(targets)
+        opened = {d.chf_id for d in devices if d.device_id in asked}
+        times = [(a.chf_id, a.outage_at) for a in alerts]
+        restore_area(
+            store,
+            gate.guards,
+            [
+                (sector_of(chf), chf, at)
+                for chf, at in times
+                if chf in opened or gate.windows_of(chf)
+            ],
+            [(sector_of(chf), at) for chf, at in times],
+        )
+        return GroupState(gate, sector_of)
+
+    @staticmethod
     def _decide_item(
-        self,
-        gate: Gate,
-        batch: Batch,
-        deliveries: list[tuple[Any, ...]],
-        pushed: frozenset[str],
-        held: bool,
-        source: str,
-        item: Item,
-        now: datetime,
-    ) -> dict[str, Any]:
-        answer: dict[str, Any] = {"position": item.position}
+        gate: Gate, batch: Batch, source: str, item: Item, now: datetime
+    ) -> ItemResult:
         event = item.event
         if event is None:
-            batch.add_rejected(
-                Rejection(source, item.position, item.error or "unreadable", truncate_raw(item.raw))
-            )
-            return {**answer, "outcome": "rejected", "error": item.error}
+            error = item.error or "unreadable"
+            batch.add_rejected(Rejection(source, item.position, error, truncate_raw(item.raw)))
+            return ItemResult(item.position, None, error)
         if isinstance(event, Ignored):
             batch.add_ignored(event, source, item.position)
-            return {**answer, "outcome": "ignored", "what": event.what}
+            return ItemResult(item.position, event)
         outcome = gate.apply(event, now)
         batch.add(outcome, source, item.position)
-        if isinstance(outcome, SuppressionEntry):
-            if held and outcome.network_operator in pushed:
-                deliveries.append(_delivery(outcome, item, now, "held"))
-            return {
-                **answer,
-                "outcome": "suppressed",
-                "alert_id": outcome.alert_id,
-                "network_operator": outcome.network_operator,
-                "activation_request_id": outcome.activation_request_id,
-                "window_start": outcome.window_start,
-                "window_end": outcome.window_end,
-            }
-        if isinstance(outcome, ForwardedAlert):
-            if outcome.network_operator in pushed:
-                deliveries.append(_delivery(outcome, item, now, "pending"))
-            return {
-                **answer,
-                "outcome": "forwarded",
-                "alert_id": outcome.alert_id,
-                "network_operator": outcome.network_operator,
-                "reason": outcome.reason,
-            }
-        if isinstance(outcome, DuplicateAlert):
-            return {**answer, "outcome": "duplicate", "alert_id": outcome.alert_id}
-        if isinstance(outcome, ActivationApplied):
-            record = outcome.records[0]
-            return {
-                **answer,
-                "outcome": "recorded",
-                "type": "activation",
-                "request_id": record.request_id,
-                "kind": record.kind.value,
-                "reason": record.reason.value,
-                "status": record.status.value,
-                "repeat": outcome.repeat,
-                "window_start": record.window_start,
-                "window_end": record.window_end,
-                "changed": [r.request_id for r in outcome.records[1:]],
-            }
-        assert isinstance(outcome, ActivationOutcome | DeviceMessage)
-        kind = "activation_outcome" if isinstance(outcome, ActivationOutcome) else "device_message"
-        return {**answer, "outcome": "recorded", "type": kind, "device_id": outcome.device_id}
+        return ItemResult(item.position, outcome)
+
+
+@dataclass(slots=True)
+class GroupState:
+    gate: Gate
+    sector_of: Callable[[str], str | None] | None
 
 
 class DeviceCache:
@@ -363,10 +328,10 @@ class DeviceCache:
         self._esmes_of_chf: dict[str, tuple[Device, ...]] = {}
 
     def devices_for(
-        self, store: SqlStore, device_ids: Sequence[str], chf_ids: Sequence[str]
+        self, reference: ReferenceData, device_ids: Sequence[str], chf_ids: Sequence[str]
     ) -> list[Device]:
-        """As ``SqlStore.devices_for``: the targets, and every ESME joined to the CHFs."""
-        generation = store.inventory_generation()
+        """As ``ReferenceData.devices_for``: the targets, and every ESME joined to the CHFs."""
+        generation = reference.inventory_generation()
         if (
             generation != self._generation
             or len(self._by_id) + len(self._esmes_of_chf) > self.LIMIT
@@ -378,7 +343,7 @@ class DeviceCache:
         new_ids = [d for d in device_ids if d not in by_id]
         new_chfs = [c for c in chf_ids if c not in esmes_of_chf]
         if new_ids or new_chfs:
-            found = store.devices_for(new_ids, new_chfs)
+            found = reference.devices_for(new_ids, new_chfs)
             asked_ids, asked_chfs = set(new_ids), set(new_chfs)
             by_id.update(dict.fromkeys(new_ids))
             joined: dict[str, list[Device]] = {c: [] for c in new_chfs}
@@ -399,24 +364,35 @@ class DeviceCache:
         return list(wanted.values())
 
 
-def _delivery(
-    outcome: SuppressionEntry | ForwardedAlert, item: Item, now: datetime, status: str
-) -> tuple[Any, ...]:
-    """An outbox row (``SqlStore.enqueue``): the original message for the AD1's DNO."""
-    at = to_us(now)
-    return (
-        outcome.alert_id,
-        outcome.network_operator,
-        outcome.chf_id,
-        item.content_type,
-        item.payload,
-        at,
-        at,
-        status,
-    )
+def _outbound(
+    items: Sequence[Item], results: Sequence[ItemResult], pushed: frozenset[str], held: bool
+) -> list[OutboundMessage]:
+    """The original messages of a request's AD1s for their DNOs' webhooks: every forwarded
+    one, and while a guard may release them (``held``), the suppressed ones, kept held."""
+    messages = []
+    for item, result in zip(items, results, strict=True):
+        outcome = result.outcome
+        if type(outcome) is ForwardedAlert:
+            status = "pending"
+        elif type(outcome) is SuppressionEntry and held:
+            status = "held"
+        else:
+            continue
+        if outcome.network_operator in pushed:
+            messages.append(
+                OutboundMessage(
+                    outcome.alert_id,
+                    outcome.network_operator,
+                    outcome.chf_id,
+                    item.content_type,
+                    item.payload,
+                    status,
+                )
+            )
+    return messages
 
 
-def _resolve(request: Request, result: list[dict[str, Any]] | BaseException) -> None:
+def _resolve(request: Request, result: list[ItemResult] | BaseException) -> None:
     if request.future is not None and request.loop is not None:
         _settle(request.future, request.loop, result)
 

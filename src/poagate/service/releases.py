@@ -12,9 +12,10 @@ is everything decided before):
   (``ad1_outcomes.sector``) while area-outage is on, and partial indexes keep both reads short.
 * **release-if-dark**, by a periodic pass (``release_dark``) that each server process runs in
   turn with its groups: the unreleased entries whose ``event_at`` is at least M minutes and
-  ``SIGN_GRACE`` ago and whose hub sent nothing in (``event_at``, ``event_at`` + M] are released
-  now. A release is forwarded, so it may be the area-outage evidence that releases others of its
-  sector: the pass follows that too. How far it has looked is kept in ``meta``
+  ``SIGN_GRACE`` ago are read with their hubs' signs of life, and those the domain's rule
+  (``guards.lights``, the one the replay asks too) finds dark are released now. A release is
+  forwarded, so it may be the area-outage evidence that releases others of its sector: the
+  pass follows that too. How far it has looked is kept in ``meta``
   (``WATERMARK``, a ``seq``), so each pass reads only entries not yet settled.
 
 A released entry takes the next place in its DNO's forwarded feed (``feed_seq``), and its
@@ -31,9 +32,9 @@ from datetime import datetime, timedelta
 from poagate.domain.guards import Guards
 from poagate.domain.outcomes import NO_SIGN_OF_LIFE, SuppressionEntry
 from poagate.domain.reference import Config, Inventory
-from poagate.formats.timestamps import to_us
-from poagate.store import Batch
-from poagate.store.sql import SqlStore
+from poagate.store.batch import Batch
+from poagate.store.guard_reads import EvidencePoint
+from poagate.store.ports import DecisionPath
 
 # How long after a sign of life's received_at stamp it may still be committing in another
 # process (stamped at receipt, committed with its group): a release waits this much more.
@@ -42,7 +43,6 @@ SIGN_GRACE = timedelta(seconds=30)
 # own evidence, one more for the evidence of the entries it may release.
 EVIDENCE_REACH = 2
 WATERMARK = "release_if_dark_seq"
-_ONE_US = timedelta(microseconds=1)
 
 
 def deciding_config(config: Config) -> Config:
@@ -58,7 +58,7 @@ def holds(config: Config) -> bool:
 
 
 def restore_area(
-    store: SqlStore,
+    store: DecisionPath,
     guards: Guards,
     points: Iterable[tuple[str | None, str, datetime]],
     around: Iterable[tuple[str | None, datetime]],
@@ -79,34 +79,34 @@ def restore_area(
         # One read for every sector, from the earliest time to the latest (a group spans
         # seconds): more entries than the reach asks for only ever makes the rule more exact.
         reach = span * EVIDENCE_REACH
-        found = store.waiting_entries(
+        found = store.guards.waiting_entries(
             sorted({sector for sector, _ in near}),
-            to_us(min(at for _, at in near) - reach),
-            to_us(max(at for _, at in near) + reach),
+            min(at for _, at in near) - reach,
+            max(at for _, at in near) + reach,
         )
         waiting = [(sector, e) for sector, e in found if e.alert_id not in skip]
-    asked = [(sector, chf, to_us(at)) for sector, chf, at in points if sector is not None]
-    asked += [(sector, e.chf_id, to_us(e.event_at)) for sector, e in waiting]
-    evidence = store.area_evidence(asked, span // _ONE_US, enough)
+    asked = [EvidencePoint(sector, chf, at) for sector, chf, at in points if sector is not None]
+    asked += [EvidencePoint(sector, e.chf_id, e.event_at) for sector, e in waiting]
+    evidence = store.guards.area_evidence(asked, span, enough)
     for sector, outcome in (*evidence, *waiting):
         guards.place(outcome.chf_id, sector)
     guards.restore((), (o for _, o in evidence if o.alert_id not in skip))
     guards.restore((), (e for _, e in waiting))
 
 
-def arm_release_if_dark(store: SqlStore) -> None:
+def arm_release_if_dark(store: DecisionPath) -> None:
     """Release-if-dark watches entries decided from now on (inside a transaction): called when
     it is switched on, so that switching it on never releases the history."""
-    store.set_meta(WATERMARK, str(store.last_seq()))
+    store.set_meta(WATERMARK, str(store.decisions.last_seq()))
 
 
-def release_dark(store: SqlStore, now: datetime) -> list[SuppressionEntry]:
+def release_dark(store: DecisionPath, now: datetime) -> list[SuppressionEntry]:
     """One release-if-dark pass at ``now`` (see the module docstring): the entries released,
     with those area-outage released as a consequence; all recorded before it returns."""
-    if store.config().release_after_minutes is None:
+    if store.reference.config().release_after_minutes is None:
         return []  # off: not even the writer lock
     with store.transaction():
-        config = store.config()  # again, under the lock: it may have changed
+        config = store.reference.config()  # again, under the lock: it may have changed
         if config.release_after_minutes is None:
             return []
         watermark = store.meta(WATERMARK)
@@ -114,9 +114,8 @@ def release_dark(store: SqlStore, now: datetime) -> list[SuppressionEntry]:
             arm_release_if_dark(store)  # switched on outside the service (a replay's config)
             return []
         after = int(watermark)
-        span = timedelta(minutes=config.release_after_minutes)
-        until = to_us(now - span - SIGN_GRACE)
-        dark = store.dark_entries(after, until, span // _ONE_US)
+        until = now - timedelta(minutes=config.release_after_minutes) - SIGN_GRACE
+        dark = dark_entries(store, config, after, until)
         released = [
             replace(entry, released_at=now, release_reason=NO_SIGN_OF_LIFE) for _, entry in dark
         ]
@@ -134,15 +133,37 @@ def release_dark(store: SqlStore, now: datetime) -> list[SuppressionEntry]:
             for entry in released:
                 guards.forwarded(entry.chf_id, entry.event_at, now)
             released += guards.due(now)
-        store.refresh_sequence()
+        store.decisions.refresh_sequence()
         record_releases(store, released, now)
-        store.set_meta(WATERMARK, str(store.first_undue_seq(after, until)))
+        store.set_meta(WATERMARK, str(store.guards.settled_seq(after, until)))
     return released
 
 
-def record_releases(store: SqlStore, released: list[SuppressionEntry], now: datetime) -> None:
+def dark_entries(
+    store: DecisionPath, config: Config, after_seq: int, until: datetime
+) -> list[tuple[str | None, SuppressionEntry]]:
+    """(sector, entry) of the unreleased entries after ``after_seq`` with ``event_at`` at or
+    before ``until`` whose site no sign of life lights: the store hands over the entries and
+    their hubs' signs, the domain's ``Guards`` judges (as in a replay)."""
+    assert config.release_after_minutes is not None
+    candidates = store.guards.unreleased_due(after_seq, until)
+    if not candidates:
+        return []
+    span = timedelta(minutes=config.release_after_minutes)
+    guards = Guards(Config(release_after_minutes=config.release_after_minutes), Inventory(()))
+    signs = store.guards.hub_signs(
+        sorted({e.chf_id for _, e in candidates}),
+        min(e.event_at for _, e in candidates),
+        max(e.event_at for _, e in candidates) + span,
+    )
+    for chf_id, at in signs:
+        guards.hub_sign(chf_id, at)
+    return [(sector, entry) for sector, entry in candidates if not guards.lit(entry)]
+
+
+def record_releases(store: DecisionPath, released: list[SuppressionEntry], now: datetime) -> None:
     """Write releases (inside the deciding transaction, after its outcomes) and make their held
     messages due."""
     if released:
-        store.write(store.encode(Batch(releases=released)))
-        store.release_deliveries([e.alert_id for e in released], to_us(now))
+        store.decisions.commit(Batch(releases=released))
+        store.outbox.release([e.alert_id for e in released], now)

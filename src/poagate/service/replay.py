@@ -40,8 +40,9 @@ from poagate.formats.records import (
 )
 from poagate.service.inputs import ScannedFile, file_sha256, merged, scan
 from poagate.service.writer import WriterProcess
-from poagate.store import Batch, Store
+from poagate.store.batch import Batch
 from poagate.store.codec import Rows
+from poagate.store.store import Store
 
 # Below this much input a second process costs more to start than it saves.
 WRITER_PROCESS_MIN_BYTES = 4 * 1024 * 1024
@@ -128,26 +129,29 @@ def load_reference(
     cannot be used at all.
     """
     sha = file_sha256(inventory_path)
-    last = store.last_inventory_load()
+    reference = store.reference
+    last = reference.last_inventory_load()
     if last is not None and last.sha256 == sha:
         load, inventory_loaded = last, False
-        inventory = store.inventory()
+        inventory = reference.inventory()
     else:
         file = read_reference_file(inventory_path, read_inventory)
         # Devices from earlier loads stay unless this file replaces them (SPEC §3).
-        inventory = Inventory() if last is None else store.inventory()
-        rows, load = store.inventory_rows(file, str(inventory_path), sha, now)
+        inventory = Inventory() if last is None else reference.inventory()
+        rows, load = reference.prepare_inventory(file, str(inventory_path), sha, now)
         write(rows)
         inventory_loaded = True
         inventory.upsert_all(file.devices)
 
     guid_sha = file_sha256(guid_path)
-    if store.last_guid_list_file() == guid_sha:
-        guid_list = store.guid_list()
+    if reference.last_guid_list_file() == guid_sha:
+        guid_list = reference.guid_list()
         guid_new, guid_rejected = False, 0
     else:
         guid_file = read_reference_file(guid_path, read_guid_list)
-        rows, new_version, guid_new = store.guid_list_rows(guid_file, str(guid_path), guid_sha, now)
+        rows, new_version, guid_new = reference.prepare_guid_list(
+            guid_file, str(guid_path), guid_sha, now
+        )
         write(rows)
         guid_list = GuidList(new_version, guid_file.devices)
         guid_rejected = len(guid_file.rejected)
@@ -173,7 +177,7 @@ def load_reference(
 
 def effective_config(store: Store, request: ReplayRequest) -> Config:
     """The configured values with the command's options in their place (SPEC §8)."""
-    current = store.config()
+    current = store.reference.config()
     given: dict[str, Any] = {
         "manufacturers": request.manufacturers,
         "window_minutes": request.window_minutes,
@@ -218,7 +222,7 @@ def write_outcome_files(store: Store, out: Path) -> None:
         (out / "suppression_log.jsonl").open("wb") as suppressed,
     ):
         released: list[SuppressionEntry] = []
-        for outcome in store.ad1_outcomes():
+        for outcome in store.reads.ad1_outcomes():
             if type(outcome) is SuppressionEntry:
                 suppressed.write(outcome_line(outcome))
                 if outcome.released_at is not None:
@@ -236,26 +240,50 @@ def replay(
     progress: Progress | None = None,
     clock: Callable[[], datetime] = wall_clock,
 ) -> ReplayReport:
+    """Replay ``request`` into ``store`` (see the module docstring), phase by phase."""
+    progress = progress or NoProgress()
     with collector_paused(), ExitStack() as stack:
-        return _replay(store, request, progress or NoProgress(), clock, stack)
+        started = time.perf_counter()
+        now = clock()
+        config = effective_config(store, request)
+        store.reference.save_config(config, "replay", now)
+        inputs = scan_inputs(store, request, progress, now)
+        write = open_writer(store, request, inputs, stack)
+        progress.phase("Loading the inventory and GUID list", None)
+        reference = load_reference(store, request.inventory, request.guid_list, now, write)
+        progress.phase("Restoring gate state", None)
+        gate = restore_gate(store, reference, config)
+        request.out.mkdir(parents=True, exist_ok=True)
+        processed = decide_events(store, request, inputs, gate, write, progress, stack)
+        write_other_outputs(store, request.out, gate, progress)
+        summary = summarise(store, inputs, config, reference, processed, started)
+        (request.out / "summary.json").write_bytes(
+            orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+        )
+        return ReplayReport(summary, inputs.warnings)
 
 
-def _replay(
-    store: Store,
-    request: ReplayRequest,
-    progress: Progress,
-    clock: Callable[[], datetime],
-    stack: ExitStack,
-) -> ReplayReport:
-    started = time.perf_counter()
-    now = clock()
-    warnings: list[str] = []
+@dataclass(slots=True)
+class Inputs:
+    """The event files a replay reads (each once), and how much of each is already applied."""
 
-    config = effective_config(store, request)
-    store.save_config(config, "replay", now)
+    files: list[ScannedFile]
+    source_ids: list[int]
+    skips: list[int]  # events of each file already applied by an earlier run
+    writer_process: bool
+    warnings: list[str]
 
+    @property
+    def names(self) -> list[str]:
+        return [str(f.path) for f in self.files]
+
+
+def scan_inputs(store: Store, request: ReplayRequest, progress: Progress, now: datetime) -> Inputs:
+    """The first pass over the event files: their hashes, sizes and order; files with the same
+    content are read once; what an earlier run applied is skipped."""
     files: list[ScannedFile] = []
     seen: dict[str, Path] = {}
+    warnings: list[str] = []
     progress.phase("Scanning event files", len(request.events))
     for path in request.events:
         scanned = scan(path, len(files))
@@ -267,57 +295,86 @@ def _replay(
             continue
         seen[scanned.sha256] = path
         files.append(scanned)
-    sources = [store.source(f.sha256, str(f.path), f.events, now) for f in files]
-    skips = [min(s.events_done, f.events) for s, f in zip(sources, files, strict=True)]
-    done = list(skips)
-    total_new = sum(f.events for f in files) - sum(skips)
-
+    sources = [store.decisions.source(f.sha256, str(f.path), f.events, now) for f in files]
     use_writer = request.writer_process
     if use_writer is None:
         size = sum(p.stat().st_size for p in [request.inventory, *request.events])
         use_writer = size >= WRITER_PROCESS_MIN_BYTES and (os.cpu_count() or 1) > 1
-    writer: WriterProcess | None = None
-    if use_writer:
-        writer = WriterProcess(Path(store.location))
-        stack.callback(lambda: None if writer is None else writer.abandon())
-        store.limit_cache(8)  # this process only reads now; the writer has its own cache
-    write: Callable[[Rows], None] = store.write if writer is None else writer.submit
+    return Inputs(
+        files,
+        [s.id for s in sources],
+        [min(s.events_done, f.events) for s, f in zip(sources, files, strict=True)],
+        use_writer,
+        warnings,
+    )
 
-    progress.phase("Loading the inventory and GUID list", None)
-    reference = load_reference(store, request.inventory, request.guid_list, now, write)
 
-    progress.phase("Restoring gate state", None)
+def open_writer(
+    store: Store, request: ReplayRequest, inputs: Inputs, stack: ExitStack
+) -> Callable[[Rows], None]:
+    """Where prepared batches go: the store, or a writer process that commits them while the
+    gate decides the next (see ``poagate.service.writer``)."""
+    if not inputs.writer_process:
+        return store.decisions.write
+    writer = WriterProcess(Path(store.location))
+    stack.callback(writer.abandon)  # after an error; a no-op once it has been closed
+    stack.enter_context(_closing_writer(writer))
+    store.db.limit_cache(8)  # this process only reads now; the writer has its own cache
+    return writer.submit
+
+
+@contextmanager
+def _closing_writer(writer: WriterProcess) -> Iterator[None]:
+    """Wait for the writer to commit everything when the replay ends without an error."""
+    yield
+    writer.close()
+
+
+def restore_gate(store: Store, reference: Reference, config: Config) -> Gate:
+    """The gate with the reference data in force and everything decided before."""
     remember_device_ids(d.device_id for d in reference.inventory)
     gate = Gate(reference.inventory, reference.guid_list, config)
-    gate.restore(store.activation_records(), store.decided_alert_ids())
-    guarded = gate.guards.active
+    gate.restore(store.decisions.activation_records(), store.decisions.decided_alert_ids())
+    if gate.guards.active:
+        gate.guards.restore(store.decisions.signs_of_life(), store.reads.ad1_outcomes())
+    return gate
 
-    request.out.mkdir(parents=True, exist_ok=True)
+
+def decide_events(
+    store: Store,
+    request: ReplayRequest,
+    inputs: Inputs,
+    gate: Gate,
+    write: Callable[[Rows], None],
+    progress: Progress,
+    stack: ExitStack,
+) -> int:
+    """Decide every event not yet applied, in SPEC §5 order, committing in batches; write the
+    Suppression Log and the forwarded AD1s as they are decided. How many events it read."""
+    guarded = gate.guards.active
+    out = request.out
     # With a guard on, releases edit entries already written: both files are written from the
     # store at the end instead (write_outcome_files), and the lines made on the way go nowhere.
-    forwarded_path = os.devnull if guarded else request.out / "forwarded.jsonl"
-    suppressed_path = os.devnull if guarded else request.out / "suppression_log.jsonl"
-    forwarded_out = stack.enter_context(open(forwarded_path, "wb"))  # noqa: SIM115
-    suppressed_out = stack.enter_context(open(suppressed_path, "wb"))  # noqa: SIM115
-    if guarded:
-        progress.phase("Restoring the guards' state", None)
-        gate.guards.restore(store.signs_of_life(), store.ad1_outcomes())
-    else:
+    forwarded_out = stack.enter_context(
+        open(os.devnull if guarded else out / "forwarded.jsonl", "wb")  # noqa: SIM115
+    )
+    suppressed_out = stack.enter_context(
+        open(os.devnull if guarded else out / "suppression_log.jsonl", "wb")  # noqa: SIM115
+    )
+    if not guarded:
         progress.phase("Writing earlier outcomes", None)
-        for earlier in store.ad1_outcomes():
-            out = suppressed_out if type(earlier) is SuppressionEntry else forwarded_out
-            out.write(outcome_line(earlier))
+        for earlier in store.reads.ad1_outcomes():
+            stream = suppressed_out if type(earlier) is SuppressionEntry else forwarded_out
+            stream.write(outcome_line(earlier))
 
-    progress.phase("Replaying events", total_new)
-    names = [str(f.path) for f in files]
-    ids = [s.id for s in sources]
-
+    progress.phase("Replaying events", sum(f.events for f in inputs.files) - sum(inputs.skips))
+    names, done = inputs.names, list(inputs.skips)
     # Each AD1's sector is stored when area-outage is on, for a server to read its evidence.
     sector_of = gate.guards.sector_of if gate.guards.area_threshold is not None else None
 
     def commit(batch: Batch) -> None:
-        batch.progress = dict(zip(ids, done, strict=True))
-        write(store.encode(batch, sector_of))
+        batch.progress = dict(zip(inputs.source_ids, done, strict=True))
+        write(store.decisions.prepare(batch, sector_of))
         progress.advance(batch.events)
 
     batch = Batch()
@@ -325,7 +382,7 @@ def _replay(
     batch_size = request.batch_size
     decide = gate.apply
     processed = 0
-    for _key, index, line_number, raw, parsed in merged(files, skips):
+    for _key, index, line_number, raw, parsed in merged(inputs.files, inputs.skips):
         if type(parsed) is InputError:
             batch.add_rejected(Rejection(names[index], line_number, str(parsed), truncate_raw(raw)))
         elif type(parsed) is Ignored:
@@ -354,29 +411,39 @@ def _replay(
         batch.releases += gate.releases_due(until)
     processed += batch.events
     commit(batch)
-    if writer is not None:
-        writer.close()
-        writer = None
-    forwarded_out.close()
-    suppressed_out.close()
+    stack.close()  # the writer has committed every batch; the output files are complete
     if guarded:
         # Releases edit earlier entries: write both files again from what is stored.
         progress.phase("Writing the Suppression Log and forwarded alerts", None)
-        write_outcome_files(store, request.out)
+        write_outcome_files(store, out)
+    return processed
 
+
+def write_other_outputs(store: Store, out: Path, gate: Gate, progress: Progress) -> None:
+    """``activations.jsonl`` and ``rejected.jsonl``: every record the store holds."""
     progress.phase("Writing activations, rejections and summary", None)
-    with (request.out / "activations.jsonl").open("wb") as out:
+    with (out / "activations.jsonl").open("wb") as stream:
         for record in gate.activation_records():
-            out.write(json_line(activation_fields(record)))
-    with (request.out / "rejected.jsonl").open("wb") as out:
-        for _kind, rejection in store.rejected():
-            out.write(json_line(rejection_fields(rejection)))
+            stream.write(json_line(activation_fields(record)))
+    with (out / "rejected.jsonl").open("wb") as stream:
+        for _kind, rejection in store.reads.rejected():
+            stream.write(json_line(rejection_fields(rejection)))
 
+
+def summarise(
+    store: Store,
+    inputs: Inputs,
+    config: Config,
+    reference: Reference,
+    processed: int,
+    started: float,
+) -> dict[str, Any]:
+    """``summary.json``: the counts over everything stored, and this run's details."""
     elapsed = time.perf_counter() - started
-    summary: dict[str, Any] = store.counts()
+    summary: dict[str, Any] = store.reads.counts()
     summary["run"] = {
         "events_processed": processed,
-        "events_already_applied": sum(skips),
+        "events_already_applied": sum(inputs.skips),
         "files": [
             {
                 "name": str(f.path),
@@ -385,7 +452,7 @@ def _replay(
                 "in_received_at_order": f.in_order,
                 "already_applied": skip,
             }
-            for f, skip in zip(files, skips, strict=True)
+            for f, skip in zip(inputs.files, inputs.skips, strict=True)
         ],
         "config": {
             "manufacturers": list(config.manufacturers),
@@ -393,12 +460,9 @@ def _replay(
             "skew_tolerance_seconds": config.skew_tolerance_seconds,
         },
         **reference.info,
-        "writer_process": use_writer,
+        "writer_process": inputs.writer_process,
         "seconds": round(elapsed, 3),
         "events_per_second": round(processed / elapsed) if elapsed > 0 else None,
-        "warnings": warnings,
+        "warnings": inputs.warnings,
     }
-    (request.out / "summary.json").write_bytes(
-        orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
-    )
-    return ReplayReport(summary, warnings)
+    return summary

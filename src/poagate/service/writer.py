@@ -103,7 +103,7 @@ def serve(database: str, parent_pid: int, in_flight: int) -> int:
                 return 0
             rows: Rows = pickle.loads(data)  # noqa: S301 - from our own parent process
             try:
-                store.write(rows)
+                store.decisions.write(rows)
             except Exception as exc:
                 _send_error(out, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
                 return 1

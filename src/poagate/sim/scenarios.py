@@ -204,7 +204,7 @@ def run(
             ),
             progress,
         )
-        measures = measure(scenario.name, setting.name, store.ad1_outcomes(), month.truth)
+        measures = measure(scenario.name, setting.name, store.reads.ad1_outcomes(), month.truth)
     measures.events = int(report.summary["events_read"])
     measures.seconds = float(report.summary["run"]["seconds"])
     measures.suppression_log_bytes = (out / "suppression_log.jsonl").stat().st_size

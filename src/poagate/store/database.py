@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from poagate.store import StoreError
-from poagate.store.sql import SqlStore
+from poagate.store.store import Store
 
 DEFAULT_DATABASE = "sqlite:///poagate.db"
 Purpose = Literal["replay", "service", "read"]
@@ -40,7 +40,7 @@ def sqlite_path(database: str) -> Path:
 
 def open_store(
     database: str | None = None, purpose: Purpose = "service", busy_timeout_ms: int = 10_000
-) -> SqlStore:
+) -> Store:
     """Open the store for a replay (the only writer), the service (one of several writers,
     each commit durable before it is answered) or reading. ``busy_timeout_ms`` is how long a
     SQLite write waits for another writer before giving up (then: unavailable)."""

@@ -21,9 +21,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from poagate.store import StoreError, StoreUnavailableError
-from poagate.store.codec import AD1_COLUMNS
-from poagate.store.schema import EVIDENCE_ROWS, SCHEMA_REVISION
-from poagate.store.sql import Insert, SqlStore, render_lists
+from poagate.store.schema import SCHEMA_REVISION
+from poagate.store.sqlbase import Database, Dialect, Insert, render_lists
+from poagate.store.store import Store
 
 # The advisory lock every writer takes: an arbitrary constant ("poagate" in ASCII).
 WRITER_LOCK_KEY = 0x706F6167617465
@@ -66,12 +66,13 @@ def ensure_schema(url: str) -> None:
     upgrade(libpq_url(url).replace("postgresql://", "postgresql+psycopg://", 1))
 
 
-class PostgresStore(SqlStore):
-    """``Store`` on a PostgreSQL database (see the module docstring)."""
+class PostgresDatabase(Database):
+    """A PostgreSQL database (see the module docstring)."""
+
+    dialect: Dialect = "postgresql"
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
-        self._depth = 0
         self._rendered: dict[str, str] = {}
         self._used = time.monotonic()
         try:
@@ -80,7 +81,6 @@ class PostgresStore(SqlStore):
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"cannot reach {redact(url)}: {exc}") from exc
         self._conn = self._connect()
-        self._next_seq = self._read_next_seq()
 
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         try:
@@ -103,27 +103,13 @@ class PostgresStore(SqlStore):
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> PostgresStore:
-        return self
-
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
+    def _outermost(self) -> Iterator[None]:
         conn = self._begin()
         try:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK_KEY,))
-                self._depth = 1
-                try:
-                    yield
-                finally:
-                    self._depth = 0
+                yield
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"the database failed: {exc}") from exc
 
@@ -148,31 +134,14 @@ class PostgresStore(SqlStore):
             self._rendered[sql] = rendered
         return rendered
 
-    def _list_param(self, values: Sequence[Any]) -> Any:
+    def list_param(self, values: Sequence[Any]) -> Any:
         return list(values)
 
-    def _evidence_rows(
-        self, points: Sequence[tuple[str, str, int]], span_us: int, enough: int
-    ) -> Iterator[tuple[Any, ...]]:
-        """Every point in one round trip: the points as arrays, each looked up by LATERAL."""
-        if not points:
-            return iter(())
-        sectors, chf_ids, moments = (list(column) for column in zip(*points, strict=True))
-        return iter(
-            self._fetch(
-                f"SELECT e.* FROM unnest(?::text[], ?::text[], ?::bigint[]) AS p(s, c, t) "
-                f"CROSS JOIN LATERAL (SELECT sector, {','.join(AD1_COLUMNS)} FROM ad1_outcomes "
-                f"WHERE {EVIDENCE_ROWS} AND sector = p.s AND event_at >= p.t - ? "
-                f"AND event_at <= p.t + ? AND chf_id <> p.c LIMIT ?) AS e",
-                (sectors, chf_ids, moments, span_us, span_us, enough),
-            )
-        )
-
-    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             return self._live().execute(self._render(sql), params).fetchall()
         except psycopg.OperationalError as exc:
-            if self._depth or not self._conn.broken:
+            if self.in_transaction or not self._conn.broken:
                 raise StoreUnavailableError(f"the database failed: {exc}") from exc
         # A read outside a transaction on a connection that had gone: once more, reconnected.
         try:
@@ -180,20 +149,20 @@ class PostgresStore(SqlStore):
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"the database failed: {exc}") from exc
 
-    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         # A server-side cursor: a large read comes in pieces, not all at once.
         with self._live().cursor(name="poagate_stream", withhold=True) as cursor:
             cursor.itersize = _CURSOR_ROWS
             cursor.execute(self._render(sql), params)
             yield from cursor
 
-    def _run(self, sql: str, params: Sequence[Any]) -> None:
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
         try:
             self._live().execute(self._render(sql), params)
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"the database failed: {exc}") from exc
 
-    def _insert(self, insert: Insert, rows: Sequence[Sequence[Any]]) -> None:
+    def insert(self, insert: Insert, rows: Sequence[Sequence[Any]]) -> None:
         """COPY: PostgreSQL's bulk path, many times faster than a statement a row."""
         if not rows:
             return
@@ -214,9 +183,17 @@ class PostgresStore(SqlStore):
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"the database failed: {exc}") from exc
 
-    def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         try:
             with self._live().cursor() as cursor:
                 cursor.executemany(self._render(sql), rows)
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"the database failed: {exc}") from exc
+
+
+class PostgresStore(Store):
+    """The store on a PostgreSQL database; ``migrate`` brings its schema up to date first."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.db: PostgresDatabase = PostgresDatabase(url, migrate=migrate)
+        super().__init__(self.db)

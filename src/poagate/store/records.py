@@ -62,3 +62,32 @@ class Delivery:
     content_type: str
     payload: bytes
     attempts: int
+
+
+@value
+class OutboundMessage:
+    """An AD1's original message queued for its DNO's webhook with its decision: ``pending`` when
+    it was forwarded, ``held`` when it was suppressed and a guard may yet release it."""
+
+    alert_id: str
+    network_operator: str
+    chf_id: str
+    content_type: str
+    payload: bytes
+    status: str  # pending or held
+
+
+@value
+class DeliveryState:
+    """Where one queued message stands (what DCC operations list)."""
+
+    id: int
+    alert_id: str
+    network_operator: str
+    chf_id: str
+    status: str  # pending, held, delivered or dead
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None

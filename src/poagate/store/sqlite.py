@@ -28,7 +28,8 @@ import orjson
 
 from poagate.store import StoreError, StoreUnavailableError
 from poagate.store.schema import SCHEMA_REVISION
-from poagate.store.sql import SqlStore, render_lists
+from poagate.store.sqlbase import Database, Dialect, render_lists
+from poagate.store.store import Store
 
 LockMode = Literal["exclusive", "shared"] | None
 
@@ -116,8 +117,10 @@ def ensure_schema(path: Path) -> None:
     upgrade(f"sqlite:///{path}")
 
 
-class SqliteStore(SqlStore):
-    """``Store`` on one SQLite file (see the module docstring)."""
+class SqliteDatabase(Database):
+    """One SQLite file (see the module docstring)."""
+
+    dialect: Dialect = "sqlite"
 
     def __init__(
         self,
@@ -137,7 +140,6 @@ class SqliteStore(SqlStore):
         self.path = Path(path)
         self.readonly = readonly
         self._lock: StoreLock | None = None
-        self._depth = 0
         self._rendered: dict[str, str] = {}
         if lock is True:
             lock = "exclusive"
@@ -181,7 +183,6 @@ class SqliteStore(SqlStore):
         if not readonly:
             # A WAL checkpoint syncs the database; every 40 MiB rather than SQLite's 4 MiB.
             self._conn.execute("PRAGMA wal_autocheckpoint=10000")
-        self._next_seq = self._read_next_seq()
 
     @property
     def location(self) -> str:
@@ -200,18 +201,8 @@ class SqliteStore(SqlStore):
             self._queue_file.close()
             self._queue_file = None
 
-    def __enter__(self) -> SqliteStore:
-        return self
-
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
+    def _outermost(self) -> Iterator[None]:
         if self.readonly:
             raise StoreError(f"{self.path} is open read-only")
         with self._write_turn():
@@ -219,14 +210,11 @@ class SqliteStore(SqlStore):
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 raise StoreUnavailableError(f"the database is busy: {exc}") from exc
-            self._depth = 1
             try:
                 yield
             except BaseException:
-                self._depth = 0
                 self._conn.execute("ROLLBACK")
                 raise
-            self._depth = 0
             try:
                 self._conn.execute("COMMIT")
             except sqlite3.OperationalError as exc:
@@ -253,17 +241,45 @@ class SqliteStore(SqlStore):
             self._rendered[sql] = rendered
         return rendered
 
-    def _list_param(self, values: Sequence[Any]) -> Any:
+    def list_param(self, values: Sequence[Any]) -> Any:
         return orjson.dumps(list(values)).decode()
 
-    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._conn.execute(self._render(sql), params).fetchall()
 
-    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         yield from self._conn.execute(self._render(sql), params)
 
-    def _run(self, sql: str, params: Sequence[Any]) -> None:
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
         self._conn.execute(self._render(sql), params)
 
-    def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._conn.executemany(self._render(sql), rows)
+
+
+class SqliteStore(Store):
+    """The store on one SQLite file; the options are ``SqliteDatabase``'s."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        readonly: bool = False,
+        durable: bool = False,
+        lock: LockMode | bool = "exclusive",
+        lock_wait_seconds: float = 30.0,
+        busy_timeout_ms: int = 10_000,
+    ) -> None:
+        self.db: SqliteDatabase = SqliteDatabase(
+            path,
+            readonly=readonly,
+            durable=durable,
+            lock=lock,
+            lock_wait_seconds=lock_wait_seconds,
+            busy_timeout_ms=busy_timeout_ms,
+        )
+        super().__init__(self.db)
+
+    @property
+    def path(self) -> Path:
+        return self.db.path

@@ -1,0 +1,166 @@
+"""The transactional outbox: forwarded AD1s queued with their decision, claimed by the delivery
+workers of every server process, and settled (delivered, retried, dead).
+
+A claim is made in a serialised transaction and lasts a lease, so a message is attempted by one
+worker at a time, and by another only if its claimer died. For each CHF only its oldest message
+not yet delivered is claimed, so a DNO receives each hub's alerts in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from poagate.formats.timestamps import from_us, to_us
+from poagate.store.access import Audit
+from poagate.store.records import Delivery, DeliveryState, OutboundMessage
+from poagate.store.sqlbase import Database, Insert
+
+OUTBOX = Insert(
+    "outbox",
+    (
+        "alert_id",
+        "network_operator",
+        "chf_id",
+        "content_type",
+        "payload",
+        "created_at",
+        "next_attempt_at",
+        "status",
+        "attempts",
+    ),
+)
+ERROR_LIMIT = 2000  # characters of a failure kept on the message
+_ONE_US = timedelta(microseconds=1)
+
+
+class Outbox:
+    """See the module docstring."""
+
+    def __init__(self, db: Database, audit: Audit) -> None:
+        self._db = db
+        self._audit = audit
+
+    def enqueue(self, messages: Sequence[OutboundMessage], at: datetime) -> None:
+        """Queue messages (inside the decision's transaction), due from ``at``."""
+        moment = to_us(at)
+        self._db.insert(
+            OUTBOX,
+            [
+                (
+                    m.alert_id,
+                    m.network_operator,
+                    m.chf_id,
+                    m.content_type,
+                    m.payload,
+                    moment,
+                    moment,
+                    m.status,
+                    0,
+                )
+                for m in messages
+            ],
+        )
+
+    def release(self, alert_ids: Sequence[str], at: datetime) -> None:
+        """Released AD1s (SPEC §9): their held messages are due for delivery from ``at``."""
+        if alert_ids:
+            db = self._db
+            db.run(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ? "
+                "WHERE {in:alert_id} AND status = 'held'",
+                (to_us(at), db.list_param(alert_ids)),
+            )
+
+    def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
+        """Claim messages that are due (see the module docstring)."""
+        db = self._db
+        moment = to_us(now)
+        with db.transaction():
+            rows = db.fetch(
+                "SELECT o.id, o.alert_id, o.network_operator, o.chf_id, o.content_type, "
+                "o.payload, o.attempts FROM outbox o "
+                "WHERE o.status = 'pending' AND o.next_attempt_at <= ? "
+                "AND (o.lease_until IS NULL OR o.lease_until <= ?) "
+                "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.chf_id = o.chf_id "
+                "AND p.status = 'pending' AND p.id < o.id) "
+                f"ORDER BY o.id LIMIT {int(limit)}",
+                (moment, moment),
+            )
+            if rows:
+                db.run(
+                    "UPDATE outbox SET lease_until = ? WHERE {in:id}",
+                    (moment + lease // _ONE_US, db.list_param([r[0] for r in rows])),
+                )
+        return [Delivery(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6]) for r in rows]
+
+    def delivered(self, delivery_id: int, at: datetime) -> None:
+        with self._db.transaction():
+            self._db.run(
+                "UPDATE outbox SET status = 'delivered', delivered_at = ?, lease_until = NULL, "
+                "attempts = attempts + 1 WHERE id = ?",
+                (to_us(at), delivery_id),
+            )
+
+    def failed(self, delivery_id: int, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt: due again at ``retry_at``, or dead (None)."""
+        with self._db.transaction():
+            if retry_at is None:
+                self._db.run(
+                    "UPDATE outbox SET status = 'dead', last_error = ?, lease_until = NULL, "
+                    "attempts = attempts + 1 WHERE id = ?",
+                    (error[:ERROR_LIMIT], delivery_id),
+                )
+            else:
+                self._db.run(
+                    "UPDATE outbox SET next_attempt_at = ?, last_error = ?, lease_until = NULL, "
+                    "attempts = attempts + 1 WHERE id = ?",
+                    (to_us(retry_at), error[:ERROR_LIMIT], delivery_id),
+                )
+
+    def listing(self, status: str, after_id: int = 0, limit: int = 100) -> list[DeliveryState]:
+        rows = self._db.fetch(
+            "SELECT id, alert_id, network_operator, chf_id, status, attempts, next_attempt_at, "
+            "last_error, created_at, delivered_at FROM outbox WHERE status = ? AND id > ? "
+            f"ORDER BY id LIMIT {int(limit)}",
+            (status, after_id),
+        )
+        return [
+            DeliveryState(
+                id=r[0],
+                alert_id=r[1],
+                network_operator=r[2],
+                chf_id=r[3],
+                status=r[4],
+                attempts=r[5],
+                next_attempt_at=from_us(r[6]),
+                last_error=r[7],
+                created_at=from_us(r[8]),
+                delivered_at=None if r[9] is None else from_us(r[9]),
+            )
+            for r in rows
+        ]
+
+    def retry(self, delivery_id: int, at: datetime, actor: str) -> bool:
+        """Send a dead message again (an operator's act, audited)."""
+        db = self._db
+        with db.transaction():
+            found = db.scalar(
+                "SELECT id FROM outbox WHERE id = ? AND status = 'dead'", (delivery_id,)
+            )
+            if found is None:
+                return False
+            db.run(
+                "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+                "lease_until = NULL WHERE id = ?",
+                (to_us(at), delivery_id),
+            )
+            self._audit.record(at, actor, "delivery.retry", {"delivery": delivery_id})
+        return True
+
+    def counts(self) -> dict[str, int]:
+        """Messages by status."""
+        return {
+            status: int(n)
+            for status, n in self._db.fetch("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+        }

@@ -1,0 +1,266 @@
+"""Reading what was decided: the Suppression Log, the forwarded feed, activation records, the
+rejected input and the counts — for the API, the exports and a replay's output files.
+
+Listings continue after an item the caller names (its ``alert_id`` or ``request_id``), never
+after a number of the store's: a scoped reader must not learn how much others receive from
+gaps in a global sequence. ``NotVisible`` means the named item is not one the caller may see,
+whether or not it exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from poagate.domain.outcomes import (
+    ActivationRecord,
+    ForwardedAlert,
+    SuppressionEntry,
+    released_as_forwarded,
+)
+from poagate.formats.errors import Rejection
+from poagate.formats.timestamps import to_us
+from poagate.store.codec import ACTIVATION_COLUMNS, AD1_COLUMNS, decode_activation, decode_ad1
+from poagate.store.schema import FEED_ROWS, LOG_ROWS
+from poagate.store.sqlbase import Database
+
+_AD1 = ",".join(AD1_COLUMNS)
+
+
+class NotVisible(LookupError):  # noqa: N818 - a lookup that found nothing the caller may see
+    """A cursor names no item the caller may see."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeFilter:
+    """Which decided AD1s to read. ``network_operators`` None means every operator's;
+    ``since``/``until`` filter ``received_at`` (from inclusive, to exclusive)."""
+
+    suppressed: bool | None = None
+    network_operators: frozenset[str] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    chf_id: str | None = None
+    mpan: str | None = None
+    request_id: str | None = None
+
+
+class Reads:
+    """See the module docstring."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _scoped(
+        self, where: list[str], params: list[Any], network_operators: frozenset[str] | None
+    ) -> None:
+        if network_operators is not None:
+            where.append("{in:network_operator}")
+            params.append(self._db.list_param(sorted(network_operators)))
+
+    # -- decided AD1s in decision order -----------------------------------------------------
+
+    def ad1_outcomes(
+        self, which: OutcomeFilter = OutcomeFilter()
+    ) -> Iterator[SuppressionEntry | ForwardedAlert]:
+        """Every decided AD1 that ``which`` selects, in decision order (streamed)."""
+        for _seq, outcome in self._outcomes(which, 0, None):
+            yield outcome
+
+    def outcomes_page(
+        self, which: OutcomeFilter, after_alert_id: str | None, limit: int
+    ) -> list[SuppressionEntry | ForwardedAlert]:
+        """Up to ``limit`` decided AD1s after the one named (the first page without one)."""
+        after = 0
+        if after_alert_id is not None:
+            named: list[Any] = [after_alert_id]
+            clauses = ["alert_id = ?"]
+            if which.suppressed:
+                clauses.append(LOG_ROWS)
+            self._scoped(clauses, named, which.network_operators)
+            seq = self._db.scalar(
+                "SELECT seq FROM ad1_outcomes WHERE " + " AND ".join(clauses), named
+            )
+            if seq is None:
+                raise NotVisible(after_alert_id)
+            after = int(seq)
+        return [outcome for _seq, outcome in self._outcomes(which, after, limit)]
+
+    def _outcomes(
+        self, which: OutcomeFilter, after_seq: int, limit: int | None
+    ) -> Iterator[tuple[int, SuppressionEntry | ForwardedAlert]]:
+        where = ["seq > ?"]
+        params: list[Any] = [after_seq]
+        if which.suppressed is not None:
+            where.append(LOG_ROWS if which.suppressed else "suppressed = 0")  # literal: schema
+        self._scoped(where, params, which.network_operators)
+        for column, wanted in (
+            ("chf_id", which.chf_id),
+            ("mpan", which.mpan),
+            ("activation_request_id", which.request_id),
+        ):
+            if wanted is not None:
+                where.append(f"{column} = ?")
+                params.append(wanted)
+        if which.since is not None:
+            where.append("received_at >= ?")
+            params.append(to_us(which.since))
+        if which.until is not None:
+            where.append("received_at < ?")
+            params.append(to_us(which.until))
+        sql = f"SELECT seq, {_AD1} FROM ad1_outcomes WHERE " + " AND ".join(where)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        for row in self._db.stream(sql, params):
+            yield row[0], decode_ad1(row[1:])
+
+    # -- the forwarded feed -------------------------------------------------------------------
+
+    def feed_page(
+        self,
+        network_operators: frozenset[str] | None,
+        after_alert_id: str | None = None,
+        limit: int = 100,
+    ) -> list[ForwardedAlert]:
+        """Forwarded AD1s after the one named, in feed order: those forwarded at once, and the
+        released Suppression Log entries as forwarded at their release."""
+        db = self._db
+        after = 0
+        if after_alert_id is not None:
+            named: list[Any] = [after_alert_id]
+            clauses = ["alert_id = ?", FEED_ROWS]
+            self._scoped(clauses, named, network_operators)
+            place = db.scalar(
+                "SELECT feed_seq FROM ad1_outcomes WHERE " + " AND ".join(clauses), named
+            )
+            if place is None:
+                raise NotVisible(after_alert_id)
+            after = int(place)
+        where = [FEED_ROWS, "feed_seq > ?"]
+        params: list[Any] = [after]
+        self._scoped(where, params, network_operators)
+        rows = db.fetch(
+            f"SELECT {_AD1} FROM ad1_outcomes WHERE "
+            + " AND ".join(where)
+            + f" ORDER BY feed_seq LIMIT {int(limit)}",
+            params,
+        )
+        page = []
+        for row in rows:
+            outcome = decode_ad1(row)
+            if type(outcome) is SuppressionEntry:
+                outcome = released_as_forwarded(outcome)
+            assert type(outcome) is ForwardedAlert
+            page.append(outcome)
+        return page
+
+    # -- activation records -------------------------------------------------------------------
+
+    def activations_page(
+        self,
+        *,
+        device_id: str | None = None,
+        status: str | None = None,
+        after_request_id: str | None = None,
+        limit: int = 100,
+    ) -> list[ActivationRecord]:
+        """Activation records in first-seen order, after the one named."""
+        db = self._db
+        after = 0
+        if after_request_id is not None:
+            seq = db.scalar("SELECT seq FROM activations WHERE request_id = ?", (after_request_id,))
+            if seq is None:
+                raise NotVisible(after_request_id)
+            after = int(seq)
+        where = ["seq > ?"]
+        params: list[Any] = [after]
+        if device_id is not None:
+            where.append("device_id = ?")
+            params.append(device_id)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        rows = db.fetch(
+            f"SELECT {','.join(ACTIVATION_COLUMNS)} FROM activations WHERE "
+            + " AND ".join(where)
+            + f" ORDER BY seq LIMIT {int(limit)}",
+            params,
+        )
+        return [decode_activation(row) for row in rows]
+
+    def open_windows(self, at: datetime) -> int:
+        """Windows of usable activations that contain ``at`` (for metrics)."""
+        moment = to_us(at)
+        return int(
+            self._db.scalar(
+                "SELECT COUNT(*) FROM activations WHERE status = 'active' "
+                "AND window_start <= ? AND window_end > ?",
+                (moment, moment),
+            )
+        )
+
+    # -- rejected input and counts ------------------------------------------------------------
+
+    def rejected(self) -> Iterator[tuple[str, Rejection]]:
+        """(kind, rejection): every line or row that could not be read, in order."""
+        for kind, source, line, error, raw in self._db.stream(
+            "SELECT kind, source, line, error, raw FROM rejected_inputs ORDER BY seq"
+        ):
+            yield kind, Rejection(source, line, error, raw)
+
+    def counts_by_network_operator(
+        self, network_operators: frozenset[str] | None = None
+    ) -> dict[str, tuple[int, int]]:
+        """(suppressed, forwarded) AD1s per network operator ("" when unknown)."""
+        where: list[str] = []
+        params: list[Any] = []
+        self._scoped(where, params, network_operators)
+        sql = (
+            "SELECT network_operator, COUNT(*) FILTER (WHERE suppressed = 1), "
+            "COUNT(*) FILTER (WHERE suppressed = 0) FROM ad1_outcomes"
+        )
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " GROUP BY network_operator ORDER BY network_operator"
+        return {operator: (int(s), int(f)) for operator, s, f in self._db.fetch(sql, params)}
+
+    def counts(self) -> dict[str, int]:
+        """The figures of ``summary.json``, over everything the store holds."""
+        db = self._db
+        suppressed, forwarded = db.one(
+            "SELECT COUNT(*) FILTER (WHERE suppressed = 1), COUNT(*) FILTER (WHERE suppressed = 0) "
+            "FROM ad1_outcomes"
+        ) or (0, 0)
+        activations, eligible = db.one(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE reason = 'eligible') FROM activations"
+        ) or (0, 0)
+        rejected_by_kind = dict(
+            db.fetch("SELECT kind, COUNT(*) FROM rejected_inputs GROUP BY kind")
+        )
+        duplicates = int(db.scalar("SELECT COUNT(*) FROM ad1_duplicates"))
+        suppressed, forwarded = int(suppressed), int(forwarded)
+
+        def count(sql: str) -> int:
+            return int(db.scalar(sql))
+
+        return {
+            "events_read": count("SELECT COALESCE(SUM(events_done), 0) FROM sources"),
+            "events_rejected": int(rejected_by_kind.get("event", 0)),
+            "activations": int(activations),
+            "activations_eligible": int(eligible),
+            "ad1_received": suppressed + forwarded + duplicates,
+            "ad1_suppressed": suppressed,
+            "ad1_forwarded": forwarded,
+            "ad1_duplicates": duplicates,
+            "ad1_released": count(
+                "SELECT COUNT(*) FROM ad1_outcomes WHERE released_at IS NOT NULL"
+            ),
+            "activation_outcomes": count("SELECT COUNT(*) FROM activation_outcomes"),
+            "device_messages": count("SELECT COUNT(*) FROM device_messages"),
+            "messages_ignored": count("SELECT COUNT(*) FROM ignored_inputs"),
+            "inventory_rows_rejected": int(rejected_by_kind.get("inventory", 0)),
+            "guid_list_rows_rejected": int(rejected_by_kind.get("guid_list", 0)),
+        }
