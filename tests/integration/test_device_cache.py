@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from poagate.formats.inventory import InventoryFile
-from poagate.service.ingest import DeviceCache
+from poagate.service.device_cache import DeviceCache
 from poagate.store.database import open_store
 from tests.helpers import CHF, CHF_2, ESME, ESME_2, esme, hub, mpan, ts
 
