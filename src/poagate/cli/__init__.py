@@ -749,7 +749,3 @@ def version() -> None:
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()
