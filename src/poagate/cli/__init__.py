@@ -7,8 +7,6 @@ one line on standard error; progress bars go to standard error too, results to s
 
 from __future__ import annotations
 
-import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +14,7 @@ import typer
 from rich.table import Table
 
 from poagate import __version__
-from poagate.cli import replay, simulation
+from poagate.cli import log, replay, simulation
 from poagate.cli.shared import (
     FAILURE,
     DatabaseOption,
@@ -25,9 +23,8 @@ from poagate.cli.shared import (
     out,
     progress_bars,
 )
-from poagate.domain.ids import IdentifierError, parse_network_operator
+from poagate.domain.ids import IdentifierError
 from poagate.formats.errors import InputError
-from poagate.formats.timestamps import parse_timestamp
 from poagate.sim.seed import SITE_VISIT_GBP
 from poagate.store import StoreError
 
@@ -39,66 +36,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-log_app = typer.Typer(help="Read the Suppression Log.", no_args_is_help=True)
-app.add_typer(log_app, name="log")
+app.add_typer(log.log_app, name="log")
 app.add_typer(simulation.report_app, name="report")
 token_app = typer.Typer(help="Bearer tokens for the HTTP API.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 
 app.command()(replay.replay)
 app.command()(simulation.simulate)
-
-
-def parse_time_option(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return parse_timestamp(text, option)
-    except InputError as exc:
-        fail(str(exc))
-
-
-@log_app.command("export")
-def log_export(
-    network_operator: Annotated[
-        str, typer.Option(help="The DNO's two-digit distributor id, e.g. 10.")
-    ],
-    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")],
-    since: Annotated[
-        str | None,
-        typer.Option("--from", help="Entries whose AD1 was received at or after this time."),
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option("--to", help="Entries whose AD1 was received before this time.")
-    ] = None,
-    database: DatabaseOption = None,
-    output: Annotated[
-        Path | None, typer.Option(help="Write here instead of standard output.")
-    ] = None,
-) -> None:
-    """Export one DNO's Suppression Log entries."""
-    from poagate.service.export import export_suppression_log
-    from poagate.store.database import open_store
-
-    try:
-        operator = parse_network_operator(network_operator)
-    except IdentifierError as exc:
-        fail(str(exc))
-    if fmt not in ("csv", "jsonl"):
-        fail(f"--format must be csv or jsonl, not {fmt!r}")
-    start, end = parse_time_option(since, "--from"), parse_time_option(until, "--to")
-    if start is not None and end is not None and end <= start:
-        fail("--to must be after --from")
-    try:
-        with open_store(database, "read") as store:
-            if output is None:
-                count = export_suppression_log(store, operator, fmt, sys.stdout, start, end)
-            else:
-                with output.open("w", encoding="utf-8", newline="") as stream:
-                    count = export_suppression_log(store, operator, fmt, stream, start, end)
-    except StoreError as exc:
-        fail(str(exc), FAILURE)
-    err.print(f"{count:,} Suppression Log entries for network operator {operator}", highlight=False)
 
 
 @app.command()
