@@ -3,15 +3,17 @@
 Exit status: 0 when the input was processed (rejected lines included), 2 for a usage error or an
 unreadable file, 1 for anything else that stopped the work (the message says what). Errors are
 one line on standard error; progress bars go to standard error too, results to standard output.
+
+A module per command or group, each importing what it shares from ``shared``; this module only
+puts them together. The commands import their heavy parts (the store's engines, FastAPI, uvicorn,
+matplotlib) when they run, so ``poagate --help`` stays quick.
 """
 
 from __future__ import annotations
 
 import typer
 
-from poagate import __version__
-from poagate.cli import demo, log, replay, serve, simulation, tokens
-from poagate.cli.shared import out
+from poagate.cli import demo, log, replay, serve, simulation, tokens, version
 
 app = typer.Typer(
     name="poagate",
@@ -21,20 +23,15 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(log.log_app, name="log")
-app.add_typer(simulation.report_app, name="report")
-app.add_typer(tokens.token_app, name="token")
-
+# --help lists them in this order, the commands before the groups.
 app.command()(replay.replay)
 app.command()(simulation.simulate)
 app.command()(demo.demo)
 app.command()(serve.serve)
-
-
-@app.command()
-def version() -> None:
-    """Print poagate's version."""
-    out.print(__version__)
+app.command()(version.version)
+app.add_typer(log.log_app, name="log")
+app.add_typer(simulation.report_app, name="report")
+app.add_typer(tokens.token_app, name="token")
 
 
 def main() -> None:
