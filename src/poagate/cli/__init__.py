@@ -1,0 +1,38 @@
+"""The ``poagate`` command line (SPEC §8).
+
+Exit status: 0 when the input was processed (rejected lines included), 2 for a usage error or an
+unreadable file, 1 for anything else that stopped the work (the message says what). Errors are
+one line on standard error; progress bars go to standard error too, results to standard output.
+
+A module per command or group, each importing what it shares from ``shared``; this module only
+puts them together. The commands import their heavy parts (the store's engines, FastAPI, uvicorn,
+matplotlib) when they run, so ``poagate --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from poagate.cli import demo, log, replay, serve, simulation, tokens, version
+
+app = typer.Typer(
+    name="poagate",
+    help="Suppress firmware-caused Power Outage Alerts (AD1) and keep the Suppression Log "
+    "(SEC MP102B).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# --help lists them in this order, the commands before the groups.
+app.command()(replay.replay)
+app.command()(simulation.simulate)
+app.command()(demo.demo)
+app.command()(serve.serve)
+app.command()(version.version)
+app.add_typer(log.log_app, name="log")
+app.add_typer(simulation.report_app, name="report")
+app.add_typer(tokens.token_app, name="token")
+
+
+def main() -> None:
+    app()

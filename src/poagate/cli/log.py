@@ -1,0 +1,70 @@
+"""``poagate log export``: one DNO's Suppression Log entries as CSV or JSON Lines."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from poagate.cli.shared import FAILURE, DatabaseOption, err, fail
+from poagate.domain.ids import IdentifierError, parse_network_operator
+from poagate.formats.errors import InputError
+from poagate.formats.timestamps import parse_timestamp
+from poagate.store import StoreError
+
+log_app = typer.Typer(help="Read the Suppression Log.", no_args_is_help=True)
+
+
+def parse_time_option(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_timestamp(text, option)
+    except InputError as exc:
+        fail(str(exc))
+
+
+@log_app.command("export")
+def log_export(
+    network_operator: Annotated[
+        str, typer.Option(help="The DNO's two-digit distributor id, e.g. 10.")
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")],
+    since: Annotated[
+        str | None,
+        typer.Option("--from", help="Entries whose AD1 was received at or after this time."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--to", help="Entries whose AD1 was received before this time.")
+    ] = None,
+    database: DatabaseOption = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Write here instead of standard output.")
+    ] = None,
+) -> None:
+    """Export one DNO's Suppression Log entries."""
+    from poagate.service.export import export_suppression_log
+    from poagate.store.database import open_store
+
+    try:
+        operator = parse_network_operator(network_operator)
+    except IdentifierError as exc:
+        fail(str(exc))
+    if fmt not in ("csv", "jsonl"):
+        fail(f"--format must be csv or jsonl, not {fmt!r}")
+    start, end = parse_time_option(since, "--from"), parse_time_option(until, "--to")
+    if start is not None and end is not None and end <= start:
+        fail("--to must be after --from")
+    try:
+        with open_store(database, "read") as store:
+            if output is None:
+                count = export_suppression_log(store, operator, fmt, sys.stdout, start, end)
+            else:
+                with output.open("w", encoding="utf-8", newline="") as stream:
+                    count = export_suppression_log(store, operator, fmt, stream, start, end)
+    except StoreError as exc:
+        fail(str(exc), FAILURE)
+    err.print(f"{count:,} Suppression Log entries for network operator {operator}", highlight=False)
