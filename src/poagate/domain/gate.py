@@ -120,11 +120,12 @@ class Gate:
             self.guards.sign_of_life(event.device_id, event.received_at)
         return event
 
-    def releases_due(self, now: datetime) -> list[SuppressionEntry]:
-        """Suppression Log entries released by a guard (SPEC §9) by ``now``: each is the entry
-        with ``released_at`` and ``release_reason`` set, to be recorded and forwarded late.
-        Always empty with both guards off."""
-        return self.guards.due(now) if self._guarded else []
+    def releases_due(self, now: datetime, *, inclusive: bool = True) -> list[SuppressionEntry]:
+        """Suppression Log entries released by a guard (SPEC §9) by ``now`` (strictly before it
+        when not ``inclusive``), and those area-outage released since it was last asked: each
+        is the entry with ``released_at`` and ``release_reason`` set, to be recorded and
+        forwarded late. Always empty with both guards off."""
+        return self.guards.due(now, inclusive=inclusive) if self._guarded else []
 
     def activate(self, event: Activation) -> ActivationApplied:
         record = self._activations.get(event.request_id)

@@ -238,12 +238,13 @@ class Guards:
 
     # -- what the caller collects ---------------------------------------------------------------
 
-    def due(self, now: datetime) -> list[SuppressionEntry]:
-        """The releases whose time has come by ``now``, in the order they fell due."""
+    def due(self, now: datetime, *, inclusive: bool = True) -> list[SuppressionEntry]:
+        """The releases whose time has come by ``now`` (strictly before it when not
+        ``inclusive``), in the order they fell due, and the area-outage releases made since."""
         released = self._ready
         self._ready = []
         heap = self._dark_heap
-        while heap and heap[0][0] <= now:
+        while heap and (heap[0][0] <= now if inclusive else heap[0][0] < now):
             at, alert_id = heapq.heappop(heap)
             entry = self._pending.pop(alert_id, None)
             if entry is None:

@@ -308,12 +308,18 @@ def decide_events(
         else:
             event = cast(Event, parsed)
             if guarded:
-                # SPEC §9: the guards' releases that fell due before this event, by its clock.
+                # SPEC §9: the guards' releases that fell due strictly before this event, by its
+                # clock: a sign of life received exactly at event_at + M is still in time, so a
+                # moment passes only once every event received at it has been read.
                 guard_clock = event.received_at
-                batch.releases += gate.releases_due(guard_clock)
+                batch.releases += gate.releases_due(guard_clock, inclusive=False)
             # The event clock: decided at the moment the DSP received the event.
             outcome = decide(event, event.received_at)
             batch.add(outcome, names[index], line_number)
+            if guarded:
+                # An AD1 forwarded now may be the area-outage evidence that releases others:
+                # those releases go in this event's batch, so a crash cannot part them.
+                batch.releases += gate.releases_due(event.received_at, inclusive=False)
             kind = type(outcome)
             if kind is ForwardedAlert:
                 forwarded_out.write(outcome_line(outcome))  # type: ignore[arg-type]
