@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.helpers import CHF, CHF_2, ESME, ESME_2, USER, mpan, shared_sample
+from tests.helpers import CHF, CHF_2, ESME, ESME_2, FIXTURES, USER, duis_template, mpan
 from tests.integration.conftest import Scenario, run_cli
 
 RID = f"{USER}:{ESME}:1000"
@@ -164,8 +164,8 @@ def test_every_kind_of_bad_line_is_rejected_and_the_rest_processed(scenario: Sce
 
 
 def test_duis_events_go_through_the_same_gate(scenario: Scenario) -> None:
-    immediate = shared_sample("CS06_11.3_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML").read_text()
-    response = shared_sample("11.2_READ_FIRMWARE_VERSION_RESPONSE.xml").read_text()
+    immediate = duis_template("CS06_11.3_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML").read_text()
+    response = (FIXTURES / "duis" / "firmware_version_response.xml").read_text()
     events = scenario.events(
         "e.jsonl",
         [
