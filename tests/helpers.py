@@ -54,6 +54,9 @@ ESME = "00-DB-12-34-56-78-90-A0"  # the target of the DCC's 11.3 templates
 CHF = "00-DB-12-34-56-78-90-C0"
 ESME_2 = "00-DB-12-34-56-78-90-A1"
 CHF_2 = "00-DB-12-34-56-78-90-C1"
+INVENTORY_HEADER = (
+    "device_id,device_type,smets_version,manufacturer,model,chf_id,mpan,network_operator,postcode"
+)
 
 
 def duis_template(name: str) -> Path:

@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from poagate.sim import duis
 from poagate.store.database import open_store
-from tests.api.conftest import USER, Api, activation, ad1, chf_of, esme_of
-from tests.helpers import duis_template, ts
+from tests.api_harness import Api, activation, ad1, chf_of, esme_of
+from tests.helpers import USER, duis_template, ts
 
 
 def test_activation_then_ad1_in_its_window_is_suppressed(api: Api) -> None:

@@ -19,7 +19,7 @@ from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.sim.traffic import TrafficSpec, generate_traffic
 from poagate.store import StoreError
 from poagate.store.sqlite import SqliteStore
-from tests.integration.conftest import Outputs
+from tests.replay_scenario import Outputs
 
 pytestmark = pytest.mark.slow
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from tests.helpers import CHF, CHF_2, ESME, ESME_2
-from tests.integration.conftest import Scenario
-from tests.integration.test_replay import act, ad1
+from tests.replay_scenario import Scenario, act, ad1
 
 LIT = [
     act("2026-03-01T10:00:00Z"),

@@ -3,36 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
 from tests.helpers import CHF, CHF_2, ESME, ESME_2, FIXTURES, USER, duis_template, mpan
-from tests.integration.conftest import Scenario, run_cli
+from tests.replay_scenario import Scenario, act, ad1, run_cli
 
 RID = f"{USER}:{ESME}:1000"
-
-
-def act(received: str, device: str = ESME, counter: int = 1000, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "activation",
-        "request_id": f"{USER}:{device}:{counter}",
-        "received_at": received,
-        **extra,
-    }
-
-
-def ad1(alert_id: str, received: str, event: str | None = None, chf: str = CHF) -> dict[str, Any]:
-    line: dict[str, Any] = {
-        "type": "ad1",
-        "alert_id": alert_id,
-        "chf_id": chf,
-        "received_at": received,
-    }
-    if event is not None:
-        line["event_at"] = event
-    return line
 
 
 def test_outputs_have_the_spec_files_fields_and_utc_timestamps(scenario: Scenario) -> None:

@@ -19,9 +19,9 @@ from poagate.store import Batch
 from poagate.store.database import open_store
 from poagate.store.sql import SqlStore
 from poagate.store.sqlite import SqliteStore
-from tests.helpers import CHF, CHF_2, ESME, ESME_2, esme, hub, mpan
-from tests.integration.conftest import INVENTORY_HEADER, Outputs
+from tests.helpers import CHF, CHF_2, ESME, ESME_2, INVENTORY_HEADER, esme, hub, mpan
 from tests.pg import PostgresServer
+from tests.replay_scenario import Outputs
 from tests.unit.test_properties import configs, streams
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
