@@ -22,7 +22,7 @@ from poagate.store.sqlite import SqliteStore
 from tests.helpers import CHF, CHF_2, ESME, ESME_2, INVENTORY_HEADER, esme, hub, mpan
 from tests.pg import PostgresServer
 from tests.replay_scenario import Outputs
-from tests.unit.test_properties import configs, streams
+from tests.strategies import configs, streams
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
