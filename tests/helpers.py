@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -179,6 +180,29 @@ def write_lines(path: Path, lines: Iterable[dict[str, object] | bytes | str]) ->
 
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
+
+
+def run_demo(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``poagate demo`` on a small fleet, its database and outputs in ``tmp_path``."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "poagate.cli",
+            "demo",
+            "--esmes",
+            "2000",
+            "--db",
+            str(tmp_path / "demo.db"),
+            "--out",
+            str(tmp_path / "out"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
 
 
 def wait_until_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> bool:

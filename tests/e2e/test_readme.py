@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_demo import demo
-from tests.helpers import ROOT, duis_template, wait_until_ready
+from tests.helpers import ROOT, duis_template, run_demo, wait_until_ready
 from tests.pg import free_port
 
 pytestmark = pytest.mark.slow
@@ -37,7 +36,7 @@ def test_readme_examples_work_as_written(tmp_path: Path) -> None:
     duis_template("CS06_11.3_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML")  # the DSP example posts it
     database = tmp_path / "demo.db"
     env = {**os.environ, "POAGATE_DATABASE": str(database)}
-    assert demo(tmp_path).returncode == 0  # fills tmp_path / "demo.db"
+    assert run_demo(tmp_path).returncode == 0  # fills tmp_path / "demo.db"
     port = free_port()
     server = subprocess.Popen(
         [
