@@ -125,11 +125,29 @@ class Outputs:
         return data
 
     def outcomes(self) -> dict[str, str]:
-        """alert_id -> "suppressed" or "forwarded"."""
-        result = {a["alert_id"]: "forwarded" for a in self.forwarded}
-        for entry in self.suppressed:
-            assert entry["alert_id"] not in result, "an alert with two outcomes"
-            result[entry["alert_id"]] = "suppressed"
+        """alert_id -> "suppressed", "forwarded" or "released": suppressed, then released by a
+        SPEC §9 guard; its entry stays in the log with ``released_at``, and forwarded.jsonl
+        lists it once, decided at its release with the release's reason."""
+        log = {entry["alert_id"]: entry for entry in self.suppressed}
+        assert len(log) == len(self.suppressed), "an alert twice in the Suppression Log"
+        result: dict[str, str] = {}
+        for alert in self.forwarded:
+            alert_id = alert["alert_id"]
+            assert alert_id not in result, "an alert forwarded twice"
+            entry = log.get(alert_id)
+            if entry is None:
+                result[alert_id] = "forwarded"
+            else:
+                assert entry["released_at"] is not None, "an alert with two outcomes"
+                assert (alert["decided_at"], alert["reason"]) == (
+                    entry["released_at"],
+                    entry["release_reason"],
+                )
+                result[alert_id] = "released"
+        for alert_id, entry in log.items():
+            if alert_id not in result:
+                assert entry["released_at"] is None, "a released entry never forwarded"
+                result[alert_id] = "suppressed"
         return result
 
     def files_without_run_details(self) -> dict[str, Any]:
