@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps demo test lint typecheck unit bench clean
+.PHONY: install system-deps templates demo test lint typecheck unit bench clean
 
 install: $(STAMP)
 
@@ -33,7 +33,34 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
-unit: install system-deps
+# The DCC's DUIS request templates the tests read: the npm package @smartdcc/duis-templates
+# (GPL-3.0), pinned by version and by its tarball's SHA-256, fetched into an ignored cache and
+# never committed. The stamp names the version, so a new pin fetches again and a warm cache costs
+# nothing. npm comes from Debian's package npm when it is missing.
+TEMPLATES_PACKAGE := @smartdcc/duis-templates
+TEMPLATES_VERSION := 0.7.0
+TEMPLATES_SHA256 := eb360e24b38ef2cb4536675496407b085baa581fdb10ac4a55fac47ca177bc49
+TEMPLATES_DIR := .cache/duis-templates
+TEMPLATES_TARBALL := smartdcc-duis-templates-$(TEMPLATES_VERSION).tgz
+TEMPLATES_STAMP := $(TEMPLATES_DIR)/.extracted-$(TEMPLATES_VERSION)
+
+templates: $(TEMPLATES_STAMP)
+
+$(TEMPLATES_STAMP):
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "Installing npm (Debian package npm) to fetch the DCC's DUIS templates"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; \
+	fi
+	@echo "Fetching $(TEMPLATES_PACKAGE)@$(TEMPLATES_VERSION) into $(TEMPLATES_DIR)"
+	@rm -rf $(TEMPLATES_DIR) && mkdir -p $(TEMPLATES_DIR)
+	@cd $(TEMPLATES_DIR) && npm pack --silent $(TEMPLATES_PACKAGE)@$(TEMPLATES_VERSION) >/dev/null
+	@echo "$(TEMPLATES_SHA256)  $(TEMPLATES_DIR)/$(TEMPLATES_TARBALL)" | sha256sum --check --quiet \
+		|| { echo "$(TEMPLATES_TARBALL) does not have the pinned SHA-256; not using it" >&2; \
+		     rm -rf $(TEMPLATES_DIR); exit 1; }
+	@tar -xzf $(TEMPLATES_DIR)/$(TEMPLATES_TARBALL) -C $(TEMPLATES_DIR)
+	@touch $@
+
+unit: install system-deps templates
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
@@ -47,4 +74,4 @@ bench: install system-deps
 	$(BIN)/python benchmarks/profile.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .cache

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -25,26 +27,57 @@ from poagate.domain.reference import (
 from poagate.formats.timestamps import parse_timestamp
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-DUIS_SAMPLES = SHARED / "duis-samples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# The DCC's DUIS request templates: npm package @smartdcc/duis-templates (GPL-3.0), fetched and
+# checked by ``make templates`` (the Makefile pins its version and its tarball's SHA-256). They
+# are read there in place and never copied into the project.
+DUIS_TEMPLATES = ROOT / ".cache" / "duis-templates" / "package" / "templates"
+DUIS_TEMPLATE_SHA256 = {
+    "CS06_11.3_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML": (
+        "1d7cb96f841765f5be0a365493a4b99b55ce4353132c98a90eb5c8ec3b2ac520"
+    ),
+    "CS06_11.3_FUTURE_DATED_SUCCESS_REQUEST_DUIS.XML": (
+        "0c0701d002fcdc48420c756ab9bd6a464f216b45869c73b2220af6d07270ac7d"
+    ),
+    "CS06_11.3_CANCELLATION_SUCCESS_REQUEST_DUIS.XML": (
+        "575c1bfa383e55d1b89185b725a1b4f4b0c4e4df452e784591b88eed2a9f749b"
+    ),
+    "11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML": (
+        "cef570d52f6c53cfe0d90645707f4b33e9383bec28c95e9077211d37d8c9548d"
+    ),
+    "8.2_READ_INVENTORY_REQUEST_DUIS.XML": (
+        "cc1263589610f03362da46b4bc3efe28825e0861f3eeb4f79cadaf4d29521fc9"
+    ),
+}
 
 USER = "90-B3-D5-1F-30-01-00-00"
-ESME = "00-DB-12-34-56-78-90-A0"  # the target of the DCC's 11.3 samples
+ESME = "00-DB-12-34-56-78-90-A0"  # the target of the DCC's 11.3 templates
 CHF = "00-DB-12-34-56-78-90-C0"
 ESME_2 = "00-DB-12-34-56-78-90-A1"
 CHF_2 = "00-DB-12-34-56-78-90-C1"
+INVENTORY_HEADER = (
+    "device_id,device_type,smets_version,manufacturer,model,chf_id,mpan,network_operator,postcode"
+)
 
 
-def shared_sample(name: str) -> Path:
-    """A DCC DUIS sample, read in place from ../shared (never copied into the project)."""
-    path = DUIS_SAMPLES / name
-    if not path.exists():
-        import pytest
+def duis_template(name: str) -> Path:
+    """One of the DCC's DUIS request templates, from the cache ``make templates`` fills, once
+    its bytes are the pinned ones (``DUIS_TEMPLATE_SHA256``)."""
+    import pytest
 
+    pinned = DUIS_TEMPLATE_SHA256[name]
+    path = DUIS_TEMPLATES / name
+    if not path.is_file():
         pytest.fail(
-            f"{path} is missing: the tests read the DCC's samples from ../shared beside the "
-            "project's root, where CI and every developer have them"
+            f"{path} is missing: run `make templates` (part of `make test`), which fetches the "
+            "DCC's DUIS templates (npm package @smartdcc/duis-templates) into "
+            ".cache/duis-templates/; remove that directory first if it is damaged"
+        )
+    found = hashlib.sha256(path.read_bytes()).hexdigest()
+    if found != pinned:
+        pytest.fail(
+            f"{path} has SHA-256 {found}, not the pinned {pinned}: fetch the templates again "
+            "with `rm -rf .cache/duis-templates && make templates`"
         )
     return path
 
@@ -147,6 +180,29 @@ def write_lines(path: Path, lines: Iterable[dict[str, object] | bytes | str]) ->
 
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
+
+
+def run_demo(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``poagate demo`` on a small fleet, its database and outputs in ``tmp_path``."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "poagate.cli",
+            "demo",
+            "--esmes",
+            "2000",
+            "--db",
+            str(tmp_path / "demo.db"),
+            "--out",
+            str(tmp_path / "out"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
 
 
 def wait_until_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> bool:

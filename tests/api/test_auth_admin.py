@@ -8,9 +8,8 @@ import sys
 
 from poagate.api.tokens import token_sha256
 from poagate.store.database import open_store, sqlite_path
-from tests.api.conftest import OPERATORS, Api, activation, ad1, chf_of, esme_of
-from tests.helpers import mpan
-from tests.integration.conftest import INVENTORY_HEADER
+from tests.api_harness import OPERATORS, Api, activation, ad1, chf_of, esme_of
+from tests.helpers import INVENTORY_HEADER, mpan
 
 
 def test_no_token_a_wrong_token_and_a_revoked_token_are_401(api: Api) -> None:

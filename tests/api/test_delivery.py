@@ -15,7 +15,7 @@ from poagate.api.app import create_app
 from poagate.api.settings import Settings
 from poagate.delivery.signing import verify
 from poagate.sim import duis
-from tests.api.conftest import SECRET, Api, Receiver, ad1, chf_of, fleet_csv
+from tests.api_harness import SECRET, Api, Receiver, ad1, chf_of, fleet_csv
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from poagate.api.app import create_app
 from poagate.api.settings import Settings
 from poagate.store.database import open_store
-from tests.api.conftest import (
+from tests.api_harness import (
     SECRET,
     Api,
     Clock,

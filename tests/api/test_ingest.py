@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from poagate.sim import duis
 from poagate.store.database import open_store
-from tests.api.conftest import USER, Api, activation, ad1, chf_of, esme_of
-from tests.helpers import shared_sample, ts
+from tests.api_harness import Api, activation, ad1, chf_of, esme_of
+from tests.helpers import USER, duis_template, ts
 
 
 def test_activation_then_ad1_in_its_window_is_suppressed(api: Api) -> None:
@@ -41,7 +41,7 @@ def test_duis_xml_is_decided_with_the_server_time(api: Api) -> None:
     assert answer["items"][0]["reason"] == "eligible"
     alert = duis.ad1_alert("D-1", chf_of("14"), ts("2026-03-01T10:02:00Z"))
     assert api.post(dsp, alert, "text/xml").json()["counts"] == {"suppressed": 1}
-    real = shared_sample("11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML").read_bytes()
+    real = duis_template("11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML").read_bytes()
     ignored = api.post(dsp, real, "application/xml").json()["items"][0]
     assert ignored == {"position": 1, "outcome": "ignored", "what": "DUIS request 11.1"}
 

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from poagate.store.database import open_store, sqlite_path
-from tests.api.conftest import Api, Clock, ad1, chf_of, make_api
+from tests.api_harness import Api, Clock, ad1, chf_of, make_api
 from tests.pg import PostgresServer
 
 

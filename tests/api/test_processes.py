@@ -19,8 +19,8 @@ import pytest
 
 from poagate.api.tokens import new_token, token_sha256
 from poagate.store.database import open_store
-from tests.api.conftest import OPERATORS, USER, ad1, chf_of, esme_of, fleet_csv
-from tests.helpers import stop_process, wait_until_ready
+from tests.api_harness import OPERATORS, ad1, chf_of, esme_of, fleet_csv
+from tests.helpers import USER, stop_process, wait_until_ready
 from tests.pg import free_port
 
 pytestmark = pytest.mark.slow

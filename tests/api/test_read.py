@@ -8,8 +8,8 @@ import io
 
 import pytest
 
-from tests.api.conftest import OPERATORS, USER, Api, activation, ad1, chf_of, cursor_of, esme_of
-from tests.helpers import mpan
+from tests.api_harness import OPERATORS, Api, activation, ad1, chf_of, cursor_of, esme_of
+from tests.helpers import USER, mpan
 
 
 def populate(api: Api) -> None:

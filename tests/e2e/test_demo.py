@@ -9,31 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-
-def demo(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "poagate.cli",
-            "demo",
-            "--esmes",
-            "2000",
-            "--db",
-            str(tmp_path / "demo.db"),
-            "--out",
-            str(tmp_path / "out"),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+from tests.helpers import run_demo
 
 
 def test_demo_prints_a_table_per_dno_and_writes_a_log_per_dno(tmp_path: Path) -> None:
-    result = demo(tmp_path)
+    result = run_demo(tmp_path)
     assert result.returncode == 0, result.stderr
     assert "site visits avoided" in result.stdout
     assert f"poagate serve --database {tmp_path / 'demo.db'}" in result.stdout
@@ -59,15 +39,15 @@ def test_demo_prints_a_table_per_dno_and_writes_a_log_per_dno(tmp_path: Path) ->
 
 
 def test_demo_replaces_its_own_database_but_no_other(tmp_path: Path) -> None:
-    assert demo(tmp_path).returncode == 0
-    again = demo(tmp_path)
+    assert run_demo(tmp_path).returncode == 0
+    again = run_demo(tmp_path)
     assert again.returncode == 0, again.stderr
     (tmp_path / "demo.db").unlink()
     for suffix in ("-wal", "-shm"):
         Path(f"{tmp_path / 'demo.db'}{suffix}").unlink(missing_ok=True)
     with sqlite3.connect(tmp_path / "demo.db") as conn:
         conn.execute("CREATE TABLE precious (x)")
-    refused = demo(tmp_path)
+    refused = run_demo(tmp_path)
     assert refused.returncode == 1
     assert "was not made by poagate demo" in refused.stderr
 

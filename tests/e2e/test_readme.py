@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_demo import demo
-from tests.helpers import ROOT, wait_until_ready
+from tests.helpers import ROOT, duis_template, run_demo, wait_until_ready
 from tests.pg import free_port
 
 pytestmark = pytest.mark.slow
@@ -27,10 +26,17 @@ def test_the_readme_has_the_examples() -> None:
     assert set(examples()) == {"dsp", "dno"}
 
 
+def test_the_dsp_example_posts_a_pinned_dcc_template() -> None:
+    [posted] = re.findall(r"--data-binary @(\S+\.XML)", examples()["dsp"])
+    path = ROOT / posted
+    assert path == duis_template(path.name)  # where make templates puts it, the pinned bytes
+
+
 def test_readme_examples_work_as_written(tmp_path: Path) -> None:
+    duis_template("CS06_11.3_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML")  # the DSP example posts it
     database = tmp_path / "demo.db"
     env = {**os.environ, "POAGATE_DATABASE": str(database)}
-    assert demo(tmp_path).returncode == 0  # fills tmp_path / "demo.db"
+    assert run_demo(tmp_path).returncode == 0  # fills tmp_path / "demo.db"
     port = free_port()
     server = subprocess.Popen(
         [
@@ -67,7 +73,7 @@ def test_readme_examples_work_as_written(tmp_path: Path) -> None:
         server.wait(timeout=60)
         (ROOT / "batch.jsonl").unlink(missing_ok=True)
     dsp = [json.loads(line) for line in outputs["dsp"].splitlines() if line.startswith("{")]
-    assert dsp[0]["items"][0]["outcome"] == "recorded"  # the DCC's 11.3 sample
+    assert dsp[0]["items"][0]["outcome"] == "recorded"  # the DCC's 11.3 template
     assert [i["outcome"] for i in dsp[1]["items"]] == ["forwarded", "recorded"]
     dno = outputs["dno"]
     assert '"network_operator":"12"' in dno

@@ -1,157 +1,14 @@
-"""Input files on disk and the real command line, for the replay tests."""
+"""The replay tests' two-site scenario; the scenario itself is in tests/replay_scenario.py."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
-from poagate.cli import app
-from tests.helpers import CHF, CHF_2, ESME, ESME_2, mpan, write_lines
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "poagate.cli", *args], capture_output=True, text=True, check=False
-    )
-
-
-INVENTORY_HEADER = (
-    "device_id,device_type,smets_version,manufacturer,model,chf_id,mpan,network_operator,postcode"
-)
-
-
-@dataclass
-class Scenario:
-    """A directory with an inventory, a GUID list and event files, and a way to replay them."""
-
-    root: Path
-    runner: CliRunner
-
-    @property
-    def inventory(self) -> Path:
-        return self.root / "inventory.csv"
-
-    @property
-    def guid_list(self) -> Path:
-        return self.root / "guid.txt"
-
-    def write_inventory(self, *rows: str) -> Path:
-        self.inventory.write_text("\n".join((INVENTORY_HEADER, *rows)) + "\n")
-        return self.inventory
-
-    def write_guid_list(self, *devices: str) -> Path:
-        self.guid_list.write_text("device_id\n" + "\n".join(devices) + "\n")
-        return self.guid_list
-
-    def events(self, name: str, lines: Iterable[dict[str, Any] | bytes | str]) -> Path:
-        return write_lines(self.root / name, lines)
-
-    def replay_process(
-        self, *events: Path, inventory: Path | None = None, extra: Iterable[str] = ()
-    ) -> subprocess.CompletedProcess[str]:
-        """``poagate replay`` as its own process, for exit codes and what it prints."""
-        return run_cli(
-            "replay",
-            "--inventory",
-            str(inventory or self.inventory),
-            "--guid-list",
-            str(self.guid_list),
-            "--out",
-            str(self.root / "o"),
-            *extra,
-            *map(str, events),
-        )
-
-    def export(self, db: str, *args: str) -> Result:
-        """``poagate log export`` on a database of this scenario."""
-        return self.runner.invoke(app, ["log", "export", "--db", str(self.root / db), *args])
-
-    def replay(
-        self,
-        *events: Path,
-        out: str = "out",
-        db: str | None = None,
-        extra: Iterable[str] = (),
-        expect: int = 0,
-    ) -> Outputs:
-        args = [
-            "replay",
-            "--inventory",
-            str(self.inventory),
-            "--guid-list",
-            str(self.guid_list),
-            "--out",
-            str(self.root / out),
-            *extra,
-        ]
-        if db is not None:
-            args += ["--db", str(self.root / db)]
-        result = self.runner.invoke(app, [*args, *map(str, events)])
-        assert result.exit_code == expect, result.output
-        return Outputs(self.root / out, result.output)
-
-
-@dataclass
-class Outputs:
-    directory: Path
-    output: str
-
-    def lines(self, name: str) -> list[dict[str, Any]]:
-        path = self.directory / name
-        return [json.loads(line) for line in path.read_text().splitlines()]
-
-    @property
-    def forwarded(self) -> list[dict[str, Any]]:
-        return self.lines("forwarded.jsonl")
-
-    @property
-    def suppressed(self) -> list[dict[str, Any]]:
-        return self.lines("suppression_log.jsonl")
-
-    @property
-    def activations(self) -> list[dict[str, Any]]:
-        return self.lines("activations.jsonl")
-
-    @property
-    def rejected(self) -> list[dict[str, Any]]:
-        return self.lines("rejected.jsonl")
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((self.directory / "summary.json").read_text())
-        return data
-
-    def outcomes(self) -> dict[str, str]:
-        """alert_id -> "suppressed" or "forwarded"."""
-        result = {a["alert_id"]: "forwarded" for a in self.forwarded}
-        for entry in self.suppressed:
-            assert entry["alert_id"] not in result, "an alert with two outcomes"
-            result[entry["alert_id"]] = "suppressed"
-        return result
-
-    def files_without_run_details(self) -> dict[str, Any]:
-        """Every output file, with the summary's per-run section left out (it has timings)."""
-        contents: dict[str, Any] = {
-            name: (self.directory / name).read_bytes()
-            for name in (
-                "forwarded.jsonl",
-                "suppression_log.jsonl",
-                "activations.jsonl",
-                "rejected.jsonl",
-            )
-        }
-        summary = self.summary
-        summary.pop("run")
-        contents["summary"] = summary
-        return contents
+from tests.helpers import CHF, CHF_2, ESME, ESME_2, mpan
+from tests.replay_scenario import Scenario
 
 
 @pytest.fixture
@@ -167,6 +24,3 @@ def scenario(tmp_path: Path) -> Scenario:
     )
     s.write_guid_list(ESME, ESME_2)
     return s
-
-
-EventFactory = Callable[..., dict[str, Any]]

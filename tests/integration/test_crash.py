@@ -20,7 +20,7 @@ from poagate.sim.traffic import TrafficSpec, generate_traffic
 from poagate.store import StoreError
 from poagate.store.sqlite import SqliteStore
 from poagate.store.store import Store
-from tests.integration.conftest import Outputs
+from tests.replay_scenario import Outputs
 
 pytestmark = pytest.mark.slow
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from tests.helpers import CHF, CHF_2, ESME, ESME_2
-from tests.integration.conftest import Scenario
-from tests.integration.test_replay import act, ad1
+from typing import Any
+
+import pytest
+
+from poagate.service.replay import ReplayRequest, replay
+from poagate.store.sqlite import SqliteStore
+from tests.helpers import CHF, CHF_2, ESME, ESME_2, mpan
+from tests.replay_scenario import Outputs, Scenario, act, ad1
 
 LIT = [
     act("2026-03-01T10:00:00Z"),
@@ -81,3 +86,77 @@ def test_a_bad_configuration_file_is_a_usage_error_that_names_the_setting(
     )
     assert result.returncode == 2
     assert "release_after_minutes must be a whole number" in result.stderr
+
+
+# -- gaps the property tests found, mended ------------------------------------------------------
+
+
+def test_a_sign_of_life_exactly_m_minutes_after_event_at_is_in_time(scenario: Scenario) -> None:
+    # SPEC §9 "within that many minutes"; docs/decisions.md: exactly event_at + M is in time.
+    sign = {"type": "device_message", "device_id": ESME, "received_at": "2026-03-01T10:32:00Z"}
+    events = scenario.events(
+        "e.jsonl",
+        [
+            act("2026-03-01T10:00:00Z"),
+            ad1("A1", "2026-03-01T10:05:00Z", "2026-03-01T10:02:00Z"),
+            sign,
+        ],
+    )
+    result = scenario.replay(events, extra=["--release-after-minutes", "30"])
+    [entry] = result.suppressed
+    assert entry["released_at"] is None
+    assert result.forwarded == []
+
+
+def test_a_crash_after_an_area_outage_forward_keeps_its_release(scenario: Scenario) -> None:
+    # SPEC §8: a crash part-way, then the same command again, gives an uninterrupted run's
+    # outcomes. A1 is suppressed in ESME's window; B1, forwarded from CHF_2 of the same sector
+    # (threshold 1), releases it; the crash comes after the batch of those three events.
+    scenario.write_inventory(
+        f"{ESME},ESME,SMETS2,LANDIS+GYR,E470,{CHF},{mpan('12')},,SW1A 1AA",
+        f"{ESME_2},ESME,SMETS2,LANDIS+GYR,E470,{CHF_2},{mpan('21')},,SW1A 1AB",
+    )
+    events = scenario.events(
+        "e.jsonl",
+        [
+            act("2026-03-01T10:00:00Z"),
+            ad1("A1", "2026-03-01T10:05:00Z"),
+            ad1("B1", "2026-03-01T10:06:00Z", chf=CHF_2),
+            {"type": "device_message", "device_id": ESME, "received_at": "2026-03-01T10:07:00Z"},
+        ],
+    )
+
+    def request(out: str) -> ReplayRequest:
+        return ReplayRequest(
+            scenario.inventory,
+            scenario.guid_list,
+            [events],
+            scenario.root / out,
+            area_outage_threshold=1,
+            area_outage_seconds=900,
+            batch_size=3,
+            writer_process=False,
+        )
+
+    with SqliteStore(scenario.root / "whole.db") as store:
+        replay(store, request("whole"))
+    whole = Outputs(scenario.root / "whole", "")
+    assert whole.outcomes() == {"A1": "released", "B1": "forwarded"}
+    with SqliteStore(scenario.root / "crashed.db") as store:
+        commit = store.write
+        written = []
+
+        def write_until_the_second_batch(rows: Any) -> None:
+            if len(written) == 3:  # the inventory, the GUID list, the first batch
+                raise OSError("killed (simulated)")
+            written.append(rows)
+            commit(rows)
+
+        store.write = write_until_the_second_batch  # type: ignore[method-assign]
+        with pytest.raises(OSError, match="killed"):
+            replay(store, request("crashed"))
+    with SqliteStore(scenario.root / "crashed.db") as store:
+        resumed = replay(store, request("crashed"))
+    assert resumed.summary["run"]["events_already_applied"] == 3
+    crashed = Outputs(scenario.root / "crashed", "")
+    assert crashed.files_without_run_details() == whole.files_without_run_details()

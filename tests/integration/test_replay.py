@@ -3,36 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
-from tests.helpers import CHF, CHF_2, ESME, ESME_2, USER, mpan, shared_sample
-from tests.integration.conftest import Scenario, run_cli
+from tests.helpers import CHF, CHF_2, ESME, ESME_2, FIXTURES, USER, duis_template, mpan
+from tests.replay_scenario import Scenario, act, ad1, run_cli
 
 RID = f"{USER}:{ESME}:1000"
-
-
-def act(received: str, device: str = ESME, counter: int = 1000, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "activation",
-        "request_id": f"{USER}:{device}:{counter}",
-        "received_at": received,
-        **extra,
-    }
-
-
-def ad1(alert_id: str, received: str, event: str | None = None, chf: str = CHF) -> dict[str, Any]:
-    line: dict[str, Any] = {
-        "type": "ad1",
-        "alert_id": alert_id,
-        "chf_id": chf,
-        "received_at": received,
-    }
-    if event is not None:
-        line["event_at"] = event
-    return line
 
 
 def test_outputs_have_the_spec_files_fields_and_utc_timestamps(scenario: Scenario) -> None:
@@ -164,8 +142,8 @@ def test_every_kind_of_bad_line_is_rejected_and_the_rest_processed(scenario: Sce
 
 
 def test_duis_events_go_through_the_same_gate(scenario: Scenario) -> None:
-    immediate = shared_sample("CS06_11.3_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML").read_text()
-    response = shared_sample("11.2_READ_FIRMWARE_VERSION_RESPONSE.xml").read_text()
+    immediate = duis_template("CS06_11.3_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML").read_text()
+    response = (FIXTURES / "duis" / "firmware_version_response.xml").read_text()
     events = scenario.events(
         "e.jsonl",
         [

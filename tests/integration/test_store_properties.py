@@ -1,4 +1,5 @@
-"""Invariants through the real SQLite store and the replay: resumption and re-runs."""
+"""Invariants through the real SQLite store and the replay, the SPEC §9 guards off and on:
+resumption after a crash, and re-runs."""
 
 from __future__ import annotations
 
@@ -11,18 +12,18 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from poagate.domain.events import Event
+from poagate.domain.events import Activation, ActivationOutcome, Ad1Alert, Event
 from poagate.domain.gate import Gate
-from poagate.domain.reference import Config
+from poagate.domain.reference import Config, Inventory
 from poagate.service.replay import ReplayRequest, replay
 from poagate.store.batch import Batch
 from poagate.store.database import open_store
 from poagate.store.sqlite import SqliteStore
 from poagate.store.store import Store
-from tests.helpers import CHF, CHF_2, ESME, ESME_2, esme, hub, mpan
-from tests.integration.conftest import INVENTORY_HEADER, Outputs
+from tests.helpers import CHF, CHF_2, ESME, ESME_2, INVENTORY_HEADER, esme, guid_list, hub, mpan
 from tests.pg import PostgresServer
-from tests.unit.test_properties import configs, streams
+from tests.replay_scenario import Outputs
+from tests.strategies import configs, streams
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -35,26 +36,39 @@ def store_contents(store: Store) -> dict[str, Any]:
     }
 
 
-def commit_all(store: Store, gate: Gate, events: list[Event], batch_size: int) -> None:
+def commit_all(
+    store: Store, gate: Gate, events: list[Event], batch_size: int, *, crash: bool = False
+) -> None:
+    """Decide and commit ``events`` in batches as ``poagate replay`` does: before each event the
+    guards' releases due strictly before its ``received_at`` join the batch, after it those it
+    caused (area-outage), and after the last event those due by then. ``crash``: the process
+    dies after its last whole batch, before that last step."""
+    sector_of = gate.guards.sector_of if gate.guards.area_threshold is not None else None
     batch = Batch()
     for event in events:
+        batch.releases += gate.releases_due(event.received_at, inclusive=False)
         batch.add(gate.apply(event, event.received_at))
+        batch.releases += gate.releases_due(event.received_at, inclusive=False)
         if batch.events >= batch_size:
-            store.decisions.commit(batch)
+            store.decisions.commit(batch, sector_of)
             batch = Batch()
-    store.decisions.commit(batch)
+    if crash:
+        return
+    if events:
+        batch.releases += gate.releases_due(events[-1].received_at)
+    store.decisions.commit(batch, sector_of)
 
 
 def fresh_gate(store: Store, config: Config) -> Gate:
-    from poagate.domain.reference import Inventory
-    from tests.helpers import guid_list
-
+    """A gate restored from the store as a replay restores it, the guards' state too."""
     g = Gate(
         Inventory([esme(), hub(), esme(ESME_2, CHF_2, operator="21"), hub(CHF_2)]),
         guid_list(ESME, ESME_2),
         config,
     )
     g.restore(store.decisions.activation_records(), store.decisions.decided_alert_ids())
+    if g.guards.active:
+        g.guards.restore(store.decisions.signs_of_life(), store.reads.ad1_outcomes())
     return g
 
 
@@ -73,7 +87,7 @@ def resumes_exactly(
     # A crash after ``split`` events: only whole batches reached the store.
     committed = min(split, len(events)) // batch_size * batch_size
     with open_store(broken_db, "replay") as store:
-        commit_all(store, fresh_gate(store, config), events[:committed], batch_size)
+        commit_all(store, fresh_gate(store, config), events[:committed], batch_size, crash=True)
     with open_store(broken_db, "replay") as store:
         commit_all(store, fresh_gate(store, config), events[committed:], batch_size)
         assert store_contents(store) == expected
@@ -104,8 +118,6 @@ def test_postgres_store_resumes_from_its_last_commit_exactly(
 
 
 def as_line(event: Event) -> bytes:
-    from poagate.domain.events import Activation, Ad1Alert
-
     fields: dict[str, Any]
     if isinstance(event, Ad1Alert):
         fields = {
@@ -122,6 +134,13 @@ def as_line(event: Event) -> bytes:
             "received_at": event.received_at,
             "execution_at": event.execution_at,
         }
+    elif isinstance(event, ActivationOutcome):
+        fields = {
+            "type": "activation_outcome",
+            "device_id": event.device_id,
+            "received_at": event.received_at,
+            "success": event.success,
+        }
     else:
         fields = {
             "type": "device_message",
@@ -133,10 +152,12 @@ def as_line(event: Event) -> bytes:
 
 @SETTINGS
 @given(
-    events=streams, garbage=st.lists(st.sampled_from([b"{", b"[]", b'{"type":"x"}']), max_size=3)
+    events=streams,
+    config=configs,
+    garbage=st.lists(st.sampled_from([b"{", b"[]", b'{"type":"x"}']), max_size=3),
 )
 def test_rerunning_the_same_input_changes_nothing(
-    events: list[Event], garbage: list[bytes]
+    events: list[Event], config: Config, garbage: list[bytes]
 ) -> None:
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
@@ -144,8 +165,8 @@ def test_rerunning_the_same_input_changes_nothing(
             "\n".join(
                 (
                     INVENTORY_HEADER,
-                    f"{ESME},ESME,SMETS2,LANDIS+GYR,,{CHF},{mpan('12')},,",
-                    f"{ESME_2},ESME,SMETS2,LANDIS+GYR,,{CHF_2},{mpan('21')},,",
+                    f"{ESME},ESME,SMETS2,LANDIS+GYR,,{CHF},{mpan('12')},,SW1A 1AA",
+                    f"{ESME_2},ESME,SMETS2,LANDIS+GYR,,{CHF_2},{mpan('21')},,SW1A 1AB",
                 )
             )
             + "\n"
@@ -158,6 +179,11 @@ def test_rerunning_the_same_input_changes_nothing(
             root / "guid.txt",
             [root / "e.jsonl"],
             root / "out",
+            window_minutes=config.window_minutes,
+            skew_tolerance_seconds=config.skew_tolerance_seconds,
+            release_after_minutes=config.release_after_minutes,
+            area_outage_threshold=config.area_outage_threshold,
+            area_outage_seconds=config.area_outage_seconds,
             writer_process=False,
         )
         with SqliteStore(root / "db") as store:
@@ -168,6 +194,12 @@ def test_rerunning_the_same_input_changes_nothing(
         assert again.summary["run"]["events_processed"] == 0
         result = Outputs(root / "out", "")
         assert result.files_without_run_details() == first
-        # R6 on the files: every distinct valid alert_id has exactly one outcome.
-        alert_ids = {e.alert_id for e in events if hasattr(e, "alert_id")}
-        assert set(result.outcomes()) == alert_ids
+        # R6 on the files: every distinct valid alert_id has exactly one outcome, and a released
+        # entry is forwarded once, at its release.
+        alert_ids = {e.alert_id for e in events if isinstance(e, Ad1Alert)}
+        outcomes = result.outcomes()
+        assert set(outcomes) == alert_ids
+        released = sum(1 for outcome in outcomes.values() if outcome == "released")
+        assert result.summary["ad1_released"] == released
+        if config.release_after_minutes is None and config.area_outage_threshold is None:
+            assert released == 0

@@ -1,4 +1,5 @@
-"""SPEC §6: DUIS XML to events. The DCC's real samples are read from ../shared in place."""
+"""SPEC §6: DUIS XML to events. The DCC's real request templates are read in place from the
+cache ``make templates`` fills; responses and alerts are the project's own fixtures."""
 
 from __future__ import annotations
 
@@ -15,21 +16,21 @@ from poagate.domain.events import (
 from poagate.formats.duis import MAX_MESSAGE_BYTES, parse_duis
 from poagate.formats.errors import InputError
 from poagate.sim import duis as build
-from tests.helpers import CHF, ESME, FIXTURES, USER, shared_sample, ts
+from tests.helpers import CHF, ESME, FIXTURES, USER, duis_template, ts
 
 RECEIVED = ts("2026-03-01T10:04:00Z")
 
 
-def sample(name: str) -> bytes:
-    return shared_sample(name).read_bytes()
+def template(name: str) -> bytes:
+    return duis_template(name).read_bytes()
 
 
 def fixture(name: str) -> bytes:
     return (FIXTURES / "duis" / name).read_bytes()
 
 
-def test_real_immediate_11_3_sample_is_an_immediate_activation() -> None:
-    event = parse_duis(sample("CS06_11.3_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML"), RECEIVED)
+def test_real_immediate_11_3_template_is_an_immediate_activation() -> None:
+    event = parse_duis(template("CS06_11.3_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML"), RECEIVED)
     assert isinstance(event, Activation)
     assert event.request_id == f"{USER}:{ESME}:1000"
     assert (event.originator, event.device_id) == (USER, ESME)
@@ -42,16 +43,16 @@ def test_real_immediate_11_3_sample_is_an_immediate_activation() -> None:
     assert event.received_at == RECEIVED
 
 
-def test_real_future_dated_sample_carries_its_execution_time() -> None:
-    event = parse_duis(sample("CS06_11.3_FUTURE_DATED_SUCCESS_REQUEST_DUIS.XML"), RECEIVED)
+def test_real_future_dated_template_carries_its_execution_time() -> None:
+    event = parse_duis(template("CS06_11.3_FUTURE_DATED_SUCCESS_REQUEST_DUIS.XML"), RECEIVED)
     assert isinstance(event, Activation)
     assert event.kind is ActivationKind.FUTURE_DATED
     assert event.execution_at == ts("2030-01-15T09:00:00Z")
     assert event.request_id.endswith(":1001")
 
 
-def test_real_cancellation_sample_is_a_cancellation() -> None:
-    event = parse_duis(sample("CS06_11.3_CANCELLATION_SUCCESS_REQUEST_DUIS.XML"), RECEIVED)
+def test_real_cancellation_template_is_a_cancellation() -> None:
+    event = parse_duis(template("CS06_11.3_CANCELLATION_SUCCESS_REQUEST_DUIS.XML"), RECEIVED)
     assert isinstance(event, Activation)
     assert event.kind is ActivationKind.CANCELLATION
     assert event.execution_at == ts("3000-12-31T00:00:00Z")
@@ -62,17 +63,21 @@ def test_real_cancellation_sample_is_a_cancellation() -> None:
     [
         ("11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML", "DUIS request 11.1"),
         ("8.2_READ_INVENTORY_REQUEST_DUIS.XML", "DUIS request 8.2"),
-        ("ACKNOWLEDGEMENT_ERROR_RESPONSE.xml", "DUIS response E65"),
     ],
 )
-def test_other_requests_and_error_responses_are_accepted_and_ignored(name: str, what: str) -> None:
-    event = parse_duis(sample(name), RECEIVED)
+def test_real_requests_of_other_services_are_accepted_and_ignored(name: str, what: str) -> None:
+    event = parse_duis(template(name), RECEIVED)
     assert event == Ignored(RECEIVED, what)
 
 
-def test_real_device_response_is_a_sign_of_life_from_the_sending_device() -> None:
-    event = parse_duis(sample("11.2_READ_FIRMWARE_VERSION_RESPONSE.xml"), RECEIVED)
-    assert event == DeviceMessage("88-73-84-57-00-2F-96-1E", RECEIVED)
+def test_an_error_response_comes_from_the_dsp_and_is_ignored_though_it_names_the_device() -> None:
+    event = parse_duis(fixture("acknowledgement_error.xml"), RECEIVED)
+    assert event == Ignored(RECEIVED, "DUIS response E30")
+
+
+def test_device_response_is_a_sign_of_life_from_the_sending_device() -> None:
+    event = parse_duis(fixture("firmware_version_response.xml"), RECEIVED)
+    assert event == DeviceMessage(ESME, RECEIVED)  # the first part of its ResponseID
 
 
 def test_ad1_alert_maps_response_id_chf_and_outage_start() -> None:
@@ -145,7 +150,7 @@ def test_dtd_in_another_encoding_is_refused_by_the_parser_check() -> None:
 
 
 def test_message_over_one_mebibyte_is_refused() -> None:
-    big = sample("11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML").replace(
+    big = template("11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML").replace(
         b"</sr:FirmwareImage>", b"A" * MAX_MESSAGE_BYTES + b"</sr:FirmwareImage>"
     )
     with pytest.raises(InputError, match="over 1 MiB"):
@@ -181,7 +186,7 @@ def test_unreadable_messages_say_what_is_wrong(data: bytes, message: str) -> Non
 
 
 def test_bad_execution_time_is_reported_with_its_element() -> None:
-    data = sample("CS06_11.3_FUTURE_DATED_SUCCESS_REQUEST_DUIS.XML").replace(
+    data = template("CS06_11.3_FUTURE_DATED_SUCCESS_REQUEST_DUIS.XML").replace(
         b"2030-01-15T09:00:00.00Z", b"2030-01-15T09:00:00"
     )
     with pytest.raises(InputError, match=r"ExecutionDateTime .* has no time zone"):

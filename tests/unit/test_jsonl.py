@@ -16,7 +16,7 @@ from poagate.domain.events import (
 from poagate.formats.errors import InputError
 from poagate.formats.jsonl import parse_event_line, received_at_us
 from poagate.formats.timestamps import to_us
-from tests.helpers import CHF, ESME, USER, shared_sample, ts
+from tests.helpers import CHF, ESME, USER, duis_template, ts
 
 
 def line(**fields: object) -> bytes:
@@ -108,14 +108,14 @@ def test_offsets_are_converted_to_utc_and_fractions_kept() -> None:
 
 
 def test_duis_line_wraps_a_real_message() -> None:
-    xml = shared_sample("CS06_11.3_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML").read_text()
+    xml = duis_template("CS06_11.3_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML").read_text()
     event = parse_event_line(line(type="duis", received_at="2026-03-01T10:00:00Z", xml=xml))
     assert isinstance(event, Activation)
     assert event.received_at == ts("2026-03-01T10:00:00Z")
 
 
 def test_duis_line_of_another_service_is_ignored() -> None:
-    xml = shared_sample("8.2_READ_INVENTORY_REQUEST_DUIS.XML").read_text()
+    xml = duis_template("8.2_READ_INVENTORY_REQUEST_DUIS.XML").read_text()
     event = parse_event_line(line(type="duis", received_at="2026-03-01T10:00:00Z", xml=xml))
     assert event == Ignored(ts("2026-03-01T10:00:00Z"), "DUIS request 8.2")
 

@@ -1,0 +1,239 @@
+"""The HTTP API under test: a fleet of one site per DNO area, a clock the tests set, a client
+that holds tokens, and a DNO's webhook receiver (real HTTP on loopback)."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from poagate.api.app import create_app
+from poagate.api.settings import Settings
+from poagate.api.tokens import new_token, token_sha256
+from poagate.store.database import open_store
+from tests.helpers import INVENTORY_HEADER, USER, mpan, ts
+
+OPERATORS = [str(n) for n in range(10, 24)]  # the 14 licensed DNO areas
+
+
+def esme_of(operator: str) -> str:
+    return f"00-DB-12-00-00-00-00-{operator}"
+
+
+def chf_of(operator: str) -> str:
+    return f"00-15-7B-00-00-00-00-{operator}"
+
+
+def fleet_csv() -> str:
+    rows = [INVENTORY_HEADER]
+    for operator in OPERATORS:
+        rows.append(
+            f"{esme_of(operator)},ESME,SMETS2,LANDIS+GYR,,{chf_of(operator)},"
+            f"{mpan(operator)},,SW1A 1AA"
+        )
+        rows.append(f"{chf_of(operator)},CHF,SMETS2,TOSHIBA,,,,,SW1A 1AA")
+    return "\n".join(rows) + "\n"
+
+
+@dataclass
+class Clock:
+    now: datetime = field(default_factory=lambda: ts("2026-03-01T10:00:00Z"))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@dataclass
+class Api:
+    client: TestClient
+    database: str
+    clock: Clock
+
+    def token(self, role: str, *operators: str) -> str:
+        token = new_token()
+        with open_store(self.database, "service") as store:
+            store.tokens.add(
+                token_sha256(token), role, sorted(operators), "test", self.clock(), "test"
+            )
+        return token
+
+    @staticmethod
+    def auth(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    def post(
+        self,
+        token: str,
+        body: bytes | str | dict[str, Any] | list[dict[str, Any]],
+        content_type: str | None = None,
+    ) -> Any:
+        if isinstance(body, dict):
+            data, content_type = orjson.dumps(body), content_type or "application/json"
+        elif isinstance(body, list):
+            data = b"\n".join(orjson.dumps(item) for item in body)
+            content_type = content_type or "application/x-ndjson"
+        else:
+            data = body.encode() if isinstance(body, str) else body
+        return self.client.post(
+            "/v1/messages",
+            content=data,
+            headers={**self.auth(token), "Content-Type": content_type or ""},
+        )
+
+    def get(self, token: str, path: str, **params: Any) -> Any:
+        headers = self.auth(token)
+        if "accept" in params:
+            headers["Accept"] = params.pop("accept")
+        return self.client.get(path, params=params, headers=headers)
+
+    def background_passes(self, kind: str, passes: int = 2, seconds: float = 10) -> None:
+        """Wait until this process's ``kind`` pass ("release" or "delivery") has completed
+        ``passes`` more times: what a pass would do after a change has been done by then, so
+        a test may assert that something did *not* happen."""
+        context = self.client.app.state.context  # type: ignore[attr-defined]
+
+        def count() -> int:
+            return int(context.release_passes if kind == "release" else context.deliveries.rounds)
+
+        wanted = count() + passes
+        deadline = time.monotonic() + seconds
+        while count() < wanted:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the {kind} pass did not run {passes} times in {seconds} s")
+            time.sleep(0.01)
+
+    def all_pages(self, token: str, path: str, **params: Any) -> list[dict[str, Any]]:
+        """Every item of a listing, following next_cursor."""
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            extra = {} if cursor is None else {"cursor": cursor}
+            response = self.get(token, path, **params, **extra)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            items += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return items
+
+
+def activation(device: str, counter: int, execution_at: str | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": "activation", "request_id": f"{USER}:{device}:{counter}"}
+    if execution_at is not None:
+        event["execution_at"] = execution_at
+    return event
+
+
+def ad1(alert_id: str, chf: str, event_at: str | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": "ad1", "alert_id": alert_id, "chf_id": chf}
+    if event_at is not None:
+        event["event_at"] = event_at
+    return event
+
+
+def cursor_of(alert_id: str) -> str:
+    return base64.urlsafe_b64encode(alert_id.encode()).decode().rstrip("=")
+
+
+def make_api(database: str, clock: Clock, **settings: Any) -> Iterator[Api]:
+    app = create_app(
+        Settings(
+            database=database, clock=clock, deliveries=False, token_cache_seconds=0, **settings
+        )
+    )
+    with TestClient(app) as client:
+        api = Api(client, database, clock)
+        admin = api.token("admin")
+        loaded = client.put(
+            "/v1/reference/inventory",
+            content=fleet_csv(),
+            headers={**api.auth(admin), "Content-Type": "text/csv"},
+        )
+        assert loaded.status_code == 200, loaded.text
+        guid = "\n".join(esme_of(o) for o in OPERATORS) + "\n"
+        loaded = client.put(
+            "/v1/reference/guid-list",
+            content=guid,
+            headers={**api.auth(admin), "Content-Type": "text/plain"},
+        )
+        assert loaded.status_code == 200, loaded.text
+        yield api
+
+
+# -- a DNO webhook receiver (real HTTP on loopback) --------------------------------------------
+
+SECRET = "a-shared-secret-of-some-length"
+
+
+@dataclass
+class Receipt:
+    operator: str
+    alert_id: str
+    body: bytes
+    headers: dict[str, str]
+    status: int
+    at: float
+
+
+@dataclass
+class Receiver:
+    """A DNO's endpoint: records every request; ``behaviour`` decides each answer."""
+
+    behaviour: Callable[[str, str, int], str] = lambda operator, alert_id, attempt: "ok"
+    receipts: list[Receipt] = field(default_factory=list)
+    attempts: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def delivered(self) -> list[Receipt]:
+        return [r for r in self.receipts if r.status == 200]
+
+
+def serve(receiver: Receiver) -> tuple[ThreadingHTTPServer, str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            operator = self.path.rsplit("/", 1)[1]
+            alert_id = self.headers["Idempotency-Key"]
+            with receiver.lock:
+                attempt = receiver.attempts.get(alert_id, 0) + 1
+                receiver.attempts[alert_id] = attempt
+            action = receiver.behaviour(operator, alert_id, attempt)
+            if action == "hang":
+                time.sleep(1.0)  # longer than the sender's timeout
+            status = {"ok": 200, "fail": 500, "hang": 200, "refuse": 503}[action]
+            with receiver.lock:
+                receiver.receipts.append(
+                    Receipt(
+                        operator,
+                        alert_id,
+                        body,
+                        dict(self.headers),
+                        status if action != "hang" else 0,
+                        time.monotonic(),
+                    )
+                )
+            try:
+                self.send_response(status)
+                self.end_headers()
+            except OSError:
+                pass  # the sender gave up waiting
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
