@@ -143,7 +143,7 @@ def test_a_crash_after_an_area_outage_forward_keeps_its_release(scenario: Scenar
     whole = Outputs(scenario.root / "whole", "")
     assert whole.outcomes() == {"A1": "released", "B1": "forwarded"}
     with SqliteStore(scenario.root / "crashed.db") as store:
-        commit = store.write
+        commit = store.decisions.write
         written = []
 
         def write_until_the_second_batch(rows: Any) -> None:
@@ -152,7 +152,7 @@ def test_a_crash_after_an_area_outage_forward_keeps_its_release(scenario: Scenar
             written.append(rows)
             commit(rows)
 
-        store.write = write_until_the_second_batch  # type: ignore[method-assign]
+        store.decisions.write = write_until_the_second_batch  # type: ignore[method-assign]
         with pytest.raises(OSError, match="killed"):
             replay(store, request("crashed"))
     with SqliteStore(scenario.root / "crashed.db") as store:
