@@ -22,7 +22,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, TypedDict, Unpack
 
 import orjson
 
@@ -257,27 +257,21 @@ class SqliteDatabase(Database):
         self._conn.executemany(self._render(sql), rows)
 
 
+class SqliteOptions(TypedDict, total=False):
+    """``SqliteDatabase``'s options (see there)."""
+
+    readonly: bool
+    durable: bool
+    lock: LockMode | bool
+    lock_wait_seconds: float
+    busy_timeout_ms: int
+
+
 class SqliteStore(Store):
     """The store on one SQLite file; the options are ``SqliteDatabase``'s."""
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        readonly: bool = False,
-        durable: bool = False,
-        lock: LockMode | bool = "exclusive",
-        lock_wait_seconds: float = 30.0,
-        busy_timeout_ms: int = 10_000,
-    ) -> None:
-        self.db: SqliteDatabase = SqliteDatabase(
-            path,
-            readonly=readonly,
-            durable=durable,
-            lock=lock,
-            lock_wait_seconds=lock_wait_seconds,
-            busy_timeout_ms=busy_timeout_ms,
-        )
+    def __init__(self, path: str | os.PathLike[str], **options: Unpack[SqliteOptions]) -> None:
+        self.db: SqliteDatabase = SqliteDatabase(path, **options)
         super().__init__(self.db)
 
     @property
