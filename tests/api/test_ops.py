@@ -47,8 +47,8 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_metrics(api: Api) -> None:
-    dsp = api.token("dsp")
-    before = samples(api.client.get("/metrics").text)
+    dsp, admin = api.token("dsp"), api.token("admin")
+    before = samples(api.get(admin, "/metrics").text)
     api.post(
         dsp,
         [
@@ -61,7 +61,7 @@ def test_metrics(api: Api) -> None:
             "{oops",
         ],
     )
-    after = samples(api.client.get("/metrics").text)
+    after = samples(api.get(admin, "/metrics").text)
 
     def grew(name: str, **labels: str) -> float:
         key = (name, tuple(sorted(labels.items())))

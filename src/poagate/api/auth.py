@@ -30,12 +30,12 @@ async def authenticate(request: Request) -> Principal:
         raise UNAUTHORIZED
     digest = token_sha256(token.strip())
     context = context_of(request)
-    known, principal = context.tokens.get(digest)
-    if not known:
-        principal = await asyncio.to_thread(_look_up, context, digest)
-        context.tokens.put(digest, principal)
+    principal = context.tokens.get(digest)
     if principal is None:
-        raise UNAUTHORIZED
+        principal = await asyncio.to_thread(_look_up, context, digest)
+        if principal is None:
+            raise UNAUTHORIZED
+        context.tokens.put(digest, principal)
     request.state.principal = principal
     return principal
 

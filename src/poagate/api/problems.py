@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from poagate.formats.limits import error_text
 from poagate.store import StoreUnavailableError
 
 PROBLEM = "application/problem+json"
@@ -38,7 +39,7 @@ def problem_response(
         "type": "about:blank",
         "title": title,
         "status": status,
-        "detail": detail,
+        "detail": error_text(detail),  # it may quote the input: never an echo of a megabyte
         "instance": request.url.path,
         "request_id": getattr(request.state, "request_id", None),
         **extra,
@@ -66,8 +67,11 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
 async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"where": ".".join(str(p) for p in e.get("loc", ())), "error": e.get("msg", "")}
-        for e in exc.errors()
+        {
+            "where": error_text(".".join(str(p) for p in e.get("loc", ()))),
+            "error": error_text(str(e.get("msg", ""))),
+        }
+        for e in exc.errors()[:20]
     ]
     detail = "; ".join(f"{e['where']}: {e['error']}" for e in errors)
     return problem_response(request, 422, "Invalid request", detail, errors=errors)

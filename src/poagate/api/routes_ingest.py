@@ -15,7 +15,12 @@ from poagate.api.observability import DECISION_SECONDS
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
 from poagate.api.tokens import Principal
-from poagate.service.messages import SUPPORTED, UnsupportedMediaTypeError, items_of
+from poagate.service.messages import (
+    SUPPORTED,
+    TooManyLinesError,
+    UnsupportedMediaTypeError,
+    items_of,
+)
 
 router = APIRouter(tags=["messages"])
 
@@ -56,6 +61,8 @@ async def post_messages(
         )
     except UnsupportedMediaTypeError as exc:
         raise Problem(415, "Unsupported Media Type", str(exc)) from None
+    except TooManyLinesError as exc:
+        raise Problem(413, "Too many messages", str(exc)) from None
     if not items:
         raise Problem(400, "Empty body", "the request has no message; send at least one")
     source = f"POST /v1/messages {request.state.request_id}"
