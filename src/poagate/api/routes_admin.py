@@ -7,6 +7,7 @@ on the writer connection, in turn with the decisions.
 from __future__ import annotations
 
 import io
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,12 +18,20 @@ from poagate.api.context import context_of
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
 from poagate.api.tokens import Principal, checked_operators, new_token, token_sha256
+from poagate.delivery.urls import (
+    MASK,
+    WebhookUrlError,
+    check_webhook_url,
+    has_masked_password,
+    masked_url,
+)
 from poagate.domain.ids import IdentifierError, parse_network_operator
 from poagate.domain.reference import DEFAULT_AREA_OUTAGE_SECONDS, DEFAULT_MANUFACTURERS, Config
 from poagate.formats.errors import InputError
 from poagate.formats.guid_list import read_guid_list
 from poagate.formats.inventory import read_inventory
 from poagate.formats.records import rejection_fields
+from poagate.formats.timestamps import format_timestamp
 from poagate.service.inputs import bytes_sha256
 from poagate.service.releases import WATERMARK, arm_release_if_dark
 from poagate.store.store import Store
@@ -148,21 +157,37 @@ def guid_list_versions(request: Request, principal: Admin) -> Json:
 # -- configuration ------------------------------------------------------------------------------
 
 
+SECRET_ROTATION = timedelta(hours=24)  # how long a replaced secret still signs (decisions.md)
+
+
 class Webhook(BaseModel):
-    url: str = Field(description="Where the DNO receives forwarded AD1s (http or https).")
+    url: str = Field(
+        description="Where the DNO receives forwarded AD1s (http or https). Link-local and "
+        "cloud-metadata addresses are refused; a password in it is shown as ***, and sending "
+        "*** back keeps the stored one."
+    )
     secret: str | None = Field(
         None,
         min_length=16,
-        description="The HMAC-SHA256 key of the signature header; leave out to keep the one "
-        "set before.",
+        max_length=256,
+        description="The Standard Webhooks secret: whsec_ and the base64 of 24 to 64 random "
+        "bytes. Leave out to keep the one set before. Never shown back. A new secret starts a "
+        "rotation: for 24 hours messages are signed with the new and the old.",
+    )
+    previous_secret: str | None = Field(
+        None, description="Set by poagate during a rotation; what is sent here is ignored."
+    )
+    previous_secret_until: datetime | None = Field(
+        None, description="When the replaced secret stops signing (set by poagate)."
     )
 
     @field_validator("url")
     @classmethod
     def http_url(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return url
+        try:
+            return check_webhook_url(url)
+        except WebhookUrlError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class Delivery(BaseModel):
@@ -195,25 +220,62 @@ class Settings(BaseModel):
     release_after_minutes: int | None = Field(
         None,
         ge=1,
+        le=525_600,  # a year: times stay inside the calendar (formats.limits)
         description="release-if-dark: release a suppressed AD1 whose hub sent nothing within "
         "this many minutes of its event_at; it watches AD1s decided from when it is switched on.",
     )
     area_outage_threshold: int | None = Field(
         None,
         ge=1,
+        le=1_000_000,
         description="area-outage: forward (or release) an AD1 when this many AD1s of other hubs "
         "of its postcode sector within area_outage_seconds were forwarded.",
     )
-    area_outage_seconds: int = Field(DEFAULT_AREA_OUTAGE_SECONDS, ge=1)
+    area_outage_seconds: int = Field(DEFAULT_AREA_OUTAGE_SECONDS, ge=1, le=86_400)
     delivery: Delivery = Field(default_factory=Delivery)
 
 
 def _masked(settings: dict[str, Any]) -> dict[str, Any]:
+    """The configuration as it is shown (GET, PUT's answer, the audit): no secret, not even a
+    part of one, and no password of a webhook URL."""
     shown = Settings.model_validate(settings).model_dump()
     for hook in shown["delivery"]["webhooks"].values():
-        secret = hook.get("secret") or ""
-        hook["secret"] = None if not secret else f"****{secret[-4:]}"
+        hook["secret_set"] = bool(hook.get("secret"))
+        hook["secret"] = None
+        hook["previous_secret"] = None
+        hook["url"] = masked_url(hook["url"])
     return shown
+
+
+def _with_stored_secrets(
+    operator: str, hook: dict[str, Any], stored: dict[str, Any], now: datetime
+) -> None:
+    """A webhook as it will be stored: the masked password and a left-out secret taken from
+    what is stored, and a new secret starting a rotation (see ``SECRET_ROTATION``)."""
+    old_url, old_secret = stored.get("url"), stored.get("secret")
+    if has_masked_password(hook["url"]):
+        if old_url is None or masked_url(old_url) != hook["url"]:
+            raise Problem(
+                422,
+                "Invalid configuration",
+                f"delivery.webhooks.{operator}.url has the password {MASK}, which keeps the "
+                "stored one, but its other parts differ from the stored URL: send the password",
+            )
+        hook["url"] = old_url
+    hook["previous_secret"] = stored.get("previous_secret")
+    hook["previous_secret_until"] = stored.get("previous_secret_until")
+    if hook["secret"] is None:
+        if old_secret is None:
+            raise Problem(
+                422,
+                "Invalid configuration",
+                f"delivery.webhooks.{operator}.secret is needed: no "
+                "secret was set for that operator before",
+            )
+        hook["secret"] = old_secret
+    elif old_secret is not None and hook["secret"] != old_secret:
+        hook["previous_secret"] = old_secret
+        hook["previous_secret_until"] = format_timestamp(now + SECRET_ROTATION)
 
 
 @router.get("/v1/config", response_class=Json, summary="The configuration in force")
@@ -239,19 +301,11 @@ async def put_config(request: Request, principal: Admin, body: Settings) -> Json
 
     def save(store: Store) -> dict[str, Any]:
         with store.transaction():
-            current = Settings.model_validate(store.reference.settings()).model_dump()
-            wanted = body.model_dump()
+            current = Settings.model_validate(store.reference.settings()).model_dump(mode="json")
+            wanted = body.model_dump(mode="json")
             for operator, hook in wanted["delivery"]["webhooks"].items():
-                if hook["secret"] is None:
-                    kept = current["delivery"]["webhooks"].get(operator, {}).get("secret")
-                    if kept is None:
-                        raise Problem(
-                            422,
-                            "Invalid configuration",
-                            f"delivery.webhooks.{operator}.secret is needed: no "
-                            "secret was set for that operator before",
-                        )
-                    hook["secret"] = kept
+                stored = current["delivery"]["webhooks"].get(operator, {})
+                _with_stored_secrets(operator, hook, stored, now)
             changed = store.reference.save_settings(wanted, principal.actor, now)
             if wanted["release_after_minutes"] is not None and (
                 current["release_after_minutes"] is None or store.meta(WATERMARK) is None
