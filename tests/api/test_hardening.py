@@ -318,3 +318,19 @@ def test_concurrent_bad_cursors_do_not_exhaust_the_pool(api: Api) -> None:
     assert set(errors) == {400}
     pool_is_whole(api)
     assert api.get(dno, "/v1/alerts/forwarded").status_code == 200
+
+
+def test_the_read_pool_is_whole_after_the_application_restarts(database: str) -> None:
+    """Closing the pool at shutdown gives back its room: a restarted application (the same
+    object, as a test client or an ASGI host may restart it) still has every connection."""
+    from fastapi.testclient import TestClient
+
+    from poagate.api.app import create_app
+    from poagate.api.settings import Settings
+
+    app = create_app(Settings(database=database, deliveries=False, read_connections=2))
+    reads = app.state.context.reads
+    for _ in range(4):
+        with TestClient(app) as client:
+            assert client.get("/readyz").status_code == 200
+        assert (reads.opened, reads.idle) == (0, 0)

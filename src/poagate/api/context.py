@@ -86,11 +86,13 @@ class ReadPool:
         return self._idle.qsize()
 
     def close(self) -> None:
+        """Close the idle connections (at shutdown); the pool may be used again after it."""
         while True:
             try:
-                self._idle.get_nowait().close()
+                store = self._idle.get_nowait()
             except queue.Empty:
                 return
+            self._discard(store)
 
 
 @dataclass(slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import Request
@@ -12,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from poagate.formats.limits import error_text
 from poagate.store import StoreUnavailableError
 
+log = logging.getLogger("poagate.api")
 PROBLEM = "application/problem+json"
 RETRY_AFTER_SECONDS = 2
 
@@ -54,7 +56,12 @@ async def on_problem(request: Request, exc: Exception) -> JSONResponse:
 
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    titles = {404: "Not Found", 405: "Method Not Allowed", 401: "Unauthorized"}
+    titles = {
+        400: "Bad Request",
+        401: "Unauthorized",
+        404: "Not Found",
+        405: "Method Not Allowed",
+    }
     return problem_response(
         request,
         exc.status_code,
@@ -78,6 +85,7 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("answered 503: %s", exc)  # the reason for operations, not for the caller
     return problem_response(
         request,
         503,

@@ -10,13 +10,25 @@ import io
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field, field_validator
 
 from poagate.api.auth import require
 from poagate.api.context import context_of
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
+from poagate.api.schemas import (
+    ADMIN,
+    AuditPage,
+    Deliveries,
+    GuidListLoadAnswer,
+    GuidListVersions,
+    InventoryLoadAnswer,
+    RetryAnswer,
+    TokenCreated,
+    TokenRevoked,
+    documented,
+)
 from poagate.api.tokens import Principal, checked_operators, new_token, token_sha256
 from poagate.delivery.urls import (
     MASK,
@@ -30,6 +42,7 @@ from poagate.domain.reference import DEFAULT_AREA_OUTAGE_SECONDS, DEFAULT_MANUFA
 from poagate.formats.errors import InputError
 from poagate.formats.guid_list import read_guid_list
 from poagate.formats.inventory import read_inventory
+from poagate.formats.limits import MAX_ID
 from poagate.formats.records import rejection_fields
 from poagate.formats.timestamps import format_timestamp
 from poagate.service.inputs import bytes_sha256
@@ -38,6 +51,8 @@ from poagate.store.store import Store
 
 router = APIRouter(tags=["operations"])
 Admin = Annotated[Principal, Depends(require("admin"))]
+After = Annotated[int, Query(ge=0, le=MAX_ID)]
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def _text(body: bytes, what: str) -> str:
@@ -52,6 +67,7 @@ def _text(body: bytes, what: str) -> str:
 @router.put(
     "/v1/reference/inventory",
     response_class=Json,
+    responses=documented(InventoryLoadAnswer, 400, 401, 403, 413, 503),
     summary="Load inventory rows (CSV)",
     description="Upserts the devices of a CSV with the SPEC §3 header. Bad rows are rejected "
     "with their line numbers; good rows load.",
@@ -98,6 +114,7 @@ async def put_inventory(request: Request, principal: Admin) -> Json:
 @router.put(
     "/v1/reference/guid-list",
     response_class=Json,
+    responses=documented(GuidListLoadAnswer, 400, 401, 403, 413, 503),
     summary="Load the GUID list",
     description="One Device ID per line. A new version unless its content is the version in "
     "force; the answer says which. Activations are judged against the version in force when "
@@ -135,7 +152,12 @@ async def put_guid_list(request: Request, principal: Admin) -> Json:
     return Json(await context.ingestor.call(load))
 
 
-@router.get("/v1/reference/guid-list/versions", response_class=Json, summary="GUID list versions")
+@router.get(
+    "/v1/reference/guid-list/versions",
+    response_class=Json,
+    responses=documented(GuidListVersions, 401, 403, 503),
+    summary="GUID list versions",
+)
 def guid_list_versions(request: Request, principal: Admin) -> Json:
     with context_of(request).reads.borrow() as store:
         versions = store.reference.guid_list_versions()
@@ -278,7 +300,12 @@ def _with_stored_secrets(
         hook["previous_secret_until"] = format_timestamp(now + SECRET_ROTATION)
 
 
-@router.get("/v1/config", response_class=Json, summary="The configuration in force")
+@router.get(
+    "/v1/config",
+    response_class=Json,
+    responses=documented(Settings, 401, 403, 503),
+    summary="The configuration in force",
+)
 def get_config(request: Request, principal: Admin) -> Json:
     with context_of(request).reads.borrow() as store:
         return Json(_masked(store.reference.settings()))
@@ -287,6 +314,7 @@ def get_config(request: Request, principal: Admin) -> Json:
 @router.put(
     "/v1/config",
     response_class=Json,
+    responses=documented(Settings, *ADMIN),
     summary="Replace the configuration",
     description="Takes effect for events decided from now on. Webhook secrets are "
     "never shown back.",
@@ -324,6 +352,7 @@ async def put_config(request: Request, principal: Admin, body: Settings) -> Json
 @router.get(
     "/v1/deliveries",
     response_class=Json,
+    responses=documented(Deliveries, *ADMIN),
     summary="Deliveries to DNO webhooks",
     description="By status: dead (gave up; retry them here), pending or delivered.",
 )
@@ -331,7 +360,7 @@ def deliveries(
     request: Request,
     principal: Admin,
     status: Literal["dead", "pending", "delivered"] = "dead",
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: After = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Json:
     with context_of(request).reads.borrow() as store:
@@ -341,9 +370,12 @@ def deliveries(
 
 
 @router.post(
-    "/v1/deliveries/{delivery_id}/retry", response_class=Json, summary="Send a dead delivery again"
+    "/v1/deliveries/{delivery_id}/retry",
+    response_class=Json,
+    responses=documented(RetryAnswer, 404, *ADMIN),
+    summary="Send a dead delivery again",
 )
-async def retry_delivery(request: Request, principal: Admin, delivery_id: int) -> Json:
+async def retry_delivery(request: Request, principal: Admin, delivery_id: Id) -> Json:
     context = context_of(request)
     now = context.settings.clock()
     done = await context.ingestor.call(
@@ -354,11 +386,16 @@ async def retry_delivery(request: Request, principal: Admin, delivery_id: int) -
     return Json({"id": delivery_id, "status": "pending"})
 
 
-@router.get("/v1/audit", response_class=Json, summary="Every change: who, when, what")
+@router.get(
+    "/v1/audit",
+    response_class=Json,
+    responses=documented(AuditPage, *ADMIN),
+    summary="Every change: who, when, what",
+)
 def audit(
     request: Request,
     principal: Admin,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: After = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Json:
     with context_of(request).reads.borrow() as store:
@@ -383,6 +420,7 @@ class TokenRequest(BaseModel):
     "/v1/tokens",
     response_class=Json,
     status_code=201,
+    responses=documented(TokenCreated, *ADMIN, status=201),
     summary="Create a token",
     description="The token is in this answer only; the store keeps its SHA-256.",
 )
@@ -405,8 +443,13 @@ async def create_token(request: Request, principal: Admin, body: TokenRequest) -
     )
 
 
-@router.delete("/v1/tokens/{token_id}", response_class=Json, summary="Revoke a token")
-async def revoke(request: Request, principal: Admin, token_id: int) -> Json:
+@router.delete(
+    "/v1/tokens/{token_id}",
+    response_class=Json,
+    responses=documented(TokenRevoked, 404, *ADMIN),
+    summary="Revoke a token",
+)
+async def revoke(request: Request, principal: Admin, token_id: Id) -> Json:
     context = context_of(request)
     now = context.settings.clock()
     if not await context.ingestor.call(lambda s: s.tokens.revoke(token_id, now, principal.actor)):

@@ -14,6 +14,7 @@ from poagate.api.context import context_of
 from poagate.api.observability import DECISION_SECONDS
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
+from poagate.api.schemas import MessagesAnswer, documented
 from poagate.api.tokens import Principal
 from poagate.service.messages import (
     SUPPORTED,
@@ -34,6 +35,7 @@ BODY_DOC = (
 @router.post(
     "/v1/messages",
     response_class=Json,
+    responses=documented(MessagesAnswer, 400, 401, 403, 413, 415, 503),
     summary="Submit messages for a decision",
     description=BODY_DOC
     + " The answer gives every item's outcome — suppressed, forwarded, duplicate, recorded, "

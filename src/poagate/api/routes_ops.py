@@ -18,6 +18,7 @@ from poagate.api.context import context_of
 from poagate.api.observability import metrics_payload
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
+from poagate.api.schemas import Status, documented
 from poagate.api.tokens import Principal
 from poagate.store import StoreError
 
@@ -25,12 +26,22 @@ router = APIRouter(tags=["operations"])
 log = logging.getLogger("poagate.api")
 
 
-@router.get("/healthz", response_class=Json, summary="The process is alive")
+@router.get(
+    "/healthz",
+    response_class=Json,
+    responses=documented(Status),
+    summary="The process is alive",
+)
 def healthz() -> Json:
     return Json({"status": "ok"})
 
 
-@router.get("/readyz", response_class=Json, summary="The store can be reached")
+@router.get(
+    "/readyz",
+    response_class=Json,
+    responses=documented(Status, 503),
+    summary="The store can be reached",
+)
 def readyz(request: Request) -> Json:
     try:
         with context_of(request).reads.borrow(wait_seconds=2) as store:
@@ -44,7 +55,12 @@ def readyz(request: Request) -> Json:
     return Json({"status": "ready"})
 
 
-@router.get("/metrics", summary="Prometheus metrics (admin)")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses=documented(None, 401, 403, 503, text=True),
+    summary="Prometheus metrics (admin)",
+)
 def metrics(
     request: Request, principal: Annotated[Principal, Depends(require("admin"))]
 ) -> Response:

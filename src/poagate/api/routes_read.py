@@ -23,6 +23,14 @@ from poagate.api.auth import require
 from poagate.api.context import context_of
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
+from poagate.api.schemas import (
+    READ,
+    ActivationPage,
+    ForwardedPage,
+    SummaryAnswer,
+    SuppressionPage,
+    documented,
+)
 from poagate.api.tokens import Principal
 from poagate.domain.ids import IdentifierError, parse_device_id, parse_mpan, parse_network_operator
 from poagate.domain.outcomes import ForwardedAlert, SuppressionEntry
@@ -141,6 +149,7 @@ def cursor_checked() -> Iterator[None]:
 
 @router.get(
     "/v1/suppression-log",
+    responses=documented(SuppressionPage, *READ, csv=True),
     summary="Suppression Log entries",
     description="Entries in decision order. A DNO sees its own network operators' entries; "
     "admin sees all (or one operator's with network_operator). Times filter received_at, "
@@ -194,6 +203,7 @@ def _forwarded(record: Any) -> dict[str, Any]:
 
 @router.get(
     "/v1/alerts/forwarded",
+    responses=documented(ForwardedPage, *READ, csv=True),
     summary="Forwarded AD1s (the pull feed)",
     description="Every AD1 forwarded to the caller's network operators, in the order they "
     "were forwarded: decided, or released by a SPEC §9 guard (then decided_at is the release "
@@ -217,6 +227,7 @@ def forwarded_feed(
 
 @router.get(
     "/v1/alerts/unrouted",
+    responses=documented(ForwardedPage, *READ, csv=True),
     summary="Forwarded AD1s that reached no DNO (admin)",
     description="AD1s whose hub no ESME of the inventory is joined to: forwarded (R7) with an "
     "empty network_operator (R8), so in no DNO's feed. In the order they were forwarded; "
@@ -238,6 +249,7 @@ def unrouted(
 
 @router.get(
     "/v1/activations",
+    responses=documented(ActivationPage, *READ),
     summary="Activation records (admin)",
     description="One record per request_id, in first-seen order; filter by device and status.",
 )
@@ -270,6 +282,7 @@ def activations(
 
 @router.get(
     "/v1/summary",
+    responses=documented(SummaryAnswer, 401, 403, 503),
     summary="Counts, scoped to the caller",
     description="Admin: the figures of the whole store and the delivery queue. A DNO: the "
     "suppressed and forwarded AD1s of its own network operators, and nothing of others.",

@@ -39,6 +39,10 @@ MAX_DEVICE_ID_LENGTH = 64
 # items answer about 2.5 MB).
 MAX_LINES_PER_REQUEST = 20_000
 
+# Numbers a caller names (a delivery's or token's id, where a listing continues): the store's
+# integers are 64-bit, so anything larger names nothing and is refused as invalid.
+MAX_ID = 2**63 - 1
+
 # -- error text ---------------------------------------------------------------------------------
 
 MAX_ERROR_LENGTH = 512  # characters of an error message (answers, the rejected-input record)
