@@ -4,6 +4,7 @@ that holds tokens, and a DNO's webhook receiver (real HTTP on loopback)."""
 from __future__ import annotations
 
 import base64
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -214,8 +215,19 @@ def serve(receiver: Receiver) -> tuple[ThreadingHTTPServer, str]:
             action = receiver.behaviour(operator, alert_id, attempt)
             if action == "hang":
                 time.sleep(1.0)  # longer than the sender's timeout
+            if action == "slow":
+                time.sleep(0.2)  # slow, but within the sender's timeout
+            if action == "reset":  # the connection drops without an answer
+                with receiver.lock:
+                    receiver.receipts.append(
+                        Receipt(operator, alert_id, body, dict(self.headers), 0, time.monotonic())
+                    )
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             status = {
                 "ok": 200,
+                "slow": 200,
                 "fail": 500,
                 "hang": 200,
                 "refuse": 503,
