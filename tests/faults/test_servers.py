@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -19,6 +18,7 @@ from tests.faults.servers import (
     outcomes_in_store,
     send_until_decided,
 )
+from tests.figures import FIGURES
 from tests.pg import PostgresServer
 
 pytestmark = pytest.mark.slow
@@ -26,14 +26,8 @@ pytestmark = pytest.mark.slow
 BATCHES, SIZE, SENDERS = 60, 40, 3
 
 
-def report(request: pytest.FixtureRequest, line: str) -> None:
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(line)
-
-
 def test_a_server_killed_mid_stream_loses_nothing_and_decides_nothing_twice(
-    postgres: PostgresServer, request: pytest.FixtureRequest
+    postgres: PostgresServer,
 ) -> None:
     database = postgres.fresh_database()
     first, second = ServeProcess(database), ServeProcess(database)
@@ -67,25 +61,15 @@ def test_a_server_killed_mid_stream_loses_nothing_and_decides_nothing_twice(
     decided = tally.outcomes["forwarded"] + tally.outcomes["suppressed"]
     assert decided + tally.outcomes["duplicate"] == BATCHES * SIZE
     assert decided <= len(tally.sent)
-    report(
-        request,
+    FIGURES.append(
         f"faults: server killed mid-stream: {len(tally.sent):,} AD1s sent, "
         f"{len(per_alert):,} decided once, {duplicates} answered as duplicates after a resend, "
         f"0 lost; failed requests resent: {dict(tally.failures)}",
     )
 
 
-@pytest.fixture
-def own_postgres() -> Iterator[PostgresServer]:
-    """A server of its own, for a test that stops it."""
-    server = PostgresServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_the_database_stopped_under_load_answers_503_then_decides_every_batch_once(
-    own_postgres: PostgresServer, request: pytest.FixtureRequest
+    own_postgres: PostgresServer,
 ) -> None:
     database = own_postgres.fresh_database()
     servers = [ServeProcess(database), ServeProcess(database)]
@@ -125,8 +109,7 @@ def test_the_database_stopped_under_load_answers_503_then_decides_every_batch_on
     assert set(per_alert) == tally.sent
     assert set(per_alert.values()) == {1}
     assert tally.outcomes["duplicate"] == duplicates
-    report(
-        request,
+    FIGURES.append(
         f"faults: PostgreSQL stopped under load: {len(tally.sent):,} AD1s sent, "
         f"{tally.failures['503']} answers 503 with Retry-After, {len(per_alert):,} decided "
         f"once, {duplicates} duplicates, 0 lost; other failures {dict(tally.failures)}",

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from tests.api_harness import OPERATORS, SECRET, Receiver, chf_of, serve
+from tests.api_harness import OPERATORS, SECRET, Receiver, chf_of
 from tests.faults.servers import (
     ServeProcess,
     Tally,
@@ -22,20 +21,13 @@ from tests.faults.servers import (
     make_token,
     send_until_decided,
 )
+from tests.figures import FIGURES
 from tests.pg import PostgresServer
 
 pytestmark = pytest.mark.slow
 
 ROUNDS = 25  # batches of one AD1 per hub: 14 × 25 alerts
 POISON = "F-7-3"  # (an alert of hub 10 + 7 + 3: its every delivery drops the connection)
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, str]]:
-    r = Receiver()
-    server, url = serve(r)
-    yield r, url
-    server.shutdown()
 
 
 def flaky_behaviour() -> Any:
@@ -59,7 +51,7 @@ def flaky_behaviour() -> Any:
 
 
 def test_a_flaky_slow_receiver_gets_every_alert_in_order_and_a_poison_one_stops_none(
-    postgres: PostgresServer, receiver: tuple[Receiver, str], request: pytest.FixtureRequest
+    postgres: PostgresServer, receiver: tuple[Receiver, str]
 ) -> None:
     rx, url = receiver
     rx.behaviour = flaky_behaviour()
@@ -118,10 +110,8 @@ def test_a_flaky_slow_receiver_gets_every_alert_in_order_and_a_poison_one_stops_
     failed = sum(1 for r in rx.receipts if r.status != 200)
     assert failed >= 0.25 * len(expected)  # the faults really happened
     assert "poagate_delivery_worker_restarts_total 0.0" in metrics
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(
-            f"faults: flaky receiver: {len(tally.sent)} AD1s forwarded, {len(expected)} "
-            f"delivered in order per hub, 1 poison dead after 25 attempts, 0 lost; "
-            f"{attempts} requests of which {failed} failed (errors, dropped, timed out)"
-        )
+    FIGURES.append(
+        f"faults: flaky receiver: {len(tally.sent)} AD1s forwarded, {len(expected)} "
+        f"delivered in order per hub, 1 poison dead after 25 attempts, 0 lost; "
+        f"{attempts} requests of which {failed} failed (errors, dropped, timed out)"
+    )

@@ -30,6 +30,7 @@ from poagate.api.settings import Settings
 from poagate.api.tokens import new_token, token_sha256
 from poagate.store.database import open_store
 from tests.api_harness import OPERATORS, USER, Clock, ad1, chf_of, esme_of, fleet_csv
+from tests.figures import FIGURES
 
 pytestmark = pytest.mark.slow
 
@@ -161,24 +162,21 @@ def test_every_endpoint_as_every_role(
     fuzz()
 
 
-def test_the_figures_of_the_fuzzing(request: pytest.FixtureRequest, fleet: Fleet) -> None:
+def test_the_figures_of_the_fuzzing(fleet: Fleet) -> None:
     """Every operation was fuzzed as every role (run after the fuzzing: pytest keeps file
-    order); the figures go to the terminal for the record."""
+    order); the figures are printed at the end of the run (tests/figures.py)."""
     operations = sorted({operation for operation, _ in FUZZED})
     assert operations == sorted(f"{m} {p}" for m, p in operations_declared())
     for operation in operations:  # (an operation without parameters has one example only)
         assert all(FUZZED[(operation, role)] >= 1 for role in ROLES), operation
     reads = fleet.app.state.context.reads
     assert reads.idle == reads.opened <= reads.size  # no error path kept a connection
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("")
-        total = sum(FUZZED.values())
-        reporter.write_line(
-            f"schemathesis: {total:,} requests; per operation and role (up to {EXAMPLES} "
-            "examples each, every example sent as every role)"
-        )
-        for operation in operations:
-            by_role = " ".join(f"{r}={FUZZED[(operation, r)]}" for r in ROLES)
-            statuses = sorted((s, n) for (o, s), n in STATUSES.items() if o == operation)
-            reporter.write_line(f"  {operation}: {by_role}; statuses {dict(statuses)}")
+    total = sum(FUZZED.values())
+    FIGURES.append(
+        f"schemathesis: {total:,} requests; per operation and role (up to {EXAMPLES} "
+        "examples each, every example sent as every role)"
+    )
+    for operation in operations:
+        by_role = " ".join(f"{r}={FUZZED[(operation, r)]}" for r in ROLES)
+        statuses = sorted((s, n) for (o, s), n in STATUSES.items() if o == operation)
+        FIGURES.append(f"  {operation}: {by_role}; statuses {dict(statuses)}")

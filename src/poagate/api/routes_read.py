@@ -218,11 +218,22 @@ def forwarded_feed(
     format: Format = None,
     network_operator: str | None = None,
 ) -> Response:
-    scope, start = scope_of(principal, network_operator), after(cursor)
+    return feed(request, scope_of(principal, network_operator), limit, cursor, format)
+
+
+def feed(
+    request: Request,
+    scope: frozenset[str] | None,
+    limit: int,
+    cursor: str | None,
+    fmt: str | None,
+) -> Response:
+    """A page of the forwarded feed of the operators in ``scope`` (None: all)."""
+    start = after(cursor)
     with context_of(request).reads.borrow() as store, cursor_checked():
         found = store.reads.feed_page(scope, start, limit + 1)
     items = [(outcome.alert_id, outcome) for outcome in found]
-    return page(request, items, limit, FORWARDED_FIELDS, _forwarded, format)
+    return page(request, items, limit, FORWARDED_FIELDS, _forwarded, fmt)
 
 
 @router.get(
@@ -240,11 +251,7 @@ def unrouted(
     cursor: CursorParam = None,
     format: Format = None,
 ) -> Response:
-    start = after(cursor)
-    with context_of(request).reads.borrow() as store, cursor_checked():
-        found = store.reads.feed_page(frozenset({""}), start, limit + 1)
-    items = [(outcome.alert_id, outcome) for outcome in found]
-    return page(request, items, limit, FORWARDED_FIELDS, _forwarded, format)
+    return feed(request, frozenset({""}), limit, cursor, format)  # "": no network operator
 
 
 @router.get(

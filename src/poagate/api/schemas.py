@@ -10,7 +10,9 @@ The pattern, for every route (docs/architecture.md, "A new endpoint"):
 * a model's fields are exactly what the route writes; the schemathesis tests
   (``tests/fuzz/``) fail when an answer does not match what is declared here.
 
-Timestamps are ISO-8601 in UTC with ``Z`` (``datetime`` here).
+Timestamps are ISO-8601 in UTC with ``Z`` (``datetime`` here). Where an answer is a domain
+value as it is (a Suppression Log entry, a forwarded AD1), the domain's dataclass is the schema,
+so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from poagate.domain.outcomes import ForwardedAlert, SuppressionEntry
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -118,38 +122,6 @@ class MessagesAnswer(Answer):
 
 
 # -- reading ----------------------------------------------------------------------------------
-
-
-class SuppressionEntry(Answer):
-    """A Suppression Log entry (SPEC §7)."""
-
-    alert_id: str
-    chf_id: str
-    esme_id: str
-    mpan: str
-    network_operator: str
-    event_at: datetime
-    received_at: datetime
-    decided_at: datetime
-    activation_request_id: str
-    activation_originator: str
-    window_start: datetime
-    window_end: datetime
-    rule: str
-    released_at: datetime | None
-    release_reason: str | None
-
-
-class ForwardedAlert(Answer):
-    """A forwarded AD1 (SPEC §7); a released entry as it was forwarded at its release."""
-
-    alert_id: str
-    chf_id: str
-    network_operator: str
-    event_at: datetime
-    received_at: datetime
-    decided_at: datetime
-    reason: str
 
 
 class Activation(Answer):

@@ -228,28 +228,33 @@ async def send(
     """POST one delivery. Whatever goes wrong — even what nobody foresaw — is this delivery's
     failed attempt, never the worker's end."""
     try:
-        return await _post(client, delivery, webhooks, timeout, now)
+        hook = webhooks.get(delivery.network_operator)
+        if not hook or not hook.get("url") or not hook.get("secret"):
+            operator = delivery.network_operator
+            return Attempt(f"no webhook is configured for network operator {operator}")
+        try:
+            await check_destination(hook["url"])
+        except WebhookUrlError as exc:
+            return Attempt(f"the webhook URL is refused: {exc}", final=True)
+        try:
+            response = await client.post(
+                hook["url"],
+                content=delivery.payload,
+                headers=request_headers(delivery, hook, now),
+                timeout=timeout,
+            )
+        except httpx.HTTPError as exc:
+            return Attempt(f"{type(exc).__name__}: {exc}")
+        return attempt_of(response, now)
     except Exception as exc:
         log.exception("delivery %d failed unexpectedly", delivery.id)
         return Attempt(f"{type(exc).__name__}: {exc}")
 
 
-async def _post(
-    client: httpx.AsyncClient,
-    delivery: Delivery,
-    webhooks: dict[str, Any],
-    timeout: float,
-    now: datetime,
-) -> Attempt:
-    hook = webhooks.get(delivery.network_operator)
-    if not hook or not hook.get("url") or not hook.get("secret"):
-        return Attempt(f"no webhook is configured for network operator {delivery.network_operator}")
-    try:
-        await check_destination(hook["url"])
-    except WebhookUrlError as exc:
-        return Attempt(f"the webhook URL is refused: {exc}", final=True)
+def request_headers(delivery: Delivery, hook: dict[str, Any], now: datetime) -> dict[str, str]:
+    """The headers of one attempt: its type, its identity and its Standard Webhooks signature."""
     message_id = header_safe(delivery.alert_id)
-    headers = {
+    return {
         "Content-Type": header_safe(delivery.content_type),
         "Idempotency-Key": message_id,
         "X-Poagate-Network-Operator": header_safe(delivery.network_operator),
@@ -257,19 +262,16 @@ async def _post(
             secrets_in_force(hook, now), message_id, int(time.time()), delivery.payload
         ),
     }
-    try:
-        response = await client.post(
-            hook["url"], content=delivery.payload, headers=headers, timeout=timeout
-        )
-    except httpx.HTTPError as exc:
-        return Attempt(f"{type(exc).__name__}: {exc}")
+
+
+def attempt_of(response: httpx.Response, now: datetime) -> Attempt:
+    """What a receiver's answer makes of the attempt (see the module docstring)."""
     status = response.status_code
     if 200 <= status < 300:
         return Attempt(None)
-    retry_after = retry_after_seconds(response.headers.get("retry-after"), now)
     if 400 <= status < 500 and status not in RETRIED_4XX:
         return Attempt(f"HTTP {status}: the receiver refused this message", final=True)
-    return Attempt(f"HTTP {status}", retry_after)
+    return Attempt(f"HTTP {status}", retry_after_seconds(response.headers.get("retry-after"), now))
 
 
 def secrets_in_force(hook: dict[str, Any], now: datetime) -> list[str]:
