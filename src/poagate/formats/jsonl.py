@@ -26,9 +26,9 @@ from poagate.domain.ids import IdentifierError, RequestId, parse_device_id, pars
 from poagate.formats import duis
 from poagate.formats.errors import InputError
 from poagate.formats.limits import (
-    EARLIEST,
-    LATEST,
-    alert_id_is_plain,
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    MAX_ALERT_ID_LENGTH,
     check_alert_id,
     check_device_id_text,
     check_request_id_text,
@@ -96,7 +96,10 @@ def _ad1(obj: Mapping[str, Any]) -> Ad1Alert:
     if (
         chf is not None
         and type(alert_id) is str
-        and alert_id_is_plain(alert_id)
+        and 0 < len(alert_id) <= MAX_ALERT_ID_LENGTH  # visible ASCII (formats.limits), inline:
+        and alert_id.isascii()
+        and alert_id.isprintable()
+        and " " not in alert_id
         and type(received) is str
         and (event is None or type(event) is str)
     ):
@@ -108,8 +111,11 @@ def _ad1(obj: Mapping[str, Any]) -> Ad1Alert:
         else:
             if (
                 received_at.tzinfo is UTC
-                and EARLIEST <= received_at < LATEST
-                and (event_at is None or (event_at.tzinfo is UTC and EARLIEST <= event_at < LATEST))
+                and EARLIEST_YEAR <= received_at.year < LATEST_YEAR
+                and (
+                    event_at is None
+                    or (event_at.tzinfo is UTC and EARLIEST_YEAR <= event_at.year < LATEST_YEAR)
+                )
             ):
                 return Ad1Alert(alert_id, chf, received_at, event_at)
     return _ad1_checked(obj)
