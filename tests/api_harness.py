@@ -4,6 +4,7 @@ that holds tokens, and a DNO's webhook receiver (real HTTP on loopback)."""
 from __future__ import annotations
 
 import base64
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -151,7 +152,8 @@ def cursor_of(alert_id: str) -> str:
 def make_api(database: str, clock: Clock, **settings: Any) -> Iterator[Api]:
     app = create_app(
         Settings(
-            database=database, clock=clock, deliveries=False, token_cache_seconds=0, **settings
+            **{"database": database, "clock": clock, "deliveries": False, "token_cache_seconds": 0}
+            | settings
         )
     )
     with TestClient(app) as client:
@@ -175,7 +177,7 @@ def make_api(database: str, clock: Clock, **settings: Any) -> Iterator[Api]:
 
 # -- a DNO webhook receiver (real HTTP on loopback) --------------------------------------------
 
-SECRET = "a-shared-secret-of-some-length"
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # a Standard Webhooks secret (24 bytes)
 
 
 @dataclass
@@ -206,14 +208,33 @@ def serve(receiver: Receiver) -> tuple[ThreadingHTTPServer, str]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             operator = self.path.rsplit("/", 1)[1]
-            alert_id = self.headers["Idempotency-Key"]
+            alert_id = self.headers["webhook-id"]
             with receiver.lock:
                 attempt = receiver.attempts.get(alert_id, 0) + 1
                 receiver.attempts[alert_id] = attempt
             action = receiver.behaviour(operator, alert_id, attempt)
             if action == "hang":
                 time.sleep(1.0)  # longer than the sender's timeout
-            status = {"ok": 200, "fail": 500, "hang": 200, "refuse": 503}[action]
+            if action == "slow":
+                time.sleep(0.2)  # slow, but within the sender's timeout
+            if action == "reset":  # the connection drops without an answer
+                with receiver.lock:
+                    receiver.receipts.append(
+                        Receipt(operator, alert_id, body, dict(self.headers), 0, time.monotonic())
+                    )
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            status = {
+                "ok": 200,
+                "slow": 200,
+                "fail": 500,
+                "hang": 200,
+                "refuse": 503,
+                "reject": 400,  # the receiver will never take this message
+                "slow-down": 429,  # with Retry-After: 600
+                "timeout": 408,
+            }[action]
             with receiver.lock:
                 receiver.receipts.append(
                     Receipt(
@@ -227,6 +248,8 @@ def serve(receiver: Receiver) -> tuple[ThreadingHTTPServer, str]:
                 )
             try:
                 self.send_response(status)
+                if action == "slow-down":
+                    self.send_header("Retry-After", "600")
                 self.end_headers()
             except OSError:
                 pass  # the sender gave up waiting

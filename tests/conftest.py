@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.api_harness import Receiver, serve
+from tests.figures import FIGURES
 from tests.pg import PostgresServer
 
 
@@ -30,3 +32,29 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'poagate.db'}"
     server: PostgresServer = request.getfixturevalue("postgres")
     return server.fresh_database()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A server of its own, for a test that stops it."""
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    """A DNO's webhook receiver on loopback (tests/api_harness.py) and its URL."""
+    r = Receiver()
+    server, url = serve(r)
+    yield r, url
+    server.shutdown()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The figures the fuzzing and fault tests recorded (tests/figures.py), at the end."""
+    if FIGURES:
+        terminalreporter.section("figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.api_harness import Api, Clock, Receiver, make_api, serve
+from tests.api_harness import Api, Clock, make_api
 
 
 @pytest.fixture
@@ -18,11 +18,3 @@ def clock() -> Clock:
 @pytest.fixture
 def api(database: str, clock: Clock) -> Iterator[Api]:
     yield from make_api(database, clock)
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, str]]:
-    r = Receiver()
-    server, url = serve(r)
-    yield r, url
-    server.shutdown()

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from poagate.api.app import create_app
 from poagate.api.settings import Settings
-from poagate.delivery.signing import verify
+from poagate.delivery.signing import new_secret
+from poagate.delivery.worker import WorkerStatus, supervise
 from poagate.sim import duis
+from poagate.store.database import open_store
+from poagate.store.records import OutboundMessage
 from tests.api_harness import SECRET, Api, Receiver, ad1, chf_of, fleet_csv
 
 
@@ -102,12 +107,9 @@ def test_every_alert_arrives_signed_in_order_per_chf_despite_failures(
     for receipt in delivered:
         assert receipt.body == sent[receipt.alert_id]  # the original, byte for byte
         assert receipt.headers["Idempotency-Key"] == receipt.alert_id
-        assert verify(
-            SECRET,
-            receipt.headers["X-Poagate-Timestamp"],
-            receipt.body,
-            receipt.headers["X-Poagate-Signature"],
-        )
+        assert receipt.headers["webhook-id"] == receipt.alert_id
+        # A DNO checks it with a ready-made Standard Webhooks verifier (raises if it fails).
+        Webhook(SECRET).verify(receipt.body, receipt.headers, json_parse=False)
         assert receipt.headers["Content-Type"] == (
             "application/xml" if receipt.alert_id.startswith("X") else "application/json"
         )
@@ -173,3 +175,143 @@ def test_operators_without_a_webhook_use_the_pull_feed_only(
     assert [a["alert_id"] for a in live_api.get(dno, "/v1/alerts/forwarded").json()["items"]] == [
         "W16"
     ]
+
+
+# -- hardening: one delivery never stops the others (docs/security.md) -----------------------
+
+
+def deliveries(api: Api, status: str) -> list[dict[str, Any]]:
+    admin = api.token("admin")
+    items: list[dict[str, Any]] = api.get(admin, "/v1/deliveries", status=status).json()["items"]
+    return items
+
+
+def test_a_poison_alert_and_a_broken_webhook_stop_no_other_delivery(
+    live_api: Api, receiver: tuple[Receiver, str]
+) -> None:
+    """Alerts stored before the input limits (a CR/LF and a non-ASCII letter in the alert_id)
+    and a webhook URL httpx cannot read, set before URLs were checked: each is that delivery's
+    failure or goes out percent-encoded; every other alert is delivered, and the worker lives."""
+    rx, url = receiver
+    configure(live_api, url, ["12", "13"])
+    with open_store(live_api.database, "service") as store:
+        settings = store.reference.settings()
+        settings["delivery"]["webhooks"]["14"] = {"url": "http://[::1", "secret": SECRET}
+        store.reference.save_settings(settings, "test", datetime.now(UTC))
+        store.outbox.enqueue(
+            [
+                OutboundMessage(
+                    "POISON\r\nX: 1", "12", chf_of("12"), "application/json", b"{}", "pending"
+                ),
+                OutboundMessage(
+                    "PÖISON-2", "13", chf_of("13"), "application/json", b"{}", "pending"
+                ),
+                OutboundMessage(
+                    "BROKEN-URL", "14", chf_of("14"), "application/json", b"{}", "pending"
+                ),
+            ],
+            datetime.now(UTC),
+        )
+    dsp = live_api.token("dsp")
+    live_api.post(dsp, [ad1("AFTER-12", chf_of("12")), ad1("AFTER-13", chf_of("13"))])
+    wait_until(
+        lambda: (
+            {"AFTER-12", "AFTER-13"} <= {r.alert_id for r in rx.delivered()}
+            and len(deliveries(live_api, "dead")) == 1
+        )
+    )
+    arrived = {r.alert_id for r in rx.delivered()}
+    assert {"POISON%0D%0AX:%201", "P%C3%96ISON-2"} <= arrived  # header-safe, same id on retries
+    (dead,) = deliveries(live_api, "dead")
+    assert dead["alert_id"] == "BROKEN-URL"
+    assert dead["attempts"] == 1  # a URL that cannot be read is not tried again
+    assert "refused" in dead["last_error"]
+    status = live_api.client.app.state.context.deliveries  # type: ignore[attr-defined]
+    assert status.restarts == 0
+    live_api.background_passes("delivery")
+
+
+def test_a_receiver_that_rejects_a_message_is_not_asked_again(
+    live_api: Api, receiver: tuple[Receiver, str]
+) -> None:
+    rx, url = receiver
+    rx.behaviour = lambda operator, alert_id, attempt: "reject" if alert_id == "R-1" else "ok"
+    configure(live_api, url, ["12"], max_attempts=8)
+    live_api.post(live_api.token("dsp"), [ad1("R-1", chf_of("12")), ad1("R-2", chf_of("12"))])
+    wait_until(lambda: {r.alert_id for r in rx.delivered()} == {"R-2"})
+    (dead,) = deliveries(live_api, "dead")
+    assert (dead["alert_id"], dead["attempts"]) == ("R-1", 1)
+    assert dead["last_error"] == "HTTP 400: the receiver refused this message"
+    assert rx.attempts["R-1"] == 1
+
+
+@pytest.mark.parametrize("action", ["slow-down", "timeout"])
+def test_429_and_408_are_tried_again_and_retry_after_is_honoured(
+    live_api: Api, receiver: tuple[Receiver, str], action: str
+) -> None:
+    rx, url = receiver
+    rx.behaviour = lambda operator, alert_id, attempt: action
+    configure(live_api, url, ["12"], max_attempts=8)  # backoff 0.02 s to 0.1 s
+    before = datetime.now(UTC)
+    live_api.post(live_api.token("dsp"), [ad1("S-1", chf_of("12"))])
+    wait_until(lambda: bool(rx.attempts.get("S-1")))
+    live_api.background_passes("delivery")
+    (pending,) = deliveries(live_api, "pending")
+    assert pending["status"] == "pending"
+    due = datetime.fromisoformat(pending["next_attempt_at"])
+    if action == "slow-down":  # Retry-After: 600, far beyond the backoff
+        assert rx.attempts["S-1"] == 1
+        assert due >= before + timedelta(seconds=590)
+        assert pending["last_error"] == "HTTP 429"
+    else:
+        assert rx.attempts["S-1"] >= 1
+        assert due < before + timedelta(seconds=60)
+        assert pending["last_error"] == "HTTP 408"
+
+
+def test_during_a_rotation_both_secrets_sign_and_either_verifies(
+    live_api: Api, receiver: tuple[Receiver, str]
+) -> None:
+    rx, url = receiver
+    configure(live_api, url, ["12"])
+    newer = new_secret()
+    admin = live_api.token("admin")
+    rotated = live_api.client.put(
+        "/v1/config",
+        json={"delivery": {"webhooks": {"12": {"url": f"{url}/dno/12", "secret": newer}}}},
+        headers=live_api.auth(admin),
+    )
+    assert rotated.status_code == 200, rotated.text
+    live_api.post(live_api.token("dsp"), [ad1("ROT-1", chf_of("12"))])
+    wait_until(lambda: {r.alert_id for r in rx.delivered()} == {"ROT-1"})
+    (receipt,) = rx.delivered()
+    assert len(receipt.headers["webhook-signature"].split(" ")) == 2
+    for secret in (SECRET, newer):  # a DNO that has not switched yet, and one that has
+        Webhook(secret).verify(receipt.body, receipt.headers, json_parse=False)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new_secret()).verify(receipt.body, receipt.headers, json_parse=False)
+
+
+def test_the_worker_loop_is_started_again_when_it_ends() -> None:
+    status = WorkerStatus()
+    runs: list[int] = []
+
+    async def worker() -> None:
+        runs.append(len(runs))
+        if len(runs) == 1:
+            raise RuntimeError("a bug nobody foresaw")
+        if len(runs) == 2:
+            return  # ended without a reason
+        await asyncio.sleep(3600)
+
+    async def main() -> None:
+        task = asyncio.create_task(supervise(worker, status, pause_seconds=0))
+        while len(runs) < 3:
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert status.restarts == 2
+    assert runs == [0, 1, 2]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from poagate.store.database import open_store, sqlite_path
@@ -47,8 +45,8 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_metrics(api: Api) -> None:
-    dsp = api.token("dsp")
-    before = samples(api.client.get("/metrics").text)
+    dsp, admin = api.token("dsp"), api.token("admin")
+    before = samples(api.get(admin, "/metrics").text)
     api.post(
         dsp,
         [
@@ -61,7 +59,7 @@ def test_metrics(api: Api) -> None:
             "{oops",
         ],
     )
-    after = samples(api.client.get("/metrics").text)
+    after = samples(api.get(admin, "/metrics").text)
 
     def grew(name: str, **labels: str) -> float:
         key = (name, tuple(sorted(labels.items())))
@@ -90,15 +88,6 @@ def test_request_body_limit(database: str, clock: Clock) -> None:
             assert store.reads.counts()["ad1_received"] == 0
 
 
-@pytest.fixture
-def own_postgres() -> Iterator[PostgresServer]:
-    """A server of its own, for a test that stops it."""
-    server = PostgresServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_store_gone_is_503_with_retry_after_and_nothing_half_written(
     own_postgres: PostgresServer, clock: Clock
 ) -> None:
@@ -111,7 +100,9 @@ def test_store_gone_is_503_with_retry_after_and_nothing_half_written(
         assert answer.status_code == 503
         assert answer.headers["retry-after"] == "2"
         assert "nothing of this request was kept" in answer.json()["detail"]
-        assert api.client.get("/readyz").status_code == 503
+        not_ready = api.client.get("/readyz")
+        assert not_ready.status_code == 503
+        assert not_ready.json()["detail"] == "the store cannot be reached"  # no internals
         own_postgres.resume()
         time.sleep(float(answer.headers["retry-after"]))  # as a client told to wait does
         again = api.post(dsp, [ad1("DURING-1", chf_of("10")), ad1("DURING-2", chf_of("11"))])

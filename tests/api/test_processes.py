@@ -195,9 +195,10 @@ def test_graceful_shutdown_answers_the_requests_in_flight(database: str, token_f
         assert store.reads.counts()["ad1_forwarded"] == 20_000
 
 
-def release_passes(url: str) -> float:
+def release_passes(url: str, admin: str) -> float:
     """The release-if-dark passes a server has completed, from its /metrics."""
-    for line in httpx.get(f"{url}/metrics").text.splitlines():
+    metrics = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {admin}"})
+    for line in metrics.text.splitlines():
         if line.startswith("poagate_release_passes_total "):
             return float(line.split()[1])
     raise AssertionError("no poagate_release_passes_total in /metrics")
@@ -234,10 +235,11 @@ def test_two_servers_release_a_dark_entry_once(
     while released() == 0:
         assert time.monotonic() < deadline, "no server released the entry"
         time.sleep(0.05)
+    admin = token_for("admin")
     for server in two_servers:  # two more passes of each server
-        passes = release_passes(server.url)
+        passes = release_passes(server.url, admin)
         deadline = time.monotonic() + 10
-        while release_passes(server.url) < passes + 2:
+        while release_passes(server.url, admin) < passes + 2:
             assert time.monotonic() < deadline, "a server stopped running its passes"
             time.sleep(0.05)
     assert released() == 1

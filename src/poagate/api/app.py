@@ -62,13 +62,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(ingestor.start)  # opens (and migrates) the database first
         delivery_task = None
         if settings.deliveries:
-            from poagate.delivery.worker import run_deliveries
+            from poagate.delivery.worker import run_deliveries, supervise
 
             delivery_task = asyncio.create_task(
-                run_deliveries(
-                    settings.database,
-                    settings.clock,
-                    settings.delivery_poll_seconds,
+                supervise(
+                    lambda: run_deliveries(
+                        settings.database,
+                        settings.clock,
+                        settings.delivery_poll_seconds,
+                        context.deliveries,
+                    ),
                     context.deliveries,
                 ),
                 name="deliveries",
@@ -81,8 +84,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for task in (release_task, delivery_task):
                 if task is not None:
                     task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
+                    try:
                         await task
+                    except asyncio.CancelledError:
+                        pass
+                    except Exception:  # a background task's end never stops the shutdown
+                        log.exception("background task %s had failed", task.get_name())
             await asyncio.to_thread(ingestor.stop)
             context.reads.close()
 
@@ -138,7 +145,11 @@ def open_location(database: str) -> str:
 def store_figures(context: AppContext) -> dict[str, Any]:
     now = context.settings.clock()
     with context.reads.borrow() as store:
-        return {"open_windows": store.reads.open_windows(now), "deliveries": store.outbox.counts()}
+        return {
+            "open_windows": store.reads.open_windows(now),
+            "deliveries": store.outbox.counts(),
+            "ad1_unrouted": store.reads.unrouted_count(),
+        }
 
 
 def app_from_env() -> FastAPI:

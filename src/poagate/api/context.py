@@ -22,7 +22,12 @@ from poagate.store.store import Store
 
 
 class ReadPool:
-    """Read connections for request handlers, opened as needed up to ``size``."""
+    """Read connections for request handlers, opened as needed up to ``size``.
+
+    A borrowed connection comes back on every path: given back after the block, whatever it
+    raised, and closed (making room for a new one) when the store failed under it. ``idle`` and
+    ``opened`` let a test check that the pool is whole after any number of failed requests.
+    """
 
     def __init__(self, database: str, size: int) -> None:
         self.database = database
@@ -55,18 +60,39 @@ class ReadPool:
         try:
             yield store
         except StoreUnavailableError:
-            store.close()  # a broken connection is not given back
-            with self._lock:
-                self._opened -= 1
+            self._discard(store)  # a broken connection is not given back
+            raise
+        except BaseException:
+            # The request failed, not the connection (a bad cursor, a client gone): it goes
+            # back. Connections run in autocommit, and ``transaction()`` rolls back what it
+            # opened, so no transaction is left open on it.
+            self._idle.put(store)
             raise
         self._idle.put(store)
 
+    def _discard(self, store: Store) -> None:
+        with contextlib.suppress(Exception):
+            store.close()
+        with self._lock:
+            self._opened -= 1
+
+    @property
+    def opened(self) -> int:
+        """Connections open now, idle or borrowed."""
+        return self._opened
+
+    @property
+    def idle(self) -> int:
+        return self._idle.qsize()
+
     def close(self) -> None:
+        """Close the idle connections (at shutdown); the pool may be used again after it."""
         while True:
             try:
-                self._idle.get_nowait().close()
+                store = self._idle.get_nowait()
             except queue.Empty:
                 return
+            self._discard(store)
 
 
 @dataclass(slots=True)

@@ -100,6 +100,13 @@ class StoreGauges(Collector):
         for status in ("pending", "held", "delivered", "dead"):
             queue.add_metric([status], figures["deliveries"].get(status, 0))
         yield queue
+        unrouted = GaugeMetricFamily(
+            "poagate_ad1_unrouted",
+            "Forwarded AD1s that reached no DNO: no ESME of the inventory is joined to their "
+            "hub (R8). GET /v1/alerts/unrouted lists them.",
+        )
+        unrouted.add_metric([], figures["ad1_unrouted"])
+        yield unrouted
 
 
 def metrics_payload(gauges: Collector) -> tuple[bytes, str]:
@@ -188,7 +195,12 @@ class RequestContext:
 
         try:
             length = headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > limit:
+            if (
+                length is not None
+                and length.isascii()
+                and length.isdigit()
+                and (len(length) > 18 or int(length) > limit)
+            ):
                 await _too_large(scope, send_with_id, limit, request_id)
                 return
             seen = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import Request
@@ -9,8 +10,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from poagate.formats.limits import error_text
 from poagate.store import StoreUnavailableError
 
+log = logging.getLogger("poagate.api")
 PROBLEM = "application/problem+json"
 RETRY_AFTER_SECONDS = 2
 
@@ -38,7 +41,7 @@ def problem_response(
         "type": "about:blank",
         "title": title,
         "status": status,
-        "detail": detail,
+        "detail": error_text(detail),  # it may quote the input: never an echo of a megabyte
         "instance": request.url.path,
         "request_id": getattr(request.state, "request_id", None),
         **extra,
@@ -53,7 +56,12 @@ async def on_problem(request: Request, exc: Exception) -> JSONResponse:
 
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    titles = {404: "Not Found", 405: "Method Not Allowed", 401: "Unauthorized"}
+    titles = {
+        400: "Bad Request",
+        401: "Unauthorized",
+        404: "Not Found",
+        405: "Method Not Allowed",
+    }
     return problem_response(
         request,
         exc.status_code,
@@ -66,14 +74,18 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
 async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"where": ".".join(str(p) for p in e.get("loc", ())), "error": e.get("msg", "")}
-        for e in exc.errors()
+        {
+            "where": error_text(".".join(str(p) for p in e.get("loc", ()))),
+            "error": error_text(str(e.get("msg", ""))),
+        }
+        for e in exc.errors()[:20]
     ]
     detail = "; ".join(f"{e['where']}: {e['error']}" for e in errors)
     return problem_response(request, 422, "Invalid request", detail, errors=errors)
 
 
 async def on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("answered 503: %s", exc)  # the reason for operations, not for the caller
     return problem_response(
         request,
         503,

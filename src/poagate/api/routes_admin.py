@@ -7,28 +7,52 @@ on the writer connection, in turn with the decisions.
 from __future__ import annotations
 
 import io
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field, field_validator
 
 from poagate.api.auth import require
 from poagate.api.context import context_of
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
+from poagate.api.schemas import (
+    ADMIN,
+    AuditPage,
+    Deliveries,
+    GuidListLoadAnswer,
+    GuidListVersions,
+    InventoryLoadAnswer,
+    RetryAnswer,
+    TokenCreated,
+    TokenRevoked,
+    documented,
+)
 from poagate.api.tokens import Principal, checked_operators, new_token, token_sha256
+from poagate.delivery.urls import (
+    MASK,
+    WebhookUrlError,
+    check_webhook_url,
+    has_masked_password,
+    masked_url,
+)
 from poagate.domain.ids import IdentifierError, parse_network_operator
 from poagate.domain.reference import DEFAULT_AREA_OUTAGE_SECONDS, DEFAULT_MANUFACTURERS, Config
 from poagate.formats.errors import InputError
 from poagate.formats.guid_list import read_guid_list
 from poagate.formats.inventory import read_inventory
+from poagate.formats.limits import MAX_ID
 from poagate.formats.records import rejection_fields
+from poagate.formats.timestamps import format_timestamp
 from poagate.service.inputs import bytes_sha256
 from poagate.service.releases import WATERMARK, arm_release_if_dark
 from poagate.store.store import Store
 
 router = APIRouter(tags=["operations"])
 Admin = Annotated[Principal, Depends(require("admin"))]
+After = Annotated[int, Query(ge=0, le=MAX_ID)]
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def _text(body: bytes, what: str) -> str:
@@ -43,6 +67,7 @@ def _text(body: bytes, what: str) -> str:
 @router.put(
     "/v1/reference/inventory",
     response_class=Json,
+    responses=documented(InventoryLoadAnswer, 400, 401, 403, 413, 503),
     summary="Load inventory rows (CSV)",
     description="Upserts the devices of a CSV with the SPEC §3 header. Bad rows are rejected "
     "with their line numbers; good rows load.",
@@ -89,6 +114,7 @@ async def put_inventory(request: Request, principal: Admin) -> Json:
 @router.put(
     "/v1/reference/guid-list",
     response_class=Json,
+    responses=documented(GuidListLoadAnswer, 400, 401, 403, 413, 503),
     summary="Load the GUID list",
     description="One Device ID per line. A new version unless its content is the version in "
     "force; the answer says which. Activations are judged against the version in force when "
@@ -126,7 +152,12 @@ async def put_guid_list(request: Request, principal: Admin) -> Json:
     return Json(await context.ingestor.call(load))
 
 
-@router.get("/v1/reference/guid-list/versions", response_class=Json, summary="GUID list versions")
+@router.get(
+    "/v1/reference/guid-list/versions",
+    response_class=Json,
+    responses=documented(GuidListVersions, 401, 403, 503),
+    summary="GUID list versions",
+)
 def guid_list_versions(request: Request, principal: Admin) -> Json:
     with context_of(request).reads.borrow() as store:
         versions = store.reference.guid_list_versions()
@@ -148,21 +179,37 @@ def guid_list_versions(request: Request, principal: Admin) -> Json:
 # -- configuration ------------------------------------------------------------------------------
 
 
+SECRET_ROTATION = timedelta(hours=24)  # how long a replaced secret still signs (decisions.md)
+
+
 class Webhook(BaseModel):
-    url: str = Field(description="Where the DNO receives forwarded AD1s (http or https).")
+    url: str = Field(
+        description="Where the DNO receives forwarded AD1s (http or https). Link-local and "
+        "cloud-metadata addresses are refused; a password in it is shown as ***, and sending "
+        "*** back keeps the stored one."
+    )
     secret: str | None = Field(
         None,
         min_length=16,
-        description="The HMAC-SHA256 key of the signature header; leave out to keep the one "
-        "set before.",
+        max_length=256,
+        description="The Standard Webhooks secret: whsec_ and the base64 of 24 to 64 random "
+        "bytes. Leave out to keep the one set before. Never shown back. A new secret starts a "
+        "rotation: for 24 hours messages are signed with the new and the old.",
+    )
+    previous_secret: str | None = Field(
+        None, description="Set by poagate during a rotation; what is sent here is ignored."
+    )
+    previous_secret_until: datetime | None = Field(
+        None, description="When the replaced secret stops signing (set by poagate)."
     )
 
     @field_validator("url")
     @classmethod
     def http_url(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return url
+        try:
+            return check_webhook_url(url)
+        except WebhookUrlError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class Delivery(BaseModel):
@@ -195,28 +242,70 @@ class Settings(BaseModel):
     release_after_minutes: int | None = Field(
         None,
         ge=1,
+        le=525_600,  # a year: times stay inside the calendar (formats.limits)
         description="release-if-dark: release a suppressed AD1 whose hub sent nothing within "
         "this many minutes of its event_at; it watches AD1s decided from when it is switched on.",
     )
     area_outage_threshold: int | None = Field(
         None,
         ge=1,
+        le=1_000_000,
         description="area-outage: forward (or release) an AD1 when this many AD1s of other hubs "
         "of its postcode sector within area_outage_seconds were forwarded.",
     )
-    area_outage_seconds: int = Field(DEFAULT_AREA_OUTAGE_SECONDS, ge=1)
+    area_outage_seconds: int = Field(DEFAULT_AREA_OUTAGE_SECONDS, ge=1, le=86_400)
     delivery: Delivery = Field(default_factory=Delivery)
 
 
 def _masked(settings: dict[str, Any]) -> dict[str, Any]:
+    """The configuration as it is shown (GET, PUT's answer, the audit): no secret, not even a
+    part of one, and no password of a webhook URL."""
     shown = Settings.model_validate(settings).model_dump()
     for hook in shown["delivery"]["webhooks"].values():
-        secret = hook.get("secret") or ""
-        hook["secret"] = None if not secret else f"****{secret[-4:]}"
+        hook["secret_set"] = bool(hook.get("secret"))
+        hook["secret"] = None
+        hook["previous_secret"] = None
+        hook["url"] = masked_url(hook["url"])
     return shown
 
 
-@router.get("/v1/config", response_class=Json, summary="The configuration in force")
+def _with_stored_secrets(
+    operator: str, hook: dict[str, Any], stored: dict[str, Any], now: datetime
+) -> None:
+    """A webhook as it will be stored: the masked password and a left-out secret taken from
+    what is stored, and a new secret starting a rotation (see ``SECRET_ROTATION``)."""
+    old_url, old_secret = stored.get("url"), stored.get("secret")
+    if has_masked_password(hook["url"]):
+        if old_url is None or masked_url(old_url) != hook["url"]:
+            raise Problem(
+                422,
+                "Invalid configuration",
+                f"delivery.webhooks.{operator}.url has the password {MASK}, which keeps the "
+                "stored one, but its other parts differ from the stored URL: send the password",
+            )
+        hook["url"] = old_url
+    hook["previous_secret"] = stored.get("previous_secret")
+    hook["previous_secret_until"] = stored.get("previous_secret_until")
+    if hook["secret"] is None:
+        if old_secret is None:
+            raise Problem(
+                422,
+                "Invalid configuration",
+                f"delivery.webhooks.{operator}.secret is needed: no "
+                "secret was set for that operator before",
+            )
+        hook["secret"] = old_secret
+    elif old_secret is not None and hook["secret"] != old_secret:
+        hook["previous_secret"] = old_secret
+        hook["previous_secret_until"] = format_timestamp(now + SECRET_ROTATION)
+
+
+@router.get(
+    "/v1/config",
+    response_class=Json,
+    responses=documented(Settings, 401, 403, 503),
+    summary="The configuration in force",
+)
 def get_config(request: Request, principal: Admin) -> Json:
     with context_of(request).reads.borrow() as store:
         return Json(_masked(store.reference.settings()))
@@ -225,6 +314,7 @@ def get_config(request: Request, principal: Admin) -> Json:
 @router.put(
     "/v1/config",
     response_class=Json,
+    responses=documented(Settings, *ADMIN),
     summary="Replace the configuration",
     description="Takes effect for events decided from now on. Webhook secrets are "
     "never shown back.",
@@ -239,19 +329,11 @@ async def put_config(request: Request, principal: Admin, body: Settings) -> Json
 
     def save(store: Store) -> dict[str, Any]:
         with store.transaction():
-            current = Settings.model_validate(store.reference.settings()).model_dump()
-            wanted = body.model_dump()
+            current = Settings.model_validate(store.reference.settings()).model_dump(mode="json")
+            wanted = body.model_dump(mode="json")
             for operator, hook in wanted["delivery"]["webhooks"].items():
-                if hook["secret"] is None:
-                    kept = current["delivery"]["webhooks"].get(operator, {}).get("secret")
-                    if kept is None:
-                        raise Problem(
-                            422,
-                            "Invalid configuration",
-                            f"delivery.webhooks.{operator}.secret is needed: no "
-                            "secret was set for that operator before",
-                        )
-                    hook["secret"] = kept
+                stored = current["delivery"]["webhooks"].get(operator, {})
+                _with_stored_secrets(operator, hook, stored, now)
             changed = store.reference.save_settings(wanted, principal.actor, now)
             if wanted["release_after_minutes"] is not None and (
                 current["release_after_minutes"] is None or store.meta(WATERMARK) is None
@@ -270,6 +352,7 @@ async def put_config(request: Request, principal: Admin, body: Settings) -> Json
 @router.get(
     "/v1/deliveries",
     response_class=Json,
+    responses=documented(Deliveries, *ADMIN),
     summary="Deliveries to DNO webhooks",
     description="By status: dead (gave up; retry them here), pending or delivered.",
 )
@@ -277,7 +360,7 @@ def deliveries(
     request: Request,
     principal: Admin,
     status: Literal["dead", "pending", "delivered"] = "dead",
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: After = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Json:
     with context_of(request).reads.borrow() as store:
@@ -287,9 +370,12 @@ def deliveries(
 
 
 @router.post(
-    "/v1/deliveries/{delivery_id}/retry", response_class=Json, summary="Send a dead delivery again"
+    "/v1/deliveries/{delivery_id}/retry",
+    response_class=Json,
+    responses=documented(RetryAnswer, 404, *ADMIN),
+    summary="Send a dead delivery again",
 )
-async def retry_delivery(request: Request, principal: Admin, delivery_id: int) -> Json:
+async def retry_delivery(request: Request, principal: Admin, delivery_id: Id) -> Json:
     context = context_of(request)
     now = context.settings.clock()
     done = await context.ingestor.call(
@@ -300,11 +386,16 @@ async def retry_delivery(request: Request, principal: Admin, delivery_id: int) -
     return Json({"id": delivery_id, "status": "pending"})
 
 
-@router.get("/v1/audit", response_class=Json, summary="Every change: who, when, what")
+@router.get(
+    "/v1/audit",
+    response_class=Json,
+    responses=documented(AuditPage, *ADMIN),
+    summary="Every change: who, when, what",
+)
 def audit(
     request: Request,
     principal: Admin,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: After = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Json:
     with context_of(request).reads.borrow() as store:
@@ -329,6 +420,7 @@ class TokenRequest(BaseModel):
     "/v1/tokens",
     response_class=Json,
     status_code=201,
+    responses=documented(TokenCreated, *ADMIN, status=201),
     summary="Create a token",
     description="The token is in this answer only; the store keeps its SHA-256.",
 )
@@ -351,8 +443,13 @@ async def create_token(request: Request, principal: Admin, body: TokenRequest) -
     )
 
 
-@router.delete("/v1/tokens/{token_id}", response_class=Json, summary="Revoke a token")
-async def revoke(request: Request, principal: Admin, token_id: int) -> Json:
+@router.delete(
+    "/v1/tokens/{token_id}",
+    response_class=Json,
+    responses=documented(TokenRevoked, 404, *ADMIN),
+    summary="Revoke a token",
+)
+async def revoke(request: Request, principal: Admin, token_id: Id) -> Json:
     context = context_of(request)
     now = context.settings.clock()
     if not await context.ingestor.call(lambda s: s.tokens.revoke(token_id, now, principal.actor)):

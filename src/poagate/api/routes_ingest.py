@@ -14,8 +14,14 @@ from poagate.api.context import context_of
 from poagate.api.observability import DECISION_SECONDS
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
+from poagate.api.schemas import MessagesAnswer, documented
 from poagate.api.tokens import Principal
-from poagate.service.messages import SUPPORTED, UnsupportedMediaTypeError, items_of
+from poagate.service.messages import (
+    SUPPORTED,
+    TooManyLinesError,
+    UnsupportedMediaTypeError,
+    items_of,
+)
 
 router = APIRouter(tags=["messages"])
 
@@ -29,6 +35,7 @@ BODY_DOC = (
 @router.post(
     "/v1/messages",
     response_class=Json,
+    responses=documented(MessagesAnswer, 400, 401, 403, 413, 415, 503),
     summary="Submit messages for a decision",
     description=BODY_DOC
     + " The answer gives every item's outcome — suppressed, forwarded, duplicate, recorded, "
@@ -56,6 +63,8 @@ async def post_messages(
         )
     except UnsupportedMediaTypeError as exc:
         raise Problem(415, "Unsupported Media Type", str(exc)) from None
+    except TooManyLinesError as exc:
+        raise Problem(413, "Too many messages", str(exc)) from None
     if not items:
         raise Problem(400, "Empty body", "the request has no message; send at least one")
     source = f"POST /v1/messages {request.state.request_id}"

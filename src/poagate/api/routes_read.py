@@ -10,7 +10,6 @@ item the caller may see is refused with the same message whether or not it exist
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import io
 from collections.abc import Callable, Iterator
@@ -24,11 +23,20 @@ from poagate.api.auth import require
 from poagate.api.context import context_of
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
+from poagate.api.schemas import (
+    READ,
+    ActivationPage,
+    ForwardedPage,
+    SummaryAnswer,
+    SuppressionPage,
+    documented,
+)
 from poagate.api.tokens import Principal
 from poagate.domain.ids import IdentifierError, parse_device_id, parse_mpan, parse_network_operator
 from poagate.domain.outcomes import ForwardedAlert, SuppressionEntry
 from poagate.formats.errors import InputError
 from poagate.formats.jsonl import request_id as canonical_request_id
+from poagate.formats.limits import MAX_ALERT_ID_LENGTH
 from poagate.formats.records import (
     FORWARDED_FIELDS,
     SUPPRESSION_FIELDS,
@@ -57,10 +65,16 @@ def encode_cursor(identifier: str) -> str:
 
 
 def decode_cursor(cursor: str) -> str:
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise BAD_CURSOR
     try:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8 inside
         raise BAD_CURSOR from None
+
+
+# A cursor encodes an alert_id or a request_id (at most 256 characters): base64 of no more.
+MAX_CURSOR_LENGTH = 4 * MAX_ALERT_ID_LENGTH // 3 + 4
 
 
 BAD_CURSOR = Problem(
@@ -135,6 +149,7 @@ def cursor_checked() -> Iterator[None]:
 
 @router.get(
     "/v1/suppression-log",
+    responses=documented(SuppressionPage, *READ, csv=True),
     summary="Suppression Log entries",
     description="Entries in decision order. A DNO sees its own network operators' entries; "
     "admin sees all (or one operator's with network_operator). Times filter received_at, "
@@ -169,8 +184,9 @@ def suppression_log(
         mpan=meter,
         request_id=activation,
     )
+    start = after(cursor)
     with context_of(request).reads.borrow() as store, cursor_checked():
-        found = store.reads.outcomes_page(which, after(cursor), limit + 1)
+        found = store.reads.outcomes_page(which, start, limit + 1)
     items = [(outcome.alert_id, outcome) for outcome in found]
     return page(request, items, limit, SUPPRESSION_FIELDS, _suppression, format)
 
@@ -187,6 +203,7 @@ def _forwarded(record: Any) -> dict[str, Any]:
 
 @router.get(
     "/v1/alerts/forwarded",
+    responses=documented(ForwardedPage, *READ, csv=True),
     summary="Forwarded AD1s (the pull feed)",
     description="Every AD1 forwarded to the caller's network operators, in the order they "
     "were forwarded: decided, or released by a SPEC §9 guard (then decided_at is the release "
@@ -201,15 +218,45 @@ def forwarded_feed(
     format: Format = None,
     network_operator: str | None = None,
 ) -> Response:
-    scope = scope_of(principal, network_operator)
+    return feed(request, scope_of(principal, network_operator), limit, cursor, format)
+
+
+def feed(
+    request: Request,
+    scope: frozenset[str] | None,
+    limit: int,
+    cursor: str | None,
+    fmt: str | None,
+) -> Response:
+    """A page of the forwarded feed of the operators in ``scope`` (None: all)."""
+    start = after(cursor)
     with context_of(request).reads.borrow() as store, cursor_checked():
-        found = store.reads.feed_page(scope, after(cursor), limit + 1)
+        found = store.reads.feed_page(scope, start, limit + 1)
     items = [(outcome.alert_id, outcome) for outcome in found]
-    return page(request, items, limit, FORWARDED_FIELDS, _forwarded, format)
+    return page(request, items, limit, FORWARDED_FIELDS, _forwarded, fmt)
+
+
+@router.get(
+    "/v1/alerts/unrouted",
+    responses=documented(ForwardedPage, *READ, csv=True),
+    summary="Forwarded AD1s that reached no DNO (admin)",
+    description="AD1s whose hub no ESME of the inventory is joined to: forwarded (R7) with an "
+    "empty network_operator (R8), so in no DNO's feed. In the order they were forwarded; "
+    "follow next_cursor as for the feed.",
+)
+def unrouted(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("admin"))],
+    limit: Limit = 100,
+    cursor: CursorParam = None,
+    format: Format = None,
+) -> Response:
+    return feed(request, frozenset({""}), limit, cursor, format)  # "": no network operator
 
 
 @router.get(
     "/v1/activations",
+    responses=documented(ActivationPage, *READ),
     summary="Activation records (admin)",
     description="One record per request_id, in first-seen order; filter by device and status.",
 )
@@ -225,9 +272,10 @@ def activations(
         device = None if device_id is None else parse_device_id(device_id)
     except IdentifierError as exc:
         raise Problem(422, "Invalid request", str(exc)) from None
+    start = after(cursor)
     with context_of(request).reads.borrow() as store, cursor_checked():
         rows = store.reads.activations_page(
-            device_id=device, status=status, after_request_id=after(cursor), limit=limit + 1
+            device_id=device, status=status, after_request_id=start, limit=limit + 1
         )
     more = len(rows) > limit
     rows = rows[:limit]
@@ -241,6 +289,7 @@ def activations(
 
 @router.get(
     "/v1/summary",
+    responses=documented(SummaryAnswer, 401, 403, 503),
     summary="Counts, scoped to the caller",
     description="Admin: the figures of the whole store and the delivery queue. A DNO: the "
     "suppressed and forwarded AD1s of its own network operators, and nothing of others.",
@@ -254,6 +303,7 @@ def summary(
             return Json(
                 {
                     **store.reads.counts(),
+                    "ad1_unrouted": store.reads.unrouted_count(),
                     "by_network_operator": _by_operator(by_operator),
                     "deliveries": store.outbox.counts(),
                 }

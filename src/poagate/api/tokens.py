@@ -14,6 +14,7 @@ module holds no route.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import secrets
 import time
@@ -62,19 +63,36 @@ def checked_operators(role: str, operators: list[str]) -> list[str]:
 
 
 class TokenCache:
-    """SHA-256 → principal (or None), for a few seconds."""
+    """SHA-256 → principal, for a few seconds, for at most ``size`` tokens.
 
-    def __init__(self, seconds: float) -> None:
+    Only tokens that were found are kept: a failed look-up is asked of the store again, so that
+    a flood of made-up tokens cannot fill the cache and push out the real ones. When full, the
+    entry used longest ago goes (least recently used); nothing is ever dropped wholesale.
+    """
+
+    def __init__(self, seconds: float, size: int = 10_000) -> None:
         self.seconds = seconds
-        self._entries: dict[str, tuple[float, Principal | None]] = {}
+        self.size = size
+        self._entries: collections.OrderedDict[str, tuple[float, Principal]] = (
+            collections.OrderedDict()
+        )
 
-    def get(self, digest: str) -> tuple[bool, Principal | None]:
+    def get(self, digest: str) -> Principal | None:
+        """The principal of a token looked up in the last few seconds, else None."""
         entry = self._entries.get(digest)
-        if entry is None or entry[0] < time.monotonic():
-            return False, None
-        return True, entry[1]
+        if entry is None:
+            return None
+        if entry[0] < time.monotonic():
+            self._entries.pop(digest, None)
+            return None
+        self._entries.move_to_end(digest)
+        return entry[1]
 
-    def put(self, digest: str, principal: Principal | None) -> None:
-        if len(self._entries) > 10_000:
-            self._entries.clear()
+    def put(self, digest: str, principal: Principal) -> None:
         self._entries[digest] = (time.monotonic() + self.seconds, principal)
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -13,7 +13,15 @@ ROUNDS = Counter(
 )
 LAST_ROUND = Gauge(
     "poagate_delivery_last_round_timestamp_seconds",
-    "When the delivery worker last completed a round (Unix time); a stale value means the "
-    "worker is stuck or paused.",
+    "When the delivery worker last completed a round's work (Unix time): its last successful "
+    "pass. A stale value means the worker is stuck or the store is unreachable.",
     multiprocess_mode="max",
+)
+ROUND_ERRORS = Counter(
+    "poagate_delivery_round_errors_total",
+    "Rounds of the delivery worker that failed for a reason other than the store (logged).",
+)
+RESTARTS = Counter(
+    "poagate_delivery_worker_restarts_total",
+    "Times the delivery worker's loop ended and was started again (logged).",
 )

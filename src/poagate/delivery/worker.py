@@ -2,11 +2,23 @@
 
 The worker claims deliveries that are due — for each CHF only the oldest not yet delivered, so
 a DNO receives each hub's alerts in the order they were decided — and POSTs the original
-message with its signature (``poagate.delivery.signing``). A 2xx answer is a delivery. Anything
-else (another status, a refused connection, a timeout) is a failed attempt, tried again after
-an exponential backoff with jitter; after ``max_attempts`` the delivery is dead, shown to admin
-at ``/v1/deliveries`` and sent again from there on request. Later alerts of the same CHF wait
-while an earlier one is being retried, and go on once it is delivered or dead.
+message, signed by the Standard Webhooks scheme (``poagate.delivery.signing``). A 2xx answer is
+a delivery. Anything else is a failed attempt, recorded on the delivery (attempts, last error):
+
+* a refused connection, a timeout, a 5xx, a 408 or a 429 is tried again after an exponential
+  backoff with jitter, or after the receiver's ``Retry-After`` when that is longer; after
+  ``max_attempts`` the delivery is dead;
+* any other 4xx (the receiver will not take this message), or a URL poagate refuses to send to
+  (``poagate.delivery.urls``), is dead at once: retrying it would not help.
+
+Dead deliveries are shown to admin at ``/v1/deliveries`` and sent again from there on request.
+Later alerts of the same CHF wait while an earlier one is being retried, and go on once it is
+delivered or dead.
+
+Nothing one delivery does can stop the others: whatever an attempt raises is that delivery's
+failed attempt; whatever a round raises is logged and the next round runs; and
+``supervise`` restarts the loop should it ever end. ``poagate_delivery_last_round_timestamp_
+seconds`` shows when a round last completed.
 
 Several server processes may run a worker each: claims are made in serialised transactions
 and last a lease, so a delivery is attempted by one worker at a time, and by another only if
@@ -20,19 +32,24 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
-from poagate.delivery.metrics import DELIVERIES, LAST_ROUND, ROUNDS
-from poagate.delivery.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from poagate.delivery.metrics import DELIVERIES, LAST_ROUND, RESTARTS, ROUND_ERRORS, ROUNDS
+from poagate.delivery.signing import signed_headers
+from poagate.delivery.urls import WebhookUrlError, check_destination
+from poagate.formats.limits import error_text
 from poagate.store import StoreError
 from poagate.store.database import open_store
 from poagate.store.ports import OutboxQueue
 from poagate.store.records import Delivery
+from poagate.store.store import Store
 
 log = logging.getLogger("poagate.delivery")
 
@@ -44,6 +61,8 @@ DEFAULTS: dict[str, Any] = {
     "backoff_seconds": 1.0,
     "backoff_max_seconds": 300.0,
 }
+RETRIED_4XX = frozenset({408, 429})  # the only 4xx answers worth sending again
+RETRY_AFTER_CAP_SECONDS = 3600.0  # a receiver's Retry-After is honoured up to an hour
 
 
 def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -55,9 +74,40 @@ def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
 
 @dataclass(slots=True)
 class WorkerStatus:
-    """How far a worker has got: rounds completed (whatever they found), for tests and health."""
+    """How far a worker has got, for tests and health: rounds completed (whatever they found),
+    rounds that completed their work, and restarts of the loop."""
 
     rounds: int = 0
+    successful_rounds: int = 0
+    restarts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What became of one attempt: ``error`` None when delivered; ``retry_after`` the seconds
+    the receiver asked for; ``final`` when sending again would not help (dead at once)."""
+
+    error: str | None
+    retry_after: float | None = None
+    final: bool = False
+
+
+async def supervise(
+    run: Callable[[], Awaitable[None]], status: WorkerStatus, pause_seconds: float = 1.0
+) -> None:
+    """Run ``run()`` until cancelled, starting it again (logged and counted) whenever it ends."""
+    while True:
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the delivery worker stopped; starting it again")
+        else:
+            log.error("the delivery worker ended; starting it again")
+        status.restarts += 1
+        RESTARTS.inc()
+        await asyncio.sleep(pause_seconds)
 
 
 async def run_deliveries(
@@ -66,28 +116,36 @@ async def run_deliveries(
     poll_seconds: float,
     status: WorkerStatus | None = None,
 ) -> None:
-    """Deliver until cancelled (the server's lifespan runs this as a task)."""
-    store = await asyncio.to_thread(open_store, database, "service")
+    """Deliver until cancelled (the server's lifespan runs this, supervised, as a task)."""
     status = status or WorkerStatus()
     rng = random.Random()
+    store: Store | None = None
     try:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(follow_redirects=False) as client:
             while True:
                 try:
+                    if store is None:
+                        store = await asyncio.to_thread(open_store, database, "service")
                     settings = await asyncio.to_thread(store.reference.settings)
                     sent = await deliver_due(store.outbox, settings, client, clock, rng)
                 except StoreError as exc:
                     log.warning("deliveries paused: %s", exc)
                     sent = 0
+                except Exception:
+                    log.exception("a delivery round failed; the next one runs")
+                    ROUND_ERRORS.inc()
+                    sent = 0
                 else:
                     LAST_ROUND.set_to_current_time()
+                    status.successful_rounds += 1
                 status.rounds += 1
                 ROUNDS.inc()
                 if not sent:
                     await asyncio.sleep(poll_seconds)
     finally:
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(store.close)
+        if store is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(store.close)
 
 
 async def deliver_due(
@@ -105,62 +163,147 @@ async def deliver_due(
     if not claimed:
         return 0
     webhooks = delivery_settings["webhooks"]
-    results = await asyncio.gather(*(send(client, d, webhooks, timeout) for d in claimed))
+    now = clock()
+    results = await asyncio.gather(*(send(client, d, webhooks, timeout, now) for d in claimed))
 
     def record() -> None:
         done = clock()
-        for delivery, error in zip(claimed, results, strict=True):
-            if error is None:
-                outbox.delivered(delivery.id, done)
-                DELIVERIES.labels("delivered").inc()
-                continue
-            attempt = delivery.attempts + 1
-            if attempt >= int(delivery_settings["max_attempts"]):
-                outbox.failed(delivery.id, error, None)
-                DELIVERIES.labels("dead").inc()
-                log.warning(
-                    "delivery of %s to %s is dead after %d attempts: %s",
-                    delivery.alert_id,
-                    delivery.network_operator,
-                    attempt,
-                    error,
-                )
-            else:
-                wait = backoff(
-                    attempt,
-                    float(delivery_settings["backoff_seconds"]),
-                    float(delivery_settings["backoff_max_seconds"]),
-                    rng,
-                )
-                outbox.failed(delivery.id, error, done + timedelta(seconds=wait))
-                DELIVERIES.labels("failed").inc()
+        for delivery, result in zip(claimed, results, strict=True):
+            try:
+                settle(outbox, delivery, result, delivery_settings, done, rng)
+            except StoreError:
+                raise  # the round pauses; the leases run out and the deliveries are claimed again
+            except Exception:
+                log.exception("recording the attempt on delivery %d failed", delivery.id)
 
     await asyncio.to_thread(record)
     return len(claimed)
 
 
-async def send(
-    client: httpx.AsyncClient, delivery: Delivery, webhooks: dict[str, Any], timeout: float
-) -> str | None:
-    """POST one delivery; None when the webhook took it, else what went wrong."""
-    hook = webhooks.get(delivery.network_operator)
-    if not hook or not hook.get("url") or not hook.get("secret"):
-        return f"no webhook is configured for network operator {delivery.network_operator}"
-    stamp = str(int(time.time()))
-    headers = {
-        "Content-Type": delivery.content_type,
-        "Idempotency-Key": delivery.alert_id,
-        "X-Poagate-Alert-Id": delivery.alert_id,
-        "X-Poagate-Network-Operator": delivery.network_operator,
-        TIMESTAMP_HEADER: stamp,
-        SIGNATURE_HEADER: signature(hook["secret"], stamp, delivery.payload),
-    }
-    try:
-        response = await client.post(
-            hook["url"], content=delivery.payload, headers=headers, timeout=timeout
+def settle(
+    outbox: OutboxQueue,
+    delivery: Delivery,
+    result: Attempt,
+    delivery_settings: dict[str, Any],
+    done: datetime,
+    rng: random.Random,
+) -> None:
+    """Record one attempt on its delivery: delivered, due again later, or dead."""
+    if result.error is None:
+        outbox.delivered(delivery.id, done)
+        DELIVERIES.labels("delivered").inc()
+        return
+    error = error_text(result.error.replace("\x00", ""))
+    attempt = delivery.attempts + 1
+    if result.final or attempt >= int(delivery_settings["max_attempts"]):
+        outbox.failed(delivery.id, error, None)
+        DELIVERIES.labels("dead").inc()
+        log.warning(
+            "delivery of %s to %s is dead after %d attempts: %s",
+            delivery.alert_id,
+            delivery.network_operator,
+            attempt,
+            error,
         )
-    except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}: {exc}"
-    if 200 <= response.status_code < 300:
+        return
+    wait = backoff(
+        attempt,
+        float(delivery_settings["backoff_seconds"]),
+        float(delivery_settings["backoff_max_seconds"]),
+        rng,
+    )
+    if result.retry_after is not None:
+        wait = max(wait, min(result.retry_after, RETRY_AFTER_CAP_SECONDS))
+    outbox.failed(delivery.id, error, done + timedelta(seconds=wait))
+    DELIVERIES.labels("failed").inc()
+
+
+async def send(
+    client: httpx.AsyncClient,
+    delivery: Delivery,
+    webhooks: dict[str, Any],
+    timeout: float,
+    now: datetime,
+) -> Attempt:
+    """POST one delivery. Whatever goes wrong — even what nobody foresaw — is this delivery's
+    failed attempt, never the worker's end."""
+    try:
+        hook = webhooks.get(delivery.network_operator)
+        if not hook or not hook.get("url") or not hook.get("secret"):
+            operator = delivery.network_operator
+            return Attempt(f"no webhook is configured for network operator {operator}")
+        try:
+            await check_destination(hook["url"])
+        except WebhookUrlError as exc:
+            return Attempt(f"the webhook URL is refused: {exc}", final=True)
+        try:
+            response = await client.post(
+                hook["url"],
+                content=delivery.payload,
+                headers=request_headers(delivery, hook, now),
+                timeout=timeout,
+            )
+        except httpx.HTTPError as exc:
+            return Attempt(f"{type(exc).__name__}: {exc}")
+        return attempt_of(response, now)
+    except Exception as exc:
+        log.exception("delivery %d failed unexpectedly", delivery.id)
+        return Attempt(f"{type(exc).__name__}: {exc}")
+
+
+def request_headers(delivery: Delivery, hook: dict[str, Any], now: datetime) -> dict[str, str]:
+    """The headers of one attempt: its type, its identity and its Standard Webhooks signature."""
+    message_id = header_safe(delivery.alert_id)
+    return {
+        "Content-Type": header_safe(delivery.content_type),
+        "Idempotency-Key": message_id,
+        "X-Poagate-Network-Operator": header_safe(delivery.network_operator),
+        **signed_headers(
+            secrets_in_force(hook, now), message_id, int(time.time()), delivery.payload
+        ),
+    }
+
+
+def attempt_of(response: httpx.Response, now: datetime) -> Attempt:
+    """What a receiver's answer makes of the attempt (see the module docstring)."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return Attempt(None)
+    if 400 <= status < 500 and status not in RETRIED_4XX:
+        return Attempt(f"HTTP {status}: the receiver refused this message", final=True)
+    return Attempt(f"HTTP {status}", retry_after_seconds(response.headers.get("retry-after"), now))
+
+
+def secrets_in_force(hook: dict[str, Any], now: datetime) -> list[str]:
+    """The webhook's secret, and during a rotation the one it replaced (until its time ends)."""
+    found = [str(hook["secret"])]
+    previous, until = hook.get("previous_secret"), hook.get("previous_secret_until")
+    if previous and until:
+        moment = until if isinstance(until, datetime) else datetime.fromisoformat(str(until))
+        if moment > now:
+            found.append(str(previous))
+    return found
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """A ``Retry-After`` header's delay: seconds, or an HTTP date; None when absent or bad."""
+    if not value:
         return None
-    return f"HTTP {response.status_code}"
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(min(int(value[:9]), 10**8))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def header_safe(text: str) -> str:
+    """``text`` as an HTTP header value: visible ASCII as it is, anything else (a CR or LF,
+    a non-ASCII letter in an alert_id stored before the input limits) percent-encoded."""
+    if text.isascii() and text.isprintable() and " " not in text:
+        return text
+    return "".join(c if "!" <= c <= "~" else urllib.parse.quote(c, safe="") for c in text)

@@ -23,6 +23,14 @@ from poagate.domain.events import (
 )
 from poagate.domain.ids import IdentifierError, parse_device_id, parse_request_id
 from poagate.formats.errors import InputError
+from poagate.formats.limits import (
+    check_alert_id,
+    check_device_id_text,
+    check_request_id_text,
+    check_text,
+    clipped,
+    quoted,
+)
 from poagate.formats.timestamps import parse_timestamp
 
 NAMESPACE = "http://www.dccinterface.co.uk/ServiceUserGateway"
@@ -122,7 +130,7 @@ def parse_duis(data: bytes, received_at: datetime) -> Event | Ignored:
     if root.tag == _RESPONSE:
         return _response(header, body, received_at)
     raise InputError(
-        f"DUIS message root is {root.tag!r}; expected sr:Request or sr:Response "
+        f"DUIS message root is {quoted(root.tag)}; expected sr:Request or sr:Response "
         f"in namespace {NAMESPACE}"
     )
 
@@ -130,20 +138,29 @@ def parse_duis(data: bytes, received_at: datetime) -> Event | Ignored:
 def _request(header: Children, body: Children, received_at: datetime) -> Event | Ignored:
     service = _required(header, "ServiceReference", "Header", "request")
     if service != "11.3":
-        return Ignored(received_at, f"DUIS request {service}")
+        return Ignored(received_at, f"DUIS request {clipped(service)}")
     raw_id = _required(header, "RequestID", "Header", "11.3 request")
     try:
+        check_request_id_text(raw_id, "DUIS 11.3 request: Header/RequestID")
         rid = parse_request_id(raw_id)
     except IdentifierError as exc:
         raise InputError(f"DUIS 11.3 request: {exc}") from None
     variant_text = _text(header, "CommandVariant")
     variant = None
     if variant_text is not None:
-        if not (variant_text.isascii() and variant_text.isdigit() and 1 <= int(variant_text) <= 8):
-            raise InputError(f"DUIS 11.3 request: CommandVariant {variant_text!r} is not 1 to 8")
+        if not (
+            len(variant_text) <= 3
+            and variant_text.isascii()
+            and variant_text.isdigit()
+            and 1 <= int(variant_text) <= 8
+        ):
+            raise InputError(
+                f"DUIS 11.3 request: CommandVariant {quoted(variant_text)} is not 1 to 8"
+            )
         variant = int(variant_text)
     activate = _children(body.get(_SR + "ActivateFirmware"))
     execution_text = _text(activate, "ExecutionDateTime")
+    firmware_hash = _text(activate, "FirmwareHash")
     return Activation(
         request_id=str(rid),
         originator=rid.originator,
@@ -153,34 +170,42 @@ def _request(header: Children, body: Children, received_at: datetime) -> Event |
         if execution_text is None
         else parse_timestamp(execution_text, "ExecutionDateTime"),
         command_variant=variant,
-        firmware_hash=_text(activate, "FirmwareHash"),
+        firmware_hash=None
+        if firmware_hash is None
+        else check_text(firmware_hash, "DUIS 11.3 request: FirmwareHash"),
     )
 
 
 def _sender(header: Children, what: str) -> str:
     """The device that sent a response: the first part of ``Header/ResponseID``."""
     response_id = _required(header, "ResponseID", "Header", what)
+    sender = response_id.split(":", 1)[0]
+    check_device_id_text(sender, f"DUIS {what}: the device in Header/ResponseID")
     try:
-        return parse_device_id(response_id.split(":", 1)[0])
+        return parse_device_id(sender)
     except IdentifierError as exc:
-        raise InputError(f"DUIS {what}: ResponseID {response_id!r}: {exc}") from None
+        raise InputError(f"DUIS {what}: ResponseID {quoted(response_id)}: {exc}") from None
 
 
 def _ad1(header: Children, alert: Children, received_at: datetime) -> Event | Ignored:
     """poagate's model of the AD1 body (see AD1_CODE above)."""
     code = _required(alert, "DCCAlertCode", "Body/DCCAlertMessage", "DCC alert")
     if code != AD1_CODE:
-        return Ignored(received_at, f"DCC alert {code}")
+        return Ignored(received_at, f"DCC alert {clipped(code)}")
     outage = _children(_children(alert.get(_SR + "DCCAlert")).get(_SR + "PowerOutageEvent"))
     where = "Body/DCCAlertMessage/DCCAlert/PowerOutageEvent"
     chf_text = _required(outage, "DeviceID", where, "AD1 alert")
+    check_device_id_text(chf_text, f"DUIS AD1 alert: {where}/DeviceID")
     try:
         chf_id = parse_device_id(chf_text)
     except IdentifierError as exc:
         raise InputError(f"DUIS AD1 alert: PowerOutageEvent/DeviceID: {exc}") from None
     outage_text = _text(outage, "PowerOutageStartDateTime")
     return Ad1Alert(
-        alert_id=_required(header, "ResponseID", "Header", "AD1 alert"),
+        alert_id=check_alert_id(
+            _required(header, "ResponseID", "Header", "AD1 alert"),
+            "DUIS AD1 alert: Header/ResponseID",
+        ),
         chf_id=chf_id,
         received_at=received_at,
         event_at=None
@@ -198,6 +223,7 @@ def _future_dated(header: Children, future: Children, received_at: datetime) -> 
     request_id = None
     if raw_request is not None:
         try:
+            check_request_id_text(raw_request, "DUIS future-dated alert: Header/RequestID")
             request_id = str(parse_request_id(raw_request))
         except IdentifierError as exc:
             raise InputError(f"DUIS future-dated alert: {exc}") from None
@@ -222,4 +248,4 @@ def _response(header: Children, body: Children, received_at: datetime) -> Event 
     if _RESPONSE_MESSAGE in body and response_code == "I0":
         return DeviceMessage(device_id=_sender(header, "response"), received_at=received_at)
     # An error (E…) comes from the DSP, not the device; other codes are not a sign of life.
-    return Ignored(received_at, f"DUIS response {response_code or 'without ResponseCode'}")
+    return Ignored(received_at, f"DUIS response {clipped(response_code or 'without ResponseCode')}")

@@ -25,9 +25,17 @@ from poagate.domain.events import (
 from poagate.domain.ids import IdentifierError, RequestId, parse_device_id, parse_request_id
 from poagate.formats import duis
 from poagate.formats.errors import InputError
+from poagate.formats.limits import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    MAX_ALERT_ID_LENGTH,
+    check_alert_id,
+    check_device_id_text,
+    check_request_id_text,
+    check_text,
+    quoted,
+)
 from poagate.formats.timestamps import describe_type, parse_timestamp, to_us
-
-MAX_ALERT_ID_LENGTH = 256
 
 # Device IDs repeat across millions of alerts (one CHF raises many); remembering the canonical
 # form of each spelling saves the regular expression on the hot path.
@@ -48,6 +56,7 @@ def device_id(value: object, field: str) -> str:
         canonical = _device_ids.get(value)
         if canonical is not None:
             return canonical
+        check_device_id_text(value, field)
         try:
             canonical = parse_device_id(value)
         except IdentifierError as exc:
@@ -87,8 +96,10 @@ def _ad1(obj: Mapping[str, Any]) -> Ad1Alert:
     if (
         chf is not None
         and type(alert_id) is str
-        and 0 < len(alert_id) <= MAX_ALERT_ID_LENGTH
-        and not alert_id.isspace()
+        and 0 < len(alert_id) <= MAX_ALERT_ID_LENGTH  # visible ASCII (formats.limits), inline:
+        and alert_id.isascii()
+        and alert_id.isprintable()
+        and " " not in alert_id
         and type(received) is str
         and (event is None or type(event) is str)
     ):
@@ -98,19 +109,24 @@ def _ad1(obj: Mapping[str, Any]) -> Ad1Alert:
         except ValueError:
             pass
         else:
-            if received_at.tzinfo is UTC and (event_at is None or event_at.tzinfo is UTC):
+            if (
+                received_at.tzinfo is UTC
+                and EARLIEST_YEAR <= received_at.year < LATEST_YEAR
+                and (
+                    event_at is None
+                    or (event_at.tzinfo is UTC and EARLIEST_YEAR <= event_at.year < LATEST_YEAR)
+                )
+            ):
                 return Ad1Alert(alert_id, chf, received_at, event_at)
     return _ad1_checked(obj)
 
 
 def _ad1_checked(obj: Mapping[str, Any]) -> Ad1Alert:
     alert_id = _required(obj, "alert_id", "ad1")
-    if type(alert_id) is not str or not alert_id.strip():
+    if type(alert_id) is not str:
         raise InputError(f"alert_id must be a non-empty string, not {describe_type(alert_id)}")
-    if len(alert_id) > MAX_ALERT_ID_LENGTH:
-        raise InputError(f"alert_id is {len(alert_id)} characters; at most {MAX_ALERT_ID_LENGTH}")
     return Ad1Alert(
-        alert_id,
+        check_alert_id(alert_id),
         device_id(_required(obj, "chf_id", "ad1"), "chf_id"),
         parse_timestamp(_required(obj, "received_at", "ad1"), "received_at"),
         _optional_timestamp(obj, "event_at"),
@@ -119,6 +135,7 @@ def _ad1_checked(obj: Mapping[str, Any]) -> Ad1Alert:
 
 def _parse_request_id(text: str) -> RequestId:
     """A request_id whose Device IDs come through the cache, so they share strings."""
+    check_request_id_text(text)
     parts = text.split(":")
     if len(parts) == 3:
         originator = _device_ids.get(parts[0])
@@ -143,6 +160,7 @@ def request_id(value: object, field: str = "request_id") -> str:
     """A request_id field in canonical form (both Device IDs canonical, counter unpadded)."""
     if type(value) is not str:
         raise InputError(f"{field} must be a string, not {describe_type(value)}")
+    check_request_id_text(value, field)
     try:
         return str(parse_request_id(value))
     except IdentifierError as exc:
@@ -153,10 +171,12 @@ def command_variant(value: object) -> int | None:
     """DUIS CommandVariant: 1 to 8, as a number or a decimal string."""
     if value is None:
         return None
-    if type(value) is str and value.isascii() and value.isdigit():
+    if type(value) is str and len(value) <= 3 and value.isascii() and value.isdigit():
         value = int(value)
     if type(value) is not int or not 1 <= value <= 8:
-        raise InputError(f"command_variant {value!r} must be a DUIS CommandVariant from 1 to 8")
+        raise InputError(
+            f"command_variant {quoted(value)} must be a DUIS CommandVariant from 1 to 8"
+        )
     return value
 
 
@@ -171,6 +191,8 @@ def _activation(obj: Mapping[str, Any]) -> Activation:
     firmware_hash = obj.get("firmware_hash")
     if firmware_hash is not None and type(firmware_hash) is not str:
         raise InputError(f"firmware_hash must be a string, not {describe_type(firmware_hash)}")
+    if firmware_hash is not None:
+        check_text(firmware_hash, "firmware_hash")
     return Activation(
         request_id=str(rid),
         originator=rid.originator,
@@ -233,7 +255,7 @@ def parse_event(obj: object) -> Event | Ignored:
     if parser is None:
         if kind is None:
             raise InputError("missing required field 'type'")
-        raise InputError(f"unknown type {kind!r}: expected one of {', '.join(EVENT_TYPES)}")
+        raise InputError(f"unknown type {quoted(kind)}: expected one of {', '.join(EVENT_TYPES)}")
     return parser(obj)
 
 

@@ -115,12 +115,23 @@ def rejection_fields(rejection: Rejection) -> dict[str, Any]:
     }
 
 
-def _cell(value: object) -> str:
+# A cell a spreadsheet would read as a formula (OWASP's "CSV injection"): an alert_id of
+# ``=HYPERLINK(...)`` or ``+cmd|...`` must reach a DNO's spreadsheet as text. Such a cell gets a
+# leading apostrophe, which spreadsheets show as text and do not display.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """One value as a CSV cell: empty for None, timestamps in the output form, and text that
+    could start a formula neutralised (see above)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return format_timestamp(value)
-    return str(value)
+    text = str(value)
+    if text.startswith(_FORMULA_STARTS):
+        return "'" + text
+    return text
 
 
 def write_csv(
@@ -133,6 +144,6 @@ def write_csv(
     writer.writerow(columns)
     count = 0
     for record in records:
-        writer.writerow([_cell(getattr(record, c)) for c in columns])
+        writer.writerow([csv_cell(getattr(record, c)) for c in columns])
         count += 1
     return count

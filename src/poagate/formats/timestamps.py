@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from poagate.formats.errors import InputError
+from poagate.formats.limits import MAX_TIMESTAMP_LENGTH, check_moment, out_of_range, quoted
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
@@ -24,22 +25,27 @@ def parse_timestamp(text: object, field: str) -> datetime:
 
     ``Z``, ``+00:00`` and any other offset are accepted, with or without fractional seconds
     (anything beyond microseconds is dropped). A timestamp without a zone is refused rather
-    than guessed at.
+    than guessed at, and so is one outside the range of ``poagate.formats.limits``.
     """
     if not isinstance(text, str):
         raise InputError(f"{field} must be an ISO-8601 timestamp string, not {describe_type(text)}")
+    if len(text) > MAX_TIMESTAMP_LENGTH:
+        raise InputError(f"{field} {quoted(text)} is not an ISO-8601 timestamp")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise InputError(f"{field} {text!r} is not an ISO-8601 timestamp") from None
+        raise InputError(f"{field} {quoted(text)} is not an ISO-8601 timestamp") from None
     zone = moment.tzinfo
-    if zone is UTC:
-        return moment
     if zone is None:
         raise InputError(
-            f"{field} {text!r} has no time zone: add Z (UTC) or an offset such as +00:00"
+            f"{field} {quoted(text)} has no time zone: add Z (UTC) or an offset such as +00:00"
         )
-    return moment.astimezone(UTC)
+    if zone is not UTC:
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 lies before the calendar
+            raise out_of_range(text, field) from None
+    return check_moment(moment, text, field)
 
 
 def format_timestamp(moment: datetime) -> str:

@@ -13,7 +13,10 @@ item's ``ItemResult`` (the API turns those into its answers). So:
 * several server processes share one database correctly: writers are serialised by the store
   (see ``poagate.store.sqlbase``), and each transaction decides from what the database holds;
 * the cost of a commit (an fsync, a PostgreSQL round trip) is shared by all the requests that
-  arrived while the previous group was being committed.
+  arrived while the previous group was being committed;
+* one message that cannot be decided fails neither its group nor its request: when a group's
+  transaction fails for any reason but an unreachable store, each request is decided alone,
+  its items one transaction each, and an item that fails again is kept as rejected input.
 """
 
 from __future__ import annotations
@@ -195,14 +198,41 @@ class Ingestor:
     def _run_group(self, store: Store, group: list[Request]) -> None:
         try:
             answers = self._decide(store, group)
-        except Exception as exc:
-            if not isinstance(exc, StoreUnavailableError):
-                log.exception("deciding a group of %d requests failed", len(group))
+        except StoreUnavailableError as exc:
             for request in group:
                 _resolve(request, exc)
             return
+        except Exception:
+            log.exception("a group of %d requests failed; deciding its items alone", len(group))
+            for request in group:
+                try:
+                    isolated = self._decide_isolated(store, request)
+                except Exception as exc:
+                    _resolve(request, exc)
+                else:
+                    _resolve(request, isolated)
+            return
         for request, answer in zip(group, answers, strict=True):
             _resolve(request, answer)
+
+    def _decide_isolated(self, store: Store, request: Request) -> list[ItemResult]:
+        """A request of a group that failed: its items one transaction each, so that one item
+        that cannot be decided is kept as rejected and the others are decided as ever."""
+        results: list[ItemResult] = []
+        for item in request.items:
+            try:
+                results += self._decide(store, [Request(request.source, [item])])[0]
+            except StoreUnavailableError:
+                raise
+            except Exception as exc:
+                log.exception("item %d of %s cannot be decided", item.position, request.source)
+                error = (
+                    f"poagate could not decide this message ({type(exc).__name__}); it is kept "
+                    "as rejected input for DCC operations to look into"
+                )
+                kept = Item(item.position, None, error, raw=item.raw)
+                results += self._decide(store, [Request(request.source, [kept])])[0]
+        return results
 
     @staticmethod
     def _run_job(store: Store, job: Job) -> None:

@@ -16,6 +16,7 @@ import orjson
 from poagate.formats.duis import parse_duis
 from poagate.formats.errors import InputError
 from poagate.formats.jsonl import parse_event
+from poagate.formats.limits import MAX_LINES_PER_REQUEST, error_text
 from poagate.formats.timestamps import format_timestamp
 from poagate.service.ingest import Item
 
@@ -27,6 +28,10 @@ SUPPORTED = sorted(XML_TYPES | NDJSON_TYPES | {JSON_TYPE})
 
 class UnsupportedMediaTypeError(ValueError):
     pass
+
+
+class TooManyLinesError(ValueError):
+    """A JSON Lines body of more messages than one request may hold."""
 
 
 def media_type(content_type: str | None) -> str:
@@ -44,9 +49,17 @@ def items_of(
     if kind == JSON_TYPE:
         return [_json_item(1, body, stamp, may_backfill)]
     if kind in NDJSON_TYPES:
+        lines = body.split(b"\n")
+        if len(lines) > MAX_LINES_PER_REQUEST:
+            messages = sum(1 for line in lines if line.strip())
+            if messages > MAX_LINES_PER_REQUEST:
+                raise TooManyLinesError(
+                    f"the body holds {messages:,} messages; one request may hold at most "
+                    f"{MAX_LINES_PER_REQUEST:,}: send smaller batches"
+                )
         return [
             _json_item(number, line, stamp, may_backfill)
-            for number, line in enumerate(body.split(b"\n"), start=1)
+            for number, line in enumerate(lines, start=1)
             if line.strip()
         ]
     raise UnsupportedMediaTypeError(
@@ -59,7 +72,7 @@ def _xml_item(position: int, body: bytes, received_at: datetime) -> Item:
     try:
         event = parse_duis(body, received_at)
     except InputError as exc:
-        return Item(position, None, str(exc), raw=body)
+        return Item(position, None, error_text(str(exc)), raw=body)
     return Item(position, event, raw=body, payload=body, content_type="application/xml")
 
 
@@ -69,7 +82,7 @@ def _json_item(position: int, line: bytes, received_at: str, may_backfill: bool)
     try:
         obj: Any = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        return Item(position, None, f"not valid JSON: {exc}", raw=line)
+        return Item(position, None, error_text(f"not valid JSON: {exc}"), raw=line)
     if type(obj) is dict:
         if obj.get("received_at") is not None and not may_backfill:
             return Item(
@@ -84,7 +97,7 @@ def _json_item(position: int, line: bytes, received_at: str, may_backfill: bool)
     try:
         event = parse_event(obj)
     except InputError as exc:
-        return Item(position, None, str(exc), raw=line)
+        return Item(position, None, error_text(str(exc)), raw=line)
     if type(obj) is dict and obj.get("type") == "duis":
         # The DNO gets the DUIS message itself, not the JSON that carried it.
         return Item(

@@ -227,6 +227,16 @@ class Reads:
         sql += " GROUP BY network_operator ORDER BY network_operator"
         return {operator: (int(s), int(f)) for operator, s, f in self._db.fetch(sql, params)}
 
+    def unrouted_count(self) -> int:
+        """Forwarded AD1s routed to no network operator (R8: no ESME is known for their hub):
+        no DNO sees them, so DCC operations must (``/v1/alerts/unrouted``, the summary,
+        ``/metrics``)."""
+        return int(
+            self._db.scalar(
+                f"SELECT COUNT(*) FROM ad1_outcomes WHERE {FEED_ROWS} AND network_operator = ''"
+            )
+        )
+
     def counts(self) -> dict[str, int]:
         """The figures of ``summary.json``, over everything the store holds."""
         db = self._db
