@@ -228,3 +228,58 @@ def release(
             {**request.described(), "released": released, "note": note},
         )
     return ReleaseResult(released, already, not_in_log, False, at)
+
+
+@value
+class WindowView:
+    """A window as operators list it (SPEC §12), with its state at the moment asked:
+    ``open`` (it contains now), ``scheduled`` (it starts later), ``closed`` (it ended on its
+    own), ``ended`` (an operator ended it), ``cancelled`` or ``superseded`` (R3/R4)."""
+
+    request_id: str
+    device_id: str
+    chf_id: str | None
+    network_operator: str
+    mpan: str | None
+    kind: str
+    status: str
+    state: str
+    received_at: datetime
+    execution_at: datetime | None
+    window_start: datetime | None
+    window_end: datetime | None
+    ended_at: datetime | None
+    ended_by: str | None
+    end_note: str | None
+
+
+def window_view(window: Window, now: datetime) -> WindowView:
+    record = window.activation
+    start, end = record.window_start, record.window_end
+    if record.status.value != "active":
+        state = record.status.value
+    elif record.ended_at is not None:
+        state = "ended"
+    elif start is not None and now < start:
+        state = "scheduled"
+    elif end is not None and now >= end:
+        state = "closed"
+    else:
+        state = "open"
+    return WindowView(
+        request_id=record.request_id,
+        device_id=record.device_id,
+        chf_id=record.chf_id,
+        network_operator=record.network_operator,
+        mpan=record.mpan,
+        kind=record.kind.value,
+        status=record.status.value,
+        state=state,
+        received_at=record.received_at,
+        execution_at=record.execution_at,
+        window_start=start,
+        window_end=end,
+        ended_at=record.ended_at,
+        ended_by=window.ended_by,
+        end_note=window.end_note,
+    )
