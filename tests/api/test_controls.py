@@ -4,16 +4,30 @@ alert — every act audited and visible on what it touched."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 
+from poagate.api.app import create_app
 from poagate.api.routes_controls import ReleaseAnswer, WindowsPage
+from poagate.api.settings import Settings
 from poagate.service.controls import WindowView
 from poagate.service.explain import Explanation
 from poagate.store.database import open_store
-from tests.api_harness import SECRET, Api, Receiver, activation, ad1, chf_of, esme_of
+from tests.api_harness import (
+    SECRET,
+    Api,
+    Receiver,
+    activation,
+    ad1,
+    chf_of,
+    esme_of,
+    fleet_csv,
+)
 from tests.helpers import USER
 
 
@@ -108,9 +122,8 @@ def test_open_windows_are_listed_started_and_scheduled_but_not_closed(api: Api) 
     rest = admin_call(api, "GET", f"/v1/windows?open=false&cursor={every['next_cursor']}")
     states = [w["state"] for w in every["items"] + rest.json()["items"]]
     assert states == ["closed", "scheduled", "superseded", "scheduled", "open"]
-    assert [w["chf_id"] for w in admin_call(api, "GET", "/v1/windows?network_operator=13").json()[
-        "items"
-    ]] == [chf_of("13")]  # fmt: skip
+    of_13 = admin_call(api, "GET", "/v1/windows?network_operator=13").json()["items"]
+    assert [w["chf_id"] for w in of_13] == [chf_of("13")]
     dno = api.token("dno", "13")
     assert api.get(dno, "/v1/windows").status_code == 403
 
@@ -191,8 +204,8 @@ def test_releasing_by_alert_ids_forwards_the_entries_late_and_signs_them(api: Ap
     )
     assert log["A12-1"]["released_at"] is None
     feed = api.all_pages(dno, "/v1/alerts/forwarded")
-    assert [(f["alert_id"], f["reason"]) for f in feed] == [("F12", "no_active_window"),
-                                                            ("A12-2", "operator")]  # fmt: skip
+    expected = [("F12", "no_active_window"), ("A12-2", "operator")]
+    assert [(f["alert_id"], f["reason"]) for f in feed] == expected
     released = api.all_pages(dno, "/v1/suppression-log", released="true")
     assert [e["alert_id"] for e in released] == ["A12-2"]
     explained = api.get(dno, "/v1/alerts/A12-2").json()
@@ -237,7 +250,7 @@ def test_a_release_names_its_entries_one_way(api: Api) -> None:
         (
             {"network_operator": "1", "from": "2026-03-01T10:00:00Z", "to": "2026-03-02T10:00:00Z"},
             "two-digit",
-        ),  # fmt: skip
+        ),
         ({"chf_id": "hub"}, "Device ID"),
         ({"chf_id": chf_of("12"), "from": "yesterday"}, "from"),
     ):
@@ -245,33 +258,48 @@ def test_a_release_names_its_entries_one_way(api: Api) -> None:
         assert refused.status_code == 422, body
         assert words in refused.json()["detail"], (body, refused.json())
     dno = api.token("dno", "12")
-    assert api.client.post("/v1/releases", json={"alert_ids": ["A"]},
-                           headers=api.auth(dno)).status_code == 403  # fmt: skip
+    refused = api.client.post("/v1/releases", json={"alert_ids": ["A"]}, headers=api.auth(dno))
+    assert refused.status_code == 403
 
 
 def test_a_release_with_the_guards_off_reaches_the_dno_webhook(
-    api: Api, receiver: tuple[Receiver, str]
+    database: str, receiver: tuple[Receiver, str]
 ) -> None:
     """The guards are off, yet the suppressed AD1's message is kept (held) for the DNO's
     webhook, so an operator's release pushes its original bytes."""
     rx, url = receiver
-    hooks = {"webhooks": {"12": {"url": f"{url}/dno/12", "secret": SECRET}}}
-    assert admin_call(api, "PUT", "/v1/config", {"delivery": hooks}).is_success
-    decide(api, activation(esme_of("12"), 1))
-    line = orjson.dumps(ad1("H12", chf_of("12")))
-    assert api.post(api.token("dsp"), line, "application/json").json()["counts"] == {
-        "suppressed": 1
-    }
-    with open_store(api.database, "read") as store:
-        assert store.outbox.counts() == {"held": 1}
-    admin_call(api, "POST", "/v1/releases", {"alert_ids": ["H12"]})
-    with open_store(api.database, "read") as store:
-        assert store.outbox.counts() == {"pending": 1}
-        (due,) = store.outbox.listing("pending")
-        payload = store.db.scalar("SELECT payload FROM outbox WHERE id = ?", (due.id,))
-    assert (due.alert_id, bytes(payload)) == ("H12", line)
-    explained = admin_call(api, "GET", "/v1/alerts/H12").json()
-    assert explained["delivery"]["status"] == "pending"
+    settings = Settings(
+        database=database, deliveries=True, delivery_poll_seconds=0.02, token_cache_seconds=0
+    )
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, database, lambda: datetime.now(UTC))  # type: ignore[arg-type]
+        admin = api.token("admin")
+        for path, body, kind in (
+            ("/v1/reference/inventory", fleet_csv(), "text/csv"),
+            ("/v1/reference/guid-list", esme_of("12") + "\n", "text/plain"),
+        ):
+            loaded = client.put(
+                path, content=body, headers={**api.auth(admin), "Content-Type": kind}
+            )
+            assert loaded.status_code == 200, loaded.text
+        hooks = {"webhooks": {"12": {"url": f"{url}/dno/12", "secret": SECRET}}}
+        assert admin_call(api, "PUT", "/v1/config", {"delivery": hooks}).is_success
+        decide(api, activation(esme_of("12"), 1))
+        line = orjson.dumps(ad1("H12", chf_of("12")))
+        answer = api.post(api.token("dsp"), line, "application/json").json()
+        assert answer["counts"] == {"suppressed": 1}
+        api.background_passes("delivery")
+        assert rx.receipts == []  # held while suppressed
+        with open_store(database, "read") as store:
+            assert store.outbox.counts() == {"held": 1}
+        admin_call(api, "POST", "/v1/releases", {"alert_ids": ["H12"]})
+        deadline = time.monotonic() + 20
+        while [r.alert_id for r in rx.delivered()] != ["H12"]:
+            assert time.monotonic() < deadline, "the released AD1 was not delivered"
+            time.sleep(0.02)
+        assert rx.delivered()[0].body == line
+        explained = admin_call(api, "GET", "/v1/alerts/H12").json()
+        assert explained["delivery"]["status"] == "delivered"
 
 
 # -- explain ------------------------------------------------------------------------------------

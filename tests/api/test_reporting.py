@@ -81,7 +81,7 @@ def test_the_whole_filtered_log_downloads_as_one_csv(api: Api) -> None:
     decide(api, ad1("LATER", chf_of("12")))
     dno = api.token("dno", "12")
     answer = api.get(
-        dno, "/v1/suppression-log", format="csv", all="true", **{"to": "2026-03-01T10:01:00Z"}
+        dno, "/v1/suppression-log", format="csv", all="true", to="2026-03-01T10:01:00Z"
     )
     assert answer.status_code == 200
     assert answer.headers["content-disposition"] == (

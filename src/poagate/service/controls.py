@@ -80,10 +80,10 @@ def set_suppression(
     changed (asking for the state in force changes nothing and records nothing)."""
     note = checked_note(note)
     with store.transaction():
-        settings = store.reference.settings()
-        changed = store.reference.config().suppression_enabled != enabled
+        config = store.reference.config()
+        changed = config.suppression_enabled != enabled
         if changed:
-            store.reference.save_settings({**settings, "suppression_enabled": enabled}, actor, at)
+            store.reference.save_config(replace(config, suppression_enabled=enabled), actor, at)
             record_suppression_change(store, enabled, actor, at, note)
     return suppression_state(store), changed
 
