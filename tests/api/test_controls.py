@@ -5,16 +5,12 @@ alert — every act audited and visible on what it touched."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 
-from poagate.api.app import create_app
 from poagate.api.routes_controls import ReleaseAnswer, WindowsPage
-from poagate.api.settings import Settings
 from poagate.service.controls import WindowView
 from poagate.service.explain import Explanation
 from poagate.store.database import open_store
@@ -25,8 +21,8 @@ from tests.api_harness import (
     activation,
     ad1,
     chf_of,
+    delivering_api,
     esme_of,
-    fleet_csv,
 )
 from tests.helpers import USER
 
@@ -268,20 +264,7 @@ def test_a_release_with_the_guards_off_reaches_the_dno_webhook(
     """The guards are off, yet the suppressed AD1's message is kept (held) for the DNO's
     webhook, so an operator's release pushes its original bytes."""
     rx, url = receiver
-    settings = Settings(
-        database=database, deliveries=True, delivery_poll_seconds=0.02, token_cache_seconds=0
-    )
-    with TestClient(create_app(settings)) as client:
-        api = Api(client, database, lambda: datetime.now(UTC))  # type: ignore[arg-type]
-        admin = api.token("admin")
-        for path, body, kind in (
-            ("/v1/reference/inventory", fleet_csv(), "text/csv"),
-            ("/v1/reference/guid-list", esme_of("12") + "\n", "text/plain"),
-        ):
-            loaded = client.put(
-                path, content=body, headers={**api.auth(admin), "Content-Type": kind}
-            )
-            assert loaded.status_code == 200, loaded.text
+    with delivering_api(database, esme_of("12")) as api:
         hooks = {"webhooks": {"12": {"url": f"{url}/dno/12", "secret": SECRET}}}
         assert admin_call(api, "PUT", "/v1/config", {"delivery": hooks}).is_success
         decide(api, activation(esme_of("12"), 1))

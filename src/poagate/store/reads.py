@@ -151,7 +151,11 @@ class Reads:
         sql += " ORDER BY seq"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        for row in self._db.stream(sql, params):
+        # A page is fetched at once; only an unbounded read streams. (PostgreSQL plans a
+        # server-side cursor for its first rows, which for a page of a DNO's filtered log
+        # meant walking every AD1 in seq order: 6,900 entries/s against 23 ms a page.)
+        rows = self._db.stream(sql, params) if limit is None else self._db.fetch(sql, params)
+        for row in rows:
             yield row[0], decode_ad1(row[1:])
 
     # -- the forwarded feed -------------------------------------------------------------------
