@@ -41,7 +41,10 @@ def test_suspend_and_resume_from_the_command_line(api: Api) -> None:
     assert outcome(api, ad1("A1", chf_of("12"))) == ("forwarded", "suppression_suspended")
     code, text = run(api, "suspend")
     assert (code, "already" in text) == (0, True)
+    code, text = run(api, "window", "list")
+    assert "suppression SUSPENDED" in text
     assert run(api, "resume")[0] == 0
+    assert "suppression on since" in run(api, "window", "list")[1]
     assert outcome(api, ad1("A2", chf_of("12"))) == ("suppressed", "")
     with open_store(api.database, "read") as store:
         acts = [(e.action, e.actor, e.detail.get("note")) for e in store.audit.entries()]

@@ -88,7 +88,7 @@ def window_list(
 ) -> None:
     """List the windows that may still suppress (open now, or scheduled), oldest first."""
     from poagate.domain.ids import parse_device_id, parse_network_operator
-    from poagate.service.controls import window_view
+    from poagate.service.controls import suppression_state, window_view
     from poagate.store.database import open_store
 
     try:
@@ -105,6 +105,7 @@ def window_list(
                 network_operators=None if scope is None else frozenset(scope),
                 limit=limit,
             )
+            switch = suppression_state(store)
     except StoreError as exc:
         fail(str(exc), FAILURE)
     views = [window_view(w, moment) for w in found]
@@ -126,6 +127,10 @@ def window_list(
         )
     out.print(table)
     out.print(f"{len(views):,} windows", highlight=False)
+    state = "on" if switch.enabled else "SUSPENDED: every AD1 is forwarded"
+    since = "" if switch.changed_at is None else f" since {_time(switch.changed_at)}"
+    who = "" if switch.changed_by is None else f" ({switch.changed_by})"
+    out.print(f"suppression {state}{since}{who}", highlight=False, markup=False)
 
 
 def _time(moment: datetime | None) -> str:
