@@ -4,12 +4,13 @@ that holds tokens, and a DNO's webhook receiver (real HTTP on loopback)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -172,6 +173,26 @@ def make_api(database: str, clock: Clock, **settings: Any) -> Iterator[Api]:
             headers={**api.auth(admin), "Content-Type": "text/plain"},
         )
         assert loaded.status_code == 200, loaded.text
+        yield api
+
+
+@contextlib.contextmanager
+def delivering_api(database: str, *guid_list: str) -> Iterator[Api]:
+    """The API on the wall clock with its delivery worker polling often, the fleet loaded and
+    ``guid_list`` (ESMEs) as the GUID list: for tests that watch a DNO's webhook receive."""
+    settings = Settings(
+        database=database, deliveries=True, delivery_poll_seconds=0.02, token_cache_seconds=0
+    )
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, database, lambda: datetime.now(UTC))  # type: ignore[arg-type]
+        admin = api.token("admin")
+        for path, body, kind in (
+            ("/v1/reference/inventory", fleet_csv(), "text/csv"),
+            ("/v1/reference/guid-list", "".join(f"{e}\n" for e in guid_list), "text/plain"),
+        ):
+            headers = {**api.auth(admin), "Content-Type": kind}
+            loaded = client.put(path, content=body, headers=headers)
+            assert loaded.status_code == 200, loaded.text
         yield api
 
 

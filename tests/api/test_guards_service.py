@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
-from fastapi.testclient import TestClient
 
-from poagate.api.app import create_app
-from poagate.api.settings import Settings
 from poagate.store.database import open_store
 from tests.api_harness import (
     SECRET,
@@ -27,8 +23,8 @@ from tests.api_harness import (
     activation,
     ad1,
     chf_of,
+    delivering_api,
     esme_of,
-    fleet_csv,
     make_api,
 )
 from tests.helpers import ts
@@ -209,19 +205,7 @@ def test_a_released_ad1_reaches_the_dno_webhook_byte_for_byte(
     database: str, receiver: tuple[Receiver, str]
 ) -> None:
     rx, url = receiver
-    settings = Settings(
-        database=database, deliveries=True, delivery_poll_seconds=0.02, token_cache_seconds=0
-    )
-    with TestClient(create_app(settings)) as client:
-        api = Api(client, database, lambda: datetime.now(UTC))  # type: ignore[arg-type]
-        admin = api.token("admin")
-        for path, body, kind in (
-            ("/v1/reference/inventory", fleet_csv(), "text/csv"),
-            ("/v1/reference/guid-list", esme_of("10") + "\n", "text/plain"),
-        ):
-            headers = {**api.auth(admin), "Content-Type": kind}
-            loaded = client.put(path, content=body, headers=headers)
-            assert loaded.status_code == 200, loaded.text
+    with delivering_api(database, esme_of("10")) as api:
         put_config(
             api,
             delivery={"webhooks": {"10": {"url": f"{url}/dno/10", "secret": SECRET}}},

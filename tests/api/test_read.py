@@ -121,9 +121,12 @@ def test_a_dno_sees_exactly_its_own_and_nothing_of_the_others(api: Api, operator
     summary = api.get(dno, "/v1/summary").json()
     assert summary == {
         "network_operators": [operator],
+        "from": None,
+        "to": None,
         "ad1_suppressed": 2,
+        "ad1_released": 0,
         "ad1_forwarded": 3,
-        "by_network_operator": {operator: {"suppressed": 2, "forwarded": 3}},
+        "by_network_operator": {operator: {"suppressed": 2, "released": 0, "forwarded": 3}},
     }
 
     other = others[0]

@@ -23,7 +23,7 @@ def examples() -> dict[str, str]:
 
 
 def test_the_readme_has_the_examples() -> None:
-    assert set(examples()) == {"dsp", "dno"}
+    assert set(examples()) == {"dsp", "dno", "reporting", "controls"}
 
 
 def test_the_dsp_example_posts_a_pinned_dcc_template() -> None:
@@ -72,6 +72,9 @@ def test_readme_examples_work_as_written(tmp_path: Path) -> None:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
         (ROOT / "batch.jsonl").unlink(missing_ok=True)
+        downloaded = sorted(ROOT.glob("suppression-log-12-from-*.csv"))  # the reporting example's
+        for path in downloaded:
+            path.unlink()
     dsp = [json.loads(line) for line in outputs["dsp"].splitlines() if line.startswith("{")]
     assert dsp[0]["items"][0]["outcome"] == "recorded"  # the DCC's 11.3 template
     assert [i["outcome"] for i in dsp[1]["items"]] == ["forwarded", "recorded"]
@@ -79,3 +82,11 @@ def test_readme_examples_work_as_written(tmp_path: Path) -> None:
     assert '"network_operator":"12"' in dno
     assert "alert_id,chf_id,esme_id,mpan,network_operator" in dno  # the CSV page
     assert '"network_operators":["12"]' in dno  # the summary, scoped
+    assert [p.name for p in downloaded] == [
+        "suppression-log-12-from-20260301T000000Z-to-20260401T000000Z.csv"
+    ]
+    assert '"days":[{"day":"2026-03-01"' in outputs["reporting"]
+    controls = outputs["controls"]
+    assert '"suppression_enabled":false' in controls
+    assert '"dry_run":true' in controls
+    assert controls.rstrip().endswith('"changed":true}')  # resumed

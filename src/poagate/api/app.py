@@ -99,7 +99,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Suppresses firmware-caused Power Outage Alerts and keeps each DNO's "
         "Suppression Log (SEC MP102B).",
         lifespan=lifespan,
+        # /docs is served below with Swagger UI's assets from poagate itself (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
+    serve_docs(app)
     app.state.context = context
     for exception, handler in HANDLERS.items():
         app.add_exception_handler(exception, handler)
@@ -109,10 +113,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reference_limit=settings.reference_limit_bytes,
     )
 
-    from poagate.api import routes_admin, routes_ingest, routes_ops, routes_read
+    from poagate.api import routes_admin, routes_controls, routes_ingest, routes_ops, routes_read
 
     app.state.gauges = StoreGauges(lambda: store_figures(context))
-    for module in (routes_ingest, routes_read, routes_admin, routes_ops):
+    # routes_read before routes_controls: /v1/alerts/forwarded is the feed, not an alert id.
+    for module in (routes_ingest, routes_read, routes_controls, routes_admin, routes_ops):
         app.include_router(module.router)
     return app
 
@@ -136,6 +141,38 @@ async def run_releases(context: AppContext) -> None:
             log.info("released %d suppressed AD1s (SPEC §9)", len(released))
 
 
+def serve_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI with its script and styles served by poagate from the
+    ``swagger-ui-py`` package's copy, so the page works on a network without the internet."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_assets()), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="poagate API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
+
+
+def swagger_ui_assets() -> str:
+    """The folder of Swagger UI's built files in the ``swagger-ui-py`` package (found without
+    importing it: its ``__init__`` loads adapters for other frameworks)."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the swagger-ui-py package is missing: reinstall poagate")
+    return os.path.join(next(iter(spec.submodule_search_locations)), "static")
+
+
 def open_location(database: str) -> str:
     from poagate.store.postgres import redact
 
@@ -149,6 +186,7 @@ def store_figures(context: AppContext) -> dict[str, Any]:
             "open_windows": store.reads.open_windows(now),
             "deliveries": store.outbox.counts(),
             "ad1_unrouted": store.reads.unrouted_count(),
+            "suppression_enabled": store.reference.config().suppression_enabled,
         }
 
 

@@ -58,6 +58,18 @@ RELEASE_PASSES = Counter(
     "poagate_release_passes_total",
     "release-if-dark passes this server has completed (SPEC §9), whatever they found.",
 )
+HTTP_REQUESTS = Counter(
+    "poagate_http_requests_total",
+    "HTTP requests answered, by method, route (the path template) and status.",
+    ["method", "route", "status"],
+)
+HTTP_SECONDS = Histogram(
+    "poagate_http_request_duration_seconds",
+    "From a request's arrival to the end of its answer, by method and route.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 RELEASES = Counter(
     "poagate_ad1_released_total",
     "Suppressed AD1s released to their DNO by a SPEC §9 guard, by release_reason.",
@@ -107,6 +119,12 @@ class StoreGauges(Collector):
         )
         unrouted.add_metric([], figures["ad1_unrouted"])
         yield unrouted
+        enabled = GaugeMetricFamily(
+            "poagate_suppression_enabled",
+            "1 while the gate suppresses, 0 while an operator has suspended it (SPEC §12).",
+        )
+        enabled.add_metric([], 1 if figures["suppression_enabled"] else 0)
+        yield enabled
 
 
 def metrics_payload(gauges: Collector) -> tuple[bytes, str]:
@@ -219,6 +237,8 @@ class RequestContext:
             except _BodyTooLarge:
                 await _too_large(scope, send_with_id, limit, request_id)
         finally:
+            elapsed = time.perf_counter() - started
+            observe_request(scope, status, elapsed)
             access_log.info(
                 "%s %s %d",
                 scope.get("method"),
@@ -229,11 +249,23 @@ class RequestContext:
                         "method": scope.get("method"),
                         "path": scope.get("path"),
                         "status": status,
-                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                        "ms": round(elapsed * 1000, 2),
                     }
                 },
             )
             request_id_var.reset(token)
+
+
+def observe_request(scope: Scope, status: int, seconds: float) -> None:
+    """Count one answered request. The route is the matched path template
+    (``/v1/windows/{request_id}/end``), never the path itself, so ids do not become labels;
+    a path that matched no route is ``unmatched``."""
+    route = getattr(scope.get("route"), "path", None)
+    label = route if isinstance(route, str) else "unmatched"
+    method = str(scope.get("method", ""))
+    method = method if method in _METHODS else "other"
+    HTTP_REQUESTS.labels(method, label, str(status)).inc()
+    HTTP_SECONDS.labels(method, label).observe(seconds)
 
 
 class _BodyTooLarge(Exception):  # noqa: N818 - control flow, never leaves this module

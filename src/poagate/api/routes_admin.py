@@ -45,6 +45,7 @@ from poagate.formats.inventory import read_inventory
 from poagate.formats.limits import MAX_ID
 from poagate.formats.records import rejection_fields
 from poagate.formats.timestamps import format_timestamp
+from poagate.service.controls import record_suppression_change
 from poagate.service.inputs import bytes_sha256
 from poagate.service.releases import WATERMARK, arm_release_if_dark
 from poagate.store.store import Store
@@ -254,6 +255,11 @@ class Settings(BaseModel):
         "of its postcode sector within area_outage_seconds were forwarded.",
     )
     area_outage_seconds: int = Field(DEFAULT_AREA_OUTAGE_SECONDS, ge=1, le=86_400)
+    suppression_enabled: bool = Field(
+        True,
+        description="SPEC §12: false suspends suppression (every AD1 is forwarded, reason "
+        "suppression_suspended; windows are still opened), true resumes it.",
+    )
     delivery: Delivery = Field(default_factory=Delivery)
 
 
@@ -315,9 +321,10 @@ def get_config(request: Request, principal: Admin) -> Json:
     "/v1/config",
     response_class=Json,
     responses=documented(Settings, *ADMIN),
-    summary="Replace the configuration",
-    description="Takes effect for events decided from now on. Webhook secrets are "
-    "never shown back.",
+    summary="Change the configuration",
+    description="Takes effect for events decided from now on. Settings left out of the body "
+    'keep their values (so {"suppression_enabled": false} only suspends); a setting given '
+    "replaces its value, delivery as a whole. Webhook secrets are never shown back.",
 )
 async def put_config(request: Request, principal: Admin, body: Settings) -> Json:
     context = context_of(request)
@@ -330,7 +337,9 @@ async def put_config(request: Request, principal: Admin, body: Settings) -> Json
     def save(store: Store) -> dict[str, Any]:
         with store.transaction():
             current = Settings.model_validate(store.reference.settings()).model_dump(mode="json")
-            wanted = body.model_dump(mode="json")
+            # Settings left out keep their values; those given replace them.
+            given = body.model_dump(mode="json", include=body.model_fields_set)
+            wanted = {**current, **given}
             for operator, hook in wanted["delivery"]["webhooks"].items():
                 stored = current["delivery"]["webhooks"].get(operator, {})
                 _with_stored_secrets(operator, hook, stored, now)
@@ -341,6 +350,10 @@ async def put_config(request: Request, principal: Admin, body: Settings) -> Json
                 arm_release_if_dark(store)  # it watches what is decided from now on
             if changed:
                 store.audit.record(now, principal.actor, "config.set", _masked(wanted))
+            if wanted["suppression_enabled"] != current["suppression_enabled"]:
+                record_suppression_change(
+                    store, wanted["suppression_enabled"], principal.actor, now
+                )
         return {**_masked(wanted), "changed": changed}
 
     return Json(await context.ingestor.call(save))

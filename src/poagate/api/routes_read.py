@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from poagate.api.auth import require
 from poagate.api.context import context_of
@@ -46,6 +46,8 @@ from poagate.formats.records import (
     write_csv,
 )
 from poagate.formats.timestamps import parse_timestamp
+from poagate.service.export import csv_chunks
+from poagate.service.reporting import summarise
 from poagate.store.reads import NotVisible, OutcomeFilter
 
 router = APIRouter(tags=["reading"])
@@ -167,6 +169,16 @@ def suppression_log(
     mpan: str | None = None,
     request_id: str | None = None,
     network_operator: str | None = None,
+    released: Annotated[
+        bool | None, Query(description="true: released entries only; false: the others.")
+    ] = None,
+    all: Annotated[
+        bool,
+        Query(
+            description="true: the whole filtered range (after cursor, if given) as one "
+            "streamed CSV download with Content-Disposition; limit does not apply."
+        ),
+    ] = False,
 ) -> Response:
     since, until = time_param(from_, "from"), time_param(to, "to")
     try:
@@ -183,12 +195,47 @@ def suppression_log(
         chf_id=chf,
         mpan=meter,
         request_id=activation,
+        released=released,
     )
     start = after(cursor)
+    if all:
+        if not wants_csv(request, format):
+            raise Problem(
+                422,
+                "Invalid request",
+                "all=true downloads CSV: add format=csv (or Accept: text/csv)",
+            )
+        return download(request, which, start)
     with context_of(request).reads.borrow() as store, cursor_checked():
         found = store.reads.outcomes_page(which, start, limit + 1)
     items = [(outcome.alert_id, outcome) for outcome in found]
     return page(request, items, limit, SUPPRESSION_FIELDS, _suppression, format)
+
+
+def download(request: Request, which: OutcomeFilter, after_alert_id: str | None) -> Response:
+    """The whole filtered range of the log as one streamed CSV (``service.export.csv_chunks``),
+    named for what it holds. A cursor continues after the entry it names."""
+    pool = context_of(request).reads
+    if after_alert_id is not None:
+        # A cursor the caller may not use is refused before the answer starts.
+        with pool.borrow() as store, cursor_checked():
+            store.reads.outcomes_page(which, after_alert_id, 1)
+    return StreamingResponse(
+        csv_chunks(pool.borrow, which, after_alert_id),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{export_name(which)}"'},
+    )
+
+
+def export_name(which: OutcomeFilter) -> str:
+    """``suppression-log[-12-13][-from-<date>][-to-<date>].csv``: what a download holds."""
+    parts = ["suppression-log"]
+    if which.network_operators is not None:
+        parts.append("-".join(sorted(which.network_operators)) or "none")
+    for word, moment in (("from", which.since), ("to", which.until)):
+        if moment is not None:
+            parts.append(f"{word}-{moment.strftime('%Y%m%dT%H%M%SZ')}")
+    return "-".join(parts) + ".csv"
 
 
 def _suppression(record: Any) -> dict[str, Any]:
@@ -217,8 +264,14 @@ def forwarded_feed(
     cursor: CursorParam = None,
     format: Format = None,
     network_operator: str | None = None,
+    from_: Annotated[
+        str | None, Query(alias="from", description="AD1s received at or after this time.")
+    ] = None,
+    to: Annotated[str | None, Query(description="AD1s received before this time.")] = None,
 ) -> Response:
-    return feed(request, scope_of(principal, network_operator), limit, cursor, format)
+    since, until = time_param(from_, "from"), time_param(to, "to")
+    scope = scope_of(principal, network_operator)
+    return feed(request, scope, limit, cursor, format, since, until)
 
 
 def feed(
@@ -227,11 +280,14 @@ def feed(
     limit: int,
     cursor: str | None,
     fmt: str | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Response:
-    """A page of the forwarded feed of the operators in ``scope`` (None: all)."""
+    """A page of the forwarded feed of the operators in ``scope`` (None: all), AD1s received
+    in [since, until)."""
     start = after(cursor)
     with context_of(request).reads.borrow() as store, cursor_checked():
-        found = store.reads.feed_page(scope, start, limit + 1)
+        found = store.reads.feed_page(scope, start, limit + 1, since, until)
     items = [(outcome.alert_id, outcome) for outcome in found]
     return page(request, items, limit, FORWARDED_FIELDS, _forwarded, fmt)
 
@@ -291,15 +347,26 @@ def activations(
     "/v1/summary",
     responses=documented(SummaryAnswer, 401, 403, 503),
     summary="Counts, scoped to the caller",
-    description="Admin: the figures of the whole store and the delivery queue. A DNO: the "
-    "suppressed and forwarded AD1s of its own network operators, and nothing of others.",
+    description="A DNO: the suppressed, released and forwarded AD1s of its own network "
+    "operators, and nothing of others. Admin: without from, to or bucket the figures of the "
+    "whole store and the delivery queue; with them, the same counts as a DNO's, for every "
+    "operator or the one asked. from/to select AD1s by received_at (from inclusive, to "
+    "exclusive); bucket=day adds the counts of every UTC day of the range (zeros included), "
+    "each AD1 on the day it was received and released counting those of them released since.",
 )
 def summary(
-    request: Request, principal: Annotated[Principal, Depends(require("admin", "dno"))]
+    request: Request,
+    principal: Annotated[Principal, Depends(require("admin", "dno"))],
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: str | None = None,
+    bucket: Annotated[Literal["day"] | None, Query(description="day: counts per day.")] = None,
+    network_operator: str | None = None,
 ) -> Json:
+    since, until = time_param(from_, "from"), time_param(to, "to")
+    scope = scope_of(principal, network_operator)
     with context_of(request).reads.borrow() as store:
-        by_operator = store.reads.counts_by_network_operator(principal.scope)
-        if principal.scope is None:
+        if scope is None and since is None and until is None and bucket is None:
+            by_operator = store.reads.counts_by_network_operator(None)
             return Json(
                 {
                     **store.reads.counts(),
@@ -308,15 +375,22 @@ def summary(
                     "deliveries": store.outbox.counts(),
                 }
             )
-    operators = {o: by_operator.get(o, (0, 0)) for o in sorted(principal.scope)}
-    return Json(
-        {
-            "network_operators": sorted(principal.scope),
-            "ad1_suppressed": sum(s for s, _ in operators.values()),
-            "ad1_forwarded": sum(f for _, f in operators.values()),
-            "by_network_operator": _by_operator(operators),
-        }
-    )
+        try:
+            found = summarise(store, scope, since, until, daily=bucket == "day")
+        except ValueError as exc:
+            raise Problem(422, "Invalid request", str(exc)) from None
+    answer: dict[str, Any] = {
+        "network_operators": found.network_operators,
+        "from": found.since,
+        "to": found.until,
+        "ad1_suppressed": found.totals.suppressed,
+        "ad1_released": found.totals.released,
+        "ad1_forwarded": found.totals.forwarded,
+        "by_network_operator": found.by_network_operator,
+    }
+    if found.days is not None:
+        answer["days"] = found.days
+    return Json(answer)
 
 
 def _by_operator(counts: dict[str, tuple[int, int]]) -> dict[str, dict[str, int]]:

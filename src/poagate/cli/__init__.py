@@ -11,16 +11,19 @@ matplotlib) when they run, so ``poagate --help`` stays quick.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from poagate.cli import demo, log, replay, serve, simulation, tokens, version
+from poagate.cli import controls, demo, log, replay, serve, simulation, tokens, version
 
 app = typer.Typer(
     name="poagate",
     help="Suppress firmware-caused Power Outage Alerts (AD1) and keep the Suppression Log "
     "(SEC MP102B).",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion and --show-completion (bash, zsh, fish, PowerShell).
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 # --help lists them in this order, the commands before the groups.
@@ -29,9 +32,30 @@ app.command()(simulation.simulate)
 app.command()(demo.demo)
 app.command()(serve.serve)
 app.command()(version.version)
+app.command()(controls.suspend)
+app.command()(controls.resume)
+app.command()(controls.release)
+app.add_typer(controls.window_app, name="window")
+app.add_typer(controls.alert_app, name="alert")
 app.add_typer(log.log_app, name="log")
 app.add_typer(simulation.report_app, name="report")
 app.add_typer(tokens.token_app, name="token")
+
+
+@app.callback()
+def options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=version.print_version,
+            is_eager=True,
+            help="Print poagate's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Suppress firmware-caused Power Outage Alerts (AD1) and keep the Suppression Log
+    (SEC MP102B)."""
 
 
 def main() -> None:

@@ -6,19 +6,42 @@ from typing import Annotated
 
 import typer
 
-from poagate.cli.shared import FAILURE, DatabaseOption, fail
+from poagate.cli.shared import FAILURE, fail
 from poagate.store import StoreError
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 def serve(
-    database: DatabaseOption = None,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 1,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            "--db",
+            envvar="POAGATE_DATABASE",
+            help="sqlite:///path.db, a file path, or postgresql://user@host:port/db "
+            "(default: poagate.db).",
+        ),
+    ] = None,
+    host: Annotated[
+        str, typer.Option(envvar="POAGATE_HOST", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, envvar="POAGATE_PORT", help="Port to listen on.")
+    ] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, envvar="POAGATE_WORKERS", help="Server processes.")
+    ] = 1,
     deliveries: Annotated[
-        bool, typer.Option(help="Deliver forwarded AD1s to the DNOs' webhooks.")
+        bool,
+        typer.Option(
+            envvar="POAGATE_DELIVERIES", help="Deliver forwarded AD1s to the DNOs' webhooks."
+        ),
     ] = True,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    log_level: Annotated[
+        str,
+        typer.Option(envvar="POAGATE_LOG_LEVEL", help="debug, info, warning or error."),
+    ] = "info",
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) on the store."""
     import dataclasses
@@ -31,7 +54,10 @@ def serve(
     from poagate.api.settings import Settings
     from poagate.store.database import default_database, open_store
 
-    # What the environment sets (POAGATE_*: poll intervals, pool sizes), the options over it.
+    # Every option may come from the environment (its POAGATE_* variable, shown in --help);
+    # the settings without an option (poll intervals, pool sizes, limits) come from it too.
+    if log_level.lower() not in LOG_LEVELS:
+        fail(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
     base = Settings.from_env()
     settings = dataclasses.replace(
         base,
@@ -56,7 +82,7 @@ def serve(
             port=port,
             workers=workers,
             log_config=None,
-            log_level=log_level,
+            log_level=log_level.lower(),
             access_log=False,
             timeout_graceful_shutdown=30,
         )

@@ -13,13 +13,14 @@ windows of that one CHF (a handful), never to the number of open windows.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from poagate.domain.events import Activation, ActivationKind, Ad1Alert, Event
 from poagate.domain.guards import Guards
 from poagate.domain.outcomes import (
     AREA_OUTAGE_EVIDENCE,
     FORWARD_REASON,
+    SUPPRESSION_SUSPENDED,
     ActivationApplied,
     ActivationRecord,
     Ad1Outcome,
@@ -28,6 +29,7 @@ from poagate.domain.outcomes import (
     Outcome,
     Status,
     SuppressionEntry,
+    WindowVerdict,
 )
 from poagate.domain.reference import EMPTY_GUID_LIST, Config, GuidList, Inventory
 from poagate.domain.rules import Reason, judge_eligibility
@@ -41,6 +43,7 @@ class Gate:
         "_decided",
         "_future_by_device",
         "_guarded",
+        "_suppressing",
         "_windows_by_chf",
         "config",
         "guards",
@@ -63,6 +66,7 @@ class Gate:
         self._decided: set[str] = set()
         self.guards = Guards(self.config, inventory)
         self._guarded = self.guards.active
+        self._suppressing = self.config.suppression_enabled  # SPEC §12: off while suspended
 
     # -- state --------------------------------------------------------------------------------
 
@@ -211,13 +215,18 @@ class Gate:
         outage_at = alert.received_at if alert.event_at is None else alert.event_at
         best: ActivationRecord | None = None
         best_start = best_end = outage_at
-        candidates = self._windows_by_chf.get(alert.chf_id)
+        # SPEC §12: while suppression is suspended no window is looked at.
+        candidates = self._windows_by_chf.get(alert.chf_id) if self._suppressing else None
         if candidates:
             skew = self.config.skew_tolerance
+            received_at = alert.received_at
             for record in candidates:
                 start, end = record.window_start, record.window_end
                 if record.status is not Status.ACTIVE or start is None or end is None:
                     continue  # R3/R4 closed it unused
+                ended = record.ended_at
+                if ended is not None and received_at >= ended:
+                    continue  # SPEC §12: ended by an operator before this AD1 was received
                 if not start - skew <= outage_at < end:
                     continue
                 # R5: the window that starts last wins; ties go to the smallest request_id.
@@ -250,6 +259,12 @@ class Gate:
             return entry
         # R5/R7/R8: no window (or nothing known about the CHF) -> forward to the CHF's DNO.
         # SPEC §9: an AD1 in a window, but with an outage around it in its sector, too.
+        if not self._suppressing:
+            reason = SUPPRESSION_SUSPENDED
+        elif best is None:
+            reason = FORWARD_REASON
+        else:
+            reason = AREA_OUTAGE_EVIDENCE
         forwarded = ForwardedAlert(
             alert.alert_id,
             alert.chf_id,
@@ -257,8 +272,28 @@ class Gate:
             outage_at,
             alert.received_at,
             decided_at,
-            FORWARD_REASON if best is None else AREA_OUTAGE_EVIDENCE,
+            reason,
         )
         if self._guarded:
             self.guards.forwarded(alert.chf_id, outage_at, decided_at)
         return forwarded
+
+
+def window_verdict(
+    record: ActivationRecord, outage_at: datetime, received_at: datetime, skew: timedelta
+) -> WindowVerdict:
+    """How one activation's window stands for an AD1 with this outage time and receipt: the
+    checks ``Gate.decide_ad1`` makes of each window of the hub, in its order, named — for an
+    explanation (SPEC §12). ``CONTAINS`` is a window R5 may choose."""
+    start, end = record.window_start, record.window_end
+    if start is None or end is None:
+        return WindowVerdict.NO_WINDOW  # R1: ineligible, or a cancellation
+    if record.status is Status.CANCELLED:
+        return WindowVerdict.CANCELLED
+    if record.status is Status.SUPERSEDED:
+        return WindowVerdict.SUPERSEDED
+    if record.ended_at is not None and received_at >= record.ended_at:
+        return WindowVerdict.ENDED
+    if not start - skew <= outage_at < end:
+        return WindowVerdict.OUTSIDE
+    return WindowVerdict.CONTAINS

@@ -20,6 +20,21 @@ SUPPRESSION_RULE = "firmware_activation_window"
 # SPEC §9 guards' release reasons (and area-outage's forward reason).
 NO_SIGN_OF_LIFE = "no_sign_of_life"
 AREA_OUTAGE_EVIDENCE = "area_outage_evidence"
+# SPEC §12 incident controls: the forward reason while suppression is suspended, and the
+# release reason of an operator's release.
+SUPPRESSION_SUSPENDED = "suppression_suspended"
+OPERATOR = "operator"
+
+
+class WindowVerdict(StrEnum):
+    """How a window stood for one AD1 (``gate.window_verdict``), in the order it is checked."""
+
+    NO_WINDOW = "no_window"  # the activation opened none: its reason says why (R1)
+    CANCELLED = "cancelled"  # R4 closed it unused
+    SUPERSEDED = "superseded"  # R3 closed it unused
+    ENDED = "ended"  # an operator ended it before the AD1 was received (SPEC §12)
+    OUTSIDE = "outside"  # it does not contain the AD1's outage time
+    CONTAINS = "contains"  # it contains the outage time: R5 may choose it
 
 
 class Status(StrEnum):
@@ -55,6 +70,8 @@ class ActivationRecord:
     repeats: int = 0
     command_variant: int | None = None
     firmware_hash: str | None = None
+    # SPEC §12: when an operator ended the window; it suppresses nothing received from then on.
+    ended_at: datetime | None = None
 
     @property
     def eligible(self) -> bool:

@@ -155,6 +155,8 @@ class Config:
     release_after_minutes: int | None = None
     area_outage_threshold: int | None = None
     area_outage_seconds: int = DEFAULT_AREA_OUTAGE_SECONDS
+    # SPEC §12: an operator may suspend suppression; every AD1 is then forwarded.
+    suppression_enabled: bool = True
 
     def __post_init__(self) -> None:
         if self.release_after_minutes is not None and self.release_after_minutes <= 0:

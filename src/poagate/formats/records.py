@@ -140,8 +140,17 @@ def write_csv(
     columns: tuple[str, ...] = SUPPRESSION_FIELDS,
 ) -> int:
     """Write records as CSV with a header row; returns how many rows were written."""
+    csv.writer(stream, lineterminator="\n").writerow(columns)
+    return write_rows_csv(records, stream, columns)
+
+
+def write_rows_csv(
+    records: Iterable[SuppressionEntry | ForwardedAlert],
+    stream: IO[str],
+    columns: tuple[str, ...] = SUPPRESSION_FIELDS,
+) -> int:
+    """Write records as CSV rows without the header (a download written in chunks)."""
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(columns)
     count = 0
     for record in records:
         writer.writerow([csv_cell(getattr(record, c)) for c in columns])

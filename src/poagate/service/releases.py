@@ -53,8 +53,10 @@ def deciding_config(config: Config) -> Config:
 
 
 def holds(config: Config) -> bool:
-    """Whether a suppressed AD1 may still be released, so its message is kept (``held``)."""
-    return config.release_after_minutes is not None or config.area_outage_threshold is not None
+    """Whether a suppressed AD1 may still be released, so its message is kept (``held``) for
+    a DNO with a webhook: always, since an operator may release any entry (SPEC §12), guards
+    on or off (docs/decisions.md, "Incident controls")."""
+    return True
 
 
 def restore_area(

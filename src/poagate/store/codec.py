@@ -144,6 +144,7 @@ ACTIVATION_COLUMNS = (
     "repeats",
     "command_variant",
     "firmware_hash",
+    "ended_at",  # set only by an operator (store.controls), never by an upsert
 )
 # What a repeat (R2) or R3/R4 can change once the record exists.
 ACTIVATION_MUTABLE = (
@@ -158,7 +159,14 @@ ACTIVATION_MUTABLE = (
 
 # Which activation columns may be NULL, and so are bound as a sentinel through NULLIF.
 ACTIVATION_NULLABLE_INT = frozenset(
-    {"execution_at", "window_start", "window_end", "guid_list_version", "command_variant"}
+    {
+        "execution_at",
+        "window_start",
+        "window_end",
+        "guid_list_version",
+        "command_variant",
+        "ended_at",
+    }
 )
 ACTIVATION_NULLABLE_TEXT = frozenset({"chf_id", "mpan", "firmware_hash"})
 
@@ -184,6 +192,7 @@ def encode_activation(r: ActivationRecord) -> tuple[Any, ...]:
         r.repeats,
         NULL_INT if r.command_variant is None else r.command_variant,
         r.firmware_hash or NULL_TEXT,
+        NULL_INT if r.ended_at is None else to_us(r.ended_at),
     )
 
 
@@ -207,6 +216,7 @@ def decode_activation(row: Sequence[Any]) -> ActivationRecord:
         repeats=row[15],
         command_variant=row[16],
         firmware_hash=row[17],
+        ended_at=opt_from_us(row[18]),
     )
 
 
@@ -274,6 +284,7 @@ def encode_config(config: Config) -> str:
             "release_after_minutes": config.release_after_minutes,
             "area_outage_threshold": config.area_outage_threshold,
             "area_outage_seconds": config.area_outage_seconds,
+            "suppression_enabled": config.suppression_enabled,
         }
     ).decode()
 
@@ -290,6 +301,8 @@ def config_of(data: dict[str, Any]) -> Config:
         release_after_minutes=data.get("release_after_minutes"),
         area_outage_threshold=data.get("area_outage_threshold"),
         area_outage_seconds=data.get("area_outage_seconds", DEFAULT_AREA_OUTAGE_SECONDS),
+        # SPEC §12; stores written before the incident controls existed were never suspended.
+        suppression_enabled=data.get("suppression_enabled", True),
     )
 
 

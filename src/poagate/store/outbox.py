@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from poagate.formats.timestamps import from_us, to_us
 from poagate.store.access import Audit
@@ -29,6 +30,10 @@ OUTBOX = Insert(
         "status",
         "attempts",
     ),
+)
+_STATE = (
+    "SELECT id, alert_id, network_operator, chf_id, status, attempts, next_attempt_at, "
+    "last_error, created_at, delivered_at FROM outbox"
 )
 ERROR_LIMIT = 2000  # characters of a failure kept on the message
 _ONE_US = timedelta(microseconds=1)
@@ -120,26 +125,15 @@ class Outbox:
 
     def listing(self, status: str, after_id: int = 0, limit: int = 100) -> list[DeliveryState]:
         rows = self._db.fetch(
-            "SELECT id, alert_id, network_operator, chf_id, status, attempts, next_attempt_at, "
-            "last_error, created_at, delivered_at FROM outbox WHERE status = ? AND id > ? "
-            f"ORDER BY id LIMIT {int(limit)}",
+            f"{_STATE} WHERE status = ? AND id > ? ORDER BY id LIMIT {int(limit)}",
             (status, after_id),
         )
-        return [
-            DeliveryState(
-                id=r[0],
-                alert_id=r[1],
-                network_operator=r[2],
-                chf_id=r[3],
-                status=r[4],
-                attempts=r[5],
-                next_attempt_at=from_us(r[6]),
-                last_error=r[7],
-                created_at=from_us(r[8]),
-                delivered_at=None if r[9] is None else from_us(r[9]),
-            )
-            for r in rows
-        ]
+        return [_delivery_state(r) for r in rows]
+
+    def state_of(self, alert_id: str) -> DeliveryState | None:
+        """Where an AD1's message for its DNO's webhook stands (None: none was queued)."""
+        row = self._db.one(f"{_STATE} WHERE alert_id = ? ORDER BY id DESC LIMIT 1", (alert_id,))
+        return None if row is None else _delivery_state(row)
 
     def retry(self, delivery_id: int, at: datetime, actor: str) -> bool:
         """Send a dead message again (an operator's act, audited)."""
@@ -164,3 +158,18 @@ class Outbox:
             status: int(n)
             for status, n in self._db.fetch("SELECT status, COUNT(*) FROM outbox GROUP BY status")
         }
+
+
+def _delivery_state(r: tuple[Any, ...]) -> DeliveryState:
+    return DeliveryState(
+        id=r[0],
+        alert_id=r[1],
+        network_operator=r[2],
+        chf_id=r[3],
+        status=r[4],
+        attempts=r[5],
+        next_attempt_at=from_us(r[6]),
+        last_error=r[7],
+        created_at=from_us(r[8]),
+        delivered_at=None if r[9] is None else from_us(r[9]),
+    )

@@ -7,6 +7,8 @@ needs, and nothing of SQL. ``Store`` (``store.py``) implements all of them.
 * ``Readers`` — reading what was decided (the API's listings, the exports).
 * ``TokensAndAudit`` — tokens and the audit log (the API's authentication, admin, the CLI).
 * ``OutboxQueue`` — claiming and settling deliveries (``poagate.delivery``).
+* ``ControlPath`` — the incident controls (SPEC §12): suspending, ending windows, releasing
+  entries as a guard does, explaining an alert (``poagate.service.controls``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from poagate.store.access import Audit, Tokens
+from poagate.store.controls import Controls
 from poagate.store.decisions import Decisions
 from poagate.store.guard_reads import GuardReads
 from poagate.store.outbox import Outbox
@@ -36,6 +39,15 @@ class DecisionPath(Protocol):
     def transaction(self) -> AbstractContextManager[None]: ...
     def meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
+
+
+class ControlPath(DecisionPath, Protocol):
+    @property
+    def controls(self) -> Controls: ...
+    @property
+    def reads(self) -> Reads: ...
+    @property
+    def audit(self) -> Audit: ...
 
 
 class Readers(Protocol):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from poagate.domain.outcomes import (
@@ -21,7 +21,7 @@ from poagate.domain.outcomes import (
     released_as_forwarded,
 )
 from poagate.formats.errors import Rejection
-from poagate.formats.timestamps import to_us
+from poagate.formats.timestamps import EPOCH, to_us
 from poagate.store.codec import ACTIVATION_COLUMNS, AD1_COLUMNS, decode_activation, decode_ad1
 from poagate.store.schema import FEED_ROWS, LOG_ROWS
 from poagate.store.sqlbase import Database
@@ -45,6 +45,23 @@ class OutcomeFilter:
     chf_id: str | None = None
     mpan: str | None = None
     request_id: str | None = None
+    released: bool | None = None  # a Suppression Log entry released (SPEC §9, §12) or not
+    alert_ids: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DayCounts:
+    """The AD1s one network operator received on one UTC day: forwarded at once, suppressed,
+    and of those suppressed the ones released since (SPEC §12 reporting)."""
+
+    day: date
+    network_operator: str
+    suppressed: int
+    released: int
+    forwarded: int
+
+
+_DAY_US = 86_400_000_000
 
 
 class Reads:
@@ -88,14 +105,16 @@ class Reads:
             after = int(seq)
         return [outcome for _seq, outcome in self._outcomes(which, after, limit)]
 
-    def _outcomes(
-        self, which: OutcomeFilter, after_seq: int, limit: int | None
-    ) -> Iterator[tuple[int, SuppressionEntry | ForwardedAlert]]:
-        where = ["seq > ?"]
-        params: list[Any] = [after_seq]
+    def _where(self, which: OutcomeFilter, where: list[str], params: list[Any]) -> None:
+        """The conditions that select ``which`` (added to ``where`` and ``params``)."""
         if which.suppressed is not None:
             where.append(LOG_ROWS if which.suppressed else "suppressed = 0")  # literal: schema
+        if which.released is not None:
+            where.append("released_at IS NOT NULL" if which.released else "released_at IS NULL")
         self._scoped(where, params, which.network_operators)
+        if which.alert_ids is not None:
+            where.append("{in:alert_id}")
+            params.append(self._db.list_param(sorted(which.alert_ids)))
         for column, wanted in (
             ("chf_id", which.chf_id),
             ("mpan", which.mpan),
@@ -110,11 +129,33 @@ class Reads:
         if which.until is not None:
             where.append("received_at < ?")
             params.append(to_us(which.until))
+
+    def count(self, which: OutcomeFilter) -> int:
+        """How many decided AD1s ``which`` selects."""
+        where = ["seq > 0"]
+        params: list[Any] = []
+        self._where(which, where, params)
+        return int(
+            self._db.scalar(
+                "SELECT COUNT(*) FROM ad1_outcomes WHERE " + " AND ".join(where), params
+            )
+        )
+
+    def _outcomes(
+        self, which: OutcomeFilter, after_seq: int, limit: int | None
+    ) -> Iterator[tuple[int, SuppressionEntry | ForwardedAlert]]:
+        where = ["seq > ?"]
+        params: list[Any] = [after_seq]
+        self._where(which, where, params)
         sql = f"SELECT seq, {_AD1} FROM ad1_outcomes WHERE " + " AND ".join(where)
         sql += " ORDER BY seq"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        for row in self._db.stream(sql, params):
+        # A page is fetched at once; only an unbounded read streams. (PostgreSQL plans a
+        # server-side cursor for its first rows, which for a page of a DNO's filtered log
+        # meant walking every AD1 in seq order: 6,900 entries/s against 23 ms a page.)
+        rows = self._db.stream(sql, params) if limit is None else self._db.fetch(sql, params)
+        for row in rows:
             yield row[0], decode_ad1(row[1:])
 
     # -- the forwarded feed -------------------------------------------------------------------
@@ -124,9 +165,12 @@ class Reads:
         network_operators: frozenset[str] | None,
         after_alert_id: str | None = None,
         limit: int = 100,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[ForwardedAlert]:
         """Forwarded AD1s after the one named, in feed order: those forwarded at once, and the
-        released Suppression Log entries as forwarded at their release."""
+        released Suppression Log entries as forwarded at their release; ``since``/``until``
+        select AD1s received in [since, until)."""
         db = self._db
         after = 0
         if after_alert_id is not None:
@@ -142,6 +186,7 @@ class Reads:
         where = [FEED_ROWS, "feed_seq > ?"]
         params: list[Any] = [after]
         self._scoped(where, params, network_operators)
+        self._where(OutcomeFilter(since=since, until=until), where, params)
         rows = db.fetch(
             f"SELECT {_AD1} FROM ad1_outcomes WHERE "
             + " AND ".join(where)
@@ -236,6 +281,26 @@ class Reads:
                 f"SELECT COUNT(*) FROM ad1_outcomes WHERE {FEED_ROWS} AND network_operator = ''"
             )
         )
+
+    def daily_counts(self, which: OutcomeFilter) -> list[DayCounts]:
+        """``DayCounts`` of the AD1s ``which`` selects, by UTC day of ``received_at`` and
+        network operator, in that order; days without an AD1 are left out."""
+        where = ["seq > 0"]
+        params: list[Any] = []
+        self._where(which, where, params)
+        rows = self._db.fetch(
+            f"SELECT received_at / {_DAY_US} AS day, network_operator, "
+            "COUNT(*) FILTER (WHERE suppressed = 1), "
+            "COUNT(*) FILTER (WHERE suppressed = 1 AND released_at IS NOT NULL), "
+            "COUNT(*) FILTER (WHERE suppressed = 0) FROM ad1_outcomes WHERE "
+            + " AND ".join(where)
+            + " GROUP BY 1, 2 ORDER BY 1, 2",
+            params,
+        )
+        return [
+            DayCounts((EPOCH + timedelta(days=int(day))).date(), operator, int(s), int(r), int(f))
+            for day, operator, s, r, f in rows
+        ]
 
     def counts(self) -> dict[str, int]:
         """The figures of ``summary.json``, over everything the store holds."""

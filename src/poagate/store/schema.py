@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 
 # The Alembic revision this code expects; tests check it is the migrations' head.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 metadata = MetaData()
 
@@ -127,6 +127,10 @@ activations = Table(
     Column("repeats", Integer, nullable=False),
     Column("command_variant", Integer),
     Column("firmware_hash", Text),
+    # Revision 0004 (SPEC §12): an operator ended the window — when, who, and why.
+    Column("ended_at", BigInteger),
+    Column("ended_by", Text),
+    Column("end_note", Text),
 )
 
 # Every decided AD1: suppressed (a Suppression Log entry) or forwarded. seq is decision order.
@@ -156,6 +160,9 @@ ad1_outcomes = Table(
     Column("release_reason", String(32)),
     Column("sector", String(8)),
     Column("feed_seq", Integer),
+    # Revision 0004 (SPEC §12): who released the entry, and why, when an operator did.
+    Column("released_by", Text),
+    Column("release_note", Text),
 )
 
 ad1_duplicates = Table(
@@ -294,3 +301,7 @@ Index(
     activation_outcomes.c.device_id,
     activation_outcomes.c.received_at,
 )
+# Revision 0004 (SPEC §12): the windows that may still suppress, by their end, for listing the
+# open windows without reading every activation ever recorded.
+OPEN_WINDOW_ROWS = "window_start IS NOT NULL AND ended_at IS NULL AND status = 'active'"
+_partial("ix_activations_open", OPEN_WINDOW_ROWS, activations.c.window_end)

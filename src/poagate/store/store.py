@@ -5,7 +5,9 @@
 * ``guards`` — what the SPEC §9 guards read in the service (``guard_reads.py``);
 * ``reads`` — the Suppression Log, the feed, activation records, counts (``reads.py``);
 * ``tokens`` and ``audit`` — who may call, and who changed what (``access.py``);
-* ``outbox`` — forwarded AD1s on their way to the DNOs' webhooks (``outbox.py``).
+* ``outbox`` — forwarded AD1s on their way to the DNOs' webhooks (``outbox.py``);
+* ``controls`` — the incident controls: windows ended, releases signed, explanations
+  (``controls.py``, SPEC §12).
 
 Each concept sees only the database (``sqlbase.Database``); a consumer is typed against the
 narrow protocol of what it uses (``ports.py``). ``SqliteStore`` and ``PostgresStore`` open one.
@@ -16,6 +18,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 
 from poagate.store.access import Audit, Tokens
+from poagate.store.controls import Controls
 from poagate.store.decisions import Decisions
 from poagate.store.guard_reads import GuardReads
 from poagate.store.outbox import Outbox
@@ -36,6 +39,7 @@ class Store:
         self.audit = Audit(db)
         self.tokens = Tokens(db, self.audit)
         self.outbox = Outbox(db, self.audit)
+        self.controls = Controls(db)
 
     @property
     def location(self) -> str:

@@ -1,0 +1,285 @@
+"""The incident controls of SPEC §12: what an operator does to take back what the gate does,
+each act in one transaction with its audit entry (who, when, what), the same for the API, the
+command line and the console.
+
+* **Suspend / resume** (``set_suppression``): a setting (``suppression_enabled``) that every
+  decision reads in its own transaction, so it takes effect for the next group of messages of
+  every server process. While suspended every AD1 is forwarded (``suppression_suspended``);
+  activations are still recorded and windows still opened.
+* **End a window** (``end_window``): it suppresses nothing received from then on.
+* **Release** (``release``): Suppression Log entries not yet released are released exactly as
+  a guard releases them (``releases.record_releases``: ``released_at``, ``release_reason =
+  operator``, a place at the end of the DNO's feed, the held message due for its webhook), and
+  signed with who released them and why.
+* **Explain** (``explain``, in ``explain.py``) says why an alert had its outcome.
+
+Writes run on the caller's writer connection (the API's ``Ingestor.call``), so they take their
+turn with the decisions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from poagate.domain.outcomes import OPERATOR, SuppressionEntry
+from poagate.domain.values import value
+from poagate.service.releases import record_releases
+from poagate.store.controls import Window
+from poagate.store.ports import ControlPath
+from poagate.store.reads import OutcomeFilter
+
+SUSPEND = "suppression.suspend"
+RESUME = "suppression.resume"
+WINDOW_END = "window.end"
+RELEASE = "release"
+RELEASE_CHUNK = 5_000  # entries released per statement batch, within the one transaction
+AUDITED_IDS = 100  # alert_ids named in a release's audit entry (the entries name the act)
+NOTE_LIMIT = 1_000  # characters of an operator's note
+
+
+@value
+class SuppressionState:
+    """Whether the gate suppresses, and the act that made it so (None: never changed)."""
+
+    enabled: bool
+    changed_at: datetime | None = None
+    changed_by: str | None = None
+    note: str | None = None
+
+
+def suppression_state(store: ControlPath) -> SuppressionState:
+    """The switch as it stands: cheap enough for every page of the console."""
+    enabled = store.reference.config().suppression_enabled
+    act = store.controls.last_act((SUSPEND, RESUME))
+    if act is None:
+        return SuppressionState(enabled)
+    return SuppressionState(enabled, act.at, act.actor, act.detail.get("note"))
+
+
+def checked_note(note: str | None) -> str | None:
+    """An operator's note, trimmed; empty means none. Raises ``ValueError`` when too long."""
+    if note is None or not note.strip():
+        return None
+    if len(note) > NOTE_LIMIT:
+        raise ValueError(f"the note is {len(note):,} characters; at most {NOTE_LIMIT:,}")
+    return note.strip()
+
+
+def record_suppression_change(
+    store: ControlPath, enabled: bool, actor: str, at: datetime, note: str | None = None
+) -> None:
+    """Audit a suspend or resume (inside the transaction that changed the setting)."""
+    store.audit.record(at, actor, RESUME if enabled else SUSPEND, {"note": note})
+
+
+def set_suppression(
+    store: ControlPath, enabled: bool, actor: str, at: datetime, note: str | None = None
+) -> tuple[SuppressionState, bool]:
+    """Suspend (``enabled`` False) or resume suppression; the state after, and whether it
+    changed (asking for the state in force changes nothing and records nothing)."""
+    note = checked_note(note)
+    with store.transaction():
+        config = store.reference.config()
+        changed = config.suppression_enabled != enabled
+        if changed:
+            store.reference.save_config(replace(config, suppression_enabled=enabled), actor, at)
+            record_suppression_change(store, enabled, actor, at, note)
+    return suppression_state(store), changed
+
+
+def end_window(
+    store: ControlPath, request_id: str, actor: str, at: datetime, note: str | None = None
+) -> Window:
+    """End the window of ``request_id`` from ``at``; raises ``store.controls.WindowNotEndable``
+    (nothing to end) and ``ValueError`` (a bad note)."""
+    note = checked_note(note)
+    with store.transaction():
+        window = store.controls.end_window(request_id, at, actor, note)
+        record = window.activation
+        store.audit.record(
+            at,
+            actor,
+            WINDOW_END,
+            {
+                "request_id": request_id,
+                "chf_id": record.chf_id,
+                "network_operator": record.network_operator,
+                "window_start": record.window_start,
+                "window_end": record.window_end,
+                "note": note,
+            },
+        )
+    return window
+
+
+@value
+class ReleaseRequest:
+    """Which entries to release: by alert ids, by hub, or by network operator and a time range
+    of ``received_at`` (from inclusive, to exclusive) — the Suppression Log's own filters, so
+    an operator releases exactly what a filtered view of the log shows."""
+
+    alert_ids: tuple[str, ...] | None = None
+    chf_id: str | None = None
+    network_operator: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        ways = sum(
+            (self.alert_ids is not None, self.chf_id is not None, self.network_operator is not None)
+        )
+        if ways != 1:
+            raise ValueError(
+                "name the entries one way: alert_ids, or chf_id, or network_operator with "
+                "from and to"
+            )
+        if self.alert_ids is not None and not self.alert_ids:
+            raise ValueError("alert_ids is empty")
+        if self.network_operator is not None and (self.since is None or self.until is None):
+            raise ValueError("a release by network_operator needs both from and to")
+        if self.since is not None and self.until is not None and self.until <= self.since:
+            raise ValueError("to must be after from")
+
+    def selection(self) -> OutcomeFilter:
+        return OutcomeFilter(
+            suppressed=True,
+            alert_ids=None if self.alert_ids is None else frozenset(self.alert_ids),
+            chf_id=self.chf_id,
+            network_operators=None
+            if self.network_operator is None
+            else frozenset({self.network_operator}),
+            since=self.since,
+            until=self.until,
+        )
+
+    def described(self) -> dict[str, object]:
+        """The request as the audit log records it."""
+        named: dict[str, object] = {}
+        if self.alert_ids is not None:
+            named["alert_ids"] = list(self.alert_ids[:AUDITED_IDS])
+            named["alert_ids_given"] = len(self.alert_ids)
+        for key, given in (
+            ("chf_id", self.chf_id),
+            ("network_operator", self.network_operator),
+            ("from", self.since),
+            ("to", self.until),
+        ):
+            if given is not None:
+                named[key] = given
+        return named
+
+
+@value
+class ReleaseResult:
+    """What a release did (or, ``dry_run``, would do)."""
+
+    released: int
+    already_released: int
+    not_in_log: tuple[str, ...]  # alert ids given that are no Suppression Log entry
+    dry_run: bool
+    released_at: datetime
+
+
+def release(
+    store: ControlPath,
+    request: ReleaseRequest,
+    actor: str,
+    at: datetime,
+    note: str | None = None,
+    *,
+    dry_run: bool = False,
+) -> ReleaseResult:
+    """Release every entry ``request`` names that is not released yet, as a guard does, and
+    sign each with the act (see the module docstring). All in one transaction."""
+    note = checked_note(note)
+    which = request.selection()
+    with store.transaction():
+        already = store.reads.count(replace(which, released=True))
+        not_in_log: tuple[str, ...] = ()
+        if request.alert_ids is not None:
+            in_log = store.reads.count(which)
+            if in_log < len(set(request.alert_ids)):
+                found = {o.alert_id for o in store.reads.ad1_outcomes(which)}
+                not_in_log = tuple(sorted(set(request.alert_ids) - found))
+        if dry_run:
+            waiting = store.reads.count(replace(which, released=False))
+            return ReleaseResult(waiting, already, not_in_log, True, at)
+        store.decisions.refresh_sequence()  # other processes may have numbered since
+        released = 0
+        unreleased = replace(which, released=False)
+        while True:
+            # Released entries leave the selection, so the first page is always the next.
+            chunk = store.reads.outcomes_page(unreleased, None, RELEASE_CHUNK)
+            if not chunk:
+                break
+            entries = [
+                replace(e, released_at=at, release_reason=OPERATOR)
+                for e in chunk
+                if isinstance(e, SuppressionEntry)
+            ]
+            record_releases(store, entries, at)
+            store.controls.sign_releases([e.alert_id for e in entries], actor, note)
+            released += len(entries)
+        store.audit.record(
+            at,
+            actor,
+            RELEASE,
+            {**request.described(), "released": released, "note": note},
+        )
+    return ReleaseResult(released, already, not_in_log, False, at)
+
+
+@value
+class WindowView:
+    """A window as operators list it (SPEC §12), with its state at the moment asked:
+    ``open`` (it contains now), ``scheduled`` (it starts later), ``closed`` (it ended on its
+    own), ``ended`` (an operator ended it), ``cancelled`` or ``superseded`` (R3/R4)."""
+
+    request_id: str
+    device_id: str
+    chf_id: str | None
+    network_operator: str
+    mpan: str | None
+    kind: str
+    status: str
+    state: str
+    received_at: datetime
+    execution_at: datetime | None
+    window_start: datetime | None
+    window_end: datetime | None
+    ended_at: datetime | None
+    ended_by: str | None
+    end_note: str | None
+
+
+def window_view(window: Window, now: datetime) -> WindowView:
+    record = window.activation
+    start, end = record.window_start, record.window_end
+    if record.status.value != "active":
+        state = record.status.value
+    elif record.ended_at is not None:
+        state = "ended"
+    elif start is not None and now < start:
+        state = "scheduled"
+    elif end is not None and now >= end:
+        state = "closed"
+    else:
+        state = "open"
+    return WindowView(
+        request_id=record.request_id,
+        device_id=record.device_id,
+        chf_id=record.chf_id,
+        network_operator=record.network_operator,
+        mpan=record.mpan,
+        kind=record.kind.value,
+        status=record.status.value,
+        state=state,
+        received_at=record.received_at,
+        execution_at=record.execution_at,
+        window_start=start,
+        window_end=end,
+        ended_at=record.ended_at,
+        ended_by=window.ended_by,
+        end_note=window.end_note,
+    )
