@@ -62,14 +62,16 @@ def test_suspending_forwards_every_ad1_and_still_opens_windows(api: Api) -> None
     # Only the switch changed: the window, the webhook and its secret are kept.
     assert suspended["suppression_enabled"] is False
     assert suspended["window_minutes"] == 20
-    assert suspended["delivery"]["webhooks"]["12"]["secret"] == "****ngth"
+    assert suspended["delivery"]["webhooks"]["12"]["url"] == "http://127.0.0.1:9/"
+    with open_store(api.database, "read") as store:  # the secret is never shown: read it
+        assert store.reference.settings()["delivery"]["webhooks"]["12"]["secret"] == SECRET
     opened = decide(api, activation(esme_of("12"), 1))[0]
     assert (opened["reason"], opened["window_end"]) == ("eligible", "2026-03-01T10:20:00Z")
     assert outcomes(api, ad1("S1", chf_of("12"))) == [("forwarded", "suppression_suspended")]
     state = admin_call(api, "GET", "/v1/suppression").json()
     assert (state["enabled"], state["changed_at"]) == (False, "2026-03-01T10:00:00Z")
     assert state["changed_by"].endswith("(admin)")
-    assert "poagate_suppression_enabled 0.0" in api.client.get("/metrics").text
+    assert "poagate_suppression_enabled 0.0" in admin_call(api, "GET", "/metrics").text
 
     api.clock.advance(minutes=1)
     resumed = admin_call(api, "PUT", "/v1/config", {"suppression_enabled": True}).json()

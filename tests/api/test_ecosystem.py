@@ -58,30 +58,33 @@ def test_openapi_describes_the_incident_controls_with_schemas(api: Api) -> None:
 
 def test_http_requests_are_counted_by_route_template_and_status(api: Api) -> None:
     admin = api.token("admin")
+    alerts = (
+        'poagate_http_requests_total{method="GET",route="/v1/alerts/{alert_id:path}",status="404"}'
+    )
+    unmatched = 'poagate_http_requests_total{method="GET",route="unmatched",status="404"}'
+    timed = (
+        "poagate_http_request_duration_seconds_count"
+        '{method="GET",route="/v1/alerts/{alert_id:path}"}'
+    )
+
+    def values() -> tuple[dict[str, float], str]:
+        # The counters are the process's, so a test compares them before and after.
+        text = api.get(admin, "/metrics").text
+        found = {}
+        for line in text.splitlines():
+            name, _, number = line.rpartition(" ")
+            if name in (alerts, unmatched, timed):
+                found[name] = float(number)
+        return found, text
+
+    before, _ = values()
     for alert_id in ("A1", "A2", "A3"):
         assert api.get(admin, f"/v1/alerts/{alert_id}").status_code == 404
     api.client.get("/no/such/path")
-    text = api.client.get("/metrics").text
-
-    def value(line_start: str) -> float:
-        for line in text.splitlines():
-            if line.startswith(line_start):
-                return float(line.rsplit(" ", 1)[1])
-        raise AssertionError(f"no {line_start} in /metrics")
-
-    assert (
-        value(
-            'poagate_http_requests_total{method="GET",route="/v1/alerts/{alert_id:path}",status="404"}'
-        )
-        >= 3
-    )
-    assert value('poagate_http_requests_total{method="GET",route="unmatched",status="404"}') >= 1
-    assert (
-        value(
-            'poagate_http_request_duration_seconds_count{method="GET",route="/v1/alerts/{alert_id:path}"}'
-        )
-        >= 3
-    )
+    after, text = values()
+    assert after[alerts] - before.get(alerts, 0) == 3
+    assert after[unmatched] - before.get(unmatched, 0) == 1
+    assert after[timed] - before.get(timed, 0) == 3
     assert "A1" not in text  # ids never become labels
 
 

@@ -18,6 +18,7 @@ from poagate.api.observability import RELEASES
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
 from poagate.api.routes_read import after, encode_cursor, scope_of, time_param
+from poagate.api.schemas import ADMIN, READ, documented
 from poagate.api.tokens import Principal
 from poagate.domain.ids import IdentifierError, parse_device_id, parse_network_operator
 from poagate.domain.outcomes import OPERATOR
@@ -42,6 +43,7 @@ def _invalid(exc: Exception) -> Problem:
 
 @router.get(
     "/v1/suppression",
+    responses=documented(None, 401, 403, 503),
     response_class=Json,
     response_model=controls.SuppressionState,
     summary="Whether the gate suppresses (admin)",
@@ -63,6 +65,7 @@ class WindowsPage(BaseModel):
 
 @router.get(
     "/v1/windows",
+    responses=documented(None, *ADMIN),
     response_class=Json,
     response_model=WindowsPage,
     summary="Windows (admin)",
@@ -118,6 +121,7 @@ class Note(BaseModel):
 
 @router.post(
     "/v1/windows/{request_id}/end",
+    responses=documented(None, *ADMIN, 404, 409),
     response_class=Json,
     response_model=controls.WindowView,
     summary="End a window (admin)",
@@ -180,6 +184,7 @@ class ReleaseAnswer(BaseModel):
 
 @router.post(
     "/v1/releases",
+    responses=documented(None, *ADMIN),
     response_class=Json,
     response_model=ReleaseAnswer,
     summary="Release Suppression Log entries (admin)",
@@ -218,6 +223,7 @@ async def release(request: Request, principal: Admin, body: ReleaseBody) -> Json
 
 @router.get(
     "/v1/alerts/{alert_id:path}",
+    responses=documented(None, *READ, 404),
     response_class=Json,
     response_model=Explanation,
     summary="Explain one AD1",

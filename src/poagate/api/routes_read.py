@@ -345,7 +345,7 @@ def activations(
 
 @router.get(
     "/v1/summary",
-    responses=documented(SummaryAnswer, 401, 403, 503),
+    responses=documented(SummaryAnswer, *READ),
     summary="Counts, scoped to the caller",
     description="A DNO: the suppressed, released and forwarded AD1s of its own network "
     "operators, and nothing of others. Admin: without from, to or bucket the figures of the "

@@ -52,6 +52,7 @@ PROBLEMS: dict[int, str] = {
     401: "No valid token: send Authorization: Bearer <token>.",
     403: "The token's role may not do this.",
     404: "Nothing of that id (or nothing the caller may see).",
+    409: "The act cannot be done in the state the thing is in (a window already ended).",
     413: "The body is over the limit, or holds more messages than one request may.",
     415: "A Content-Type poagate does not read.",
     422: "A parameter or body field is invalid; errors says which.",
