@@ -20,6 +20,8 @@ SUPPRESSION_RULE = "firmware_activation_window"
 # SPEC §9 guards' release reasons (and area-outage's forward reason).
 NO_SIGN_OF_LIFE = "no_sign_of_life"
 AREA_OUTAGE_EVIDENCE = "area_outage_evidence"
+# SPEC §14 verification guard's release reason.
+NO_ANSWER_TO_VERIFICATION = "no_answer_to_verification"
 
 
 class Status(StrEnum):
