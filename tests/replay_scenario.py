@@ -120,6 +120,10 @@ class Outputs:
         return self.lines("rejected.jsonl")
 
     @property
+    def verifications(self) -> list[dict[str, Any]]:
+        return self.lines("verifications.jsonl")
+
+    @property
     def summary(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((self.directory / "summary.json").read_text())
         return data
@@ -159,6 +163,7 @@ class Outputs:
                 "suppression_log.jsonl",
                 "activations.jsonl",
                 "rejected.jsonl",
+                "verifications.jsonl",
             )
         }
         summary = self.summary

@@ -13,12 +13,15 @@ from poagate.domain.events import ActivationKind
 from poagate.domain.outcomes import ActivationRecord, ForwardedAlert, Status, SuppressionEntry
 from poagate.domain.reference import (
     DEFAULT_AREA_OUTAGE_SECONDS,
+    DEFAULT_VERIFY_ATTEMPTS,
+    DEFAULT_VERIFY_TIMEOUT_MINUTES,
     Config,
     Device,
     DeviceType,
     SmetsVersion,
 )
 from poagate.domain.rules import Reason
+from poagate.domain.verification import VerificationOutcome, VerificationRequest
 from poagate.formats.errors import Rejection
 from poagate.formats.records import ACTIVATION_FIELDS
 from poagate.formats.timestamps import EPOCH, from_us, to_us
@@ -274,6 +277,9 @@ def encode_config(config: Config) -> str:
             "release_after_minutes": config.release_after_minutes,
             "area_outage_threshold": config.area_outage_threshold,
             "area_outage_seconds": config.area_outage_seconds,
+            "verify_after_minutes": config.verify_after_minutes,
+            "verify_timeout_minutes": config.verify_timeout_minutes,
+            "verify_attempts": config.verify_attempts,
         }
     ).decode()
 
@@ -290,6 +296,10 @@ def config_of(data: dict[str, Any]) -> Config:
         release_after_minutes=data.get("release_after_minutes"),
         area_outage_threshold=data.get("area_outage_threshold"),
         area_outage_seconds=data.get("area_outage_seconds", DEFAULT_AREA_OUTAGE_SECONDS),
+        # Nor, before SPEC §14, the verification guard's.
+        verify_after_minutes=data.get("verify_after_minutes"),
+        verify_timeout_minutes=data.get("verify_timeout_minutes", DEFAULT_VERIFY_TIMEOUT_MINUTES),
+        verify_attempts=data.get("verify_attempts", DEFAULT_VERIFY_ATTEMPTS),
     )
 
 
@@ -319,6 +329,7 @@ class Rows:
     guid_version: tuple[Any, ...] | None = None
     guid_entries: list[tuple[int, str]] = field(default_factory=list)
     meta: list[tuple[str, str]] = field(default_factory=list)
+    verifications: list[tuple[Any, ...]] = field(default_factory=list)  # VERIFICATION_COLUMNS
 
 
 def encode_rejected(kind: str, rejected: Iterable[Rejection]) -> list[tuple[Any, ...]]:
@@ -377,4 +388,46 @@ def encode_batch(
         progress=[(done, source_id) for source_id, done in batch.progress.items()],
         releases=releases,
         next_seq=seq,
+        verifications=[encode_verification(r) for r in batch.verifications],
+    )
+
+
+# SPEC §14: a verification request's row (``verifications``), in this order.
+VERIFICATION_COLUMNS = (
+    "alert_id",
+    "attempt",
+    "chf_id",
+    "esme_id",
+    "requested_at",
+    "deadline",
+    "settled_at",
+    "outcome",
+)
+
+
+def encode_verification(r: VerificationRequest) -> tuple[Any, ...]:
+    """A row of ``VERIFICATION_COLUMNS``; ``settled_at`` NULL as ``NULL_INT``."""
+    return (
+        r.alert_id,
+        r.attempt,
+        r.chf_id,
+        r.esme_id,
+        to_us(r.requested_at),
+        to_us(r.deadline),
+        NULL_INT if r.settled_at is None else to_us(r.settled_at),
+        r.outcome.value,
+    )
+
+
+def decode_verification(row: Sequence[Any]) -> VerificationRequest:
+    """A row selected with ``VERIFICATION_COLUMNS`` in that order."""
+    return VerificationRequest(
+        alert_id=row[0],
+        attempt=row[1],
+        chf_id=row[2],
+        esme_id=row[3],
+        requested_at=from_us(row[4]),
+        deadline=from_us(row[5]),
+        settled_at=opt_from_us(row[6]),
+        outcome=VerificationOutcome(row[7]),
     )

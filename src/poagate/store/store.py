@@ -5,7 +5,8 @@
 * ``guards`` — what the SPEC §9 guards read in the service (``guard_reads.py``);
 * ``reads`` — the Suppression Log, the feed, activation records, counts (``reads.py``);
 * ``tokens`` and ``audit`` — who may call, and who changed what (``access.py``);
-* ``outbox`` — forwarded AD1s on their way to the DNOs' webhooks (``outbox.py``).
+* ``outbox`` — forwarded AD1s on their way to the DNOs' webhooks (``outbox.py``);
+* ``verifications`` — the verification guard's requests, the DSP's queue (``verifications.py``).
 
 Each concept sees only the database (``sqlbase.Database``); a consumer is typed against the
 narrow protocol of what it uses (``ports.py``). ``SqliteStore`` and ``PostgresStore`` open one.
@@ -22,6 +23,7 @@ from poagate.store.outbox import Outbox
 from poagate.store.reads import Reads
 from poagate.store.reference import ReferenceData
 from poagate.store.sqlbase import Database
+from poagate.store.verifications import Verifications
 
 
 class Store:
@@ -36,6 +38,7 @@ class Store:
         self.audit = Audit(db)
         self.tokens = Tokens(db, self.audit)
         self.outbox = Outbox(db, self.audit)
+        self.verifications = Verifications(db)
 
     @property
     def location(self) -> str:
