@@ -111,17 +111,14 @@ class Verifications:
     def queue_figures(self) -> tuple[int, datetime | None]:
         """How many requests are pending, and when the oldest was sent (for metrics)."""
         row = self._db.one(
-            "SELECT COUNT(*), MIN(requested_at) FROM verifications "
-            f"WHERE {PENDING_VERIFICATIONS}"
+            f"SELECT COUNT(*), MIN(requested_at) FROM verifications WHERE {PENDING_VERIFICATIONS}"
         )
         assert row is not None
         return int(row[0]), None if row[1] is None else from_us(row[1])
 
     def counts(self) -> dict[str, int]:
         """Requests made, and how many ended each way (``summary.json``)."""
-        found = dict(
-            self._db.fetch("SELECT outcome, COUNT(*) FROM verifications GROUP BY outcome")
-        )
+        found = dict(self._db.fetch("SELECT outcome, COUNT(*) FROM verifications GROUP BY outcome"))
         figures = {"verifications_requested": sum(int(n) for n in found.values())}
         for outcome in VerificationOutcome:
             figures[f"verifications_{outcome.value}"] = int(found.get(outcome.value, 0))
