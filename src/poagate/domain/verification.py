@@ -79,9 +79,14 @@ class VerificationPlan:
             config.verify_attempts,
         )
 
+    def first_request(self, event_at: datetime, decided_at: datetime) -> datetime:
+        """When the first request is due for an AD1 with ``event_at`` decided at
+        ``decided_at`` (the simulator asks this too, to answer as a DSP would)."""
+        return max(event_at + self.after, decided_at)
+
     def base(self, entry: SuppressionEntry) -> datetime:
-        """When the first request is due."""
-        return max(entry.event_at + self.after, entry.decided_at)
+        """When the first request is due for ``entry``."""
+        return self.first_request(entry.event_at, entry.decided_at)
 
     def request_at(self, entry: SuppressionEntry, attempt: int) -> datetime:
         return self.base(entry) + self.timeout * (attempt - 1)

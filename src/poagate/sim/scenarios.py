@@ -11,6 +11,8 @@ under a given guard setting, and compares every decided AD1 with what really cau
 * AD1s forwarded per DNO, and the Suppression Log's size.
 
 The guards' clock runs on to the end of the month plus a day, so that nothing is left pending.
+With the SPEC §14 verification guard on, the DSP's answers to its requests are made for the
+setting (``poagate.sim.answers``) and replayed with the month.
 """
 
 from __future__ import annotations
@@ -23,12 +25,19 @@ from pathlib import Path
 from typing import Any
 
 from poagate.domain.outcomes import SuppressionEntry
-from poagate.domain.reference import DEFAULT_AREA_OUTAGE_SECONDS
+from poagate.domain.reference import (
+    DEFAULT_AREA_OUTAGE_SECONDS,
+    DEFAULT_VERIFY_ATTEMPTS,
+    DEFAULT_VERIFY_TIMEOUT_MINUTES,
+    Config,
+)
+from poagate.domain.verification import VerificationPlan
 from poagate.service.replay import Progress, ReplayRequest, replay
+from poagate.sim.answers import verification_answers
 from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.sim.inputs import write_replay_inputs
 from poagate.sim.seed import SITE_VISIT_GBP
-from poagate.sim.traffic import Cause, TrafficSpec, generate_traffic
+from poagate.sim.traffic import Cause, Traffic, TrafficSpec, generate_traffic
 from poagate.store.sqlite import SqliteStore
 
 
@@ -46,7 +55,29 @@ class GuardSetting:
     release_after_minutes: int | None = None
     area_outage_threshold: int | None = None
     area_outage_seconds: int = DEFAULT_AREA_OUTAGE_SECONDS
+    verify_after_minutes: int | None = None
+    verify_timeout_minutes: int = DEFAULT_VERIFY_TIMEOUT_MINUTES
+    verify_attempts: int = DEFAULT_VERIFY_ATTEMPTS
 
+    @property
+    def verification(self) -> VerificationPlan | None:
+        return VerificationPlan.of(
+            Config(
+                verify_after_minutes=self.verify_after_minutes,
+                verify_timeout_minutes=self.verify_timeout_minutes,
+                verify_attempts=self.verify_attempts,
+            )
+        )
+
+
+# The recommended configuration (docs/guards.md, "Recommended configuration"): the
+# verification guard alone, V = 10, T = 4, A = 2, chosen from `poagate simulate --sweep`.
+RECOMMENDED = GuardSetting(
+    "recommended",
+    verify_after_minutes=10,
+    verify_timeout_minutes=DEFAULT_VERIFY_TIMEOUT_MINUTES,
+    verify_attempts=DEFAULT_VERIFY_ATTEMPTS,
+)
 
 def scenarios(esmes: int = 20_000, seed: int = 1) -> dict[str, Scenario]:
     """The three months the business case and the guard tables are built on.
@@ -90,15 +121,26 @@ def scenarios(esmes: int = 20_000, seed: int = 1) -> dict[str, Scenario]:
     }
 
 
-GUARD_SETTING_NAMES = ("release_after_minutes", "area_outage_threshold", "area_outage_seconds")
+GUARD_SETTING_NAMES = (
+    "release_after_minutes",
+    "area_outage_threshold",
+    "area_outage_seconds",
+    "verify_after_minutes",
+    "verify_timeout_minutes",
+    "verify_attempts",
+)
 
 
 def guard_setting_list(
     release_after_minutes: int = 60,
     area_outage_threshold: int = 3,
     area_outage_seconds: int = DEFAULT_AREA_OUTAGE_SECONDS,
+    verify_after_minutes: int = 10,
+    verify_timeout_minutes: int = DEFAULT_VERIFY_TIMEOUT_MINUTES,
+    verify_attempts: int = DEFAULT_VERIFY_ATTEMPTS,
 ) -> list[GuardSetting]:
-    """Guards off, each on alone, both on."""
+    """Guards off, the SPEC §9 guards each on alone and both on, the SPEC §14 verification
+    guard, and the recommended configuration."""
     return [
         GuardSetting("off"),
         GuardSetting("release-if-dark", release_after_minutes=release_after_minutes),
@@ -113,6 +155,13 @@ def guard_setting_list(
             area_outage_threshold=area_outage_threshold,
             area_outage_seconds=area_outage_seconds,
         ),
+        GuardSetting(
+            "verification",
+            verify_after_minutes=verify_after_minutes,
+            verify_timeout_minutes=verify_timeout_minutes,
+            verify_attempts=verify_attempts,
+        ),
+        RECOMMENDED,
     ]
 
 
@@ -133,12 +182,22 @@ class Measures:
     forwarded_by_dno: dict[str, int] = field(default_factory=dict)
     suppression_log_entries: int = 0
     suppression_log_bytes: int = 0
+    # Spurious AD1s suppressed with every guard off (MP102B alone), once known (``run_all``).
+    mp102b_suppressed: int | None = None
+    verifications: dict[str, int] = field(default_factory=dict)
     events: int = 0
     seconds: float = 0.0
 
     @property
     def spurious_suppressed_share(self) -> float:
         return self.spurious_suppressed / self.spurious if self.spurious else 0.0
+
+    @property
+    def savings_kept(self) -> float | None:
+        """The share of MP102B's own suppressions of spurious AD1s that stay suppressed."""
+        if not self.mp102b_suppressed:
+            return None
+        return self.spurious_suppressed / self.mp102b_suppressed
 
     @property
     def hidden_share(self) -> float:
@@ -153,6 +212,8 @@ class Measures:
         data["spurious_suppressed_share"] = round(self.spurious_suppressed_share, 4)
         data["hidden_share"] = round(self.hidden_share, 4)
         data["visits_avoided_gbp"] = self.visits_avoided_gbp
+        kept = self.savings_kept
+        data["savings_kept"] = None if kept is None else round(kept, 4)
         return data
 
 
@@ -166,6 +227,28 @@ class Month:
     events: list[Path]
     truth: dict[str, Cause]
     counts: dict[str, int]
+    traffic: Traffic  # its AD1s and when each site had power, to answer verifications
+
+    def answers(self, setting: GuardSetting, root: Path) -> list[Path]:
+        """The DSP's answers to the verification requests ``setting`` makes, as a file to
+        replay with the month (none with the guard off)."""
+        plan = setting.verification
+        if plan is None:
+            return []
+        spec = self.scenario.traffic
+        path = root / f"answers-{setting.name}.jsonl"
+        with path.open("wb") as f:
+            f.writelines(
+                verification_answers(
+                    self.traffic.raised,
+                    self.traffic.power,
+                    plan,
+                    spec.verification_loss,
+                    spec.seed,
+                    spec.duis_share,
+                )
+            )
+        return [path]
 
 
 def prepare(scenario: Scenario, root: Path) -> Month:
@@ -173,8 +256,15 @@ def prepare(scenario: Scenario, root: Path) -> Month:
     fleet = generate_fleet(scenario.fleet)
     traffic = generate_traffic(fleet, scenario.traffic)
     inputs = write_replay_inputs(fleet, traffic, root / "input")
+    traffic.requests, traffic.alerts = [], []  # written; the rest is kept
     return Month(
-        scenario, inputs.inventory, inputs.guid_list, inputs.events, traffic.truth, traffic.counts
+        scenario,
+        inputs.inventory,
+        inputs.guid_list,
+        inputs.events,
+        traffic.truth,
+        traffic.counts,
+        traffic,
     )
 
 
@@ -194,17 +284,21 @@ def run(
             ReplayRequest(
                 inventory=month.inventory,
                 guid_list=month.guid_list,
-                events=month.events,
+                events=[*month.events, *month.answers(setting, root)],
                 out=out,
                 # 0 switches a guard off, whatever a configuration says.
                 release_after_minutes=setting.release_after_minutes or 0,
                 area_outage_threshold=setting.area_outage_threshold or 0,
                 area_outage_seconds=setting.area_outage_seconds,
+                verify_after_minutes=setting.verify_after_minutes or 0,
+                verify_timeout_minutes=setting.verify_timeout_minutes,
+                verify_attempts=setting.verify_attempts,
                 release_until=horizon,
             ),
             progress,
         )
         measures = measure(scenario.name, setting.name, store.reads.ad1_outcomes(), month.truth)
+        measures.verifications = store.verifications.counts()
     measures.events = int(report.summary["events_read"])
     measures.seconds = float(report.summary["run"]["seconds"])
     measures.suppression_log_bytes = (out / "suppression_log.jsonl").stat().st_size
@@ -269,8 +363,12 @@ def run_all(
     results = []
     for scenario in chosen:
         month = prepare(scenario, workdir / scenario.name)
+        baseline: int | None = None
         for setting in settings:
             measures = run(month, setting, workdir / scenario.name, progress)
+            if setting.name == "off":
+                baseline = measures.spurious_suppressed
+            measures.mp102b_suppressed = baseline
             results.append(measures)
             if done is not None:
                 done(measures)
@@ -280,6 +378,7 @@ def run_all(
 GUARD_TABLE_COLUMNS = (
     "guards",
     "spurious AD1s suppressed",
+    "of MP102B's kept",
     "genuine AD1s hidden",
     "genuine AD1s released late",
     "median / worst delay (min)",
@@ -300,6 +399,7 @@ def guard_table_rows(results: Iterable[Measures]) -> list[tuple[str, ...]]:
             (
                 m.guards,
                 f"{m.spurious_suppressed:,} of {m.spurious:,} ({m.spurious_suppressed_share:.1%})",
+                "—" if m.savings_kept is None else f"{m.savings_kept:.2%}",
                 f"{m.must_reach_hidden:,} of {m.must_reach:,} ({m.hidden_share:.2%})",
                 f"{m.must_reach_released:,}",
                 delay,
