@@ -1,6 +1,7 @@
 """The signature on every delivery, and how a DNO checks it.
 
-Headers sent with each forwarded AD1:
+Headers sent with each forwarded AD1, and with each push of verification requests to the DSP
+(SPEC §14; ``signed_headers`` is the one place the scheme is applied):
 
 * ``X-Poagate-Timestamp``: seconds since the epoch when it was sent;
 * ``X-Poagate-Signature``: ``sha256=`` and the hex HMAC-SHA256, keyed with the DNO's secret,
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 
 SIGNATURE_HEADER = "X-Poagate-Signature"
 TIMESTAMP_HEADER = "X-Poagate-Timestamp"
@@ -21,6 +23,12 @@ TIMESTAMP_HEADER = "X-Poagate-Timestamp"
 def signature(secret: str, timestamp: str, body: bytes) -> str:
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
+
+
+def signed_headers(secret: str, body: bytes) -> dict[str, str]:
+    """The signature headers for ``body``, sent now."""
+    stamp = str(int(time.time()))
+    return {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: signature(secret, stamp, body)}
 
 
 def verify(secret: str, timestamp: str, body: bytes, header: str) -> bool:

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +27,7 @@ from typing import Any
 import httpx
 
 from poagate.delivery.metrics import DELIVERIES, LAST_ROUND, ROUNDS
-from poagate.delivery.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from poagate.delivery.signing import signed_headers
 from poagate.store import StoreError
 from poagate.store.database import open_store
 from poagate.store.ports import OutboxQueue
@@ -146,14 +145,12 @@ async def send(
     hook = webhooks.get(delivery.network_operator)
     if not hook or not hook.get("url") or not hook.get("secret"):
         return f"no webhook is configured for network operator {delivery.network_operator}"
-    stamp = str(int(time.time()))
     headers = {
         "Content-Type": delivery.content_type,
         "Idempotency-Key": delivery.alert_id,
         "X-Poagate-Alert-Id": delivery.alert_id,
         "X-Poagate-Network-Operator": delivery.network_operator,
-        TIMESTAMP_HEADER: stamp,
-        SIGNATURE_HEADER: signature(hook["secret"], stamp, delivery.payload),
+        **signed_headers(hook["secret"], delivery.payload),
     }
     try:
         response = await client.post(

@@ -21,7 +21,6 @@ from poagate.domain.reference import (
     SmetsVersion,
 )
 from poagate.domain.rules import Reason
-from poagate.domain.verification import VerificationOutcome, VerificationRequest
 from poagate.formats.errors import Rejection
 from poagate.formats.records import ACTIVATION_FIELDS
 from poagate.formats.timestamps import EPOCH, from_us, to_us
@@ -329,7 +328,8 @@ class Rows:
     guid_version: tuple[Any, ...] | None = None
     guid_entries: list[tuple[int, str]] = field(default_factory=list)
     meta: list[tuple[str, str]] = field(default_factory=list)
-    verifications: list[tuple[Any, ...]] = field(default_factory=list)  # VERIFICATION_COLUMNS
+    # SPEC §14 requests (``poagate.store.verifications.VERIFICATION_COLUMNS``)
+    verifications: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def encode_rejected(kind: str, rejected: Iterable[Rejection]) -> list[tuple[Any, ...]]:
@@ -388,46 +388,4 @@ def encode_batch(
         progress=[(done, source_id) for source_id, done in batch.progress.items()],
         releases=releases,
         next_seq=seq,
-        verifications=[encode_verification(r) for r in batch.verifications],
-    )
-
-
-# SPEC §14: a verification request's row (``verifications``), in this order.
-VERIFICATION_COLUMNS = (
-    "alert_id",
-    "attempt",
-    "chf_id",
-    "esme_id",
-    "requested_at",
-    "deadline",
-    "settled_at",
-    "outcome",
-)
-
-
-def encode_verification(r: VerificationRequest) -> tuple[Any, ...]:
-    """A row of ``VERIFICATION_COLUMNS``; ``settled_at`` NULL as ``NULL_INT``."""
-    return (
-        r.alert_id,
-        r.attempt,
-        r.chf_id,
-        r.esme_id,
-        to_us(r.requested_at),
-        to_us(r.deadline),
-        NULL_INT if r.settled_at is None else to_us(r.settled_at),
-        r.outcome.value,
-    )
-
-
-def decode_verification(row: Sequence[Any]) -> VerificationRequest:
-    """A row selected with ``VERIFICATION_COLUMNS`` in that order."""
-    return VerificationRequest(
-        alert_id=row[0],
-        attempt=row[1],
-        chf_id=row[2],
-        esme_id=row[3],
-        requested_at=from_us(row[4]),
-        deadline=from_us(row[5]),
-        settled_at=opt_from_us(row[6]),
-        outcome=VerificationOutcome(row[7]),
     )

@@ -12,12 +12,55 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
+from poagate.domain.outcomes import SuppressionEntry
 from poagate.domain.verification import VerificationOutcome, VerificationRequest
 from poagate.formats.timestamps import from_us, to_us
-from poagate.store.codec import VERIFICATION_COLUMNS, decode_verification, encode_verification
-from poagate.store.schema import PENDING_VERIFICATIONS
+from poagate.store.codec import AD1_COLUMNS, NULL_INT, decode_ad1, opt_from_us
+from poagate.store.schema import PENDING_VERIFICATIONS, UNRELEASED_ROWS
 from poagate.store.sqlbase import Database, values_clause
+
+# SPEC §14: a verification request's row (``verifications``), in this order.
+VERIFICATION_COLUMNS = (
+    "alert_id",
+    "attempt",
+    "chf_id",
+    "esme_id",
+    "requested_at",
+    "deadline",
+    "settled_at",
+    "outcome",
+)
+
+
+def encode_verification(r: VerificationRequest) -> tuple[Any, ...]:
+    """A row of ``VERIFICATION_COLUMNS``; ``settled_at`` NULL as ``NULL_INT``."""
+    return (
+        r.alert_id,
+        r.attempt,
+        r.chf_id,
+        r.esme_id,
+        to_us(r.requested_at),
+        to_us(r.deadline),
+        NULL_INT if r.settled_at is None else to_us(r.settled_at),
+        r.outcome.value,
+    )
+
+
+def decode_verification(row: Sequence[Any]) -> VerificationRequest:
+    """A row selected with ``VERIFICATION_COLUMNS`` in that order."""
+    return VerificationRequest(
+        alert_id=row[0],
+        attempt=row[1],
+        chf_id=row[2],
+        esme_id=row[3],
+        requested_at=from_us(row[4]),
+        deadline=from_us(row[5]),
+        settled_at=opt_from_us(row[6]),
+        outcome=VerificationOutcome(row[7]),
+    )
+
 
 _COLUMNS = ",".join(VERIFICATION_COLUMNS)
 # An attempt is issued once (UNIQUE(alert_id, attempt)); writing it again records how it ended.
@@ -41,6 +84,23 @@ class Verifications:
         if rows:
             with self._db.transaction():
                 self._db.run_many(UPSERT_VERIFICATION, rows)
+
+    def entries_due(
+        self, after_seq: int, until: datetime
+    ) -> list[tuple[int, str | None, SuppressionEntry]]:
+        """(seq, sector, entry) of the unreleased Suppression Log entries after ``after_seq``
+        whose ``event_at`` is at or before ``until``: those the verification pass looks at."""
+        rows = self._db.fetch(
+            f"SELECT seq, sector, {','.join(AD1_COLUMNS)} FROM ad1_outcomes "
+            f"WHERE {UNRELEASED_ROWS} AND seq > ? AND event_at <= ? ORDER BY seq",
+            (after_seq, to_us(until)),
+        )
+        found = []
+        for row in rows:
+            entry = decode_ad1(row[2:])
+            assert type(entry) is SuppressionEntry
+            found.append((int(row[0]), row[1], entry))
+        return found
 
     def all(self) -> Iterator[VerificationRequest]:
         """Every request, in the order they were sent."""
