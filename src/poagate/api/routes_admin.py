@@ -18,13 +18,21 @@ from poagate.api.problems import Problem
 from poagate.api.responses import Json
 from poagate.api.tokens import Principal, checked_operators, new_token, token_sha256
 from poagate.domain.ids import IdentifierError, parse_network_operator
-from poagate.domain.reference import DEFAULT_AREA_OUTAGE_SECONDS, DEFAULT_MANUFACTURERS, Config
+from poagate.domain.reference import (
+    DEFAULT_AREA_OUTAGE_SECONDS,
+    DEFAULT_MANUFACTURERS,
+    DEFAULT_VERIFY_ATTEMPTS,
+    DEFAULT_VERIFY_TIMEOUT_MINUTES,
+    Config,
+)
 from poagate.formats.errors import InputError
 from poagate.formats.guid_list import read_guid_list
 from poagate.formats.inventory import read_inventory
 from poagate.formats.records import rejection_fields
 from poagate.service.inputs import bytes_sha256
 from poagate.service.releases import WATERMARK, arm_release_if_dark
+from poagate.service.verifications import WATERMARK as VERIFY_WATERMARK
+from poagate.service.verifications import arm_verification
 from poagate.store.store import Store
 
 router = APIRouter(tags=["operations"])
@@ -205,12 +213,40 @@ class Settings(BaseModel):
         "of its postcode sector within area_outage_seconds were forwarded.",
     )
     area_outage_seconds: int = Field(DEFAULT_AREA_OUTAGE_SECONDS, ge=1)
+    # SPEC §14 verification guard, off while verify_after_minutes is null (docs/guards.md).
+    verify_after_minutes: int | None = Field(
+        None,
+        ge=1,
+        le=1440,
+        description="verification: ask the DSP to verify a suppressed AD1's site this many "
+        "minutes after its event_at; it verifies AD1s decided from when it is switched on.",
+    )
+    verify_timeout_minutes: int = Field(
+        DEFAULT_VERIFY_TIMEOUT_MINUTES,
+        ge=1,
+        le=1440,
+        description="verification: minutes an attempt waits for an answer.",
+    )
+    verify_attempts: int = Field(
+        DEFAULT_VERIFY_ATTEMPTS,
+        ge=1,
+        le=10,
+        description="verification: attempts before the AD1 is released.",
+    )
+    dsp_webhook: Webhook | None = Field(
+        None,
+        description="Where the DSP is pushed new verification requests, signed like the "
+        "DNOs' deliveries; null: the DSP reads GET /v1/verifications instead.",
+    )
     delivery: Delivery = Field(default_factory=Delivery)
 
 
 def _masked(settings: dict[str, Any]) -> dict[str, Any]:
     shown = Settings.model_validate(settings).model_dump()
-    for hook in shown["delivery"]["webhooks"].values():
+    hooks = list(shown["delivery"]["webhooks"].values())
+    if shown["dsp_webhook"] is not None:
+        hooks.append(shown["dsp_webhook"])
+    for hook in hooks:
         secret = hook.get("secret") or ""
         hook["secret"] = None if not secret else f"****{secret[-4:]}"
     return shown
@@ -252,11 +288,25 @@ async def put_config(request: Request, principal: Admin, body: Settings) -> Json
                             "secret was set for that operator before",
                         )
                     hook["secret"] = kept
+            dsp = wanted["dsp_webhook"]
+            if dsp is not None and dsp["secret"] is None:
+                kept = (current["dsp_webhook"] or {}).get("secret")
+                if kept is None:
+                    raise Problem(
+                        422,
+                        "Invalid configuration",
+                        "dsp_webhook.secret is needed: no secret was set for it before",
+                    )
+                dsp["secret"] = kept
             changed = store.reference.save_settings(wanted, principal.actor, now)
             if wanted["release_after_minutes"] is not None and (
                 current["release_after_minutes"] is None or store.meta(WATERMARK) is None
             ):
                 arm_release_if_dark(store)  # it watches what is decided from now on
+            if wanted["verify_after_minutes"] is not None and (
+                current["verify_after_minutes"] is None or store.meta(VERIFY_WATERMARK) is None
+            ):
+                arm_verification(store)  # it verifies what is decided from now on
             if changed:
                 store.audit.record(now, principal.actor, "config.set", _masked(wanted))
         return {**_masked(wanted), "changed": changed}
