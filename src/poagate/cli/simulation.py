@@ -113,7 +113,10 @@ def simulate(
     for name in chosen:
         table = Table(title=titles[name], header_style="bold")
         for column in GUARD_TABLE_COLUMNS:
-            table.add_column(column, justify="left" if column == "guards" else "right")
+            if column == "guards":
+                table.add_column(column, justify="left", no_wrap=True)
+            else:
+                table.add_column(column, justify="right")
         for row in guard_table_rows(m for m in results if m.scenario == name):
             table.add_row(*row)
         out.print(table)

@@ -62,6 +62,8 @@ class _Builder:
         # Future-dated activations and cancellations by device, run once all are known (R3/R4):
         # (received_at, execution_at or None for a cancellation, request_id, user, site).
         self._future: dict[str, list[tuple[datetime, datetime | None, str, str, Site]]] = {}
+        # Activations that run: (when, request_id, user, site, request_id its outcome reports).
+        self._reboots: list[tuple[datetime, str, str, Site, str | None]] = []
         self.storm = plan_storm(
             fleet,
             spec.seed,
@@ -186,9 +188,9 @@ class _Builder:
         share = spec.reboot_share if lg else spec.other_reboot_share
         power_off = activated_at + timedelta(seconds=rng.uniform(5, 90))
         back = power_off
-        if self._storm_off(site, power_off):
-            # A meter off supply does not reboot: its hub is unpowered already, and raised its
-            # AD1 when the storm took it.
+        if self._storm_off(site, power_off) or not self.power.has_power(site.chf_id, power_off):
+            # A meter off supply (a storm) or dead (bricked before) does not reboot: its hub is
+            # unpowered already, and raised its AD1 when it lost power.
             self._count("activations_off_supply")
             return
         if lg and spec.brick_share and rng.random() < spec.brick_share:
@@ -240,10 +242,11 @@ class _Builder:
                     last = received + timedelta(minutes=rng.uniform(1, 20))
                     self.activation(rid, last, None, rng.choice((4, 5, 6, 7)))
                     self._count("activation_repeats")
-                self.reboot(site, received + timedelta(seconds=rng.uniform(10, 120)), user, None)
+                activated = received + timedelta(seconds=rng.uniform(10, 120))
+                self._reboots.append((activated, rid, user, site, None))
         for _ in range(spec.campaign_activations):
             self._campaign_activation(rng.choice(sites), rng.choice(SUPPLIER_USERS))
-        self._run_future_dated()
+        self._run_activations()
         end = spec.start + timedelta(days=spec.days)
         span = (end - spec.start).total_seconds()
         for _ in range(spec.genuine_ad1):
@@ -361,14 +364,13 @@ class _Builder:
         self, site: Site, user: str, rid: str, received: datetime, execution: datetime | None
     ) -> None:
         """A future-dated activation (``execution``) or a cancellation (None) of the site's
-        meter, to be run by ``_run_future_dated``."""
+        meter, to be run by ``_run_activations``."""
         self._future.setdefault(site.esme_id, []).append((received, execution, rid, user, site))
 
-    def _run_future_dated(self) -> None:
-        """Reboot each meter for the future-dated activations it really runs: not one that a
-        later activation superseded (R3) or a cancellation cancelled (R4) before its time —
-        the device holds one pending activation — in the order of execution."""
-        runs = []
+    def _run_activations(self) -> None:
+        """Reboot each meter for the activations it really runs: every immediate one, and the
+        future-dated ones that no later activation superseded (R3) or cancellation cancelled
+        (R4) before their time — the device holds one pending activation."""
         for planned in self._future.values():
             planned.sort(key=lambda p: (p[0], p[2]))
             for i, (_, execution, rid, user, site) in enumerate(planned):
@@ -376,9 +378,11 @@ class _Builder:
                     continue
                 later = (p for p in planned[i + 1 :] if p[2] != rid)
                 if not any(received < execution for received, *_ in later):
-                    runs.append((execution, rid, user, site))
-        for execution, rid, user, site in sorted(runs, key=lambda r: (r[0], r[1])):
-            self.reboot(site, execution, user, rid)
+                    self._reboots.append((execution, rid, user, site, rid))
+        # Every meter that really activates, in time order: a meter bricked by one activation
+        # is dead for the next.
+        for activated, _, user, site, reported in sorted(self._reboots, key=lambda r: r[:2]):
+            self.reboot(site, activated, user, reported)
 
 
 def generate_traffic(fleet: Fleet, spec: TrafficSpec, keep_truth: bool = True) -> Traffic:
