@@ -222,13 +222,7 @@ def test_two_servers_release_a_dark_entry_once(
     )
     assert switched.status_code == 200, switched.text
     dsp = token_for("dsp")
-    executed = datetime.now(UTC) - timedelta(hours=2)
-    stamp = executed.strftime("%Y-%m-%dT%H:%M:%SZ")
-    post(first.url, dsp, {"type": "activation", "request_id": f"{USER}:{esme_of('12')}:1",
-                          "execution_at": stamp})  # fmt: skip
-    event_at = (executed + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    decided = post(first.url, dsp, ad1("DARK-1", chf_of("12"), event_at))
-    assert decided["items"][0]["outcome"] == "suppressed"
+    suppressed_long_ago(first.url, first.url, dsp, "DARK-1")
 
     def released() -> int:
         with open_store(database, "read") as store:
@@ -253,6 +247,18 @@ def test_two_servers_release_a_dark_entry_once(
     assert [(f["alert_id"], f["reason"]) for f in feed] == [("DARK-1", "no_sign_of_life")]
 
 
+def suppressed_long_ago(activate_at: str, alert_at: str, dsp: str, alert_id: str) -> None:
+    """A window that began two hours ago (a future-dated activation of hub 12's ESME executed
+    then, sent to the server at ``activate_at``) and an AD1 in it (sent to ``alert_at``)."""
+    executed = datetime.now(UTC) - timedelta(hours=2)
+    stamp = executed.strftime("%Y-%m-%dT%H:%M:%SZ")
+    post(activate_at, dsp, {"type": "activation", "request_id": f"{USER}:{esme_of('12')}:1",
+                            "execution_at": stamp})  # fmt: skip
+    event_at = (executed + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    decided = post(alert_at, dsp, ad1(alert_id, chf_of("12"), event_at))
+    assert decided["items"][0]["outcome"] == "suppressed"
+
+
 def passes_of(url: str, metric: str) -> float:
     for line in httpx.get(f"{url}/metrics").text.splitlines():
         if line.startswith(f"{metric} "):
@@ -275,13 +281,7 @@ def test_two_servers_issue_a_verification_request_once(
     )
     assert switched.status_code == 200, switched.text
     dsp = token_for("dsp")
-    executed = datetime.now(UTC) - timedelta(hours=2)
-    stamp = executed.strftime("%Y-%m-%dT%H:%M:%SZ")
-    post(first.url, dsp, {"type": "activation", "request_id": f"{USER}:{esme_of('12')}:1",
-                          "execution_at": stamp})  # fmt: skip
-    event_at = (executed + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    decided = post(second.url, dsp, ad1("ASK-1", chf_of("12"), event_at))
-    assert decided["items"][0]["outcome"] == "suppressed"
+    suppressed_long_ago(first.url, second.url, dsp, "ASK-1")
 
     def settle_passes() -> None:
         for server in two_servers:  # two more passes of each server

@@ -3,14 +3,10 @@ outputs, and resuming after a crash between a request and its answer."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from poagate.service.replay import ReplayRequest, replay
-from poagate.store.sqlite import SqliteStore
 from tests.helpers import CHF, CHF_2, ESME, ESME_2
-from tests.replay_scenario import Outputs, Scenario, act, ad1
+from tests.replay_scenario import Scenario, act, ad1, whole_and_killed
 
 VERIFY = ["--verify-after-minutes", "10", "--verify-timeout-minutes", "3", "--verify-attempts", "2"]
 # A1 (ESME's hub, event 10:01) is asked about at 10:11; its hub answers at 10:13. A2 (ESME_2's
@@ -74,40 +70,15 @@ def test_a_crash_between_request_and_answer_resumes_to_the_same_outcomes(
     # Batches of two events: the requests of 10:11 and 10:12 are sent while the device
     # message of 10:13 is read, so a crash after the second or third batch falls between a
     # request and its answer.
-    events = scenario.events("e.jsonl", EVENTS)
-
-    def request(out: str) -> ReplayRequest:
-        return ReplayRequest(
-            scenario.inventory,
-            scenario.guid_list,
-            [events],
-            scenario.root / out,
-            verify_after_minutes=10,
-            verify_timeout_minutes=3,
-            verify_attempts=2,
-            batch_size=2,
-            writer_process=False,
-        )
-
-    with SqliteStore(scenario.root / "whole.db") as store:
-        replay(store, request("whole"))
-    whole = Outputs(scenario.root / "whole", "")
-    with SqliteStore(scenario.root / "crashed.db") as store:
-        commit = store.decisions.write
-        written: list[Any] = []
-
-        def write_until_the_crash(rows: Any) -> None:
-            if len(written) == 2 + crash_after:  # the inventory, the GUID list, the batches
-                raise OSError("killed (simulated)")
-            written.append(rows)
-            commit(rows)
-
-        store.decisions.write = write_until_the_crash  # type: ignore[method-assign]
-        with pytest.raises(OSError, match="killed"):
-            replay(store, request("crashed"))
-    with SqliteStore(scenario.root / "crashed.db") as store:
-        resumed = replay(store, request("crashed"))
-    assert resumed.summary["run"]["events_already_applied"] == 2 * crash_after
-    crashed = Outputs(scenario.root / "crashed", "")
+    whole, crashed, resumed = whole_and_killed(
+        scenario,
+        [scenario.events("e.jsonl", EVENTS)],
+        writes=2 + crash_after,  # the inventory, the GUID list, then the batches
+        verify_after_minutes=10,
+        verify_timeout_minutes=3,
+        verify_attempts=2,
+        batch_size=2,
+    )
+    assert resumed["run"]["events_already_applied"] == 2 * crash_after
     assert crashed.files_without_run_details() == whole.files_without_run_details()
     assert len(whole.verifications) == 3

@@ -22,9 +22,8 @@ from typing import Any
 
 from poagate.formats.errors import InputError
 
-_INTEGERS = (
-    "window_minutes",
-    "skew_tolerance_seconds",
+# The guards' settings (SPEC §9, §14), each a whole number.
+GUARD_KEYS = (
     "release_after_minutes",
     "area_outage_threshold",
     "area_outage_seconds",
@@ -32,6 +31,7 @@ _INTEGERS = (
     "verify_timeout_minutes",
     "verify_attempts",
 )
+_INTEGERS = ("window_minutes", "skew_tolerance_seconds", *GUARD_KEYS)
 KEYS = ("manufacturers", *_INTEGERS)
 
 

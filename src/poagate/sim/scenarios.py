@@ -29,6 +29,7 @@ from poagate.domain.reference import (
     Config,
 )
 from poagate.domain.verification import VerificationPlan
+from poagate.formats.config_file import GUARD_KEYS
 from poagate.service.replay import Progress, ReplayRequest, replay
 from poagate.sim.answers import verification_answers
 from poagate.sim.fleet import FleetSpec, generate_fleet
@@ -140,14 +141,7 @@ def scenarios(esmes: int = 20_000, seed: int = 1) -> dict[str, Scenario]:
     }
 
 
-GUARD_SETTING_NAMES = (
-    "release_after_minutes",
-    "area_outage_threshold",
-    "area_outage_seconds",
-    "verify_after_minutes",
-    "verify_timeout_minutes",
-    "verify_attempts",
-)
+GUARD_SETTING_NAMES = GUARD_KEYS
 
 
 def guard_setting_list(
