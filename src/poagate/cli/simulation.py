@@ -54,7 +54,7 @@ def simulate(
         typer.Option(
             "--sweep",
             help="Also replay each month with the verification guard over a range of V, T and "
-            "A, and chart savings kept against worst delay (a few minutes).",
+            "A, and chart savings kept against worst delay (about 20 minutes).",
         ),
     ] = False,
     out_dir: Annotated[
@@ -200,6 +200,7 @@ def run_sweep(chosen: list[Any], out_dir: Path) -> None:
     chart ``verification-sweep.png`` in ``out_dir``."""
     import orjson
 
+    from poagate.sim.scenarios import RECOMMENDED
     from poagate.sim.sweep import draw_sweep, sweep, sweep_markdown, sweep_records
 
     with rich_progress() as progress:
@@ -216,7 +217,9 @@ def run_sweep(chosen: list[Any], out_dir: Path) -> None:
         orjson.dumps(sweep_records(points), option=orjson.OPT_INDENT_2)
     )
     (out_dir / "sweep.md").write_text(sweep_markdown(points))
-    draw_sweep(points, out_dir / "verification-sweep.png")
+    best = (RECOMMENDED.verify_after_minutes or 0, RECOMMENDED.verify_timeout_minutes,
+            RECOMMENDED.verify_attempts)  # fmt: skip
+    draw_sweep(points, out_dir / "verification-sweep.png", best)
     out.print(
         f"Sweep of {len(points)} settings: {out_dir / 'sweep.md'}, "
         f"chart {out_dir / 'verification-sweep.png'}",

@@ -102,39 +102,54 @@ def sweep_records(points: list[SweepPoint]) -> list[dict[str, Any]]:
     return [asdict(p) for p in points]
 
 
-def draw_sweep(points: list[SweepPoint], path: Path) -> None:
-    """The chart: savings kept against worst delay, a marker per setting, by A; settings that
-    hide a genuine AD1 are drawn hollow."""
-    fig, ax = plt.subplots(figsize=(8.5, 5.0))
-    ax.set_title("Verification guard: savings kept against the worst delay (every scenario)")
-    ax.set_xlabel("worst delay of a genuine AD1 to its DNO (minutes)")
-    ax.set_ylabel("MP102B's suppressions kept (%, the smallest over the scenarios)")
-    ax.grid(alpha=0.3)
-    ax.axvline(20, color="grey", linestyle="--", linewidth=1)
-    ax.axhline(99, color="grey", linestyle="--", linewidth=1)
+def draw_sweep(
+    points: list[SweepPoint], path: Path, recommended: tuple[int, int, int] | None = None
+) -> None:
+    """The chart: savings kept against worst delay, a marker per setting, by A (settings that
+    hide a genuine AD1 hollow); on the left every setting, on the right those keeping 97% or
+    more, labelled V/T, with ``recommended`` (V, T, A) ringed."""
+    fig, axes = plt.subplots(1, 2, figsize=(12.5, 5.0))
+    fig.suptitle("Verification guard: savings kept against the worst delay (every scenario)")
     markers = {1: "o", 2: "s", 3: "^"}
-    for attempts in sorted({p.attempts for p in points}):
-        for hidden in (False, True):
-            chosen = [p for p in points if p.attempts == attempts and (p.hidden > 0) is hidden]
-            if not chosen:
-                continue
-            ax.scatter(
-                [p.worst_delay_minutes for p in chosen],
-                [p.savings_kept * 100 for p in chosen],
-                marker=markers.get(attempts, "D"),
-                facecolors="none" if hidden else f"C{attempts}",
-                edgecolors=f"C{attempts}",
-                label=f"A = {attempts}" + (" (hides a genuine AD1)" if hidden else ""),
-            )
-    for p in points:
-        ax.annotate(
-            f"{p.after}/{p.timeout}",
-            (p.worst_delay_minutes, p.savings_kept * 100),
-            fontsize=6,
-            xytext=(3, 2),
-            textcoords="offset points",
-        )
-    ax.legend(fontsize=8, loc="lower right")
-    ax.text(0.01, 0.01, "labels: V/T in minutes", transform=ax.transAxes, fontsize=7, va="bottom")
+    for ax, zoom in zip(axes, (False, True), strict=True):
+        ax.set_xlabel("worst delay of a genuine AD1 to its DNO (minutes)")
+        ax.set_ylabel("MP102B's suppressions kept (%, smallest over the scenarios)")
+        ax.grid(alpha=0.3)
+        ax.axvline(20, color="grey", linestyle="--", linewidth=1)
+        ax.axhline(99, color="grey", linestyle="--", linewidth=1)
+        shown = [p for p in points if not zoom or p.savings_kept >= 0.97]
+        for attempts in sorted({p.attempts for p in shown}):
+            for hidden in (False, True):
+                chosen = [p for p in shown if p.attempts == attempts and (p.hidden > 0) is hidden]
+                if not chosen:
+                    continue
+                ax.scatter(
+                    [p.worst_delay_minutes for p in chosen],
+                    [p.savings_kept * 100 for p in chosen],
+                    marker=markers.get(attempts, "D"),
+                    facecolors="none" if hidden else f"C{attempts}",
+                    edgecolors=f"C{attempts}",
+                    label=f"A = {attempts}" + (" (hides a genuine AD1)" if hidden else ""),
+                )
+        for p in shown:
+            if (p.after, p.timeout, p.attempts) == recommended:
+                ax.scatter(
+                    [p.worst_delay_minutes],
+                    [p.savings_kept * 100],
+                    s=220,
+                    facecolors="none",
+                    edgecolors="black",
+                    label="recommended",
+                )
+            if zoom:
+                ax.annotate(
+                    f"{p.after}/{p.timeout}",
+                    (p.worst_delay_minutes, p.savings_kept * 100),
+                    fontsize=7,
+                    xytext=(4, 2),
+                    textcoords="offset points",
+                )
+        ax.set_title("settings keeping 97% or more (labels: V/T)" if zoom else "every setting")
+        ax.legend(fontsize=8, loc="lower right")
     fig.savefig(path, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
