@@ -138,9 +138,10 @@ class _Open:
 
 class Verifier:
     """The verification guard's state in a replay: the verifications under way, by alert, each
-    with a timer for its next request or deadline. It never reads the clock: ``due(now)``
-    issues the requests and expiries whose time has come. Every request and every change to
-    one is collected for the store (``take_requests``); the releases are handed to the caller.
+    with a timer for its next request or deadline. It never reads the clock: the caller
+    (``Guards.due``) fires the timers whose time has come by its clock (``next_due``,
+    ``fire``). Every request and every change to one is collected for the store
+    (``take_requests``); the releases are handed to the caller.
     """
 
     __slots__ = ("_by_chf", "_open", "_requests", "_timers", "plan")
@@ -194,18 +195,6 @@ class Verifier:
         while self._timers and self._timers[0][1] not in self._open:
             heapq.heappop(self._timers)
         return self._timers[0][0] if self._timers else None
-
-    def due(self, now: datetime, *, inclusive: bool = True) -> list[SuppressionEntry]:
-        """Send the requests and expire the attempts whose time has come by ``now`` (strictly
-        before it when not ``inclusive``); the entries released for want of an answer."""
-        released: list[SuppressionEntry] = []
-        while True:
-            at = self.next_due()
-            if at is None or (at > now if inclusive else at >= now):
-                return released
-            _, done = self.fire()
-            if done is not None:
-                released.append(done)
 
     def fire(self) -> tuple[str, SuppressionEntry | None]:
         """The next timer (``next_due``) fires: its alert sends its next attempt, or, after the
