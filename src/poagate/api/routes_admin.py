@@ -219,24 +219,12 @@ class Settings(BaseModel):
         ge=1,
         le=1440,
         description="verification: ask the DSP to verify a suppressed AD1's site this many "
-        "minutes after its event_at; it verifies AD1s decided from when it is switched on.",
+        "minutes after its event_at (AD1s decided from when it is switched on).",
     )
-    verify_timeout_minutes: int = Field(
-        DEFAULT_VERIFY_TIMEOUT_MINUTES,
-        ge=1,
-        le=1440,
-        description="verification: minutes an attempt waits for an answer.",
-    )
-    verify_attempts: int = Field(
-        DEFAULT_VERIFY_ATTEMPTS,
-        ge=1,
-        le=10,
-        description="verification: attempts before the AD1 is released.",
-    )
+    verify_timeout_minutes: int = Field(DEFAULT_VERIFY_TIMEOUT_MINUTES, ge=1, le=1440)
+    verify_attempts: int = Field(DEFAULT_VERIFY_ATTEMPTS, ge=1, le=10)
     dsp_webhook: Webhook | None = Field(
-        None,
-        description="Where the DSP is pushed new verification requests, signed like the "
-        "DNOs' deliveries; null: the DSP reads GET /v1/verifications instead.",
+        None, description="Where new verification requests are pushed to the DSP, signed."
     )
     delivery: Delivery = Field(default_factory=Delivery)
 
@@ -277,27 +265,24 @@ async def put_config(request: Request, principal: Admin, body: Settings) -> Json
         with store.transaction():
             current = Settings.model_validate(store.reference.settings()).model_dump()
             wanted = body.model_dump()
-            for operator, hook in wanted["delivery"]["webhooks"].items():
-                if hook["secret"] is None:
-                    kept = current["delivery"]["webhooks"].get(operator, {}).get("secret")
-                    if kept is None:
+            hooks = [
+                (
+                    f"delivery.webhooks.{operator}",
+                    hook,
+                    current["delivery"]["webhooks"].get(operator),
+                )
+                for operator, hook in wanted["delivery"]["webhooks"].items()
+            ]
+            hooks.append(("dsp_webhook", wanted["dsp_webhook"], current["dsp_webhook"]))
+            for where, hook, before in hooks:
+                if hook is not None and hook["secret"] is None:
+                    hook["secret"] = (before or {}).get("secret")
+                    if hook["secret"] is None:
                         raise Problem(
                             422,
                             "Invalid configuration",
-                            f"delivery.webhooks.{operator}.secret is needed: no "
-                            "secret was set for that operator before",
+                            f"{where}.secret is needed: no secret was set for it before",
                         )
-                    hook["secret"] = kept
-            dsp = wanted["dsp_webhook"]
-            if dsp is not None and dsp["secret"] is None:
-                kept = (current["dsp_webhook"] or {}).get("secret")
-                if kept is None:
-                    raise Problem(
-                        422,
-                        "Invalid configuration",
-                        "dsp_webhook.secret is needed: no secret was set for it before",
-                    )
-                dsp["secret"] = kept
             changed = store.reference.save_settings(wanted, principal.actor, now)
             if wanted["release_after_minutes"] is not None and (
                 current["release_after_minutes"] is None or store.meta(WATERMARK) is None
