@@ -28,6 +28,7 @@ from poagate.domain.events import Event, Ignored
 from poagate.domain.gate import Gate
 from poagate.domain.outcomes import ForwardedAlert, SuppressionEntry, released_as_forwarded
 from poagate.domain.reference import Config
+from poagate.formats.config_file import GUARD_KEYS
 from poagate.formats.errors import InputError, Rejection, truncate_raw
 from poagate.formats.jsonl import remember_device_ids
 from poagate.formats.records import (
@@ -98,20 +99,14 @@ class ReplayReport:
     warnings: list[str] = field(default_factory=list)
 
 
+# The options that replace configured values: named as the configuration's fields.
+CONFIG_OPTIONS = ("manufacturers", "window_minutes", "skew_tolerance_seconds", *GUARD_KEYS)
+
+
 def effective_config(store: Store, request: ReplayRequest) -> Config:
     """The configured values with the command's options in their place (SPEC §8)."""
     current = store.reference.config()
-    given: dict[str, Any] = {
-        "manufacturers": request.manufacturers,
-        "window_minutes": request.window_minutes,
-        "skew_tolerance_seconds": request.skew_tolerance_seconds,
-        "release_after_minutes": request.release_after_minutes,
-        "area_outage_threshold": request.area_outage_threshold,
-        "area_outage_seconds": request.area_outage_seconds,
-        "verify_after_minutes": request.verify_after_minutes,
-        "verify_timeout_minutes": request.verify_timeout_minutes,
-        "verify_attempts": request.verify_attempts,
-    }
+    given = {name: getattr(request, name) for name in CONFIG_OPTIONS}
     changes = {name: value for name, value in given.items() if value is not None}
     for guard in ("release_after_minutes", "area_outage_threshold", "verify_after_minutes"):
         if changes.get(guard) == 0:
