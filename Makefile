@@ -71,6 +71,7 @@ bench: install system-deps
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/storm.py
 	$(BIN)/python benchmarks/controls.py
+	$(BIN)/python benchmarks/verification.py
 	$(BIN)/python benchmarks/vs_alertmanager.py
 	$(BIN)/python benchmarks/profile.py
 

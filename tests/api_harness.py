@@ -102,12 +102,15 @@ class Api:
         return self.client.get(path, params=params, headers=headers)
 
     def background_passes(self, kind: str, passes: int = 2, seconds: float = 10) -> None:
-        """Wait until this process's ``kind`` pass ("release" or "delivery") has completed
+        """Wait until this process's ``kind`` pass ("release", "verification" or "delivery")
+        has completed
         ``passes`` more times: what a pass would do after a change has been done by then, so
         a test may assert that something did *not* happen."""
         context = self.client.app.state.context  # type: ignore[attr-defined]
 
         def count() -> int:
+            if kind == "verification":
+                return int(context.verification_passes)
             return int(context.release_passes if kind == "release" else context.deliveries.rounds)
 
         wanted = count() + passes

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from poagate.cli import app
+from poagate.service.replay import ReplayRequest, replay
+from poagate.store.sqlite import SqliteStore
 from tests.helpers import CHF, ESME, INVENTORY_HEADER, USER, write_lines
 
 
@@ -120,6 +123,10 @@ class Outputs:
         return self.lines("rejected.jsonl")
 
     @property
+    def verifications(self) -> list[dict[str, Any]]:
+        return self.lines("verifications.jsonl")
+
+    @property
     def summary(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((self.directory / "summary.json").read_text())
         return data
@@ -159,12 +166,52 @@ class Outputs:
                 "suppression_log.jsonl",
                 "activations.jsonl",
                 "rejected.jsonl",
+                "verifications.jsonl",
             )
         }
         summary = self.summary
         summary.pop("run")
         contents["summary"] = summary
         return contents
+
+
+def replay_killed(database: Path, request: ReplayRequest, writes: int) -> None:
+    """``replay`` ``request`` into ``database`` with its commits failing, as a kill would, after
+    ``writes`` of them (the inventory and the GUID list are the first two)."""
+    with SqliteStore(database) as store:
+        commit = store.decisions.write
+        written: list[Any] = []
+
+        def write_until_killed(rows: Any) -> None:
+            if len(written) == writes:
+                raise OSError("killed (simulated)")
+            written.append(rows)
+            commit(rows)
+
+        store.decisions.write = write_until_killed  # type: ignore[method-assign]
+        with pytest.raises(OSError, match="killed"):
+            replay(store, request)
+
+
+def whole_and_killed(
+    scenario: Scenario, events: list[Path], writes: int, **options: Any
+) -> tuple[Outputs, Outputs, dict[str, Any]]:
+    """``events`` replayed (with ``options``, a batch at a time in this process) uninterrupted
+    into ``whole``, and into ``crashed`` killed after ``writes`` commits then run again: both
+    outputs, and the summary of the run that resumed."""
+    root, inventory, guid_list = scenario.root, scenario.inventory, scenario.guid_list
+
+    def request(out: str) -> ReplayRequest:
+        return ReplayRequest(
+            inventory, guid_list, events, root / out, writer_process=False, **options
+        )
+
+    with SqliteStore(root / "whole.db") as store:
+        replay(store, request("whole"))
+    replay_killed(root / "crashed.db", request("crashed"), writes)
+    with SqliteStore(root / "crashed.db") as store:
+        resumed = replay(store, request("crashed"))
+    return Outputs(root / "whole", ""), Outputs(root / "crashed", ""), resumed.summary
 
 
 # -- event lines ------------------------------------------------------------------------------

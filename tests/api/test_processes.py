@@ -46,8 +46,13 @@ class Server:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            # The release-if-dark pass often, to see two servers release an entry once.
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "POAGATE_RELEASE_POLL_SECONDS": "0.1"},
+            # The release-if-dark and verification passes often, to see two servers act once.
+            env={
+                **os.environ,
+                "PYTHONUNBUFFERED": "1",
+                "POAGATE_RELEASE_POLL_SECONDS": "0.1",
+                "POAGATE_VERIFICATION_POLL_SECONDS": "0.1",
+            },
         )
         if not wait_until_ready(self.url, self.process):
             self.stop()
@@ -218,13 +223,7 @@ def test_two_servers_release_a_dark_entry_once(
     )
     assert switched.status_code == 200, switched.text
     dsp = token_for("dsp")
-    executed = datetime.now(UTC) - timedelta(hours=2)
-    stamp = executed.strftime("%Y-%m-%dT%H:%M:%SZ")
-    post(first.url, dsp, {"type": "activation", "request_id": f"{USER}:{esme_of('12')}:1",
-                          "execution_at": stamp})  # fmt: skip
-    event_at = (executed + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    decided = post(first.url, dsp, ad1("DARK-1", chf_of("12"), event_at))
-    assert decided["items"][0]["outcome"] == "suppressed"
+    suppressed_long_ago(first.url, first.url, dsp, "DARK-1")
 
     def released() -> int:
         with open_store(database, "read") as store:
@@ -248,3 +247,62 @@ def test_two_servers_release_a_dark_entry_once(
         f"{first.url}/v1/alerts/forwarded", headers={"Authorization": f"Bearer {dno}"}
     ).json()["items"]
     assert [(f["alert_id"], f["reason"]) for f in feed] == [("DARK-1", "no_sign_of_life")]
+
+
+def suppressed_long_ago(activate_at: str, alert_at: str, dsp: str, alert_id: str) -> None:
+    """A window that began two hours ago (a future-dated activation of hub 12's ESME executed
+    then, sent to the server at ``activate_at``) and an AD1 in it (sent to ``alert_at``)."""
+    executed = datetime.now(UTC) - timedelta(hours=2)
+    stamp = executed.strftime("%Y-%m-%dT%H:%M:%SZ")
+    post(activate_at, dsp, {"type": "activation", "request_id": f"{USER}:{esme_of('12')}:1",
+                            "execution_at": stamp})  # fmt: skip
+    event_at = (executed + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    decided = post(alert_at, dsp, ad1(alert_id, chf_of("12"), event_at))
+    assert decided["items"][0]["outcome"] == "suppressed"
+
+
+def passes_of(url: str, metric: str) -> float:
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        if line.startswith(f"{metric} "):
+            return float(line.split()[1])
+    raise AssertionError(f"no {metric} in /metrics")
+
+
+def test_two_servers_issue_a_verification_request_once(
+    two_servers: tuple[Server, Server], token_for: Any, database: str
+) -> None:
+    """SPEC §14 on the wall clock: an AD1 whose event_at + V is long past is asked about at
+    once; both servers run their passes, and the DSP's queue holds one request, which one
+    answer settles."""
+    first, second = two_servers
+    admin = token_for("admin")
+    switched = httpx.put(
+        f"{second.url}/v1/config",
+        json={"verify_after_minutes": 10, "verify_timeout_minutes": 30, "verify_attempts": 2},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert switched.status_code == 200, switched.text
+    dsp = token_for("dsp")
+    suppressed_long_ago(first.url, second.url, dsp, "ASK-1")
+
+    def settle_passes() -> None:
+        for server in two_servers:  # two more passes of each server
+            passes = passes_of(server.url, "poagate_verification_passes_total")
+            deadline = time.monotonic() + 10
+            while passes_of(server.url, "poagate_verification_passes_total") < passes + 2:
+                assert time.monotonic() < deadline, "a server stopped running its passes"
+                time.sleep(0.05)
+
+    def requests() -> list[tuple[str, int, str]]:
+        with open_store(database, "read") as store:
+            return [(r.alert_id, r.attempt, r.outcome.value) for r in store.verifications.all()]
+
+    settle_passes()
+    assert requests() == [("ASK-1", 1, "pending")]
+    queue = httpx.get(
+        f"{first.url}/v1/verifications", headers={"Authorization": f"Bearer {dsp}"}
+    ).json()["items"]
+    assert [(v["alert_id"], v["attempt"]) for v in queue] == [("ASK-1", 1)]
+    post(first.url, dsp, {"type": "device_message", "device_id": esme_of("12")})
+    settle_passes()
+    assert requests() == [("ASK-1", 1, "answered")]

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
-
-from poagate.service.replay import ReplayRequest, replay
-from poagate.store.sqlite import SqliteStore
 from tests.helpers import CHF, CHF_2, ESME, ESME_2, mpan
-from tests.replay_scenario import Outputs, Scenario, act, ad1
+from tests.replay_scenario import Scenario, act, ad1, whole_and_killed
 
 LIT = [
     act("2026-03-01T10:00:00Z"),
@@ -126,37 +120,15 @@ def test_a_crash_after_an_area_outage_forward_keeps_its_release(scenario: Scenar
         ],
     )
 
-    def request(out: str) -> ReplayRequest:
-        return ReplayRequest(
-            scenario.inventory,
-            scenario.guid_list,
-            [events],
-            scenario.root / out,
-            area_outage_threshold=1,
-            area_outage_seconds=900,
-            batch_size=3,
-            writer_process=False,
-        )
-
-    with SqliteStore(scenario.root / "whole.db") as store:
-        replay(store, request("whole"))
-    whole = Outputs(scenario.root / "whole", "")
+    # Killed while writing the second batch: the inventory, the GUID list, the first batch.
+    whole, crashed, resumed = whole_and_killed(
+        scenario,
+        [events],
+        writes=3,
+        area_outage_threshold=1,
+        area_outage_seconds=900,
+        batch_size=3,
+    )
     assert whole.outcomes() == {"A1": "released", "B1": "forwarded"}
-    with SqliteStore(scenario.root / "crashed.db") as store:
-        commit = store.decisions.write
-        written = []
-
-        def write_until_the_second_batch(rows: Any) -> None:
-            if len(written) == 3:  # the inventory, the GUID list, the first batch
-                raise OSError("killed (simulated)")
-            written.append(rows)
-            commit(rows)
-
-        store.decisions.write = write_until_the_second_batch  # type: ignore[method-assign]
-        with pytest.raises(OSError, match="killed"):
-            replay(store, request("crashed"))
-    with SqliteStore(scenario.root / "crashed.db") as store:
-        resumed = replay(store, request("crashed"))
-    assert resumed.summary["run"]["events_already_applied"] == 3
-    crashed = Outputs(scenario.root / "crashed", "")
+    assert resumed["run"]["events_already_applied"] == 3
     assert crashed.files_without_run_details() == whole.files_without_run_details()

@@ -5,6 +5,11 @@ them from the store for each group of events (area-outage) or each release pass
 (release-if-dark). Over the same events, in the same order, both must reach the same outcome
 for every AD1: suppressed or forwarded, the forward reason, and which entries were released.
 
+The SPEC §14 verification guard is compared alone too, its answers made by the simulator for
+the setting: a server's verification pass (run here after every group, as a busy server's
+would run between them) reaches the replay's outcome because deadlines run from each AD1, not
+from when the pass ran.
+
 release-if-dark is compared alone: with area-outage on too, a dark release is evidence from
 the moment it is made, which a server makes at its pass (up to ``SIGN_GRACE`` and a poll after
 the replay's due time), so an AD1 decided in between may legitimately differ.
@@ -25,12 +30,16 @@ from poagate.formats.inventory import read_inventory
 from poagate.service.ingest import Ingestor, Item
 from poagate.service.inputs import merged, scan
 from poagate.service.releases import arm_release_if_dark, release_dark
+from poagate.service.verifications import arm_verification, verify
 from poagate.sim.scenarios import GuardSetting, prepare, run, scenarios
 from poagate.store.database import open_store
 from poagate.store.store import Store
 
 AREA = GuardSetting("area-outage", area_outage_threshold=3, area_outage_seconds=900)
 DARK = GuardSetting("release-if-dark", release_after_minutes=60)
+VERIFY = GuardSetting(
+    "verification", verify_after_minutes=10, verify_timeout_minutes=4, verify_attempts=2
+)
 GROUP = 50  # events a transaction, as a busy server would group them
 
 
@@ -47,8 +56,13 @@ def outcomes(store: Store) -> dict[str, tuple[bool, str, str | None]]:
 
 @pytest.mark.parametrize(
     ("name", "seed", "setting"),
-    [("storm", 3, AREA), ("bricking", 1, DARK)],
-    ids=["storm-area-outage", "bricking-release-if-dark"],
+    [("storm", 3, AREA), ("bricking", 1, DARK), ("bricking", 2, VERIFY), ("storm", 1, VERIFY)],
+    ids=[
+        "storm-area-outage",
+        "bricking-release-if-dark",
+        "bricking-verification",
+        "storm-verification",
+    ],
 )
 def test_a_month_through_the_service_matches_the_replay(
     tmp_path: Path, database: str, name: str, seed: int, setting: GuardSetting
@@ -74,19 +88,25 @@ def test_a_month_through_the_service_matches_the_replay(
             "release_after_minutes": setting.release_after_minutes,
             "area_outage_threshold": setting.area_outage_threshold,
             "area_outage_seconds": setting.area_outage_seconds,
+            "verify_after_minutes": setting.verify_after_minutes,
+            "verify_timeout_minutes": setting.verify_timeout_minutes,
+            "verify_attempts": setting.verify_attempts,
         }
         store.reference.save_config(replace(store.reference.config(), **guards), "test", now)
         arm_release_if_dark(store)
+        arm_verification(store)
     clock = [now]
     ingestor = Ingestor(lambda: open_store(database, "service"), lambda: clock[0])
-    files = [scan(path, i) for i, path in enumerate(month.events)]
+    answers = sorted(tmp_path.glob("answers-*.jsonl"))  # the DSP's, made for the setting
+    files = [scan(path, i) for i, path in enumerate([*month.events, *answers])]
     group: list[Item] = []
     with open_store(database, "service") as passes:
 
         def decide() -> None:
             clock[0] = _received(group[-1])
             ingestor.decide_now("month", group)
-            release_dark(passes, clock[0])  # the server's pass, as if it ran just now
+            release_dark(passes, clock[0])  # the server's passes, as if they ran just now
+            verify(passes, clock[0])
 
         for _key, _index, line, _raw, parsed in merged(files, [0] * len(files)):
             if isinstance(parsed, InputError):
@@ -99,12 +119,16 @@ def test_a_month_through_the_service_matches_the_replay(
             decide()
         horizon = scenario.traffic.start + timedelta(days=scenario.traffic.days + 1)
         release_dark(passes, horizon)  # the replay's guards run on to the same horizon
+        verify(passes, horizon)
     with open_store(database, "read") as served:
         got = outcomes(served)
 
     assert got == expected
     released = [a for a, (_, _, reason) in expected.items() if reason is not None]
     assert len(released) > 0  # the month exercised the guard
+    if setting is VERIFY:
+        reasons = {reason for _, _, reason in expected.values()}
+        assert "no_answer_to_verification" in reasons  # bricked meters and storm sites, silent
     if setting is AREA:
         # The storm met the campaign: seed 3 gives 7,691 AD1s, 9 released and 45 forwarded.
         forwarded_by_area = [

@@ -32,6 +32,7 @@ def test_outputs_have_the_spec_files_fields_and_utc_timestamps(scenario: Scenari
         "activations.jsonl",
         "rejected.jsonl",
         "summary.json",
+        "verifications.jsonl",  # SPEC §14: empty while the verification guard is off
     }
     assert spec <= names
     assert all(n.startswith("poagate.db") for n in names - spec)  # the default --db and its locks

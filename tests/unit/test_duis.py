@@ -80,6 +80,16 @@ def test_device_response_is_a_sign_of_life_from_the_sending_device() -> None:
     assert event == DeviceMessage(ESME, RECEIVED)  # the first part of its ResponseID
 
 
+@pytest.mark.parametrize(
+    "name", ["precommand_reply.xml", "precommand_reply_without_response_id.xml"]
+)
+def test_the_dsps_pre_command_reply_is_ignored_with_or_without_a_response_id(name: str) -> None:
+    # SPEC §6: the reply to a CommandVariant 4 request comes from the DSP: never a sign of
+    # life, and never rejected for want of a ResponseID.
+    event = parse_duis(fixture(name), RECEIVED)
+    assert event == Ignored(RECEIVED, "DUIS pre-command reply (CommandVariant 4)")
+
+
 def test_ad1_alert_maps_response_id_chf_and_outage_start() -> None:
     event = parse_duis(fixture("ad1_power_outage.xml"), RECEIVED)
     assert event == Ad1Alert(

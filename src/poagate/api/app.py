@@ -21,16 +21,20 @@ from poagate import __version__
 from poagate.api.context import AppContext, ReadPool
 from poagate.api.observability import (
     RELEASE_PASSES,
+    VERIFICATION_PASSES,
+    VERIFICATION_PUSHED,
     RequestContext,
     StoreGauges,
     observe_group,
     observe_releases,
+    observe_verifications,
 )
 from poagate.api.problems import HANDLERS
 from poagate.api.settings import Settings
 from poagate.api.tokens import TokenCache
 from poagate.service.ingest import Ingestor
 from poagate.service.releases import release_dark
+from poagate.service.verifications import verify
 from poagate.store.database import open_store
 
 log = logging.getLogger("poagate.api")
@@ -77,11 +81,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 name="deliveries",
             )
         release_task = asyncio.create_task(run_releases(context), name="release-if-dark")
+        verify_task = asyncio.create_task(run_verifications(context), name="verification")
         log.info("poagate %s serving %s", __version__, open_location(settings.database))
         try:
             yield
         finally:
-            for task in (release_task, delivery_task):
+            for task in (release_task, verify_task, delivery_task):
                 if task is not None:
                     task.cancel()
                     try:
@@ -113,11 +118,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reference_limit=settings.reference_limit_bytes,
     )
 
-    from poagate.api import routes_admin, routes_controls, routes_ingest, routes_ops, routes_read
+    from poagate.api import (
+        routes_admin,
+        routes_controls,
+        routes_ingest,
+        routes_ops,
+        routes_read,
+        routes_verifications,
+    )
 
     app.state.gauges = StoreGauges(lambda: store_figures(context))
     # routes_read before routes_controls: /v1/alerts/forwarded is the feed, not an alert id.
-    for module in (routes_ingest, routes_read, routes_controls, routes_admin, routes_ops):
+    modules = (
+        routes_ingest,
+        routes_read,
+        routes_controls,
+        routes_admin,
+        routes_ops,
+        routes_verifications,
+    )
+    for module in modules:
         app.include_router(module.router)
     return app
 
@@ -173,6 +193,33 @@ def swagger_ui_assets() -> str:
     return os.path.join(next(iter(spec.submodule_search_locations)), "static")
 
 
+async def run_verifications(context: AppContext) -> None:
+    """The verification pass (SPEC §14), every ``verification_poll_seconds``, on the writer
+    connection in turn with the decisions, then the push of new requests to the DSP's webhook
+    when one is configured; it does nothing while the guard is off."""
+    import httpx
+
+    from poagate.delivery.dsp_push import push_verifications
+
+    clock = context.settings.clock
+    async with httpx.AsyncClient() as client:
+        while True:
+            await asyncio.sleep(context.settings.verification_poll_seconds)
+            try:
+                done = await context.ingestor.call(lambda store: verify(store, clock()))
+                observe_verifications(done)
+                if done.released:
+                    log.info("released %d suppressed AD1s (SPEC §14)", len(done.released))
+                settings = await context.ingestor.call(lambda store: store.reference.settings())
+                pushed = await push_verifications(context.ingestor.call, settings, client, clock)
+                VERIFICATION_PUSHED.inc(pushed)
+            except Exception:
+                log.exception("the verification pass failed; it runs again")
+            finally:
+                context.verification_passes += 1
+                VERIFICATION_PASSES.inc()
+
+
 def open_location(database: str) -> str:
     from poagate.store.postgres import redact
 
@@ -182,11 +229,16 @@ def open_location(database: str) -> str:
 def store_figures(context: AppContext) -> dict[str, Any]:
     now = context.settings.clock()
     with context.reads.borrow() as store:
+        pending, oldest = store.verifications.queue_figures()
         return {
             "open_windows": store.reads.open_windows(now),
             "deliveries": store.outbox.counts(),
             "ad1_unrouted": store.reads.unrouted_count(),
             "suppression_enabled": store.reference.config().suppression_enabled,
+            "verifications": (
+                pending,
+                0.0 if oldest is None else max(0.0, (now - oldest).total_seconds()),
+            ),
         }
 
 

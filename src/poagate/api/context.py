@@ -106,6 +106,7 @@ class AppContext:
     # How many background passes this process has completed (tests wait on these).
     deliveries: WorkerStatus = field(default_factory=WorkerStatus)
     release_passes: int = 0
+    verification_passes: int = 0
 
 
 def context_of(request: Request) -> AppContext:

@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from poagate.api.answers import message_type, outcome_name
 from poagate.domain.outcomes import SuppressionEntry
 from poagate.service.ingest import ItemResult
+from poagate.service.verifications import VerificationPass
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -75,6 +76,38 @@ RELEASES = Counter(
     "Suppressed AD1s released to their DNO by a SPEC §9 guard, by release_reason.",
     ["reason"],
 )
+
+
+VERIFICATION_PASSES = Counter(
+    "poagate_verification_passes_total",
+    "Verification passes this server has completed (SPEC §14), whatever they found.",
+)
+VERIFICATION_REQUESTS = Counter(
+    "poagate_verification_requests_total",
+    "Verification requests sent to the DSP (SPEC §14), by attempt.",
+    ["attempt"],
+)
+VERIFICATION_SETTLED = Counter(
+    "poagate_verification_settled_total",
+    "Verification requests settled (SPEC §14), by outcome: answered, expired, withdrawn.",
+    ["outcome"],
+)
+VERIFICATION_PUSHED = Counter(
+    "poagate_verification_pushed_total",
+    "Verification requests the DSP's webhook took (SPEC §14).",
+)
+
+
+def observe_verifications(done: VerificationPass) -> None:
+    """Count what a verification pass did (a ``service.verifications.VerificationPass``); its
+    releases are counted by ``observe_releases``."""
+    for attempt, count in collections.Counter(r.attempt for r in done.requested).items():
+        VERIFICATION_REQUESTS.labels(str(attempt)).inc(count)
+    for outcome in ("answered", "expired", "withdrawn"):
+        if getattr(done, outcome):
+            VERIFICATION_SETTLED.labels(outcome).inc(getattr(done, outcome))
+    if done.released:
+        observe_releases(done.released)
 
 
 def observe_group(results: list[ItemResult], seconds: float) -> None:
@@ -125,6 +158,19 @@ class StoreGauges(Collector):
         )
         enabled.add_metric([], 1 if figures["suppression_enabled"] else 0)
         yield enabled
+        pending, oldest_seconds = figures.get("verifications", (0, 0.0))
+        waiting = GaugeMetricFamily(
+            "poagate_verification_queue",
+            "Verification requests pending for the DSP (SPEC §14).",
+        )
+        waiting.add_metric([], pending)
+        yield waiting
+        age = GaugeMetricFamily(
+            "poagate_verification_queue_age_seconds",
+            "How long the oldest pending verification request has waited (0 when none).",
+        )
+        age.add_metric([], oldest_seconds)
+        yield age
 
 
 def metrics_payload(gauges: Collector) -> tuple[bytes, str]:

@@ -38,7 +38,13 @@ from poagate.delivery.urls import (
     masked_url,
 )
 from poagate.domain.ids import IdentifierError, parse_network_operator
-from poagate.domain.reference import DEFAULT_AREA_OUTAGE_SECONDS, DEFAULT_MANUFACTURERS, Config
+from poagate.domain.reference import (
+    DEFAULT_AREA_OUTAGE_SECONDS,
+    DEFAULT_MANUFACTURERS,
+    DEFAULT_VERIFY_ATTEMPTS,
+    DEFAULT_VERIFY_TIMEOUT_MINUTES,
+    Config,
+)
 from poagate.formats.errors import InputError
 from poagate.formats.guid_list import read_guid_list
 from poagate.formats.inventory import read_inventory
@@ -48,6 +54,8 @@ from poagate.formats.timestamps import format_timestamp
 from poagate.service.controls import record_suppression_change
 from poagate.service.inputs import bytes_sha256
 from poagate.service.releases import WATERMARK, arm_release_if_dark
+from poagate.service.verifications import WATERMARK as VERIFY_WATERMARK
+from poagate.service.verifications import arm_verification
 from poagate.store.store import Store
 
 router = APIRouter(tags=["operations"])
@@ -260,6 +268,19 @@ class Settings(BaseModel):
         description="SPEC §12: false suspends suppression (every AD1 is forwarded, reason "
         "suppression_suspended; windows are still opened), true resumes it.",
     )
+    # SPEC §14 verification guard, off while verify_after_minutes is null (docs/guards.md).
+    verify_after_minutes: int | None = Field(
+        None,
+        ge=1,
+        le=1440,
+        description="verification: ask the DSP to verify a suppressed AD1's site this many "
+        "minutes after its event_at (AD1s decided from when it is switched on).",
+    )
+    verify_timeout_minutes: int = Field(DEFAULT_VERIFY_TIMEOUT_MINUTES, ge=1, le=1440)
+    verify_attempts: int = Field(DEFAULT_VERIFY_ATTEMPTS, ge=1, le=10)
+    dsp_webhook: Webhook | None = Field(
+        None, description="Where new verification requests are pushed to the DSP, signed."
+    )
     delivery: Delivery = Field(default_factory=Delivery)
 
 
@@ -267,7 +288,10 @@ def _masked(settings: dict[str, Any]) -> dict[str, Any]:
     """The configuration as it is shown (GET, PUT's answer, the audit): no secret, not even a
     part of one, and no password of a webhook URL."""
     shown = Settings.model_validate(settings).model_dump()
-    for hook in shown["delivery"]["webhooks"].values():
+    hooks = list(shown["delivery"]["webhooks"].values())
+    if shown["dsp_webhook"] is not None:
+        hooks.append(shown["dsp_webhook"])
+    for hook in hooks:
         hook["secret_set"] = bool(hook.get("secret"))
         hook["secret"] = None
         hook["previous_secret"] = None
@@ -276,7 +300,7 @@ def _masked(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _with_stored_secrets(
-    operator: str, hook: dict[str, Any], stored: dict[str, Any], now: datetime
+    where: str, hook: dict[str, Any], stored: dict[str, Any], now: datetime
 ) -> None:
     """A webhook as it will be stored: the masked password and a left-out secret taken from
     what is stored, and a new secret starting a rotation (see ``SECRET_ROTATION``)."""
@@ -286,7 +310,7 @@ def _with_stored_secrets(
             raise Problem(
                 422,
                 "Invalid configuration",
-                f"delivery.webhooks.{operator}.url has the password {MASK}, which keeps the "
+                f"{where}.url has the password {MASK}, which keeps the "
                 "stored one, but its other parts differ from the stored URL: send the password",
             )
         hook["url"] = old_url
@@ -297,8 +321,7 @@ def _with_stored_secrets(
             raise Problem(
                 422,
                 "Invalid configuration",
-                f"delivery.webhooks.{operator}.secret is needed: no "
-                "secret was set for that operator before",
+                f"{where}.secret is needed: no secret was set for that operator before",
             )
         hook["secret"] = old_secret
     elif old_secret is not None and hook["secret"] != old_secret:
@@ -342,12 +365,19 @@ async def put_config(request: Request, principal: Admin, body: Settings) -> Json
             wanted = {**current, **given}
             for operator, hook in wanted["delivery"]["webhooks"].items():
                 stored = current["delivery"]["webhooks"].get(operator, {})
-                _with_stored_secrets(operator, hook, stored, now)
+                _with_stored_secrets(f"delivery.webhooks.{operator}", hook, stored, now)
+            if wanted["dsp_webhook"] is not None:
+                stored = current["dsp_webhook"] or {}
+                _with_stored_secrets("dsp_webhook", wanted["dsp_webhook"], stored, now)
             changed = store.reference.save_settings(wanted, principal.actor, now)
             if wanted["release_after_minutes"] is not None and (
                 current["release_after_minutes"] is None or store.meta(WATERMARK) is None
             ):
                 arm_release_if_dark(store)  # it watches what is decided from now on
+            if wanted["verify_after_minutes"] is not None and (
+                current["verify_after_minutes"] is None or store.meta(VERIFY_WATERMARK) is None
+            ):
+                arm_verification(store)  # it verifies what is decided from now on
             if changed:
                 store.audit.record(now, principal.actor, "config.set", _masked(wanted))
             if wanted["suppression_enabled"] != current["suppression_enabled"]:

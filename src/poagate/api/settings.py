@@ -25,6 +25,8 @@ class Settings:
     delivery_poll_seconds: float = 0.2
     # How often release-if-dark (SPEC §9) looks for entries to release, when it is on.
     release_poll_seconds: float = 5.0
+    # How often the verification guard (SPEC §14) sends, settles and releases, when it is on.
+    verification_poll_seconds: float = 5.0
     read_connections: int = 8
     token_cache_seconds: float = 2.0  # a revoked token stops working within this
     busy_timeout_ms: int = 10_000  # SQLite: how long a write waits for another writer
@@ -45,6 +47,8 @@ class Settings:
             settings.delivery_poll_seconds = float(env["POAGATE_DELIVERY_POLL_SECONDS"])
         if env.get("POAGATE_RELEASE_POLL_SECONDS"):
             settings.release_poll_seconds = float(env["POAGATE_RELEASE_POLL_SECONDS"])
+        if env.get("POAGATE_VERIFICATION_POLL_SECONDS"):
+            settings.verification_poll_seconds = float(env["POAGATE_VERIFICATION_POLL_SECONDS"])
         if env.get("POAGATE_READ_CONNECTIONS"):
             settings.read_connections = int(env["POAGATE_READ_CONNECTIONS"])
         if env.get("POAGATE_LOG_LEVEL"):
@@ -58,6 +62,7 @@ class Settings:
             "POAGATE_DELIVERIES": "1" if self.deliveries else "0",
             "POAGATE_DELIVERY_POLL_SECONDS": str(self.delivery_poll_seconds),
             "POAGATE_RELEASE_POLL_SECONDS": str(self.release_poll_seconds),
+            "POAGATE_VERIFICATION_POLL_SECONDS": str(self.verification_poll_seconds),
             "POAGATE_READ_CONNECTIONS": str(self.read_connections),
             "POAGATE_LOG_LEVEL": self.log_level,
         }

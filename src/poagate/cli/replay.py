@@ -12,6 +12,9 @@ from poagate.cli.shared import (
     FAILURE,
     AreaOutageSeconds,
     ConfigFile,
+    VerifyAfterMinutes,
+    VerifyAttempts,
+    VerifyTimeoutMinutes,
     err,
     fail,
     gate_settings,
@@ -70,6 +73,9 @@ def replay(
         ),
     ] = None,
     area_outage_seconds: AreaOutageSeconds = None,
+    verify_after_minutes: VerifyAfterMinutes = None,
+    verify_timeout_minutes: VerifyTimeoutMinutes = None,
+    verify_attempts: VerifyAttempts = None,
     config_file: ConfigFile = None,
     db: Annotated[
         Path | None,
@@ -105,6 +111,9 @@ def replay(
         release_after_minutes=release_after_minutes,
         area_outage_threshold=area_outage_threshold,
         area_outage_seconds=area_outage_seconds,
+        verify_after_minutes=verify_after_minutes,
+        verify_timeout_minutes=verify_timeout_minutes,
+        verify_attempts=verify_attempts,
     )
     request = ReplayRequest(
         inventory=inventory,

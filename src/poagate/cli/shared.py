@@ -115,6 +115,22 @@ AreaOutageSeconds = Annotated[
         min=1, help="area-outage: how close in time the evidence must be, in seconds (900)."
     ),
 ]
+VerifyAfterMinutes = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        help="SPEC §14 verification guard: ask the DSP to verify a suppressed AD1's site this "
+        "many minutes after the outage (0: off; default off).",
+    ),
+]
+VerifyTimeoutMinutes = Annotated[
+    int | None,
+    typer.Option(min=1, help="Verification: minutes to wait for an answer to an attempt (4)."),
+]
+VerifyAttempts = Annotated[
+    int | None,
+    typer.Option(min=1, help="Verification: attempts before the AD1 is released (2)."),
+]
 ConfigFile = Annotated[
     Path | None,
     typer.Option(

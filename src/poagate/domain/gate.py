@@ -33,6 +33,7 @@ from poagate.domain.outcomes import (
 )
 from poagate.domain.reference import EMPTY_GUID_LIST, Config, GuidList, Inventory
 from poagate.domain.rules import Reason, judge_eligibility
+from poagate.domain.verification import VerificationRequest
 
 
 class Gate:
@@ -130,6 +131,11 @@ class Gate:
         is the entry with ``released_at`` and ``release_reason`` set, to be recorded and
         forwarded late. Always empty with both guards off."""
         return self.guards.due(now, inclusive=inclusive) if self._guarded else []
+
+    def verification_requests(self) -> list[VerificationRequest]:
+        """The SPEC §14 verification requests sent and settled since last asked, in order."""
+        verifier = self.guards.verifier
+        return [] if verifier is None else verifier.take_requests()
 
     def activate(self, event: Activation) -> ActivationApplied:
         record = self._activations.get(event.request_id)

@@ -15,6 +15,11 @@ of each sector, the signs of life of each CHF, and the entries waiting for one โ
 both guards are off. It never reads the clock: ``due(now)`` hands out the releases whose time has
 come by the caller's clock (the event clock in a replay, the wall clock in the service).
 
+With the SPEC ยง14 verification guard on, ``Guards`` also holds its ``Verifier``
+(``poagate.domain.verification``): the signs of life it keeps answer verifications too, its
+releases are handed out with the others in the order they fall due, and an entry released by
+any guard is not verified further.
+
 Choices where the SPEC is silent (also in docs/decisions.md):
 
 * "forwarded" counts every AD1 that reached its DNO: forwarded at once (for any reason) or
@@ -41,6 +46,7 @@ from poagate.domain.outcomes import (
     SuppressionEntry,
 )
 from poagate.domain.reference import Config, DeviceType, Inventory
+from poagate.domain.verification import VerificationPlan, Verifier
 
 # How much history a sector keeps beyond the evidence span: AD1s may be delivered hours late.
 _SECTOR_HISTORY = timedelta(hours=12)
@@ -80,6 +86,7 @@ class Guards:
         "area_span",
         "area_threshold",
         "release_after",
+        "verifier",
     )
 
     def __init__(self, config: Config, inventory: Inventory) -> None:
@@ -101,10 +108,20 @@ class Guards:
         self._dark_heap: list[tuple[datetime, str]] = []
         self._signs: dict[str, list[datetime]] = {}
         self._ready: list[SuppressionEntry] = []  # area-outage releases not yet handed out
+        plan = VerificationPlan.of(config)
+        self.verifier = None if plan is None else Verifier(plan)
 
     @property
     def active(self) -> bool:
-        return self.release_after is not None or self.area_threshold is not None
+        return (
+            self.release_after is not None
+            or self.area_threshold is not None
+            or self.verifier is not None
+        )
+
+    @property
+    def _keeps_signs(self) -> bool:
+        return self.release_after is not None or self.verifier is not None
 
     # -- what the gate tells the guards ---------------------------------------------------------
 
@@ -166,6 +183,8 @@ class Guards:
                 if self.area_evidence(entry.chf_id, entry.event_at):
                     del waiting[alert_id]
                     self._pending.pop(alert_id, None)
+                    if self.verifier is not None:
+                        self.verifier.withdraw(alert_id, decided_at)
                     self._ready.append(
                         replace(entry, released_at=decided_at, release_reason=AREA_OUTAGE_EVIDENCE)
                     )
@@ -182,6 +201,9 @@ class Guards:
                     horizon = max(e.event_at for e in waiting.values()) - _SECTOR_HISTORY
                     for alert_id in [a for a, e in waiting.items() if e.event_at < horizon]:
                         del waiting[alert_id]
+        if self.verifier is not None:
+            after_v = entry.event_at + self.verifier.plan.after
+            self.verifier.watch(entry, self._first_sign_after(entry.chf_id, after_v))
         if self.release_after is None:
             return
         if self.lit(entry):
@@ -195,7 +217,7 @@ class Guards:
         """A message from a device proves its site had power at ``at``: the site of the hub
         the device is joined to, or of the device itself when it is a hub (or unknown: a hub
         need not have its own inventory row)."""
-        if self.release_after is None:
+        if not self._keeps_signs:
             return
         device = self._inventory.get(device_id)
         if device is None or device.device_type is DeviceType.CHF:
@@ -206,10 +228,14 @@ class Guards:
     def hub_sign(self, chf_id: str, at: datetime) -> None:
         """A sign of life at the site of hub ``chf_id``. Every sign is kept: an AD1 delivered
         hours late may still be lit by one received long ago."""
+        if not self._keeps_signs:
+            return
+        bisect.insort(self._signs.setdefault(chf_id, []), at)
+        if self.verifier is not None:
+            self.verifier.sign(chf_id, at)
         after = self.release_after
         if after is None:
             return
-        bisect.insort(self._signs.setdefault(chf_id, []), at)
         waiting = self._pending_by_chf.get(chf_id)
         if not waiting:
             return
@@ -229,12 +255,18 @@ class Guards:
 
     def lit(self, entry: SuppressionEntry) -> bool:
         """Whether a sign of life known so far lights ``entry``'s site (``lights``)."""
-        signs = self._signs.get(entry.chf_id)
-        if not signs or self.release_after is None:
+        if self.release_after is None:
             return False
         # The first sign after event_at is the only one that can be in time.
-        i = bisect.bisect_right(signs, entry.event_at)
-        return i < len(signs) and lights(signs[i], entry.event_at, self.release_after)
+        first = self._first_sign_after(entry.chf_id, entry.event_at)
+        return first is not None and lights(first, entry.event_at, self.release_after)
+
+    def _first_sign_after(self, chf_id: str, moment: datetime) -> datetime | None:
+        signs = self._signs.get(chf_id)
+        if not signs:
+            return None
+        i = bisect.bisect_right(signs, moment)
+        return signs[i] if i < len(signs) else None
 
     # -- what the caller collects ---------------------------------------------------------------
 
@@ -243,21 +275,36 @@ class Guards:
         ``inclusive``), in the order they fell due, and the area-outage releases made since."""
         released = self._ready
         self._ready = []
-        heap = self._dark_heap
-        while heap and (heap[0][0] <= now if inclusive else heap[0][0] < now):
-            at, alert_id = heapq.heappop(heap)
-            entry = self._pending.pop(alert_id, None)
-            if entry is None:
-                continue  # lit, or released by the other guard
-            sector = self.sector_of(entry.chf_id)
+        heap, verifier = self._dark_heap, self.verifier
+        while True:
+            # The next of release-if-dark's and the verifier's times, in order (dark first).
+            dark_at = heap[0][0] if heap else None
+            verify_at = None if verifier is None else verifier.next_due()
+            at = min((t for t in (dark_at, verify_at) if t is not None), default=None)
+            if at is None or (at > now if inclusive else at >= now):
+                return released
+            if at == dark_at:
+                _, alert_id = heapq.heappop(heap)
+                entry = self._pending.pop(alert_id, None)
+                if entry is None:
+                    continue  # lit, or released by another guard
+                done = replace(entry, released_at=at, release_reason=NO_SIGN_OF_LIFE)
+            else:
+                assert verifier is not None
+                alert_id, verified = verifier.fire()
+                if verified is None:
+                    continue  # a request sent, or an attempt expired with another to come
+                self._pending.pop(alert_id, None)
+                done = verified
+            if verifier is not None:
+                verifier.withdraw(alert_id, at)
+            sector = self.sector_of(done.chf_id)
             if sector is not None and sector in self._suppressed_by_sector:
                 self._suppressed_by_sector[sector].pop(alert_id, None)
-            done = replace(entry, released_at=at, release_reason=NO_SIGN_OF_LIFE)
             released.append(done)
-            self.forwarded(entry.chf_id, entry.event_at, at)
+            self.forwarded(done.chf_id, done.event_at, at)
             released.extend(self._ready)
             self._ready = []
-        return released
 
     # -- restoring from the store ---------------------------------------------------------------
 

@@ -37,6 +37,10 @@ class WindowVerdict(StrEnum):
     CONTAINS = "contains"  # it contains the outage time: R5 may choose it
 
 
+# SPEC §14 verification guard's release reason.
+NO_ANSWER_TO_VERIFICATION = "no_answer_to_verification"
+
+
 class Status(StrEnum):
     ACTIVE = "active"
     CANCELLED = "cancelled"

@@ -142,6 +142,10 @@ EMPTY_GUID_LIST = GuidList(version=None, devices=frozenset())
 
 DEFAULT_MANUFACTURERS = ("LANDIS+GYR",)
 DEFAULT_AREA_OUTAGE_SECONDS = 900  # not in the SPEC; see docs/guards.md
+# SPEC §14 verification guard: T and A when V switches it on (the recommended values,
+# docs/guards.md).
+DEFAULT_VERIFY_TIMEOUT_MINUTES = 4
+DEFAULT_VERIFY_ATTEMPTS = 2
 
 
 @value
@@ -157,8 +161,16 @@ class Config:
     area_outage_seconds: int = DEFAULT_AREA_OUTAGE_SECONDS
     # SPEC §12: an operator may suspend suppression; every AD1 is then forwarded.
     suppression_enabled: bool = True
+    # SPEC §14 verification guard, off by default (V None).
+    verify_after_minutes: int | None = None
+    verify_timeout_minutes: int = DEFAULT_VERIFY_TIMEOUT_MINUTES
+    verify_attempts: int = DEFAULT_VERIFY_ATTEMPTS
 
     def __post_init__(self) -> None:
+        for name in ("verify_after_minutes", "verify_timeout_minutes", "verify_attempts"):
+            number = getattr(self, name)
+            if number is not None and number <= 0:
+                raise ValueError(f"{name} must be positive, not {number}")
         if self.release_after_minutes is not None and self.release_after_minutes <= 0:
             raise ValueError(
                 f"release_after_minutes must be positive, not {self.release_after_minutes}"

@@ -9,6 +9,9 @@ replaces the file's::
     release_after_minutes = 60      # SPEC §9 release-if-dark; 0 or absent: off
     area_outage_threshold = 3       # SPEC §9 area-outage; 0 or absent: off
     area_outage_seconds = 900
+    verify_after_minutes = 10       # SPEC §14 verification guard; 0 or absent: off
+    verify_timeout_minutes = 4
+    verify_attempts = 2
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ from typing import Any
 
 from poagate.formats.errors import InputError
 
-_INTEGERS = (
-    "window_minutes",
-    "skew_tolerance_seconds",
+# The guards' settings (SPEC §9, §14), each a whole number.
+GUARD_KEYS = (
     "release_after_minutes",
     "area_outage_threshold",
     "area_outage_seconds",
+    "verify_after_minutes",
+    "verify_timeout_minutes",
+    "verify_attempts",
 )
+_INTEGERS = ("window_minutes", "skew_tolerance_seconds", *GUARD_KEYS)
 KEYS = ("manufacturers", *_INTEGERS)
 
 

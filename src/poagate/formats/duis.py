@@ -77,6 +77,7 @@ _SR = f"{{{NAMESPACE}}}"
 _HEADER, _BODY = _SR + "Header", _SR + "Body"
 _DCC_ALERT_MESSAGE, _RESPONSE_MESSAGE = _SR + "DCCAlertMessage", _SR + "ResponseMessage"
 _FUTURE_DATED, _DEVICE_ALERT = _SR + "FutureDatedDeviceAlertMessage", _SR + "DeviceAlertMessage"
+_PRE_COMMAND = _SR + "PreCommand"
 
 Children = dict[str, etree._Element]
 
@@ -239,6 +240,10 @@ def _response(header: Children, body: Children, received_at: datetime) -> Event 
     if _DCC_ALERT_MESSAGE in body:
         return _ad1(header, _children(body[_DCC_ALERT_MESSAGE]), received_at)
     message = _children(body.get(_RESPONSE_MESSAGE))
+    if _PRE_COMMAND in message:
+        # The DSP's reply to a CommandVariant 4 request, with or without a ResponseID: it comes
+        # from the DSP, not the device, so it is never a sign of life (SPEC §6, §9, §14).
+        return Ignored(received_at, "DUIS pre-command reply (CommandVariant 4)")
     for holder in (message, body):
         if _FUTURE_DATED in holder:
             return _future_dated(header, _children(holder[_FUTURE_DATED]), received_at)

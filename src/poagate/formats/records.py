@@ -16,6 +16,7 @@ from typing import IO, Any
 import orjson
 
 from poagate.domain.outcomes import ActivationRecord, ForwardedAlert, SuppressionEntry
+from poagate.domain.verification import VerificationRequest
 from poagate.formats.errors import Rejection
 from poagate.formats.timestamps import format_timestamp
 
@@ -103,6 +104,20 @@ def activation_fields(record: ActivationRecord) -> dict[str, Any]:
         "window_start": record.window_start,
         "window_end": record.window_end,
         "guid_list_version": record.guid_list_version,
+    }
+
+
+def verification_fields(request: VerificationRequest) -> dict[str, Any]:
+    """A SPEC §14 verification request: ``verifications.jsonl``, the DSP's queue."""
+    return {
+        "alert_id": request.alert_id,
+        "chf_id": request.chf_id,
+        "esme_id": request.esme_id,
+        "attempt": request.attempt,
+        "requested_at": request.requested_at,
+        "deadline": request.deadline,
+        "settled_at": request.settled_at,
+        "outcome": request.outcome.value,
     }
 
 

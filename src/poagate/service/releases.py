@@ -46,10 +46,11 @@ WATERMARK = "release_if_dark_seq"
 
 
 def deciding_config(config: Config) -> Config:
-    """The configuration a group decides with: release-if-dark is the periodic pass's."""
-    if config.release_after_minutes is None:
+    """The configuration a group decides with: release-if-dark and the verification guard
+    (SPEC §14) are periodic passes' (``release_dark``, ``service.verifications``)."""
+    if config.release_after_minutes is None and config.verify_after_minutes is None:
         return config
-    return replace(config, release_after_minutes=None)
+    return replace(config, release_after_minutes=None, verify_after_minutes=None)
 
 
 def holds(config: Config) -> bool:
@@ -121,24 +122,38 @@ def release_dark(store: DecisionPath, now: datetime) -> list[SuppressionEntry]:
         released = [
             replace(entry, released_at=now, release_reason=NO_SIGN_OF_LIFE) for _, entry in dark
         ]
-        if released and config.area_outage_threshold is not None:
-            guards = Guards(deciding_config(config), Inventory(()))
-            for sector, entry in dark:
-                guards.place(entry.chf_id, sector)
-            restore_area(
-                store,
-                guards,
-                (),
-                [(sector, entry.event_at) for sector, entry in dark],
-                skip={entry.alert_id for entry in released},
-            )
-            for entry in released:
-                guards.forwarded(entry.chf_id, entry.event_at, now)
-            released += guards.due(now)
+        released += area_consequences(
+            store, config, [(sector, e) for (sector, _), e in zip(dark, released, strict=True)], now
+        )
         store.decisions.refresh_sequence()
         record_releases(store, released, now)
         store.set_meta(WATERMARK, str(store.guards.settled_seq(after, until)))
     return released
+
+
+def area_consequences(
+    store: DecisionPath,
+    config: Config,
+    released: list[tuple[str | None, SuppressionEntry]],
+    now: datetime,
+) -> list[SuppressionEntry]:
+    """With area-outage on, the entries that the (sector, entry) releases made by a pass at
+    ``now`` release in turn: a release is forwarded, so it is evidence for its sector."""
+    if not released or config.area_outage_threshold is None:
+        return []
+    guards = Guards(deciding_config(config), Inventory(()))
+    for sector, entry in released:
+        guards.place(entry.chf_id, sector)
+    restore_area(
+        store,
+        guards,
+        (),
+        [(sector, entry.event_at) for sector, entry in released],
+        skip={entry.alert_id for _, entry in released},
+    )
+    for _, entry in released:
+        guards.forwarded(entry.chf_id, entry.event_at, now)
+    return guards.due(now)
 
 
 def dark_entries(

@@ -28,6 +28,7 @@ from poagate.domain.events import Event, Ignored
 from poagate.domain.gate import Gate
 from poagate.domain.outcomes import ForwardedAlert, SuppressionEntry, released_as_forwarded
 from poagate.domain.reference import Config
+from poagate.formats.config_file import GUARD_KEYS
 from poagate.formats.errors import InputError, Rejection, truncate_raw
 from poagate.formats.jsonl import remember_device_ids
 from poagate.formats.records import (
@@ -35,6 +36,7 @@ from poagate.formats.records import (
     json_line,
     outcome_line,
     rejection_fields,
+    verification_fields,
 )
 from poagate.service.inputs import ScannedFile, merged, scan
 from poagate.service.reference_loads import Reference, load_reference
@@ -79,6 +81,10 @@ class ReplayRequest:
     release_after_minutes: int | None = None
     area_outage_threshold: int | None = None
     area_outage_seconds: int | None = None
+    # SPEC §14 verification guard: V (None keeps what is configured; 0 switches it off), T, A.
+    verify_after_minutes: int | None = None
+    verify_timeout_minutes: int | None = None
+    verify_attempts: int | None = None
     # Run the guards' clock on to here after the last event (a simulation's horizon); by
     # default the clock stops at the last event's received_at.
     release_until: datetime | None = None
@@ -93,19 +99,16 @@ class ReplayReport:
     warnings: list[str] = field(default_factory=list)
 
 
+# The options that replace configured values: named as the configuration's fields.
+CONFIG_OPTIONS = ("manufacturers", "window_minutes", "skew_tolerance_seconds", *GUARD_KEYS)
+
+
 def effective_config(store: Store, request: ReplayRequest) -> Config:
     """The configured values with the command's options in their place (SPEC §8)."""
     current = store.reference.config()
-    given: dict[str, Any] = {
-        "manufacturers": request.manufacturers,
-        "window_minutes": request.window_minutes,
-        "skew_tolerance_seconds": request.skew_tolerance_seconds,
-        "release_after_minutes": request.release_after_minutes,
-        "area_outage_threshold": request.area_outage_threshold,
-        "area_outage_seconds": request.area_outage_seconds,
-    }
+    given = {name: getattr(request, name) for name in CONFIG_OPTIONS}
     changes = {name: value for name, value in given.items() if value is not None}
-    for guard in ("release_after_minutes", "area_outage_threshold"):
+    for guard in ("release_after_minutes", "area_outage_threshold", "verify_after_minutes"):
         if changes.get(guard) == 0:
             changes[guard] = None  # 0 switches the guard off
     return replace(current, **changes)
@@ -292,6 +295,8 @@ def decide_events(
 
     def commit(batch: Batch) -> None:
         batch.progress = dict(zip(inputs.source_ids, done, strict=True))
+        # SPEC §14: the requests sent and settled by this batch's events, committed with them.
+        batch.verifications += gate.verification_requests()
         write(store.decisions.prepare(batch, sector_of))
         progress.advance(batch.events)
 
@@ -344,8 +349,12 @@ def decide_events(
 
 
 def write_other_outputs(store: Store, out: Path, gate: Gate, progress: Progress) -> None:
-    """``activations.jsonl`` and ``rejected.jsonl``: every record the store holds."""
+    """``activations.jsonl``, ``rejected.jsonl`` and ``verifications.jsonl`` (SPEC §14): every
+    record the store holds."""
     progress.phase("Writing activations, rejections and summary", None)
+    with (out / "verifications.jsonl").open("wb") as stream:
+        for request in store.verifications.all():
+            stream.write(json_line(verification_fields(request)))
     with (out / "activations.jsonl").open("wb") as stream:
         for record in gate.activation_records():
             stream.write(json_line(activation_fields(record)))
@@ -365,6 +374,7 @@ def summarise(
     """``summary.json``: the counts over everything stored, and this run's details."""
     elapsed = time.perf_counter() - started
     summary: dict[str, Any] = store.reads.counts()
+    summary.update(store.verifications.counts())
     summary["run"] = {
         "events_processed": processed,
         "events_already_applied": sum(inputs.skips),

@@ -11,24 +11,52 @@ under a given guard setting, and compares every decided AD1 with what really cau
 * AD1s forwarded per DNO, and the Suppression Log's size.
 
 The guards' clock runs on to the end of the month plus a day, so that nothing is left pending.
+With the SPEC §14 verification guard on, the DSP's answers to its requests are made for the
+setting (``poagate.sim.answers``) and replayed with the month.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-from poagate.domain.outcomes import SuppressionEntry
-from poagate.domain.reference import DEFAULT_AREA_OUTAGE_SECONDS
+from poagate.domain.reference import (
+    DEFAULT_AREA_OUTAGE_SECONDS,
+    DEFAULT_VERIFY_ATTEMPTS,
+    DEFAULT_VERIFY_TIMEOUT_MINUTES,
+    Config,
+)
+from poagate.domain.verification import VerificationPlan
+from poagate.formats.config_file import GUARD_KEYS
 from poagate.service.replay import Progress, ReplayRequest, replay
+from poagate.sim.answers import verification_answers
 from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.sim.inputs import write_replay_inputs
-from poagate.sim.seed import SITE_VISIT_GBP
-from poagate.sim.traffic import Cause, TrafficSpec, generate_traffic
+from poagate.sim.measures import (
+    GUARD_TABLE_COLUMNS,
+    Measures,
+    guard_table_rows,
+    guard_tables_markdown,
+    measure,
+)
+from poagate.sim.traffic import Cause, Traffic, TrafficSpec, generate_traffic
+
+__all__ = [
+    "GUARD_TABLE_COLUMNS",
+    "GuardSetting",
+    "Measures",
+    "Month",
+    "Scenario",
+    "guard_table_rows",
+    "guard_tables_markdown",
+    "measure",
+    "prepare",
+    "run",
+    "run_all",
+    "scenarios",
+]
 from poagate.store.sqlite import SqliteStore
 
 
@@ -46,6 +74,29 @@ class GuardSetting:
     release_after_minutes: int | None = None
     area_outage_threshold: int | None = None
     area_outage_seconds: int = DEFAULT_AREA_OUTAGE_SECONDS
+    verify_after_minutes: int | None = None
+    verify_timeout_minutes: int = DEFAULT_VERIFY_TIMEOUT_MINUTES
+    verify_attempts: int = DEFAULT_VERIFY_ATTEMPTS
+
+    @property
+    def verification(self) -> VerificationPlan | None:
+        return VerificationPlan.of(
+            Config(
+                verify_after_minutes=self.verify_after_minutes,
+                verify_timeout_minutes=self.verify_timeout_minutes,
+                verify_attempts=self.verify_attempts,
+            )
+        )
+
+
+# The recommended configuration (docs/guards.md, "Recommended configuration"): the
+# verification guard alone, V = 10, T = 4, A = 2, chosen from `poagate simulate --sweep`.
+RECOMMENDED = GuardSetting(
+    "recommended",
+    verify_after_minutes=10,
+    verify_timeout_minutes=DEFAULT_VERIFY_TIMEOUT_MINUTES,
+    verify_attempts=DEFAULT_VERIFY_ATTEMPTS,
+)
 
 
 def scenarios(esmes: int = 20_000, seed: int = 1) -> dict[str, Scenario]:
@@ -90,15 +141,19 @@ def scenarios(esmes: int = 20_000, seed: int = 1) -> dict[str, Scenario]:
     }
 
 
-GUARD_SETTING_NAMES = ("release_after_minutes", "area_outage_threshold", "area_outage_seconds")
+GUARD_SETTING_NAMES = GUARD_KEYS
 
 
 def guard_setting_list(
     release_after_minutes: int = 60,
     area_outage_threshold: int = 3,
     area_outage_seconds: int = DEFAULT_AREA_OUTAGE_SECONDS,
+    verify_after_minutes: int = 10,
+    verify_timeout_minutes: int = DEFAULT_VERIFY_TIMEOUT_MINUTES,
+    verify_attempts: int = DEFAULT_VERIFY_ATTEMPTS,
 ) -> list[GuardSetting]:
-    """Guards off, each on alone, both on."""
+    """Guards off, the SPEC §9 guards each on alone and both on, the SPEC §14 verification
+    guard, and the recommended configuration."""
     return [
         GuardSetting("off"),
         GuardSetting("release-if-dark", release_after_minutes=release_after_minutes),
@@ -113,47 +168,14 @@ def guard_setting_list(
             area_outage_threshold=area_outage_threshold,
             area_outage_seconds=area_outage_seconds,
         ),
+        GuardSetting(
+            "verification",
+            verify_after_minutes=verify_after_minutes,
+            verify_timeout_minutes=verify_timeout_minutes,
+            verify_attempts=verify_attempts,
+        ),
+        RECOMMENDED,
     ]
-
-
-@dataclass(slots=True)
-class Measures:
-    scenario: str
-    guards: str
-    ad1_alerts: int = 0  # distinct AD1s decided
-    spurious: int = 0
-    spurious_suppressed: int = 0  # and never released
-    spurious_released: int = 0
-    must_reach: int = 0  # genuine, storm and bricked
-    must_reach_hidden: int = 0  # suppressed and never released
-    must_reach_released: int = 0  # reached the DNO late
-    delay_median_minutes: float | None = None  # of those released late
-    delay_worst_minutes: float | None = None
-    by_cause: dict[str, dict[str, int]] = field(default_factory=dict)
-    forwarded_by_dno: dict[str, int] = field(default_factory=dict)
-    suppression_log_entries: int = 0
-    suppression_log_bytes: int = 0
-    events: int = 0
-    seconds: float = 0.0
-
-    @property
-    def spurious_suppressed_share(self) -> float:
-        return self.spurious_suppressed / self.spurious if self.spurious else 0.0
-
-    @property
-    def hidden_share(self) -> float:
-        return self.must_reach_hidden / self.must_reach if self.must_reach else 0.0
-
-    @property
-    def visits_avoided_gbp(self) -> int:
-        return self.spurious_suppressed * SITE_VISIT_GBP
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["spurious_suppressed_share"] = round(self.spurious_suppressed_share, 4)
-        data["hidden_share"] = round(self.hidden_share, 4)
-        data["visits_avoided_gbp"] = self.visits_avoided_gbp
-        return data
 
 
 @dataclass(slots=True)
@@ -166,6 +188,28 @@ class Month:
     events: list[Path]
     truth: dict[str, Cause]
     counts: dict[str, int]
+    traffic: Traffic  # its AD1s and when each site had power, to answer verifications
+
+    def answers(self, setting: GuardSetting, root: Path) -> list[Path]:
+        """The DSP's answers to the verification requests ``setting`` makes, as a file to
+        replay with the month (none with the guard off)."""
+        plan = setting.verification
+        if plan is None:
+            return []
+        spec = self.scenario.traffic
+        path = root / f"answers-{setting.name}.jsonl"
+        with path.open("wb") as f:
+            f.writelines(
+                verification_answers(
+                    self.traffic.raised,
+                    self.traffic.power,
+                    plan,
+                    spec.verification_loss,
+                    spec.seed,
+                    spec.duis_share,
+                )
+            )
+        return [path]
 
 
 def prepare(scenario: Scenario, root: Path) -> Month:
@@ -173,8 +217,15 @@ def prepare(scenario: Scenario, root: Path) -> Month:
     fleet = generate_fleet(scenario.fleet)
     traffic = generate_traffic(fleet, scenario.traffic)
     inputs = write_replay_inputs(fleet, traffic, root / "input")
+    traffic.requests, traffic.alerts = [], []  # written; the rest is kept
     return Month(
-        scenario, inputs.inventory, inputs.guid_list, inputs.events, traffic.truth, traffic.counts
+        scenario,
+        inputs.inventory,
+        inputs.guid_list,
+        inputs.events,
+        traffic.truth,
+        traffic.counts,
+        traffic,
     )
 
 
@@ -194,68 +245,25 @@ def run(
             ReplayRequest(
                 inventory=month.inventory,
                 guid_list=month.guid_list,
-                events=month.events,
+                events=[*month.events, *month.answers(setting, root)],
                 out=out,
                 # 0 switches a guard off, whatever a configuration says.
                 release_after_minutes=setting.release_after_minutes or 0,
                 area_outage_threshold=setting.area_outage_threshold or 0,
                 area_outage_seconds=setting.area_outage_seconds,
+                verify_after_minutes=setting.verify_after_minutes or 0,
+                verify_timeout_minutes=setting.verify_timeout_minutes,
+                verify_attempts=setting.verify_attempts,
                 release_until=horizon,
             ),
             progress,
         )
         measures = measure(scenario.name, setting.name, store.reads.ad1_outcomes(), month.truth)
+        measures.verifications = store.verifications.counts()
     measures.events = int(report.summary["events_read"])
     measures.seconds = float(report.summary["run"]["seconds"])
     measures.suppression_log_bytes = (out / "suppression_log.jsonl").stat().st_size
     return measures
-
-
-def measure(
-    scenario: str,
-    guards: str,
-    outcomes: Iterable[Any],
-    truth: dict[str, Cause],
-) -> Measures:
-    m = Measures(scenario, guards)
-    delays: list[float] = []
-    for outcome in outcomes:
-        cause = truth.get(outcome.alert_id)
-        if cause is None:
-            continue  # not an alert the simulation raised (none are, but never guess)
-        m.ad1_alerts += 1
-        tally = m.by_cause.setdefault(
-            cause.value, {"alerts": 0, "suppressed": 0, "released": 0, "forwarded": 0}
-        )
-        tally["alerts"] += 1
-        suppressed = type(outcome) is SuppressionEntry
-        released = suppressed and outcome.released_at is not None
-        if suppressed:
-            m.suppression_log_entries += 1
-        if suppressed and not released:
-            tally["suppressed"] += 1
-        elif released:
-            tally["released"] += 1
-        else:
-            tally["forwarded"] += 1
-        if not suppressed or released:
-            operator = outcome.network_operator or "unknown"
-            m.forwarded_by_dno[operator] = m.forwarded_by_dno.get(operator, 0) + 1
-        if cause.spurious:
-            m.spurious += 1
-            m.spurious_suppressed += suppressed and not released
-            m.spurious_released += released
-        else:
-            m.must_reach += 1
-            m.must_reach_hidden += suppressed and not released
-            if released:
-                m.must_reach_released += 1
-                delays.append((outcome.released_at - outcome.received_at).total_seconds() / 60)
-    if delays:
-        m.delay_median_minutes = round(statistics.median(delays), 1)
-        m.delay_worst_minutes = round(max(delays), 1)
-    m.forwarded_by_dno = dict(sorted(m.forwarded_by_dno.items()))
-    return m
 
 
 def run_all(
@@ -269,54 +277,13 @@ def run_all(
     results = []
     for scenario in chosen:
         month = prepare(scenario, workdir / scenario.name)
+        baseline: int | None = None
         for setting in settings:
             measures = run(month, setting, workdir / scenario.name, progress)
+            if setting.name == "off":
+                baseline = measures.spurious_suppressed
+            measures.mp102b_suppressed = baseline
             results.append(measures)
             if done is not None:
                 done(measures)
     return results
-
-
-GUARD_TABLE_COLUMNS = (
-    "guards",
-    "spurious AD1s suppressed",
-    "genuine AD1s hidden",
-    "genuine AD1s released late",
-    "median / worst delay (min)",
-    "visits avoided",
-)
-
-
-def guard_table_rows(results: Iterable[Measures]) -> list[tuple[str, ...]]:
-    """One row per guard setting: the figures of the guard tables in the docs."""
-    rows: list[tuple[str, ...]] = []
-    for m in results:
-        delay = (
-            "—"
-            if m.delay_median_minutes is None
-            else f"{m.delay_median_minutes:g} / {m.delay_worst_minutes:g}"
-        )
-        rows.append(
-            (
-                m.guards,
-                f"{m.spurious_suppressed:,} of {m.spurious:,} ({m.spurious_suppressed_share:.1%})",
-                f"{m.must_reach_hidden:,} of {m.must_reach:,} ({m.hidden_share:.2%})",
-                f"{m.must_reach_released:,}",
-                delay,
-                f"£{m.visits_avoided_gbp:,}",
-            )
-        )
-    return rows
-
-
-def guard_tables_markdown(results: list[Measures], titles: dict[str, str]) -> str:
-    """The guard tables, one per scenario, as Markdown."""
-    parts = []
-    for name in dict.fromkeys(m.scenario for m in results):
-        parts.append(f"### {titles.get(name, name)}\n")
-        parts.append("| " + " | ".join(GUARD_TABLE_COLUMNS) + " |")
-        parts.append("|" + "---|" * len(GUARD_TABLE_COLUMNS))
-        for row in guard_table_rows(m for m in results if m.scenario == name):
-            parts.append("| " + " | ".join(row) + " |")
-        parts.append("")
-    return "\n".join(parts)

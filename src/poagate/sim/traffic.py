@@ -6,22 +6,32 @@ that rebooting meters cause a few minutes later, genuine AD1s, the responses and
 a device is alive, duplicates, and a few malformed lines. Lines come out as canonical JSON Lines,
 some wrapped as DUIS XML, in two feeds (requests and device traffic, and AD1 alerts) each in
 received_at order.
+
+Every site's time off supply (reboots, bricked meters, genuine outages, the storm) is kept in a
+``PowerLog``, with every AD1 raised, so that the verification guard's requests can be answered
+as a DSP would (``poagate.sim.answers``). A future-dated activation that a later one superseded
+or a cancellation cancelled (R3, R4) never runs, so its meter does not reboot for it: reboots of
+future-dated activations are decided once the month's activations are all known.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from pathlib import Path
 
 import orjson
 
 from poagate.domain.events import CANCELLATION_THRESHOLD
 from poagate.formats.timestamps import format_timestamp, to_us
 from poagate.sim import duis
+from poagate.sim.answers import RaisedAd1
 from poagate.sim.fleet import Fleet, Site
+from poagate.sim.malformed import malformed_line
+from poagate.sim.month import Cause, Traffic, TrafficSpec
+from poagate.sim.power import HUB_ALERT_DELAY, REBOOT_OUTAGE_MINUTES, PowerLog
+from poagate.sim.storm import plan_storm
+
+__all__ = ["Cause", "Traffic", "TrafficSpec", "generate_traffic"]
 
 CANCEL_AT = datetime(3000, 12, 31, tzinfo=UTC)
 assert CANCEL_AT >= CANCELLATION_THRESHOLD
@@ -31,75 +41,6 @@ SUPPLIER_USERS = (
     "90-B3-D5-1F-30-01-00-02",
     "90-B3-D5-1F-30-01-00-03",
 )
-HUB_ALERT_DELAY = timedelta(minutes=3)  # a hub unpowered this long raises the outage alert
-
-
-class Cause(StrEnum):
-    """Why an AD1 was raised: the simulator knows; poagate has to infer."""
-
-    FIRMWARE = "firmware"  # a reboot on firmware activation: spurious
-    GENUINE = "genuine"  # a real loss of supply
-    STORM = "storm"  # a real loss of supply of a whole district in a storm
-    BRICKED = "bricked"  # the firmware left the meter dead: the hub is off until a visit
-
-    @property
-    def spurious(self) -> bool:
-        """Whether a site visit for this AD1 would be wasted."""
-        return self is Cause.FIRMWARE
-
-
-@dataclass(frozen=True, slots=True)
-class TrafficSpec:
-    start: datetime = datetime(2026, 3, 2, tzinfo=UTC)
-    days: float = 7.0
-    activations: int = 6_000
-    future_share: float = 0.4
-    cancel_share: float = 0.05  # of future-dated activations
-    supersede_share: float = 0.05  # of future-dated activations
-    repeat_share: float = 0.10  # DSP retries and signed pre-commands
-    reboot_share: float = 0.6  # L+G activations whose reboot cuts the hub > 3 minutes
-    other_reboot_share: float = 0.05  # the same for other manufacturers
-    genuine_ad1: int = 3_000
-    late_delivery_share: float = 0.01  # AD1s delivered hours late
-    missing_event_at_share: float = 0.05
-    duplicate_share: float = 0.01
-    response_share: float = 0.8  # activations followed by a response or 8F66/8F67
-    malformed: int = 20
-    duis_share: float = 0.0  # share of lines sent as DUIS XML rather than canonical JSON
-    # Genuine single-site outages: how long they last and whether the site is seen again.
-    outage_minutes_mean: float = 90.0
-    restore_message_share: float = 0.9  # outages after which a device message shows the site
-    brick_share: float = 0.0  # of rebooting L+G activations: the meter never comes back
-    # A large future-dated campaign executing on one night (in addition to ``activations``).
-    campaign_activations: int = 0
-    campaign_day: int = 3
-    campaign_hours: tuple[float, float] = (1.0, 5.0)
-    # A storm: whole postcode districts off supply for hours, about ``storm_sites`` premises.
-    storm_sites: int = 0
-    storm_day: int = 3
-    storm_start_hour: float = 1.5
-    storm_hours: tuple[float, float] = (2.0, 8.0)
-    seed: int = 1
-
-
-@dataclass(slots=True)
-class Traffic:
-    """The generated lines of each feed, sorted, and what really caused each AD1."""
-
-    requests: list[bytes] = field(default_factory=list)
-    alerts: list[bytes] = field(default_factory=list)
-    truth: dict[str, Cause] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def write(self, directory: Path) -> list[Path]:
-        directory.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for name, lines in (("requests.jsonl", self.requests), ("alerts.jsonl", self.alerts)):
-            path = directory / name
-            with path.open("wb") as f:
-                f.writelines(lines)
-            paths.append(path)
-        return paths
 
 
 class _Builder:
@@ -115,7 +56,21 @@ class _Builder:
         self._seq = 0
         self._alert_no = 0
         self._counter = 1_000_000
-        self.storm = self._plan_storm()
+        self.power = PowerLog()
+        self.raised: list[RaisedAd1] = []
+        self._last_alert: dict[str, str] = {}  # the last AD1 raised by each hub
+        # Future-dated activations and cancellations by device, run once all are known (R3/R4):
+        # (received_at, execution_at or None for a cancellation, request_id, user, site).
+        self._future: dict[str, list[tuple[datetime, datetime | None, str, str, Site]]] = {}
+        # Activations that run: (when, request_id, user, site, request_id its outcome reports).
+        self._reboots: list[tuple[datetime, str, str, Site, str | None]] = []
+        self.storm = plan_storm(
+            fleet,
+            spec.seed,
+            spec.storm_sites,
+            spec.start + timedelta(days=spec.storm_day, hours=spec.storm_start_hour),
+            spec.storm_hours,
+        )
 
     def _count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -189,8 +144,13 @@ class _Builder:
             if event_at is not None:
                 obj["event_at"] = event_at
         self._emit(self.alerts, received, obj)
+        self._last_alert[site.chf_id] = alert_id
         if self.keep_truth:
             self.truth[alert_id] = cause
+            seen = received if event_at is None else event_at
+            self.raised.append(
+                RaisedAd1(alert_id, site.chf_id, site.esme_id, seen, received, site.qualifies)
+            )
         self._count(f"ad1_{cause.value}")
         if rng.random() < spec.duplicate_share:
             again = received + timedelta(minutes=rng.uniform(1, 30))
@@ -228,12 +188,19 @@ class _Builder:
         share = spec.reboot_share if lg else spec.other_reboot_share
         power_off = activated_at + timedelta(seconds=rng.uniform(5, 90))
         back = power_off
+        if self._storm_off(site, power_off) or not self.power.has_power(site.chf_id, power_off):
+            # A meter off supply (a storm) or dead (bricked before) does not reboot: its hub is
+            # unpowered already, and raised its AD1 when it lost power.
+            self._count("activations_off_supply")
+            return
         if lg and spec.brick_share and rng.random() < spec.brick_share:
             self.ad1(site, power_off, Cause.BRICKED)
+            self.power.off(site.chf_id, power_off, None)  # dead until a site visit
             self._count("bricked")
             return
         if rng.random() < share:
-            back = power_off + HUB_ALERT_DELAY + timedelta(minutes=rng.uniform(0.5, 8))
+            back = power_off + timedelta(minutes=rng.uniform(*REBOOT_OUTAGE_MINUTES))
+            self.power.off(site.chf_id, power_off, back)
             self.ad1(site, power_off, Cause.FIRMWARE)
         if rng.random() < spec.response_share:
             self.sign_of_life(
@@ -241,33 +208,8 @@ class _Builder:
             )
 
     def malformed(self, at: datetime) -> None:
-        rng = self.rng
-        choice = rng.randrange(7)
-        stamp = format_timestamp(at)
         chf = self.rng.choice(self.fleet.sites).chf_id
-        line: bytes = [
-            b'{"type":"ad1","alert_id":"BROKEN-' + str(self._seq).encode() + b'",',
-            orjson.dumps({"type": "ad1", "alert_id": f"X-{self._seq}", "received_at": stamp}),
-            orjson.dumps(
-                {
-                    "type": "ad1",
-                    "alert_id": f"X-{self._seq}",
-                    "chf_id": "not-a-device",
-                    "received_at": stamp,
-                }
-            ),
-            orjson.dumps(
-                {
-                    "type": "ad1",
-                    "alert_id": f"X-{self._seq}",
-                    "chf_id": chf,
-                    "received_at": stamp[:-1],
-                }
-            ),
-            orjson.dumps({"type": "meter_reading", "received_at": stamp}),
-            orjson.dumps({"type": "activation", "request_id": "12345", "received_at": stamp}),
-            orjson.dumps(["ad1", stamp]),
-        ][choice]
+        line = malformed_line(self.rng, self._seq, format_timestamp(at), chf)
         self._seq += 1
         self.alerts.append((to_us(at), self._seq, line + b"\n"))
         self._count("malformed")
@@ -300,9 +242,11 @@ class _Builder:
                     last = received + timedelta(minutes=rng.uniform(1, 20))
                     self.activation(rid, last, None, rng.choice((4, 5, 6, 7)))
                     self._count("activation_repeats")
-                self.reboot(site, received + timedelta(seconds=rng.uniform(10, 120)), user, None)
+                activated = received + timedelta(seconds=rng.uniform(10, 120))
+                self._reboots.append((activated, rid, user, site, None))
         for _ in range(spec.campaign_activations):
             self._campaign_activation(rng.choice(sites), rng.choice(SUPPLIER_USERS))
+        self._run_activations()
         end = spec.start + timedelta(days=spec.days)
         span = (end - spec.start).total_seconds()
         for _ in range(spec.genuine_ad1):
@@ -310,6 +254,7 @@ class _Builder:
             outage = spec.start + timedelta(seconds=rng.uniform(0, span))
             self.ad1(site, outage, Cause.GENUINE)
             minutes = max(4.0, rng.expovariate(1 / spec.outage_minutes_mean))
+            self.power.off(site.chf_id, outage, outage + timedelta(minutes=minutes))
             self._restored(site, outage + timedelta(minutes=minutes))
         if spec.storm_sites:
             self._storm()
@@ -322,6 +267,8 @@ class _Builder:
             alerts=[line for *_, line in self.alerts],
             truth=self.truth,
             counts=self.counts,
+            raised=self.raised,
+            power=self.power,
         )
         self.requests, self.alerts = [], []
         return traffic
@@ -342,31 +289,7 @@ class _Builder:
         rid = self.request_id(site, user)
         self.activation(rid, received, execution)
         self._count("campaign_activations")
-        self.reboot(site, execution, user, rid)
-
-    def _plan_storm(self) -> dict[str, tuple[datetime, datetime]]:
-        """Which districts the storm takes off supply, from when until when (its own random
-        stream, so that the rest of the month is the same with or without a storm)."""
-        spec = self.spec
-        if not spec.storm_sites:
-            return {}
-        rng = random.Random(spec.seed * 7_919 + 1)
-        by_district: dict[str, int] = {}
-        for site in self.fleet.sites:
-            by_district[site.district] = by_district.get(site.district, 0) + 1
-        districts = sorted(by_district)
-        rng.shuffle(districts)
-        start = spec.start + timedelta(days=spec.storm_day, hours=spec.storm_start_hour)
-        plan: dict[str, tuple[datetime, datetime]] = {}
-        hit = 0
-        for district in districts:
-            if hit >= spec.storm_sites:
-                break
-            # The storm front reaches each district within two hours of its start.
-            off = start + timedelta(minutes=rng.uniform(0, 120))
-            plan[district] = (off, off + timedelta(hours=rng.uniform(*spec.storm_hours)))
-            hit += by_district[district]
-        return plan
+        self._plan(site, user, rid, received, execution)
 
     def _storm(self) -> None:
         """Whole postcode districts go off supply for hours: every premises raises an AD1."""
@@ -377,10 +300,30 @@ class _Builder:
             if window is None:
                 continue
             off, back = window
-            self.ad1(site, off + timedelta(seconds=rng.uniform(0, 300)), Cause.STORM)
+            at = off + timedelta(seconds=rng.uniform(0, 300))
+            if self.power.has_power(site.chf_id, at):
+                self.ad1(site, at, Cause.STORM)
+            else:
+                # The hub was already unpowered (a reboot under way): it stays so and raises no
+                # second AD1, and the one it raised now reports a real loss of supply.
+                self._relabel(site.chf_id, Cause.STORM)
+            self.power.off(site.chf_id, off, back)
             self._restored(site, back + timedelta(minutes=rng.uniform(0, 30)))
             hit += 1
         self._count("storm_sites", hit)
+
+    def _storm_off(self, site: Site, at: datetime) -> bool:
+        window = self.storm.get(site.district)
+        return window is not None and window[0] <= at < window[1]
+
+    def _relabel(self, chf_id: str, cause: Cause) -> None:
+        """The last AD1 of ``chf_id`` turns out to have been raised for ``cause``."""
+        alert_id = self._last_alert.get(chf_id)
+        if alert_id is None or alert_id not in self.truth:
+            return
+        self._count(f"ad1_{self.truth[alert_id].value}", -1)
+        self._count(f"ad1_{cause.value}")
+        self.truth[alert_id] = cause
 
     def _after_storm(self, site: Site, at: datetime) -> datetime:
         """A site off supply in the storm says nothing until its supply is back."""
@@ -401,21 +344,45 @@ class _Builder:
             self.activation(rid, received + timedelta(minutes=rng.uniform(1, 20)), execution, 5)
             self._count("activation_repeats")
         roll = rng.random()
+        self._plan(site, user, rid, received, execution)
         if roll < spec.cancel_share:
             at = received + (execution - received) * rng.uniform(0.2, 0.9)
-            self.activation(self.request_id(site, user), at, CANCEL_AT)
+            cancellation = self.request_id(site, user)
+            self.activation(cancellation, at, CANCEL_AT)
             self._count("cancellations")
-            return  # cancelled: the meter never activates
-        if roll < spec.cancel_share + spec.supersede_share:
+            self._plan(site, user, cancellation, at, None)  # the meter never activates rid
+        elif roll < spec.cancel_share + spec.supersede_share:
             at = received + (execution - received) * rng.uniform(0.2, 0.9)
             later = execution + timedelta(hours=rng.uniform(1, 20))
             later = later.replace(second=0, microsecond=0)
             newer = self.request_id(site, user)
             self.activation(newer, at, later)
             self._count("supersedes")
-            self.reboot(site, later, user, newer)
-            return
-        self.reboot(site, execution, user, rid)
+            self._plan(site, user, newer, at, later)
+
+    def _plan(
+        self, site: Site, user: str, rid: str, received: datetime, execution: datetime | None
+    ) -> None:
+        """A future-dated activation (``execution``) or a cancellation (None) of the site's
+        meter, to be run by ``_run_activations``."""
+        self._future.setdefault(site.esme_id, []).append((received, execution, rid, user, site))
+
+    def _run_activations(self) -> None:
+        """Reboot each meter for the activations it really runs: every immediate one, and the
+        future-dated ones that no later activation superseded (R3) or cancellation cancelled
+        (R4) before their time — the device holds one pending activation."""
+        for planned in self._future.values():
+            planned.sort(key=lambda p: (p[0], p[2]))
+            for i, (_, execution, rid, user, site) in enumerate(planned):
+                if execution is None:
+                    continue
+                later = (p for p in planned[i + 1 :] if p[2] != rid)
+                if not any(received < execution for received, *_ in later):
+                    self._reboots.append((execution, rid, user, site, rid))
+        # Every meter that really activates, in time order: a meter bricked by one activation
+        # is dead for the next.
+        for activated, _, user, site, reported in sorted(self._reboots, key=lambda r: r[:2]):
+            self.reboot(site, activated, user, reported)
 
 
 def generate_traffic(fleet: Fleet, spec: TrafficSpec, keep_truth: bool = True) -> Traffic:

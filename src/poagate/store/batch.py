@@ -13,6 +13,7 @@ from poagate.domain.outcomes import (
     Outcome,
     SuppressionEntry,
 )
+from poagate.domain.verification import VerificationRequest
 from poagate.formats.errors import Rejection
 
 
@@ -30,6 +31,9 @@ class Batch:
     progress: dict[int, int] = field(default_factory=dict)  # source id -> events_done
     # Suppression Log entries a guard released (SPEC §9), each with released_at and reason.
     releases: list[SuppressionEntry] = field(default_factory=list)
+    # SPEC §14 verification requests sent or settled, in order (a later state of the same
+    # attempt replaces the earlier one).
+    verifications: list[VerificationRequest] = field(default_factory=list)
     events: int = 0
 
     def add(self, outcome: Outcome, source: str | None = None, line: int | None = None) -> None:

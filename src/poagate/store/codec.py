@@ -13,6 +13,8 @@ from poagate.domain.events import ActivationKind
 from poagate.domain.outcomes import ActivationRecord, ForwardedAlert, Status, SuppressionEntry
 from poagate.domain.reference import (
     DEFAULT_AREA_OUTAGE_SECONDS,
+    DEFAULT_VERIFY_ATTEMPTS,
+    DEFAULT_VERIFY_TIMEOUT_MINUTES,
     Config,
     Device,
     DeviceType,
@@ -285,6 +287,9 @@ def encode_config(config: Config) -> str:
             "area_outage_threshold": config.area_outage_threshold,
             "area_outage_seconds": config.area_outage_seconds,
             "suppression_enabled": config.suppression_enabled,
+            "verify_after_minutes": config.verify_after_minutes,
+            "verify_timeout_minutes": config.verify_timeout_minutes,
+            "verify_attempts": config.verify_attempts,
         }
     ).decode()
 
@@ -303,6 +308,10 @@ def config_of(data: dict[str, Any]) -> Config:
         area_outage_seconds=data.get("area_outage_seconds", DEFAULT_AREA_OUTAGE_SECONDS),
         # SPEC §12; stores written before the incident controls existed were never suspended.
         suppression_enabled=data.get("suppression_enabled", True),
+        # Nor, before SPEC §14, the verification guard's.
+        verify_after_minutes=data.get("verify_after_minutes"),
+        verify_timeout_minutes=data.get("verify_timeout_minutes", DEFAULT_VERIFY_TIMEOUT_MINUTES),
+        verify_attempts=data.get("verify_attempts", DEFAULT_VERIFY_ATTEMPTS),
     )
 
 
@@ -332,6 +341,8 @@ class Rows:
     guid_version: tuple[Any, ...] | None = None
     guid_entries: list[tuple[int, str]] = field(default_factory=list)
     meta: list[tuple[str, str]] = field(default_factory=list)
+    # SPEC §14 requests (``poagate.store.verifications.VERIFICATION_COLUMNS``)
+    verifications: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def encode_rejected(kind: str, rejected: Iterable[Rejection]) -> list[tuple[Any, ...]]:

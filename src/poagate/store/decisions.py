@@ -19,6 +19,7 @@ from poagate.store.codec import ACTIVATION_COLUMNS, Rows, decode_activation, enc
 from poagate.store.records import SourceState
 from poagate.store.schema import FEED_ROWS
 from poagate.store.sqlbase import Database
+from poagate.store.verifications import encode_verification
 from poagate.store.writes import write_rows
 
 _SOURCE = "SELECT id, sha256, name, events_total, events_done FROM sources WHERE sha256 = ?"
@@ -103,6 +104,7 @@ class Decisions:
         if self._next_seq is None:
             self._next_seq = self._read_next_seq()
         rows = encode_batch(batch, self._next_seq, sector_of)
+        rows.verifications = [encode_verification(r) for r in batch.verifications]
         self._next_seq = rows.next_seq
         return rows
 

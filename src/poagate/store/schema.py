@@ -22,11 +22,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 
 # The Alembic revision this code expects; tests check it is the migrations' head.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 metadata = MetaData()
 
@@ -262,6 +263,29 @@ outbox = Table(
     Column("delivered_at", BigInteger),
 )
 
+# -- the verification guard (revision 0005) ----------------------------------------------------
+
+# SPEC §14: each attempt to verify a suppressed AD1's site, one row an attempt (an attempt is
+# issued once: UNIQUE(alert_id, attempt)). outcome is pending until it is answered, expires,
+# ends in a release (no_answer) or is withdrawn; the DSP's queue is the pending rows.
+# pushed_at: when the optional push to the DSP's webhook was taken (NULL until then).
+verifications = Table(
+    "verifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", String(256), nullable=False),
+    Column("attempt", SmallInteger, nullable=False),
+    Column("chf_id", String(23), nullable=False),
+    Column("esme_id", String(23), nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("deadline", BigInteger, nullable=False),
+    Column("settled_at", BigInteger),
+    Column("outcome", String(10), nullable=False),
+    Column("pushed_at", BigInteger),
+    UniqueConstraint("alert_id", "attempt", name="uq_verifications_attempt"),
+)
+PENDING_VERIFICATIONS = "outcome = 'pending'"
+
 Index("ix_activations_device", activations.c.device_id)
 Index("ix_activations_chf", activations.c.chf_id)
 Index("ix_devices_chf", devices.c.chf_id)
@@ -305,3 +329,4 @@ Index(
 # open windows without reading every activation ever recorded.
 OPEN_WINDOW_ROWS = "window_start IS NOT NULL AND ended_at IS NULL AND status = 'active'"
 _partial("ix_activations_open", OPEN_WINDOW_ROWS, activations.c.window_end)
+_partial("ix_verifications_pending", PENDING_VERIFICATIONS, verifications.c.id)

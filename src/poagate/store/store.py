@@ -8,6 +8,7 @@
 * ``outbox`` — forwarded AD1s on their way to the DNOs' webhooks (``outbox.py``);
 * ``controls`` — the incident controls: windows ended, releases signed, explanations
   (``controls.py``, SPEC §12).
+* ``verifications`` — the verification guard's requests, the DSP's queue (``verifications.py``).
 
 Each concept sees only the database (``sqlbase.Database``); a consumer is typed against the
 narrow protocol of what it uses (``ports.py``). ``SqliteStore`` and ``PostgresStore`` open one.
@@ -25,6 +26,7 @@ from poagate.store.outbox import Outbox
 from poagate.store.reads import Reads
 from poagate.store.reference import ReferenceData
 from poagate.store.sqlbase import Database
+from poagate.store.verifications import Verifications
 
 
 class Store:
@@ -40,6 +42,7 @@ class Store:
         self.tokens = Tokens(db, self.audit)
         self.outbox = Outbox(db, self.audit)
         self.controls = Controls(db)
+        self.verifications = Verifications(db)
 
     @property
     def location(self) -> str:

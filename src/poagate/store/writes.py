@@ -19,6 +19,7 @@ from poagate.store.codec import (
     Rows,
 )
 from poagate.store.sqlbase import UPSERT_META, Database, Insert, values_clause
+from poagate.store.verifications import UPSERT_VERIFICATION
 
 FORWARDED = Insert("ad1_outcomes", FORWARDED_COLUMNS, nullable_text=frozenset({"sector"}))
 SUPPRESSED = Insert("ad1_outcomes", SUPPRESSED_COLUMNS, nullable_text=frozenset({"mpan", "sector"}))
@@ -101,5 +102,7 @@ def write_rows(db: Database, rows: Rows) -> None:
                 "WHERE alert_id = ? AND suppressed = 1 AND released_at IS NULL",
                 rows.releases,
             )
+        if rows.verifications:
+            many(UPSERT_VERIFICATION, rows.verifications)  # SPEC §14, in the order sent
         if rows.progress:
             many("UPDATE sources SET events_done = ? WHERE id = ?", rows.progress)

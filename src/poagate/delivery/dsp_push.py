@@ -1,0 +1,84 @@
+"""The optional push of the verification guard's requests to the DSP's webhook (SPEC §14).
+
+The DSP can read its queue (``GET /v1/verifications?status=pending``) or be pushed it: when
+``dsp_webhook`` is configured, every verification pass is followed by a POST of the pending
+requests not yet pushed, as JSON (``{"verifications": [...]}``, the fields of the queue),
+signed like a DNO's deliveries (``poagate.delivery.signing.signed_headers``), with an
+``Idempotency-Key`` naming the requests it carries. A 2xx answer marks them pushed; anything
+else leaves them for the next pass, so a request is pushed at least once while it is pending
+(a request that leaves the queue unpushed stays readable in the queue's history).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+import orjson
+
+from poagate.delivery.signing import signed_headers
+from poagate.delivery.urls import WebhookUrlError, check_destination
+from poagate.delivery.worker import secrets_in_force
+from poagate.domain.verification import VerificationRequest
+from poagate.formats.records import verification_fields
+from poagate.store.store import Store
+
+log = logging.getLogger("poagate.delivery.dsp")
+
+PUSH_LIMIT = 500  # requests in one POST at most
+TIMEOUT_SECONDS = 5.0
+
+StoreCall = Callable[[Callable[[Store], Any]], Awaitable[Any]]
+
+
+def push_body(requests: list[VerificationRequest]) -> bytes:
+    return orjson.dumps(
+        {"verifications": [verification_fields(r) for r in requests]}, option=orjson.OPT_UTC_Z
+    )
+
+
+async def push_verifications(
+    call: StoreCall,
+    settings: dict[str, Any],
+    client: httpx.AsyncClient,
+    clock: Callable[[], datetime],
+) -> int:
+    """Push what is pending and not yet pushed (see the module docstring); how many were
+    taken by the DSP."""
+    hook = settings.get("dsp_webhook") or {}
+    if not hook.get("url") or not hook.get("secret"):
+        return 0
+    pending: list[tuple[int, VerificationRequest]] = await call(
+        lambda store: store.verifications.unpushed(PUSH_LIMIT)
+    )
+    if not pending:
+        return 0
+    ids = [i for i, _ in pending]
+    body = push_body([r for _, r in pending])
+    message_id = f"verifications-{ids[0]}-{ids[-1]}-{len(ids)}"
+    headers = {
+        "Content-Type": "application/json",
+        "Idempotency-Key": message_id,
+        **signed_headers(secrets_in_force(hook, clock()), message_id, int(time.time()), body),
+    }
+    try:
+        await check_destination(hook["url"])
+        response = await client.post(
+            hook["url"], content=body, headers=headers, timeout=TIMEOUT_SECONDS
+        )
+    except (httpx.HTTPError, WebhookUrlError) as exc:
+        log.warning("pushing %d verification requests to the DSP failed: %s", len(ids), exc)
+        return 0
+    if not 200 <= response.status_code < 300:
+        log.warning(
+            "the DSP's webhook answered HTTP %d to %d verification requests; pushed again later",
+            response.status_code,
+            len(ids),
+        )
+        return 0
+    await call(lambda store: store.verifications.mark_pushed(ids, clock()))
+    return len(ids)

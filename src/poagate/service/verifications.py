@@ -1,0 +1,194 @@
+"""The verification guard (SPEC §14) in the service: a pass that every server process runs in
+turn with its groups, on the writer connection, in one transaction (writers are serialised, so
+a request is issued once and a release made once, however many processes run it).
+
+The rule is the domain's (``VerificationPlan``), as in a replay; the pass only reads what it
+needs. At ``now`` it looks at the unreleased Suppression Log entries decided since the guard
+was armed whose first request is due, with their hubs' signs of life and the requests already
+made, and for each:
+
+* a sign of life that settles it (``plan.settles``) ends it: its open request is ``answered``;
+* past its last deadline (and ``SIGN_GRACE``, for a sign stamped in time but still committing
+  in another process) with no such sign, it is released (``no_answer_to_verification``,
+  through ``record_releases`` like every release) and its open request ends ``no_answer``;
+* otherwise the attempt under way at ``now`` (``plan.attempt_at``) is requested unless it
+  was, and an earlier open attempt ``expired``.
+
+Deadlines run from the AD1, not from when the pass happened to run, so a server that falls
+behind gives the DSP less time but never delays a release, and a server reaches the outcome a
+replay reaches. Requests of entries released otherwise (another guard, an operator) are
+``withdrawn``. How far every entry is settled is kept in ``meta`` (``WATERMARK``, a ``seq``),
+so a pass reads only the entries of the last V + A·T minutes or so.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from poagate.domain.outcomes import NO_ANSWER_TO_VERIFICATION, SuppressionEntry
+from poagate.domain.verification import (
+    VerificationOutcome,
+    VerificationPlan,
+    VerificationRequest,
+)
+from poagate.service.releases import SIGN_GRACE, area_consequences, record_releases
+from poagate.store.ports import DecisionPath
+
+WATERMARK = "verification_seq"
+
+
+@dataclass(slots=True)
+class VerificationPass:
+    """What one pass did: the requests it sent, how many it found answered or expired, and the
+    entries released (with those area-outage released as a consequence)."""
+
+    requested: list[VerificationRequest] = field(default_factory=list)
+    answered: int = 0
+    expired: int = 0
+    withdrawn: int = 0
+    released: list[SuppressionEntry] = field(default_factory=list)
+
+
+def arm_verification(store: DecisionPath) -> None:
+    """The guard verifies entries decided from now on (inside a transaction): called when it
+    is switched on, so that switching it on never asks about (or releases) the history."""
+    store.set_meta(WATERMARK, str(store.decisions.last_seq()))
+
+
+def verify(store: DecisionPath, now: datetime) -> VerificationPass:
+    """One verification pass at ``now`` (see the module docstring); all recorded before it
+    returns."""
+    done = VerificationPass()
+    if VerificationPlan.of(store.reference.config()) is None:
+        return done  # off: not even the writer lock
+    with store.transaction():
+        config = store.reference.config()  # again, under the lock: it may have changed
+        plan = VerificationPlan.of(config)
+        if plan is None:
+            return done
+        watermark = store.meta(WATERMARK)
+        if watermark is None:
+            arm_verification(store)  # switched on outside the service (a replay's config)
+            return done
+        after = int(watermark)
+        changes = _withdrawn(store, now)
+        done.withdrawn = len(changes)
+        due = store.verifications.entries_due(after, now - plan.after)
+        unsettled: list[int] = []
+        released: list[tuple[str | None, SuppressionEntry]] = []
+        if due:
+            signs = _signs(store, plan, [e for _, _, e in due], now)
+            asked = defaultdict(list)
+            for request in store.verifications.of_alerts(sorted({e.alert_id for _, _, e in due})):
+                asked[request.alert_id].append(request)
+            for seq, sector, entry in due:
+                step = _step(plan, entry, signs.get(entry.chf_id, ()), asked[entry.alert_id], now)
+                changes += step.changes
+                done.requested += step.requested
+                done.answered += step.answered
+                done.expired += step.expired
+                if step.release:
+                    released.append(
+                        (
+                            sector,
+                            replace(
+                                entry, released_at=now, release_reason=NO_ANSWER_TO_VERIFICATION
+                            ),
+                        )
+                    )
+                elif not step.settled:
+                    unsettled.append(seq)
+        done.released = [e for _, e in released]
+        done.released += area_consequences(store, config, released, now)
+        store.verifications.save(changes)
+        store.decisions.refresh_sequence()
+        record_releases(store, done.released, now)
+        store.set_meta(WATERMARK, str(_settled(store, after, now - plan.after, unsettled)))
+    return done
+
+
+@dataclass(slots=True)
+class _Step:
+    changes: list[VerificationRequest] = field(default_factory=list)
+    requested: list[VerificationRequest] = field(default_factory=list)
+    answered: int = 0
+    expired: int = 0
+    release: bool = False
+    settled: bool = False
+
+
+def _step(
+    plan: VerificationPlan,
+    entry: SuppressionEntry,
+    signs: list[datetime] | tuple[()],
+    asked: list[VerificationRequest],
+    now: datetime,
+) -> _Step:
+    """What the pass does for one entry whose first request is due."""
+    step = _Step()
+    open_request = next((r for r in asked if r.outcome is VerificationOutcome.PENDING), None)
+    answer = next((s for s in signs if s <= now and plan.settles(s, entry)), None)
+    if answer is not None:
+        step.settled = True
+        if open_request is not None:
+            step.answered = 1
+            step.changes.append(_settle(open_request, answer, VerificationOutcome.ANSWERED))
+        return step
+    if now >= plan.release_at(entry) + SIGN_GRACE:
+        step.settled = step.release = True
+        if open_request is not None:
+            step.changes.append(
+                _settle(open_request, open_request.deadline, VerificationOutcome.NO_ANSWER)
+            )
+        return step
+    attempt = plan.attempt_at(entry, now)
+    if open_request is not None and open_request.attempt < attempt:
+        step.expired = 1
+        step.changes.append(
+            _settle(open_request, open_request.deadline, VerificationOutcome.EXPIRED)
+        )
+    made = {r.attempt for r in asked}
+    if attempt not in made and now < plan.deadline(entry, attempt):
+        request = plan.request(entry, attempt, now)
+        step.changes.append(request)
+        step.requested.append(request)
+    return step
+
+
+def _settle(
+    request: VerificationRequest, at: datetime, outcome: VerificationOutcome
+) -> VerificationRequest:
+    return replace(request, settled_at=at, outcome=outcome)
+
+
+def _signs(
+    store: DecisionPath, plan: VerificationPlan, entries: list[SuppressionEntry], now: datetime
+) -> dict[str, list[datetime]]:
+    """Each hub's signs of life after the earliest ``event_at + V`` of ``entries``, in order."""
+    found: dict[str, list[datetime]] = defaultdict(list)
+    for chf_id, at in store.guards.hub_signs(
+        sorted({e.chf_id for e in entries}), min(e.event_at for e in entries) + plan.after, now
+    ):
+        found[chf_id].append(at)
+    for signs in found.values():
+        signs.sort()
+    return found
+
+
+def _withdrawn(store: DecisionPath, now: datetime) -> list[VerificationRequest]:
+    """Open requests of entries released otherwise: withdrawn now."""
+    return [
+        _settle(r, now, VerificationOutcome.WITHDRAWN)
+        for r in store.verifications.pending_of_released()
+    ]
+
+
+def _settled(store: DecisionPath, after: int, until: datetime, unsettled: list[int]) -> int:
+    """How far every entry is settled: before the first one whose first request is not yet
+    due, or that is under way."""
+    settled = store.guards.settled_seq(after, until)
+    if unsettled:
+        settled = min(settled, min(unsettled) - 1)
+    return settled

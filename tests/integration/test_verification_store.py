@@ -1,0 +1,116 @@
+"""SPEC §14 in the store: the migration, and servers that run the verification pass at the same
+moment on one database (each on its own connection) issuing each request once and releasing
+once, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from poagate.domain.events import Activation, Ad1Alert
+from poagate.domain.outcomes import SuppressionEntry
+from poagate.formats.guid_list import read_guid_list
+from poagate.formats.inventory import read_inventory
+from poagate.service.ingest import Ingestor, Item
+from poagate.service.verifications import arm_verification, verify
+from poagate.store.batch import Batch
+from poagate.store.database import open_store
+from poagate.store.sqlite import SqliteStore
+from poagate.store.store import Store
+from tests.helpers import CHF, ESME, INVENTORY_HEADER, USER, mpan, ts
+
+SERVERS = 3
+
+
+def test_revision_0005_goes_down_and_up_again(tmp_path: Path) -> None:
+    from alembic import command
+
+    from poagate.store.migrate import alembic_config
+
+    path = tmp_path / "round.db"
+    config = alembic_config(f"sqlite:///{path}")
+    command.upgrade(config, "head")
+    command.downgrade(config, "0004")
+    with sqlite3.connect(path) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "verifications" not in tables
+    command.upgrade(config, "head")
+    with SqliteStore(path) as store:
+        store.decisions.commit(Batch())
+        assert list(store.verifications.all()) == []
+
+
+def test_servers_running_the_pass_at_once_ask_once_and_release_once(database: str) -> None:
+    now = ts("2026-03-01T10:00:00Z")
+    with open_store(database, "service") as store:
+        csv = (
+            f"{INVENTORY_HEADER}\n{ESME},ESME,SMETS2,LANDIS+GYR,,{CHF},{mpan('12')},,\n"
+            f"{CHF},CHF,SMETS2,TOSHIBA,,,,,\n"
+        )
+        inventory = read_inventory(io.StringIO(csv, newline=""), "inventory.csv")
+        store.reference.load_inventory(inventory, "inventory.csv", "", now)
+        guid = read_guid_list(io.StringIO(f"{ESME}\n"), "guid-list.txt")
+        store.reference.load_guid_list(guid, "guid-list.txt", "", now)
+        config = replace(
+            store.reference.config(),
+            verify_after_minutes=10,
+            verify_timeout_minutes=3,
+            verify_attempts=2,
+        )
+        store.reference.save_config(config, "test", now)
+        arm_verification(store)
+    clock = [now]
+    ingestor = Ingestor(lambda: open_store(database, "service"), lambda: clock[0])
+    rid = f"{USER}:{ESME}:1"
+    activation = Activation(rid, USER, ESME, ts("2026-03-01T10:00:00Z"))
+    alerts = [
+        Ad1Alert(f"A{n}", CHF, ts("2026-03-01T10:06:00Z"), ts("2026-03-01T10:05:00Z"))
+        for n in range(5)
+    ]
+    ingestor.decide_now("test", [Item(1, activation)])
+    clock[0] = ts("2026-03-01T10:06:00Z")
+    ingestor.decide_now("test", [Item(n + 1, a) for n, a in enumerate(alerts)])
+
+    stores = [open_store(database, "service") for _ in range(SERVERS)]
+    try:
+        for moment in ("10:15:10", "10:16:00", "10:18:05", "10:19:00", "10:21:31", "10:30:00"):
+            at_once(stores, lambda store, m=moment: verify(store, ts(f"2026-03-01T{m}Z")))
+    finally:
+        for store in stores:
+            store.close()
+    with open_store(database, "read") as store:
+        requests = [(r.alert_id, r.attempt, r.outcome.value) for r in store.verifications.all()]
+        outcomes = list(store.reads.ad1_outcomes())
+        feed = list(store.reads.feed_page(None))
+    assert sorted(requests) == sorted(
+        [(f"A{n}", 1, "expired") for n in range(5)] + [(f"A{n}", 2, "no_answer") for n in range(5)]
+    )
+    assert all(
+        type(o) is SuppressionEntry and o.release_reason == "no_answer_to_verification"
+        for o in outcomes
+    )
+    assert sorted(f.alert_id for f in feed) == [f"A{n}" for n in range(5)]  # released once each
+
+
+def at_once(stores: list[Store], work: Callable[[Store], object]) -> None:
+    """``work(store)`` on every store from its own thread, all started together."""
+    barrier = threading.Barrier(len(stores))
+    failures: list[BaseException] = []
+
+    def run(store: Store) -> None:
+        barrier.wait()
+        try:
+            work(store)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
