@@ -284,3 +284,41 @@ def serve(receiver: Receiver) -> tuple[ThreadingHTTPServer, str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+# -- what the guards' and controls' tests share -------------------------------------------
+
+AREA = {"area_outage_threshold": 3, "area_outage_seconds": 900}
+
+
+def put_config(api: Api, **settings: Any) -> dict[str, Any]:
+    admin = api.token("admin")
+    answer = api.client.put("/v1/config", json=settings, headers=api.auth(admin))
+    assert answer.status_code == 200, answer.text
+    shown: dict[str, Any] = answer.json()
+    return shown
+
+
+def decide(api: Api, token: str, *events: dict[str, Any]) -> list[dict[str, Any]]:
+    answer = api.post(token, list(events))
+    assert answer.status_code == 200, answer.text
+    items: list[dict[str, Any]] = answer.json()["items"]
+    return items
+
+
+def log_of(api: Api, operator: str) -> dict[str, dict[str, Any]]:
+    dno = api.token("dno", operator)
+    return {e["alert_id"]: e for e in api.all_pages(dno, "/v1/suppression-log")}
+
+
+def feed_of(api: Api, operator: str, limit: int = 100) -> list[dict[str, Any]]:
+    dno = api.token("dno", operator)
+    return api.all_pages(dno, "/v1/alerts/forwarded", limit=limit)
+
+
+def wait_until(condition: Callable[[], bool], what: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)

@@ -10,12 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_processes import Server, post, token_for, two_servers
 from tests.api_harness import ad1, chf_of, esme_of
 from tests.helpers import USER
+from tests.servers import Server, post
 
 pytestmark = pytest.mark.slow
-__all__ = ["token_for", "two_servers"]  # fixtures, used by name
 
 
 def call(server: Server, token: str, method: str, path: str, body: Any = None) -> Any:

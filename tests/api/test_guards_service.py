@@ -7,15 +7,14 @@ group commit, so each decision below is made from what the store holds, not from
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import orjson
 import pytest
 
 from poagate.store.database import open_store
 from tests.api_harness import (
+    AREA,
     SECRET,
     Api,
     Clock,
@@ -23,46 +22,16 @@ from tests.api_harness import (
     activation,
     ad1,
     chf_of,
+    decide,
     delivering_api,
     esme_of,
+    feed_of,
+    log_of,
     make_api,
+    put_config,
+    wait_until,
 )
 from tests.helpers import ts
-
-AREA = {"area_outage_threshold": 3, "area_outage_seconds": 900}
-
-
-def put_config(api: Api, **settings: Any) -> dict[str, Any]:
-    admin = api.token("admin")
-    answer = api.client.put("/v1/config", json=settings, headers=api.auth(admin))
-    assert answer.status_code == 200, answer.text
-    shown: dict[str, Any] = answer.json()
-    return shown
-
-
-def decide(api: Api, token: str, *events: dict[str, Any]) -> list[dict[str, Any]]:
-    answer = api.post(token, list(events))
-    assert answer.status_code == 200, answer.text
-    items: list[dict[str, Any]] = answer.json()["items"]
-    return items
-
-
-def log_of(api: Api, operator: str) -> dict[str, dict[str, Any]]:
-    dno = api.token("dno", operator)
-    return {e["alert_id"]: e for e in api.all_pages(dno, "/v1/suppression-log")}
-
-
-def feed_of(api: Api, operator: str, limit: int = 100) -> list[dict[str, Any]]:
-    dno = api.token("dno", operator)
-    return api.all_pages(dno, "/v1/alerts/forwarded", limit=limit)
-
-
-def wait_until(condition: Callable[[], bool], what: str, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_the_service_takes_the_guards_in_its_configuration(api: Api) -> None:

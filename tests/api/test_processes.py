@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,104 +13,12 @@ import httpx
 import orjson
 import pytest
 
-from poagate.api.tokens import new_token, token_sha256
 from poagate.store.database import open_store
-from tests.api_harness import OPERATORS, ad1, chf_of, esme_of, fleet_csv
-from tests.helpers import USER, stop_process, wait_until_ready
-from tests.pg import free_port
+from tests.api_harness import ad1, chf_of, esme_of
+from tests.helpers import USER
+from tests.servers import Server, post
 
 pytestmark = pytest.mark.slow
-
-
-class Server:
-    def __init__(self, database: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "poagate.cli",
-                "serve",
-                "--database",
-                database,
-                "--port",
-                str(self.port),
-                "--no-deliveries",
-                "--log-level",
-                "warning",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            # The release-if-dark and verification passes often, to see two servers act once.
-            env={
-                **os.environ,
-                "PYTHONUNBUFFERED": "1",
-                "POAGATE_RELEASE_POLL_SECONDS": "0.1",
-                "POAGATE_VERIFICATION_POLL_SECONDS": "0.1",
-            },
-        )
-        if not wait_until_ready(self.url, self.process):
-            self.stop()
-            pytest.fail(f"the server did not start: {self.stderr()}")
-
-    def stderr(self) -> str:
-        if self.process.poll() is None:
-            return ""
-        assert self.process.stderr is not None
-        return self.process.stderr.read().decode()
-
-    def stop(self) -> None:
-        stop_process(self.process)
-
-
-@pytest.fixture
-def token_for(database: str) -> Any:
-    def make(role: str, *operators: str) -> str:
-        token = new_token()
-        with open_store(database, "service") as store:
-            store.tokens.add(
-                token_sha256(token), role, list(operators), "", datetime.now(UTC), "test"
-            )
-        return token
-
-    return make
-
-
-@pytest.fixture
-def two_servers(database: str, token_for: Any) -> Iterator[tuple[Server, Server]]:
-    open_store(database, "service").close()  # created and migrated once, before both start
-    first, second = Server(database), Server(database)
-    admin = token_for("admin")
-    loaded = httpx.put(
-        f"{first.url}/v1/reference/inventory",
-        content=fleet_csv(),
-        headers={"Authorization": f"Bearer {admin}", "Content-Type": "text/csv"},
-    )
-    assert loaded.status_code == 200, loaded.text
-    guid = "\n".join(esme_of(o) for o in OPERATORS)
-    httpx.put(
-        f"{second.url}/v1/reference/guid-list",
-        content=guid,
-        headers={"Authorization": f"Bearer {admin}", "Content-Type": "text/plain"},
-    )
-    try:
-        yield first, second
-    finally:
-        first.stop()
-        second.stop()
-
-
-def post(url: str, token: str, body: Any) -> dict[str, Any]:
-    answer = httpx.post(
-        f"{url}/v1/messages",
-        content=orjson.dumps(body),
-        timeout=30,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    assert answer.status_code == 200, answer.text
-    result: dict[str, Any] = answer.json()
-    return result
 
 
 def test_two_servers_receiving_the_same_alert_at_once_give_one_outcome(
@@ -200,13 +104,13 @@ def test_graceful_shutdown_answers_the_requests_in_flight(database: str, token_f
         assert store.reads.counts()["ad1_forwarded"] == 20_000
 
 
-def release_passes(url: str, admin: str) -> float:
-    """The release-if-dark passes a server has completed, from its /metrics."""
+def passes_of(url: str, admin: str, metric: str = "poagate_release_passes_total") -> float:
+    """How many passes of a kind a server has completed, from its /metrics."""
     metrics = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {admin}"})
     for line in metrics.text.splitlines():
-        if line.startswith("poagate_release_passes_total "):
+        if line.startswith(f"{metric} "):
             return float(line.split()[1])
-    raise AssertionError("no poagate_release_passes_total in /metrics")
+    raise AssertionError(f"no {metric} in /metrics")
 
 
 def test_two_servers_release_a_dark_entry_once(
@@ -236,9 +140,9 @@ def test_two_servers_release_a_dark_entry_once(
         time.sleep(0.05)
     admin = token_for("admin")
     for server in two_servers:  # two more passes of each server
-        passes = release_passes(server.url, admin)
+        passes = passes_of(server.url, admin)
         deadline = time.monotonic() + 10
-        while release_passes(server.url, admin) < passes + 2:
+        while passes_of(server.url, admin) < passes + 2:
             assert time.monotonic() < deadline, "a server stopped running its passes"
             time.sleep(0.05)
     assert released() == 1
@@ -261,13 +165,6 @@ def suppressed_long_ago(activate_at: str, alert_at: str, dsp: str, alert_id: str
     assert decided["items"][0]["outcome"] == "suppressed"
 
 
-def passes_of(url: str, metric: str) -> float:
-    for line in httpx.get(f"{url}/metrics").text.splitlines():
-        if line.startswith(f"{metric} "):
-            return float(line.split()[1])
-    raise AssertionError(f"no {metric} in /metrics")
-
-
 def test_two_servers_issue_a_verification_request_once(
     two_servers: tuple[Server, Server], token_for: Any, database: str
 ) -> None:
@@ -287,9 +184,9 @@ def test_two_servers_issue_a_verification_request_once(
 
     def settle_passes() -> None:
         for server in two_servers:  # two more passes of each server
-            passes = passes_of(server.url, "poagate_verification_passes_total")
+            passes = passes_of(server.url, admin, "poagate_verification_passes_total")
             deadline = time.monotonic() + 10
-            while passes_of(server.url, "poagate_verification_passes_total") < passes + 2:
+            while passes_of(server.url, admin, "poagate_verification_passes_total") < passes + 2:
                 assert time.monotonic() < deadline, "a server stopped running its passes"
                 time.sleep(0.05)
 

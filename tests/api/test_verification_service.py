@@ -13,11 +13,11 @@ from typing import Any
 
 import orjson
 import pytest
+from standardwebhooks import Webhook
 
-from poagate.delivery.signing import verify as signature_ok
 from poagate.store.database import open_store
-from tests.api.test_guards_service import AREA, decide, feed_of, log_of, put_config
 from tests.api_harness import (
+    AREA,
     SECRET,
     Api,
     Clock,
@@ -25,8 +25,12 @@ from tests.api_harness import (
     activation,
     ad1,
     chf_of,
+    decide,
     esme_of,
+    feed_of,
+    log_of,
     make_api,
+    put_config,
 )
 from tests.helpers import FIXTURES, ts
 
@@ -98,9 +102,16 @@ def test_the_dsp_reads_its_queue_answers_and_the_silent_site_is_released(ticking
         ("D11", 1, "answered", "2026-03-01T10:16:00Z"),
         ("D10", 2, "no_answer", "2026-03-01T10:21:00Z"),
     ]
+    admin = api.token("admin")
+    explained = api.get(admin, "/v1/alerts/D10").json()
+    assert [(v["attempt"], v["outcome"]) for v in explained["verifications"]] == [
+        (1, "expired"),
+        (2, "no_answer"),
+    ]
+    assert explained["release"]["reason"] == "no_answer_to_verification"
     at(api, "2026-03-01T12:00:00Z")
     assert len(api.all_pages(dsp, "/v1/verifications", status="all")) == 3  # issued once
-    metrics = api.client.get("/metrics").text
+    metrics = api.get(admin, "/metrics").text
     assert 'poagate_verification_requests_total{attempt="2"}' in metrics
     assert 'poagate_ad1_released_total{reason="no_answer_to_verification"}' in metrics
     assert "poagate_verification_queue 0.0" in metrics
@@ -138,9 +149,16 @@ def test_the_settings_are_shown_and_checked(api: Api) -> None:
     assert "verify_attempts" in refused.text
     hook = {"dsp_webhook": {"url": "http://127.0.0.1:9/dsp", "secret": SECRET}}
     masked = put_config(api, **VERIFY, **hook)["dsp_webhook"]
-    assert masked == {"url": "http://127.0.0.1:9/dsp", "secret": f"****{SECRET[-4:]}"}
+    # Secrets are never shown back (docs/security.md), only that one is set.
+    assert (masked["url"], masked["secret"], masked["secret_set"]) == (
+        "http://127.0.0.1:9/dsp",
+        None,
+        True,
+    )
     kept = put_config(api, **VERIFY, dsp_webhook={"url": "http://127.0.0.1:9/dsp"})
-    assert kept["dsp_webhook"]["secret"] == f"****{SECRET[-4:]}"  # the secret set before
+    assert kept["dsp_webhook"]["secret_set"] is True
+    with open_store(api.database, "read") as store:  # the secret set before is kept
+        assert store.reference.settings()["dsp_webhook"]["secret"] == SECRET
 
 
 def test_an_entry_released_by_another_guard_is_withdrawn_not_released_again(
@@ -219,10 +237,7 @@ def test_new_requests_are_pushed_to_the_dsps_webhook_signed_once(
             ("D10", 1),
             ("D11", 1),
         ]
-        headers = {k.lower(): v for k, v in push.headers.items()}
-        assert signature_ok(
-            SECRET, headers["x-poagate-timestamp"], push.body, headers["x-poagate-signature"]
-        )
+        Webhook(SECRET).verify(push.body, push.headers, json_parse=False)  # raises if not
         at(api, "2026-03-01T10:18:10Z")  # the second attempts are pushed, nothing else again
         assert [len(orjson.loads(r.body)["verifications"]) for r in rx.delivered()] == [2, 2]
         with open_store(database, "read") as store:

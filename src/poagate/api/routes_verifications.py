@@ -18,6 +18,7 @@ from poagate.api.auth import require
 from poagate.api.context import context_of
 from poagate.api.responses import Json
 from poagate.api.routes_read import BAD_CURSOR, CursorParam, Limit, decode_cursor, encode_cursor
+from poagate.api.schemas import READ, VerificationPage, documented
 from poagate.api.tokens import Principal
 from poagate.formats.records import verification_fields
 
@@ -27,6 +28,7 @@ router = APIRouter(tags=["verification"])
 @router.get(
     "/v1/verifications",
     response_class=Json,
+    responses=documented(VerificationPage, *READ),
     summary="Verification requests for the DSP (SPEC §14)",
     description="status=pending (the default): the requests waiting for an answer, oldest "
     "first; a request leaves the queue when answered, expired or withdrawn. status=all: every "

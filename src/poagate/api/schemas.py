@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from poagate.domain.outcomes import ForwardedAlert, SuppressionEntry
+from poagate.domain.verification import VerificationRequest
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -154,6 +155,13 @@ class ForwardedPage(Answer):
 
 class ActivationPage(Answer):
     items: list[Activation]
+    next_cursor: str | None
+
+
+class VerificationPage(Answer):
+    """The DSP's queue (SPEC §14); the domain's request is the schema of an item."""
+
+    items: list[VerificationRequest]
     next_cursor: str | None
 
 

@@ -272,6 +272,12 @@ def alert_explain(
         f"  area-outage {'off' if area.threshold is None else 'on'}: sector "
         f"{area.sector or '(unknown)'}, {len(area.alerts)} AD1s of other hubs forwarded near it"
     )
+    for v in found.verifications:
+        lines.append(
+            f"  verification {v.attempt}: requested {_time(v.requested_at)}, deadline "
+            f"{_time(v.deadline)}: {v.outcome}"
+            + (f" at {_time(v.settled_at)}" if v.settled_at else "")
+        )
     if found.release is not None:
         rel = found.release
         lines.append(

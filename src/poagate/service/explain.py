@@ -26,6 +26,7 @@ from poagate.domain.outcomes import (
 )
 from poagate.domain.reference import Config, Inventory
 from poagate.domain.values import value
+from poagate.domain.verification import VerificationRequest
 from poagate.store.controls import Window
 from poagate.store.guard_reads import EvidencePoint
 from poagate.store.ports import ControlPath
@@ -121,6 +122,9 @@ class Explanation:
     release_if_dark: SignsOfLife
     area_outage: AreaEvidence
     release: Release | None
+    # SPEC §14: every attempt to verify the site, in order (none when the guard was off, or a
+    # sign of life settled it before a request was due).
+    verifications: tuple[VerificationRequest, ...]
     delivery: DeliveryState | None
     suppression_enabled: bool  # now
 
@@ -176,6 +180,9 @@ def explain(
         release_if_dark=_signs(store, outcome, config),
         area_outage=_area(store, outcome, config, sector, network_operators),
         release=release,
+        verifications=tuple(
+            sorted(store.verifications.of_alerts([alert_id]), key=lambda r: r.attempt)
+        ),
         delivery=store.outbox.state_of(alert_id),
         suppression_enabled=config.suppression_enabled,
     )
