@@ -102,10 +102,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reference_limit=settings.reference_limit_bytes,
     )
 
-    from poagate.api import routes_admin, routes_ingest, routes_ops, routes_read
+    from poagate.api import routes_admin, routes_ingest, routes_ops, routes_read, routes_reference
 
     app.state.gauges = StoreGauges(lambda: store_figures(context))
-    for module in (routes_ingest, routes_read, routes_admin, routes_ops):
+    for module in (routes_ingest, routes_read, routes_admin, routes_reference, routes_ops):
         app.include_router(module.router)
     return app
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import typer
 
-from poagate.cli import demo, log, replay, serve, simulation, tokens, version
+from poagate.cli import demo, inventory, log, replay, serve, simulation, tokens, version
 
 app = typer.Typer(
     name="poagate",
@@ -29,6 +29,8 @@ app.command()(simulation.simulate)
 app.command()(demo.demo)
 app.command()(serve.serve)
 app.command()(version.version)
+app.add_typer(inventory.inventory_app, name="inventory")
+app.add_typer(inventory.guid_list_app, name="guid-list")
 app.add_typer(log.log_app, name="log")
 app.add_typer(simulation.report_app, name="report")
 app.add_typer(tokens.token_app, name="token")

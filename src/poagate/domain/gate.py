@@ -29,7 +29,7 @@ from poagate.domain.outcomes import (
     Status,
     SuppressionEntry,
 )
-from poagate.domain.reference import EMPTY_GUID_LIST, Config, GuidList, Inventory
+from poagate.domain.reference import EMPTY_GUID_LIST, Config, Fleet, GuidList
 from poagate.domain.rules import Reason, judge_eligibility
 
 
@@ -50,7 +50,7 @@ class Gate:
 
     def __init__(
         self,
-        inventory: Inventory,
+        inventory: Fleet,
         guid_list: GuidList = EMPTY_GUID_LIST,
         config: Config | None = None,
     ) -> None:

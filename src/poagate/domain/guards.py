@@ -40,7 +40,7 @@ from poagate.domain.outcomes import (
     ForwardedAlert,
     SuppressionEntry,
 )
-from poagate.domain.reference import Config, DeviceType, Inventory
+from poagate.domain.reference import Config, DeviceType, Fleet
 
 # How much history a sector keeps beyond the evidence span: AD1s may be delivered hours late.
 _SECTOR_HISTORY = timedelta(hours=12)
@@ -82,7 +82,7 @@ class Guards:
         "release_after",
     )
 
-    def __init__(self, config: Config, inventory: Inventory) -> None:
+    def __init__(self, config: Config, inventory: Fleet) -> None:
         self.release_after = (
             None
             if config.release_after_minutes is None

@@ -12,32 +12,32 @@ the store are written first, then this run's as they are decided.
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol, cast
 
 import orjson
 
-from poagate.domain.events import Event, Ignored
+from poagate.domain.events import Activation, Ad1Alert, Event, Ignored
 from poagate.domain.gate import Gate
 from poagate.domain.outcomes import ForwardedAlert, SuppressionEntry, released_as_forwarded
-from poagate.domain.reference import Config
+from poagate.domain.reference import Config, FleetSlice, GuidList
 from poagate.formats.errors import InputError, Rejection, truncate_raw
-from poagate.formats.jsonl import remember_device_ids
 from poagate.formats.records import (
     activation_fields,
     json_line,
     outcome_line,
     rejection_fields,
 )
-from poagate.service.inputs import ScannedFile, merged, scan
-from poagate.service.reference_loads import Reference, load_reference
+from poagate.service.device_cache import DeviceCache
+from poagate.service.inputs import Item, ScannedFile, merged, scan
+from poagate.service.reference_loads import collector_paused, load_reference
 from poagate.service.writer import WriterProcess
 from poagate.store.batch import Batch
 from poagate.store.codec import Rows
@@ -45,6 +45,8 @@ from poagate.store.store import Store
 
 # Below this much input a second process costs more to start than it saves.
 WRITER_PROCESS_MIN_BYTES = 4 * 1024 * 1024
+# Events read ahead at a time, so that the fleet they name is read from the store in one go.
+LOOKAHEAD = 20_000
 
 
 class Progress(Protocol):
@@ -68,7 +70,7 @@ def wall_clock() -> datetime:
 
 @dataclass(slots=True)
 class ReplayRequest:
-    inventory: Path
+    inventory: Path | None  # None: the inventory the store holds (SPEC §11)
     guid_list: Path
     events: list[Path]
     out: Path
@@ -111,26 +113,6 @@ def effective_config(store: Store, request: ReplayRequest) -> Config:
     return replace(current, **changes)
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a replay builds up its state.
-
-    A replay keeps millions of small objects alive (the inventory, every decided alert_id, the
-    batch in hand), and the collector rescans the survivors again and again: measured, it more
-    than doubles the cost of deciding an AD1 (4.5 µs against 2.1 µs). Nothing a replay creates
-    forms a reference cycle, so reference counting frees everything as usual; one collection at
-    the end catches anything else.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-        gc.collect()
-
-
 def write_outcome_files(store: Store, out: Path) -> None:
     """``suppression_log.jsonl`` and ``forwarded.jsonl`` from what the store holds: every entry
     (released ones with ``released_at``), and every forwarded AD1 with the released ones after
@@ -166,11 +148,11 @@ def replay(
         config = effective_config(store, request)
         store.reference.save_config(config, "replay", now)
         inputs = scan_inputs(store, request, progress, now)
-        write = open_writer(store, request, inputs, stack)
         progress.phase("Loading the inventory and GUID list", None)
-        reference = load_reference(store, request.inventory, request.guid_list, now, write)
+        reference = load_reference(store, request.inventory, request.guid_list, now)
+        write = open_writer(store, request, inputs, stack)
         progress.phase("Restoring gate state", None)
-        gate = restore_gate(store, reference, config)
+        gate = restore_gate(store, config)
         request.out.mkdir(parents=True, exist_ok=True)
         processed = decide_events(store, request, inputs, gate, write, progress, stack)
         write_other_outputs(store, request.out, gate, progress)
@@ -216,7 +198,7 @@ def scan_inputs(store: Store, request: ReplayRequest, progress: Progress, now: d
     sources = [store.decisions.source(f.sha256, str(f.path), f.events, now) for f in files]
     use_writer = request.writer_process
     if use_writer is None:
-        size = sum(p.stat().st_size for p in [request.inventory, *request.events])
+        size = sum(p.stat().st_size for p in request.events)
         use_writer = size >= WRITER_PROCESS_MIN_BYTES and (os.cpu_count() or 1) > 1
     return Inputs(
         files,
@@ -248,14 +230,61 @@ def _closing_writer(writer: WriterProcess) -> Iterator[None]:
     writer.close()
 
 
-def restore_gate(store: Store, reference: Reference, config: Config) -> Gate:
-    """The gate with the reference data in force and everything decided before."""
-    remember_device_ids(d.device_id for d in reference.inventory)
-    gate = Gate(reference.inventory, reference.guid_list, config)
+def restore_gate(store: Store, config: Config) -> Gate:
+    """The gate with everything decided before. It reads the fleet through a ``FleetSlice``
+    that ``decide_events`` fills from the store for each stretch of events (SPEC §11: no
+    Python object per device of the fleet)."""
+    fleet = FleetSlice()
+    gate = Gate(fleet, GuidList(store.reference.guid_version(), frozenset()), config)
     gate.restore(store.decisions.activation_records(), store.decisions.decided_alert_ids())
     if gate.guards.active:
-        gate.guards.restore(store.decisions.signs_of_life(), store.reads.ad1_outcomes())
+        signs = list(store.decisions.signs_of_life())
+        outcomes = list(store.reads.ad1_outcomes())
+        # The guards ask the fleet about every device and hub of what they restore.
+        devices = list(dict.fromkeys(device_id for device_id, _ in signs))
+        hubs = list(dict.fromkeys(o.chf_id for o in outcomes))
+        for start in range(0, max(len(devices), len(hubs)), LOOKAHEAD):
+            part = hubs[start : start + LOOKAHEAD]
+            store.fleet.fill(fleet, devices[start : start + LOOKAHEAD] + part, part, True)
+        gate.guards.restore(signs, outcomes)
     return gate
+
+
+class Lookahead:
+    """Reads the fleet and the GUID list for a stretch of events before the gate decides
+    them: the devices activations, and with release-if-dark device messages, name; the hubs
+    of AD1s (and with area-outage the hubs themselves and the ESMEs they route to)."""
+
+    def __init__(self, store: Store, gate: Gate) -> None:
+        self._store = store
+        self._gate = gate
+        self._fleet = cast(FleetSlice, gate.inventory)
+        self._cache = DeviceCache()
+        self._signs = gate.guards.release_after is not None
+        self._area = gate.guards.area_threshold is not None
+
+    def read(self, items: list[Item]) -> None:
+        targets: dict[str, None] = {}
+        named: dict[str, None] = {}
+        hubs: dict[str, None] = {}
+        for item in items:
+            event = item[4]
+            kind = type(event)
+            if kind is Ad1Alert:
+                hubs[cast(Ad1Alert, event).chf_id] = None
+            elif kind is Activation:
+                targets[cast(Activation, event).device_id] = None
+            elif self._signs and kind is not InputError and kind is not Ignored:
+                named[cast(Event, event).device_id] = None  # type: ignore[union-attr]
+        devices = [*targets, *named, *(hubs if self._area else ())]
+        fleet = self._fleet
+        fleet.clear()
+        found = self._cache.lookup(self._store.fleet, devices, list(hubs), self._area)
+        fleet.devices.update(found.devices)
+        fleet.routes.update(found.routes)
+        version = self._gate.guid_list.version
+        if targets and version is not None:
+            self._gate.guid_list = self._store.reference.guid_list_for(list(targets))
 
 
 def decide_events(
@@ -300,7 +329,10 @@ def decide_events(
     batch_size = request.batch_size
     decide = gate.apply
     processed = 0
-    for _key, index, line_number, raw, parsed in merged(inputs.files, inputs.skips):
+    lookahead = Lookahead(store, gate)
+    for _key, index, line_number, raw, parsed in _read_ahead(
+        merged(inputs.files, inputs.skips), lookahead
+    ):
         if type(parsed) is InputError:
             batch.add_rejected(Rejection(names[index], line_number, str(parsed), truncate_raw(raw)))
         elif type(parsed) is Ignored:
@@ -343,6 +375,16 @@ def decide_events(
     return processed
 
 
+def _read_ahead(items: Iterator[Item], lookahead: Lookahead) -> Iterator[Item]:
+    """``items``, a stretch at a time, each stretch's fleet read before it is decided."""
+    while True:
+        stretch = list(islice(items, LOOKAHEAD))
+        if not stretch:
+            return
+        lookahead.read(stretch)
+        yield from stretch
+
+
 def write_other_outputs(store: Store, out: Path, gate: Gate, progress: Progress) -> None:
     """``activations.jsonl`` and ``rejected.jsonl``: every record the store holds."""
     progress.phase("Writing activations, rejections and summary", None)
@@ -358,7 +400,7 @@ def summarise(
     store: Store,
     inputs: Inputs,
     config: Config,
-    reference: Reference,
+    reference: dict[str, Any],
     processed: int,
     started: float,
 ) -> dict[str, Any]:
@@ -383,7 +425,7 @@ def summarise(
             "window_minutes": config.window_minutes,
             "skew_tolerance_seconds": config.skew_tolerance_seconds,
         },
-        **reference.info,
+        **reference,
         "writer_process": inputs.writer_process,
         "seconds": round(elapsed, 3),
         "events_per_second": round(processed / elapsed) if elapsed > 0 else None,

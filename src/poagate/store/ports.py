@@ -17,6 +17,7 @@ from typing import Protocol
 
 from poagate.store.access import Audit, Tokens
 from poagate.store.decisions import Decisions
+from poagate.store.fleet_reads import FleetReads
 from poagate.store.guard_reads import GuardReads
 from poagate.store.outbox import Outbox
 from poagate.store.reads import Reads
@@ -27,6 +28,8 @@ from poagate.store.reference import ReferenceData
 class DecisionPath(Protocol):
     @property
     def reference(self) -> ReferenceData: ...
+    @property
+    def fleet(self) -> FleetReads: ...
     @property
     def decisions(self) -> Decisions: ...
     @property

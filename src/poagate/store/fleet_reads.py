@@ -1,0 +1,229 @@
+"""Reading the fleet in force: the devices and hub routes a group of events names, in a few
+statements whatever the group's size (SPEC §11).
+
+A device comes from the rows of change files newer than the full load in force, when there is
+one, else from that load's blocks: the blocks that may hold the keys asked for are found in the
+fence (the first key of every block, read once per version and kept: 8 bytes a block), fetched
+in one statement, and searched at once with numpy. A hub's route (R8) is its ESME with the
+smallest Device ID: the first of its hub records in the blocks, unless a change file removed
+or moved that ESME or joined another to the hub, which the change rows say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+
+from poagate.domain.reference import Device, DeviceType, FleetSlice, Route
+from poagate.formats.inventory_columns import Keys, Records, device_id_of, device_of
+from poagate.store.codec import DEVICE_COLUMNS, decode_device
+from poagate.store.fleet_blocks import DEVICES, HUBS, RECORD, search, spread
+from poagate.store.sqlbase import Database
+
+BASE_META = "inventory_base"  # the full load in force (none: 0)
+GENERATION_META = "inventory_generation"  # the last version that changed what is in force
+_DEVICES = f"SELECT {','.join(DEVICE_COLUMNS)} FROM devices"
+_TOP_BIT = np.uint64(1 << 63)
+
+
+def keys_of(device_ids: Iterable[str]) -> Keys:
+    return np.array([int(d.replace("-", ""), 16) for d in device_ids], np.uint64)
+
+
+class FleetReads:
+    """Looks devices and routes up in the version in force (see the module docstring)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._base = -1
+        self._fences: dict[int, Keys] = {}
+        self._names: list[str] = []
+
+    def generation(self) -> int:
+        """Changes whenever what is in force does (a switch, a change file)."""
+        return int(self._db.meta(GENERATION_META) or 0)
+
+    def lookup(
+        self, device_ids: Sequence[str], chf_ids: Sequence[str], esmes: bool = False
+    ) -> FleetSlice:
+        """The devices ``device_ids`` (None where unknown) and the routes of ``chf_ids``; with
+        ``esmes``, the ESME of each route too."""
+        answer = FleetSlice()
+        self.fill(answer, device_ids, chf_ids, esmes)
+        return answer
+
+    def fill(
+        self, answer: FleetSlice, device_ids: Sequence[str], chf_ids: Sequence[str], esmes: bool
+    ) -> None:
+        """``lookup`` into an existing slice."""
+        base = self._current_base()
+        changed = base >= 0 and self._has_changes(base)
+        asked = list(dict.fromkeys(device_ids))
+        if chf_ids:
+            routes = self._routes(base, list(dict.fromkeys(chf_ids)), changed)
+            answer.routes.update(routes)
+            if esmes:
+                asked += [r.esme_id for r in routes.values() if r.esme_id is not None]
+        if asked:
+            answer.devices.update(self._devices(base, asked, changed))
+
+    # -- devices ------------------------------------------------------------------------------
+
+    def _devices(self, base: int, ids: list[str], changed: bool) -> dict[str, Device | None]:
+        found: dict[str, Device | None] = {}
+        if changed:
+            db = self._db
+            for row in db.fetch(
+                f"{_DEVICES} WHERE {{in:device_id}} AND load_id > ?", (db.list_param(ids), base)
+            ):
+                found[row[0]] = decode_device(row)
+            for row in db.fetch(
+                "SELECT device_id FROM removed_devices WHERE {in:device_id} AND load_id > ?",
+                (db.list_param(ids), base),
+            ):
+                found[row[0]] = None
+        rest = [d for d in ids if d not in found] if found else ids
+        if not rest:
+            return found
+        if base <= 0:
+            found.update(dict.fromkeys(rest))
+            return found
+        keys = keys_of(rest)
+        records = self._records(base, DEVICES, keys, whole_runs=False)
+        positions, hit = search(records, DEVICES, keys)
+        names = self._names
+        for device_id, position, present in zip(
+            rest, positions.tolist(), hit.tolist(), strict=True
+        ):
+            found[device_id] = device_of(records[position], names) if present else None
+        return found
+
+    # -- routes (R8) ----------------------------------------------------------------------------
+
+    def _routes(self, base: int, chf_ids: list[str], changed: bool) -> dict[str, Route]:
+        joined: dict[str, list[tuple[int, str]]] = {c: [] for c in chf_ids}
+        if base > 0:
+            keys = keys_of(chf_ids)
+            records = self._records(base, HUBS, keys, whole_runs=True)
+            starts, _ = search(records, HUBS, keys)
+            chfs = records["chf"]
+            esme_keys = records["esme"].tolist()
+            operators = records["operator"].tolist()
+            for chf_id, key, start in zip(chf_ids, keys.tolist(), starts.tolist(), strict=True):
+                at = start
+                while at < len(chfs) and int(chfs[at]) == key:
+                    joined[chf_id].append((esme_keys[at], _operator(operators[at])))
+                    at += 1
+        if changed:
+            self._apply_changes(base, joined)
+        routes: dict[str, Route] = {}
+        for chf_id, esmes in joined.items():
+            if esmes:
+                key, operator = min(esmes)
+                routes[chf_id] = Route(device_id_of(key), operator)
+            else:
+                routes[chf_id] = Route(None, "")
+        return routes
+
+    def _apply_changes(self, base: int, joined: dict[str, list[tuple[int, str]]]) -> None:
+        """Routes as change files left them: ESMEs they changed or removed leave their old
+        hub's list; ESMEs they joined to a hub enter it."""
+        db = self._db
+        listed = [device_id_of(k) for esmes in joined.values() for k, _ in esmes]
+        if listed:
+            overridden = {
+                r[0]
+                for r in db.fetch(
+                    "SELECT device_id FROM devices WHERE {in:device_id} AND load_id > ? "
+                    "UNION SELECT device_id FROM removed_devices WHERE {in:device_id} "
+                    "AND load_id > ?",
+                    (db.list_param(listed), base, db.list_param(listed), base),
+                )
+            }
+            if overridden:
+                for chf_id, esmes in joined.items():
+                    joined[chf_id] = [e for e in esmes if device_id_of(e[0]) not in overridden]
+        for row in db.fetch(
+            f"{_DEVICES} WHERE {{in:chf_id}} AND device_type = 'ESME' AND load_id > ?",
+            (db.list_param(list(joined)), base),
+        ):
+            device = decode_device(row)
+            if device.device_type is DeviceType.ESME and device.chf_id in joined:
+                joined[device.chf_id].append(
+                    (int(device.device_id.replace("-", ""), 16), device.network_operator)
+                )
+
+    # -- blocks -------------------------------------------------------------------------------
+
+    def _current_base(self) -> int:
+        """The full load in force: 0 when none (changes only), and -1 when nothing is loaded
+        at all (no change rows either: nothing to ask)."""
+        base = int(self._db.meta(BASE_META) or 0)
+        if base != self._base:
+            self._base = base
+            self._fences.clear()
+            self._names = self._manufacturers(base)
+        if base == 0 and self._db.scalar("SELECT 1 FROM devices LIMIT 1") is None:
+            return -1
+        return base
+
+    def _has_changes(self, base: int) -> bool:
+        db = self._db
+        return (
+            db.scalar("SELECT 1 FROM devices WHERE load_id > ? LIMIT 1", (base,)) is not None
+            or db.scalar("SELECT 1 FROM removed_devices WHERE load_id > ? LIMIT 1", (base,))
+            is not None
+        )
+
+    def _manufacturers(self, base: int) -> list[str]:
+        text = self._db.scalar("SELECT manufacturers FROM inventory_loads WHERE id = ?", (base,))
+        return [] if text is None else list(orjson.loads(text))
+
+    def _fence(self, base: int, kind: int) -> Keys:
+        fence = self._fences.get(kind)
+        if fence is None:
+            firsts = [
+                r[0]
+                for r in self._db.fetch(
+                    "SELECT first_key FROM fleet_blocks WHERE load_id = ? AND kind = ? "
+                    "ORDER BY block",
+                    (base, kind),
+                )
+            ]
+            fence = np.array(firsts, np.int64).view(np.uint64) ^ _TOP_BIT
+            self._fences[kind] = fence
+        return fence
+
+    def _records(self, base: int, kind: int, keys: Keys, whole_runs: bool) -> Records:
+        """The blocks that may hold ``keys``, concatenated in order. With ``whole_runs``,
+        every block a key's records may run over (a hub's ESMEs may span two)."""
+        fence = self._fence(base, kind)
+        if len(fence) == 0:
+            return np.empty(0, RECORD[kind])
+        spread_keys = spread(keys)
+        last = np.searchsorted(fence, spread_keys, side="right") - 1
+        if whole_runs:
+            first = np.searchsorted(fence, spread_keys, side="left") - 1
+            wanted: Any = np.unique(
+                np.concatenate([np.arange(a, b + 1) for a, b in zip(first, last, strict=True)])
+            )
+        else:
+            wanted = np.unique(last)
+        wanted = wanted[wanted >= 0]
+        db = self._db
+        bodies = [
+            r[0]
+            for r in db.fetch(
+                "SELECT body FROM fleet_blocks WHERE load_id = ? AND kind = ? AND {in:block} "
+                "ORDER BY block",
+                (base, kind, db.list_param(wanted.tolist())),
+            )
+        ]
+        return np.frombuffer(b"".join(bodies), RECORD[kind])
+
+
+def _operator(code: int) -> str:
+    return "" if code == 255 else f"{code:02d}"
