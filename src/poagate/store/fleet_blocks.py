@@ -3,9 +3,9 @@
 A version of the inventory is two sequences of blocks in the store:
 
 * **device blocks**: ``DEVICE`` records (``poagate.formats.inventory_columns``), 100 a block;
-* **hub blocks**: one ``HUB`` record per ESME joined to a hub (the hub, the ESME and the ESME's
-  network operator), 200 a block, so that R8's "the ESME with the smallest Device ID" is the
-  first of its hub's records.
+* **hub blocks**: one ``HUB`` record per device joined to a hub (the hub, the device, its type
+  and network operator), 200 a block, each hub's in order of Device ID, so that R8's "the ESME
+  with the smallest Device ID" is the first ESME among its hub's records.
 
 Both are ordered by ``spread(key)``: the Device ID (the hub's, for hub records) times an odd
 constant, modulo 2⁶⁴. That is a one-to-one mapping, so it finds exactly the device asked for,
@@ -26,9 +26,9 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 
-from poagate.formats.inventory_columns import DEVICE, ESME_CODE, HAS_CHF, Keys, Records
+from poagate.formats.inventory_columns import DEVICE, HAS_CHF, Keys, Records
 
-HUB = np.dtype([("chf", "<u8"), ("esme", "<u8"), ("operator", "u1")])
+HUB = np.dtype([("chf", "<u8"), ("device", "<u8"), ("operator", "u1"), ("type", "u1")])
 DEVICES, HUBS = 0, 1  # the kinds of block
 ROWS_PER_BLOCK = {DEVICES: 100, HUBS: 200}
 RECORD = {DEVICES: DEVICE, HUBS: HUB}
@@ -89,18 +89,19 @@ def settle_devices(staged: Records) -> Records:
 
 
 def hub_records(devices: Records) -> Records:
-    """A hub record for each ESME joined to a hub."""
-    joined = devices[(devices["type"] == ESME_CODE) & (devices["flags"] & HAS_CHF != 0)]
+    """A hub record for each device joined to a hub."""
+    joined = devices[devices["flags"] & HAS_CHF != 0]
     hubs = np.empty(len(joined), HUB)
     hubs["chf"] = joined["chf"]
-    hubs["esme"] = joined["key"]
+    hubs["device"] = joined["key"]
     hubs["operator"] = joined["operator"]
+    hubs["type"] = joined["type"]
     return hubs
 
 
 def settle_hubs(hubs: Records) -> Records:
-    """One bucket's hub records in spread order of the hub, each hub's ESMEs by Device ID."""
-    return hubs[np.lexsort((hubs["esme"], spread(hubs["chf"])))]
+    """One bucket's hub records in spread order of the hub, each hub's devices by Device ID."""
+    return hubs[np.lexsort((hubs["device"], spread(hubs["chf"])))]
 
 
 def cut(records: Records, kind: int) -> Iterator[tuple[int, bytes]]:

@@ -18,7 +18,7 @@ import numpy as np
 import orjson
 
 from poagate.domain.reference import Device, DeviceType, FleetSlice, Route
-from poagate.formats.inventory_columns import Keys, Records, device_id_of, device_of
+from poagate.formats.inventory_columns import ESME_CODE, Keys, Records, device_id_of, device_of
 from poagate.store.codec import DEVICE_COLUMNS, decode_device
 from poagate.store.fleet_blocks import DEVICES, HUBS, RECORD, search, spread
 from poagate.store.sqlbase import Database
@@ -101,26 +101,19 @@ class FleetReads:
             found[device_id] = device_of(records[position], names) if present else None
         return found
 
-    # -- routes (R8) ----------------------------------------------------------------------------
+    # -- hubs: routes (R8) and the devices joined to them ------------------------------------
+
+    def members(self, chf_ids: Sequence[str]) -> dict[str, str]:
+        """Every device joined to one of the hubs: device_id -> the hub's (SPEC §9: a message
+        from any of them is a sign of life at the hub's site)."""
+        base = self._current_base()
+        joined = self._joined(base, list(dict.fromkeys(chf_ids)), self._has_changes(base))
+        return {device_id_of(key): chf for chf, found in joined.items() for key, _, _ in found}
 
     def _routes(self, base: int, chf_ids: list[str], changed: bool) -> dict[str, Route]:
-        joined: dict[str, list[tuple[int, str]]] = {c: [] for c in chf_ids}
-        if base > 0:
-            keys = keys_of(chf_ids)
-            records = self._records(base, HUBS, keys, whole_runs=True)
-            starts, _ = search(records, HUBS, keys)
-            chfs = records["chf"]
-            esme_keys = records["esme"].tolist()
-            operators = records["operator"].tolist()
-            for chf_id, key, start in zip(chf_ids, keys.tolist(), starts.tolist(), strict=True):
-                at = start
-                while at < len(chfs) and int(chfs[at]) == key:
-                    joined[chf_id].append((esme_keys[at], _operator(operators[at])))
-                    at += 1
-        if changed:
-            self._apply_changes(base, joined)
         routes: dict[str, Route] = {}
-        for chf_id, esmes in joined.items():
+        for chf_id, found in self._joined(base, chf_ids, changed).items():
+            esmes = [(key, operator) for key, operator, esme in found if esme]
             if esmes:
                 key, operator = min(esmes)
                 routes[chf_id] = Route(device_id_of(key), operator)
@@ -128,11 +121,35 @@ class FleetReads:
                 routes[chf_id] = Route(None, "")
         return routes
 
-    def _apply_changes(self, base: int, joined: dict[str, list[tuple[int, str]]]) -> None:
-        """Routes as change files left them: ESMEs they changed or removed leave their old
-        hub's list; ESMEs they joined to a hub enter it."""
+    def _joined(
+        self, base: int, chf_ids: list[str], changed: bool
+    ) -> dict[str, list[tuple[int, str, bool]]]:
+        """The devices joined to each hub: (Device ID as a number, network operator, ESME?)."""
+        joined: dict[str, list[tuple[int, str, bool]]] = {c: [] for c in chf_ids}
+        if base > 0 and chf_ids:
+            keys = keys_of(chf_ids)
+            records = self._records(base, HUBS, keys, whole_runs=True)
+            starts, _ = search(records, HUBS, keys)
+            chfs = records["chf"].tolist()
+            devices = records["device"].tolist()
+            operators = records["operator"].tolist()
+            types = records["type"].tolist()
+            for chf_id, key, start in zip(chf_ids, keys.tolist(), starts.tolist(), strict=True):
+                at = start
+                while at < len(chfs) and chfs[at] == key:
+                    joined[chf_id].append(
+                        (devices[at], _operator(operators[at]), types[at] == ESME_CODE)
+                    )
+                    at += 1
+        if changed and chf_ids:
+            self._apply_changes(base, joined)
+        return joined
+
+    def _apply_changes(self, base: int, joined: dict[str, list[tuple[int, str, bool]]]) -> None:
+        """Hubs as change files left them: devices they changed or removed leave their old
+        hub's list; devices they joined to a hub enter it."""
         db = self._db
-        listed = [device_id_of(k) for esmes in joined.values() for k, _ in esmes]
+        listed = [device_id_of(found[0]) for members in joined.values() for found in members]
         if listed:
             overridden = {
                 r[0]
@@ -144,16 +161,20 @@ class FleetReads:
                 )
             }
             if overridden:
-                for chf_id, esmes in joined.items():
-                    joined[chf_id] = [e for e in esmes if device_id_of(e[0]) not in overridden]
+                for chf_id, members in joined.items():
+                    joined[chf_id] = [m for m in members if device_id_of(m[0]) not in overridden]
         for row in db.fetch(
-            f"{_DEVICES} WHERE {{in:chf_id}} AND device_type = 'ESME' AND load_id > ?",
+            f"{_DEVICES} WHERE {{in:chf_id}} AND load_id > ?",
             (db.list_param(list(joined)), base),
         ):
             device = decode_device(row)
-            if device.device_type is DeviceType.ESME and device.chf_id in joined:
+            if device.chf_id in joined:
                 joined[device.chf_id].append(
-                    (int(device.device_id.replace("-", ""), 16), device.network_operator)
+                    (
+                        int(device.device_id.replace("-", ""), 16),
+                        device.network_operator,
+                        device.device_type is DeviceType.ESME,
+                    )
                 )
 
     # -- blocks -------------------------------------------------------------------------------
