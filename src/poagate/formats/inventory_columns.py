@@ -291,7 +291,10 @@ class InventoryColumns:
 
     def parse(self, block: LineBlock) -> ParsedRows:
         rows, lines, rejected, read = split_rows(block, self.width, self.source)
-        return ParsedRows(self.parse_rows(rows, lines, rejected, block.has_nul), rejected, read)
+        records = self.parse_rows(rows, lines, rejected, block.has_nul)
+        if rejected:
+            rejected.sort(key=lambda r: r.line or 0)  # in file order, whatever found them
+        return ParsedRows(records, rejected, read)
 
     def parse_rows(
         self,

@@ -58,17 +58,19 @@ def line_blocks(
     *,
     offset: int = 0,
     first_line: int = 1,
-    block_bytes: int = BLOCK_BYTES,
+    block_bytes: int | None = None,
 ) -> Iterator[LineBlock]:
     """The lines of ``stream`` from byte ``offset`` (which is where line ``first_line`` starts),
-    in blocks of about ``block_bytes``. A byte-order mark at the start of the file is skipped."""
+    in blocks of about ``block_bytes`` (``BLOCK_BYTES``). A byte-order mark at the start of the
+    file is skipped."""
+    size = block_bytes or BLOCK_BYTES
     pending = b""
     position = offset
     line = first_line
     at_start = offset == 0
     overlong = False  # inside a line already reported as too long, until its end
     while True:
-        data = stream.read(block_bytes)
+        data = stream.read(size)
         if at_start:
             at_start = False
             if data.startswith(_BOM):
