@@ -161,7 +161,7 @@ def test_decisions_see_the_old_version_until_the_switch(database: str, tmp_path:
         )
 
 
-class Crash(Exception):
+class CrashError(Exception):
     pass
 
 
@@ -178,12 +178,12 @@ def test_a_load_cut_short_resumes_where_it_stopped(database: str, tmp_path: Path
         def stage(self: FleetStore, *args: object) -> None:
             calls.append(1)
             if len(calls) == 3:
-                raise Crash  # the process dies before its third commit
+                raise CrashError  # the process dies before its third commit
             real_stage(self, *args)  # type: ignore[arg-type]
 
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(FleetStore, "stage", stage)
-            with pytest.raises(Crash):
+            with pytest.raises(CrashError):
                 load_inventory(store, path, NOW)
         # The cut-short load is not in force: nothing was (an empty store answers nothing).
         assert store.fleet.lookup([devices[0].device_id], []).get(devices[0].device_id) is None
