@@ -7,9 +7,10 @@ check digit holds, a known device type), and only rows with anything else in the
 spaces, lower case, a fault — go through ``parse_device_row``, the one statement of what a row
 may hold. A row the bulk check accepts is exactly what ``parse_device_row`` would make of it.
 
-A device is a record of 38 bytes (``DEVICE``): its Device ID as a 64-bit number, its hub's, its
-MPAN, its postcode as 8 bytes, its manufacturer as a number in the load's list of names, and its
-type, SMETS version and network operator as one byte each. No Python object per device.
+A block with no quote, carriage return or NUL in it, all ASCII (an inventory as the DCC writes
+it), is not even split into Python strings: numpy finds its commas and line ends and reads each
+column straight from the block's bytes. Any other block goes through Python's ``csv`` module.
+Each device becomes a packed record (``poagate.formats.device_records``).
 """
 
 from __future__ import annotations
@@ -17,178 +18,43 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from poagate.domain.reference import Device, DeviceType, SmetsVersion
+from poagate.domain.reference import Device
+from poagate.formats.bulk_cells import (
+    DERIVED,
+    GATHER_PADDING,
+    ODD,
+    Cells,
+    canonical_postcodes,
+    codes_of,
+    device_keys,
+    fixed_width,
+    gather,
+    mpan_numbers,
+    operator_codes,
+)
+from poagate.formats.device_records import (
+    ESME_CODE,
+    HAS_CHF,
+    HAS_MPAN,
+    HAS_POSTCODE,
+    NO_OPERATOR,
+    SMETS,
+    STAGED,
+    TYPES,
+    Manufacturers,
+    Records,
+    device_of,
+    record_fields,
+)
 from poagate.formats.errors import InputError, Rejection, truncate_raw
 from poagate.formats.inventory import COLUMNS, parse_device_row
-from poagate.formats.lines import LineBlock, Sha256Reader, line_blocks
-
-_FIELDS = [
-    ("key", "<u8"),
-    ("chf", "<u8"),
-    ("mpan", "<u8"),
-    ("postcode", "S8"),
-    ("manufacturer", "<u2"),
-    ("type", "u1"),
-    ("smets", "u1"),
-    ("operator", "u1"),
-    ("flags", "u1"),
-]
-DEVICE = np.dtype(_FIELDS)
-# A record as read from a file: with its line, so that the later row for a device wins.
-STAGED = np.dtype([*_FIELDS, ("line", "<u4")])
-HAS_CHF, HAS_MPAN, HAS_POSTCODE = 1, 2, 4
-NO_OPERATOR = 255
-TYPES = tuple(DeviceType)
-SMETS = tuple(SmetsVersion)
-ESME_CODE = TYPES.index(DeviceType.ESME)
-MAX_MANUFACTURERS = 65_535
-
-Records = npt.NDArray[np.void]
-Keys = npt.NDArray[np.uint64]
-
-DERIVED, ODD = 253, 254  # an empty operator cell (the MPAN's), and one for the slow path
-_HEX = np.full(256, 255, np.uint8)
-for _value, _digit in enumerate("0123456789ABCDEF"):
-    _HEX[ord(_digit)] = _HEX[ord(_digit.lower())] = _value
-_HEX_AT = [i for i in range(23) if i % 3 != 2]
-_HYPHEN_AT = [i for i in range(23) if i % 3 == 2]
-_MPAN_WEIGHTS = np.array((3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43), np.int64)
-_MPAN_PLACES = 10 ** np.arange(12, -1, -1, dtype=np.int64)
-
-
-def device_key(device_id: str) -> int:
-    """A canonical Device ID as its 64-bit number."""
-    return int(device_id.replace("-", ""), 16)
-
-
-def device_id_of(key: int) -> str:
-    """The canonical Device ID of a 64-bit number: ``00-DB-12-34-56-78-90-A0``."""
-    return key.to_bytes(8, "big").hex("-").upper()
-
-
-def fixed_width(cells: Sequence[str], width: int) -> npt.NDArray[np.uint8]:
-    """The cells as rows of ``width`` + 1 bytes, padded with NULs: a cell of exactly ``width``
-    characters has a non-NUL byte at ``width - 1`` and a NUL at ``width``; an empty one is all
-    NULs. Characters that are not ASCII become ``?`` (no canonical cell holds one). The caller
-    sees to it that no cell holds a NUL itself (``LineBlock.has_nul``)."""
-    size = width + 1
-    try:
-        packed = np.array(cells, f"S{size}")
-    except UnicodeEncodeError:
-        packed = np.array([c.encode("ascii", "replace") for c in cells], f"S{size}")
-    if len(cells) == 0:
-        return np.zeros((0, size), np.uint8)
-    return packed.view(np.uint8).reshape(len(cells), size)
-
-
-def device_keys(
-    cells: Sequence[str],
-) -> tuple[Keys, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Each cell's 64-bit number where it is a hyphenated Device ID (either case), whether it
-    is, and whether the cell is empty."""
-    raw = fixed_width(cells, 23)
-    nibbles = _HEX[raw[:, _HEX_AT]]
-    ok = (raw[:, 23] == 0) & (nibbles != 255).all(axis=1)
-    ok &= (raw[:, _HYPHEN_AT] == ord("-")).all(axis=1)
-    octets = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2])
-    return octets.view(">u8").ravel().astype(np.uint64), ok, raw[:, 0] == 0
-
-
-def mpan_numbers(
-    cells: Sequence[str],
-) -> tuple[Keys, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Each cell's value where it is 13 ASCII digits whose check digit holds, whether it is, and
-    whether the cell is empty."""
-    raw = fixed_width(cells, 13)
-    digits = raw[:, :13].astype(np.int64) - ord("0")
-    ok = (raw[:, 13] == 0) & ((digits >= 0) & (digits <= 9)).all(axis=1)
-    ok &= (digits[:, :12] @ _MPAN_WEIGHTS) % 11 % 10 == digits[:, 12]
-    return (digits @ _MPAN_PLACES).astype(np.uint64), ok, raw[:, 0] == 0
-
-
-def codes_of(cells: Sequence[str], names: Sequence[str]) -> npt.NDArray[np.uint8]:
-    """Each cell's position in ``names`` (exactly as written), 255 where it is none of them."""
-    width = max(len(n) for n in names)
-    packed = fixed_width(cells, width).view(f"S{width + 1}").ravel()
-    codes = np.full(len(cells), 255, np.uint8)
-    for code, name in enumerate(names):
-        codes[packed == name.encode()] = code
-    return codes
-
-
-def operator_codes(cells: Sequence[str]) -> npt.NDArray[np.uint8]:
-    """Each cell's distributor id (``00``–``99``), ``DERIVED`` when empty, ``ODD`` otherwise."""
-    raw = fixed_width(cells, 2).astype(np.int16)
-    digits = raw[:, :2] - ord("0")
-    two = (raw[:, 2] == 0) & ((digits >= 0) & (digits <= 9)).all(axis=1)
-    codes = np.where(two, digits[:, 0] * 10 + digits[:, 1], ODD)
-    return np.where(raw[:, 0] == 0, DERIVED, codes).astype(np.uint8)
-
-
-def canonical_postcodes(cells: Sequence[str]) -> tuple[Any, npt.NDArray[np.bool_]]:
-    """The cells as ``S8`` and whether each is a postcode in canonical form already (what
-    ``normalise_postcode`` returns as it is): outward code, one space, inward code."""
-    raw = fixed_width(cells, 8)
-    n = len(cells)
-    lengths = np.count_nonzero(raw, axis=1)
-    # Right-aligned in 9: the inward code at 6..8, the space at 5, the outward code before it.
-    shift = np.clip(9 - lengths, 0, 8)[:, None]
-    right = np.take_along_axis(raw, np.clip(np.arange(9)[None, :] - shift, 0, 8), axis=1)
-    right[np.arange(9)[None, :] < shift] = 0
-    letter = (right >= ord("A")) & (right <= ord("Z"))
-    digit = (right >= ord("0")) & (right <= ord("9"))
-    ok = (lengths >= 6) & (lengths <= 8) & (raw[:, 8] == 0)
-    ok &= digit[:, 6] & letter[:, 7] & letter[:, 8] & (right[:, 5] == ord(" "))
-    outward = lengths - 4
-    # A9, A9X, AA9, AA9X (X a letter or digit): the outward code sits at 5 - outward .. 4.
-    x = letter[:, 4] | digit[:, 4]
-    two = (outward == 2) & letter[:, 3] & digit[:, 4]
-    three = (outward == 3) & letter[:, 2] & ((digit[:, 3] & x) | (letter[:, 3] & digit[:, 4]))
-    four = (outward == 4) & letter[:, 1] & letter[:, 2] & digit[:, 3] & x
-    ok &= two | three | four
-    return raw[:, :8].copy().view("S8").reshape(n), ok
-
-
-@dataclass(slots=True)
-class Manufacturers:
-    """A load's manufacturer names (trimmed, as the inventory holds them), numbered in order of
-    first appearance."""
-
-    names: list[str] = field(default_factory=list)
-    _codes: dict[str, int] = field(default_factory=dict)  # by the cell as given
-
-    def __post_init__(self) -> None:
-        self._codes = {name: code for code, name in enumerate(self.names)}
-
-    def known(self, cell: str) -> int:
-        """The number of a name already seen spelt as ``cell``, else -1."""
-        return self._codes.get(cell, -1)
-
-    def code(self, cell: str) -> int:
-        """The number of the name ``cell`` trimmed, given it when new."""
-        code = self._codes.get(cell)
-        if code is not None:
-            return code
-        name = cell.strip()
-        code = self._codes.get(name)
-        if code is None:
-            if len(self.names) >= MAX_MANUFACTURERS:
-                raise InputError(
-                    f"manufacturer {name!r} would be the {MAX_MANUFACTURERS + 1:,}th distinct "
-                    "name in this file; an inventory names far fewer"
-                )
-            code = len(self.names)
-            self.names.append(name)
-            self._codes[name] = code
-        if len(self._codes) < 4 * MAX_MANUFACTURERS:
-            self._codes[cell] = code
-        return code
+from poagate.formats.lines import LineBlock, Sha256Reader, line_blocks, without_first_line
 
 
 @dataclass(slots=True)
@@ -287,14 +153,19 @@ class InventoryColumns:
         self._positions = header.positions
         self.width = header.width
         self.manufacturers = manufacturers
-        self._postcodes: dict[str, str] = {}
 
     def parse(self, block: LineBlock) -> ParsedRows:
-        rows, lines, rejected, read = split_rows(block, self.width, self.source)
-        records = self.parse_rows(rows, lines, rejected, block.has_nul)
-        if rejected:
-            rejected.sort(key=lambda r: r.line or 0)  # in file order, whatever found them
-        return ParsedRows(records, rejected, read)
+        raw = block.raw
+        if raw is not None and _plain(raw) and self.width > 1:
+            parsed = self._parse_plain(block, raw)
+        else:
+            rows, lines, rejected, read = split_rows(block, self.width, self.source)
+            parsed = ParsedRows(
+                self.parse_rows(rows, lines, rejected, block.has_nul), rejected, read
+            )
+        if parsed.rejected:
+            parsed.rejected.sort(key=lambda r: r.line or 0)  # in file order, whoever found them
+        return parsed
 
     def parse_rows(
         self,
@@ -306,52 +177,95 @@ class InventoryColumns:
         """Records of the good ``rows`` (each of ``width`` cells, at ``lines``); the others are
         added to ``rejected``. ``has_nul``: whether any cell may hold a NUL character, which
         the bulk checks cannot see (such rows go the slow way)."""
-        n = len(rows)
-        if n == 0:
+        if not rows:
             return np.empty(0, STAGED)
         columns = list(zip(*rows, strict=True))
         ids, types, smets, makers, chfs, mpans, operators, postcodes = (
             columns[p] for p in self._positions
         )
-        keys, ok, _ = device_keys(ids)
-        type_codes = codes_of(types, [t.value for t in TYPES])
-        smets_codes = codes_of(smets, [s.value for s in SMETS])
-        ok &= (type_codes != 255) & (smets_codes != 255)
-        chf_keys, chf_ok, chf_empty = device_keys(chfs)
-        ok &= chf_ok | chf_empty
-        mpan_values, mpan_ok, mpan_empty = mpan_numbers(mpans)
-        ok &= mpan_ok | (mpan_empty & (type_codes != ESME_CODE))
-        operators_given = operator_codes(operators)
-        ok &= operators_given != ODD
-        derived = np.where(mpan_ok, mpan_values // 10**11, NO_OPERATOR)
-        operator = np.where(operators_given == DERIVED, derived, operators_given)
-        postcode, postcode_ok = canonical_postcodes(postcodes)
-        postcode_empty = postcode == b""
-        ok &= postcode_ok | postcode_empty
+        ok = np.ones(len(rows), np.bool_)
         maker_codes = self._maker_codes(makers, ok)
         if has_nul:
             ok &= np.array(["\x00" not in ",".join(row) for row in rows], np.bool_)
+        records, slow = _bulk(
+            fixed_width(ids, 23),
+            fixed_width(types, _TYPE_WIDTH),
+            fixed_width(smets, _SMETS_WIDTH),
+            fixed_width(chfs, 23),
+            fixed_width(mpans, 13),
+            fixed_width(operators, 2),
+            fixed_width(postcodes, 8),
+            maker_codes,
+            ok,
+            lines,
+        )
+        return self._with_slow(records, [(rows[i], int(lines[i])) for i in slow], rejected)
 
-        good = np.flatnonzero(ok)
-        records = np.empty(len(good), STAGED)
-        records["key"] = keys[good]
-        records["chf"] = np.where(chf_empty, 0, chf_keys)[good]
-        records["mpan"] = np.where(mpan_ok, mpan_values, 0)[good]
-        records["postcode"] = postcode[good]
-        records["manufacturer"] = maker_codes[good]
-        records["type"] = type_codes[good]
-        records["smets"] = smets_codes[good]
-        records["operator"] = operator[good]
-        records["flags"] = (
-            np.where(chf_empty, 0, HAS_CHF)
-            | np.where(mpan_ok, HAS_MPAN, 0)
-            | np.where(postcode_empty, 0, HAS_POSTCODE)
-        )[good]
-        records["line"] = lines[good]
-        if len(good) == n:
-            return records
-        slow = [self._row_record(rows[i], int(lines[i]), rejected) for i in np.flatnonzero(~ok)]
-        found = [r for r in slow if r is not None]
+    def _parse_plain(self, block: LineBlock, raw: bytes) -> ParsedRows:
+        """A block with no quote, carriage return, NUL or byte over 127: CSV that is split at
+        its commas and line ends, which numpy finds, with no Python object per cell."""
+        buffer = np.frombuffer(raw + b"\n" + bytes(GATHER_PADDING), np.uint8)
+        ends = np.flatnonzero(buffer == 10)
+        starts = np.empty_like(ends)
+        starts[0], starts[1:] = 0, ends[:-1] + 1
+        commas = np.flatnonzero(buffer == 44)
+        owner = np.searchsorted(ends, commas)
+        width = self.width
+        shaped = np.bincount(owner, minlength=len(ends)) == width - 1
+        good = np.flatnonzero(shaped)
+        cuts = commas[shaped[owner]].reshape(len(good), width - 1)
+        first = np.empty((len(good), width), np.int64)
+        last = np.empty((len(good), width), np.int64)
+        first[:, 0], first[:, 1:] = starts[good], cuts + 1
+        last[:, :-1], last[:, -1] = cuts, ends[good]
+        ids, types, smets, makers, chfs, mpans, operators, postcodes = (
+            (first[:, p], last[:, p]) for p in self._positions
+        )
+        ok = np.ones(len(good), np.bool_)
+        maker_codes = self._plain_maker_codes(buffer, *makers, ok)
+        lines = (good + block.first_line).astype(np.uint32)
+        records, slow = _bulk(
+            gather(buffer, *ids, 23),
+            gather(buffer, *types, _TYPE_WIDTH),
+            gather(buffer, *smets, _SMETS_WIDTH),
+            gather(buffer, *chfs, 23),
+            gather(buffer, *mpans, 13),
+            gather(buffer, *operators, 2),
+            gather(buffer, *postcodes, 8),
+            maker_codes,
+            ok,
+            lines,
+        )
+        text = block.lines
+        rejected: list[Rejection] = []
+        others = [(text[i], block.first_line + i) for i in np.flatnonzero(~shaped).tolist()]
+        rows: list[tuple[list[str], int]] = []
+        read = len(good)
+        for line, number in others:
+            row = _one_row(line)
+            if isinstance(row, list) and (not row or (len(row) == 1 and not row[0].strip())):
+                continue  # a blank line
+            read += 1
+            if isinstance(row, list) and len(row) == width:
+                rows.append((row, number))  # a row the bulk split cannot be sure of
+                continue
+            error = (
+                row
+                if isinstance(row, str)
+                else f"row has {len(row)} fields; the header has {width}"
+            )
+            rejected.append(Rejection(self.source, number, error, truncate_raw(line)))
+        for i in slow:
+            row = _one_row(text[int(good[i])])
+            assert isinstance(row, list)
+            rows.append((row, int(lines[i])))
+        return ParsedRows(self._with_slow(records, rows, rejected), rejected, read)
+
+    def _with_slow(
+        self, records: Records, rows: list[tuple[list[str], int]], rejected: list[Rejection]
+    ) -> Records:
+        """``records`` and those of ``rows`` checked one by one (``parse_device_row``)."""
+        found = [r for r in (self._row_record(row, line, rejected) for row, line in rows) if r]
         if not found:
             return records
         return np.concatenate([records, np.array(found, STAGED)])
@@ -372,6 +286,22 @@ class InventoryColumns:
                 ok[index] = False
         return codes
 
+    def _plain_maker_codes(
+        self, buffer: Any, starts: Any, ends: Any, ok: npt.NDArray[np.bool_]
+    ) -> Any:
+        """The manufacturer numbers of a plain block: each distinct cell named once."""
+        if len(starts) == 0:
+            return np.zeros(0, np.uint16)
+        lengths = ends - starts
+        width = int(min(lengths.max(), _MAKER_WIDTH))
+        cells = gather(buffer, starts, ends, width)
+        ok &= lengths <= _MAKER_WIDTH
+        names, inverse = np.unique(
+            np.ascontiguousarray(cells).view(f"S{width + 1}").ravel(), return_inverse=True
+        )
+        distinct = [n.decode("ascii") for n in names.tolist()]
+        return self._maker_codes(distinct, np.ones(len(distinct), np.bool_))[inverse.ravel()]
+
     def _row_record(self, row: list[str], line: int, rejected: list[Rejection]) -> Any:
         try:
             device = parse_device_row(*[row[p] for p in self._positions])
@@ -381,50 +311,62 @@ class InventoryColumns:
             return None
 
 
-def record_fields(device: Device, manufacturers: Manufacturers) -> tuple[Any, ...]:
-    """A device as the fields of a ``DEVICE`` record."""
-    flags = (
-        (HAS_CHF if device.chf_id is not None else 0)
-        | (HAS_MPAN if device.mpan is not None else 0)
-        | (HAS_POSTCODE if device.postcode is not None else 0)
-    )
-    return (
-        device_key(device.device_id),
-        0 if device.chf_id is None else device_key(device.chf_id),
-        0 if device.mpan is None else int(device.mpan),
-        (device.postcode or "").encode("ascii"),
-        manufacturers.code(device.manufacturer),
-        TYPES.index(device.device_type),
-        SMETS.index(device.smets_version),
-        int(device.network_operator) if device.network_operator else NO_OPERATOR,
-        flags,
-    )
+_TYPE_WIDTH = max(len(t.value) for t in TYPES)
+_SMETS_WIDTH = max(len(s.value) for s in SMETS)
+_MAKER_WIDTH = 64  # a longer manufacturer cell goes the slow way
 
 
-def device_of(record: Any, names: Sequence[str]) -> Device:
-    """The device a ``DEVICE`` (or ``STAGED``) record holds; ``names`` are its load's
-    manufacturers."""
-    key, chf, mpan, postcode, maker, kind, smets, operator, flags = (
-        record[0],
-        record[1],
-        record[2],
-        record[3],
-        record[4],
-        record[5],
-        record[6],
-        record[7],
-        record[8],
-    )
-    return Device(
-        device_id_of(int(key)),
-        TYPES[kind],
-        SMETS[smets],
-        names[maker],
-        device_id_of(int(chf)) if flags & HAS_CHF else None,
-        f"{int(mpan):013d}" if flags & HAS_MPAN else None,
-        "" if operator == NO_OPERATOR else f"{int(operator):02d}",
-        postcode.decode("ascii") if flags & HAS_POSTCODE else None,
-    )
+def _plain(raw: bytes) -> bool:
+    return raw.isascii() and b'"' not in raw and b"\r" not in raw and b"\x00" not in raw
+
+
+def _bulk(
+    ids: Cells,
+    types: Cells,
+    smets: Cells,
+    chfs: Cells,
+    mpans: Cells,
+    operators: Cells,
+    postcodes: Cells,
+    maker_codes: Any,
+    ok: npt.NDArray[np.bool_],
+    lines: npt.NDArray[np.uint32],
+) -> tuple[Records, list[int]]:
+    """The records of the rows whose every cell is plainly canonical (and ``ok``), and the
+    indexes of the other rows, for the slow way."""
+    keys, fine, _ = device_keys(ids)
+    ok &= fine
+    type_codes = codes_of(types, [t.value for t in TYPES])
+    smets_codes = codes_of(smets, [v.value for v in SMETS])
+    ok &= (type_codes != 255) & (smets_codes != 255)
+    chf_keys, chf_ok, chf_empty = device_keys(chfs)
+    ok &= chf_ok | chf_empty
+    mpan_values, mpan_ok, mpan_empty = mpan_numbers(mpans)
+    ok &= mpan_ok | (mpan_empty & (type_codes != ESME_CODE))
+    given = operator_codes(operators)
+    ok &= given != ODD
+    derived = np.where(mpan_ok, mpan_values // 10**11, NO_OPERATOR)
+    operator = np.where(given == DERIVED, derived, given)
+    postcode, postcode_ok = canonical_postcodes(postcodes)
+    postcode_empty = postcode == b""
+    ok &= postcode_ok | postcode_empty
+    good = np.flatnonzero(ok)
+    records = np.empty(len(good), STAGED)
+    records["key"] = keys[good]
+    records["chf"] = np.where(chf_empty, 0, chf_keys)[good]
+    records["mpan"] = np.where(mpan_ok, mpan_values, 0)[good]
+    records["postcode"] = postcode[good]
+    records["manufacturer"] = maker_codes[good]
+    records["type"] = type_codes[good]
+    records["smets"] = smets_codes[good]
+    records["operator"] = operator[good]
+    records["flags"] = (
+        np.where(chf_empty, 0, HAS_CHF)
+        | np.where(mpan_ok, HAS_MPAN, 0)
+        | np.where(postcode_empty, 0, HAS_POSTCODE)
+    )[good]
+    records["line"] = lines[good]
+    return records, np.flatnonzero(~ok).tolist()
 
 
 @dataclass(slots=True)
@@ -447,12 +389,13 @@ def read_inventory(stream: IO[str], source: str) -> InventoryFile:
     if first is None or not first.lines[0].strip():
         raise InputError(f"{source}: the inventory is empty; it needs a header row")
     columns = InventoryColumns(source, read_header(first.lines[0], source), Manufacturers())
-    first.lines, first.first_line = first.lines[1:], 2
-    first.errors = {i - 1: e for i, e in first.errors.items() if i > 0}
+    first = without_first_line(first)
     parts: list[Records] = []
     rejected: list[Rejection] = []
     read = 0
     for block in (first, *blocks):
+        if not block.lines:
+            continue
         parsed = columns.parse(block)
         parts.append(parsed.records)
         rejected += parsed.rejected

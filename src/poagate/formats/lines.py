@@ -33,6 +33,7 @@ class LineBlock:
     end: int | None
     errors: dict[int, str] = field(default_factory=dict)
     has_nul: bool = True  # whether any line may hold a NUL character
+    raw: bytes | None = None  # the lines as read, joined by "\n", when all are UTF-8
 
 
 class Sha256Reader:
@@ -112,6 +113,22 @@ def line_blocks(
         yield _decode(pending, line, position)
 
 
+def without_first_line(block: LineBlock) -> LineBlock:
+    """The block without its first line (a header)."""
+    raw = block.raw
+    if raw is not None:
+        cut = raw.find(b"\n")
+        raw = b"" if cut < 0 else raw[cut + 1 :]
+    return LineBlock(
+        block.first_line + 1,
+        block.lines[1:],
+        block.end,
+        {i - 1: e for i, e in block.errors.items() if i > 0},
+        block.has_nul,
+        raw,
+    )
+
+
 def _too_long(line: int, start: bytes) -> LineBlock:
     text = start[:4096].decode("utf-8", "replace")
     return LineBlock(
@@ -125,7 +142,7 @@ def _decode(whole: bytes, first_line: int, end: int) -> LineBlock:
     except UnicodeDecodeError:
         pass
     else:
-        return LineBlock(first_line, text.split("\n"), end, has_nul="\x00" in text)
+        return LineBlock(first_line, text.split("\n"), end, has_nul="\x00" in text, raw=whole)
     lines: list[str] = []
     errors: dict[int, str] = {}
     for index, raw in enumerate(whole.split(b"\n")):

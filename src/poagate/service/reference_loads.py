@@ -20,20 +20,18 @@ import numpy as np
 
 from poagate.domain.ids import IdentifierError, parse_device_id
 from poagate.domain.reference import GuidListVersion
+from poagate.formats.device_records import STAGED, Manufacturers, Records, device_key
 from poagate.formats.errors import InputError, Rejection, truncate_raw
 from poagate.formats.guid_list import GuidListLines
 from poagate.formats.inventory import COLUMNS
-from poagate.formats.inventory_columns import (
-    STAGED,
-    Header,
-    InventoryColumns,
-    Manufacturers,
-    Records,
-    device_key,
-    read_header,
-    split_rows,
+from poagate.formats.inventory_columns import Header, InventoryColumns, read_header, split_rows
+from poagate.formats.lines import (
+    MAX_LINE_BYTES,
+    LineBlock,
+    Sha256Reader,
+    line_blocks,
+    without_first_line,
 )
-from poagate.formats.lines import MAX_LINE_BYTES, LineBlock, Sha256Reader, line_blocks
 from poagate.service.inputs import file_sha256
 from poagate.store.records import InventoryLoad
 from poagate.store.store import Store
@@ -147,9 +145,9 @@ def _after_header(blocks: Iterator[LineBlock]) -> Iterator[LineBlock]:
     """The blocks after the header line (line 1)."""
     for block in blocks:
         if block.first_line == 1:
-            block.lines = block.lines[1:]
-            block.errors = {i - 1: e for i, e in block.errors.items() if i > 0}
-            block.first_line = 2
+            block = without_first_line(block)
+            if not block.lines:
+                continue
         yield block
 
 

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 
-from poagate.formats.inventory_columns import DEVICE, HAS_CHF, Keys, Records
+from poagate.formats.device_records import DEVICE, HAS_CHF, Keys, Records
 
 HUB = np.dtype([("chf", "<u8"), ("device", "<u8"), ("operator", "u1"), ("type", "u1")])
 DEVICES, HUBS = 0, 1  # the kinds of block
@@ -75,13 +75,18 @@ def by_bucket(records: Records, key_field: str, bits: int) -> Iterator[tuple[int
 def settle_devices(staged: Records) -> Records:
     """One bucket's staged records as ``DEVICE`` records in spread order, one a device: the
     row on the latest line wins (SPEC §3)."""
-    keys = staged["key"]
-    order = np.lexsort((staged["line"], spread(keys)))
-    ordered = staged[order]
-    ordered_keys = ordered["key"]
-    last = np.ones(len(ordered), np.bool_)
-    last[:-1] = ordered_keys[1:] != ordered_keys[:-1]
-    kept = ordered[last]
+    if len(staged) == 0:
+        return np.empty(0, DEVICE)
+    order = np.argsort(spread(staged["key"]))
+    ordered_keys = staged["key"][order]
+    first = np.ones(len(order), np.bool_)
+    first[1:] = ordered_keys[1:] != ordered_keys[:-1]
+    if not first.all():  # a device on several lines: the latest line's row
+        lines = staged["line"][order]
+        group = np.cumsum(first) - 1
+        latest = np.maximum.reduceat(lines, np.flatnonzero(first))
+        order = order[lines == latest[group]]
+    kept = staged[order]
     devices = np.empty(len(kept), DEVICE)
     for name in DEVICE.names or ():
         devices[name] = kept[name]
