@@ -18,16 +18,15 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol, cast
 
 import orjson
 
-from poagate.domain.events import Activation, Ad1Alert, Event, Ignored
+from poagate.domain.events import Event, Ignored
 from poagate.domain.gate import Gate
 from poagate.domain.outcomes import ForwardedAlert, SuppressionEntry, released_as_forwarded
-from poagate.domain.reference import Config, FleetSlice, GuidList
+from poagate.domain.reference import Config
 from poagate.formats.errors import InputError, Rejection, truncate_raw
 from poagate.formats.records import (
     activation_fields,
@@ -35,9 +34,9 @@ from poagate.formats.records import (
     outcome_line,
     rejection_fields,
 )
-from poagate.service.device_cache import DeviceCache
-from poagate.service.inputs import Item, ScannedFile, merged, scan
+from poagate.service.inputs import ScannedFile, merged, scan
 from poagate.service.reference_loads import collector_paused, load_reference
+from poagate.service.replay_fleet import Lookahead, read_ahead, restore_gate
 from poagate.service.writer import WriterProcess
 from poagate.store.batch import Batch
 from poagate.store.codec import Rows
@@ -45,8 +44,6 @@ from poagate.store.store import Store
 
 # Below this much input a second process costs more to start than it saves.
 WRITER_PROCESS_MIN_BYTES = 4 * 1024 * 1024
-# Events read ahead at a time, so that the fleet they name is read from the store in one go.
-LOOKAHEAD = 20_000
 
 
 class Progress(Protocol):
@@ -230,63 +227,6 @@ def _closing_writer(writer: WriterProcess) -> Iterator[None]:
     writer.close()
 
 
-def restore_gate(store: Store, config: Config) -> Gate:
-    """The gate with everything decided before. It reads the fleet through a ``FleetSlice``
-    that ``decide_events`` fills from the store for each stretch of events (SPEC §11: no
-    Python object per device of the fleet)."""
-    fleet = FleetSlice()
-    gate = Gate(fleet, GuidList(store.reference.guid_version(), frozenset()), config)
-    gate.restore(store.decisions.activation_records(), store.decisions.decided_alert_ids())
-    if gate.guards.active:
-        signs = list(store.decisions.signs_of_life())
-        outcomes = list(store.reads.ad1_outcomes())
-        # The guards ask the fleet about every device and hub of what they restore.
-        devices = list(dict.fromkeys(device_id for device_id, _ in signs))
-        hubs = list(dict.fromkeys(o.chf_id for o in outcomes))
-        for start in range(0, max(len(devices), len(hubs)), LOOKAHEAD):
-            part = hubs[start : start + LOOKAHEAD]
-            store.fleet.fill(fleet, devices[start : start + LOOKAHEAD] + part, part, True)
-        gate.guards.restore(signs, outcomes)
-    return gate
-
-
-class Lookahead:
-    """Reads the fleet and the GUID list for a stretch of events before the gate decides
-    them: the devices activations, and with release-if-dark device messages, name; the hubs
-    of AD1s (and with area-outage the hubs themselves and the ESMEs they route to)."""
-
-    def __init__(self, store: Store, gate: Gate) -> None:
-        self._store = store
-        self._gate = gate
-        self._fleet = cast(FleetSlice, gate.inventory)
-        self._cache = DeviceCache()
-        self._signs = gate.guards.release_after is not None
-        self._area = gate.guards.area_threshold is not None
-
-    def read(self, items: list[Item]) -> None:
-        targets: dict[str, None] = {}
-        named: dict[str, None] = {}
-        hubs: dict[str, None] = {}
-        for item in items:
-            event = item[4]
-            kind = type(event)
-            if kind is Ad1Alert:
-                hubs[cast(Ad1Alert, event).chf_id] = None
-            elif kind is Activation:
-                targets[cast(Activation, event).device_id] = None
-            elif self._signs and kind is not InputError and kind is not Ignored:
-                named[cast(Event, event).device_id] = None  # type: ignore[union-attr]
-        devices = [*targets, *named, *(hubs if self._area else ())]
-        fleet = self._fleet
-        fleet.clear()
-        found = self._cache.lookup(self._store.fleet, devices, list(hubs), self._area)
-        fleet.devices.update(found.devices)
-        fleet.routes.update(found.routes)
-        version = self._gate.guid_list.version
-        if targets and version is not None:
-            self._gate.guid_list = self._store.reference.guid_list_for(list(targets))
-
-
 def decide_events(
     store: Store,
     request: ReplayRequest,
@@ -330,7 +270,7 @@ def decide_events(
     decide = gate.apply
     processed = 0
     lookahead = Lookahead(store, gate)
-    for _key, index, line_number, raw, parsed in _read_ahead(
+    for _key, index, line_number, raw, parsed in read_ahead(
         merged(inputs.files, inputs.skips), lookahead
     ):
         if type(parsed) is InputError:
@@ -373,16 +313,6 @@ def decide_events(
         progress.phase("Writing the Suppression Log and forwarded alerts", None)
         write_outcome_files(store, out)
     return processed
-
-
-def _read_ahead(items: Iterator[Item], lookahead: Lookahead) -> Iterator[Item]:
-    """``items``, a stretch at a time, each stretch's fleet read before it is decided."""
-    while True:
-        stretch = list(islice(items, LOOKAHEAD))
-        if not stretch:
-            return
-        lookahead.read(stretch)
-        yield from stretch
 
 
 def write_other_outputs(store: Store, out: Path, gate: Gate, progress: Progress) -> None:
