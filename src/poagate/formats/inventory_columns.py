@@ -29,7 +29,7 @@ from poagate.formats.bulk_cells import (
     DERIVED,
     GATHER_PADDING,
     ODD,
-    Cells,
+    Column,
     canonical_postcodes,
     codes_of,
     device_keys,
@@ -208,12 +208,19 @@ class InventoryColumns:
         ends = np.flatnonzero(buffer == 10)
         starts = np.empty_like(ends)
         starts[0], starts[1:] = 0, ends[:-1] + 1
-        commas = np.flatnonzero(buffer == 44)
-        owner = np.searchsorted(ends, commas)
+        is_comma = buffer == 44
+        commas = np.flatnonzero(is_comma)
         width = self.width
-        shaped = np.bincount(owner, minlength=len(ends)) == width - 1
+        if len(commas) == len(ends) * (width - 1):
+            cuts = commas.reshape(len(ends), width - 1)
+            shaped = (cuts[:, 0] >= starts) & (cuts[:, -1] < ends)  # each line its own commas
+        else:
+            shaped = np.zeros(len(ends), np.bool_)
+        if not shaped.all():
+            owner = np.searchsorted(ends, commas)
+            shaped = np.bincount(owner, minlength=len(ends)) == width - 1
+            cuts = commas[shaped[owner]].reshape(-1, width - 1)
         good = np.flatnonzero(shaped)
-        cuts = commas[shaped[owner]].reshape(len(good), width - 1)
         first = np.empty((len(good), width), np.int64)
         last = np.empty((len(good), width), np.int64)
         first[:, 0], first[:, 1:] = starts[good], cuts + 1
@@ -231,14 +238,15 @@ class InventoryColumns:
             gather(buffer, *chfs, 23),
             gather(buffer, *mpans, 13),
             gather(buffer, *operators, 2),
-            gather(buffer, *postcodes, 8),
+            gather(buffer, *postcodes, 8, masked=True),
             maker_codes,
             ok,
             lines,
         )
-        text = block.lines
+        odd = np.flatnonzero(~shaped).tolist()
+        text = block.lines if odd or slow else []  # split into lines only when needed
         rejected: list[Rejection] = []
-        others = [(text[i], block.first_line + i) for i in np.flatnonzero(~shaped).tolist()]
+        others = [(text[i], block.first_line + i) for i in odd]
         rows: list[tuple[list[str], int]] = []
         read = len(good)
         for line, number in others:
@@ -294,7 +302,7 @@ class InventoryColumns:
             return np.zeros(0, np.uint16)
         lengths = ends - starts
         width = int(min(lengths.max(), _MAKER_WIDTH))
-        cells = gather(buffer, starts, ends, width)
+        cells, _ = gather(buffer, starts, ends, width + 1, masked=True)
         ok &= lengths <= _MAKER_WIDTH
         names, inverse = np.unique(
             np.ascontiguousarray(cells).view(f"S{width + 1}").ravel(), return_inverse=True
@@ -321,13 +329,13 @@ def _plain(raw: bytes) -> bool:
 
 
 def _bulk(
-    ids: Cells,
-    types: Cells,
-    smets: Cells,
-    chfs: Cells,
-    mpans: Cells,
-    operators: Cells,
-    postcodes: Cells,
+    ids: Column,
+    types: Column,
+    smets: Column,
+    chfs: Column,
+    mpans: Column,
+    operators: Column,
+    postcodes: Column,
     maker_codes: Any,
     ok: npt.NDArray[np.bool_],
     lines: npt.NDArray[np.uint32],
@@ -348,7 +356,7 @@ def _bulk(
     derived = np.where(mpan_ok, mpan_values // 10**11, NO_OPERATOR)
     operator = np.where(given == DERIVED, derived, given)
     postcode, postcode_ok = canonical_postcodes(postcodes)
-    postcode_empty = postcode == b""
+    postcode_empty = postcodes[1] == 0
     ok &= postcode_ok | postcode_empty
     good = np.flatnonzero(ok)
     records = np.empty(len(good), STAGED)
@@ -394,7 +402,7 @@ def read_inventory(stream: IO[str], source: str) -> InventoryFile:
     rejected: list[Rejection] = []
     read = 0
     for block in (first, *blocks):
-        if not block.lines:
+        if block.line_count == 0:
             continue
         parsed = columns.parse(block)
         parts.append(parsed.records)

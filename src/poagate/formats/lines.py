@@ -29,11 +29,27 @@ class LineBlock:
     """
 
     first_line: int
-    lines: list[str]
+    text: list[str] | None  # the lines, or None until asked for (``lines``)
     end: int | None
     errors: dict[int, str] = field(default_factory=dict)
     has_nul: bool = True  # whether any line may hold a NUL character
     raw: bytes | None = None  # the lines as read, joined by "\n", when all are UTF-8
+
+    @property
+    def lines(self) -> list[str]:
+        """The lines as text. A block of ASCII is split only when someone asks: a bulk reader
+        may read it from ``raw`` alone."""
+        if self.text is None:
+            assert self.raw is not None
+            self.text = self.raw.decode("ascii").split("\n")
+        return self.text
+
+    @property
+    def line_count(self) -> int:
+        if self.text is None:
+            assert self.raw is not None
+            return self.raw.count(b"\n") + 1
+        return len(self.text)
 
 
 class Sha256Reader:
@@ -101,7 +117,7 @@ def line_blocks(
         whole, pending = buffer[:cut], buffer[cut + 1 :]
         position += cut + 1
         block = _decode(whole, line, position)
-        line += len(block.lines)
+        line += block.line_count
         yield block
         if len(pending) > MAX_LINE_BYTES:
             position += len(pending)
@@ -121,7 +137,7 @@ def without_first_line(block: LineBlock) -> LineBlock:
         raw = b"" if cut < 0 else raw[cut + 1 :]
     return LineBlock(
         block.first_line + 1,
-        block.lines[1:],
+        [] if raw == b"" else None if block.text is None else block.text[1:],
         block.end,
         {i - 1: e for i, e in block.errors.items() if i > 0},
         block.has_nul,
@@ -137,6 +153,8 @@ def _too_long(line: int, start: bytes) -> LineBlock:
 
 
 def _decode(whole: bytes, first_line: int, end: int) -> LineBlock:
+    if whole.isascii():
+        return LineBlock(first_line, None, end, has_nul=b"\x00" in whole, raw=whole)
     try:
         text = whole.decode("utf-8")
     except UnicodeDecodeError:

@@ -112,7 +112,7 @@ def load_inventory(
         last_line = lines_done
         for block in blocks:
             parsed = columns.parse(block)
-            last_line = block.first_line + len(block.lines) - 1
+            last_line = block.first_line + block.line_count - 1
             pending.append(parsed.records)
             rejected += parsed.rejected
             rows_read += parsed.rows_read
@@ -146,7 +146,7 @@ def _after_header(blocks: Iterator[LineBlock]) -> Iterator[LineBlock]:
     for block in blocks:
         if block.first_line == 1:
             block = without_first_line(block)
-            if not block.lines:
+            if block.line_count == 0:
                 continue
         yield block
 
