@@ -2,8 +2,9 @@
 
 Each check takes a column of cells as a matrix of bytes, a row per cell at least as wide as the
 canonical form, and the length of each cell (``fixed_width`` from text, or ``gather`` straight
-from a block of the file's bytes), and says which cells are canonical and what they hold. A cell that is
-not (stray spaces, another spelling, a fault) is for ``poagate.formats.inventory`` to judge.
+from a block of the file's bytes), and says which cells are canonical and what they hold. A
+cell that is not (stray spaces, another spelling, a fault) is for ``poagate.formats.inventory``
+to judge.
 """
 
 from __future__ import annotations
