@@ -14,6 +14,8 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -132,21 +134,43 @@ _CSV_BODY = {
     openapi_extra=_CSV_BODY,
 )
 async def put_inventory(request: Request, principal: Admin) -> Json:
-    source = "PUT /v1/reference/inventory"
+    return await _inventory_version(
+        request,
+        principal,
+        "PUT /v1/reference/inventory",
+        "inventory.load",
+        partial(load_inventory, resume=False),
+    )
+
+
+async def _inventory_version(
+    request: Request,
+    principal: Principal,
+    source: str,
+    action: str,
+    run: Callable[[Store, Path, datetime, str], LoadResult],
+) -> Json:
+    """Spool the body, make a version of it with ``run`` and audit it as ``action``."""
     now = context_of(request).settings.clock()
 
-    def load(store: Store, path: Path) -> LoadResult:
-        result = load_inventory(store, path, now, source, resume=False)
+    def work(store: Store, path: Path) -> LoadResult:
+        result = run(store, path, now, source)
         v = result.version
         store.audit.record(
             now,
             principal.actor,
-            "inventory.load",
-            {"load": v.id, "rows_accepted": v.rows_accepted, "rows_rejected": v.rows_rejected},
+            action,
+            {
+                "load": v.id,
+                "rows_accepted": v.rows_accepted,
+                "rows_removed": v.rows_removed,
+                "rows_rejected": v.rows_rejected,
+            },
         )
         return result
 
-    return Json(_answer(await _with_upload(request, "inventory", load)))
+    noun = "inventory" if action == "inventory.load" else "change file"
+    return Json(_answer(await _with_upload(request, noun, work)))
 
 
 @router.post(
@@ -160,26 +184,13 @@ async def put_inventory(request: Request, principal: Admin) -> Json:
     openapi_extra=_CSV_BODY,
 )
 async def post_changes(request: Request, principal: Admin) -> Json:
-    source = "POST /v1/reference/inventory/changes"
-    now = context_of(request).settings.clock()
-
-    def apply(store: Store, path: Path) -> LoadResult:
-        result = apply_changes(store, path, now, source)
-        v = result.version
-        store.audit.record(
-            now,
-            principal.actor,
-            "inventory.changes",
-            {
-                "load": v.id,
-                "rows_accepted": v.rows_accepted,
-                "rows_removed": v.rows_removed,
-                "rows_rejected": v.rows_rejected,
-            },
-        )
-        return result
-
-    return Json(_answer(await _with_upload(request, "change file", apply)))
+    return await _inventory_version(
+        request,
+        principal,
+        "POST /v1/reference/inventory/changes",
+        "inventory.changes",
+        apply_changes,
+    )
 
 
 @router.get(
