@@ -295,3 +295,16 @@ def test_read_inventory_keeps_the_later_row_for_a_device() -> None:
     loaded = read_inventory(io.StringIO(text), "x")
     assert [(d.device_id, d.manufacturer) for d in loaded.devices] == [(CHF, "T"), (ESME, "B")]
     assert loaded.devices[0].device_type is DeviceType.CHF
+
+
+def test_a_hub_whose_devices_run_over_several_blocks(database: str, tmp_path: Path) -> None:
+    """R8 and the devices joined to a hub when its records fill more than one block."""
+    esmes = [
+        esme(f"00-DB-12-00-00-00-01-{n:02X}", CHF, operator=f"{10 + n % 14}") for n in range(130)
+    ]
+    with open_store(database, "service") as store:
+        load_inventory(store, write(tmp_path / "a.csv", [*esmes, hub(), hub(CHF_2)]), NOW)
+        found = store.fleet.lookup([], [CHF, CHF_2], esmes=True)
+        assert found.esme_for_chf(CHF) == esmes[0]
+        assert found.esme_for_chf(CHF_2) is None
+        assert store.fleet.members([CHF]) == {e.device_id: CHF for e in esmes}
