@@ -21,6 +21,7 @@ from poagate.store import fleet as fleet_module
 from poagate.store import fleet_blocks
 from poagate.store.database import open_store
 from poagate.store.fleet import FleetStore, LoadSuperseded
+from poagate.store.fleet_blocks import block_ids
 from poagate.store.store import Store
 from tests.helpers import CHF, CHF_2, ESME, ESME_2, INVENTORY_HEADER, esme, hub, mpan, ts
 
@@ -126,7 +127,9 @@ def test_a_full_load_replaces_the_inventory_and_its_blocks_go(
         assert found.network_operator_of_chf(CHF) == ""
         states = {v.id: v.state for v in store.fleet.versions()}
         assert states == {first.id: "replaced", second.id: "in_force"}
-        blocks = store.db.scalar("SELECT COUNT(*) FROM fleet_blocks WHERE load_id = ?", (first.id,))
+        blocks = store.db.scalar(
+            "SELECT COUNT(*) FROM fleet_blocks WHERE id >= ? AND id < ?", block_ids(first.id)
+        )
         assert blocks == 0
         assert store.db.scalar("SELECT COUNT(*) FROM fleet_pages") == 0
 

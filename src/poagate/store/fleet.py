@@ -40,6 +40,8 @@ from poagate.store.fleet_blocks import (
     DEVICES,
     HUB,
     HUBS,
+    block_id,
+    block_ids,
     bucket_bits,
     by_bucket,
     cut,
@@ -57,7 +59,7 @@ _LOAD = (
     "base, rows_removed, device_count, finished_at FROM inventory_loads"
 )
 PAGES = Insert("fleet_pages", ("load_id", "kind", "bucket", "page", "body"))
-BLOCKS = Insert("fleet_blocks", ("load_id", "kind", "block", "first_key", "body"))
+BLOCKS = Insert("fleet_blocks", ("id", "first_key", "body"))
 _CLEAN_BATCH = 2_000
 
 
@@ -210,7 +212,7 @@ class FleetStore(FleetReads):
         db = self._db
         bits = self._loading(load_id)
         with db.transaction():
-            db.run("DELETE FROM fleet_blocks WHERE load_id = ?", (load_id,))
+            db.run("DELETE FROM fleet_blocks WHERE id >= ? AND id < ?", block_ids(load_id))
             db.run("DELETE FROM fleet_pages WHERE load_id = ? AND kind = ?", (load_id, HUBS))
         devices = 0
         hub_count = 0
@@ -225,7 +227,7 @@ class FleetStore(FleetReads):
                 self._loading(load_id)
                 rows = []
                 for first, body in cut(settled, DEVICES):
-                    rows.append((load_id, DEVICES, block, signed(first), body))
+                    rows.append((block_id(load_id, DEVICES, block), signed(first), body))
                     block += 1
                 db.insert(BLOCKS, rows)
                 db.insert(
@@ -241,7 +243,7 @@ class FleetStore(FleetReads):
             hubs = settle_hubs(self._pages(load_id, HUBS, bucket, HUB))
             rows = []
             for first, body in cut(hubs, HUBS):
-                rows.append((load_id, HUBS, block, signed(first), body))
+                rows.append((block_id(load_id, HUBS, block), signed(first), body))
                 block += 1
             with db.transaction():
                 db.insert(BLOCKS, rows)
@@ -284,15 +286,16 @@ class FleetStore(FleetReads):
         db = self._db
         base = self.base()
         removed = 0
-        statements = (
-            "DELETE FROM fleet_pages WHERE load_id IN (SELECT id FROM inventory_loads "
-            "WHERE state <> 'loading')",
-            "DELETE FROM fleet_blocks WHERE load_id IN (SELECT id FROM inventory_loads "
-            "WHERE state IN ('replaced', 'failed'))",
-        )
-        for statement in statements:
+        with db.transaction():
+            db.run(
+                "DELETE FROM fleet_pages WHERE load_id IN (SELECT id FROM inventory_loads "
+                "WHERE state <> 'loading')"
+            )
+        for (gone,) in db.fetch(
+            "SELECT id FROM inventory_loads WHERE state IN ('replaced', 'failed')"
+        ):
             with db.transaction():
-                db.run(statement)
+                db.run("DELETE FROM fleet_blocks WHERE id >= ? AND id < ?", block_ids(gone))
         for table, key in (("devices", "device_id"), ("removed_devices", "device_id")):
             while True:
                 with db.transaction():

@@ -39,6 +39,18 @@ _SPREAD = np.uint64(0x9E3779B97F4A7C15)  # odd: multiplying by it permutes the 6
 BUCKET_ROWS = 1_000_000  # about this many rows per bucket, sorted in memory at once
 
 
+def block_id(load_id: int, kind: int, block: int) -> int:
+    """A block's key in the store: its load, kind and number in one integer."""
+    return load_id << 33 | kind << 32 | block
+
+
+def block_ids(load_id: int, kind: int | None = None) -> tuple[int, int]:
+    """The range [first, end) of the ids of a load's blocks (of one kind)."""
+    if kind is None:
+        return load_id << 33, (load_id + 1) << 33
+    return block_id(load_id, kind, 0), block_id(load_id, kind, 0) + (1 << 32)
+
+
 def spread(keys: Keys) -> Keys:
     """The order blocks are kept in (see the module docstring)."""
     with np.errstate(over="ignore"):

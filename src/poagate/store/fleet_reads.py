@@ -20,7 +20,16 @@ import orjson
 from poagate.domain.reference import Device, DeviceType, FleetSlice, Route
 from poagate.formats.device_records import ESME_CODE, Keys, Records, device_id_of, device_of
 from poagate.store.codec import DEVICE_COLUMNS, decode_device
-from poagate.store.fleet_blocks import DEVICES, HUBS, RECORD, runs, search, spread
+from poagate.store.fleet_blocks import (
+    DEVICES,
+    HUBS,
+    RECORD,
+    block_id,
+    block_ids,
+    runs,
+    search,
+    spread,
+)
 from poagate.store.sqlbase import Database
 
 BASE_META = "inventory_base"  # the full load in force (none: 0)
@@ -210,9 +219,8 @@ class FleetReads:
             firsts = [
                 r[0]
                 for r in self._db.fetch(
-                    "SELECT first_key FROM fleet_blocks WHERE load_id = ? AND kind = ? "
-                    "ORDER BY block",
-                    (base, kind),
+                    "SELECT first_key FROM fleet_blocks WHERE id >= ? AND id < ? ORDER BY id",
+                    block_ids(base, kind),
                 )
             ]
             fence = np.array(firsts, np.int64).view(np.uint64) ^ _TOP_BIT
@@ -238,9 +246,8 @@ class FleetReads:
         bodies = [
             r[0]
             for r in db.fetch(
-                "SELECT body FROM fleet_blocks WHERE load_id = ? AND kind = ? AND {in:block} "
-                "ORDER BY block",
-                (base, kind, db.list_param(wanted.tolist())),
+                "SELECT body FROM fleet_blocks WHERE {in:id} ORDER BY id",
+                (db.list_param((wanted + block_id(base, kind, 0)).tolist()),),
             )
         ]
         return np.frombuffer(b"".join(bodies), RECORD[kind])

@@ -76,15 +76,15 @@ inventory_loads = Table(
 
 # The packed fleet of each full load (poagate.store.fleet_blocks): device and hub blocks in
 # spread-key order, and while a load is staged, its pages of rows by bucket.
+# A block's id is its load, kind and number in one integer (fleet_blocks.block_id): SQLite's
+# rowid, so that fetching one is a single seek and a block sits in the row, not in overflow
+# pages (a WITHOUT ROWID table keeps at most about 1 KB of a row in its page).
 fleet_blocks = Table(
     "fleet_blocks",
     metadata,
-    Column("load_id", Integer, primary_key=True),
-    Column("kind", SmallInteger, primary_key=True),
-    Column("block", Integer, primary_key=True),
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
     Column("first_key", BigInteger, nullable=False),  # the spread key, as a signed integer
     Column("body", LargeBinary, nullable=False),
-    sqlite_with_rowid=False,
 )
 
 fleet_pages = Table(

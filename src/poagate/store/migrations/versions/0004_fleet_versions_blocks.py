@@ -45,13 +45,10 @@ def upgrade() -> None:
     op.execute("UPDATE inventory_loads SET base = 0, finished_at = loaded_at")
     op.create_table(
         "fleet_blocks",
-        sa.Column("load_id", sa.Integer(), nullable=False),
-        sa.Column("kind", sa.SmallInteger(), nullable=False),
-        sa.Column("block", sa.Integer(), nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("first_key", sa.BigInteger(), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
-        sa.PrimaryKeyConstraint("load_id", "kind", "block"),
-        sqlite_with_rowid=False,
+        sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
         "fleet_pages",
