@@ -311,3 +311,40 @@ def test_a_hub_whose_devices_run_over_several_blocks(database: str, tmp_path: Pa
         assert found.esme_for_chf(CHF) == esmes[0]
         assert found.esme_for_chf(CHF_2) is None
         assert store.fleet.members([CHF]) == {e.device_id: CHF for e in esmes}
+
+
+def test_revision_0004_keeps_the_devices_in_force_and_goes_down_and_up(tmp_path: Path) -> None:
+    """Loads before 0004 upserted into ``devices``: after the upgrade they are changes over an
+    empty base, so the same devices are in force; the revision goes down and up again."""
+    import sqlite3
+
+    from alembic import command
+
+    from poagate.store.migrate import alembic_config
+    from poagate.store.sqlite import SqliteStore
+
+    path = tmp_path / "old.db"
+    config = alembic_config(f"sqlite:///{path}")
+    command.upgrade(config, "0003")
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO inventory_loads (id, loaded_at, source, sha256, rows_read, "
+            "rows_accepted, rows_rejected) VALUES (1, 0, 'old.csv', 'x', 2, 2, 0)"
+        )
+        conn.execute(
+            "INSERT INTO devices VALUES (?, 'ESME', 'SMETS2', 'LANDIS+GYR', ?, ?, '10', "
+            "'SW1A 1AA', 1)",
+            (ESME, CHF, mpan("10")),
+        )
+    with SqliteStore(path) as store:
+        found = store.fleet.lookup([ESME], [CHF], esmes=True)
+        assert found.get(ESME) == esme()
+        assert found.network_operator_of_chf(CHF) == "10"
+        [version] = store.fleet.versions()
+        assert (version.kind, version.state, version.base) == ("changes", "applied", 0)
+    command.downgrade(config, "0003")
+    command.upgrade(config, "head")
+    with SqliteStore(path) as store:
+        assert store.fleet.lookup([ESME], []).get(ESME) == esme()
+        load_inventory(store, write(tmp_path / "new.csv", [esme(ESME_2, CHF_2)]), NOW)
+        assert store.fleet.lookup([ESME], []).get(ESME) is None
