@@ -15,6 +15,9 @@ start included):
 * **HTTP**: ``poagate serve`` (one worker) on the store; batches of 1,000 JSON AD1s from hubs
   across the fleet, 4 connections for ``--seconds`` (wrk): AD1s/s and the server's peak RSS.
 
+Decisions are measured in ``--rounds`` rounds, each fleet in turn within a round, so that the
+fleets see the same machine; the median is reported with every round's figure.
+
 Then the two whole-replay targets: a fresh store, ``--inventory`` given, against the time
 merely to read the input (``csv.reader`` over the inventory and ``json.loads`` over each event
 line): 25,000 events at 4 million rows, and 300,000 events at 400,000 rows.
@@ -38,6 +41,7 @@ import csv
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import time
 from typing import Any
@@ -121,7 +125,7 @@ def fresh(path: Path) -> Path:
     return path
 
 
-def fleet_run(esmes: int, seconds: int, work: Path) -> dict[str, Any]:
+def fleet_run(esmes: int, work: Path) -> dict[str, Any]:
     files = fleet_files.write_inventory(OUT / "files", esmes)
     inventory = files["inventory"]
     rows = 2 * esmes
@@ -167,31 +171,40 @@ def fleet_run(esmes: int, seconds: int, work: Path) -> dict[str, Any]:
         flush=True,
     )
 
+    return result
+
+
+def replay_run(esmes: int, work: Path, round_number: int) -> dict[str, Any]:
+    """One replay of 2,000 activations and 200,000 AD1s against the fleet in the store."""
+    files = fleet_files.write_inventory(OUT / "files", esmes)
+    db = work / f"fleet-{esmes}.db"
     events = fleet_files.write_events(
-        work / f"events-{esmes}.jsonl", esmes, 200_000, 2_000, f"r{esmes}"
+        work / f"events-{esmes}-{round_number}.jsonl",
+        esmes,
+        200_000,
+        2_000,
+        f"r{esmes}-{round_number}",
+        seed=11 + round_number,
     )
-    result["loadavg_replay"] = loadavg()
+    average = loadavg()
     out = work / f"replay-{esmes}"
     shutil.rmtree(out, ignore_errors=True)
-    replay, replay_rss, _ = timed(
+    seconds, rss, _ = timed(
         [str(POAGATE), "replay", "--guid-list", str(files["guid_list"]), "--db", str(db),
          "--out", str(out), str(events)]
     )  # fmt: skip
     summary = orjson.loads((out / "summary.json").read_bytes())
     decided = summary["run"]["events_processed"]
-    result.update(
-        replay_seconds=round(replay, 2),
-        replay_events_per_second=round(decided / replay),
-        replay_peak_rss_mb=round(replay_rss),
-    )
     print(
-        f"  replay: {decided:,} events in {replay:.1f} s ({decided / replay:,.0f}/s end to "
-        f"end), peak RSS {replay_rss:.0f} MB [load {result['loadavg_replay']}]",
+        f"  {esmes:,} ESMEs, replay: {decided:,} events in {seconds:.1f} s "
+        f"({decided / seconds:,.0f}/s end to end), peak RSS {rss:.0f} MB [load {average}]",
         flush=True,
     )
-
-    result.update(http_run(database, esmes, seconds))
-    return result
+    return {
+        "events_per_second": round(decided / seconds),
+        "peak_rss_mb": round(rss),
+        "loadavg": average,
+    }
 
 
 def http_run(database: str, esmes: int, seconds: int) -> dict[str, Any]:
@@ -226,7 +239,7 @@ def http_run(database: str, esmes: int, seconds: int) -> dict[str, Any]:
             server_peak_rss_mb=round(peak.tree_mb),
         )
         print(
-            f"  HTTP batches: {figures['http_ad1_per_second']:,} AD1/s, "
+            f"  {esmes:,} ESMEs, HTTP batches: {figures['http_ad1_per_second']:,} AD1/s, "
             f"{figures['http_errors']} errors, server peak RSS {peak.tree_mb:.0f} MB "
             f"[load {figures['loadavg_http']}]",
             flush=True,
@@ -302,17 +315,42 @@ def chart(results: dict[str, Any], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="20000,2000000,20000000", help="ESMEs, comma-separated")
-    parser.add_argument("--seconds", type=int, default=15, help="HTTP load per fleet")
+    parser.add_argument("--seconds", type=int, default=15, help="HTTP load per fleet and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of decisions per fleet")
     parser.add_argument("--skip-whole", action="store_true", help="leave out the whole replays")
     parser.add_argument("--chart", action="store_true", help="write docs/img/fleet.png")
     args = parser.parse_args()
     work = OUT / "work"
     work.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"fleets": [], "whole_replays": []}
-    for esmes in (int(s) for s in args.sizes.split(",")):
+    sizes = [int(s) for s in args.sizes.split(",")]
+    for esmes in sizes:
         print(f"fleet of {esmes:,} ESMEs ({2 * esmes:,} rows)", flush=True)
-        results["fleets"].append(fleet_run(esmes, args.seconds, work))
+        results["fleets"].append(fleet_run(esmes, work))
         (OUT / "results.json").write_text(json.dumps(results, indent=2))
+    # Decisions: every fleet in turn, round after round, so that each sees the machine as the
+    # others do; the median of the rounds.
+    runs: dict[int, dict[str, list[Any]]] = {n: {"replay": [], "http": []} for n in sizes}
+    for round_number in range(args.rounds):
+        print(f"decisions, round {round_number + 1} of {args.rounds}", flush=True)
+        for esmes in sizes:
+            runs[esmes]["replay"].append(replay_run(esmes, work, round_number))
+        for esmes in sizes:
+            database = f"sqlite:///{work / f'fleet-{esmes}.db'}"
+            runs[esmes]["http"].append(http_run(database, esmes, args.seconds))
+    for fleet in results["fleets"]:
+        replays, https = runs[fleet["esmes"]]["replay"], runs[fleet["esmes"]]["http"]
+        fleet.update(
+            replay_events_per_second=statistics.median(r["events_per_second"] for r in replays),
+            replay_rounds=[r["events_per_second"] for r in replays],
+            replay_peak_rss_mb=max(r["peak_rss_mb"] for r in replays),
+            http_ad1_per_second=statistics.median(h["http_ad1_per_second"] for h in https),
+            http_rounds=[h["http_ad1_per_second"] for h in https],
+            http_errors=sum(h["http_errors"] for h in https),
+            server_peak_rss_mb=max(h["server_peak_rss_mb"] for h in https),
+            decision_loadavgs=[r["loadavg"] for r in replays] + [h["loadavg_http"] for h in https],
+        )
+    (OUT / "results.json").write_text(json.dumps(results, indent=2))
     if not args.skip_whole:
         print("whole replays", flush=True)
         results["whole_replays"].append(whole_replay(2_000_000, 25_000, work))
