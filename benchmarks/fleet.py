@@ -318,16 +318,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15, help="HTTP load per fleet and round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of decisions per fleet")
     parser.add_argument("--skip-whole", action="store_true", help="leave out the whole replays")
+    parser.add_argument(
+        "--decisions-only",
+        action="store_true",
+        help="measure decisions again on the stores of the last run (its load figures kept)",
+    )
     parser.add_argument("--chart", action="store_true", help="write docs/img/fleet.png")
     args = parser.parse_args()
     work = OUT / "work"
     work.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"fleets": [], "whole_replays": []}
     sizes = [int(s) for s in args.sizes.split(",")]
-    for esmes in sizes:
-        print(f"fleet of {esmes:,} ESMEs ({2 * esmes:,} rows)", flush=True)
-        results["fleets"].append(fleet_run(esmes, work))
-        (OUT / "results.json").write_text(json.dumps(results, indent=2))
+    if args.decisions_only:  # the stores and load figures of the last run
+        results = json.loads((OUT / "results.json").read_text())
+        results["fleets"] = [f for f in results["fleets"] if f["esmes"] in sizes]
+    else:
+        for esmes in sizes:
+            print(f"fleet of {esmes:,} ESMEs ({2 * esmes:,} rows)", flush=True)
+            results["fleets"].append(fleet_run(esmes, work))
+            (OUT / "results.json").write_text(json.dumps(results, indent=2))
     # Decisions: every fleet in turn, round after round, so that each sees the machine as the
     # others do; the median of the rounds.
     runs: dict[int, dict[str, list[Any]]] = {n: {"replay": [], "http": []} for n in sizes}
@@ -353,8 +362,10 @@ def main() -> None:
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     if not args.skip_whole:
         print("whole replays", flush=True)
-        results["whole_replays"].append(whole_replay(2_000_000, 25_000, work))
-        results["whole_replays"].append(whole_replay(200_000, 300_000, work))
+        results["whole_replays"] = [
+            whole_replay(2_000_000, 25_000, work),
+            whole_replay(200_000, 300_000, work),
+        ]
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     if args.chart and results["fleets"]:
         chart(results, ROOT / "docs" / "img" / "fleet.png")

@@ -12,6 +12,7 @@ or moved that ESME or joined another to the hub, which the change rows say.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,38 @@ def keys_of(device_ids: Iterable[str]) -> Keys:
     return np.array([int(d.replace("-", ""), 16) for d in device_ids], np.uint64)
 
 
+@dataclass(slots=True)
+class Changes:
+    """The Device IDs change files touched (upserted or removed) since the full load in force,
+    and the hubs their upserted rows name, as sorted numbers (8 bytes each)."""
+
+    generation: int
+    base: int
+    devices: Keys
+    hubs: Keys
+
+    @property
+    def any(self) -> bool:
+        return len(self.devices) > 0
+
+    def touches(self, keys: Keys) -> Any:
+        at = np.minimum(np.searchsorted(self.devices, keys), max(len(self.devices) - 1, 0))
+        return (self.devices[at] == keys) if len(self.devices) else np.zeros(len(keys), bool)
+
+    def devices_among(self, device_ids: Sequence[str]) -> list[str]:
+        if not self.any or not device_ids:
+            return []
+        hit = self.touches(keys_of(device_ids))
+        return [d for d, h in zip(device_ids, hit.tolist(), strict=True) if h]
+
+    def hubs_among(self, chf_ids: Sequence[str]) -> list[str]:
+        if len(self.hubs) == 0 or not chf_ids:
+            return []
+        keys = keys_of(chf_ids)
+        at = np.minimum(np.searchsorted(self.hubs, keys), len(self.hubs) - 1)
+        return [c for c, h in zip(chf_ids, (self.hubs[at] == keys).tolist(), strict=True) if h]
+
+
 class FleetReads:
     """Looks devices and routes up in the version in force (see the module docstring)."""
 
@@ -50,6 +83,7 @@ class FleetReads:
         self._base = -1
         self._fences: dict[int, Keys] = {}
         self._names: list[str] = []
+        self._known_changes: Changes | None = None
 
     def generation(self) -> int:
         """Changes whenever what is in force does (a switch, a change file)."""
@@ -69,7 +103,7 @@ class FleetReads:
     ) -> None:
         """``lookup`` into an existing slice."""
         base = self._current_base()
-        changed = base >= 0 and self._has_changes(base)
+        changed = base >= 0 and self._changes(base).any
         asked = list(dict.fromkeys(device_ids))
         if chf_ids:
             routes = self._routes(base, list(dict.fromkeys(chf_ids)), changed)
@@ -83,17 +117,16 @@ class FleetReads:
 
     def _devices(self, base: int, ids: list[str], changed: bool) -> dict[str, Device | None]:
         found: dict[str, Device | None] = {}
-        if changed:
+        changed_ids = self._changes(base).devices_among(ids) if changed else []
+        if changed_ids:
             db = self._db
             for row in db.fetch(
-                f"{_DEVICES} WHERE {{in:device_id}} AND load_id > ?", (db.list_param(ids), base)
+                f"{_DEVICES} WHERE {{in:device_id}} AND load_id > ?",
+                (db.list_param(changed_ids), base),
             ):
                 found[row[0]] = decode_device(row)
-            for row in db.fetch(
-                "SELECT device_id FROM removed_devices WHERE {in:device_id} AND load_id > ?",
-                (db.list_param(ids), base),
-            ):
-                found[row[0]] = None
+            for device_id in changed_ids:
+                found.setdefault(device_id, None)  # removed
         rest = [d for d in ids if d not in found] if found else ids
         if not rest:
             return found
@@ -117,7 +150,7 @@ class FleetReads:
         """Every device joined to one of the hubs: device_id -> the hub's (SPEC §9: a message
         from any of them is a sign of life at the hub's site)."""
         base = self._current_base()
-        joined = self._joined(base, list(dict.fromkeys(chf_ids)), self._has_changes(base))
+        joined = self._joined(base, list(dict.fromkeys(chf_ids)), self._changes(base).any)
         return {device_id_of(key): chf for chf, found in joined.items() for key, _, _ in found}
 
     def _routes(self, base: int, chf_ids: list[str], changed: bool) -> dict[str, Route]:
@@ -159,23 +192,20 @@ class FleetReads:
         """Hubs as change files left them: devices they changed or removed leave their old
         hub's list; devices they joined to a hub enter it."""
         db = self._db
-        listed = [device_id_of(found[0]) for members in joined.values() for found in members]
-        if listed:
-            overridden = {
-                r[0]
-                for r in db.fetch(
-                    "SELECT device_id FROM devices WHERE {in:device_id} AND load_id > ? "
-                    "UNION SELECT device_id FROM removed_devices WHERE {in:device_id} "
-                    "AND load_id > ?",
-                    (db.list_param(listed), base, db.list_param(listed), base),
-                )
-            }
-            if overridden:
-                for chf_id, members in joined.items():
-                    joined[chf_id] = [m for m in members if device_id_of(m[0]) not in overridden]
+        changes = self._changes(base)
+        listed = [(chf_id, m) for chf_id, members in joined.items() for m in members]
+        touched = changes.touches(np.array([m[0] for _, m in listed], np.uint64))
+        if touched.any():
+            for chf_id in joined:
+                joined[chf_id] = []
+            for (chf_id, member), gone in zip(listed, touched.tolist(), strict=True):
+                if not gone:
+                    joined[chf_id].append(member)
+        hubs = changes.hubs_among(list(joined))
+        if not hubs:
+            return
         for row in db.fetch(
-            f"{_DEVICES} WHERE {{in:chf_id}} AND load_id > ?",
-            (db.list_param(list(joined)), base),
+            f"{_DEVICES} WHERE {{in:chf_id}} AND load_id > ?", (db.list_param(hubs), base)
         ):
             device = decode_device(row)
             if device.chf_id in joined:
@@ -201,13 +231,23 @@ class FleetReads:
             return -1
         return base
 
-    def _has_changes(self, base: int) -> bool:
-        db = self._db
-        return (
-            db.scalar("SELECT 1 FROM devices WHERE load_id > ? LIMIT 1", (base,)) is not None
-            or db.scalar("SELECT 1 FROM removed_devices WHERE load_id > ? LIMIT 1", (base,))
-            is not None
-        )
+    def _changes(self, base: int) -> Changes:
+        """Which devices and hubs change files touched since the full load in force, read once
+        a generation: most lookups then need no query of the change rows at all."""
+        generation = int(self._db.meta(GENERATION_META) or 0)
+        known = self._known_changes
+        if known is None or known.generation != generation or known.base != base:
+            db = self._db
+            rows = db.fetch("SELECT device_id, chf_id FROM devices WHERE load_id > ?", (base,))
+            removed = db.fetch("SELECT device_id FROM removed_devices WHERE load_id > ?", (base,))
+            known = Changes(
+                generation,
+                base,
+                np.unique(keys_of([r[0] for r in rows] + [r[0] for r in removed])),
+                np.unique(keys_of([r[1] for r in rows if r[1]])),
+            )
+            self._known_changes = known
+        return known
 
     def _manufacturers(self, base: int) -> list[str]:
         text = self._db.scalar("SELECT manufacturers FROM inventory_loads WHERE id = ?", (base,))
