@@ -183,7 +183,7 @@ def replay_run(esmes: int, work: Path, round_number: int) -> dict[str, Any]:
         esmes,
         200_000,
         2_000,
-        f"r{esmes}-{round_number}",
+        f"r{esmes}-{round_number}-{time.time_ns()}",  # new alert_ids: a new input each run
         seed=11 + round_number,
     )
     average = loadavg()
