@@ -174,10 +174,31 @@ def fleet_run(esmes: int, work: Path) -> dict[str, Any]:
     return result
 
 
+def forget_decisions(db: Path) -> None:
+    """Empty the store of decisions (not of the fleet), so that each run starts alike: a replay
+    writes every outcome its store holds, and those of earlier rounds would be timed too."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        for table in (
+            "ad1_outcomes",
+            "ad1_duplicates",
+            "activations",
+            "activation_outcomes",
+            "device_messages",
+            "ignored_inputs",
+            "sources",
+            "outbox",
+        ):
+            conn.execute(f"DELETE FROM {table}")  # noqa: S608 - the names are the lines above
+        conn.execute("DELETE FROM rejected_inputs WHERE kind = 'event'")
+
+
 def replay_run(esmes: int, work: Path, round_number: int) -> dict[str, Any]:
     """One replay of 2,000 activations and 200,000 AD1s against the fleet in the store."""
     files = fleet_files.write_inventory(OUT / "files", esmes)
     db = work / f"fleet-{esmes}.db"
+    forget_decisions(db)
     events = fleet_files.write_events(
         work / f"events-{esmes}-{round_number}.jsonl",
         esmes,
@@ -345,6 +366,7 @@ def main() -> None:
         for esmes in sizes:
             runs[esmes]["replay"].append(replay_run(esmes, work, round_number))
         for esmes in sizes:
+            forget_decisions(work / f"fleet-{esmes}.db")
             database = f"sqlite:///{work / f'fleet-{esmes}.db'}"
             runs[esmes]["http"].append(http_run(database, esmes, args.seconds))
     for fleet in results["fleets"]:
