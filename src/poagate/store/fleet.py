@@ -45,6 +45,7 @@ from poagate.store.fleet_blocks import (
     bucket_bits,
     by_bucket,
     cut,
+    fence_kind,
     hub_records,
     settle_devices,
     settle_hubs,
@@ -217,6 +218,7 @@ class FleetStore(FleetReads):
         devices = 0
         hub_count = 0
         block = 0
+        fences: dict[int, list[int]] = {DEVICES: [], HUBS: []}
         for bucket in range(1 << bits):
             staged = self._pages(load_id, DEVICES, bucket, STAGED)
             settled = settle_devices(staged)
@@ -228,6 +230,7 @@ class FleetStore(FleetReads):
                 rows = []
                 for first, body in cut(settled, DEVICES):
                     rows.append((block_id(load_id, DEVICES, block), signed(first), body))
+                    fences[DEVICES].append(first)
                     block += 1
                 db.insert(BLOCKS, rows)
                 db.insert(
@@ -244,9 +247,19 @@ class FleetStore(FleetReads):
             rows = []
             for first, body in cut(hubs, HUBS):
                 rows.append((block_id(load_id, HUBS, block), signed(first), body))
+                fences[HUBS].append(first)
                 block += 1
             with db.transaction():
                 db.insert(BLOCKS, rows)
+        # Each kind's fence in one row, for readers to fetch in one go.
+        with db.transaction():
+            db.insert(
+                BLOCKS,
+                [
+                    (block_id(load_id, fence_kind(kind), 0), 0, np.array(keys, np.uint64).tobytes())
+                    for kind, keys in fences.items()
+                ],
+            )
         # The switch: one short transaction (SPEC §11: decisions see the old or the new).
         with db.transaction():
             self._loading(load_id)

@@ -41,13 +41,19 @@ BUCKET_ROWS = 1_000_000  # about this many rows per bucket, sorted in memory at 
 
 def block_id(load_id: int, kind: int, block: int) -> int:
     """A block's key in the store: its load, kind and number in one integer."""
-    return load_id << 33 | kind << 32 | block
+    return load_id << 35 | kind << 32 | block  # kinds 0-7, 2**32 blocks a kind
+
+
+def fence_kind(kind: int) -> int:
+    """Where a kind's fence is kept: a row of its own (block 0 of this kind), so that a reader
+    fetches it in one go rather than a row a block."""
+    return kind + 2
 
 
 def block_ids(load_id: int, kind: int | None = None) -> tuple[int, int]:
     """The range [first, end) of the ids of a load's blocks (of one kind)."""
     if kind is None:
-        return load_id << 33, (load_id + 1) << 33
+        return load_id << 35, (load_id + 1) << 35
     return block_id(load_id, kind, 0), block_id(load_id, kind, 0) + (1 << 32)
 
 

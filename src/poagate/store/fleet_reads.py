@@ -27,6 +27,7 @@ from poagate.store.fleet_blocks import (
     RECORD,
     block_id,
     block_ids,
+    fence_kind,
     runs,
     search,
     spread,
@@ -256,7 +257,15 @@ class FleetReads:
     def _fence(self, base: int, kind: int) -> Keys:
         fence = self._fences.get(kind)
         if fence is None:
-            firsts = [
+            body = self._db.scalar(
+                "SELECT body FROM fleet_blocks WHERE id = ?",
+                (block_id(base, fence_kind(kind), 0),),
+            )
+            if body is not None:
+                fence = np.frombuffer(bytes(body), np.uint64)
+                self._fences[kind] = fence
+                return fence
+            firsts = [  # a version stored without its fence row
                 r[0]
                 for r in self._db.fetch(
                     "SELECT first_key FROM fleet_blocks WHERE id >= ? AND id < ? ORDER BY id",
