@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import partial
@@ -42,6 +43,7 @@ from poagate.store.store import Store
 router = APIRouter(tags=["reference data"])
 Admin = Annotated[Principal, Depends(require("admin"))]
 _T = TypeVar("_T")
+_GUID_LOADS = threading.Lock()
 _WRITE_BYTES = 4 * 1024 * 1024  # the body goes to disk this much at a time
 
 
@@ -228,7 +230,8 @@ async def put_guid_list(request: Request, principal: Admin) -> Json:
     now = context_of(request).settings.clock()
 
     def load(store: Store, path: Path) -> dict[str, Any]:
-        loaded = load_guid_list(store, path, now, source)
+        with _GUID_LOADS:  # one at a time (docs/decisions.md)
+            loaded = load_guid_list(store, path, now, source)
         version = loaded.version
         store.audit.record(
             now,
