@@ -74,6 +74,7 @@ bench: install system-deps
 	$(BIN)/python benchmarks/verification.py
 	$(BIN)/python benchmarks/vs_alertmanager.py
 	$(BIN)/python benchmarks/profile.py
+	$(BIN)/python benchmarks/fleet.py --chart
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .cache

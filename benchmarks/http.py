@@ -51,8 +51,8 @@ from tests.pg import PostgresServer, free_port
 
 from poagate.api.tokens import new_token, token_sha256
 from poagate.domain.reference import Config
-from poagate.formats.guid_list import read_guid_list
-from poagate.formats.inventory import read_inventory, write_inventory
+from poagate.formats.inventory import write_inventory
+from poagate.service.reference_loads import load_guid_list, load_inventory
 from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.store.database import open_store
 
@@ -144,12 +144,8 @@ def load_store(database: str, inventory: Path, guid: Path) -> str:
     now = datetime.now(UTC)
     token = new_token()
     with open_store(database, "service") as store:
-        with inventory.open(newline="") as f:
-            store.reference.load_inventory(
-                read_inventory(f, inventory.name), inventory.name, "x", now
-            )
-        with guid.open() as f:
-            store.reference.load_guid_list(read_guid_list(f, guid.name), guid.name, "", now)
+        load_inventory(store, inventory, now)
+        load_guid_list(store, guid, now)
         store.tokens.add(token_sha256(token), "dsp", [], "benchmark", now, "benchmark")
     return token
 

@@ -33,12 +33,14 @@ import psutil
 from benchlib import PeakRss  # benchmarks/ is on sys.path when a benchmark runs as a script
 from poagate.domain.events import Ignored
 from poagate.domain.gate import Gate
+from poagate.domain.reference import GuidList, Inventory
 from poagate.formats.duis import parse_duis
+from poagate.formats.guid_list import read_guid_list
 from poagate.formats.inventory import write_inventory
+from poagate.formats.inventory_columns import read_inventory
 from poagate.sim import duis
 from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.sim.traffic import TrafficSpec, generate_traffic
-from poagate.store.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 POAGATE = Path(sys.executable).with_name("poagate")
@@ -133,12 +135,16 @@ def run_replay(
     }
 
 
-def duis_throughput(inventory_db: Path, messages: int, seed: int) -> float:
-    """Parse and decide ``messages`` DUIS messages in process; messages per second."""
+def duis_throughput(inventory: Path, guid: Path, messages: int, seed: int) -> float:
+    """Parse and decide ``messages`` DUIS messages in process (the fleet held in a dictionary
+    inventory); messages per second."""
     rng = random.Random(seed)
-    with SqliteStore(inventory_db, readonly=True) as store:
-        gate = Gate(store.reference.inventory(), store.reference.guid_list())
-    devices = [d for d in gate.inventory if d.chf_id is not None][:50_000]
+    with inventory.open() as f:
+        fleet = Inventory(read_inventory(f, str(inventory)).devices)
+    with guid.open() as f:
+        listed = read_guid_list(f, str(guid))
+    gate = Gate(fleet, GuidList(None, listed.devices))
+    devices = [d for d in fleet if d.chf_id is not None][:50_000]
     start = datetime(2026, 3, 2, tzinfo=UTC)
     corpus: list[tuple[bytes, datetime]] = []
     for n in range(messages):
@@ -185,7 +191,7 @@ def main() -> None:
     inventory, guid = inputs / "inventory.csv", inputs / "guid-list.txt"
     base_seconds, rows, lines = parse_only(inventory, events)
     result = run_replay(args.out / "run", inventory, guid, events)
-    duis_rate = duis_throughput(args.out / "run" / "poagate.db", args.duis, args.seed)
+    duis_rate = duis_throughput(inventory, guid, args.duis, args.seed)
 
     events_per_second = result["events"] / result["seconds"]
     ratio = result["seconds"] / base_seconds

@@ -25,10 +25,9 @@ import pytest
 
 from poagate.domain.outcomes import SuppressionEntry
 from poagate.formats.errors import InputError
-from poagate.formats.guid_list import read_guid_list
-from poagate.formats.inventory import read_inventory
 from poagate.service.ingest import Ingestor, Item
 from poagate.service.inputs import merged, scan
+from poagate.service.reference_loads import load_guid_list, load_inventory
 from poagate.service.releases import arm_release_if_dark, release_dark
 from poagate.service.verifications import arm_verification, verify
 from poagate.sim.scenarios import GuardSetting, prepare, run, scenarios
@@ -76,14 +75,8 @@ def test_a_month_through_the_service_matches_the_replay(
 
     now = datetime.now(UTC)
     with open_store(database, "service") as store:
-        with month.inventory.open(newline="") as f:
-            store.reference.load_inventory(
-                read_inventory(f, "inventory.csv"), "inventory.csv", "", now
-            )
-        with month.guid_list.open() as f:
-            store.reference.load_guid_list(
-                read_guid_list(f, "guid-list.txt"), "guid-list.txt", "", now
-            )
+        load_inventory(store, month.inventory, now)
+        load_guid_list(store, month.guid_list, now)
         guards = {
             "release_after_minutes": setting.release_after_minutes,
             "area_outage_threshold": setting.area_outage_threshold,

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from tests.helpers import CHF, CHF_2, ESME, ESME_2, FIXTURES, USER, duis_template, mpan
-from tests.replay_scenario import Scenario, act, ad1, run_cli
+from tests.replay_scenario import Outputs, Scenario, act, ad1, run_cli
 
 RID = f"{USER}:{ESME}:1000"
 
@@ -357,11 +357,14 @@ def test_unusable_inventory_header_exits_2(scenario: Scenario) -> None:
     assert "the header lacks column(s) device_id" in result.stderr
 
 
-def test_inventory_that_is_not_utf8_exits_2(scenario: Scenario) -> None:
+def test_an_inventory_line_that_is_not_utf8_is_rejected_and_the_rest_loads(
+    scenario: Scenario,
+) -> None:
     scenario.inventory.write_bytes(scenario.inventory.read_bytes() + b"\xff\xfe,ESME\n")
     result = scenario.replay_process(scenario.events("e.jsonl", [ad1("A1", "2026-03-01T10:04Z")]))
-    assert result.returncode == 2
-    assert "not UTF-8 text" in result.stderr
+    assert result.returncode == 0, result.stderr
+    rejected = Outputs(scenario.root / "o", "").rejected
+    assert [(r["line"], r["error"][:24]) for r in rejected] == [(6, "the line is not UTF-8 te")]
 
 
 def test_input_with_rejections_still_exits_0(scenario: Scenario) -> None:

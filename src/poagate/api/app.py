@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_ingest,
         routes_ops,
         routes_read,
+        routes_reference,
         routes_verifications,
     )
 
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_read,
         routes_controls,
         routes_admin,
+        routes_reference,
         routes_ops,
         routes_verifications,
     )

@@ -224,10 +224,11 @@ class RequestContext:
     """Request id, the body limit and the access log, as plain ASGI middleware.
 
     Reference data (``/v1/reference/…``, admin only) may be far larger than a batch of
-    messages — a national inventory runs to tens of megabytes — so it has a limit of its own.
+    messages — a national inventory runs to gigabytes — so it has a limit of its own, which
+    None lifts (its routes stream the body to disk).
     """
 
-    def __init__(self, app: ASGIApp, body_limit: int, reference_limit: int) -> None:
+    def __init__(self, app: ASGIApp, body_limit: int, reference_limit: int | None) -> None:
         self.app = app
         self.message_limit = body_limit
         self.reference_limit = reference_limit
@@ -260,7 +261,8 @@ class RequestContext:
         try:
             length = headers.get("content-length")
             if (
-                length is not None
+                limit is not None
+                and length is not None
                 and length.isascii()
                 and length.isdigit()
                 and (len(length) > 18 or int(length) > limit)
@@ -272,7 +274,7 @@ class RequestContext:
             async def limited() -> Message:
                 nonlocal seen
                 message = await receive()
-                if message["type"] == "http.request":
+                if message["type"] == "http.request" and limit is not None:
                     seen += len(message.get("body", b""))
                     if seen > limit:
                         raise _BodyTooLarge
@@ -281,6 +283,7 @@ class RequestContext:
             try:
                 await self.app(scope, limited, send_with_id)
             except _BodyTooLarge:
+                assert limit is not None
                 await _too_large(scope, send_with_id, limit, request_id)
         finally:
             elapsed = time.perf_counter() - started

@@ -1,4 +1,5 @@
-"""DCC operations (admin): reference data, configuration, deliveries, the audit log, tokens.
+"""DCC operations (admin): configuration, deliveries, the audit log, tokens. (Reference data:
+``routes_reference``.)
 
 Every change is written in the same transaction as its audit entry (who, when, what) and runs
 on the writer connection, in turn with the decisions.
@@ -6,7 +7,6 @@ on the writer connection, in turn with the decisions.
 
 from __future__ import annotations
 
-import io
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -21,9 +21,6 @@ from poagate.api.schemas import (
     ADMIN,
     AuditPage,
     Deliveries,
-    GuidListLoadAnswer,
-    GuidListVersions,
-    InventoryLoadAnswer,
     RetryAnswer,
     TokenCreated,
     TokenRevoked,
@@ -45,14 +42,9 @@ from poagate.domain.reference import (
     DEFAULT_VERIFY_TIMEOUT_MINUTES,
     Config,
 )
-from poagate.formats.errors import InputError
-from poagate.formats.guid_list import read_guid_list
-from poagate.formats.inventory import read_inventory
 from poagate.formats.limits import MAX_ID
-from poagate.formats.records import rejection_fields
 from poagate.formats.timestamps import format_timestamp
 from poagate.service.controls import record_suppression_change
-from poagate.service.inputs import bytes_sha256
 from poagate.service.releases import WATERMARK, arm_release_if_dark
 from poagate.service.verifications import WATERMARK as VERIFY_WATERMARK
 from poagate.service.verifications import arm_verification
@@ -62,127 +54,6 @@ router = APIRouter(tags=["operations"])
 Admin = Annotated[Principal, Depends(require("admin"))]
 After = Annotated[int, Query(ge=0, le=MAX_ID)]
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-
-
-def _text(body: bytes, what: str) -> str:
-    try:
-        return body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Problem(
-            400, "Unreadable body", f"the {what} is not UTF-8 text ({exc.reason})"
-        ) from None
-
-
-@router.put(
-    "/v1/reference/inventory",
-    response_class=Json,
-    responses=documented(InventoryLoadAnswer, 400, 401, 403, 413, 503),
-    summary="Load inventory rows (CSV)",
-    description="Upserts the devices of a CSV with the SPEC §3 header. Bad rows are rejected "
-    "with their line numbers; good rows load.",
-    openapi_extra={
-        "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
-    },
-)
-async def put_inventory(request: Request, principal: Admin) -> Json:
-    context = context_of(request)
-    body = await request.body()
-    text = _text(body, "inventory")
-    now = context.settings.clock()
-    try:
-        file = read_inventory(io.StringIO(text, newline=""), "PUT /v1/reference/inventory")
-    except InputError as exc:
-        raise Problem(400, "Unusable inventory", str(exc)) from None
-
-    def load(store: Store) -> dict[str, Any]:
-        with store.transaction():
-            loaded = store.reference.load_inventory(
-                file, "PUT /v1/reference/inventory", bytes_sha256(body), now
-            )
-            store.audit.record(
-                now,
-                principal.actor,
-                "inventory.load",
-                {
-                    "load": loaded.id,
-                    "rows_accepted": loaded.rows_accepted,
-                    "rows_rejected": loaded.rows_rejected,
-                },
-            )
-        return {
-            "load": loaded.id,
-            "rows_read": loaded.rows_read,
-            "rows_accepted": loaded.rows_accepted,
-            "rows_rejected": loaded.rows_rejected,
-            "rejected": [rejection_fields(r) for r in file.rejected],
-        }
-
-    return Json(await context.ingestor.call(load))
-
-
-@router.put(
-    "/v1/reference/guid-list",
-    response_class=Json,
-    responses=documented(GuidListLoadAnswer, 400, 401, 403, 413, 503),
-    summary="Load the GUID list",
-    description="One Device ID per line. A new version unless its content is the version in "
-    "force; the answer says which. Activations are judged against the version in force when "
-    "first seen.",
-    openapi_extra={
-        "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
-    },
-)
-async def put_guid_list(request: Request, principal: Admin) -> Json:
-    context = context_of(request)
-    body = await request.body()
-    file = read_guid_list(io.StringIO(_text(body, "GUID list")), "PUT /v1/reference/guid-list")
-    now = context.settings.clock()
-
-    def load(store: Store) -> dict[str, Any]:
-        with store.transaction():
-            version, new = store.reference.load_guid_list(
-                file, "PUT /v1/reference/guid-list", bytes_sha256(body), now
-            )
-            store.audit.record(
-                now,
-                principal.actor,
-                "guid_list.load",
-                {"version": version.number, "new_version": new, "entries": version.entry_count},
-            )
-        return {
-            "version": version.number,
-            "new_version": new,
-            "entries": version.entry_count,
-            "sha256": version.sha256,
-            "loaded_at": version.loaded_at,
-            "rejected": [rejection_fields(r) for r in file.rejected],
-        }
-
-    return Json(await context.ingestor.call(load))
-
-
-@router.get(
-    "/v1/reference/guid-list/versions",
-    response_class=Json,
-    responses=documented(GuidListVersions, 401, 403, 503),
-    summary="GUID list versions",
-)
-def guid_list_versions(request: Request, principal: Admin) -> Json:
-    with context_of(request).reads.borrow() as store:
-        versions = store.reference.guid_list_versions()
-    return Json(
-        {
-            "items": [
-                {
-                    "version": v.number,
-                    "loaded_at": v.loaded_at,
-                    "entries": v.entry_count,
-                    "sha256": v.sha256,
-                }
-                for v in versions
-            ]
-        }
-    )
 
 
 # -- configuration ------------------------------------------------------------------------------

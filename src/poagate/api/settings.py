@@ -20,7 +20,9 @@ class Settings:
     database: str = field(default_factory=default_database)
     # The largest request body accepted: a JSON Lines batch of some thousands of messages.
     body_limit_bytes: int = 8 * 1024 * 1024
-    reference_limit_bytes: int = 256 * 1024 * 1024  # an inventory CSV can be this big
+    # Reference data (/v1/reference/…) has no cap but the disk's: bodies stream to a file
+    # (SPEC §11: a national inventory runs to gigabytes).
+    reference_limit_bytes: int | None = None
     deliveries: bool = True  # run the delivery worker in this process
     delivery_poll_seconds: float = 0.2
     # How often release-if-dark (SPEC §9) looks for entries to release, when it is on.

@@ -15,7 +15,17 @@ from typing import Annotated
 
 import typer
 
-from poagate.cli import controls, demo, log, replay, serve, simulation, tokens, version
+from poagate.cli import (
+    controls,
+    demo,
+    inventory,
+    log,
+    replay,
+    serve,
+    simulation,
+    tokens,
+    version,
+)
 
 app = typer.Typer(
     name="poagate",
@@ -37,6 +47,8 @@ app.command()(controls.resume)
 app.command()(controls.release)
 app.add_typer(controls.window_app, name="window")
 app.add_typer(controls.alert_app, name="alert")
+app.add_typer(inventory.inventory_app, name="inventory")
+app.add_typer(inventory.guid_list_app, name="guid-list")
 app.add_typer(log.log_app, name="log")
 app.add_typer(simulation.report_app, name="report")
 app.add_typer(tokens.token_app, name="token")

@@ -39,9 +39,15 @@ def replay(
     events: Annotated[
         list[Path], typer.Argument(help="JSON Lines event files, read in received_at order.")
     ],
-    inventory: Annotated[Path, typer.Option(help="Inventory CSV (SPEC §3).")],
     guid_list: Annotated[Path, typer.Option(help="GUID list: one Device ID per line.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for the output files.")],
+    inventory: Annotated[
+        Path | None,
+        typer.Option(
+            help="Inventory CSV (SPEC §3). Leave out to use the inventory --db holds; a file "
+            "whose SHA-256 is the version in force is not loaded again (SPEC §11)."
+        ),
+    ] = None,
     manufacturers: Annotated[
         str | None,
         typer.Option(
@@ -97,7 +103,8 @@ def replay(
     from poagate.service.replay import replay as run_replay
     from poagate.store.sqlite import SqliteStore
 
-    readable_file(inventory, "inventory")
+    if inventory is not None:
+        readable_file(inventory, "inventory")
     readable_file(guid_list, "GUID list")
     for path in events:
         readable_file(path, "events file")

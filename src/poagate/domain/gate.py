@@ -31,7 +31,7 @@ from poagate.domain.outcomes import (
     SuppressionEntry,
     WindowVerdict,
 )
-from poagate.domain.reference import EMPTY_GUID_LIST, Config, GuidList, Inventory
+from poagate.domain.reference import EMPTY_GUID_LIST, Config, Fleet, GuidList
 from poagate.domain.rules import Reason, judge_eligibility
 from poagate.domain.verification import VerificationRequest
 
@@ -54,7 +54,7 @@ class Gate:
 
     def __init__(
         self,
-        inventory: Inventory,
+        inventory: Fleet,
         guid_list: GuidList = EMPTY_GUID_LIST,
         config: Config | None = None,
     ) -> None:

@@ -45,7 +45,7 @@ from poagate.domain.outcomes import (
     ForwardedAlert,
     SuppressionEntry,
 )
-from poagate.domain.reference import Config, DeviceType, Inventory
+from poagate.domain.reference import Config, DeviceType, Fleet
 from poagate.domain.verification import VerificationPlan, Verifier
 
 # How much history a sector keeps beyond the evidence span: AD1s may be delivered hours late.
@@ -89,7 +89,7 @@ class Guards:
         "verifier",
     )
 
-    def __init__(self, config: Config, inventory: Inventory) -> None:
+    def __init__(self, config: Config, inventory: Fleet) -> None:
         self.release_after = (
             None
             if config.release_after_minutes is None

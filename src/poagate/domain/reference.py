@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from poagate.domain.values import value
 
@@ -40,6 +41,63 @@ class Device:
     mpan: str | None = None
     network_operator: str = ""  # explicit, else the MPAN's first two digits, else empty
     postcode: str | None = None
+
+
+class Fleet(Protocol):
+    """What the rules read of the inventory in force (R1, R8, SPEC §9): a device, and what a
+    hub routes to. ``Inventory`` holds devices in dictionaries (tests, small fleets);
+    ``FleetSlice`` holds just the part of a national fleet that a group of events asked the
+    store for (SPEC §11)."""
+
+    def get(self, device_id: str) -> Device | None: ...
+
+    def esme_for_chf(self, chf_id: str) -> Device | None:
+        """R8: the ESME joined to a CHF; with several, the one with the smallest Device ID."""
+        ...
+
+    def network_operator_of_chf(self, chf_id: str) -> str:
+        """R8: the network operator of ``esme_for_chf``, or "" when no ESME is known."""
+        ...
+
+
+@value
+class Route:
+    """R8 for one hub: the ESME joined to it with the smallest Device ID (None when none is),
+    and that ESME's network operator ("" when none)."""
+
+    esme_id: str | None
+    network_operator: str
+
+
+NO_ROUTE = Route(None, "")
+
+
+class FleetSlice:
+    """The devices and hub routes a group of events needs, read from the store in one go.
+
+    A device or hub not looked up reads as unknown, so whoever fills a slice asks for every
+    device its events name and every hub their alerts come from (and, where the SPEC §9 sector
+    of a hub is needed, the ESMEs it routes to)."""
+
+    __slots__ = ("devices", "routes")
+
+    def __init__(self) -> None:
+        self.devices: dict[str, Device | None] = {}
+        self.routes: dict[str, Route] = {}
+
+    def clear(self) -> None:
+        self.devices.clear()
+        self.routes.clear()
+
+    def get(self, device_id: str) -> Device | None:
+        return self.devices.get(device_id)
+
+    def esme_for_chf(self, chf_id: str) -> Device | None:
+        esme_id = self.routes.get(chf_id, NO_ROUTE).esme_id
+        return None if esme_id is None else self.devices.get(esme_id)
+
+    def network_operator_of_chf(self, chf_id: str) -> str:
+        return self.routes.get(chf_id, NO_ROUTE).network_operator
 
 
 class Inventory:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from poagate.domain.reference import Config, Device, DeviceType, GuidList, Inventory, SmetsVersion
+from poagate.domain.reference import Config, Device, DeviceType, Fleet, GuidList, SmetsVersion
 
 
 class Reason(StrEnum):
@@ -21,7 +21,7 @@ class Reason(StrEnum):
 
 
 def judge_eligibility(
-    device_id: str, inventory: Inventory, guid_list: GuidList, config: Config
+    device_id: str, inventory: Fleet, guid_list: GuidList, config: Config
 ) -> tuple[Reason, Device | None]:
     """R1: the first failing check gives the reason; the device is returned when known."""
     device = inventory.get(device_id)

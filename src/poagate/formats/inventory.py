@@ -18,8 +18,7 @@ from poagate.domain.ids import (
     parse_network_operator,
 )
 from poagate.domain.reference import Device, DeviceType, SmetsVersion
-from poagate.domain.values import value
-from poagate.formats.errors import InputError, Rejection, truncate_raw
+from poagate.formats.errors import InputError
 
 COLUMNS = (
     "device_id",
@@ -36,15 +35,6 @@ _DEVICE_TYPES = {t.value: t for t in DeviceType}
 _SMETS = {s.value: s for s in SmetsVersion}
 # A UK postcode: outward code (area, district) and inward code (sector digit, unit letters).
 _POSTCODE = re.compile(r"([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})")
-
-
-@value
-class InventoryFile:
-    """What a load read: the good devices (later rows win) and the rows it rejected."""
-
-    devices: tuple[Device, ...]
-    rejected: tuple[Rejection, ...]
-    rows_read: int
 
 
 def normalise_postcode(text: str) -> str:
@@ -80,6 +70,44 @@ def parse_error(text: str) -> str:
     return ""
 
 
+def device_id_cell(text: str, column: str) -> str:
+    """A Device ID cell in canonical form; raises ``InputError`` naming the column."""
+    return _device_id_cell(text, column)
+
+
+def chf_cell(raw: str) -> str | None:
+    """The ``chf_id`` cell: a Device ID, or None when empty."""
+    return _device_id_cell(raw, "chf_id") if raw and not raw.isspace() else None
+
+
+def mpan_cell(raw: str) -> str | None:
+    """The ``mpan`` cell: a checked MPAN core, or None when empty."""
+    text = raw if raw.isdigit() else raw.strip()
+    if not text:
+        return None
+    try:
+        return parse_mpan(text)
+    except IdentifierError as exc:
+        raise InputError(str(exc)) from None
+
+
+def operator_cell(raw: str, mpan: str | None) -> str:
+    """The ``network_operator`` cell; when empty, the MPAN's first two digits, else empty."""
+    text = raw if raw.isdigit() else raw.strip()
+    if not text:
+        return "" if mpan is None else mpan[:2]
+    try:
+        return parse_network_operator(text)
+    except IdentifierError as exc:
+        raise InputError(str(exc)) from None
+
+
+def postcode_cell(raw: str) -> str | None:
+    """The ``postcode`` cell in canonical form, or None when empty."""
+    text = raw.strip() if raw[-1:].isspace() else raw
+    return normalise_postcode(text) if text else None
+
+
 def parse_device_row(
     raw_id: str,
     raw_type: str,
@@ -89,13 +117,14 @@ def parse_device_row(
     raw_mpan: str,
     raw_operator: str,
     raw_postcode: str,
-    *,
-    pool: dict[str, str] | None = None,
 ) -> Device:
-    """One row's cells to a device; raises ``InputError`` saying what is bad.
+    """One row's cells to a device; raises ``InputError`` saying what is bad (the first of its
+    faults, in column order, with the MPAN an ESME needs checked after its own cell).
 
     Cells are trimmed only where the text as given does not parse: most inventories carry no
-    stray spaces, and trimming every cell of every row is a measurable share of a large load.
+    stray spaces. A load checks most rows in bulk (``poagate.formats.inventory_columns``) and
+    hands this function only the rows that are not plainly canonical, so this is the one
+    statement of what a row may hold.
     """
     device_id = _device_id_cell(raw_id, "device_id")
     device_type = _DEVICE_TYPES.get(raw_type) or _DEVICE_TYPES.get(raw_type.strip().upper())
@@ -104,95 +133,22 @@ def parse_device_row(
     smets = _SMETS.get(raw_smets) or _SMETS.get(raw_smets.strip().upper())
     if smets is None:
         raise InputError(f"smets_version {raw_smets!r} is not SMETS1 or SMETS2")
-    chf_id = _device_id_cell(raw_chf, "chf_id") if raw_chf and not raw_chf.isspace() else None
-    mpan = None
-    mpan_text = raw_mpan if raw_mpan.isdigit() else raw_mpan.strip()
-    if mpan_text:
-        try:
-            mpan = parse_mpan(mpan_text)
-        except IdentifierError as exc:
-            raise InputError(str(exc)) from None
-    elif device_type is DeviceType.ESME:
+    chf_id = chf_cell(raw_chf)
+    mpan = mpan_cell(raw_mpan)
+    if mpan is None and device_type is DeviceType.ESME:
         raise InputError("mpan is required for an ESME (it routes the ESME's alerts to its DNO)")
-    operator_text = raw_operator if raw_operator.isdigit() else raw_operator.strip()
-    if operator_text:
-        try:
-            network_operator = parse_network_operator(operator_text)
-        except IdentifierError as exc:
-            raise InputError(str(exc)) from None
-    else:
-        network_operator = "" if mpan is None else mpan[:2]
-    postcode_text = raw_postcode.strip() if raw_postcode[-1:].isspace() else raw_postcode
-    postcode = normalise_postcode(postcode_text) if postcode_text else None
-    manufacturer = manufacturer.strip()
-    if pool is not None:
-        device_id = pool.setdefault(device_id, device_id)
-        manufacturer = pool.setdefault(manufacturer, manufacturer)
-        network_operator = pool.setdefault(network_operator, network_operator)
-        if chf_id is not None:
-            chf_id = pool.setdefault(chf_id, chf_id)
-        if postcode is not None:
-            postcode = pool.setdefault(postcode, postcode)
+    network_operator = operator_cell(raw_operator, mpan)
+    postcode = postcode_cell(raw_postcode)
     return Device(
-        device_id, device_type, smets, manufacturer, chf_id, mpan, network_operator, postcode
+        device_id,
+        device_type,
+        smets,
+        manufacturer.strip(),
+        chf_id,
+        mpan,
+        network_operator,
+        postcode,
     )
-
-
-def read_inventory(stream: IO[str], source: str) -> InventoryFile:
-    """Read an inventory CSV. Raises ``InputError`` only when the header is unusable."""
-    reader = csv.reader(stream)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InputError(f"{source}: the inventory is empty; it needs a header row") from None
-    except csv.Error as exc:
-        raise InputError(f"{source}: line 1: {exc}") from None
-    names = [h.strip().lower() for h in header]
-    missing = [c for c in COLUMNS if c not in names]
-    if missing:
-        raise InputError(
-            f"{source}: the header lacks column(s) {', '.join(missing)}; "
-            f"expected {','.join(COLUMNS)}"
-        )
-    positions = [names.index(name) for name in COLUMNS if name != "model"]
-    devices: dict[str, Device] = {}
-    rejected: list[Rejection] = []
-    # One string object for each repeated value (a manufacturer, an operator, a postcode, a
-    # hub's Device ID on its own row and on its ESME's): a large inventory is mostly these.
-    pool: dict[str, str] = {}
-    rows = 0
-    line = reader.line_num
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            rows += 1
-            rejected.append(Rejection(source, reader.line_num, f"unreadable CSV: {exc}", ""))
-            continue
-        line = reader.line_num
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue  # blank line
-        rows += 1
-        if len(row) != len(names):
-            rejected.append(
-                Rejection(
-                    source,
-                    line,
-                    f"row has {len(row)} fields; the header has {len(names)}",
-                    truncate_raw(",".join(row)),
-                )
-            )
-            continue
-        try:
-            device = parse_device_row(*[row[i] for i in positions], pool=pool)
-        except InputError as exc:
-            rejected.append(Rejection(source, line, str(exc), truncate_raw(",".join(row))))
-            continue
-        devices.pop(device.device_id, None)  # the later row wins, and keeps file order
-        devices[device.device_id] = device
-    return InventoryFile(tuple(devices.values()), tuple(rejected), rows)
 
 
 def write_inventory(devices: Iterable[Device], stream: IO[str]) -> None:

@@ -24,7 +24,7 @@ from poagate.domain.outcomes import (
     SuppressionEntry,
     WindowVerdict,
 )
-from poagate.domain.reference import Config, Inventory
+from poagate.domain.reference import Config
 from poagate.domain.values import value
 from poagate.domain.verification import VerificationRequest
 from poagate.store.controls import Window
@@ -140,7 +140,7 @@ def explain(
     outcome = decided.outcome
     config = store.reference.config()
     hub = outcome.chf_id
-    inventory = Inventory(store.reference.devices_for([hub], [hub]))
+    inventory = store.fleet.lookup([hub], [hub], esmes=True)
     windows = tuple(_considered(w, outcome, config) for w in store.controls.windows_of_hub(hub))
     if type(outcome) is SuppressionEntry:
         routing = Routing(outcome.network_operator, outcome.esme_id, outcome.mpan, "activation")
@@ -235,7 +235,12 @@ def _signs(
     span = SIGN_SPAN_OFF if minutes is None else timedelta(minutes=minutes)
     until = outcome.event_at + span
     signs = tuple(
-        sorted(at for _, at in store.guards.hub_signs([outcome.chf_id], outcome.event_at, until))
+        sorted(
+            at
+            for _, at in store.guards.hub_signs(
+                [outcome.chf_id], store.fleet.members([outcome.chf_id]), outcome.event_at, until
+            )
+        )
     )
     lit = minutes is not None and any(lights(at, outcome.event_at, span) for at in signs)
     return SignsOfLife(minutes, until, signs, lit)

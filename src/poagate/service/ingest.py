@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from poagate.domain.events import Activation, Ad1Alert, Event, Ignored
 from poagate.domain.gate import Gate
 from poagate.domain.outcomes import ForwardedAlert, Outcome, SuppressionEntry
-from poagate.domain.reference import Config, Inventory
+from poagate.domain.reference import Config
 from poagate.formats.errors import Rejection, truncate_raw
 from poagate.service.device_cache import DeviceCache
 from poagate.service.releases import deciding_config, holds, record_releases, restore_area
@@ -287,14 +287,14 @@ class Ingestor:
         request_ids = sorted({e.request_id for e in events if isinstance(e, Activation)})
         targets = sorted({e.device_id for e in events if isinstance(e, Activation)})
         area = config.area_outage_threshold is not None
-        # With area-outage on, the hubs themselves too: their postcodes give the sectors.
+        # With area-outage on, the hubs themselves too, and the ESMEs they route to: their
+        # postcodes give the sectors.
         wanted = sorted({*targets, *chf_ids}) if area else targets
-        devices = self._devices.devices_for(store.reference, wanted, chf_ids)
+        fleet = self._devices.lookup(store.fleet, wanted, chf_ids, esmes=area)
+        devices = [d for d in fleet.devices.values() if d is not None]
         # The hubs of the targets: an AD1 later in the group may fall in a window they open.
         hubs = sorted({d.chf_id for d in devices if d.chf_id is not None} | set(chf_ids))
-        gate = Gate(
-            Inventory(devices), store.reference.guid_list_for(targets), deciding_config(config)
-        )
+        gate = Gate(fleet, store.reference.guid_list_for(targets), deciding_config(config))
         gate.restore(
             store.decisions.activations_for(request_ids, hubs, targets),
             store.decisions.decided_among(sorted({e.alert_id for e in alerts})),

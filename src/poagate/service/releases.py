@@ -168,8 +168,10 @@ def dark_entries(
         return []
     span = timedelta(minutes=config.release_after_minutes)
     guards = Guards(Config(release_after_minutes=config.release_after_minutes), Inventory(()))
+    hubs = sorted({e.chf_id for _, e in candidates})
     signs = store.guards.hub_signs(
-        sorted({e.chf_id for _, e in candidates}),
+        hubs,
+        store.fleet.members(hubs),
         min(e.event_at for _, e in candidates),
         max(e.event_at for _, e in candidates) + span,
     )

@@ -168,9 +168,9 @@ def _signs(
 ) -> dict[str, list[datetime]]:
     """Each hub's signs of life after the earliest ``event_at + V`` of ``entries``, in order."""
     found: dict[str, list[datetime]] = defaultdict(list)
-    for chf_id, at in store.guards.hub_signs(
-        sorted({e.chf_id for e in entries}), min(e.event_at for e in entries) + plan.after, now
-    ):
+    hubs = sorted({e.chf_id for e in entries})
+    after = min(e.event_at for e in entries) + plan.after
+    for chf_id, at in store.guards.hub_signs(hubs, store.fleet.members(hubs), after, now):
         found[chf_id].append(at)
     for signs in found.values():
         signs.sort()

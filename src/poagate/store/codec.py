@@ -317,11 +317,10 @@ def config_of(data: dict[str, Any]) -> Config:
 
 @dataclass(slots=True)
 class Rows:
-    """What one transaction writes, as table rows: plain tuples of ints and strings, picklable,
-    with sentinels where a value is NULL (see ``NULL_INT``). ``next_seq`` follows the last AD1.
-
-    A batch of decisions fills the first fields; a reference-data load fills the last ones,
-    so that a load's record and its rows are committed together or not at all.
+    """What one transaction of decisions writes, as table rows: plain tuples of ints and
+    strings, picklable, with sentinels where a value is NULL (see ``NULL_INT``). ``next_seq``
+    follows the last AD1. (Reference data is loaded by ``poagate.store.fleet`` and
+    ``poagate.store.reference`` in transactions of their own.)
     """
 
     forwarded: list[tuple[Any, ...]] = field(default_factory=list)
@@ -336,11 +335,6 @@ class Rows:
     # (released_at, release_reason, feed_seq, alert_id)
     releases: list[tuple[int, str, int, str]] = field(default_factory=list)
     next_seq: int = 0
-    inventory_load: tuple[Any, ...] | None = None
-    devices: list[tuple[Any, ...]] = field(default_factory=list)
-    guid_version: tuple[Any, ...] | None = None
-    guid_entries: list[tuple[int, str]] = field(default_factory=list)
-    meta: list[tuple[str, str]] = field(default_factory=list)
     # SPEC §14 requests (``poagate.store.verifications.VERIFICATION_COLUMNS``)
     verifications: list[tuple[Any, ...]] = field(default_factory=list)
 

@@ -6,7 +6,7 @@ hand it the rows it needs, each bounded by what one decision can use.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -117,25 +117,28 @@ class GuardReads:
         return _sectored_entries(rows)
 
     def hub_signs(
-        self, chf_ids: Sequence[str], after: datetime, until: datetime
+        self,
+        chf_ids: Sequence[str],
+        members: Mapping[str, str],
+        after: datetime,
+        until: datetime,
     ) -> list[tuple[str, datetime]]:
         """(chf_id, received_at) of every sign of life — a ``device_message`` or an
-        ``activation_outcome`` — from each hub or a device joined to it, received in
-        (after, until]."""
+        ``activation_outcome`` — from each hub or a device joined to it (``members``: device_id
+        -> its hub, from the fleet), received in (after, until]."""
         db = self._db
+        hub_of = {**members, **{chf: chf for chf in chf_ids}}
         parts, params = [], []
         for table in ("device_messages", "activation_outcomes"):
             parts.append(
                 f"SELECT m.device_id, m.received_at FROM {table} m "
                 "WHERE {in:m.device_id} AND m.received_at > ? AND m.received_at <= ?"
             )
-            parts.append(
-                f"SELECT d.chf_id, m.received_at FROM devices d JOIN {table} m "
-                "ON m.device_id = d.device_id "
-                "WHERE {in:d.chf_id} AND m.received_at > ? AND m.received_at <= ?"
-            )
-            params += [db.list_param(chf_ids), to_us(after), to_us(until)] * 2
-        return [(chf, from_us(at)) for chf, at in db.fetch(" UNION ALL ".join(parts), params)]
+            params += [db.list_param(list(hub_of)), to_us(after), to_us(until)]
+        return [
+            (hub_of[device], from_us(at))
+            for device, at in db.fetch(" UNION ALL ".join(parts), params)
+        ]
 
     def settled_seq(self, after_seq: int, until: datetime) -> int:
         """The seq before the first unreleased entry after ``after_seq`` whose ``event_at`` is

@@ -20,6 +20,7 @@ from typing import Protocol
 from poagate.store.access import Audit, Tokens
 from poagate.store.controls import Controls
 from poagate.store.decisions import Decisions
+from poagate.store.fleet_reads import FleetReads
 from poagate.store.guard_reads import GuardReads
 from poagate.store.outbox import Outbox
 from poagate.store.reads import Reads
@@ -31,6 +32,8 @@ from poagate.store.verifications import Verifications
 class DecisionPath(Protocol):
     @property
     def reference(self) -> ReferenceData: ...
+    @property
+    def fleet(self) -> FleetReads: ...
     @property
     def decisions(self) -> Decisions: ...
     @property

@@ -10,6 +10,8 @@ from poagate.domain.values import value
 
 @value
 class InventoryLoad:
+    """A version of the inventory (SPEC §11): a full load or a change file."""
+
     id: int
     loaded_at: datetime
     source: str
@@ -17,6 +19,12 @@ class InventoryLoad:
     rows_read: int
     rows_accepted: int
     rows_rejected: int
+    kind: str = "full"  # full or changes
+    state: str = "in_force"  # loading, in_force, replaced or failed (full); applied (changes)
+    base: int | None = None  # for changes: the full load they amend (0: none)
+    rows_removed: int = 0
+    device_count: int | None = None  # the devices of a full load once it is done
+    finished_at: datetime | None = None
 
 
 @value

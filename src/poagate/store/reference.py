@@ -1,33 +1,28 @@
-"""Reference data and configuration (SPEC §3): the inventory, the GUID list's versions, and the
-settings in force — loaded by DCC operations or a replay, read by every decision."""
+"""Reference data and configuration (SPEC §3): the GUID list's versions and the settings in
+force — loaded by DCC operations or a replay, read by every decision. (The inventory is the
+fleet's: ``poagate.store.fleet``.)
+
+A GUID list of millions of lines is staged a block at a time under the number its version will
+have, and becomes the version in force when that version is recorded: readers take the highest
+recorded number, so they never see a list half loaded."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 
-from poagate.domain.reference import Config, Device, GuidList, GuidListVersion, Inventory
-from poagate.formats.guid_list import GuidListFile
-from poagate.formats.inventory import InventoryFile
+from poagate.domain.reference import Config, GuidList, GuidListVersion
+from poagate.formats.errors import Rejection
 from poagate.formats.timestamps import from_us, to_us
-from poagate.store.codec import (
-    DEVICE_COLUMNS,
-    Rows,
-    config_of,
-    decode_device,
-    encode_config,
-    encode_device,
-    encode_rejected,
-)
-from poagate.store.records import InventoryLoad
-from poagate.store.sqlbase import Database
-from poagate.store.writes import write_rows
+from poagate.store.codec import config_of, encode_config, encode_rejected
+from poagate.store.sqlbase import UPSERT_META, Database
+from poagate.store.writes import REJECTED
 
 GUID_FILE_META = "guid_list_file_sha256"
-_DEVICES = f"SELECT {','.join(DEVICE_COLUMNS)} FROM devices"
 
 
 class ReferenceData:
@@ -67,67 +62,6 @@ class ReferenceData:
             return False  # the defaults are in force without a record
         return self.save_settings({**current, **orjson.loads(encode_config(config))}, actor, at)
 
-    # -- the inventory ------------------------------------------------------------------------
-
-    def inventory(self) -> Inventory:
-        return Inventory(decode_device(row) for row in self._db.stream(_DEVICES))
-
-    def last_inventory_load(self) -> InventoryLoad | None:
-        row = self._db.one(
-            "SELECT id, loaded_at, source, sha256, rows_read, rows_accepted, rows_rejected "
-            "FROM inventory_loads ORDER BY id DESC LIMIT 1"
-        )
-        return None if row is None else InventoryLoad(row[0], from_us(row[1]), *row[2:])
-
-    def prepare_inventory(
-        self, file: InventoryFile, source: str, sha256: str, at: datetime
-    ) -> tuple[Rows, InventoryLoad]:
-        """The rows that load ``file``, for one transaction: its record, its devices (each
-        replacing the device's earlier row) and its rejected rows."""
-        next_id = int(self._db.scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM inventory_loads"))
-        load = InventoryLoad(
-            next_id, at, source, sha256, file.rows_read, len(file.devices), len(file.rejected)
-        )
-        rows = Rows(
-            inventory_load=(
-                load.id,
-                to_us(at),
-                source,
-                sha256,
-                load.rows_read,
-                load.rows_accepted,
-                load.rows_rejected,
-            ),
-            devices=[encode_device(d, load.id) for d in file.devices],
-            rejected=encode_rejected("inventory", file.rejected),
-        )
-        return rows, load
-
-    def load_inventory(
-        self, file: InventoryFile, source: str, sha256: str, at: datetime
-    ) -> InventoryLoad:
-        with self._db.transaction():
-            rows, load = self.prepare_inventory(file, source, sha256, at)
-            write_rows(self._db, rows)
-        return load
-
-    def inventory_generation(self) -> int:
-        """Changes whenever the devices do: every write to ``devices`` comes with a new
-        ``inventory_loads`` row in the same transaction (``prepare_inventory``)."""
-        return int(self._db.scalar("SELECT COALESCE(MAX(id), 0) FROM inventory_loads"))
-
-    def devices_for(self, device_ids: Sequence[str], chf_ids: Sequence[str]) -> list[Device]:
-        """The devices an event group needs: its targets, and every ESME joined to its CHFs."""
-        db = self._db
-        return [
-            decode_device(row)
-            for row in db.fetch(
-                f"{_DEVICES} WHERE {{in:device_id}} "
-                f"UNION {_DEVICES} WHERE {{in:chf_id}} AND device_type = 'ESME'",
-                (db.list_param(device_ids), db.list_param(chf_ids)),
-            )
-        ]
-
     # -- the GUID list --------------------------------------------------------------------------
 
     def guid_version(self) -> GuidListVersion | None:
@@ -137,15 +71,6 @@ class ReferenceData:
             "ORDER BY number DESC LIMIT 1"
         )
         return None if row is None else GuidListVersion(row[0], from_us(row[1]), row[2], row[3])
-
-    def guid_list(self) -> GuidList:
-        version = self.guid_version()
-        if version is None:
-            return GuidList(None, frozenset())
-        rows = self._db.stream(
-            "SELECT device_id FROM guid_list_entries WHERE version = ?", (version.number,)
-        )
-        return GuidList(version, frozenset(r[0] for r in rows))
 
     def guid_list_for(self, device_ids: Sequence[str]) -> GuidList:
         """The GUID list in force, as far as the given devices are concerned."""
@@ -168,32 +93,77 @@ class ReferenceData:
             )
         ]
 
-    def prepare_guid_list(
-        self, file: GuidListFile, source: str, sha256: str, at: datetime
-    ) -> tuple[Rows, GuidListVersion, bool]:
-        """The rows that load a GUID list file (``sha256`` of its raw bytes): a new version
-        unless its content (SHA-256 of the normalised Device IDs) is that of the version in
-        force, and its rejected rows."""
-        current = self.guid_version()
-        rows = Rows(
-            rejected=encode_rejected("guid_list", file.rejected), meta=[(GUID_FILE_META, sha256)]
-        )
-        if current is not None and current.sha256 == file.sha256:
-            return rows, current, False
-        number = 1 if current is None else current.number + 1
-        version = GuidListVersion(number, at, len(file.devices), file.sha256)
-        rows.guid_version = (number, to_us(at), source, version.entry_count, version.sha256)
-        rows.guid_entries = [(number, d) for d in sorted(file.devices)]
-        return rows, version, True
+    def begin_guid_list(self) -> int:
+        """The number the next version will have; entries of a load a crash cut short (a
+        number never recorded) are cleared first."""
+        db = self._db
+        number = int(db.scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM guid_list_versions"))
+        self._clear_entries(number, above=True)
+        return number
 
-    def load_guid_list(
-        self, file: GuidListFile, source: str, sha256: str, at: datetime
+    def stage_guid_list(
+        self, number: int, device_ids: set[str], rejected: Sequence[Rejection]
+    ) -> None:
+        """Commit a block's Device IDs for version ``number`` (not in force until recorded)."""
+        db = self._db
+        with db.transaction():
+            if device_ids:
+                db.run_many(
+                    "INSERT INTO guid_list_entries (version, device_id) VALUES (?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    [(number, d) for d in sorted(device_ids)],
+                )
+            db.insert(REJECTED, encode_rejected("guid_list", rejected))
+
+    def finish_guid_list(
+        self, number: int, source: str, file_sha256: str, at: datetime
     ) -> tuple[GuidListVersion, bool]:
-        """Load a GUID list file: the version in force after it, and whether it is new."""
-        with self._db.transaction():
-            rows, version, new = self.prepare_guid_list(file, source, sha256, at)
-            write_rows(self._db, rows)
-        return version, new
+        """Make the staged entries version ``number``, unless their content (SHA-256 of the
+        sorted canonical IDs, read back in order) is that of the version in force: the version
+        in force after it, and whether it is new. ``file_sha256`` (the raw file's) is kept for
+        a replay to know the file next time."""
+        db = self._db
+        digest = hashlib.sha256()
+        count = 0
+        for (device_id,) in db.stream(
+            "SELECT device_id FROM guid_list_entries WHERE version = ? ORDER BY device_id",
+            (number,),
+        ):
+            digest.update(f"{device_id}\n".encode())
+            count += 1
+        sha = digest.hexdigest()
+        current = self.guid_version()
+        if current is not None and current.sha256 == sha:
+            self._clear_entries(number, above=False)
+            db.set_meta(GUID_FILE_META, file_sha256)
+            return current, False
+        with db.transaction():
+            db.run(
+                "INSERT INTO guid_list_versions (number, loaded_at, source, entry_count, "
+                "sha256) VALUES (?, ?, ?, ?, ?)",
+                (number, to_us(at), source, count, sha),
+            )
+            db.run(UPSERT_META, (GUID_FILE_META, file_sha256))
+        return GuidListVersion(number, at, count, sha), True
+
+    def _clear_entries(self, number: int, above: bool) -> None:
+        """Delete the entries of version ``number`` (and, with ``above``, of later numbers), a
+        few thousand a transaction."""
+        db = self._db
+        condition = "version >= ?" if above else "version = ?"
+        while True:
+            with db.transaction():
+                batch = db.fetch(
+                    f"SELECT version, device_id FROM guid_list_entries WHERE {condition} "
+                    "LIMIT 5000",
+                    (number,),
+                )
+                if batch:
+                    db.run_many(
+                        "DELETE FROM guid_list_entries WHERE version = ? AND device_id = ?", batch
+                    )
+            if len(batch) < 5000:
+                return
 
     def last_guid_list_file(self) -> str | None:
         """The SHA-256 of the GUID list file loaded last (its raw bytes)."""

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 # The Alembic revision this code expects; tests check it is the migrations' head.
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 
 metadata = MetaData()
 
@@ -47,6 +47,11 @@ config_versions = Table(
     Column("body", Text, nullable=False),  # the configuration as JSON
 )
 
+# Every version of the inventory (revision 0006, SPEC §11): a full load (``kind`` full) replaces
+# the devices in force with its file's, a change file (``changes``) amends the full load in force
+# (``base``). A full load is staged beside the one in force while ``state`` is loading, and
+# becomes the one in force (meta ``inventory_base``) in one short transaction; ``bytes_done`` and
+# ``lines_done`` say where a loading one resumes. Loads before 0006 were upserts: changes.
 inventory_loads = Table(
     "inventory_loads",
     metadata,
@@ -57,6 +62,50 @@ inventory_loads = Table(
     Column("rows_read", Integer, nullable=False),
     Column("rows_accepted", Integer, nullable=False),
     Column("rows_rejected", Integer, nullable=False),
+    Column("kind", String(8), nullable=False, server_default="changes"),
+    Column("state", String(10), nullable=False, server_default="applied"),
+    Column("base", Integer),
+    Column("rows_removed", Integer, nullable=False, server_default="0"),
+    Column("device_count", Integer),  # devices in the version, once a full load is done
+    Column("finished_at", BigInteger),
+    Column("size_bytes", BigInteger),
+    Column("bytes_done", BigInteger, nullable=False, server_default="0"),
+    Column("lines_done", Integer, nullable=False, server_default="0"),
+    Column("bucket_bits", Integer, nullable=False, server_default="0"),
+    Column("manufacturers", Text, nullable=False, server_default="[]"),  # JSON list of names
+)
+
+# The packed fleet of each full load (poagate.store.fleet_blocks): device and hub blocks in
+# spread-key order, and while a load is staged, its pages of rows by bucket.
+# A block's id is its load, kind and number in one integer (fleet_blocks.block_id): SQLite's
+# rowid, so that fetching one is a single seek and a block sits in the row, not in overflow
+# pages (a WITHOUT ROWID table keeps at most about 1 KB of a row in its page).
+fleet_blocks = Table(
+    "fleet_blocks",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("first_key", BigInteger, nullable=False),  # the spread key, as a signed integer
+    Column("body", LargeBinary, nullable=False),
+)
+
+fleet_pages = Table(
+    "fleet_pages",
+    metadata,
+    Column("load_id", Integer, primary_key=True),
+    Column("kind", SmallInteger, primary_key=True),
+    Column("bucket", Integer, primary_key=True),
+    Column("page", Integer, primary_key=True),
+    Column("body", LargeBinary, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Devices a change file upserted (load_id > the base in force; earlier rows are stale, and are
+# cleared after a full load switches in), and devices it removed.
+removed_devices = Table(
+    "removed_devices",
+    metadata,
+    Column("device_id", String(23), primary_key=True),
+    Column("load_id", Integer, nullable=False),
 )
 
 devices = Table(
@@ -289,6 +338,8 @@ PENDING_VERIFICATIONS = "outcome = 'pending'"
 Index("ix_activations_device", activations.c.device_id)
 Index("ix_activations_chf", activations.c.chf_id)
 Index("ix_devices_chf", devices.c.chf_id)
+Index("ix_devices_load", devices.c.load_id)
+Index("ix_removed_devices_load", removed_devices.c.load_id)
 Index("ix_ad1_duplicates_alert", ad1_duplicates.c.alert_id)
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
 Index("ix_outbox_chf", outbox.c.chf_id, outbox.c.id)

@@ -1,6 +1,8 @@
 """One store: a database and the concepts kept in it, each in a module of its own.
 
-* ``reference`` — the inventory, the GUID list's versions, the configuration (``reference.py``);
+* ``reference`` — the GUID list's versions, the configuration (``reference.py``);
+* ``fleet`` — the inventory: its versions, full loads, change files and reads (``fleet.py``,
+  ``fleet_reads.py``, ``fleet_blocks.py``);
 * ``decisions`` — the gate's durable state and the unit of work (``decisions.py``);
 * ``guards`` — what the SPEC §9 guards read in the service (``guard_reads.py``);
 * ``reads`` — the Suppression Log, the feed, activation records, counts (``reads.py``);
@@ -21,6 +23,7 @@ from contextlib import AbstractContextManager
 from poagate.store.access import Audit, Tokens
 from poagate.store.controls import Controls
 from poagate.store.decisions import Decisions
+from poagate.store.fleet import FleetStore
 from poagate.store.guard_reads import GuardReads
 from poagate.store.outbox import Outbox
 from poagate.store.reads import Reads
@@ -35,6 +38,7 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.reference = ReferenceData(db)
+        self.fleet = FleetStore(db)
         self.decisions = Decisions(db)
         self.guards = GuardReads(db)
         self.reads = Reads(db)

@@ -1,5 +1,5 @@
-"""Writing a unit of work: every insert and update a transaction of decisions or a reference load
-makes, from ``Rows`` (``poagate.store.codec``) prepared beforehand.
+"""Writing a unit of work: every insert and update a transaction of decisions makes, from
+``Rows`` (``poagate.store.codec``) prepared beforehand; and the statements reference loads share.
 
 A ``Rows`` is plain tuples, so a replay can prepare it in one process and write it in another
 (``poagate.service.writer``); nothing above the store looks inside one.
@@ -18,7 +18,7 @@ from poagate.store.codec import (
     SUPPRESSED_COLUMNS,
     Rows,
 )
-from poagate.store.sqlbase import UPSERT_META, Database, Insert, values_clause
+from poagate.store.sqlbase import Database, Insert, values_clause
 from poagate.store.verifications import UPSERT_VERIFICATION
 
 FORWARDED = Insert("ad1_outcomes", FORWARDED_COLUMNS, nullable_text=frozenset({"sector"}))
@@ -45,7 +45,6 @@ IGNORED = Insert(
 REJECTED = Insert(
     "rejected_inputs", ("kind", "source", "line", "error", "raw"), frozenset({"line"})
 )
-GUID_ENTRIES = Insert("guid_list_entries", ("version", "device_id"))
 _ACTIVATION_VALUES = values_clause(
     ACTIVATION_COLUMNS, ACTIVATION_NULLABLE_INT, ACTIVATION_NULLABLE_TEXT
 )
@@ -66,25 +65,8 @@ UPSERT_DEVICE = (
 def write_rows(db: Database, rows: Rows) -> None:
     """Write prepared rows in one transaction (or in the one already open)."""
     with db.transaction():
-        if rows.inventory_load is not None:
-            db.run(
-                "INSERT INTO inventory_loads (id, loaded_at, source, sha256, rows_read, "
-                "rows_accepted, rows_rejected) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows.inventory_load,
-            )
         many = db.run_many
-        if rows.devices:
-            many(UPSERT_DEVICE, rows.devices)
-        if rows.guid_version is not None:
-            db.run(
-                "INSERT INTO guid_list_versions (number, loaded_at, source, entry_count, "
-                "sha256) VALUES (?, ?, ?, ?, ?)",
-                rows.guid_version,
-            )
-        if rows.meta:
-            many(UPSERT_META, rows.meta)
         insert = db.insert
-        insert(GUID_ENTRIES, rows.guid_entries)
         # A repeated alert_id here would be a bug upstream; UNIQUE(alert_id) stops it (R6).
         insert(FORWARDED, rows.forwarded)
         insert(SUPPRESSED, rows.suppressed)

@@ -1,0 +1,176 @@
+"""``poagate inventory load|apply|versions`` and ``poagate guid-list load|versions``: reference
+data into a store (SPEC §3, §11), streamed, alongside running servers.
+
+A full load cut short (a crash, Ctrl-C) resumes where it stopped when run again on the same
+file; ``--restart`` starts it over instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.table import Table
+
+from poagate.cli.shared import FAILURE, DatabaseOption, err, fail, out, readable_file
+from poagate.formats.errors import InputError, Rejection
+from poagate.store import StoreError
+
+if TYPE_CHECKING:
+    from poagate.store.store import Store
+
+inventory_app = typer.Typer(
+    help="The inventory: full loads, change files, versions (SPEC §11).", no_args_is_help=True
+)
+guid_list_app = typer.Typer(help="The GUID list: loads and versions.", no_args_is_help=True)
+_T = TypeVar("_T")
+FileArgument = Annotated[Path, typer.Argument(help="The file (CSV; SPEC §3, §11).")]
+
+
+def _with_store(database: str | None, work: Callable[[Store], _T]) -> _T:
+    from poagate.store.database import open_store
+    from poagate.store.fleet import LoadSuperseded
+
+    try:
+        with open_store(database, "service") as store:
+            return work(store)
+    except InputError as exc:
+        fail(str(exc))
+    except (StoreError, OSError, LoadSuperseded) as exc:
+        fail(str(exc), FAILURE)
+
+
+def _show_rejected(rejected: list[Rejection], total: int) -> None:
+    for r in rejected[:20]:
+        err.print(f"[yellow]rejected[/] {r.source}:{r.line}: {r.error}", highlight=False)
+    if total > min(len(rejected), 20):
+        err.print(
+            f"… {total:,} rows rejected in all; every one is kept in the store's rejected "
+            "input (SPEC §7)",
+            highlight=False,
+        )
+
+
+@inventory_app.command("load")
+def inventory_load(
+    file: FileArgument,
+    database: DatabaseOption = None,
+    restart: Annotated[
+        bool, typer.Option(help="Start over rather than resume a load of this file cut short.")
+    ] = False,
+) -> None:
+    """Replace the inventory in force with FILE's rows: a new version, switched in at once."""
+    from poagate.service.reference_loads import load_inventory
+
+    readable_file(file, "inventory")
+    started = time.perf_counter()
+    result = _with_store(
+        database,
+        lambda store: load_inventory(
+            store,
+            file,
+            datetime.now(UTC),
+            str(file.resolve()),
+            resume=not restart,
+        ),
+    )
+    v = result.version
+    _show_rejected(result.rejected, v.rows_rejected)
+    seconds = time.perf_counter() - started
+    out.print(
+        f"inventory version {v.id} in force{' (resumed)' if result.resumed else ''}: "
+        f"{v.device_count:,} devices from {v.rows_read:,} rows ({v.rows_rejected:,} rejected) "
+        f"in {seconds:.1f} s; SHA-256 {v.sha256}",
+        highlight=False,
+    )
+
+
+@inventory_app.command("apply")
+def inventory_apply(file: FileArgument, database: DatabaseOption = None) -> None:
+    """Apply a change file: a first column `change` (upsert or remove), then the inventory's."""
+    from poagate.service.reference_loads import apply_changes
+
+    readable_file(file, "change file")
+    started = time.perf_counter()
+    result = _with_store(
+        database,
+        lambda store: apply_changes(store, file, datetime.now(UTC), str(file.resolve())),
+    )
+    v = result.version
+    _show_rejected(result.rejected, v.rows_rejected)
+    out.print(
+        f"inventory version {v.id} applied over {v.base or 'no full load'}: "
+        f"{v.rows_accepted - v.rows_removed:,} upserts, {v.rows_removed:,} removals, "
+        f"{v.rows_rejected:,} rejected, in {time.perf_counter() - started:.1f} s",
+        highlight=False,
+    )
+
+
+@inventory_app.command("versions")
+def inventory_versions(database: DatabaseOption = None) -> None:
+    """List the inventory's versions: full loads and change files."""
+    from poagate.store.database import open_store
+
+    try:
+        with open_store(database, "read") as store:
+            versions = store.fleet.versions(0, 1_000_000)
+    except (StoreError, OSError) as exc:
+        fail(str(exc), FAILURE)
+    table = Table(header_style="bold")
+    for column in ("version", "kind", "state", "loaded", "rows", "rejected", "devices", "sha256"):
+        table.add_column(column)
+    for v in versions:
+        table.add_row(
+            str(v.id),
+            v.kind,
+            v.state,
+            v.loaded_at.isoformat(timespec="seconds"),
+            f"{v.rows_read:,}",
+            f"{v.rows_rejected:,}",
+            "" if v.device_count is None else f"{v.device_count:,}",
+            v.sha256[:16],
+        )
+    out.print(table)
+
+
+@guid_list_app.command("load")
+def guid_list_load(file: FileArgument, database: DatabaseOption = None) -> None:
+    """Load a GUID list: a new version unless its content is the version in force."""
+    from poagate.service.reference_loads import load_guid_list
+
+    readable_file(file, "GUID list")
+    loaded = _with_store(
+        database,
+        lambda store: load_guid_list(store, file, datetime.now(UTC), str(file.resolve())),
+    )
+    _show_rejected(loaded.rejected, loaded.rows_rejected)
+    v = loaded.version
+    state = "new version" if loaded.new else "same content as the version in force"
+    out.print(
+        f"GUID list version {v.number} ({state}): {v.entry_count:,} devices, SHA-256 {v.sha256}",
+        highlight=False,
+    )
+
+
+@guid_list_app.command("versions")
+def guid_list_versions(database: DatabaseOption = None) -> None:
+    """List the GUID list's versions."""
+    from poagate.store.database import open_store
+
+    try:
+        with open_store(database, "read") as store:
+            versions = store.reference.guid_list_versions()
+    except (StoreError, OSError) as exc:
+        fail(str(exc), FAILURE)
+    table = Table(header_style="bold")
+    for column in ("version", "loaded", "entries", "sha256"):
+        table.add_column(column)
+    for g in versions:
+        table.add_row(
+            str(g.number), g.loaded_at.isoformat(timespec="seconds"), f"{g.entry_count:,}", g.sha256
+        )
+    out.print(table)

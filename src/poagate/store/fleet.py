@@ -1,0 +1,397 @@
+"""The fleet in the store (SPEC §11): versions of the inventory, full loads staged beside the
+version in force and switched in at once, and change files.
+
+* A **full load** is a new version, ``loading`` while its file streams in: each commit stages
+  the rows read so far as pages of packed records, one page per bucket
+  (``poagate.store.fleet_blocks``), with how far the file got, so a load cut short by a crash
+  resumes where it stopped. ``finish`` sorts each bucket into device blocks and hub blocks, and
+  then, in one short transaction, makes the version the one in force (meta ``inventory_base``).
+  Until that moment every decision reads the version before; from it, the new one. Nothing of
+  the fleet is held in memory beyond one bucket (about a million rows) at a time.
+* A **change file** upserts and removes devices over the version in force, as rows of the
+  ``devices`` and ``removed_devices`` tables tagged with its load id, in one transaction: its
+  cost grows with the changes, not the fleet. Readers take a device from those rows when they
+  are newer than the version in force, else from its blocks. A full load makes them stale; they
+  are cleared after it.
+
+Reading the fleet is ``poagate.store.fleet_reads``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import orjson
+
+from poagate.formats.device_records import (
+    STAGED,
+    Manufacturers,
+    Records,
+    device_id_of,
+    device_of,
+)
+from poagate.formats.errors import Rejection
+from poagate.formats.timestamps import from_us, to_us
+from poagate.store.codec import encode_device, encode_rejected
+from poagate.store.fleet_blocks import (
+    DEVICES,
+    HUB,
+    HUBS,
+    block_id,
+    block_ids,
+    bucket_bits,
+    by_bucket,
+    cut,
+    fence_kind,
+    hub_records,
+    settle_devices,
+    settle_hubs,
+)
+from poagate.store.fleet_reads import BASE_META, GENERATION_META, FleetReads
+from poagate.store.records import InventoryLoad
+from poagate.store.sqlbase import UPSERT_META, Insert
+from poagate.store.writes import REJECTED, UPSERT_DEVICE
+
+_LOAD = (
+    "SELECT id, loaded_at, source, sha256, rows_read, rows_accepted, rows_rejected, kind, state, "
+    "base, rows_removed, device_count, finished_at FROM inventory_loads"
+)
+PAGES = Insert("fleet_pages", ("load_id", "kind", "bucket", "page", "body"))
+BLOCKS = Insert("fleet_blocks", ("id", "first_key", "body"))
+_CLEAN_BATCH = 2_000
+
+
+class LoadSuperseded(RuntimeError):  # noqa: N818 - a state, not a fault of the caller's
+    """Another full load started after this one; this one was abandoned."""
+
+
+def signed(key: int) -> int:
+    """A 64-bit key as the signed integer the database keeps (same order)."""
+    return key - 2**63
+
+
+def decode_load(row: Sequence[Any]) -> InventoryLoad:
+    return InventoryLoad(
+        id=row[0],
+        loaded_at=from_us(row[1]),
+        source=row[2],
+        sha256=row[3],
+        rows_read=row[4],
+        rows_accepted=row[5],
+        rows_rejected=row[6],
+        kind=row[7],
+        state=row[8],
+        base=row[9],
+        rows_removed=row[10],
+        device_count=row[11],
+        finished_at=None if row[12] is None else from_us(row[12]),
+    )
+
+
+class FleetStore(FleetReads):
+    """Versions, full loads and change files (see the module docstring), and reading the
+    version in force (``FleetReads``)."""
+
+    # -- versions -----------------------------------------------------------------------------
+
+    def base(self) -> int:
+        """The full load in force (0 when none: only changes, or nothing, are loaded)."""
+        return int(self._db.meta(BASE_META) or 0)
+
+    def version(self, load_id: int) -> InventoryLoad | None:
+        row = self._db.one(f"{_LOAD} WHERE id = ?", (load_id,))
+        return None if row is None else decode_load(row)
+
+    def versions(self, after: int = 0, limit: int = 100) -> list[InventoryLoad]:
+        return [
+            decode_load(r)
+            for r in self._db.fetch(f"{_LOAD} WHERE id > ? ORDER BY id LIMIT ?", (after, limit))
+        ]
+
+    def latest(self) -> InventoryLoad | None:
+        """The last version that took effect: the full load in force or a change after it."""
+        row = self._db.one(
+            f"{_LOAD} WHERE state IN ('in_force', 'applied') AND id >= ? ORDER BY id DESC LIMIT 1",
+            (self.base(),),
+        )
+        return None if row is None else decode_load(row)
+
+    def manufacturers(self, load_id: int) -> list[str]:
+        text = self._db.scalar("SELECT manufacturers FROM inventory_loads WHERE id = ?", (load_id,))
+        return [] if text is None else list(orjson.loads(text))
+
+    # -- full loads ---------------------------------------------------------------------------
+
+    def resumable(self, source: str, size: int) -> InventoryLoad | None:
+        """A full load of this file (its name and size) cut short, to be resumed."""
+        row = self._db.one(
+            f"{_LOAD} WHERE kind = 'full' AND state = 'loading' AND source = ? AND size_bytes = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (source, size),
+        )
+        return None if row is None else decode_load(row)
+
+    def progress(self, load_id: int) -> tuple[int, int, int]:
+        """Where a loading version's file got: (bytes, lines, bucket bits)."""
+        row = self._db.one(
+            "SELECT bytes_done, lines_done, bucket_bits FROM inventory_loads WHERE id = ?",
+            (load_id,),
+        )
+        assert row is not None
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def begin(self, source: str, size: int | None, at: datetime) -> int:
+        """Start a full load of a file of ``size`` bytes; any other load still loading is
+        abandoned (the latest full load wins)."""
+        bits = bucket_bits((size or 0) // 40)  # rows are 60-90 bytes; err towards more buckets
+        db = self._db
+        with db.transaction():
+            db.run(
+                "UPDATE inventory_loads SET state = 'failed' WHERE kind = 'full' "
+                "AND state = 'loading'"
+            )
+            db.run(
+                "INSERT INTO inventory_loads (loaded_at, source, sha256, rows_read, "
+                "rows_accepted, rows_rejected, kind, state, size_bytes, bucket_bits) "
+                "VALUES (?, ?, '', 0, 0, 0, 'full', 'loading', ?, ?)",
+                (to_us(at), source, size, bits),
+            )
+            return int(db.scalar("SELECT MAX(id) FROM inventory_loads"))
+
+    def stage(
+        self,
+        load_id: int,
+        staged: Records,
+        rejected: Sequence[Rejection],
+        rows_read: int,
+        progress: tuple[int, int],
+        manufacturers: Manufacturers,
+    ) -> None:
+        """Commit the rows read since the last commit, and how far the file got."""
+        db = self._db
+        with db.transaction():
+            bits = self._loading(load_id)
+            page = int(progress[1])  # the last line read: unique to this commit, increasing
+            db.insert(
+                PAGES,
+                [
+                    (load_id, DEVICES, bucket, page, part.tobytes())
+                    for bucket, part in by_bucket(staged, "key", bits)
+                ],
+            )
+            db.insert(REJECTED, encode_rejected("inventory", rejected))
+            db.run(
+                "UPDATE inventory_loads SET rows_read = rows_read + ?, "
+                "rows_accepted = rows_accepted + ?, rows_rejected = rows_rejected + ?, "
+                "bytes_done = ?, lines_done = ?, manufacturers = ? WHERE id = ?",
+                (
+                    rows_read,
+                    len(staged),
+                    len(rejected),
+                    progress[0],
+                    progress[1],
+                    orjson.dumps(manufacturers.names).decode(),
+                    load_id,
+                ),
+            )
+
+    def _loading(self, load_id: int) -> int:
+        row = self._db.one(
+            "SELECT state, bucket_bits FROM inventory_loads WHERE id = ?", (load_id,)
+        )
+        if row is None or row[0] != "loading":
+            raise LoadSuperseded(
+                f"inventory load {load_id} was abandoned: a later full load started"
+            )
+        return int(row[1])
+
+    def finish(self, load_id: int, sha256: str, at: datetime) -> InventoryLoad:
+        """Sort the staged rows into blocks, then make the version the one in force."""
+        db = self._db
+        bits = self._loading(load_id)
+        with db.transaction():
+            db.run("DELETE FROM fleet_blocks WHERE id >= ? AND id < ?", block_ids(load_id))
+            db.run("DELETE FROM fleet_pages WHERE load_id = ? AND kind = ?", (load_id, HUBS))
+        devices = 0
+        hub_count = 0
+        block = 0
+        fences: dict[int, list[int]] = {DEVICES: [], HUBS: []}
+        for bucket in range(1 << bits):
+            staged = self._pages(load_id, DEVICES, bucket, STAGED)
+            settled = settle_devices(staged)
+            del staged
+            hubs = hub_records(settled)
+            hub_count += len(hubs)
+            with db.transaction():
+                self._loading(load_id)
+                rows = []
+                for first, body in cut(settled, DEVICES):
+                    rows.append((block_id(load_id, DEVICES, block), signed(first), body))
+                    fences[DEVICES].append(first)
+                    block += 1
+                db.insert(BLOCKS, rows)
+                db.insert(
+                    PAGES,
+                    [
+                        (load_id, HUBS, hub_bucket, bucket, part.tobytes())
+                        for hub_bucket, part in by_bucket(hubs, "chf", bits)
+                    ],
+                )
+            devices += len(settled)
+        block = 0
+        for bucket in range(1 << bits):
+            hubs = settle_hubs(self._pages(load_id, HUBS, bucket, HUB))
+            rows = []
+            for first, body in cut(hubs, HUBS):
+                rows.append((block_id(load_id, HUBS, block), signed(first), body))
+                fences[HUBS].append(first)
+                block += 1
+            with db.transaction():
+                db.insert(BLOCKS, rows)
+        # Each kind's fence in one row, for readers to fetch in one go.
+        with db.transaction():
+            db.insert(
+                BLOCKS,
+                [
+                    (block_id(load_id, fence_kind(kind), 0), 0, np.array(keys, np.uint64).tobytes())
+                    for kind, keys in fences.items()
+                ],
+            )
+        # The switch: one short transaction (SPEC §11: decisions see the old or the new).
+        with db.transaction():
+            self._loading(load_id)
+            old = self.base()
+            db.run(
+                "UPDATE inventory_loads SET state = 'in_force', sha256 = ?, finished_at = ?, "
+                "device_count = ? WHERE id = ?",
+                (sha256, to_us(at), devices, load_id),
+            )
+            db.run(
+                "UPDATE inventory_loads SET state = 'replaced' WHERE kind = 'full' "
+                "AND state = 'in_force' AND id <> ?",
+                (load_id,),
+            )
+            db.run_many(UPSERT_META, [(BASE_META, str(load_id)), (GENERATION_META, str(load_id))])
+        version = self.version(load_id)
+        assert version is not None
+        if old != load_id:
+            self.clean()
+        return version
+
+    def _pages(self, load_id: int, kind: int, bucket: int, dtype: np.dtype[Any]) -> Records:
+        bodies = [
+            r[0]
+            for r in self._db.fetch(
+                "SELECT body FROM fleet_pages WHERE load_id = ? AND kind = ? AND bucket = ? "
+                "ORDER BY page",
+                (load_id, kind, bucket),
+            )
+        ]
+        return np.frombuffer(b"".join(bodies), dtype)
+
+    def clean(self) -> int:
+        """Clear what no reader needs any more, in short transactions: the pages of loads no
+        longer loading, the blocks of versions replaced or failed, and change rows older than
+        the version in force. How many rows went."""
+        db = self._db
+        base = self.base()
+        removed = 0
+        with db.transaction():
+            db.run(
+                "DELETE FROM fleet_pages WHERE load_id IN (SELECT id FROM inventory_loads "
+                "WHERE state <> 'loading')"
+            )
+        for (gone,) in db.fetch(
+            "SELECT id FROM inventory_loads WHERE state IN ('replaced', 'failed')"
+        ):
+            with db.transaction():
+                db.run("DELETE FROM fleet_blocks WHERE id >= ? AND id < ?", block_ids(gone))
+        for table, key in (("devices", "device_id"), ("removed_devices", "device_id")):
+            while True:
+                with db.transaction():
+                    stale = [
+                        r[0]
+                        for r in db.fetch(
+                            f"SELECT {key} FROM {table} WHERE load_id < ? LIMIT ?",
+                            (base, _CLEAN_BATCH),
+                        )
+                    ]
+                    if stale:
+                        db.run(f"DELETE FROM {table} WHERE {{in:{key}}}", (db.list_param(stale),))
+                removed += len(stale)
+                if len(stale) < _CLEAN_BATCH:
+                    break
+        return removed
+
+    # -- change files -------------------------------------------------------------------------
+
+    def apply_changes(
+        self,
+        upserts: Records,
+        removals: Records,
+        names: Sequence[str],
+        rejected: Sequence[Rejection],
+        rows_read: int,
+        source: str,
+        sha256: str,
+        at: datetime,
+    ) -> InventoryLoad:
+        """Apply a change file in one transaction: ``upserts`` (``STAGED`` records) and
+        ``removals`` (``STAGED`` records of which only key and line count); for a device named
+        on several lines, the latest line wins."""
+        upserts, removals = _latest_changes(upserts, removals)
+        db = self._db
+        with db.transaction():
+            base = self.base()
+            db.run(
+                "INSERT INTO inventory_loads (loaded_at, source, sha256, rows_read, "
+                "rows_accepted, rows_rejected, kind, state, base, rows_removed, finished_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'changes', 'applied', ?, ?, ?)",
+                (
+                    to_us(at),
+                    source,
+                    sha256,
+                    rows_read,
+                    rows_read - len(rejected),
+                    len(rejected),
+                    base,
+                    len(removals),
+                    to_us(at),
+                ),
+            )
+            load_id = int(db.scalar("SELECT MAX(id) FROM inventory_loads"))
+            changed = [device_of(r, names) for r in upserts]
+            gone = [device_id_of(int(key)) for key in removals["key"]]
+            if changed:
+                db.run_many(UPSERT_DEVICE, [encode_device(d, load_id) for d in changed])
+                db.run(
+                    "DELETE FROM removed_devices WHERE {in:device_id}",
+                    (db.list_param([d.device_id for d in changed]),),
+                )
+            if gone:
+                db.run("DELETE FROM devices WHERE {in:device_id}", (db.list_param(gone),))
+                db.run_many(
+                    "INSERT INTO removed_devices (device_id, load_id) VALUES (?, ?) "
+                    "ON CONFLICT (device_id) DO UPDATE SET load_id = excluded.load_id",
+                    [(device_id, load_id) for device_id in gone],
+                )
+            db.insert(REJECTED, encode_rejected("inventory", rejected))
+            db.run(UPSERT_META, (GENERATION_META, str(load_id)))
+        version = self.version(load_id)
+        assert version is not None
+        return version
+
+
+def _latest_changes(upserts: Records, removals: Records) -> tuple[Records, Records]:
+    """Each device's latest change: an upsert or a removal, whichever is on the later line."""
+    both = np.concatenate([upserts, removals])
+    is_removal = np.r_[np.zeros(len(upserts), np.bool_), np.ones(len(removals), np.bool_)]
+    order = np.lexsort((both["line"], both["key"]))
+    keys = both["key"][order]
+    last = np.ones(len(order), np.bool_)
+    last[:-1] = keys[1:] != keys[:-1]
+    kept = order[last]
+    return both[kept[~is_removal[kept]]], both[kept[is_removal[kept]]]
