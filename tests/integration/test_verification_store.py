@@ -4,7 +4,6 @@ once, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import io
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -13,9 +12,8 @@ from pathlib import Path
 
 from poagate.domain.events import Activation, Ad1Alert
 from poagate.domain.outcomes import SuppressionEntry
-from poagate.formats.guid_list import read_guid_list
-from poagate.formats.inventory import read_inventory
 from poagate.service.ingest import Ingestor, Item
+from poagate.service.reference_loads import load_guid_list, load_inventory
 from poagate.service.verifications import arm_verification, verify
 from poagate.store.batch import Batch
 from poagate.store.database import open_store
@@ -44,17 +42,21 @@ def test_revision_0005_goes_down_and_up_again(tmp_path: Path) -> None:
         assert list(store.verifications.all()) == []
 
 
-def test_servers_running_the_pass_at_once_ask_once_and_release_once(database: str) -> None:
+def test_servers_running_the_pass_at_once_ask_once_and_release_once(
+    database: str, tmp_path: Path
+) -> None:
     now = ts("2026-03-01T10:00:00Z")
     with open_store(database, "service") as store:
         csv = (
             f"{INVENTORY_HEADER}\n{ESME},ESME,SMETS2,LANDIS+GYR,,{CHF},{mpan('12')},,\n"
             f"{CHF},CHF,SMETS2,TOSHIBA,,,,,\n"
         )
-        inventory = read_inventory(io.StringIO(csv, newline=""), "inventory.csv")
-        store.reference.load_inventory(inventory, "inventory.csv", "", now)
-        guid = read_guid_list(io.StringIO(f"{ESME}\n"), "guid-list.txt")
-        store.reference.load_guid_list(guid, "guid-list.txt", "", now)
+        inventory_file = tmp_path / "inventory.csv"
+        inventory_file.write_text(csv)
+        load_inventory(store, inventory_file, now)
+        guid_file = tmp_path / "guid-list.txt"
+        guid_file.write_text(f"{ESME}\n")
+        load_guid_list(store, guid_file, now)
         config = replace(
             store.reference.config(),
             verify_after_minutes=10,
