@@ -50,6 +50,28 @@ def test_verifications_are_written_and_the_silent_site_released(scenario: Scenar
     assert summary["verifications_answered"] == 1
 
 
+def test_an_answer_from_another_device_of_the_site_is_a_sign_of_life(scenario: Scenario) -> None:
+    # The site answers through a gas meter joined to CHF_2, a device no activation names: the
+    # replay must map it to its hub with the verification guard alone on (it once did so only
+    # with release-if-dark on, and released A2 as silent).
+    gas_meter = "00-DB-12-34-56-78-90-B1"
+    scenario.write_inventory(
+        *scenario.inventory.read_text().splitlines()[1:],
+        f"{gas_meter},GSME,SMETS2,SECURE,,{CHF_2},,,CF10 1AA",
+    )
+    events = [
+        *EVENTS[:5],
+        {"type": "device_message", "device_id": gas_meter, "received_at": "2026-03-01T10:16:00Z"},
+    ]
+    result = scenario.replay(scenario.events("e.jsonl", events), extra=VERIFY)
+    assert result.outcomes() == {"A1": "suppressed", "A2": "suppressed"}
+    assert [(v["alert_id"], v["attempt"], v["outcome"]) for v in result.verifications] == [
+        ("A1", 1, "answered"),
+        ("A2", 1, "expired"),
+        ("A2", 2, "answered"),
+    ]
+
+
 def test_without_the_option_nothing_is_asked(scenario: Scenario) -> None:
     result = scenario.replay(scenario.events("e.jsonl", EVENTS))
     assert result.verifications == []

@@ -26,6 +26,13 @@ from poagate.api.auth import require
 from poagate.api.context import context_of
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
+from poagate.api.schemas import (
+    GuidListLoadAnswer,
+    GuidListVersions,
+    InventoryLoadAnswer,
+    InventoryVersions,
+    documented,
+)
 from poagate.api.tokens import Principal
 from poagate.formats.errors import InputError, Rejection
 from poagate.formats.records import rejection_fields
@@ -44,6 +51,9 @@ router = APIRouter(tags=["reference data"])
 Admin = Annotated[Principal, Depends(require("admin"))]
 _T = TypeVar("_T")
 _GUID_LOADS = threading.Lock()
+# What an upload can answer besides 200: an unusable file (400), a load another one superseded
+# (409), a store that cannot be reached (503).
+UPLOAD = (400, 401, 403, 409, 503)
 _WRITE_BYTES = 4 * 1024 * 1024  # the body goes to disk this much at a time
 
 
@@ -128,6 +138,7 @@ _CSV_BODY = {
 @router.put(
     "/v1/reference/inventory",
     response_class=Json,
+    responses=documented(InventoryLoadAnswer, *UPLOAD),
     summary="Replace the inventory (a full load, CSV)",
     description="SPEC §11: the devices in force become the file's (a CSV with the SPEC §3 "
     "header), as a new version switched in at once when the whole file is loaded. Streamed: "
@@ -178,6 +189,7 @@ async def _inventory_version(
 @router.post(
     "/v1/reference/inventory/changes",
     response_class=Json,
+    responses=documented(InventoryLoadAnswer, *UPLOAD),
     summary="Apply an inventory change file (CSV)",
     description="SPEC §11: the inventory's columns after a first column `change`: `upsert` "
     "adds or replaces the row of that device_id, `remove` removes it (its other columns may "
@@ -198,6 +210,7 @@ async def post_changes(request: Request, principal: Admin) -> Json:
 @router.get(
     "/v1/reference/inventory/versions",
     response_class=Json,
+    responses=documented(InventoryVersions, 401, 403, 422, 503),
     summary="Inventory versions",
     description="Every full load and change file, oldest first: its state (a full load is "
     "`loading`, `in_force`, `replaced` or `failed`; changes are `applied`), rows and SHA-256.",
@@ -217,6 +230,7 @@ def inventory_versions(
 @router.put(
     "/v1/reference/guid-list",
     response_class=Json,
+    responses=documented(GuidListLoadAnswer, *UPLOAD),
     summary="Load the GUID list",
     description="One Device ID per line, streamed as the inventory is. A new version unless "
     "its content is the version in force; the answer says which. Activations are judged "
@@ -256,7 +270,12 @@ async def put_guid_list(request: Request, principal: Admin) -> Json:
     return Json(await _with_upload(request, "GUID list", load))
 
 
-@router.get("/v1/reference/guid-list/versions", response_class=Json, summary="GUID list versions")
+@router.get(
+    "/v1/reference/guid-list/versions",
+    response_class=Json,
+    responses=documented(GuidListVersions, 401, 403, 503),
+    summary="GUID list versions",
+)
 def guid_list_versions(request: Request, principal: Admin) -> Json:
     with context_of(request).reads.borrow() as store:
         versions = store.reference.guid_list_versions()

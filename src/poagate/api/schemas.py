@@ -189,12 +189,31 @@ class Status(Answer):
     status: Literal["ok", "ready"]
 
 
-class InventoryLoadAnswer(Answer):
+class InventoryVersion(Answer):
+    """A version of the inventory (SPEC §11): a full load or a change file."""
+
     load: int
+    kind: Literal["full", "changes"]
+    state: Literal["loading", "in_force", "replaced", "failed", "applied"]
+    loaded_at: datetime
+    finished_at: datetime | None
+    sha256: str
     rows_read: int
     rows_accepted: int
     rows_rejected: int
-    rejected: list[dict[str, Any]]
+    rows_removed: int
+    devices: int | None = Field(description="The devices of a full load once it is done.")
+    base: int | None = Field(description="For changes: the full load they amend.")
+
+
+class InventoryLoadAnswer(InventoryVersion):
+    resumed: bool
+    rejected: list[dict[str, Any]] = Field(description="The first 1,000 rejected rows.")
+
+
+class InventoryVersions(Answer):
+    in_force: int | None = Field(description="The full load in force, if any.")
+    items: list[InventoryVersion]
 
 
 class GuidListLoadAnswer(Answer):
@@ -203,6 +222,7 @@ class GuidListLoadAnswer(Answer):
     entries: int
     sha256: str
     loaded_at: datetime
+    rows_rejected: int
     rejected: list[dict[str, Any]]
 
 

@@ -120,7 +120,7 @@ class Gate:
         if isinstance(event, Activation):
             return self.activate(event)
         # R9: outcomes and device messages never change a decision; they are recorded. With
-        # release-if-dark on they are the signs of life it waits for (SPEC §9).
+        # release-if-dark or verification on they are the signs of life they wait for (§9, §14).
         if self._guarded:
             self.guards.sign_of_life(event.device_id, event.received_at)
         return event

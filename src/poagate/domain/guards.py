@@ -120,7 +120,9 @@ class Guards:
         )
 
     @property
-    def _keeps_signs(self) -> bool:
+    def keeps_signs(self) -> bool:
+        """Whether signs of life matter: release-if-dark and the verification guard wait for
+        them, so device messages must be mapped to their hubs."""
         return self.release_after is not None or self.verifier is not None
 
     # -- what the gate tells the guards ---------------------------------------------------------
@@ -217,7 +219,7 @@ class Guards:
         """A message from a device proves its site had power at ``at``: the site of the hub
         the device is joined to, or of the device itself when it is a hub (or unknown: a hub
         need not have its own inventory row)."""
-        if not self._keeps_signs:
+        if not self.keeps_signs:
             return
         device = self._inventory.get(device_id)
         if device is None or device.device_type is DeviceType.CHF:
@@ -228,7 +230,7 @@ class Guards:
     def hub_sign(self, chf_id: str, at: datetime) -> None:
         """A sign of life at the site of hub ``chf_id``. Every sign is kept: an AD1 delivered
         hours late may still be lit by one received long ago."""
-        if not self._keeps_signs:
+        if not self.keeps_signs:
             return
         bisect.insort(self._signs.setdefault(chf_id, []), at)
         if self.verifier is not None:

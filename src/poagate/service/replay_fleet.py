@@ -45,15 +45,16 @@ def restore_gate(store: Store, config: Config) -> Gate:
 
 class Lookahead:
     """Reads the fleet and the GUID list for a stretch of events before the gate decides
-    them: the devices activations, and with release-if-dark device messages, name; the hubs
-    of AD1s (and with area-outage the hubs themselves and the ESMEs they route to)."""
+    them: the devices activations name, and device messages when a guard waits for signs of
+    life (release-if-dark, verification); the hubs of AD1s (and with area-outage the hubs
+    themselves and the ESMEs they route to)."""
 
     def __init__(self, store: Store, gate: Gate) -> None:
         self._store = store
         self._gate = gate
         self._fleet = cast(FleetSlice, gate.inventory)
         self._cache = DeviceCache()
-        self._signs = gate.guards.release_after is not None
+        self._signs = gate.guards.keeps_signs
         self._area = gate.guards.area_threshold is not None
 
     def read(self, items: list[Item]) -> None:
