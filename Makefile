@@ -61,7 +61,7 @@ $(TEMPLATES_STAMP):
 	@touch $@
 
 unit: install system-deps templates
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 test: lint typecheck unit
 

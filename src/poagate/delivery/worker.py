@@ -37,7 +37,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import httpx
 
@@ -63,6 +64,20 @@ DEFAULTS: dict[str, Any] = {
 }
 RETRIED_4XX = frozenset({408, 429})  # the only 4xx answers worth sending again
 RETRY_AFTER_CAP_SECONDS = 3600.0  # a receiver's Retry-After is honoured up to an hour
+_T = TypeVar("_T")
+
+
+async def in_thread(call: Callable[[], _T]) -> _T:
+    """``call()`` in a worker thread. When the task is cancelled meanwhile (the server shuts
+    down), the cancellation waits for the call to end: the call uses the worker's store, which
+    the cancellation then closes, and a SQLite connection closed under a running statement
+    crashes the whole process (seen: a segmentation fault at a test server's shutdown)."""
+    running = asyncio.ensure_future(asyncio.to_thread(call))
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        await asyncio.wait([running])
+        raise
 
 
 def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -125,8 +140,8 @@ async def run_deliveries(
             while True:
                 try:
                     if store is None:
-                        store = await asyncio.to_thread(open_store, database, "service")
-                    settings = await asyncio.to_thread(store.reference.settings)
+                        store = await in_thread(partial(open_store, database, "service"))
+                    settings = await in_thread(store.reference.settings)
                     sent = await deliver_due(store.outbox, settings, client, clock, rng)
                 except StoreError as exc:
                     log.warning("deliveries paused: %s", exc)
@@ -145,7 +160,7 @@ async def run_deliveries(
     finally:
         if store is not None:
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(store.close)
+                await in_thread(store.close)
 
 
 async def deliver_due(
@@ -159,7 +174,7 @@ async def deliver_due(
     delivery_settings = {**DEFAULTS, **(settings.get("delivery") or {})}
     timeout = float(delivery_settings["timeout_seconds"])
     lease = timedelta(seconds=timeout * 2 + 30)
-    claimed: list[Delivery] = await asyncio.to_thread(outbox.claim, clock(), lease, CLAIM_LIMIT)
+    claimed = await in_thread(partial(outbox.claim, clock(), lease, CLAIM_LIMIT))
     if not claimed:
         return 0
     webhooks = delivery_settings["webhooks"]
@@ -176,7 +191,7 @@ async def deliver_due(
             except Exception:
                 log.exception("recording the attempt on delivery %d failed", delivery.id)
 
-    await asyncio.to_thread(record)
+    await in_thread(record)
     return len(claimed)
 
 
