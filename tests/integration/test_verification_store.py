@@ -42,9 +42,9 @@ def test_revision_0005_goes_down_and_up_again(tmp_path: Path) -> None:
         assert list(store.verifications.all()) == []
 
 
-def test_servers_running_the_pass_at_once_ask_once_and_release_once(
-    database: str, tmp_path: Path
-) -> None:
+def suppressed(database: str, tmp_path: Path, alerts: int, decided_at: str) -> None:
+    """An activation at 10:00 of ESME (its hub CHF), and ``alerts`` AD1s of CHF with event_at
+    10:05 decided at ``decided_at``, with the guard on: V 10, T 3, A 2."""
     now = ts("2026-03-01T10:00:00Z")
     with open_store(database, "service") as store:
         csv = (
@@ -69,14 +69,21 @@ def test_servers_running_the_pass_at_once_ask_once_and_release_once(
     ingestor = Ingestor(lambda: open_store(database, "service"), lambda: clock[0])
     rid = f"{USER}:{ESME}:1"
     activation = Activation(rid, USER, ESME, ts("2026-03-01T10:00:00Z"))
-    alerts = [
-        Ad1Alert(f"A{n}", CHF, ts("2026-03-01T10:06:00Z"), ts("2026-03-01T10:05:00Z"))
-        for n in range(5)
-    ]
     ingestor.decide_now("test", [Item(1, activation)])
-    clock[0] = ts("2026-03-01T10:06:00Z")
-    ingestor.decide_now("test", [Item(n + 1, a) for n, a in enumerate(alerts)])
+    clock[0] = ts(decided_at)
+    ingestor.decide_now(
+        "test",
+        [
+            Item(n + 1, Ad1Alert(f"A{n}", CHF, ts(decided_at), ts("2026-03-01T10:05:00Z")))
+            for n in range(alerts)
+        ],
+    )
 
+
+def test_servers_running_the_pass_at_once_ask_once_and_release_once(
+    database: str, tmp_path: Path
+) -> None:
+    suppressed(database, tmp_path, 5, "2026-03-01T10:06:00Z")
     stores = [open_store(database, "service") for _ in range(SERVERS)]
     try:
         for moment in ("10:15:10", "10:16:00", "10:18:05", "10:19:00", "10:21:31", "10:30:00"):
@@ -96,6 +103,23 @@ def test_servers_running_the_pass_at_once_ask_once_and_release_once(
         for o in outcomes
     )
     assert sorted(f.alert_id for f in feed) == [f"A{n}" for n in range(5)]  # released once each
+
+
+def test_a_pass_that_began_before_the_entry_was_decided_asks_nothing_yet(
+    database: str, tmp_path: Path
+) -> None:
+    # A server's pass reads the clock, then waits for the writer lock while another server
+    # decides an AD1 late (its event_at + V long past): the entry's first request is due at its
+    # decision, after the pass's ``now``. The pass must not ask an attempt "0" (seen with two
+    # real servers), and the next pass asks attempt 1.
+    suppressed(database, tmp_path, 1, "2026-03-01T11:00:00Z")
+    with open_store(database, "service") as store:
+        early = verify(store, ts("2026-03-01T10:59:59Z"))
+        assert early.requested == []
+        assert list(store.verifications.all()) == []
+        verify(store, ts("2026-03-01T11:00:01Z"))
+        requests = [(r.alert_id, r.attempt, r.outcome.value) for r in store.verifications.all()]
+    assert requests == [("A0", 1, "pending")]
 
 
 def at_once(stores: list[Store], work: Callable[[Store], object]) -> None:

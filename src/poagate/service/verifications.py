@@ -144,6 +144,10 @@ def _step(
             )
         return step
     attempt = plan.attempt_at(entry, now)
+    if attempt == 0:
+        # Not yet due: decided after this pass read its clock (another process decided it
+        # while the pass waited for the writer lock). The next pass asks.
+        return step
     if open_request is not None and open_request.attempt < attempt:
         step.expired = 1
         step.changes.append(
