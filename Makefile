@@ -26,11 +26,16 @@ typecheck: install
 	$(BIN)/mypy
 
 # The tests start their own PostgreSQL server from Debian's binaries (never the machine's own
-# server); install the package when the binaries are missing.
+# server), and the console's browser tests drive Debian's Chromium (Playwright's own browser
+# download is never used); install the packages when they are missing.
 system-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "Installing PostgreSQL's server binaries (Debian package postgresql) for the tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "Installing Chromium (Debian package chromium) for the console's browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
 # The DCC's DUIS request templates the tests read: the npm package @smartdcc/duis-templates
