@@ -162,7 +162,8 @@ def test_a_dsp_token_is_told_the_console_is_not_for_it(console: Console) -> None
     assert answer.status_code == 403
     assert "for DNOs and DCC operations" in answer.text
     assert "set-cookie" not in answer.headers
-    assert "S-12" not in answer.text and "F-1" not in answer.text
+    assert "S-12" not in answer.text
+    assert "F-1" not in answer.text
 
 
 @pytest.mark.parametrize(
