@@ -103,7 +103,8 @@ def seed(site: Site) -> None:
     events.append(activation(esme_of("15"), 1))
     for event in events:
         decided = post(site.url, dsp, event)["items"]
-        assert decided and "error" not in decided[0], decided
+        assert decided, event
+        assert "error" not in decided[0], decided
 
 
 @pytest.fixture(scope="module")
