@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps templates demo test lint typecheck unit bench clean
+.PHONY: install system-deps templates demo test lint typecheck unit bench screenshots clean
 
 install: $(STAMP)
 
@@ -19,8 +19,8 @@ demo: install
 	$(BIN)/poagate demo
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 typecheck: install
 	$(BIN)/mypy
@@ -80,6 +80,10 @@ bench: install system-deps
 	$(BIN)/python benchmarks/vs_alertmanager.py
 	$(BIN)/python benchmarks/profile.py
 	$(BIN)/python benchmarks/fleet.py --chart
+
+# The console's screenshots in docs/img (docs/console.md), taken on the demo's data.
+screenshots: install system-deps
+	$(BIN)/python scripts/console_screenshots.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .cache

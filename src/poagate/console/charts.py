@@ -61,7 +61,7 @@ def daily_chart(days: Sequence[Day], caption: str) -> Markup:
     ]
     for fraction in (0, 0.5, 1):
         y = TOP + plot_h * (1 - fraction)
-        label = f"{round(top * fraction):,}"
+        label = f"{top * fraction:,.10g}"
         parts.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" '
             f'stroke="#d0d0d0" stroke-width="1"/>'
