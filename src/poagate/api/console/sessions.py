@@ -27,9 +27,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from poagate.api.auth import principal_of
+from poagate.api.console.web import COOKIE, Refusal, SignInNeeded, redirect, render
 from poagate.api.context import AppContext, context_of
 from poagate.api.tokens import TOKEN_PREFIX, Principal, token_sha256
-from poagate.console.web import COOKIE, Refusal, SignInNeeded, redirect, render
 from poagate.service.controls import SuppressionState, suppression_state
 from poagate.store.sessions import SessionRecord
 

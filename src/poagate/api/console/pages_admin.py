@@ -16,13 +16,13 @@ import orjson
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from poagate.api.console.sessions import CurrentSession, admin_only, check_csrf
+from poagate.api.console.web import Refusal, redirect, render
 from poagate.api.context import context_of
 from poagate.api.observability import RELEASES
 from poagate.api.problems import Problem
 from poagate.api.routes_admin import masked_settings
 from poagate.api.routes_read import after, encode_cursor, time_param
-from poagate.console.sessions import CurrentSession, admin_only, check_csrf
-from poagate.console.web import Refusal, redirect, render
 from poagate.domain.ids import IdentifierError, parse_device_id, parse_network_operator
 from poagate.domain.outcomes import OPERATOR
 from poagate.formats.errors import InputError

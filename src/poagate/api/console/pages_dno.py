@@ -16,6 +16,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
+from poagate.api.console.charts import daily_chart
+from poagate.api.console.sessions import CurrentSession, Session
+from poagate.api.console.web import Refusal, render
 from poagate.api.context import context_of
 from poagate.api.problems import Problem
 from poagate.api.routes_read import (
@@ -27,9 +30,6 @@ from poagate.api.routes_read import (
     scope_of,
     time_param,
 )
-from poagate.console.charts import daily_chart
-from poagate.console.sessions import CurrentSession, Session
-from poagate.console.web import Refusal, render
 from poagate.service.explain import explain
 from poagate.service.reporting import summarise
 from poagate.store.reads import OutcomeFilter

@@ -16,8 +16,8 @@ from fastapi.staticfiles import StaticFiles
 
 def install(app: FastAPI) -> None:
     """Serve the console at ``/ui/`` (left out of the OpenAPI description)."""
-    from poagate.console import pages_admin, pages_dno, sessions
-    from poagate.console.web import HERE, Refusal, SignInNeeded, on_refusal, on_sign_in_needed
+    from poagate.api.console import pages_admin, pages_dno, sessions
+    from poagate.api.console.web import HERE, Refusal, SignInNeeded, on_refusal, on_sign_in_needed
 
     app.add_exception_handler(Refusal, on_refusal)
     app.add_exception_handler(SignInNeeded, on_sign_in_needed)
