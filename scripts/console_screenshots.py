@@ -15,35 +15,21 @@ server it started.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+sys.path.insert(0, str(ROOT))  # the tests' helpers: how they start a server and a browser
+
+from tests.browser.chromium import launch  # noqa: E402
+from tests.servers import Server  # noqa: E402
+
 POAGATE = [sys.executable, "-m", "poagate.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def token(database: Path, role: str, *operators: str) -> str:
@@ -56,32 +42,6 @@ def token(database: Path, role: str, *operators: str) -> str:
         check=True,
     )
     return made.stdout.strip().splitlines()[-1]
-
-
-@contextlib.contextmanager
-def server(database: Path) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            *POAGATE,
-            *("serve", "--database", str(database), "--port", str(port)),
-            *("--no-deliveries", "--log-level", "warning"),
-        ],
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("poagate serve did not start")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def open_windows_now(url: str, admin: str, dsp: str, count: int = 6) -> None:
@@ -112,8 +72,38 @@ def sign_in(page: Page, url: str, secret: str) -> None:
     page.wait_for_url(f"{url}/ui/")
 
 
+def take(url: str, dno: str, admin: str, out: Path) -> list[Path]:
+    """Sign in as DNO 12 and as DCC operations and save the pages."""
+    shots: list[Path] = []
+
+    def shot(page: Page, name: str) -> None:
+        path = out / f"console-{name}.png"
+        page.screenshot(path=str(path))
+        shots.append(path)
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            sign_in(page, url, dno)
+            shot(page, "dno-log")
+            page.locator("table.log tbody tr[data-alert-id] a").first.click()
+            shot(page, "dno-explain")
+            phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+            sign_in(phone, url, dno)
+            shot(phone, "dno-phone")
+            page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            sign_in(page, url, admin)
+            shot(page, "admin-log")
+            page.goto(f"{url}/ui/windows")
+            shot(page, "admin-windows")
+        finally:
+            browser.close()
+    return shots
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -125,42 +115,15 @@ def main() -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        admin, dno, dsp = (
-            token(database, "admin"),
-            token(database, "dno", "12"),
-            token(database, "dsp"),
-        )
-        with server(database) as url, sync_playwright() as playwright:
-            open_windows_now(url, admin, dsp)
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            shots: list[Path] = []
-
-            def shot(page: Page, name: str) -> None:
-                path = args.out / f"console-{name}.png"
-                page.screenshot(path=str(path))
-                shots.append(path)
-
-            desk = {"viewport": {"width": 1280, "height": 800}}
-            page = browser.new_context(**desk).new_page()  # type: ignore[arg-type]
-            sign_in(page, url, dno)
-            shot(page, "dno-log")
-            first = page.locator("table.log tbody tr[data-alert-id] a").first
-            first.click()
-            shot(page, "dno-explain")
-            phone = browser.new_context(
-                viewport={"width": 390, "height": 844}, device_scale_factor=1
-            ).new_page()
-            sign_in(phone, url, dno)
-            shot(phone, "dno-phone")
-            page = browser.new_context(**desk).new_page()  # type: ignore[arg-type]
-            sign_in(page, url, admin)
-            shot(page, "admin-log")
-            page.goto(f"{url}/ui/windows")
-            shot(page, "admin-windows")
-            browser.close()
+        admin, dno = token(database, "admin"), token(database, "dno", "12")
+        server = Server(f"sqlite:///{database}")
+        try:
+            open_windows_now(server.url, admin, token(database, "dsp"))
+            shots = take(server.url, dno, admin, args.out)
+        finally:
+            server.stop()
     for path in shots:
-        print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: "
-              f"{path.stat().st_size // 1024} KiB")  # fmt: skip
+        print(f"{path}: {path.stat().st_size // 1024} KiB")
 
 
 if __name__ == "__main__":

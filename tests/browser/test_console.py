@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from tests.api_harness import chf_of, esme_of
-from tests.browser.conftest import FORWARDED, SUPPRESSED, Site, Visit, wait_for
+from tests.api_harness import chf_of, esme_of, wait_until
+from tests.browser.conftest import FORWARDED, SUPPRESSED, Site, Visit
 from tests.helpers import USER
 
 pytestmark = pytest.mark.slow
@@ -187,7 +187,7 @@ def test_retry_a_dead_delivery(visit: Visit, site: Site) -> None:
         page.goto(f"{site.url}/ui/deliveries?status=dead")
         return page.locator('tr[data-alert-id="F-13"]').count() == 1
 
-    wait_for(dead_shown, "F-13's delivery to die (its webhook refuses)")
+    wait_until(dead_shown, "F-13's delivery to die (its webhook refuses)")
     page.locator('tr[data-alert-id="F-13"]').get_by_role("button", name=re.compile("Retry")).click()
     assert "will be sent again" in page.locator("[data-done]").inner_text()
     page.goto(f"{site.url}/ui/audit")

@@ -16,7 +16,7 @@ import orjson
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from poagate.api.console.sessions import CurrentSession, admin_only, check_csrf
+from poagate.api.console.sessions import AdminForm, CurrentSession, admin_only
 from poagate.api.console.web import Refusal, redirect, render
 from poagate.api.context import context_of
 from poagate.api.observability import RELEASES
@@ -34,7 +34,6 @@ from poagate.store.store import Store
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 PAGE = 100
-Csrf = Annotated[str, Form()]
 Text = Annotated[str, Form()]
 
 
@@ -59,14 +58,11 @@ def _done(request: Request, title: str, text: str, back: str, status: int = 200)
 @router.post("/suppression")
 async def switch(
     request: Request,
-    session: CurrentSession,
-    csrf: Csrf = "",
+    session: AdminForm,
     enabled: Text = "",
     note: Text = "",
     back: Text = "/ui/",
 ) -> Response:
-    admin_only(session)
-    check_csrf(session, csrf)
     if enabled not in ("true", "false"):
         raise Refusal(422, "Invalid request", "enabled must be true or false")
     context = context_of(request)
@@ -87,8 +83,7 @@ async def switch(
 @router.post("/release")
 async def release(
     request: Request,
-    session: CurrentSession,
-    csrf: Csrf = "",
+    session: AdminForm,
     alert_id: Annotated[list[str] | None, Form()] = None,
     chf_id: Text = "",
     network_operator: Text = "",
@@ -98,8 +93,6 @@ async def release(
     back: Text = "/ui/",
 ) -> Response:
     """Release the selected entries, a hub's, or one DNO's over a range (SPEC §12)."""
-    admin_only(session)
-    check_csrf(session, csrf)
     try:
         wanted = controls.ReleaseRequest(
             alert_ids=tuple(alert_id) if alert_id else None,
@@ -160,13 +153,10 @@ def windows(request: Request, session: CurrentSession, cursor: str = "") -> Resp
 @router.post("/windows/end")
 async def end_window(
     request: Request,
-    session: CurrentSession,
-    csrf: Csrf = "",
+    session: AdminForm,
     request_id: Text = "",
     note: Text = "",
 ) -> Response:
-    admin_only(session)
-    check_csrf(session, csrf)
     try:
         canonical = canonical_request_id(request_id.strip())
     except InputError as exc:
@@ -219,11 +209,7 @@ def deliveries(
 
 
 @router.post("/deliveries/retry")
-async def retry(
-    request: Request, session: CurrentSession, csrf: Csrf = "", delivery_id: Text = ""
-) -> Response:
-    admin_only(session)
-    check_csrf(session, csrf)
+async def retry(request: Request, session: AdminForm, delivery_id: Text = "") -> Response:
     if not delivery_id.isdigit() or not 0 < int(delivery_id) <= MAX_ID:
         raise Refusal(422, "Invalid request", "delivery_id must be a delivery's number")
     wanted = int(delivery_id)

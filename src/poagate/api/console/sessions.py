@@ -123,6 +123,17 @@ def admin_only(session: Session) -> None:
         raise Refusal(403, "DCC operations only", "This page is for DCC operations (admin).")
 
 
+async def admin_form(session: CurrentSession, csrf: Annotated[str, Form()] = "") -> Session:
+    """The session of an admin form (a dependency of every act): DCC operations' only, and
+    carrying the session's CSRF token — checked before the act's own fields are looked at."""
+    admin_only(session)
+    check_csrf(session, csrf)
+    return session
+
+
+AdminForm = Annotated[Session, Depends(admin_form)]
+
+
 # -- sign in and out -----------------------------------------------------------------------------
 
 
