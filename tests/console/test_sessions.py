@@ -30,6 +30,18 @@ def test_a_wrong_token_gets_a_plain_message_and_no_session(console: Console) -> 
         assert store.db.scalar("SELECT COUNT(*) FROM console_sessions") == 0
 
 
+def test_a_sign_in_form_posted_from_another_site_is_refused(console: Console) -> None:
+    token = console.api.token("dno", "12")
+    browser = console.browser()
+    answer = browser.post(
+        "/ui/login", data={"token": token}, headers={"Origin": "https://elsewhere.example"}
+    )
+    assert answer.status_code == 403
+    assert "set-cookie" not in answer.headers
+    own = browser.post("/ui/login", data={"token": token}, headers={"Origin": "http://testserver"})
+    assert own.status_code == 303
+
+
 def test_a_page_without_a_session_sends_to_sign_in(console: Console) -> None:
     browser = console.browser()
     for path in ("/ui/", "/ui/feed", "/ui/windows", "/ui/export.csv", "/ui/alerts/S-12-a"):

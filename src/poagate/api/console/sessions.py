@@ -144,6 +144,10 @@ def login_page(request: Request, why: str = "") -> Response:
 
 @router.post("/login")
 async def login(request: Request, token: Annotated[str, Form()] = "") -> Response:
+    if not same_origin(request):
+        # Sign-in has no session yet, so no CSRF token: a form posted from another site (to
+        # sign a person in with someone else's token) is refused by its Origin instead.
+        raise Refusal(403, "Sign-in refused", "Sign in from poagate's own sign-in page.")
     context = context_of(request)
     token = token.strip()
     principal = None
@@ -181,6 +185,16 @@ async def login(request: Request, token: Annotated[str, Form()] = "") -> Respons
         secure=request.url.scheme == "https",
     )
     return response
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a form came from this server's own page: browsers send ``Origin`` with every
+    POST; a request without one (not a browser) is not a cross-site form."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host
 
 
 @router.post("/logout")

@@ -24,8 +24,9 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
-    # Filtered views put ids in their URLs: they are not sent on to anywhere else.
-    "Referrer-Policy": "no-referrer",
+    # Filtered views put ids in their URLs: they are not sent on to another site. (Not
+    # no-referrer: with it a browser sends "Origin: null", and sign-in checks the origin.)
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
