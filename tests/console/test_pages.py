@@ -115,3 +115,16 @@ def test_an_explanation_names_the_window_that_suppressed_it(console: Console) ->
     assert 'data-outcome="suppressed"' in page
     assert f'data-request-id="{USER}:{esme_of("14")}:7" class="mark"' in page
     assert "(suppressed it)" in page
+
+
+def test_the_chart_is_on_the_first_page_only(console: Console) -> None:
+    api = console.api
+    decide(api, api.token("dsp"), *(ad1(f"M-{n:03}", chf_of("12")) for n in range(60)))
+    browser = console.dno("12")
+    first = browser.get("/ui/").text
+    assert 'data-chart="daily"' in first
+    found = re.search(r'<a rel="next" href="([^"]+)"', first)
+    assert found is not None
+    second = browser.get(found.group(1).replace("&amp;", "&")).text
+    assert 'data-chart="daily"' not in second
+    assert len(alert_ids(second)) == 62 - 50

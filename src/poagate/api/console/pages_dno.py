@@ -67,15 +67,20 @@ def selection(session: Session, filters: dict[str, str]) -> OutcomeFilter:
 def suppression_log(request: Request, session: CurrentSession, cursor: str = "") -> Response:
     filters = log_filters(request)
     values: dict[str, Any] = {"filters": filters, "entries": [], "next_cursor": None}
-    values |= {"chart": None, "days": [], "totals": None}
+    values |= {"chart": None, "days": []}
     try:
         which = selection(session, filters)
         with context_of(request).reads.borrow() as store:
             with cursor_checked():
                 found = store.reads.outcomes_page(which, after(cursor or None), PAGE + 1)
             try:
-                summary = summarise(
-                    store, which.network_operators, which.since, which.until, daily=True
+                # The chart is on the first page only: it reads every AD1 of the range.
+                summary = (
+                    None
+                    if cursor
+                    else summarise(
+                        store, which.network_operators, which.since, which.until, daily=True
+                    )
                 )
             except ValueError as exc:
                 raise Problem(422, "Invalid request", str(exc)) from None
@@ -84,8 +89,10 @@ def suppression_log(request: Request, session: CurrentSession, cursor: str = "")
     values["entries"] = found[:PAGE]
     if len(found) > PAGE:
         values["next_cursor"] = encode_cursor(found[PAGE - 1].alert_id)
+    if summary is None:
+        return render(request, "log.html.j2", **values)
     days = list(summary.days or ())[-CHART_DAYS:]
-    values |= {"days": days, "totals": summary.totals}
+    values["days"] = days
     if days:
         caption = (
             f"Suppressed, released and forwarded AD1s per day, {days[0].day.isoformat()} "
@@ -110,7 +117,6 @@ def export(request: Request, session: CurrentSession) -> Response:
             message=problem.detail,
             chart=None,
             days=[],
-            totals=None,
             **values,
         )
     return download(request, which, None)
