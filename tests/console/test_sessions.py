@@ -4,16 +4,22 @@ CSRF on every form that changes something, and the pages' security headers."""
 from __future__ import annotations
 
 import hashlib
+import re
 import time
+from datetime import UTC, datetime
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from poagate.api.app import create_app
 from poagate.api.settings import Settings
+from poagate.api.tokens import new_token, token_sha256
 from poagate.formats.timestamps import to_us
+from poagate.store.database import open_store
 from tests.api_harness import Clock
 from tests.console.conftest import Console, csrf_of
+from tests.servers import Server
 
 COOKIE = "poagate_console"
 
@@ -197,3 +203,28 @@ def test_every_page_forbids_other_hosts_and_framing(console: Console, path: str)
 def test_the_console_is_not_in_the_openapi_description(console: Console) -> None:
     paths = console.api.client.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith("/ui")]
+
+
+def test_a_session_works_across_two_poagate_serve_processes(database: str) -> None:
+    """Two real server processes on one store: signed in on one, the session opens pages on
+    the other; signed out on the other, it is ended on the first."""
+    token = new_token()
+    with open_store(database, "service") as store:
+        store.tokens.add(token_sha256(token), "dno", ["12"], "", datetime.now(UTC), "test")
+    first, second = Server(database), Server(database)
+    try:
+        signed_in = httpx.post(f"{first.url}/ui/login", data={"token": token})
+        assert signed_in.status_code == 303
+        cookies = {COOKIE: signed_in.cookies[COOKIE]}
+        page = httpx.get(f"{second.url}/ui/", cookies=cookies)
+        assert page.status_code == 200
+        assert "DNO 12" in page.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        out = httpx.post(f"{second.url}/ui/logout", data={"csrf": csrf.group(1)}, cookies=cookies)
+        assert out.status_code == 303
+        after = httpx.get(f"{first.url}/ui/", cookies=cookies)
+        assert (after.status_code, after.headers["location"]) == (303, "/ui/login?why=ended")
+    finally:
+        first.stop()
+        second.stop()
