@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps templates demo test lint typecheck unit bench clean
+.PHONY: install system-deps templates demo test lint typecheck unit bench screenshots clean
 
 install: $(STAMP)
 
@@ -19,18 +19,23 @@ demo: install
 	$(BIN)/poagate demo
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 typecheck: install
 	$(BIN)/mypy
 
 # The tests start their own PostgreSQL server from Debian's binaries (never the machine's own
-# server); install the package when the binaries are missing.
+# server), and the console's browser tests drive Debian's Chromium (Playwright's own browser
+# download is never used); install the packages when they are missing.
 system-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "Installing PostgreSQL's server binaries (Debian package postgresql) for the tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "Installing Chromium (Debian package chromium) for the console's browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
 # The DCC's DUIS request templates the tests read: the npm package @smartdcc/duis-templates
@@ -75,6 +80,10 @@ bench: install system-deps
 	$(BIN)/python benchmarks/vs_alertmanager.py
 	$(BIN)/python benchmarks/profile.py
 	$(BIN)/python benchmarks/fleet.py --chart
+
+# The console's screenshots in docs/img (docs/console.md), taken on the demo's data.
+screenshots: install system-deps
+	$(BIN)/python scripts/console_screenshots.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .cache

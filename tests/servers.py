@@ -16,7 +16,7 @@ from tests.pg import free_port
 
 
 class Server:
-    def __init__(self, database: str) -> None:
+    def __init__(self, database: str, deliveries: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -29,7 +29,7 @@ class Server:
                 database,
                 "--port",
                 str(self.port),
-                "--no-deliveries",
+                *([] if deliveries else ["--no-deliveries"]),
                 "--log-level",
                 "warning",
             ],
@@ -41,6 +41,7 @@ class Server:
                 "PYTHONUNBUFFERED": "1",
                 "POAGATE_RELEASE_POLL_SECONDS": "0.1",
                 "POAGATE_VERIFICATION_POLL_SECONDS": "0.1",
+                "POAGATE_DELIVERY_POLL_SECONDS": "0.1",
             },
         )
         if not wait_until_ready(self.url, self.process):

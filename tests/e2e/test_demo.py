@@ -17,6 +17,9 @@ def test_demo_prints_a_table_per_dno_and_writes_a_log_per_dno(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     assert "site visits avoided" in result.stdout
     assert f"poagate serve --database {tmp_path / 'demo.db'}" in result.stdout
+    # It ends by telling how to open the console on the demo data.
+    assert "http://127.0.0.1:8000/ui/" in result.stdout
+    assert f"poagate token create --database {tmp_path / 'demo.db'} --role admin" in (result.stdout)
     rows = [line for line in result.stdout.splitlines() if line.startswith("│ ")]
     operators = {line.split("│")[1].strip() for line in rows}
     assert {"10", "12", "23", "all"} <= operators

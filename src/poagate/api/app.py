@@ -141,6 +141,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in modules:
         app.include_router(module.router)
+
+    from poagate.api.console import install
+
+    install(app)  # the console's pages at /ui/ (SPEC §13)
     return app
 
 

@@ -40,15 +40,24 @@ async def authenticate(
     token = "" if credentials is None else credentials.credentials.strip()
     if not token.startswith(TOKEN_PREFIX):
         raise UNAUTHORIZED
-    digest = token_sha256(token)
-    context = context_of(request)
+    principal = await principal_of(context_of(request), token_sha256(token))
+    if principal is None:
+        raise UNAUTHORIZED
+    request.state.principal = principal
+    return principal
+
+
+async def principal_of(context: AppContext, digest: str) -> Principal | None:
+    """The caller behind a token's SHA-256, None when no valid token has it: from the token
+    cache, else from the store. The API (each request) and the console (each page of a
+    session) both ask here, so a revoked token stops working in both within the cache's
+    seconds."""
     principal = context.tokens.get(digest)
     if principal is None:
         principal = await asyncio.to_thread(_look_up, context, digest)
         if principal is None:
-            raise UNAUTHORIZED
+            return None
         context.tokens.put(digest, principal)
-    request.state.principal = principal
     return principal
 
 

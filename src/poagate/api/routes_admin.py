@@ -155,7 +155,7 @@ class Settings(BaseModel):
     delivery: Delivery = Field(default_factory=Delivery)
 
 
-def _masked(settings: dict[str, Any]) -> dict[str, Any]:
+def masked_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """The configuration as it is shown (GET, PUT's answer, the audit): no secret, not even a
     part of one, and no password of a webhook URL."""
     shown = Settings.model_validate(settings).model_dump()
@@ -208,7 +208,7 @@ def _with_stored_secrets(
 )
 def get_config(request: Request, principal: Admin) -> Json:
     with context_of(request).reads.borrow() as store:
-        return Json(_masked(store.reference.settings()))
+        return Json(masked_settings(store.reference.settings()))
 
 
 @router.put(
@@ -250,12 +250,12 @@ async def put_config(request: Request, principal: Admin, body: Settings) -> Json
             ):
                 arm_verification(store)  # it verifies what is decided from now on
             if changed:
-                store.audit.record(now, principal.actor, "config.set", _masked(wanted))
+                store.audit.record(now, principal.actor, "config.set", masked_settings(wanted))
             if wanted["suppression_enabled"] != current["suppression_enabled"]:
                 record_suppression_change(
                     store, wanted["suppression_enabled"], principal.actor, now
                 )
-        return {**_masked(wanted), "changed": changed}
+        return {**masked_settings(wanted), "changed": changed}
 
     return Json(await context.ingestor.call(save))
 

@@ -180,23 +180,7 @@ def suppression_log(
         ),
     ] = False,
 ) -> Response:
-    since, until = time_param(from_, "from"), time_param(to, "to")
-    try:
-        chf = None if chf_id is None else parse_device_id(chf_id)
-        meter = None if mpan is None else parse_mpan(mpan)
-        activation = None if request_id is None else canonical_request_id(request_id)
-    except (IdentifierError, InputError) as exc:
-        raise Problem(422, "Invalid request", str(exc)) from None
-    which = OutcomeFilter(
-        suppressed=True,
-        network_operators=scope_of(principal, network_operator),
-        since=since,
-        until=until,
-        chf_id=chf,
-        mpan=meter,
-        request_id=activation,
-        released=released,
-    )
+    which = log_filter(principal, from_, to, chf_id, mpan, request_id, network_operator, released)
     start = after(cursor)
     if all:
         if not wants_csv(request, format):
@@ -210,6 +194,37 @@ def suppression_log(
         found = store.reads.outcomes_page(which, start, limit + 1)
     items = [(outcome.alert_id, outcome) for outcome in found]
     return page(request, items, limit, SUPPRESSION_FIELDS, _suppression, format)
+
+
+def log_filter(
+    principal: Principal,
+    from_: str | None,
+    to: str | None,
+    chf_id: str | None,
+    mpan: str | None,
+    request_id: str | None,
+    network_operator: str | None,
+    released: bool | None,
+) -> OutcomeFilter:
+    """The Suppression Log entries the filters select, within the caller's scope (the API's
+    listing and download and the console's pages); raises ``Problem`` (422) for a bad one."""
+    since, until = time_param(from_, "from"), time_param(to, "to")
+    try:
+        chf = None if chf_id is None else parse_device_id(chf_id)
+        meter = None if mpan is None else parse_mpan(mpan)
+        activation = None if request_id is None else canonical_request_id(request_id)
+    except (IdentifierError, InputError) as exc:
+        raise Problem(422, "Invalid request", str(exc)) from None
+    return OutcomeFilter(
+        suppressed=True,
+        network_operators=scope_of(principal, network_operator),
+        since=since,
+        until=until,
+        chf_id=chf,
+        mpan=meter,
+        request_id=activation,
+        released=released,
+    )
 
 
 def download(request: Request, which: OutcomeFilter, after_alert_id: str | None) -> Response:

@@ -122,3 +122,13 @@ def demo(
         highlight=False,
         soft_wrap=True,
     )
+    out.print(
+        "\nOpen the console on the demo data (docs/console.md), with that server running:\n"
+        f"  .venv/bin/poagate token create --database {database} --role dno "
+        "--network-operator 12   # a DNO's token: the last line\n"
+        f"  .venv/bin/poagate token create --database {database} --role admin   "
+        "# DCC operations' token\n"
+        "  then open http://127.0.0.1:8000/ui/ and sign in with one of the tokens.",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 # The Alembic revision this code expects; tests check it is the migrations' head.
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 metadata = MetaData()
 
@@ -279,6 +279,20 @@ api_tokens = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger),
 )
+
+# Sessions of the console (revision 0007, SPEC §13): the session id only as its SHA-256, the
+# token it was started with, the CSRF token of its forms, and when it was last used or ended.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_sha256", String(64), primary_key=True),
+    Column("token_id", Integer, nullable=False),
+    Column("csrf_secret", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_seen_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger),
+)
+Index("ix_console_sessions_token", console_sessions.c.token_id)
 
 # Every change to reference data, configuration, tokens and deliveries: who, when, what.
 audit_log = Table(

@@ -11,6 +11,7 @@
 * ``controls`` — the incident controls: windows ended, releases signed, explanations
   (``controls.py``, SPEC §12).
 * ``verifications`` — the verification guard's requests, the DSP's queue (``verifications.py``).
+* ``sessions`` — who is signed in to the console (``sessions.py``, SPEC §13).
 
 Each concept sees only the database (``sqlbase.Database``); a consumer is typed against the
 narrow protocol of what it uses (``ports.py``). ``SqliteStore`` and ``PostgresStore`` open one.
@@ -28,6 +29,7 @@ from poagate.store.guard_reads import GuardReads
 from poagate.store.outbox import Outbox
 from poagate.store.reads import Reads
 from poagate.store.reference import ReferenceData
+from poagate.store.sessions import ConsoleSessions
 from poagate.store.sqlbase import Database
 from poagate.store.verifications import Verifications
 
@@ -47,6 +49,7 @@ class Store:
         self.outbox = Outbox(db, self.audit)
         self.controls = Controls(db)
         self.verifications = Verifications(db)
+        self.sessions = ConsoleSessions(db)
 
     @property
     def location(self) -> str:
