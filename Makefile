@@ -65,8 +65,13 @@ $(TEMPLATES_STAMP):
 	@tar -xzf $(TEMPLATES_DIR)/$(TEMPLATES_TARBALL) -C $(TEMPLATES_DIR)
 	@touch $@
 
+# Two workers (pytest-xdist), each test file whole on one of them (module fixtures such as the
+# browser's server stay together): the suite mostly waits on servers and subprocesses.
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+
 unit: install system-deps templates
-	$(BIN)/pytest -q --durations=25
+	$(BIN)/pytest -q --durations=25 -n $(TEST_WORKERS) --dist loadfile
 
 test: lint typecheck unit
 

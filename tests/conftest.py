@@ -52,6 +52,18 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
     server.shutdown()
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, a worker hands its figures to the controller, which prints them."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["figures"] = list(FIGURES)
+
+
+def pytest_testnodedown(node: object, error: object) -> None:
+    """The controller collects each worker's figures (pytest-xdist's hook)."""
+    FIGURES.extend(getattr(node, "workeroutput", {}).get("figures", []))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The figures the fuzzing and fault tests recorded (tests/figures.py), at the end."""
     if FIGURES:
