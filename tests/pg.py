@@ -50,6 +50,7 @@ class PostgresServer:
         self.data = self.root / "data"
         self.port = free_port()
         self._as_postgres = os.geteuid() == 0
+        self._watcher: subprocess.Popen[bytes] | None = None
         if self._as_postgres:
             user = pwd.getpwnam("postgres")
             os.chown(self.root, user.pw_uid, user.pw_gid)
@@ -72,11 +73,30 @@ class PostgresServer:
             "UTF8",
         )
         self._pg_ctl("start")
+        self._watch()
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {TEMPLATE}")
         from poagate.store.postgres import ensure_schema
 
         ensure_schema(self.url(TEMPLATE))
+
+    def _watch(self) -> None:
+        """Stop the server and remove its files should this process die without stopping it
+        (killed, or crashed: a segmentation fault once left a server running): a watcher in
+        a session of its own waits for this process to end."""
+        prefix = "runuser -u postgres -- " if self._as_postgres else ""
+        script = (
+            f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
+            f"{prefix}{self.bin / 'pg_ctl'} -D {self.data} -m immediate -w stop; "
+            f"rm -rf {self.root}"
+        )
+        self._watcher = subprocess.Popen(
+            ["sh", "-c", script],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def _pg_ctl(self, action: str) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
@@ -96,6 +116,10 @@ class PostgresServer:
         )
 
     def stop(self) -> None:
+        if self._watcher is not None:  # stopped here: the watcher is not needed
+            self._watcher.kill()
+            self._watcher.wait()
+            self._watcher = None
         with contextlib.suppress(subprocess.SubprocessError):
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
