@@ -8,9 +8,9 @@ devices it activates.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import cast
+from typing import TypeVar, cast
 
 from poagate.domain.events import Activation, Ad1Alert, Event, Ignored
 from poagate.domain.gate import Gate
@@ -22,6 +22,7 @@ from poagate.store.store import Store
 
 # Events read ahead at a time, so that the fleet they name is read from the store in one go.
 LOOKAHEAD = 20_000
+_T = TypeVar("_T")
 
 
 def restore_gate(store: Store, config: Config) -> Gate:
@@ -30,17 +31,28 @@ def restore_gate(store: Store, config: Config) -> Gate:
     fleet = FleetSlice()
     gate = Gate(fleet, GuidList(store.reference.guid_version(), frozenset()), config)
     gate.restore(store.decisions.activation_records(), store.decisions.decided_alert_ids())
-    if gate.guards.active:
-        signs = list(store.decisions.signs_of_life())
-        outcomes = list(store.reads.ad1_outcomes())
-        # The guards ask the fleet about every device and hub of what they restore.
-        devices = list(dict.fromkeys(device_id for device_id, _ in signs))
-        hubs = list(dict.fromkeys(o.chf_id for o in outcomes))
-        for start in range(0, max(len(devices), len(hubs)), LOOKAHEAD):
-            part = hubs[start : start + LOOKAHEAD]
-            store.fleet.fill(fleet, devices[start : start + LOOKAHEAD] + part, part, True)
-        gate.guards.restore(signs, outcomes)
+    guards = gate.guards
+    if guards.active:
+        # Every sign of life, then every decided AD1, a stretch at a time: the slice holds the
+        # devices and hubs of one stretch (the guards ask the fleet about each as they
+        # restore it), so memory does not grow with the history or the fleet (SPEC §11).
+        for signs in _stretches(store.decisions.signs_of_life()):
+            fleet.clear()
+            store.fleet.fill(fleet, list(dict.fromkeys(d for d, _ in signs)), [], True)
+            guards.restore(signs, ())
+        for outcomes in _stretches(store.reads.ad1_outcomes()):
+            hubs = list(dict.fromkeys(o.chf_id for o in outcomes))
+            fleet.clear()
+            store.fleet.fill(fleet, hubs, hubs, True)
+            guards.restore((), outcomes)
+        fleet.clear()
     return gate
+
+
+def _stretches(items: Iterable[_T]) -> Iterator[list[_T]]:
+    iterator = iter(items)
+    while stretch := list(islice(iterator, LOOKAHEAD)):
+        yield stretch
 
 
 class Lookahead:
