@@ -70,11 +70,6 @@ def parse_error(text: str) -> str:
     return ""
 
 
-def device_id_cell(text: str, column: str) -> str:
-    """A Device ID cell in canonical form; raises ``InputError`` naming the column."""
-    return _device_id_cell(text, column)
-
-
 def chf_cell(raw: str) -> str | None:
     """The ``chf_id`` cell: a Device ID, or None when empty."""
     return _device_id_cell(raw, "chf_id") if raw and not raw.isspace() else None

@@ -63,10 +63,6 @@ def spread(keys: Keys) -> Keys:
         return keys * _SPREAD
 
 
-def spread_one(key: int) -> int:
-    return key * 0x9E3779B97F4A7C15 % 2**64
-
-
 def bucket_bits(expected_rows: int) -> int:
     """How many top bits of the spread key name a bucket, for about ``BUCKET_ROWS`` each."""
     buckets = max(1, -(-expected_rows // BUCKET_ROWS))
@@ -136,11 +132,6 @@ def cut(records: Records, kind: int) -> Iterator[tuple[int, bytes]]:
     keys = spread(records["key" if kind == DEVICES else "chf"])
     for start in range(0, len(records), size):
         yield int(keys[start]), records[start : start + size].tobytes()
-
-
-def blocks_for(fence: Keys, keys: Keys) -> npt.NDArray[np.int64]:
-    """The block that may hold each key (-1 before the first), from the fence of first keys."""
-    return np.searchsorted(fence, spread(keys), side="right").astype(np.int64) - 1
 
 
 def runs(records: Records, kind: int, keys: Keys) -> tuple[npt.NDArray[np.int64], Any]:

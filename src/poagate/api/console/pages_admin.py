@@ -39,7 +39,7 @@ Text = Annotated[str, Form()]
 
 def _back(path: str) -> str:
     """Where a form returns to: one of the console's own pages, else the log."""
-    return path if path.startswith("/ui/") and not path.startswith("//") else "/ui/"
+    return path if path.startswith("/ui/") else "/ui/"
 
 
 def number(text: str) -> int:

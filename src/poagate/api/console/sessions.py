@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -63,10 +62,6 @@ class Session:
         return self.principal.scope
 
 
-def session_digest(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
-
-
 async def current_session(request: Request) -> Session:
     """The session of the request's cookie (a dependency of every page), else a redirect to
     the sign-in page. Admin pages also learn the suppression switch's state, shown on each."""
@@ -74,7 +69,7 @@ async def current_session(request: Request) -> Session:
     if not session_id or len(session_id) > MAX_TOKEN_LENGTH:
         raise SignInNeeded()
     context = context_of(request)
-    digest = session_digest(session_id)
+    digest = token_sha256(session_id)
     now = context.settings.clock()
     record = await asyncio.to_thread(_read_session, context, digest)
     if record is None or record.ended_at is not None:
@@ -173,7 +168,7 @@ async def login(request: Request, token: Annotated[str, Form()] = "") -> Respons
     now = context.settings.clock()
     token_id = principal.token_id
     await context.ingestor.call(
-        lambda store: store.sessions.start(session_digest(session_id), token_id, csrf, now)
+        lambda store: store.sessions.start(token_sha256(session_id), token_id, csrf, now)
     )
     response = redirect("/ui/")
     response.set_cookie(
