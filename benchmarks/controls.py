@@ -1,4 +1,4 @@
-"""The incident controls and the reports at size (SPEC §12), on SQLite and PostgreSQL.
+"""The incident controls and the reports at size (spec §12), on SQLite and PostgreSQL.
 
     .venv/bin/python benchmarks/controls.py [--ad1 1000000] [--activations 200000]
         [--backends sqlite,postgres]

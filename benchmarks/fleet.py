@@ -1,4 +1,4 @@
-"""Great Britain's fleet (SPEC §11): loads, changes and decisions at 20,000, 2 million and 20
+"""Great Britain's fleet (spec §11): loads, changes and decisions at 20,000, 2 million and 20
 million ESMEs (inventories of 40,000, 4 million and 40 million rows).
 
 For each fleet, on a fresh SQLite store, every step a command as an operator runs it (process

@@ -10,7 +10,7 @@ request is a new decision, durable before it is answered:
 * single messages: one DUIS AD1 per POST from 32 connections; requests/s and p50/p99 latency;
 * batches: 1,000 JSON AD1 lines per POST from 4 connections; AD1s/s.
 
-Each backend runs with one and two server processes with the SPEC §9 guards off, then with two
+Each backend runs with one and two server processes with the spec §9 guards off, then with two
 processes and both guards on (release-if-dark 60 minutes; area-outage 3 AD1s in 900 s). With
 AD1s from random hubs at this rate every postcode sector is in an "outage", so the guarded runs
 are the guards' worst case: each group reads its sectors' last half hour of AD1s.

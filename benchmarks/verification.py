@@ -1,4 +1,4 @@
-"""The verification guard's pass (SPEC §14) when a whole campaign's AD1s are under way at once.
+"""The verification guard's pass (spec §14) when a whole campaign's AD1s are under way at once.
 
     .venv/bin/python benchmarks/verification.py [--ad1 10000] [--database sqlite:///x.db]
 

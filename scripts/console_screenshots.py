@@ -1,4 +1,4 @@
-"""Screenshots of the console (SPEC §13) for docs/console.md, taken on the demo's data.
+"""Screenshots of the console (spec §13) for docs/console.md, taken on the demo's data.
 
 Anyone can run it (after ``make install`` and ``make system-deps``, which installs Debian's
 chromium)::

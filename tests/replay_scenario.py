@@ -133,7 +133,7 @@ class Outputs:
 
     def outcomes(self) -> dict[str, str]:
         """alert_id -> "suppressed", "forwarded" or "released": suppressed, then released by a
-        SPEC §9 guard; its entry stays in the log with ``released_at``, and forwarded.jsonl
+        spec §9 guard; its entry stays in the log with ``released_at``, and forwarded.jsonl
         lists it once, decided at its release with the release's reason."""
         log = {entry["alert_id"]: entry for entry in self.suppressed}
         assert len(log) == len(self.suppressed), "an alert twice in the Suppression Log"

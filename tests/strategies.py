@@ -1,5 +1,5 @@
 """Hypothesis strategies for the property tests: random event streams over two sites and an
-unknown hub, and the configurations they are decided with, the SPEC §9 guards off and on.
+unknown hub, and the configurations they are decided with, the spec §9 guards off and on.
 
 Both sites are in one postcode sector (``SW1A 1``), so each hub's forwarded AD1s are area-outage
 evidence for the other's; the unknown hub has no sector."""
@@ -62,7 +62,7 @@ def alerts(minutes: int) -> SearchStrategy[Ad1Alert]:
 
 
 def signs(minutes: int, site: str | None = None) -> SearchStrategy[Event]:
-    """Signs of life (R9; SPEC §9): a message from an ESME or its hub, or an activation
+    """Signs of life (R9; spec §9): a message from an ESME or its hub, or an activation
     outcome; from both sites, or only from the site of hub ``site``."""
     esmes = [e for e, hub in ((ESME, CHF), (ESME_2, CHF_2)) if site in (None, hub)]
     hubs = [hub for hub in (CHF, CHF_2) if site in (None, hub)]

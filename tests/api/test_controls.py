@@ -1,4 +1,4 @@
-"""SPEC §12 incident controls over HTTP, on each backend: suspend and resume, list and end
+"""spec §12 incident controls over HTTP, on each backend: suspend and resume, list and end
 windows, release entries (they reach the DNO as a guard's release does), and explain one
 alert — every act audited and visible on what it touched."""
 

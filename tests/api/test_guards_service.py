@@ -1,4 +1,4 @@
-"""The SPEC §9 guards in the HTTP service, on each backend.
+"""The spec §9 guards in the HTTP service, on each backend.
 
 The test fleet's fourteen sites share one postcode sector (``SW1A 1``), one site per DNO area,
 so AD1s of other DNOs' hubs are area-outage evidence for each other. Every request is its own

@@ -168,7 +168,7 @@ def suppressed_long_ago(activate_at: str, alert_at: str, dsp: str, alert_id: str
 def test_two_servers_issue_a_verification_request_once(
     two_servers: tuple[Server, Server], token_for: Any, database: str
 ) -> None:
-    """SPEC §14 on the wall clock: an AD1 whose event_at + V is long past is asked about at
+    """spec §14 on the wall clock: an AD1 whose event_at + V is long past is asked about at
     once; both servers run their passes, and the DSP's queue holds one request, which one
     answer settles."""
     first, second = two_servers

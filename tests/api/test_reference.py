@@ -1,4 +1,4 @@
-"""SPEC §11 over HTTP: full loads streamed (chunked, larger than any message batch), change
+"""spec §11 over HTTP: full loads streamed (chunked, larger than any message batch), change
 files, versions; decisions made after a change see it."""
 
 from __future__ import annotations

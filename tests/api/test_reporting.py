@@ -1,4 +1,4 @@
-"""Reporting for DNO systems (SPEC §12): the summary by range and by day, scoped to the caller;
+"""Reporting for DNO systems (spec §12): the summary by range and by day, scoped to the caller;
 the whole filtered Suppression Log as one streamed CSV; the forwarded feed by range."""
 
 from __future__ import annotations

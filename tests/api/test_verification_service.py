@@ -1,4 +1,4 @@
-"""SPEC §14, the verification guard in the HTTP service, on each backend: the DSP's queue, its
+"""spec §14, the verification guard in the HTTP service, on each backend: the DSP's queue, its
 answers, expiries, releases, withdrawals, a restart between request and answer, the signed
 push, and the metrics. The clock is the test's; each pass runs on it (``background_passes``).
 
@@ -209,7 +209,7 @@ def test_a_restart_between_request_and_answer_keeps_the_request(
 
 
 def test_the_dsps_pre_command_reply_answers_nothing(ticking: Api) -> None:
-    # SPEC §6: the DSP's reply to a CommandVariant 4 request names the ESME, but is the DSP's.
+    # spec §6: the DSP's reply to a CommandVariant 4 request names the ESME, but is the DSP's.
     api = ticking
     put_config(api, **VERIFY)
     dsp = api.token("dsp")

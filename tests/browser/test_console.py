@@ -1,4 +1,4 @@
-"""SPEC §13 in a browser: sign-in and sign-out, a wrong token, the filters, the CSV download,
+"""spec §13 in a browser: sign-in and sign-out, a wrong token, the filters, the CSV download,
 the chart, every admin action (release, end a window, suspend and resume, retry a dead
 delivery), CSRF refusal — and no page requests another host (checked after every test by the
 ``visit`` fixture)."""

@@ -1,4 +1,4 @@
-"""DCC operations' acts in the console (SPEC §12 through §13): each changes the store as the
+"""DCC operations' acts in the console (spec §12 through §13): each changes the store as the
 API's does, is audited with the session's token as the actor, and is refused (403, nothing
 done) without the session's CSRF token."""
 

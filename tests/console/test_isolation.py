@@ -1,4 +1,4 @@
-"""SPEC §10 in the console: a DNO's session shows its own operators' data and nothing of
+"""spec §10 in the console: a DNO's session shows its own operators' data and nothing of
 another DNO's — in any page, link, export, chart, count or error. Each check looks for real
 ids: present for the DNO they belong to, absent for the other."""
 

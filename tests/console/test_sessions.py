@@ -1,4 +1,4 @@
-"""SPEC §13 sign-in: sessions in the store, their cookie, idle expiry, sign-out, revocation,
+"""spec §13 sign-in: sessions in the store, their cookie, idle expiry, sign-out, revocation,
 CSRF on every form that changes something, and the pages' security headers."""
 
 from __future__ import annotations

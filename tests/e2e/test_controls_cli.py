@@ -1,4 +1,4 @@
-"""The incident controls on the command line (SPEC §12), on a store a real API decided into:
+"""The incident controls on the command line (spec §12), on a store a real API decided into:
 each act lands in the store, is audited with the command line as its actor, and is seen by
 the service's next decision."""
 

@@ -1,4 +1,4 @@
-"""SPEC §8: a replay killed part-way and run again gives exactly an uninterrupted run's outcomes."""
+"""spec §8: a replay killed part-way and run again gives exactly an uninterrupted run's outcomes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §11: the fleet in the store — full loads, the switch, resumption, change files — on
+"""spec §11: the fleet in the store — full loads, the switch, resumption, change files — on
 SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def test_a_full_load_replaces_the_inventory_and_its_blocks_go(
 
 
 def test_decisions_see_the_old_version_until_the_switch(database: str, tmp_path: Path) -> None:
-    """SPEC §11: the switch is atomic — the old inventory or the new one, never half."""
+    """spec §11: the switch is atomic — the old inventory or the new one, never half."""
     with open_store(database, "service") as store:
         load_inventory(store, write(tmp_path / "a.csv", [esme(), hub()]), NOW)
         moved = esme(operator="21", chf_id=CHF_2)

@@ -1,4 +1,4 @@
-"""SPEC §9 guards through ``poagate replay``: options, configuration file, outputs, resuming."""
+"""spec §9 guards through ``poagate replay``: options, configuration file, outputs, resuming."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def test_a_bad_configuration_file_is_a_usage_error_that_names_the_setting(
 
 
 def test_a_sign_of_life_exactly_m_minutes_after_event_at_is_in_time(scenario: Scenario) -> None:
-    # SPEC §9 "within that many minutes"; docs/decisions.md: exactly event_at + M is in time.
+    # spec §9 "within that many minutes"; docs/decisions.md: exactly event_at + M is in time.
     sign = {"type": "device_message", "device_id": ESME, "received_at": "2026-03-01T10:32:00Z"}
     events = scenario.events(
         "e.jsonl",
@@ -103,7 +103,7 @@ def test_a_sign_of_life_exactly_m_minutes_after_event_at_is_in_time(scenario: Sc
 
 
 def test_a_crash_after_an_area_outage_forward_keeps_its_release(scenario: Scenario) -> None:
-    # SPEC §8: a crash part-way, then the same command again, gives an uninterrupted run's
+    # spec §8: a crash part-way, then the same command again, gives an uninterrupted run's
     # outcomes. A1 is suppressed in ESME's window; B1, forwarded from CHF_2 of the same sector
     # (threshold 1), releases it; the crash comes after the batch of those three events.
     scenario.write_inventory(

@@ -1,11 +1,11 @@
-"""The service applies the SPEC §9 guards as a replay does: simulated months, both ways.
+"""The service applies the spec §9 guards as a replay does: simulated months, both ways.
 
 A replay keeps every sector's history and every hub's signs of life in memory; a server reads
 them from the store for each group of events (area-outage) or each release pass
 (release-if-dark). Over the same events, in the same order, both must reach the same outcome
 for every AD1: suppressed or forwarded, the forward reason, and which entries were released.
 
-The SPEC §14 verification guard is compared alone too, its answers made by the simulator for
+The spec §14 verification guard is compared alone too, its answers made by the simulator for
 the setting: a server's verification pass (run here after every group, as a busy server's
 would run between them) reaches the replay's outcome because deadlines run from each AD1, not
 from when the pass ran.

@@ -1,4 +1,4 @@
-"""Revision 0004 (SPEC §12 incident controls) on each backend: it goes up over a store with
+"""Revision 0004 (spec §12 incident controls) on each backend: it goes up over a store with
 decisions in it (nothing ended, nothing released by an operator) and down and up again."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SPEC §8: ``poagate replay`` end to end on SQLite, through the real command line."""
+"""spec §8: ``poagate replay`` end to end on SQLite, through the real command line."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_outputs_have_the_spec_files_fields_and_utc_timestamps(scenario: Scenari
         "activations.jsonl",
         "rejected.jsonl",
         "summary.json",
-        "verifications.jsonl",  # SPEC §14: empty while the verification guard is off
+        "verifications.jsonl",  # spec §14: empty while the verification guard is off
     }
     assert spec <= names
     assert all(n.startswith("poagate.db") for n in names - spec)  # the default --db and its locks

@@ -1,4 +1,4 @@
-"""SPEC §11: a replay decides against the fleet in its store; an inventory already in force is
+"""spec §11: a replay decides against the fleet in its store; an inventory already in force is
 not loaded again, and ``--inventory`` may be left out (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Invariants through the real SQLite store and the replay, the SPEC §9 guards off and on:
+"""Invariants through the real SQLite store and the replay, the spec §9 guards off and on:
 resumption after a crash, and re-runs."""
 
 from __future__ import annotations

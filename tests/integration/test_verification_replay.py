@@ -1,4 +1,4 @@
-"""SPEC §14 through ``poagate replay``: options, ``verifications.jsonl``, releases in the usual
+"""spec §14 through ``poagate replay``: options, ``verifications.jsonl``, releases in the usual
 outputs, and resuming after a crash between a request and its answer."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SPEC §14 in the store: the migration, and servers that run the verification pass at the same
+"""spec §14 in the store: the migration, and servers that run the verification pass at the same
 moment on one database (each on its own connection) issuing each request once and releasing
 once, on SQLite and PostgreSQL."""
 

@@ -1,4 +1,4 @@
-"""SPEC §12 in the domain: suspending suppression, ended windows, and the verdict an
+"""spec §12 in the domain: suspending suppression, ended windows, and the verdict an
 explanation gives each window (which must agree with the gate's own decision)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SPEC §6: DUIS XML to events. The DCC's real request templates are read in place from the
+"""spec §6: DUIS XML to events. The DCC's real request templates are read in place from the
 cache ``make templates`` fills; responses and alerts are the project's own fixtures."""
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def test_device_response_is_a_sign_of_life_from_the_sending_device() -> None:
     "name", ["precommand_reply.xml", "precommand_reply_without_response_id.xml"]
 )
 def test_the_dsps_pre_command_reply_is_ignored_with_or_without_a_response_id(name: str) -> None:
-    # SPEC §6: the reply to a CommandVariant 4 request comes from the DSP: never a sign of
+    # spec §6: the reply to a CommandVariant 4 request comes from the DSP: never a sign of
     # life, and never rejected for want of a ResponseID.
     event = parse_duis(fixture(name), RECEIVED)
     assert event == Ignored(RECEIVED, "DUIS pre-command reply (CommandVariant 4)")

@@ -1,4 +1,4 @@
-"""SPEC §9: the two guards, every edge, against the gate with exact timestamps."""
+"""spec §9: the two guards, every edge, against the gate with exact timestamps."""
 
 from __future__ import annotations
 
@@ -205,7 +205,7 @@ def test_alerts_of_the_same_hub_or_another_sector_are_no_evidence() -> None:
     forward(g, "B", "2026-03-01T10:01:00Z")
     forward(g, "B", "2026-03-01T10:01:30Z", alert_id="B-again")  # the same hub twice: B counts 2
     forward(g, "X", "2026-03-01T10:02:00Z")  # another sector
-    # Counting AD1s, not hubs (SPEC §9): B's two alerts are two pieces of evidence.
+    # Counting AD1s, not hubs (spec §9): B's two alerts are two pieces of evidence.
     assert type(decide_a(g)) is ForwardedAlert
     g2 = area(threshold=2)
     forward(g2, "X", "2026-03-01T10:01:00Z")

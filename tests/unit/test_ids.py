@@ -1,4 +1,4 @@
-"""SPEC §2 and §4: Device IDs, MPANs and Request IDs in canonical form."""
+"""spec §2 and §4: Device IDs, MPANs and Request IDs in canonical form."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §5 ordering: the first pass finds whether a file is in received_at order, exactly."""
+"""spec §5 ordering: the first pass finds whether a file is in received_at order, exactly."""
 
 from __future__ import annotations
 

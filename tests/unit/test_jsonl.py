@@ -1,4 +1,4 @@
-"""SPEC §4: canonical JSON Lines events, and every way a line can be rejected."""
+"""spec §4: canonical JSON Lines events, and every way a line can be rejected."""
 
 from __future__ import annotations
 

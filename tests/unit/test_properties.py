@@ -1,5 +1,5 @@
 """Invariants over random event sequences (hypothesis): R6 exactly once, releases at most once
-and only as SPEC §9 says, and resumption; with the guards off, each on, and both on."""
+and only as spec §9 says, and resumption; with the guards off, each on, and both on."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def snapshot(outcome: Outcome) -> object:
 def decide(g: Gate, events: Iterable[Event], until: datetime | None = END) -> Iterator[object]:
     """Each event decided at its ``received_at``, and before it the guards' releases that fell
     due strictly before it: a sign of life received exactly at ``event_at`` + M is in time
-    (SPEC §9), so the clock passes a moment only once its events are in. Then the releases due
+    (spec §9), so the clock passes a moment only once its events are in. Then the releases due
     by ``until``. A release is the Suppression Log entry with ``released_at`` set."""
     for event in events:
         yield from g.releases_due(event.received_at - ONE_US)
@@ -126,7 +126,7 @@ def test_suppression_only_inside_a_usable_window(events: list[Event], config: Co
                 # Fail open: no usable window of this CHF contained the outage at decision time.
                 assert not in_usable_window(g, config, o.chf_id, o.event_at)
             else:
-                # SPEC §9 area-outage: in a window, yet forwarded for an outage around it.
+                # spec §9 area-outage: in a window, yet forwarded for an outage around it.
                 assert o.reason == AREA_OUTAGE_EVIDENCE
                 assert config.area_outage_threshold is not None
                 assert in_usable_window(g, config, o.chf_id, o.event_at)
@@ -145,7 +145,7 @@ def test_suppression_only_inside_a_usable_window(events: list[Event], config: Co
 def test_guards_forward_and_release_only_as_spec_9_says(
     events: list[Event], config: Config
 ) -> None:
-    """Against a model of SPEC §9 kept beside the gate: the AD1s that reached their DNO so far
+    """Against a model of spec §9 kept beside the gate: the AD1s that reached their DNO so far
     (area-outage evidence) and every sign of life of each site (release-if-dark)."""
     events = sorted(events, key=lambda e: e.received_at)  # replay order
     threshold, span = config.area_outage_threshold, timedelta(seconds=config.area_outage_seconds)

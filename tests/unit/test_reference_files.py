@@ -1,4 +1,4 @@
-"""SPEC §3: the inventory CSV and the GUID list; bad rows are reported, good rows load."""
+"""spec §3: the inventory CSV and the GUID list; bad rows are reported, good rows load."""
 
 from __future__ import annotations
 

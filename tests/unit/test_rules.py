@@ -1,4 +1,4 @@
-"""SPEC §5: one test per rule and edge, against the gate with exact timestamps."""
+"""spec §5: one test per rule and edge, against the gate with exact timestamps."""
 
 from __future__ import annotations
 

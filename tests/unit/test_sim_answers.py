@@ -1,4 +1,4 @@
-"""The simulator against SPEC §14: a site answers a verification only when it has power, after
+"""The simulator against spec §14: a site answers a verification only when it has power, after
 a delay, and loses an answer with ``verification_loss``; bricked meters and storm sites never
 answer; a superseded or cancelled future-dated activation never reboots its meter."""
 

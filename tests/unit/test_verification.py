@@ -1,4 +1,4 @@
-"""SPEC §14: the verification guard, every edge, against the gate with exact timestamps.
+"""spec §14: the verification guard, every edge, against the gate with exact timestamps.
 
 The plan under test: V = 10, T = 3, A = 2. An AD1 with event_at 10:02, suppressed at 10:05 in
 the window opened at 10:00, is asked about at 10:12 (attempt 1, deadline 10:15) and 10:15

@@ -144,12 +144,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from poagate.api.console import install
 
-    install(app)  # the console's pages at /ui/ (SPEC §13)
+    install(app)  # the console's pages at /ui/ (spec §13)
     return app
 
 
 async def run_releases(context: AppContext) -> None:
-    """The release-if-dark pass (SPEC §9), every ``release_poll_seconds``, on the writer
+    """The release-if-dark pass (spec §9), every ``release_poll_seconds``, on the writer
     connection in turn with the decisions; it does nothing while the guard is off."""
     clock = context.settings.clock
     while True:
@@ -164,7 +164,7 @@ async def run_releases(context: AppContext) -> None:
             RELEASE_PASSES.inc()
         if released:
             observe_releases(released)
-            log.info("released %d suppressed AD1s (SPEC §9)", len(released))
+            log.info("released %d suppressed AD1s", len(released))
 
 
 def serve_docs(app: FastAPI) -> None:
@@ -200,7 +200,7 @@ def swagger_ui_assets() -> str:
 
 
 async def run_verifications(context: AppContext) -> None:
-    """The verification pass (SPEC §14), every ``verification_poll_seconds``, on the writer
+    """The verification pass (spec §14), every ``verification_poll_seconds``, on the writer
     connection in turn with the decisions, then the push of new requests to the DSP's webhook
     when one is configured; it does nothing while the guard is off."""
     import httpx
@@ -215,7 +215,7 @@ async def run_verifications(context: AppContext) -> None:
                 done = await context.ingestor.call(lambda store: verify(store, clock()))
                 observe_verifications(done)
                 if done.released:
-                    log.info("released %d suppressed AD1s (SPEC §14)", len(done.released))
+                    log.info("released %d suppressed AD1s", len(done.released))
                 settings = await context.ingestor.call(lambda store: store.reference.settings())
                 pushed = await push_verifications(context.ingestor.call, settings, client, clock)
                 VERIFICATION_PUSHED.inc(pushed)

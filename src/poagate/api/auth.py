@@ -1,4 +1,4 @@
-"""Who is calling: the bearer token of a request, and what its role may do (SPEC §10)."""
+"""Who is calling: the bearer token of a request, and what its role may do (spec §10)."""
 
 from __future__ import annotations
 

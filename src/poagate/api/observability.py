@@ -57,7 +57,7 @@ GROUP_SECONDS = Histogram(
 )
 RELEASE_PASSES = Counter(
     "poagate_release_passes_total",
-    "release-if-dark passes this server has completed (SPEC §9), whatever they found.",
+    "release-if-dark passes this server has completed, whatever they found.",
 )
 HTTP_REQUESTS = Counter(
     "poagate_http_requests_total",
@@ -73,28 +73,28 @@ HTTP_SECONDS = Histogram(
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 RELEASES = Counter(
     "poagate_ad1_released_total",
-    "Suppressed AD1s released to their DNO by a SPEC §9 guard, by release_reason.",
+    "Suppressed AD1s released to their DNO by a guard, by release_reason.",
     ["reason"],
 )
 
 
 VERIFICATION_PASSES = Counter(
     "poagate_verification_passes_total",
-    "Verification passes this server has completed (SPEC §14), whatever they found.",
+    "Verification passes this server has completed, whatever they found.",
 )
 VERIFICATION_REQUESTS = Counter(
     "poagate_verification_requests_total",
-    "Verification requests sent to the DSP (SPEC §14), by attempt.",
+    "Verification requests sent to the DSP, by attempt.",
     ["attempt"],
 )
 VERIFICATION_SETTLED = Counter(
     "poagate_verification_settled_total",
-    "Verification requests settled (SPEC §14), by outcome: answered, expired, withdrawn.",
+    "Verification requests settled, by outcome: answered, expired, withdrawn.",
     ["outcome"],
 )
 VERIFICATION_PUSHED = Counter(
     "poagate_verification_pushed_total",
-    "Verification requests the DSP's webhook took (SPEC §14).",
+    "Verification requests the DSP's webhook took.",
 )
 
 
@@ -154,14 +154,14 @@ class StoreGauges(Collector):
         yield unrouted
         enabled = GaugeMetricFamily(
             "poagate_suppression_enabled",
-            "1 while the gate suppresses, 0 while an operator has suspended it (SPEC §12).",
+            "1 while the gate suppresses, 0 while an operator has suspended it.",
         )
         enabled.add_metric([], 1 if figures["suppression_enabled"] else 0)
         yield enabled
         pending, oldest_seconds = figures.get("verifications", (0, 0.0))
         waiting = GaugeMetricFamily(
             "poagate_verification_queue",
-            "Verification requests pending for the DSP (SPEC §14).",
+            "Verification requests pending for the DSP.",
         )
         waiting.add_metric([], pending)
         yield waiting

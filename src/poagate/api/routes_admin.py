@@ -118,7 +118,7 @@ class Settings(BaseModel):
     )
     window_minutes: int = Field(30, ge=1, le=1440)
     skew_tolerance_seconds: int = Field(0, ge=0, le=3600)
-    # SPEC §9 guards, each off while null (docs/guards.md).
+    # spec §9 guards, each off while null (docs/guards.md).
     release_after_minutes: int | None = Field(
         None,
         ge=1,
@@ -136,10 +136,10 @@ class Settings(BaseModel):
     area_outage_seconds: int = Field(DEFAULT_AREA_OUTAGE_SECONDS, ge=1, le=86_400)
     suppression_enabled: bool = Field(
         True,
-        description="SPEC §12: false suspends suppression (every AD1 is forwarded, reason "
+        description="false suspends suppression (every AD1 is forwarded, reason "
         "suppression_suspended; windows are still opened), true resumes it.",
     )
-    # SPEC §14 verification guard, off while verify_after_minutes is null (docs/guards.md).
+    # spec §14 verification guard, off while verify_after_minutes is null (docs/guards.md).
     verify_after_minutes: int | None = Field(
         None,
         ge=1,

@@ -1,4 +1,4 @@
-"""The incident controls (SPEC §12) over HTTP: windows listed and ended, entries released, one
+"""The incident controls (spec §12) over HTTP: windows listed and ended, entries released, one
 alert explained, and the suppression switch's state (suspend and resume are ``PUT /v1/config``
 with ``suppression_enabled``). The acts are ``poagate.service.controls``'; these routes only
 parse, call and answer. Writes run on the writer connection, in turn with the decisions.

@@ -27,7 +27,7 @@ router = APIRouter(tags=["messages"])
 
 BODY_DOC = (
     "One DUIS message (`application/xml`), one JSON event (`application/json`), or a batch of "
-    "JSON events, one a line (`application/x-ndjson`). Events are those of SPEC §4; the "
+    "JSON events, one a line (`application/x-ndjson`). Events are poagate's JSON Lines events; the "
     "server stamps `received_at`, and only a `dsp` caller may supply its own (a back-fill)."
 )
 

@@ -1,7 +1,7 @@
 """Operations: liveness, readiness, metrics.
 
 ``/healthz`` and ``/readyz`` answer anyone (a load balancer has no token) and say nothing but
-ok or not; ``/metrics`` holds figures of every DNO, so it needs an admin token (SPEC §10: a DNO
+ok or not; ``/metrics`` holds figures of every DNO, so it needs an admin token (spec §10: a DNO
 sees nothing of others, not even counts).
 """
 

@@ -268,7 +268,7 @@ def _forwarded(record: Any) -> dict[str, Any]:
     responses=documented(ForwardedPage, *READ, csv=True),
     summary="Forwarded AD1s (the pull feed)",
     description="Every AD1 forwarded to the caller's network operators, in the order they "
-    "were forwarded: decided, or released by a SPEC §9 guard (then decided_at is the release "
+    "were forwarded: decided, or released by a guard (then decided_at is the release "
     "and reason its release_reason). A DNO that was down catches up by following next_cursor "
     "from where it stopped.",
 )

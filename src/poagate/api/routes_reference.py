@@ -1,5 +1,5 @@
 """Reference data (DCC operations, admin): the inventory's full loads, change files and
-versions, and the GUID list's (SPEC §3, §11).
+versions, and the GUID list's (spec §3, §11).
 
 A request body is streamed to a file as it arrives (chunked uploads work, and no size is too
 large but the disk's), then loaded from that file by a thread of its own on a connection of its
@@ -140,7 +140,7 @@ _CSV_BODY = {
     response_class=Json,
     responses=documented(InventoryLoadAnswer, *UPLOAD),
     summary="Replace the inventory (a full load, CSV)",
-    description="SPEC §11: the devices in force become the file's (a CSV with the SPEC §3 "
+    description="The devices in force become the file's (a CSV with the "
     "header), as a new version switched in at once when the whole file is loaded. Streamed: "
     "a chunked body works and no size is too large. Bad rows are rejected with their line "
     "numbers (the first 1,000 listed here, all in the store); good rows load.",
@@ -191,7 +191,7 @@ async def _inventory_version(
     response_class=Json,
     responses=documented(InventoryLoadAnswer, *UPLOAD),
     summary="Apply an inventory change file (CSV)",
-    description="SPEC §11: the inventory's columns after a first column `change`: `upsert` "
+    description="The inventory's columns after a first column `change`: `upsert` "
     "adds or replaces the row of that device_id, `remove` removes it (its other columns may "
     "be empty). Applied at once, in one transaction; a version of its own. Decisions made "
     "after the answer see it.",

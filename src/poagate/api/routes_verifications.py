@@ -1,4 +1,4 @@
-"""The verification guard's queue (SPEC §14): what the DSP is asked to verify.
+"""The verification guard's queue (spec §14): what the DSP is asked to verify.
 
 ``GET /v1/verifications?status=pending`` lists the requests waiting for an answer, oldest
 first, for the ``dsp`` role (and ``admin``). A request leaves the queue when a message from the
@@ -29,7 +29,7 @@ router = APIRouter(tags=["verification"])
     "/v1/verifications",
     response_class=Json,
     responses=documented(VerificationPage, *READ),
-    summary="Verification requests for the DSP (SPEC §14)",
+    summary="Verification requests for the DSP",
     description="status=pending (the default): the requests waiting for an answer, oldest "
     "first; a request leaves the queue when answered, expired or withdrawn. status=all: every "
     "request, with its outcome. Answer a request by posting any message from its ESME or hub "

@@ -127,7 +127,7 @@ class MessagesAnswer(Answer):
 
 
 class Activation(Answer):
-    """An activation record (SPEC §7)."""
+    """An activation record."""
 
     request_id: str
     device_id: str
@@ -159,7 +159,7 @@ class ActivationPage(Answer):
 
 
 class VerificationPage(Answer):
-    """The DSP's queue (SPEC §14); the domain's request is the schema of an item."""
+    """The DSP's queue; the domain's request is the schema of an item."""
 
     items: list[VerificationRequest]
     next_cursor: str | None
@@ -190,7 +190,7 @@ class Status(Answer):
 
 
 class InventoryVersion(Answer):
-    """A version of the inventory (SPEC §11): a full load or a change file."""
+    """A version of the inventory: a full load or a change file."""
 
     load: int
     kind: Literal["full", "changes"]

@@ -21,13 +21,13 @@ class Settings:
     # The largest request body accepted: a JSON Lines batch of some thousands of messages.
     body_limit_bytes: int = 8 * 1024 * 1024
     # Reference data (/v1/reference/…) has no cap but the disk's: bodies stream to a file
-    # (SPEC §11: a national inventory runs to gigabytes).
+    # (spec §11: a national inventory runs to gigabytes).
     reference_limit_bytes: int | None = None
     deliveries: bool = True  # run the delivery worker in this process
     delivery_poll_seconds: float = 0.2
-    # How often release-if-dark (SPEC §9) looks for entries to release, when it is on.
+    # How often release-if-dark (spec §9) looks for entries to release, when it is on.
     release_poll_seconds: float = 5.0
-    # How often the verification guard (SPEC §14) sends, settles and releases, when it is on.
+    # How often the verification guard (spec §14) sends, settles and releases, when it is on.
     verification_poll_seconds: float = 5.0
     read_connections: int = 8
     token_cache_seconds: float = 2.0  # a revoked token stops working within this

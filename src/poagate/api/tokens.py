@@ -1,4 +1,4 @@
-"""Bearer tokens, roles and the principal behind a token (SPEC §10).
+"""Bearer tokens, roles and the principal behind a token (spec §10).
 
 * ``admin`` (DCC operations): everything, and reference data and configuration changes.
 * ``dsp`` (the DSP's message flow): submits messages; reads nothing back but the decisions on

@@ -1,4 +1,4 @@
-"""The ``poagate`` command line (SPEC §8).
+"""The ``poagate`` command line (spec §8).
 
 Exit status: 0 when the input was processed (rejected lines included), 2 for a usage error or an
 unreadable file, 1 for anything else that stopped the work (the message says what). Errors are

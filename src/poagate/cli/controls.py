@@ -1,4 +1,4 @@
-"""The incident controls on the command line (SPEC §12): ``poagate suspend``, ``resume``,
+"""The incident controls on the command line (spec §12): ``poagate suspend``, ``resume``,
 ``window list|end``, ``release``, ``alert explain``.
 
 They act on the store directly, as the HTTP API does (``poagate.service.controls``), so they

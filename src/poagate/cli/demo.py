@@ -97,7 +97,7 @@ def demo(
         f"Ground truth of the simulation: {result.firmware_suppressed:,} firmware-caused AD1s "
         f"suppressed, {result.firmware_forwarded:,} forwarded (meters not eligible: other "
         f"makers, SMETS1, off the GUID list); genuine outages that fell inside a window and "
-        f"were suppressed: {result.genuine_suppressed:,} (the SPEC §9 guards address these).",
+        f"were suppressed: {result.genuine_suppressed:,} (the guards address these).",
         highlight=False,
     )
     out.print(

@@ -1,5 +1,5 @@
 """``poagate inventory load|apply|versions`` and ``poagate guid-list load|versions``: reference
-data into a store (SPEC §3, §11), streamed, alongside running servers.
+data into a store (spec §3, §11), streamed, alongside running servers.
 
 A full load cut short (a crash, Ctrl-C) resumes where it stopped when run again on the same
 file; ``--restart`` starts it over instead.
@@ -24,11 +24,11 @@ if TYPE_CHECKING:
     from poagate.store.store import Store
 
 inventory_app = typer.Typer(
-    help="The inventory: full loads, change files, versions (SPEC §11).", no_args_is_help=True
+    help="The inventory: full loads, change files, versions.", no_args_is_help=True
 )
 guid_list_app = typer.Typer(help="The GUID list: loads and versions.", no_args_is_help=True)
 _T = TypeVar("_T")
-FileArgument = Annotated[Path, typer.Argument(help="The file (CSV; SPEC §3, §11).")]
+FileArgument = Annotated[Path, typer.Argument(help="The file (CSV).")]
 
 
 def _with_store(database: str | None, work: Callable[[Store], _T]) -> _T:
@@ -49,8 +49,7 @@ def _show_rejected(rejected: list[Rejection], total: int) -> None:
         err.print(f"[yellow]rejected[/] {r.source}:{r.line}: {r.error}", highlight=False)
     if total > min(len(rejected), 20):
         err.print(
-            f"… {total:,} rows rejected in all; every one is kept in the store's rejected "
-            "input (SPEC §7)",
+            f"… {total:,} rows rejected in all; every one is kept in the store's rejected input",
             highlight=False,
         )
 

@@ -1,4 +1,4 @@
-"""``poagate replay``: JSON Lines events through the gate, the outcomes to files (SPEC §8)."""
+"""``poagate replay``: JSON Lines events through the gate, the outcomes to files (spec §8)."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def replay(
     inventory: Annotated[
         Path | None,
         typer.Option(
-            help="Inventory CSV (SPEC §3). Leave out to use the inventory --db holds; a file "
-            "whose SHA-256 is the version in force is not loaded again (SPEC §11)."
+            help="Inventory CSV. Leave out to use the inventory --db holds; a file "
+            "whose SHA-256 is the version in force is not loaded again."
         ),
     ] = None,
     manufacturers: Annotated[
@@ -66,7 +66,7 @@ def replay(
         int | None,
         typer.Option(
             min=0,
-            help="SPEC §9 release-if-dark: release a suppressed AD1 whose site shows no sign of "
+            help="release-if-dark: release a suppressed AD1 whose site shows no sign of "
             "life this many minutes after the outage (0: off; default off).",
         ),
     ] = None,
@@ -74,7 +74,7 @@ def replay(
         int | None,
         typer.Option(
             min=0,
-            help="SPEC §9 area-outage: forward an AD1 when this many AD1s of other hubs in its "
+            help="area-outage: forward an AD1 when this many AD1s of other hubs in its "
             "postcode sector were forwarded (0: off; default off).",
         ),
     ] = None,
@@ -98,7 +98,7 @@ def replay(
         ),
     ] = 50_000,
 ) -> None:
-    """Replay JSON Lines events through the gate and write the outcomes (SPEC §8)."""
+    """Replay JSON Lines events through the gate and write the outcomes."""
     from poagate.service.replay import ReplayRequest
     from poagate.service.replay import replay as run_replay
     from poagate.store.sqlite import SqliteStore

@@ -119,7 +119,7 @@ VerifyAfterMinutes = Annotated[
     int | None,
     typer.Option(
         min=0,
-        help="SPEC §14 verification guard: ask the DSP to verify a suppressed AD1's site this "
+        help="verification guard: ask the DSP to verify a suppressed AD1's site this "
         "many minutes after the outage (0: off; default off).",
     ),
 ]

@@ -62,7 +62,7 @@ def simulate(
     ] = Path("sim-output"),
 ) -> None:
     """Simulate months of traffic with ground truth, replay each through the real gate with the
-    guards off, each on, both SPEC §9 guards on, the SPEC §14 verification guard on, and the
+    guards off, each on, both guards on, the verification guard on, and the
     recommended configuration, and measure what is suppressed, hidden and delayed."""
     import dataclasses
 

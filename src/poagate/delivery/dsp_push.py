@@ -1,4 +1,4 @@
-"""The optional push of the verification guard's requests to the DSP's webhook (SPEC §14).
+"""The optional push of the verification guard's requests to the DSP's webhook (spec §14).
 
 The DSP can read its queue (``GET /v1/verifications?status=pending``) or be pushed it: when
 ``dsp_webhook`` is configured, every verification pass is followed by a POST of the pending

@@ -3,7 +3,7 @@ DNO (or the DSP, for verification requests) can check them with a ready-made ver
 the ``standardwebhooks`` package.
 
 Headers sent with each forwarded AD1, and with each push of verification requests to the DSP
-(SPEC §14; ``signed_headers`` is the one place the scheme is applied):
+(spec §14; ``signed_headers`` is the one place the scheme is applied):
 
 * ``webhook-id``: the message's identifier, the same on every retry (for a forwarded AD1 its
   ``alert_id``): a receiver that sees an id again has the message already;

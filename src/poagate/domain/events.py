@@ -1,4 +1,4 @@
-"""The events the gate consumes (SPEC §4), already validated and in canonical form.
+"""The events the gate consumes (spec §4), already validated and in canonical form.
 
 Every timestamp is an aware ``datetime`` in UTC. The formats layer builds these from JSON Lines or
 DUIS XML; nothing here reads bytes or the clock.
@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from poagate.domain.values import value
 
-# SPEC §4: an ExecutionDateTime on or after this instant marks a cancellation (DUIS sends
+# spec §4: an ExecutionDateTime on or after this instant marks a cancellation (DUIS sends
 # 3000-12-31T00:00:00.00Z to cancel a pending future-dated activation).
 CANCELLATION_THRESHOLD = datetime(3000, 1, 1, tzinfo=UTC)
 
@@ -81,7 +81,7 @@ Event = Activation | Ad1Alert | ActivationOutcome | DeviceMessage
 
 @value
 class Ignored:
-    """A message that is read correctly but is not for the gate (counted, SPEC §6)."""
+    """A message that is read correctly but is not for the gate (counted, spec §6)."""
 
     received_at: datetime
     what: str  # e.g. "DUIS request 11.1", "DUIS response E65"

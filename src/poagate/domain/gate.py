@@ -1,4 +1,4 @@
-"""The suppression gate: the state machine of SPEC §5 (R2–R9).
+"""The suppression gate: the state machine of spec §5 (R2–R9).
 
 The gate owns its hot state in memory — every activation by ``request_id``, the windows of each
 CHF, the future-dated activations of each device and the ``alert_id``s already decided — and
@@ -67,7 +67,7 @@ class Gate:
         self._decided: set[str] = set()
         self.guards = Guards(self.config, inventory)
         self._guarded = self.guards.active
-        self._suppressing = self.config.suppression_enabled  # SPEC §12: off while suspended
+        self._suppressing = self.config.suppression_enabled  # spec §12: off while suspended
 
     # -- state --------------------------------------------------------------------------------
 
@@ -126,14 +126,14 @@ class Gate:
         return event
 
     def releases_due(self, now: datetime, *, inclusive: bool = True) -> list[SuppressionEntry]:
-        """Suppression Log entries released by a guard (SPEC §9) by ``now`` (strictly before it
+        """Suppression Log entries released by a guard (spec §9) by ``now`` (strictly before it
         when not ``inclusive``), and those area-outage released since it was last asked: each
         is the entry with ``released_at`` and ``release_reason`` set, to be recorded and
         forwarded late. Always empty with both guards off."""
         return self.guards.due(now, inclusive=inclusive) if self._guarded else []
 
     def verification_requests(self) -> list[VerificationRequest]:
-        """The SPEC §14 verification requests sent and settled since last asked, in order."""
+        """The spec §14 verification requests sent and settled since last asked, in order."""
         verifier = self.guards.verifier
         return [] if verifier is None else verifier.take_requests()
 
@@ -221,7 +221,7 @@ class Gate:
         outage_at = alert.received_at if alert.event_at is None else alert.event_at
         best: ActivationRecord | None = None
         best_start = best_end = outage_at
-        # SPEC §12: while suppression is suspended no window is looked at.
+        # spec §12: while suppression is suspended no window is looked at.
         candidates = self._windows_by_chf.get(alert.chf_id) if self._suppressing else None
         if candidates:
             skew = self.config.skew_tolerance
@@ -232,7 +232,7 @@ class Gate:
                     continue  # R3/R4 closed it unused
                 ended = record.ended_at
                 if ended is not None and received_at >= ended:
-                    continue  # SPEC §12: ended by an operator before this AD1 was received
+                    continue  # spec §12: ended by an operator before this AD1 was received
                 if not start - skew <= outage_at < end:
                     continue
                 # R5: the window that starts last wins; ties go to the smallest request_id.
@@ -264,7 +264,7 @@ class Gate:
                 self.guards.suppressed(entry, decided_at)
             return entry
         # R5/R7/R8: no window (or nothing known about the CHF) -> forward to the CHF's DNO.
-        # SPEC §9: an AD1 in a window, but with an outage around it in its sector, too.
+        # spec §9: an AD1 in a window, but with an outage around it in its sector, too.
         if not self._suppressing:
             reason = SUPPRESSION_SUSPENDED
         elif best is None:
@@ -290,7 +290,7 @@ def window_verdict(
 ) -> WindowVerdict:
     """How one activation's window stands for an AD1 with this outage time and receipt: the
     checks ``Gate.decide_ad1`` makes of each window of the hub, in its order, named — for an
-    explanation (SPEC §12). ``CONTAINS`` is a window R5 may choose."""
+    explanation (spec §12). ``CONTAINS`` is a window R5 may choose."""
     start, end = record.window_start, record.window_end
     if start is None or end is None:
         return WindowVerdict.NO_WINDOW  # R1: ineligible, or a cancellation

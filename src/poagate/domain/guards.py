@@ -1,4 +1,4 @@
-"""The two safety guards of SPEC §9, beyond MP102B; each is off unless configured.
+"""The two safety guards of spec §9, beyond MP102B; each is off unless configured.
 
 * **release-if-dark** (``release_after_minutes`` = M): a suppressed AD1 whose site shows no sign
   of life — an ``activation_outcome`` or ``device_message`` from the ESME or its CHF received
@@ -15,12 +15,12 @@ of each sector, the signs of life of each CHF, and the entries waiting for one �
 both guards are off. It never reads the clock: ``due(now)`` hands out the releases whose time has
 come by the caller's clock (the event clock in a replay, the wall clock in the service).
 
-With the SPEC §14 verification guard on, ``Guards`` also holds its ``Verifier``
+With the spec §14 verification guard on, ``Guards`` also holds its ``Verifier``
 (``poagate.domain.verification``): the signs of life it keeps answer verifications too, its
 releases are handed out with the others in the order they fall due, and an entry released by
 any guard is not verified further.
 
-Choices where the SPEC is silent (also in docs/decisions.md):
+Choices where the specification (docs/spec.md) is silent (also in docs/decisions.md):
 
 * "forwarded" counts every AD1 that reached its DNO: forwarded at once (for any reason) or
   released by either guard;
@@ -53,14 +53,14 @@ _SECTOR_HISTORY = timedelta(hours=12)
 
 
 def lights(sign_at: datetime, event_at: datetime, release_after: timedelta) -> bool:
-    """release-if-dark's rule (SPEC §9): a sign of life at ``sign_at`` shows the site of an AD1
+    """release-if-dark's rule (spec §9): a sign of life at ``sign_at`` shows the site of an AD1
     with ``event_at`` had power when it is after ``event_at`` and at most ``release_after``
     after it. The replay and the service's release pass both ask this, and nothing else."""
     return event_at < sign_at <= event_at + release_after
 
 
 def postcode_sector(postcode: str | None) -> str | None:
-    """SPEC §9: upper-case with one space, without the last two characters (``SW1A 1AA`` →
+    """spec §9: upper-case with one space, without the last two characters (``SW1A 1AA`` →
     ``SW1A 1``); None when there is no usable postcode."""
     if not postcode:
         return None

@@ -1,7 +1,7 @@
 """Identifiers of the smart metering system: Device IDs, MPANs and DUIS Request IDs.
 
 Each parser takes text as it arrives, checks it and returns the canonical form that poagate stores
-and outputs (SPEC §2, §4). A bad identifier raises ``IdentifierError`` whose message says what
+and outputs (spec §2, §4). A bad identifier raises ``IdentifierError`` whose message says what
 was wrong in words an operator can act on.
 """
 
@@ -13,7 +13,7 @@ from poagate.domain.values import value
 
 
 class IdentifierError(ValueError):
-    """An identifier that does not have the form the SPEC requires."""
+    """An identifier that does not have the form docs/spec.md requires."""
 
 
 _CANONICAL = re.compile(r"[0-9A-F]{2}(?:-[0-9A-F]{2}){7}")
@@ -45,7 +45,7 @@ _ZERO_OFFSET = ord("0") * sum(MPAN_WEIGHTS)
 
 
 def mpan_check_digit(first_twelve: str) -> int:
-    """The MPAN core's check digit for its first 12 ASCII digits (SPEC §2): multiply digits 1..12
+    """The MPAN core's check digit for its first 12 ASCII digits (spec §2): multiply digits 1..12
     by 3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43, sum, mod 11, mod 10.
 
     Unrolled on the digits' byte values: an inventory load checks every ESME's MPAN.

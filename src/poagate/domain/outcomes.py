@@ -1,5 +1,5 @@
 """What the gate decides and hands out: activation records, Suppression Log entries, forwarded
-and duplicate AD1s (SPEC §7), and the reasons they carry.
+and duplicate AD1s (spec §7), and the reasons they carry.
 
 These are values the rest of poagate stores, outputs and serves; the gate (``gate.py``) and the
 guards (``guards.py``) both produce them, so they live here, beside neither.
@@ -17,10 +17,10 @@ from poagate.domain.values import value
 
 FORWARD_REASON = "no_active_window"
 SUPPRESSION_RULE = "firmware_activation_window"
-# SPEC §9 guards' release reasons (and area-outage's forward reason).
+# spec §9 guards' release reasons (and area-outage's forward reason).
 NO_SIGN_OF_LIFE = "no_sign_of_life"
 AREA_OUTAGE_EVIDENCE = "area_outage_evidence"
-# SPEC §12 incident controls: the forward reason while suppression is suspended, and the
+# spec §12 incident controls: the forward reason while suppression is suspended, and the
 # release reason of an operator's release.
 SUPPRESSION_SUSPENDED = "suppression_suspended"
 OPERATOR = "operator"
@@ -32,12 +32,12 @@ class WindowVerdict(StrEnum):
     NO_WINDOW = "no_window"  # the activation opened none: its reason says why (R1)
     CANCELLED = "cancelled"  # R4 closed it unused
     SUPERSEDED = "superseded"  # R3 closed it unused
-    ENDED = "ended"  # an operator ended it before the AD1 was received (SPEC §12)
+    ENDED = "ended"  # an operator ended it before the AD1 was received (spec §12)
     OUTSIDE = "outside"  # it does not contain the AD1's outage time
     CONTAINS = "contains"  # it contains the outage time: R5 may choose it
 
 
-# SPEC §14 verification guard's release reason.
+# spec §14 verification guard's release reason.
 NO_ANSWER_TO_VERIFICATION = "no_answer_to_verification"
 
 
@@ -49,7 +49,7 @@ class Status(StrEnum):
 
 @dataclass(slots=True)
 class ActivationRecord:
-    """One ``request_id``: the activation record of SPEC §7 plus what the gate needs to judge.
+    """One ``request_id``: the activation record of spec §7 plus what the gate needs to judge.
 
     This is the gate's own mutable state: repeats move ``window_end`` (R2) and R3/R4 change
     ``status``. Everything it hands out about a window (a log entry) is copied at that moment.
@@ -74,7 +74,7 @@ class ActivationRecord:
     repeats: int = 0
     command_variant: int | None = None
     firmware_hash: str | None = None
-    # SPEC §12: when an operator ended the window; it suppresses nothing received from then on.
+    # spec §12: when an operator ended the window; it suppresses nothing received from then on.
     ended_at: datetime | None = None
 
     @property
@@ -84,7 +84,7 @@ class ActivationRecord:
 
 @value
 class SuppressionEntry:
-    """A Suppression Log entry (SPEC §7); field names and order are the output's."""
+    """A Suppression Log entry (spec §7); field names and order are the output's."""
 
     alert_id: str
     chf_id: str
@@ -105,7 +105,7 @@ class SuppressionEntry:
 
 @value
 class ForwardedAlert:
-    """An AD1 sent on to the DNO (SPEC §7)."""
+    """An AD1 sent on to the DNO (spec §7)."""
 
     alert_id: str
     chf_id: str
@@ -134,7 +134,7 @@ class ActivationApplied:
 
 
 def released_as_forwarded(entry: SuppressionEntry) -> ForwardedAlert:
-    """A released entry as the forwarded AD1 its DNO receives late (SPEC §9): decided at its
+    """A released entry as the forwarded AD1 its DNO receives late (spec §9): decided at its
     release, with the release's reason."""
     assert entry.released_at is not None
     return ForwardedAlert(

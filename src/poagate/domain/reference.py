@@ -1,4 +1,4 @@
-"""What the rules read: the inventory, the GUID list in force, and the configuration (SPEC §3)."""
+"""What the rules read: the inventory, the GUID list in force, and the configuration (spec §3)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class SmetsVersion(StrEnum):
 
 
 def normalise_manufacturer(name: str) -> str:
-    """Manufacturers compare case-insensitively and trimmed (SPEC §3)."""
+    """Manufacturers compare case-insensitively and trimmed (spec §3)."""
     return name.strip().casefold()
 
 
@@ -44,10 +44,10 @@ class Device:
 
 
 class Fleet(Protocol):
-    """What the rules read of the inventory in force (R1, R8, SPEC §9): a device, and what a
+    """What the rules read of the inventory in force (R1, R8, spec §9): a device, and what a
     hub routes to. ``Inventory`` holds devices in dictionaries (tests, small fleets);
     ``FleetSlice`` holds just the part of a national fleet that a group of events asked the
-    store for (SPEC §11)."""
+    store for (spec §11)."""
 
     def get(self, device_id: str) -> Device | None: ...
 
@@ -76,7 +76,7 @@ class FleetSlice:
     """The devices and hub routes a group of events needs, read from the store in one go.
 
     A device or hub not looked up reads as unknown, so whoever fills a slice asks for every
-    device its events name and every hub their alerts come from (and, where the SPEC §9 sector
+    device its events name and every hub their alerts come from (and, where the spec §9 sector
     of a hub is needed, the ESMEs it routes to)."""
 
     __slots__ = ("devices", "routes")
@@ -104,7 +104,7 @@ class Inventory:
     """The devices in force, with an index from each CHF to the ESMEs joined to it.
 
     Loading a row for a device that is already known replaces it, so a Communications Hub
-    exchange moves the ESME from its old CHF to the new one (SPEC §3).
+    exchange moves the ESME from its old CHF to the new one (spec §3).
     """
 
     __slots__ = ("_devices", "_esmes_by_chf", "_operator_by_chf")
@@ -199,8 +199,8 @@ EMPTY_GUID_LIST = GuidList(version=None, devices=frozenset())
 
 
 DEFAULT_MANUFACTURERS = ("LANDIS+GYR",)
-DEFAULT_AREA_OUTAGE_SECONDS = 900  # not in the SPEC; see docs/guards.md
-# SPEC §14 verification guard: T and A when V switches it on (the recommended values,
+DEFAULT_AREA_OUTAGE_SECONDS = 900  # not in docs/spec.md; see docs/guards.md
+# spec §14 verification guard: T and A when V switches it on (the recommended values,
 # docs/guards.md).
 DEFAULT_VERIFY_TIMEOUT_MINUTES = 4
 DEFAULT_VERIFY_ATTEMPTS = 2
@@ -208,18 +208,18 @@ DEFAULT_VERIFY_ATTEMPTS = 2
 
 @value
 class Config:
-    """The gate's configuration (SPEC §3); every field has the SPEC's default."""
+    """The gate's configuration (spec §3); every field has the spec's default."""
 
     manufacturers: tuple[str, ...] = DEFAULT_MANUFACTURERS
     window_minutes: int = 30
     skew_tolerance_seconds: int = 0
-    # SPEC §9 guards, off by default (None).
+    # spec §9 guards, off by default (None).
     release_after_minutes: int | None = None
     area_outage_threshold: int | None = None
     area_outage_seconds: int = DEFAULT_AREA_OUTAGE_SECONDS
-    # SPEC §12: an operator may suspend suppression; every AD1 is then forwarded.
+    # spec §12: an operator may suspend suppression; every AD1 is then forwarded.
     suppression_enabled: bool = True
-    # SPEC §14 verification guard, off by default (V None).
+    # spec §14 verification guard, off by default (V None).
     verify_after_minutes: int | None = None
     verify_timeout_minutes: int = DEFAULT_VERIFY_TIMEOUT_MINUTES
     verify_attempts: int = DEFAULT_VERIFY_ATTEMPTS

@@ -1,4 +1,4 @@
-"""R1 — eligibility of a firmware activation, with its reason codes in the SPEC's order."""
+"""R1 — eligibility of a firmware activation, with its reason codes in the spec's order."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from poagate.domain.reference import Config, Device, DeviceType, Fleet, GuidList
 
 
 class Reason(StrEnum):
-    """Why an activation record has or has not opened a window (SPEC §5 R1, §7)."""
+    """Why an activation record has or has not opened a window (spec §5 R1, §7)."""
 
     DEVICE_NOT_IN_INVENTORY = "device_not_in_inventory"
     NOT_ESME = "not_esme"

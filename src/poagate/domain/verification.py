@@ -1,4 +1,4 @@
-"""The verification guard of SPEC §14, beyond MP102B; off unless ``verify_after_minutes`` is set.
+"""The verification guard of spec §14, beyond MP102B; off unless ``verify_after_minutes`` is set.
 
 V minutes after a suppressed AD1's ``event_at`` (by then a rebooting meter is back) poagate asks
 the DSP to verify the site; any message from the ESME or its hub answers. With no answer T
@@ -14,7 +14,7 @@ the service's verification pass (``poagate.service.verifications``) both ask it:
   at the deadline of the one before, so there is no gap between attempts, and the AD1 is
   released at the last deadline, ``base + A·T``;
 * a sign of life at ``s`` settles the verification when ``event_at + V < s <= base + A·T``:
-  before the first request it settles it without one (SPEC §14), during an attempt it answers
+  before the first request it settles it without one (spec §14), during an attempt it answers
   that attempt; one after the last deadline is too late. A sign exactly at ``event_at + V`` is
   not "after" it; one exactly at a deadline is in time.
 
@@ -164,7 +164,7 @@ class Verifier:
 
     def sign(self, chf_id: str, at: datetime) -> None:
         """A sign of life from the site of ``chf_id`` at ``at``: it answers the verifications of
-        that hub it settles (SPEC §14)."""
+        that hub it settles (spec §14)."""
         waiting = self._by_chf.get(chf_id)
         if not waiting:
             return

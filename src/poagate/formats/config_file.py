@@ -6,10 +6,10 @@ replaces the file's::
     manufacturers = ["LANDIS+GYR"]
     window_minutes = 30
     skew_tolerance_seconds = 0
-    release_after_minutes = 60      # SPEC §9 release-if-dark; 0 or absent: off
-    area_outage_threshold = 3       # SPEC §9 area-outage; 0 or absent: off
+    release_after_minutes = 60      # spec §9 release-if-dark; 0 or absent: off
+    area_outage_threshold = 3       # spec §9 area-outage; 0 or absent: off
     area_outage_seconds = 900
-    verify_after_minutes = 10       # SPEC §14 verification guard; 0 or absent: off
+    verify_after_minutes = 10       # spec §14 verification guard; 0 or absent: off
     verify_timeout_minutes = 4
     verify_attempts = 2
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 from poagate.formats.errors import InputError
 
-# The guards' settings (SPEC §9, §14), each a whole number.
+# The guards' settings (spec §9, §14), each a whole number.
 GUARD_KEYS = (
     "release_after_minutes",
     "area_outage_threshold",

@@ -1,4 +1,4 @@
-"""A device of the inventory as a packed record (SPEC §11): no Python object per device.
+"""A device of the inventory as a packed record (spec §11): no Python object per device.
 
 A record is 38 bytes (``DEVICE``): its Device ID as a 64-bit number, its hub's, its MPAN, its
 postcode as 8 bytes, its manufacturer as a number in its load's list of names, and its type,

@@ -1,4 +1,4 @@
-"""DUIS XML messages to events (SPEC §6).
+"""DUIS XML messages to events (spec §6).
 
 The parser is hardened: a message over 1 MiB, or one that carries a DTD, an entity declaration or
 an external reference, is refused before any entity could be expanded or fetched (the
@@ -242,7 +242,7 @@ def _response(header: Children, body: Children, received_at: datetime) -> Event 
     message = _children(body.get(_RESPONSE_MESSAGE))
     if _PRE_COMMAND in message:
         # The DSP's reply to a CommandVariant 4 request, with or without a ResponseID: it comes
-        # from the DSP, not the device, so it is never a sign of life (SPEC §6, §9, §14).
+        # from the DSP, not the device, so it is never a sign of life (spec §6, §9, §14).
         return Ignored(received_at, "DUIS pre-command reply (CommandVariant 4)")
     for holder in (message, body):
         if _FUTURE_DATED in holder:

@@ -1,10 +1,10 @@
-"""Input that cannot be read: the error and the record kept of it (SPEC §7 "Rejected input")."""
+"""Input that cannot be read: the error and the record kept of it (spec §7 "Rejected input")."""
 
 from __future__ import annotations
 
 from poagate.domain.values import value
 
-RAW_LIMIT = 4096  # SPEC §7: the input is kept, truncated to 4 KiB
+RAW_LIMIT = 4096  # spec §7: the input is kept, truncated to 4 KiB
 
 
 class InputError(ValueError):

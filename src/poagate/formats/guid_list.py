@@ -1,11 +1,11 @@
-"""The GUID list (SPEC §3): one Device ID per line, as text or a one-column CSV.
+"""The GUID list (spec §3): one Device ID per line, as text or a one-column CSV.
 
 Blank lines, ``#`` comments and a first line that is a header rather than a Device ID are
 skipped; any other line that is not a Device ID is rejected with its line number. The SHA-256
 identifies the content independently of order, case and spelling: it is taken over the sorted,
 distinct, canonical Device IDs, one per line.
 
-A national list has millions of lines (SPEC §11): ``GuidListLines`` reads it a block of lines at
+A national list has millions of lines (spec §11): ``GuidListLines`` reads it a block of lines at
 a time (``poagate.formats.lines``), and the store keeps the IDs.
 """
 

@@ -1,4 +1,4 @@
-"""The inventory CSV (SPEC §3): a header row, then one device per row.
+"""The inventory CSV (spec §3): a header row, then one device per row.
 
 Bad rows are rejected with their line number and the reason; good rows still load. Within one
 file the later row for a device wins.
@@ -48,7 +48,7 @@ def normalise_postcode(text: str) -> str:
 
 
 def postcode_sector(postcode: str) -> str:
-    """SPEC §9: the postcode without its last two characters, ``SW1A 1AA`` → ``SW1A 1``."""
+    """spec §9: the postcode without its last two characters, ``SW1A 1AA`` → ``SW1A 1``."""
     return postcode[:-2]
 
 

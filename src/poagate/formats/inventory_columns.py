@@ -1,4 +1,4 @@
-"""The inventory CSV (SPEC §3, §11) read in bulk: blocks of rows to packed device records.
+"""The inventory CSV (spec §3, §11) read in bulk: blocks of rows to packed device records.
 
 A national inventory has 40 million rows. Checking each cell with Python code costs several
 microseconds a row, minutes for a load; here each column of a block of rows is checked at once

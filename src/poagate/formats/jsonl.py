@@ -1,4 +1,4 @@
-"""Canonical JSON Lines events (SPEC §4): one object per line, ``type`` says which.
+"""Canonical JSON Lines events (spec §4): one object per line, ``type`` says which.
 
 ``parse_event_line`` turns one line into a domain event, or raises ``InputError`` saying which
 field is wrong and why. Unknown extra fields are ignored so that producers can add context

@@ -1,7 +1,7 @@
 """Large reference files as blocks of whole lines: each with its line numbers, where it ends in
 the file, and the file's SHA-256 taken on the way.
 
-Inventory and GUID-list files run to gigabytes (SPEC §11), so they are read a few megabytes at a
+Inventory and GUID-list files run to gigabytes (spec §11), so they are read a few megabytes at a
 time and memory does not grow with the file. A line that is not UTF-8, or longer than any
 reference row can be, is not a reason to give up on the file: it is handed on with an error of
 its own, so that only that row is rejected.

@@ -1,6 +1,6 @@
-"""Output records (SPEC §7) as JSON Lines and CSV, with the SPEC's field names.
+"""Output records (spec §7) as JSON Lines and CSV, with the spec's field names.
 
-Timestamps are ISO-8601 in UTC with ``Z``. Each record is projected onto a dictionary of its SPEC
+Timestamps are ISO-8601 in UTC with ``Z``. Each record is projected onto a dictionary of its spec
 fields, spelled out field by field (see below for why), which orjson then writes; the field
 names of Suppression Log entries and forwarded AD1s are their value objects' own.
 """
@@ -83,7 +83,7 @@ def suppression_fields(o: SuppressionEntry) -> dict[str, Any]:
 
 
 def outcome_line(o: SuppressionEntry | ForwardedAlert) -> bytes:
-    """A decided AD1 as its JSON Lines line (SPEC §7 fields)."""
+    """A decided AD1 as its JSON Lines line (spec §7 fields)."""
     if type(o) is ForwardedAlert:
         return orjson.dumps(forwarded_fields(o), option=JSON_OPTIONS)
     assert type(o) is SuppressionEntry
@@ -108,7 +108,7 @@ def activation_fields(record: ActivationRecord) -> dict[str, Any]:
 
 
 def verification_fields(request: VerificationRequest) -> dict[str, Any]:
-    """A SPEC §14 verification request: ``verifications.jsonl``, the DSP's queue."""
+    """A spec §14 verification request: ``verifications.jsonl``, the DSP's queue."""
     return {
         "alert_id": request.alert_id,
         "chf_id": request.chf_id,

@@ -1,4 +1,4 @@
-"""ISO-8601 timestamps in and out (SPEC §4): always aware, always converted to UTC."""
+"""ISO-8601 timestamps in and out (spec §4): always aware, always converted to UTC."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The incident controls of SPEC §12: what an operator does to take back what the gate does,
+"""The incident controls of spec §12: what an operator does to take back what the gate does,
 each act in one transaction with its audit entry (who, when, what), the same for the API, the
 command line and the console.
 
@@ -232,7 +232,7 @@ def release(
 
 @value
 class WindowView:
-    """A window as operators list it (SPEC §12), with its state at the moment asked:
+    """A window as operators list it (spec §12), with its state at the moment asked:
     ``open`` (it contains now), ``scheduled`` (it starts later), ``closed`` (it ended on its
     own), ``ended`` (an operator ended it), ``cancelled`` or ``superseded`` (R3/R4)."""
 

@@ -16,7 +16,7 @@ class DeviceCache:
     measured with py-spy). The inventory changes only by a full load's switch or a change file,
     which every server process sees as a new ``generation``; the cache is emptied then, and when
     it holds ``LIMIT`` entries. The limit keeps a server's memory whatever the fleet (about 300
-    bytes an entry): a fleet of 20,000 ESMEs stays in it whole, a national one (SPEC §11) is
+    bytes an entry): a fleet of 20,000 ESMEs stays in it whole, a national one (spec §11) is
     read from the store as needed.
     """
 

@@ -1,4 +1,4 @@
-"""Why one AD1 had its outcome (SPEC §12, "Explain"): the hub, the ESME and DNO it routed to,
+"""Why one AD1 had its outcome (spec §12, "Explain"): the hub, the ESME and DNO it routed to,
 every activation of the hub with how its window stood for this alert, the guards' evidence,
 and any release — for DCC operations, and for a DNO about its own alerts only.
 
@@ -122,7 +122,7 @@ class Explanation:
     release_if_dark: SignsOfLife
     area_outage: AreaEvidence
     release: Release | None
-    # SPEC §14: every attempt to verify the site, in order (none when the guard was off, or a
+    # spec §14: every attempt to verify the site, in order (none when the guard was off, or a
     # sign of life settled it before a request was due).
     verifications: tuple[VerificationRequest, ...]
     delivery: DeliveryState | None

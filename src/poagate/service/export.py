@@ -54,7 +54,7 @@ def csv_chunks(
     as CSV text with a header row, a chunk at a time: each chunk is one short read on a
     connection borrowed for it and given back, so a download of any length holds neither a
     connection nor a read transaction while the client reads, and memory does not grow with
-    the range (SPEC §12 reporting; the console's export too). Entries decided while it
+    the range (spec §12 reporting; the console's export too). Entries decided while it
     streams join the end if ``which`` selects them."""
     stream = io.StringIO()
     write_csv((), stream, columns)

@@ -268,7 +268,7 @@ class Ingestor:
                 outbound += _outbound(request.items, results[-1], pushed, holds(config))
             store.decisions.commit(batch, state.sector_of)
             store.outbox.enqueue(outbound, now)
-            # SPEC §9 area-outage: entries released by AD1s this group forwarded.
+            # spec §9 area-outage: entries released by AD1s this group forwarded.
             released = state.gate.releases_due(now)
             record_releases(store, released, now)
         if released and self._on_release is not None:

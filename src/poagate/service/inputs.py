@@ -1,4 +1,4 @@
-"""Reading JSON Lines event files in the order SPEC §5 requires.
+"""Reading JSON Lines event files in the order spec §5 requires.
 
 Events are processed in ``received_at`` order; ties keep input order (files in the order given,
 then line order).
@@ -275,7 +275,7 @@ def _merge(streams: list[Iterator[Item]]) -> Iterator[Item]:
 
 
 def merged(files: list[ScannedFile], skips: list[int]) -> Iterator[Item]:
-    """All files' events in SPEC §5 order; ``skips[i]`` events of file i are already applied."""
+    """All files' events in spec §5 order; ``skips[i]`` events of file i are already applied."""
     streams = [read_in_order(f, skip) for f, skip in zip(files, skips, strict=True)]
     if len(streams) == 1:
         return streams[0]

@@ -1,4 +1,4 @@
-"""Loading reference data from files (SPEC §3, §11): full inventory loads, change files and
+"""Loading reference data from files (spec §3, §11): full inventory loads, change files and
 GUID lists, streamed a block of lines at a time — ``poagate inventory``, the HTTP API (which
 first spools a request body to a file) and a replay all load through here.
 
@@ -84,7 +84,7 @@ def _first_line(path: Path, what: str) -> str:
 def load_inventory(
     store: Store, path: Path, at: datetime, source: str | None = None, resume: bool = True
 ) -> LoadResult:
-    """A full load of the inventory file at ``path`` (SPEC §11); resumes a load of the same file
+    """A full load of the inventory file at ``path`` (spec §11); resumes a load of the same file
     a crash cut short. Raises ``InputError`` when the header is unusable."""
     source = source or str(path)
     header = read_header(_first_line(path, "inventory"), source)
@@ -155,7 +155,7 @@ CHANGE_COLUMNS = ("change", *COLUMNS)
 
 
 def apply_changes(store: Store, path: Path, at: datetime, source: str | None = None) -> LoadResult:
-    """Apply the change file at ``path`` (SPEC §11): ``upsert`` rows are inventory rows,
+    """Apply the change file at ``path`` (spec §11): ``upsert`` rows are inventory rows,
     ``remove`` rows need only a ``device_id``. One transaction; the cost grows with the file."""
     source = source or str(path)
     layout = read_header(_first_line(path, "change file"), source, CHANGE_COLUMNS)
@@ -222,7 +222,7 @@ class GuidLoad:
 
 
 def load_guid_list(store: Store, path: Path, at: datetime, source: str | None = None) -> GuidLoad:
-    """Load the GUID list at ``path`` (SPEC §3, §11): a new version unless its content is that
+    """Load the GUID list at ``path`` (spec §3, §11): a new version unless its content is that
     of the version in force."""
     source = source or str(path)
     reference = store.reference
@@ -253,7 +253,7 @@ def load_guid_list(store: Store, path: Path, at: datetime, source: str | None = 
 def load_reference(
     store: Store, inventory_path: Path | None, guid_path: Path, now: datetime
 ) -> dict[str, Any]:
-    """A replay's reference data (SPEC §8, §11): the inventory unless the file is the version
+    """A replay's reference data (spec §8, §11): the inventory unless the file is the version
     in force (or none is given and the store holds one), and the GUID list unless the file is
     the one loaded last. What was done, for the summary."""
     fleet = store.fleet

@@ -1,4 +1,4 @@
-"""The SPEC §9 guards in the service, where many processes decide and none holds everything.
+"""The spec §9 guards in the service, where many processes decide and none holds everything.
 
 The domain's ``Guards`` decides as in a replay, but a server restores into it only what one
 decision needs, inside the transaction that decides (writers are serialised, so what it reads
@@ -47,7 +47,7 @@ WATERMARK = "release_if_dark_seq"
 
 def deciding_config(config: Config) -> Config:
     """The configuration a group decides with: release-if-dark and the verification guard
-    (SPEC §14) are periodic passes' (``release_dark``, ``service.verifications``)."""
+    (spec §14) are periodic passes' (``release_dark``, ``service.verifications``)."""
     if config.release_after_minutes is None and config.verify_after_minutes is None:
         return config
     return replace(config, release_after_minutes=None, verify_after_minutes=None)
@@ -55,7 +55,7 @@ def deciding_config(config: Config) -> Config:
 
 def holds(config: Config) -> bool:
     """Whether a suppressed AD1 may still be released, so its message is kept (``held``) for
-    a DNO with a webhook: always, since an operator may release any entry (SPEC §12), guards
+    a DNO with a webhook: always, since an operator may release any entry (spec §12), guards
     on or off (docs/decisions.md, "Incident controls")."""
     return True
 

@@ -1,4 +1,4 @@
-"""``poagate replay``: JSON Lines event files through the real gate into a store (SPEC §8).
+"""``poagate replay``: JSON Lines event files through the real gate into a store (spec §8).
 
 The replay runs on the event clock: an event is decided at the moment the DSP received it, so
 ``decided_at`` is the event's ``received_at`` and a replay decides exactly as the live service
@@ -69,18 +69,18 @@ def wall_clock() -> datetime:
 
 @dataclass(slots=True)
 class ReplayRequest:
-    inventory: Path | None  # None: the inventory the store holds (SPEC §11)
+    inventory: Path | None  # None: the inventory the store holds (spec §11)
     guid_list: Path
     events: list[Path]
     out: Path
     manufacturers: tuple[str, ...] | None = None
     window_minutes: int | None = None
     skew_tolerance_seconds: int | None = None
-    # SPEC §9 guards: None keeps what is configured; 0 switches the guard off.
+    # spec §9 guards: None keeps what is configured; 0 switches the guard off.
     release_after_minutes: int | None = None
     area_outage_threshold: int | None = None
     area_outage_seconds: int | None = None
-    # SPEC §14 verification guard: V (None keeps what is configured; 0 switches it off), T, A.
+    # spec §14 verification guard: V (None keeps what is configured; 0 switches it off), T, A.
     verify_after_minutes: int | None = None
     verify_timeout_minutes: int | None = None
     verify_attempts: int | None = None
@@ -103,7 +103,7 @@ CONFIG_OPTIONS = ("manufacturers", "window_minutes", "skew_tolerance_seconds", *
 
 
 def effective_config(store: Store, request: ReplayRequest) -> Config:
-    """The configured values with the command's options in their place (SPEC §8)."""
+    """The configured values with the command's options in their place (spec §8)."""
     current = store.reference.config()
     given = {name: getattr(request, name) for name in CONFIG_OPTIONS}
     changes = {name: value for name, value in given.items() if value is not None}
@@ -239,7 +239,7 @@ def decide_events(
     progress: Progress,
     stack: ExitStack,
 ) -> int:
-    """Decide every event not yet applied, in SPEC §5 order, committing in batches; write the
+    """Decide every event not yet applied, in spec §5 order, committing in batches; write the
     Suppression Log and the forwarded AD1s as they are decided. How many events it read."""
     guarded = gate.guards.active
     out = request.out
@@ -264,7 +264,7 @@ def decide_events(
 
     def commit(batch: Batch) -> None:
         batch.progress = dict(zip(inputs.source_ids, done, strict=True))
-        # SPEC §14: the requests sent and settled by this batch's events, committed with them.
+        # spec §14: the requests sent and settled by this batch's events, committed with them.
         batch.verifications += gate.verification_requests()
         write(store.decisions.prepare(batch, sector_of))
         progress.advance(batch.events)
@@ -285,7 +285,7 @@ def decide_events(
         else:
             event = cast(Event, parsed)
             if guarded:
-                # SPEC §9: the guards' releases that fell due strictly before this event, by its
+                # spec §9: the guards' releases that fell due strictly before this event, by its
                 # clock: a sign of life received exactly at event_at + M is still in time, so a
                 # moment passes only once every event received at it has been read.
                 guard_clock = event.received_at
@@ -321,7 +321,7 @@ def decide_events(
 
 
 def write_other_outputs(store: Store, out: Path, gate: Gate, progress: Progress) -> None:
-    """``activations.jsonl``, ``rejected.jsonl`` and ``verifications.jsonl`` (SPEC §14): every
+    """``activations.jsonl``, ``rejected.jsonl`` and ``verifications.jsonl`` (spec §14): every
     record the store holds."""
     progress.phase("Writing activations, rejections and summary", None)
     with (out / "verifications.jsonl").open("wb") as stream:

@@ -1,4 +1,4 @@
-"""A replay's view of the fleet (SPEC §11): no Python object per device of a national fleet.
+"""A replay's view of the fleet (spec §11): no Python object per device of a national fleet.
 
 The gate reads the fleet through a ``FleetSlice``; before each stretch of events is decided,
 the devices and hubs it names are read from the store into the slice in a few statements (and
@@ -35,7 +35,7 @@ def restore_gate(store: Store, config: Config) -> Gate:
     if guards.active:
         # Every sign of life, then every decided AD1, a stretch at a time: the slice holds the
         # devices and hubs of one stretch (the guards ask the fleet about each as they
-        # restore it), so memory does not grow with the history or the fleet (SPEC §11).
+        # restore it), so memory does not grow with the history or the fleet (spec §11).
         for signs in _stretches(store.decisions.signs_of_life()):
             fleet.clear()
             store.fleet.fill(fleet, list(dict.fromkeys(d for d, _ in signs)), [], True)

@@ -1,4 +1,4 @@
-"""Counts for DNO systems and the console's chart (SPEC §12 reporting): the AD1s suppressed,
+"""Counts for DNO systems and the console's chart (spec §12 reporting): the AD1s suppressed,
 released and forwarded, over a range of ``received_at`` and per UTC day, scoped to the
 caller's network operators in the query itself.
 

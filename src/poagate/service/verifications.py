@@ -1,4 +1,4 @@
-"""The verification guard (SPEC §14) in the service: a pass that every server process runs in
+"""The verification guard (spec §14) in the service: a pass that every server process runs in
 turn with its groups, on the writer connection, in one transaction (writers are serialised, so
 a request is issued once and a release made once, however many processes run it).
 

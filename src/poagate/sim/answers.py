@@ -1,4 +1,4 @@
-"""The DSP and the devices answering poagate's verification requests (SPEC §14), for a month.
+"""The DSP and the devices answering poagate's verification requests (spec §14), for a month.
 
 poagate asks about a suppressed AD1's site V minutes after its ``event_at`` (or at once when the
 AD1 arrived later than that), again T minutes later, up to A attempts
@@ -8,7 +8,7 @@ the moment of the request (``PowerLog``); the answer comes after a delay of seco
 minutes (``ANSWER_DELAY_SECONDS``: 5 s plus an exponential wait with a mean of 40 s, at most
 5 minutes — a read of a powered meter over the SMWAN usually answers in seconds, sometimes in
 minutes), and each attempt's answer is lost with probability ``verification_loss`` (default
-0.02, SPEC §14). A meter a release bricked, or a site in a storm, never answers.
+0.02, spec §14). A meter a release bricked, or a site in a storm, never answers.
 
 The answers are made for every AD1 of a site that qualifies for suppression (the only AD1s
 poagate can suppress), by the same schedule poagate keeps, so they are the messages a DSP would

@@ -1,4 +1,4 @@
-"""DUIS XML for simulated traffic, in the element layout of SPEC §6.
+"""DUIS XML for simulated traffic, in the element layout of spec §6.
 
 The 11.3 request follows the DCC's public templates; the AD1 body is poagate's model of it (see
 ``poagate.formats.duis``). Signatures are omitted: poagate does not verify them.

@@ -57,7 +57,7 @@ class TrafficSpec:
     storm_day: int = 3
     storm_start_hour: float = 1.5
     storm_hours: tuple[float, float] = (2.0, 8.0)
-    # SPEC §14: each attempt's answer to a verification request is lost with this probability.
+    # spec §14: each attempt's answer to a verification request is lost with this probability.
     verification_loss: float = 0.02
     seed: int = 1
 

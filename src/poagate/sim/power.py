@@ -7,7 +7,7 @@ of those as an interval here as it makes the traffic.
 
 **How long a rebooting meter is off** (``REBOOT_OUTAGE_MINUTES``): a reboot raises an AD1 only
 when it cuts the hub's power for more than three minutes (the working group's summary, the
-seed of SPEC §1), so every AD1-raising reboot lasts over 3 minutes; its length beyond that is
+seed of spec §1), so every AD1-raising reboot lasts over 3 minutes; its length beyond that is
 not published. We assume 3.5 to 11 minutes, uniformly: the 3 minutes of the alert plus 0.5 to
 8 minutes for the meter to finish activating its image and start again, a range well inside
 the 30 minutes MP102B's window allows for a meter to come back. The verification guard's V has

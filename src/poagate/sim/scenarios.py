@@ -11,7 +11,7 @@ under a given guard setting, and compares every decided AD1 with what really cau
 * AD1s forwarded per DNO, and the Suppression Log's size.
 
 The guards' clock runs on to the end of the month plus a day, so that nothing is left pending.
-With the SPEC §14 verification guard on, the DSP's answers to its requests are made for the
+With the spec §14 verification guard on, the DSP's answers to its requests are made for the
 setting (``poagate.sim.answers``) and replayed with the month.
 """
 
@@ -152,7 +152,7 @@ def guard_setting_list(
     verify_timeout_minutes: int = DEFAULT_VERIFY_TIMEOUT_MINUTES,
     verify_attempts: int = DEFAULT_VERIFY_ATTEMPTS,
 ) -> list[GuardSetting]:
-    """Guards off, the SPEC §9 guards each on alone and both on, the SPEC §14 verification
+    """Guards off, the spec §9 guards each on alone and both on, the spec §14 verification
     guard, and the recommended configuration."""
     return [
         GuardSetting("off"),

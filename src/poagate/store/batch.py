@@ -29,9 +29,9 @@ class Batch:
     ignored: list[tuple[Ignored, str | None, int | None]] = field(default_factory=list)
     rejected: list[tuple[str, Rejection]] = field(default_factory=list)
     progress: dict[int, int] = field(default_factory=dict)  # source id -> events_done
-    # Suppression Log entries a guard released (SPEC §9), each with released_at and reason.
+    # Suppression Log entries a guard released (spec §9), each with released_at and reason.
     releases: list[SuppressionEntry] = field(default_factory=list)
-    # SPEC §14 verification requests sent or settled, in order (a later state of the same
+    # spec §14 verification requests sent or settled, in order (a later state of the same
     # attempt replaces the earlier one).
     verifications: list[VerificationRequest] = field(default_factory=list)
     events: int = 0

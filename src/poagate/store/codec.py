@@ -137,7 +137,7 @@ def decode_ad1(row: Sequence[Any]) -> SuppressionEntry | ForwardedAlert:
     )
 
 
-# The activation record's SPEC §7 fields, then what the gate needs to restore its state.
+# The activation record's spec §7 fields, then what the gate needs to restore its state.
 ACTIVATION_COLUMNS = (
     *ACTIVATION_FIELDS,
     "mpan",
@@ -306,9 +306,9 @@ def config_of(data: dict[str, Any]) -> Config:
         release_after_minutes=data.get("release_after_minutes"),
         area_outage_threshold=data.get("area_outage_threshold"),
         area_outage_seconds=data.get("area_outage_seconds", DEFAULT_AREA_OUTAGE_SECONDS),
-        # SPEC §12; stores written before the incident controls existed were never suspended.
+        # spec §12; stores written before the incident controls existed were never suspended.
         suppression_enabled=data.get("suppression_enabled", True),
-        # Nor, before SPEC §14, the verification guard's.
+        # Nor, before spec §14, the verification guard's.
         verify_after_minutes=data.get("verify_after_minutes"),
         verify_timeout_minutes=data.get("verify_timeout_minutes", DEFAULT_VERIFY_TIMEOUT_MINUTES),
         verify_attempts=data.get("verify_attempts", DEFAULT_VERIFY_ATTEMPTS),
@@ -335,7 +335,7 @@ class Rows:
     # (released_at, release_reason, feed_seq, alert_id)
     releases: list[tuple[int, str, int, str]] = field(default_factory=list)
     next_seq: int = 0
-    # SPEC §14 requests (``poagate.store.verifications.VERIFICATION_COLUMNS``)
+    # spec §14 requests (``poagate.store.verifications.VERIFICATION_COLUMNS``)
     verifications: list[tuple[Any, ...]] = field(default_factory=list)
 
 

@@ -1,4 +1,4 @@
-"""The incident controls' store (SPEC §12): the windows operators list and end, who released
+"""The incident controls' store (spec §12): the windows operators list and end, who released
 an entry and why, and what an explanation of one alert reads.
 
 Suspending suppression is a setting (``reference.settings``); an operator's release is written
@@ -114,7 +114,7 @@ class Controls:
         return [_window(row) for row in rows]
 
     def end_window(self, request_id: str, at: datetime, actor: str, note: str | None) -> Window:
-        """End a window from ``at`` (SPEC §12), inside the caller's transaction (or its own).
+        """End a window from ``at`` (spec §12), inside the caller's transaction (or its own).
         Raises ``WindowNotEndable`` when there is none, or it is ended or closed unused."""
         db = self._db
         with db.transaction():

@@ -1,4 +1,4 @@
-"""The fleet in the store (SPEC §11): versions of the inventory, full loads staged beside the
+"""The fleet in the store (spec §11): versions of the inventory, full loads staged beside the
 version in force and switched in at once, and change files.
 
 * A **full load** is a new version, ``loading`` while its file streams in: each commit stages
@@ -260,7 +260,7 @@ class FleetStore(FleetReads):
                     for kind, keys in fences.items()
                 ],
             )
-        # The switch: one short transaction (SPEC §11: decisions see the old or the new).
+        # The switch: one short transaction (spec §11: decisions see the old or the new).
         with db.transaction():
             self._loading(load_id)
             old = self.base()

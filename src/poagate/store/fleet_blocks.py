@@ -91,7 +91,7 @@ def by_bucket(records: Records, key_field: str, bits: int) -> Iterator[tuple[int
 
 def settle_devices(staged: Records) -> Records:
     """One bucket's staged records as ``DEVICE`` records in spread order, one a device: the
-    row on the latest line wins (SPEC §3)."""
+    row on the latest line wins (spec §3)."""
     if len(staged) == 0:
         return np.empty(0, DEVICE)
     order = np.argsort(spread(staged["key"]))

@@ -1,5 +1,5 @@
 """Reading the fleet in force: the devices and hub routes a group of events names, in a few
-statements whatever the group's size (SPEC §11).
+statements whatever the group's size (spec §11).
 
 A device comes from the rows of change files newer than the full load in force, when there is
 one, else from that load's blocks: the blocks that may hold the keys asked for are found in the
@@ -148,7 +148,7 @@ class FleetReads:
     # -- hubs: routes (R8) and the devices joined to them ------------------------------------
 
     def members(self, chf_ids: Sequence[str]) -> dict[str, str]:
-        """Every device joined to one of the hubs: device_id -> the hub's (SPEC §9: a message
+        """Every device joined to one of the hubs: device_id -> the hub's (spec §9: a message
         from any of them is a sign of life at the hub's site)."""
         base = self._current_base()
         joined = self._joined(base, list(dict.fromkeys(chf_ids)), self._changes(base).any)

@@ -1,4 +1,4 @@
-"""What the SPEC §9 guards read in the service, where many processes decide and none holds
+"""What the spec §9 guards read in the service, where many processes decide and none holds
 everything: the entries a guard may release, the evidence around them, and the signs of life of
 their hubs. The rules themselves are the domain's (``poagate.domain.guards``); these reads only
 hand it the rows it needs, each bounded by what one decision can use.

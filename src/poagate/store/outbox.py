@@ -68,7 +68,7 @@ class Outbox:
         )
 
     def release(self, alert_ids: Sequence[str], at: datetime) -> None:
-        """Released AD1s (SPEC §9): their held messages are due for delivery from ``at``."""
+        """Released AD1s (spec §9): their held messages are due for delivery from ``at``."""
         if alert_ids:
             db = self._db
             db.run(

@@ -7,7 +7,7 @@ needs, and nothing of SQL. ``Store`` (``store.py``) implements all of them.
 * ``Readers`` — reading what was decided (the API's listings, the exports).
 * ``TokensAndAudit`` — tokens and the audit log (the API's authentication, admin, the CLI).
 * ``OutboxQueue`` — claiming and settling deliveries (``poagate.delivery``).
-* ``ControlPath`` — the incident controls (SPEC §12): suspending, ending windows, releasing
+* ``ControlPath`` — the incident controls (spec §12): suspending, ending windows, releasing
   entries as a guard does, explaining an alert (``poagate.service.controls``).
 """
 

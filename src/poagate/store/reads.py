@@ -45,14 +45,14 @@ class OutcomeFilter:
     chf_id: str | None = None
     mpan: str | None = None
     request_id: str | None = None
-    released: bool | None = None  # a Suppression Log entry released (SPEC §9, §12) or not
+    released: bool | None = None  # a Suppression Log entry released (spec §9, §12) or not
     alert_ids: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class DayCounts:
     """The AD1s one network operator received on one UTC day: forwarded at once, suppressed,
-    and of those suppressed the ones released since (SPEC §12 reporting)."""
+    and of those suppressed the ones released since (spec §12 reporting)."""
 
     day: date
     network_operator: str

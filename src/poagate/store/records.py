@@ -10,7 +10,7 @@ from poagate.domain.values import value
 
 @value
 class InventoryLoad:
-    """A version of the inventory (SPEC §11): a full load or a change file."""
+    """A version of the inventory (spec §11): a full load or a change file."""
 
     id: int
     loaded_at: datetime

@@ -1,4 +1,4 @@
-"""Reference data and configuration (SPEC §3): the GUID list's versions and the settings in
+"""Reference data and configuration (spec §3): the GUID list's versions and the settings in
 force — loaded by DCC operations or a replay, read by every decision. (The inventory is the
 fleet's: ``poagate.store.fleet``.)
 

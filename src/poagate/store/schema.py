@@ -47,7 +47,7 @@ config_versions = Table(
     Column("body", Text, nullable=False),  # the configuration as JSON
 )
 
-# Every version of the inventory (revision 0006, SPEC §11): a full load (``kind`` full) replaces
+# Every version of the inventory (revision 0006, spec §11): a full load (``kind`` full) replaces
 # the devices in force with its file's, a change file (``changes``) amends the full load in force
 # (``base``). A full load is staged beside the one in force while ``state`` is loading, and
 # becomes the one in force (meta ``inventory_base``) in one short transaction; ``bytes_done`` and
@@ -177,7 +177,7 @@ activations = Table(
     Column("repeats", Integer, nullable=False),
     Column("command_variant", Integer),
     Column("firmware_hash", Text),
-    # Revision 0004 (SPEC §12): an operator ended the window — when, who, and why.
+    # Revision 0004 (spec §12): an operator ended the window — when, who, and why.
     Column("ended_at", BigInteger),
     Column("ended_by", Text),
     Column("end_note", Text),
@@ -185,7 +185,7 @@ activations = Table(
 
 # Every decided AD1: suppressed (a Suppression Log entry) or forwarded. seq is decision order.
 # feed_seq (revision 0003) is the AD1's place in its DNO's forwarded feed: its seq when it was
-# forwarded at once, a new number from the same counter when a guard released it (SPEC §9), so
+# forwarded at once, a new number from the same counter when a guard released it (spec §9), so
 # a released AD1 joins the end of the feed while its log entry keeps its place. sector is the
 # CHF's postcode sector when it was decided, for the area-outage guard (NULL when unknown).
 ad1_outcomes = Table(
@@ -210,7 +210,7 @@ ad1_outcomes = Table(
     Column("release_reason", String(32)),
     Column("sector", String(8)),
     Column("feed_seq", Integer),
-    # Revision 0004 (SPEC §12): who released the entry, and why, when an operator did.
+    # Revision 0004 (spec §12): who released the entry, and why, when an operator did.
     Column("released_by", Text),
     Column("release_note", Text),
 )
@@ -280,7 +280,7 @@ api_tokens = Table(
     Column("revoked_at", BigInteger),
 )
 
-# Sessions of the console (revision 0007, SPEC §13): the session id only as its SHA-256, the
+# Sessions of the console (revision 0007, spec §13): the session id only as its SHA-256, the
 # token it was started with, the CSRF token of its forms, and when it was last used or ended.
 console_sessions = Table(
     "console_sessions",
@@ -317,7 +317,7 @@ outbox = Table(
     Column("content_type", String(64), nullable=False),
     Column("payload", LargeBinary, nullable=False),
     Column("created_at", BigInteger, nullable=False),
-    # pending, delivered, dead; held: a suppressed AD1's message kept for its release (SPEC §9)
+    # pending, delivered, dead; held: a suppressed AD1's message kept for its release (spec §9)
     Column("status", String(10), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", BigInteger, nullable=False),
@@ -328,7 +328,7 @@ outbox = Table(
 
 # -- the verification guard (revision 0005) ----------------------------------------------------
 
-# SPEC §14: each attempt to verify a suppressed AD1's site, one row an attempt (an attempt is
+# spec §14: each attempt to verify a suppressed AD1's site, one row an attempt (an attempt is
 # issued once: UNIQUE(alert_id, attempt)). outcome is pending until it is answered, expires,
 # ends in a release (no_answer) or is withdrawn; the DSP's queue is the pending rows.
 # pushed_at: when the optional push to the DSP's webhook was taken (NULL until then).
@@ -390,7 +390,7 @@ Index(
     activation_outcomes.c.device_id,
     activation_outcomes.c.received_at,
 )
-# Revision 0004 (SPEC §12): the windows that may still suppress, by their end, for listing the
+# Revision 0004 (spec §12): the windows that may still suppress, by their end, for listing the
 # open windows without reading every activation ever recorded.
 OPEN_WINDOW_ROWS = "window_start IS NOT NULL AND ended_at IS NULL AND status = 'active'"
 _partial("ix_activations_open", OPEN_WINDOW_ROWS, activations.c.window_end)

@@ -1,4 +1,4 @@
-"""The console's sessions (SPEC §13): who is signed in to the web pages, kept in the store so
+"""The console's sessions (spec §13): who is signed in to the web pages, kept in the store so
 that every server process on one database knows every session.
 
 A session id is a random secret held by the browser's cookie; the store keeps only its SHA-256,

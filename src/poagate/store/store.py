@@ -4,14 +4,14 @@
 * ``fleet`` — the inventory: its versions, full loads, change files and reads (``fleet.py``,
   ``fleet_reads.py``, ``fleet_blocks.py``);
 * ``decisions`` — the gate's durable state and the unit of work (``decisions.py``);
-* ``guards`` — what the SPEC §9 guards read in the service (``guard_reads.py``);
+* ``guards`` — what the spec §9 guards read in the service (``guard_reads.py``);
 * ``reads`` — the Suppression Log, the feed, activation records, counts (``reads.py``);
 * ``tokens`` and ``audit`` — who may call, and who changed what (``access.py``);
 * ``outbox`` — forwarded AD1s on their way to the DNOs' webhooks (``outbox.py``);
 * ``controls`` — the incident controls: windows ended, releases signed, explanations
-  (``controls.py``, SPEC §12).
+  (``controls.py``, spec §12).
 * ``verifications`` — the verification guard's requests, the DSP's queue (``verifications.py``).
-* ``sessions`` — who is signed in to the console (``sessions.py``, SPEC §13).
+* ``sessions`` — who is signed in to the console (``sessions.py``, spec §13).
 
 Each concept sees only the database (``sqlbase.Database``); a consumer is typed against the
 narrow protocol of what it uses (``ports.py``). ``SqliteStore`` and ``PostgresStore`` open one.

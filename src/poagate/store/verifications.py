@@ -1,4 +1,4 @@
-"""The verification guard's requests (SPEC §14): one row an attempt to verify a suppressed AD1's
+"""The verification guard's requests (spec §14): one row an attempt to verify a suppressed AD1's
 site, from when it is sent until it is answered, expires, ends in a release or is withdrawn.
 
 A replay writes them with its batches (``Rows.verifications``, upserted by alert and attempt, so
@@ -21,7 +21,7 @@ from poagate.store.codec import AD1_COLUMNS, NULL_INT, decode_ad1, opt_from_us
 from poagate.store.schema import PENDING_VERIFICATIONS, UNRELEASED_ROWS
 from poagate.store.sqlbase import Database, values_clause
 
-# SPEC §14: a verification request's row (``verifications``), in this order.
+# spec §14: a verification request's row (``verifications``), in this order.
 VERIFICATION_COLUMNS = (
     "alert_id",
     "attempt",

@@ -78,13 +78,13 @@ def write_rows(db: Database, rows: Rows) -> None:
         insert(IGNORED, rows.ignored)
         insert(REJECTED, rows.rejected)
         if rows.releases:
-            # SPEC §7: an entry is never edited except to record its (one) release.
+            # spec §7: an entry is never edited except to record its (one) release.
             many(
                 "UPDATE ad1_outcomes SET released_at = ?, release_reason = ?, feed_seq = ? "
                 "WHERE alert_id = ? AND suppressed = 1 AND released_at IS NULL",
                 rows.releases,
             )
         if rows.verifications:
-            many(UPSERT_VERIFICATION, rows.verifications)  # SPEC §14, in the order sent
+            many(UPSERT_VERIFICATION, rows.verifications)  # spec §14, in the order sent
         if rows.progress:
             many("UPDATE sources SET events_done = ? WHERE id = ?", rows.progress)

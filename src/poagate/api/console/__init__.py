@@ -1,4 +1,4 @@
-"""The console (SPEC §13): web pages for people — a DNO's control room and DCC operations —
+"""The console (spec §13): web pages for people — a DNO's control room and DCC operations —
 served by ``poagate serve`` at ``/ui/``, rendered on the server (Jinja2, no script), with every
 asset served by poagate itself. ``install`` adds it to the API's application.
 

@@ -1,4 +1,4 @@
-"""The console's daily chart (SPEC §13): suppressed, released and forwarded AD1s per day, as
+"""The console's daily chart (spec §13): suppressed, released and forwarded AD1s per day, as
 inline SVG built here — no script, no image fetched, readable by a screen reader (a title, a
 description with the totals, and a table of the same figures beside it on the page).
 

@@ -1,4 +1,4 @@
-"""DCC operations' pages (admin): the incident controls of SPEC §12 — release, end a window,
+"""DCC operations' pages (admin): the incident controls of spec §12 — release, end a window,
 suspend and resume — and deliveries with retry, reference-data versions, the configuration
 (read only) and the audit log.
 
@@ -92,7 +92,7 @@ async def release(
     note: Text = "",
     back: Text = "/ui/",
 ) -> Response:
-    """Release the selected entries, a hub's, or one DNO's over a range (SPEC §12)."""
+    """Release the selected entries, a hub's, or one DNO's over a range."""
     try:
         wanted = controls.ReleaseRequest(
             alert_ids=tuple(alert_id) if alert_id else None,

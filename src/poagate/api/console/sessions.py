@@ -1,4 +1,4 @@
-"""Signing in to the console (SPEC §13): a session per sign-in, kept in the store.
+"""Signing in to the console (spec §13): a session per sign-in, kept in the store.
 
 * **Sign in** (``/ui/login``) with an API token: a valid ``admin`` or ``dno`` token starts a
   session; the browser gets a random session id in a cookie (HttpOnly, SameSite=Strict,

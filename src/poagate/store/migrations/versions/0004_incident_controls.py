@@ -4,7 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-01 08:00:00
 
-SPEC §12. ``activations`` gains when, by whom and why an operator ended a window;
+spec §12. ``activations`` gains when, by whom and why an operator ended a window;
 ``ad1_outcomes`` gains who released an entry and why, when an operator did (``released_at``
 and ``release_reason`` are there already). A partial index on the windows that may still
 suppress lists the open ones without reading every activation. Existing rows: nothing ended,

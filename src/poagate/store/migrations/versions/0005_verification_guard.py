@@ -1,4 +1,4 @@
-"""the verification guard: one row an attempt to verify a suppressed AD1's site (SPEC §14)
+"""the verification guard: one row an attempt to verify a suppressed AD1's site (spec §14)
 
 Revision ID: 0005
 Revises: 0004

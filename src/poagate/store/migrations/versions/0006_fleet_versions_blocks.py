@@ -4,7 +4,7 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-01 08:00:00
 
-Inventory loads become versions (SPEC §11): a full load replaces the inventory, a change file
+Inventory loads become versions (spec §11): a full load replaces the inventory, a change file
 amends it. Loads recorded before this revision upserted their rows into ``devices``, as change
 files do now, so they become changes over an empty base and the inventory in force is the same
 before and after the upgrade. Going down keeps ``devices`` (the changes) and drops the packed

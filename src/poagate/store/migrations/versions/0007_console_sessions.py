@@ -4,7 +4,7 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-01 10:40:00
 
-SPEC §13. A console session lives in the store, not in one server process's memory, so that
+spec §13. A console session lives in the store, not in one server process's memory, so that
 every process of ``poagate serve`` (and every server on one PostgreSQL database) knows it. The
 session's id is kept only as its SHA-256, as tokens are: a copy of the database signs nobody
 in. ``csrf_secret`` is the token every form of the session carries. ``last_seen_at`` measures
