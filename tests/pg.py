@@ -116,12 +116,17 @@ class PostgresServer:
         )
 
     def stop(self) -> None:
+        """Stop the server and remove its files. Immediately: its data goes with it, so the
+        shutdown checkpoint a fast stop writes is wasted (it took up to pg_ctl's 60 s timeout
+        on a busy machine, at the end of every test run)."""
         if self._watcher is not None:  # stopped here: the watcher is not needed
             self._watcher.kill()
             self._watcher.wait()
             self._watcher = None
         with contextlib.suppress(subprocess.SubprocessError):
-            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+            self._run(
+                str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"
+            )
         shutil.rmtree(self.root, ignore_errors=True)
 
     def pause(self) -> None:
@@ -134,9 +139,17 @@ class PostgresServer:
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def fresh_database(self) -> str:
-        """A new database with the schema already in it (copied from the template)."""
+    def fresh_database(self, template: str = TEMPLATE) -> str:
+        """A new database copied from ``template`` (by default: the schema and nothing else).
+        A template must have no connection while it is copied. ``FILE_COPY`` copies its files
+        whole, three times faster than the default (WAL_LOG) for a small database."""
         name = f"t_{time.monotonic_ns()}"
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY")
         return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        """Drop a database ``fresh_database`` made, and any connection still open on it."""
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
