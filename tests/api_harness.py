@@ -8,7 +8,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -153,7 +153,27 @@ def cursor_of(alert_id: str) -> str:
     return base64.urlsafe_b64encode(alert_id.encode()).decode().rstrip("=")
 
 
-def make_api(database: str, clock: Clock, **settings: Any) -> Iterator[Api]:
+def load_fleet(api: Api, guid_list: Iterable[str] | None = None) -> None:
+    """The fleet and a GUID list (by default every ESME of the fleet), uploaded by an admin as
+    an operator would: what every store of the API's tests holds (tests/stores.py seeds a
+    template with it once a session)."""
+    admin = api.token("admin")
+    esmes = [esme_of(o) for o in OPERATORS] if guid_list is None else guid_list
+    for path, body, kind in (
+        ("/v1/reference/inventory", fleet_csv(), "text/csv"),
+        ("/v1/reference/guid-list", "".join(f"{e}\n" for e in esmes), "text/plain"),
+    ):
+        headers = {**api.auth(admin), "Content-Type": kind}
+        loaded = api.client.put(path, content=body, headers=headers)
+        assert loaded.status_code == 200, loaded.text
+
+
+def make_api(
+    database: str, clock: Clock, *, upload_fleet: bool = False, **settings: Any
+) -> Iterator[Api]:
+    """The application on ``database``, which holds the fleet already (a copy of the seeded
+    template: the ``database`` fixture of tests/api/ and tests/console/) or gets it uploaded
+    here (``upload_fleet``, for a store of the test's own)."""
     app = create_app(
         Settings(
             **{"database": database, "clock": clock, "deliveries": False, "token_cache_seconds": 0}
@@ -162,40 +182,22 @@ def make_api(database: str, clock: Clock, **settings: Any) -> Iterator[Api]:
     )
     with TestClient(app) as client:
         api = Api(client, database, clock)
-        admin = api.token("admin")
-        loaded = client.put(
-            "/v1/reference/inventory",
-            content=fleet_csv(),
-            headers={**api.auth(admin), "Content-Type": "text/csv"},
-        )
-        assert loaded.status_code == 200, loaded.text
-        guid = "\n".join(esme_of(o) for o in OPERATORS) + "\n"
-        loaded = client.put(
-            "/v1/reference/guid-list",
-            content=guid,
-            headers={**api.auth(admin), "Content-Type": "text/plain"},
-        )
-        assert loaded.status_code == 200, loaded.text
+        if upload_fleet:
+            load_fleet(api)
         yield api
 
 
 @contextlib.contextmanager
 def delivering_api(database: str, *guid_list: str) -> Iterator[Api]:
-    """The API on the wall clock with its delivery worker polling often, the fleet loaded and
-    ``guid_list`` (ESMEs) as the GUID list: for tests that watch a DNO's webhook receive."""
+    """The API on the wall clock with its delivery worker polling often, on an empty store
+    (``empty_sqlite``) given the fleet and ``guid_list`` (ESMEs) as the GUID list: for tests
+    that watch a DNO's webhook receive."""
     settings = Settings(
         database=database, deliveries=True, delivery_poll_seconds=0.02, token_cache_seconds=0
     )
     with TestClient(create_app(settings)) as client:
         api = Api(client, database, lambda: datetime.now(UTC))  # type: ignore[arg-type]
-        admin = api.token("admin")
-        for path, body, kind in (
-            ("/v1/reference/inventory", fleet_csv(), "text/csv"),
-            ("/v1/reference/guid-list", "".join(f"{e}\n" for e in guid_list), "text/plain"),
-        ):
-            headers = {**api.auth(admin), "Content-Type": kind}
-            loaded = client.put(path, content=body, headers=headers)
-            assert loaded.status_code == 200, loaded.text
+        load_fleet(api, guid_list)
         yield api
 
 

@@ -1,7 +1,26 @@
-"""Fixtures every test folder may use: the backends the store and the API run on."""
+"""Fixtures every test folder may use: the backends the store and the API run on, and the
+tiers of the suite.
+
+Which tests run on both backends (SQLite and PostgreSQL): those whose subject is the store or
+what several processes do on one store — the store and its migrations, the guards' agreement
+between a replay and the service, several ``poagate serve`` processes on one store
+(tests/api/test_processes.py, test_controls_processes.py, a console session across two
+servers), the faults of a database that stops (tests/faults/, on PostgreSQL, which can stop).
+They take ``database`` (an empty store) or ``seeded_database`` (the API harness's fleet in it)
+from here. What is the same on every backend — HTTP and the console, whose store calls the
+store's own tests cover on both — runs on SQLite: the ``database`` of tests/api/ and
+tests/console/ is ``seeded_sqlite``.
+
+The tiers: ``make check`` runs the tests marked ``fast`` (pytest -m fast): every test under a
+folder of ``FAST_FOLDERS``, and any test elsewhere that carries ``@pytest.mark.fast`` (or a
+parameter ``pytest.param(..., marks=pytest.mark.fast)``). A fast test needs no server, no
+subprocess and no migrated store, and takes well under a second. ``make test`` runs every test.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +28,30 @@ import pytest
 
 from tests.api_harness import Receiver, serve
 from tests.figures import FIGURES
-from tests.pg import PostgresServer
+from tests.pg import TEMPLATE, PostgresServer
+from tests.stores import postgres_template, sqlite_copy, sqlite_template
+
+TESTS = Path(__file__).resolve().parent
+FAST_FOLDERS = [TESTS / "unit"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Test files in memory when the machine has /dev/shm (and TMPDIR is not set): the
+    service's SQLite store syncs every commit, which on a disk other work shares made the
+    API's tests wait on the disk for a third of their time. A test kills processes, never the
+    machine, so what the kernel holds is all a test needs (PostgreSQL runs without fsync for
+    the same reason: tests/pg.py)."""
+    shm = Path("/dev/shm")
+    if "TMPDIR" not in os.environ and shm.is_dir() and os.access(shm, os.W_OK):
+        os.environ["TMPDIR"] = str(shm)  # for the servers and replays tests start, too
+        tempfile.tempdir = None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The ``fast`` tier (see the module's docstring): every test of ``FAST_FOLDERS``."""
+    for item in items:
+        if any(item.path.is_relative_to(folder) for folder in FAST_FOLDERS):
+            item.add_marker(pytest.mark.fast)
 
 
 @pytest.fixture(scope="session")
@@ -25,13 +67,59 @@ def postgres() -> Iterator[PostgresServer]:
     server.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A new, empty store on each backend in turn: a SQLite file or a PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'poagate.db'}"
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store with the schema and nothing else (tests/stores.py)."""
+    return sqlite_template(tmp_path_factory.mktemp("template") / "migrated.db", seeded=False)
+
+
+@pytest.fixture(scope="session")
+def seeded_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store with the API harness's fleet and GUID list (tests/stores.py)."""
+    return sqlite_template(tmp_path_factory.mktemp("template") / "seeded.db", seeded=True)
+
+
+@pytest.fixture(scope="session")
+def seeded_postgres_template(postgres: PostgresServer) -> str:
+    """The name of a PostgreSQL database with the API harness's fleet (tests/stores.py)."""
+    return postgres_template(postgres)
+
+
+@pytest.fixture
+def empty_sqlite(migrated_sqlite_template: Path, tmp_path: Path) -> str:
+    """A new SQLite store with the schema and nothing else."""
+    return sqlite_copy(migrated_sqlite_template, tmp_path / "poagate.db")
+
+
+@pytest.fixture
+def seeded_sqlite(seeded_sqlite_template: Path, tmp_path: Path) -> str:
+    """A new SQLite store holding the API harness's fleet and GUID list."""
+    return sqlite_copy(seeded_sqlite_template, tmp_path / "poagate.db")
+
+
+def _on_postgres(request: pytest.FixtureRequest, template: str) -> Iterator[str]:
     server: PostgresServer = request.getfixturevalue("postgres")
-    return server.fresh_database()
+    url = server.fresh_database(template)
+    yield url
+    server.drop_database(url)  # the server's files are in memory (pytest_configure)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new, empty store (the schema only) on each backend in turn."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("empty_sqlite")
+    else:
+        yield from _on_postgres(request, TEMPLATE)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def seeded_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new store holding the API harness's fleet and GUID list, on each backend in turn."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("seeded_sqlite")
+    else:
+        yield from _on_postgres(request, request.getfixturevalue("seeded_postgres_template"))
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""The API on each backend, with a clock the tests set, and a DNO's webhook receiver; the
-harness itself is in tests/api_harness.py."""
+"""The API on a store holding the harness's fleet (SQLite: tests/conftest.py says why), with a
+clock the tests set; the harness itself is in tests/api_harness.py."""
 
 from __future__ import annotations
 
@@ -7,13 +7,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 
 from poagate.api.tokens import new_token, token_sha256
 from poagate.store.database import open_store
-from tests.api_harness import OPERATORS, Api, Clock, esme_of, fleet_csv, make_api
+from tests.api_harness import Api, Clock, make_api
 from tests.servers import Server
+
+
+@pytest.fixture
+def database(seeded_sqlite: str) -> str:
+    """A new store holding the API harness's fleet and GUID list (a copy of a template)."""
+    return seeded_sqlite
 
 
 @pytest.fixture
@@ -40,22 +45,9 @@ def token_for(database: str) -> Any:
 
 
 @pytest.fixture
-def two_servers(database: str, token_for: Any) -> Iterator[tuple[Server, Server]]:
-    open_store(database, "service").close()  # created and migrated once, before both start
+def two_servers(database: str) -> Iterator[tuple[Server, Server]]:
+    """Two ``poagate serve`` processes on one store (which holds the fleet already)."""
     first, second = Server(database), Server(database)
-    admin = token_for("admin")
-    loaded = httpx.put(
-        f"{first.url}/v1/reference/inventory",
-        content=fleet_csv(),
-        headers={"Authorization": f"Bearer {admin}", "Content-Type": "text/csv"},
-    )
-    assert loaded.status_code == 200, loaded.text
-    guid = "\n".join(esme_of(o) for o in OPERATORS)
-    httpx.put(
-        f"{second.url}/v1/reference/guid-list",
-        content=guid,
-        headers={"Authorization": f"Bearer {admin}", "Content-Type": "text/plain"},
-    )
     try:
         yield first, second
     finally:

@@ -261,12 +261,12 @@ def test_a_release_names_its_entries_one_way(api: Api) -> None:
 
 
 def test_a_release_with_the_guards_off_reaches_the_dno_webhook(
-    database: str, receiver: tuple[Receiver, str]
+    empty_sqlite: str, receiver: tuple[Receiver, str]
 ) -> None:
     """The guards are off, yet the suppressed AD1's message is kept (held) for the DNO's
     webhook, so an operator's release pushes its original bytes."""
     rx, url = receiver
-    with delivering_api(database, esme_of("12")) as api:
+    with delivering_api(empty_sqlite, esme_of("12")) as api:
         hooks = {"webhooks": {"12": {"url": f"{url}/dno/12", "secret": SECRET}}}
         assert admin_call(api, "PUT", "/v1/config", {"delivery": hooks}).is_success
         decide(api, activation(esme_of("12"), 1))
@@ -275,7 +275,7 @@ def test_a_release_with_the_guards_off_reaches_the_dno_webhook(
         assert answer["counts"] == {"suppressed": 1}
         api.background_passes("delivery")
         assert rx.receipts == []  # held while suppressed
-        with open_store(database, "read") as store:
+        with open_store(empty_sqlite, "read") as store:
             assert store.outbox.counts() == {"held": 1}
         admin_call(api, "POST", "/v1/releases", {"alert_ids": ["H12"]})
         deadline = time.monotonic() + 20

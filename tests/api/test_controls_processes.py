@@ -17,6 +17,12 @@ from tests.servers import Server, post
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture
+def database(seeded_database: str) -> str:
+    """On both backends: what is tested is several processes on one store."""
+    return seeded_database
+
+
 def call(server: Server, token: str, method: str, path: str, body: Any = None) -> Any:
     answer = httpx.request(
         method,

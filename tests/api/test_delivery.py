@@ -24,8 +24,10 @@ from tests.api_harness import SECRET, Api, Receiver, ad1, chf_of, fleet_csv
 
 
 @pytest.fixture
-def live_api(database: str) -> Iterator[Api]:
-    """The API with the delivery worker running on the wall clock."""
+def live_api(empty_sqlite: str) -> Iterator[Api]:
+    """The API with the delivery worker running on the wall clock, on a store of its own
+    given the inventory alone (no GUID list)."""
+    database = empty_sqlite
     settings = Settings(
         database=database, deliveries=True, delivery_poll_seconds=0.02, token_cache_seconds=0
     )

@@ -171,10 +171,10 @@ def test_a_dark_release_is_area_evidence_for_its_sector(ticking: Api) -> None:
 
 
 def test_a_released_ad1_reaches_the_dno_webhook_byte_for_byte(
-    database: str, receiver: tuple[Receiver, str]
+    empty_sqlite: str, receiver: tuple[Receiver, str]
 ) -> None:
     rx, url = receiver
-    with delivering_api(database, esme_of("10")) as api:
+    with delivering_api(empty_sqlite, esme_of("10")) as api:
         put_config(
             api,
             delivery={"webhooks": {"10": {"url": f"{url}/dno/10", "secret": SECRET}}},
@@ -188,11 +188,11 @@ def test_a_released_ad1_reaches_the_dno_webhook_byte_for_byte(
         )
         api.background_passes("delivery")
         assert rx.receipts == []  # held while suppressed
-        with open_store(database, "read") as store:
+        with open_store(empty_sqlite, "read") as store:
             assert store.outbox.counts() == {"held": 1}
         for operator in ("11", "12", "13"):
             decide(api, dsp, ad1(f"S{operator}", chf_of(operator)))
         wait_until(lambda: [r.alert_id for r in rx.delivered()] == ["H10"], "the delivery")
         assert rx.delivered()[0].body == line
-        with open_store(database, "read") as store:
+        with open_store(empty_sqlite, "read") as store:
             assert store.outbox.counts() == {"delivered": 1}

@@ -92,7 +92,7 @@ def test_store_gone_is_503_with_retry_after_and_nothing_half_written(
     own_postgres: PostgresServer, clock: Clock
 ) -> None:
     database = own_postgres.fresh_database()
-    for api in make_api(database, clock):
+    for api in make_api(database, clock, upload_fleet=True):
         dsp = api.token("dsp")
         assert api.post(dsp, ad1("BEFORE", chf_of("10"))).status_code == 200
         own_postgres.pause()
@@ -112,8 +112,7 @@ def test_store_gone_is_503_with_retry_after_and_nothing_half_written(
             assert store.reads.counts()["ad1_forwarded"] == 3
 
 
-def test_sqlite_busy_beyond_the_timeout_is_503(tmp_path: object, clock: Clock) -> None:
-    database = f"sqlite:///{tmp_path}/busy.db"
+def test_sqlite_busy_beyond_the_timeout_is_503(database: str, clock: Clock) -> None:
     for api in make_api(database, clock, busy_timeout_ms=200):
         dsp = api.token("dsp")
         blocker = sqlite3.connect(sqlite_path(database), isolation_level=None)

@@ -21,6 +21,12 @@ from tests.servers import Server, post
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture
+def database(seeded_database: str) -> str:
+    """On both backends: what is tested is several processes on one store."""
+    return seeded_database
+
+
 def test_two_servers_receiving_the_same_alert_at_once_give_one_outcome(
     two_servers: tuple[Server, Server], token_for: Any, database: str
 ) -> None:

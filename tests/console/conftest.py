@@ -69,6 +69,12 @@ def seed(api: Api) -> None:
 
 
 @pytest.fixture
+def database(seeded_sqlite: str) -> str:
+    """A new store holding the API harness's fleet (SQLite: tests/conftest.py says why)."""
+    return seeded_sqlite
+
+
+@pytest.fixture
 def clock() -> Clock:
     return Clock()
 

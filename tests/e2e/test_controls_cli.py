@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
 import pytest
@@ -19,8 +18,8 @@ from tests.helpers import USER
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    yield from make_api(f"sqlite:///{tmp_path / 'cli.db'}", Clock())
+def api(seeded_sqlite: str) -> Iterator[Api]:
+    yield from make_api(seeded_sqlite, Clock())
 
 
 def run(api: Api, *args: str) -> tuple[int, str]:
