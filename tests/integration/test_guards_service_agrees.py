@@ -17,7 +17,8 @@ the replay's due time), so an AD1 decided in between may legitimately differ.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from poagate.service.inputs import merged, scan
 from poagate.service.reference_loads import load_guid_list, load_inventory
 from poagate.service.releases import arm_release_if_dark, release_dark
 from poagate.service.verifications import arm_verification, verify
-from poagate.sim.scenarios import GuardSetting, prepare, run, scenarios
+from poagate.sim.scenarios import GuardSetting, Month, prepare, run, scenarios
 from poagate.store.database import open_store
 from poagate.store.store import Store
 
@@ -53,25 +54,54 @@ def outcomes(store: Store) -> dict[str, tuple[bool, str, str | None]]:
     }
 
 
-@pytest.mark.parametrize(
-    ("name", "seed", "setting"),
-    [("storm", 3, AREA), ("bricking", 1, DARK), ("bricking", 2, VERIFY), ("storm", 1, VERIFY)],
-    ids=[
-        "storm-area-outage",
-        "bricking-release-if-dark",
-        "bricking-verification",
-        "storm-verification",
-    ],
-)
+# The months compared: (scenario, seed, guard), each on both backends.
+MONTHS = {
+    "storm-area-outage": ("storm", 3, AREA),
+    "bricking-release-if-dark": ("bricking", 1, DARK),
+    "bricking-verification": ("bricking", 2, VERIFY),
+    "storm-verification": ("storm", 1, VERIFY),
+}
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """A month as the simulator made it, replayed: the outcome of every AD1, and the files
+    (the month's and the DSP's answers for the setting) a server is given."""
+
+    month: Month
+    directory: Path
+    expected: dict[str, tuple[bool, str, str | None]]
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Replayed]:
+    """Each month replayed once for the module: the replay does not depend on the backend the
+    service is tested on."""
+    done: dict[str, Replayed] = {}
+
+    def month_of(key: str) -> Replayed:
+        if key not in done:
+            name, seed, setting = MONTHS[key]
+            directory = tmp_path_factory.mktemp(key)
+            scenario = scenarios(esmes=20_000, seed=seed)[name]
+            scenario = replace(scenario, traffic=replace(scenario.traffic, duis_share=0.0))
+            month = prepare(scenario, directory)
+            run(month, setting, directory)
+            replay = f"sqlite:///{directory / (setting.name + '.db')}"
+            with open_store(replay, "read") as replayed:
+                done[key] = Replayed(month, directory, outcomes(replayed))
+        return done[key]
+
+    return month_of
+
+
+@pytest.mark.parametrize("key", MONTHS)
 def test_a_month_through_the_service_matches_the_replay(
-    tmp_path: Path, database: str, name: str, seed: int, setting: GuardSetting
+    replayed: Callable[[str], Replayed], database: str, key: str
 ) -> None:
-    scenario = scenarios(esmes=20_000, seed=seed)[name]
-    scenario = replace(scenario, traffic=replace(scenario.traffic, duis_share=0.0))
-    month = prepare(scenario, tmp_path)
-    run(month, setting, tmp_path)
-    with open_store(f"sqlite:///{tmp_path / (setting.name + '.db')}", "read") as replayed:
-        expected = outcomes(replayed)
+    setting = MONTHS[key][2]
+    replay = replayed(key)
+    month, expected = replay.month, replay.expected
 
     now = datetime.now(UTC)
     with open_store(database, "service") as store:
@@ -88,31 +118,39 @@ def test_a_month_through_the_service_matches_the_replay(
         store.reference.save_config(replace(store.reference.config(), **guards), "test", now)
         arm_release_if_dark(store)
         arm_verification(store)
-    clock = [now]
-    ingestor = Ingestor(lambda: open_store(database, "service"), lambda: clock[0])
-    answers = sorted(tmp_path.glob("answers-*.jsonl"))  # the DSP's, made for the setting
+    answers = sorted(replay.directory.glob("answers-*.jsonl"))  # the DSP's, for the setting
     files = [scan(path, i) for i, path in enumerate([*month.events, *answers])]
     group: list[Item] = []
-    with open_store(database, "service") as passes:
+    clock = [now]
+    ingestor = Ingestor(lambda: open_store(database, "service"), lambda: clock[0])
+    # One writer connection for the month, as a server holds (started, the ingestor decides
+    # on it; its own thread stays idle): a connection for every group made this test connect
+    # over 4,000 times, which on PostgreSQL took most of its time.
+    ingestor.start()
+    try:
+        with open_store(database, "service") as passes:
 
-        def decide() -> None:
-            clock[0] = _received(group[-1])
-            ingestor.decide_now("month", group)
-            release_dark(passes, clock[0])  # the server's passes, as if they ran just now
-            verify(passes, clock[0])
+            def decide() -> None:
+                clock[0] = _received(group[-1])
+                ingestor.decide_now("month", group)
+                release_dark(passes, clock[0])  # the server's passes, as if they ran just now
+                verify(passes, clock[0])
 
-        for _key, _index, line, _raw, parsed in merged(files, [0] * len(files)):
-            if isinstance(parsed, InputError):
-                continue  # the simulator's malformed lines: rejected either way
-            group.append(Item(line, parsed))
-            if len(group) == GROUP:
+            for _key, _index, line, _raw, parsed in merged(files, [0] * len(files)):
+                if isinstance(parsed, InputError):
+                    continue  # the simulator's malformed lines: rejected either way
+                group.append(Item(line, parsed))
+                if len(group) == GROUP:
+                    decide()
+                    group = []
+            if group:
                 decide()
-                group = []
-        if group:
-            decide()
-        horizon = scenario.traffic.start + timedelta(days=scenario.traffic.days + 1)
-        release_dark(passes, horizon)  # the replay's guards run on to the same horizon
-        verify(passes, horizon)
+            traffic = month.scenario.traffic
+            horizon = traffic.start + timedelta(days=traffic.days + 1)
+            release_dark(passes, horizon)  # the replay's guards run on to the same horizon
+            verify(passes, horizon)
+    finally:
+        ingestor.stop()
     with open_store(database, "read") as served:
         got = outcomes(served)
 

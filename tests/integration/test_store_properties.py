@@ -23,6 +23,7 @@ from poagate.store.store import Store
 from tests.helpers import CHF, CHF_2, ESME, ESME_2, INVENTORY_HEADER, esme, guid_list, hub, mpan
 from tests.pg import PostgresServer
 from tests.replay_scenario import Outputs
+from tests.stores import sqlite_copy
 from tests.strategies import configs, streams
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -96,12 +97,16 @@ def resumes_exactly(
 @SETTINGS
 @given(events=streams, config=configs, split=st.integers(0, 60), batch_size=st.integers(1, 7))
 def test_store_resumes_from_its_last_commit_exactly(
-    events: list[Event], config: Config, split: int, batch_size: int
+    migrated_sqlite_template: Path, events: list[Event], config: Config, split: int, batch_size: int
 ) -> None:
     with tempfile.TemporaryDirectory() as directory:
         names = iter(range(2))
         resumes_exactly(
-            lambda: f"sqlite:///{directory}/{next(names)}.db", events, config, split, batch_size
+            lambda: sqlite_copy(migrated_sqlite_template, Path(directory, f"{next(names)}.db")),
+            events,
+            config,
+            split,
+            batch_size,
         )
 
 
@@ -159,10 +164,11 @@ def as_line(event: Event) -> bytes:
     garbage=st.lists(st.sampled_from([b"{", b"[]", b'{"type":"x"}']), max_size=3),
 )
 def test_rerunning_the_same_input_changes_nothing(
-    events: list[Event], config: Config, garbage: list[bytes]
+    migrated_sqlite_template: Path, events: list[Event], config: Config, garbage: list[bytes]
 ) -> None:
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
+        sqlite_copy(migrated_sqlite_template, root / "db")  # migrated once, for the session
         (root / "inventory.csv").write_text(
             "\n".join(
                 (
