@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,7 +18,9 @@ from tests.pg import free_port
 
 
 class Server:
-    def __init__(self, database: str, deliveries: bool = False) -> None:
+    def __init__(self, database: str, deliveries: bool = False, wait: bool = True) -> None:
+        """Start ``poagate serve`` on ``database``; ``wait=False`` returns at once (then call
+        ``ready``), to start several side by side."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -44,6 +48,11 @@ class Server:
                 "POAGATE_DELIVERY_POLL_SECONDS": "0.1",
             },
         )
+        if wait:
+            self.ready()
+
+    def ready(self) -> None:
+        """Wait until it answers; fail the test if it does not start."""
         if not wait_until_ready(self.url, self.process):
             self.stop()
             pytest.fail(f"the server did not start: {self.stderr()}")
@@ -56,6 +65,20 @@ class Server:
 
     def stop(self) -> None:
         stop_process(self.process)
+
+
+@contextlib.contextmanager
+def two_servers(database: str) -> Iterator[tuple[Server, Server]]:
+    """Two ``poagate serve`` processes on one store, started side by side (each takes over a
+    second to start), stopped after."""
+    first, second = Server(database, wait=False), Server(database, wait=False)
+    try:
+        first.ready()
+        second.ready()
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
 
 
 def post(url: str, token: str, body: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from poagate.api.tokens import new_token, token_sha256
 from poagate.store.database import open_store
 from tests.api_harness import Api, Clock, make_api
 from tests.servers import Server
+from tests.servers import two_servers as servers_on
 
 
 @pytest.fixture
@@ -47,9 +48,5 @@ def token_for(database: str) -> Any:
 @pytest.fixture
 def two_servers(database: str) -> Iterator[tuple[Server, Server]]:
     """Two ``poagate serve`` processes on one store (which holds the fleet already)."""
-    first, second = Server(database), Server(database)
-    try:
-        yield first, second
-    finally:
-        first.stop()
-        second.stop()
+    with servers_on(database) as both:
+        yield both

@@ -19,7 +19,7 @@ from poagate.formats.timestamps import to_us
 from poagate.store.database import open_store
 from tests.api_harness import Clock
 from tests.console.conftest import Console, csrf_of
-from tests.servers import Server
+from tests.servers import two_servers
 
 COOKIE = "poagate_console"
 
@@ -212,8 +212,7 @@ def test_a_session_works_across_two_poagate_serve_processes(seeded_database: str
     token = new_token()
     with open_store(database, "service") as store:
         store.tokens.add(token_sha256(token), "dno", ["12"], "", datetime.now(UTC), "test")
-    first, second = Server(database), Server(database)
-    try:
+    with two_servers(database) as (first, second):
         signed_in = httpx.post(f"{first.url}/ui/login", data={"token": token})
         assert signed_in.status_code == 303
         cookies = {COOKIE: signed_in.cookies[COOKIE]}
@@ -226,6 +225,3 @@ def test_a_session_works_across_two_poagate_serve_processes(seeded_database: str
         assert out.status_code == 303
         after = httpx.get(f"{first.url}/ui/", cookies=cookies)
         assert (after.status_code, after.headers["location"]) == (303, "/ui/login?why=ended")
-    finally:
-        first.stop()
-        second.stop()
