@@ -1,10 +1,12 @@
-# poagate — the two commands a newcomer needs are `make demo` and `make test`.
+# poagate — the commands a newcomer needs are `make demo`, `make check` (the everyday loop) and
+# `make test` (everything, as CI runs it).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps templates demo test lint typecheck unit bench screenshots clean
+.PHONY: install system-deps templates demo check test lint typecheck fast-tests all-tests bench \
+	screenshots clean
 
 install: $(STAMP)
 
@@ -65,15 +67,23 @@ $(TEMPLATES_STAMP):
 	@tar -xzf $(TEMPLATES_DIR)/$(TEMPLATES_TARBALL) -C $(TEMPLATES_DIR)
 	@touch $@
 
-# Two workers (pytest-xdist), each test file whole on one of them (module fixtures such as the
-# browser's server stay together): the suite mostly waits on servers and subprocesses.
-# TEST_WORKERS=0 runs it in one process.
+# The everyday loop, under a minute: lint, types and the fast tier — the tests marked `fast`
+# (every test under tests/unit/, and any other marked so: tests/conftest.py says which belong).
+# One process: starting pytest-xdist's workers costs more than it saves here.
+check: lint typecheck fast-tests
+
+fast-tests: install templates
+	$(BIN)/pytest -q --durations=5 -m fast -n 0
+
+# Everything, as CI runs it. Two workers (pytest-xdist), each test file whole on one of them
+# (module fixtures such as the browser's server stay together): the suite mostly waits on
+# servers and subprocesses. TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
 
-unit: install system-deps templates
+all-tests: install system-deps templates
 	$(BIN)/pytest -q --durations=25 -n $(TEST_WORKERS) --dist loadfile
 
-test: lint typecheck unit
+test: lint typecheck all-tests
 
 bench: install system-deps
 	$(BIN)/python benchmarks/replay.py
