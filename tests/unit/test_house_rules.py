@@ -45,6 +45,12 @@ def lint_imports(tmp_path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def size_check(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SIZE_CHECK), str(root)], capture_output=True, text=True, check=False
+    )
+
+
 def test_the_contracts_catch_hidden_upward_imports_and_a_package_outside_the_layers(
     tmp_path: Path,
 ) -> None:
@@ -76,12 +82,7 @@ def test_the_size_check_names_a_module_over_the_limit(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "small.py").write_text("x = 1\n" * 10)
     (tmp_path / "src" / "large.py").write_text("x = 1\n" * 501)
-    run = subprocess.run(
-        [sys.executable, str(SIZE_CHECK), str(tmp_path / "src")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    run = size_check(tmp_path / "src")
     assert run.returncode == 1
     assert "src/large.py has 501 lines" in run.stderr
     assert "small.py" not in run.stderr
@@ -91,10 +92,5 @@ def test_the_size_check_names_a_module_over_the_limit(tmp_path: Path) -> None:
 def test_the_size_check_passes_a_module_at_the_limit(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "full.py").write_text("x = 1\n" * 500)
-    run = subprocess.run(
-        [sys.executable, str(SIZE_CHECK), str(tmp_path / "src")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    run = size_check(tmp_path / "src")
     assert run.returncode == 0, run.stderr
