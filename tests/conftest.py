@@ -1,20 +1,20 @@
-"""Fixtures every test folder may use: the backends the store and the API run on, and the
-tiers of the suite.
+"""Fixtures every test folder may use: the backends the store and the API run on, the template
+stores they are copied from (tests/stores.py), and the tiers of the suite.
 
-Which tests run on both backends (SQLite and PostgreSQL): those whose subject is the store or
-what several processes do on one store — the store and its migrations, the guards' agreement
-between a replay and the service, several ``poagate serve`` processes on one store
-(tests/api/test_processes.py, test_controls_processes.py, a console session across two
-servers), the faults of a database that stops (tests/faults/, on PostgreSQL, which can stop).
-They take ``database`` (an empty store) or ``seeded_database`` (the API harness's fleet in it)
-from here. What is the same on every backend — HTTP and the console, whose store calls the
-store's own tests cover on both — runs on SQLite: the ``database`` of tests/api/ and
-tests/console/ is ``seeded_sqlite``.
+The rule for backends: a test runs on both SQLite and PostgreSQL when what it checks could
+differ between them — SQL, transactions, locks, connections — and on SQLite alone when it
+checks what is above the store. So on both: the store and its migrations (tests/integration/,
+through ``database``), the guards' agreement of the service with a replay, several ``poagate
+serve`` processes on one store (tests/api/test_processes.py, test_controls_processes.py, a
+console session across two servers: ``seeded_database``). On PostgreSQL alone: a database that
+stops (tests/faults/, test_ops.py), which SQLite cannot. On SQLite alone: HTTP and the console
+(tests/api/, tests/console/, whose ``database`` is ``seeded_sqlite``): their store calls are
+the subject of the store's own tests, on both backends.
 
 The tiers: ``make check`` runs the tests marked ``fast`` (pytest -m fast): every test under a
 folder of ``FAST_FOLDERS``, and any test elsewhere that carries ``@pytest.mark.fast`` (or a
-parameter ``pytest.param(..., marks=pytest.mark.fast)``). A fast test needs no server, no
-subprocess and no migrated store, and takes well under a second. ``make test`` runs every test.
+parameter ``pytest.param(..., marks=pytest.mark.fast)``). A fast test needs no server and no
+database file, and takes well under a second. ``make test`` runs every test.
 """
 
 from __future__ import annotations
@@ -48,10 +48,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The ``fast`` tier (see the module's docstring): every test of ``FAST_FOLDERS``."""
+    """The ``fast`` tier (see the module's docstring): every test of ``FAST_FOLDERS``. And the
+    files with a ``slow`` test first, each file's tests in their order: pytest-xdist hands out
+    files in this order, so the last files to start are short ones and both workers end
+    together (a long file started last kept one worker busy alone)."""
     for item in items:
         if any(item.path.is_relative_to(folder) for folder in FAST_FOLDERS):
             item.add_marker(pytest.mark.fast)
+    slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow_files)
 
 
 @pytest.fixture(scope="session")
