@@ -6,7 +6,9 @@ differ between them — SQL, transactions, locks, connections — and on SQLite 
 checks what is above the store. So on both: the store and its migrations (tests/integration/,
 through ``database``), the guards' agreement of the service with a replay, several ``poagate
 serve`` processes on one store (tests/api/test_processes.py, test_controls_processes.py, a
-console session across two servers: ``seeded_database``). On PostgreSQL alone: a database that
+console session across two servers), and the few HTTP tests about connections (the read pool,
+a commit seen by another connection) — those of tests/api/ and tests/console/ carry
+``on_both_backends`` (tests/stores.py). On PostgreSQL alone: a database that
 stops (tests/faults/, test_ops.py), which SQLite cannot. On SQLite alone: HTTP and the console
 (tests/api/, tests/console/, whose ``database`` is ``seeded_sqlite``): their store calls are
 the subject of the store's own tests, on both backends.
@@ -28,8 +30,8 @@ import pytest
 
 from tests.api_harness import Receiver, serve
 from tests.figures import FIGURES
-from tests.pg import TEMPLATE, PostgresServer
-from tests.stores import postgres_template, sqlite_copy, sqlite_template
+from tests.pg import PostgresServer
+from tests.stores import new_store, postgres_template, sqlite_copy, sqlite_template
 
 TESTS = Path(__file__).resolve().parent
 FAST_FOLDERS = [TESTS / "unit"]
@@ -102,29 +104,10 @@ def seeded_sqlite(seeded_sqlite_template: Path, tmp_path: Path) -> str:
     return sqlite_copy(seeded_sqlite_template, tmp_path / "poagate.db")
 
 
-def _on_postgres(request: pytest.FixtureRequest, template: str) -> Iterator[str]:
-    server: PostgresServer = request.getfixturevalue("postgres")
-    url = server.fresh_database(template)
-    yield url
-    server.drop_database(url)  # the server's files are in memory (pytest_configure)
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def database(request: pytest.FixtureRequest) -> Iterator[str]:
     """A new, empty store (the schema only) on each backend in turn."""
-    if request.param == "sqlite":
-        yield request.getfixturevalue("empty_sqlite")
-    else:
-        yield from _on_postgres(request, TEMPLATE)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def seeded_database(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A new store holding the API harness's fleet and GUID list, on each backend in turn."""
-    if request.param == "sqlite":
-        yield request.getfixturevalue("seeded_sqlite")
-    else:
-        yield from _on_postgres(request, request.getfixturevalue("seeded_postgres_template"))
+    yield from new_store(request, request.param, seeded=False)
 
 
 @pytest.fixture

@@ -15,15 +15,21 @@ from __future__ import annotations
 import contextlib
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from poagate.store.database import open_store
 from tests.api_harness import Clock, load_fleet, make_api
 from tests.pg import TEMPLATE, PostgresServer
 
 SEEDED = "poagate_seeded"  # the PostgreSQL template with the fleet in it
+
+# For a test of tests/api/ or tests/console/ (whose stores are SQLite: tests/conftest.py) that
+# must also run on PostgreSQL: it parametrizes their ``database`` fixture.
+on_both_backends = pytest.mark.parametrize("database", ["sqlite", "postgres"], indirect=True)
 
 
 def seed(database: str) -> None:
@@ -59,3 +65,28 @@ def postgres_template(server: PostgresServer) -> str:
         conn.execute(f"CREATE DATABASE {SEEDED} TEMPLATE {TEMPLATE} STRATEGY FILE_COPY")
     seed(server.url(SEEDED))
     return SEEDED
+
+
+def new_store(request: pytest.FixtureRequest, backend: str, seeded: bool) -> Iterator[str]:
+    """A new store for one test on ``backend`` ("sqlite" or "postgres"), copied from the
+    template with the fleet (``seeded``) or the schema alone; a PostgreSQL one is dropped after
+    the test (the server's files are in memory)."""
+    if backend == "sqlite":
+        template = "seeded_sqlite_template" if seeded else "migrated_sqlite_template"
+        path: Path = request.getfixturevalue("tmp_path") / "poagate.db"
+        yield sqlite_copy(request.getfixturevalue(template), path)
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    url = server.fresh_database(
+        request.getfixturevalue("seeded_postgres_template") if seeded else TEMPLATE
+    )
+    yield url
+    server.drop_database(url)
+
+
+@pytest.fixture(name="database")
+def harness_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The ``database`` of tests/api/ and tests/console/ (their conftests import it): a new
+    store holding the API harness's fleet and GUID list, on SQLite (tests/conftest.py says why)
+    or on each backend in turn for a test marked ``on_both_backends``."""
+    yield from new_store(request, getattr(request, "param", "sqlite"), seeded=True)

@@ -14,12 +14,7 @@ from poagate.store.database import open_store
 from tests.api_harness import Api, Clock, make_api
 from tests.servers import Server
 from tests.servers import two_servers as servers_on
-
-
-@pytest.fixture
-def database(seeded_sqlite: str) -> str:
-    """A new store holding the API harness's fleet and GUID list (a copy of a template)."""
-    return seeded_sqlite
+from tests.stores import harness_database  # noqa: F401 - this folder's `database`
 
 
 @pytest.fixture

@@ -13,14 +13,9 @@ import pytest
 from tests.api_harness import ad1, chf_of, esme_of
 from tests.helpers import USER
 from tests.servers import Server, post
+from tests.stores import on_both_backends
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def database(seeded_database: str) -> str:
-    """On both backends: what is tested is several processes on one store."""
-    return seeded_database
+pytestmark = [pytest.mark.slow, on_both_backends]  # several processes on one store
 
 
 def call(server: Server, token: str, method: str, path: str, body: Any = None) -> Any:

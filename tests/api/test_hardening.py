@@ -18,6 +18,7 @@ from poagate.service.ingest import Ingestor, Item
 from poagate.store.database import open_store
 from tests.api_harness import USER, Api, ad1, chf_of, cursor_of, esme_of
 from tests.helpers import ts
+from tests.stores import on_both_backends
 
 GOOD = ad1("GOOD-1", chf_of("12"))
 
@@ -32,6 +33,7 @@ def pool_is_whole(api: Api) -> None:
 # -- 1. resources are returned on every path -------------------------------------------------
 
 
+@on_both_backends  # the read pool's connections
 def test_error_paths_hammered_leave_the_read_pool_whole(api: Api) -> None:
     dsp, dno, admin = api.token("dsp"), api.token("dno", "12"), api.token("admin")
     api.post(dsp, [GOOD, ad1("OTHER-13", chf_of("13"))])
@@ -302,6 +304,7 @@ def test_made_up_tokens_are_not_cached_and_push_no_real_one_out(database: str) -
         assert api.get(late, "/v1/summary").status_code == 403  # known, only not allowed
 
 
+@on_both_backends  # the read pool's connections
 def test_concurrent_bad_cursors_do_not_exhaust_the_pool(api: Api) -> None:
     dno = api.token("dno", "12")
     errors: list[int] = []
@@ -320,6 +323,7 @@ def test_concurrent_bad_cursors_do_not_exhaust_the_pool(api: Api) -> None:
     assert api.get(dno, "/v1/alerts/forwarded").status_code == 200
 
 
+@on_both_backends  # the read pool's connections
 def test_the_read_pool_is_whole_after_the_application_restarts(database: str) -> None:
     """Closing the pool at shutdown gives back its room: a restarted application (the same
     object, as a test client or an ASGI host may restart it) still has every connection."""

@@ -8,6 +8,7 @@ from poagate.sim import duis
 from poagate.store.database import open_store
 from tests.api_harness import Api, activation, ad1, chf_of, esme_of
 from tests.helpers import USER, duis_template, ts
+from tests.stores import on_both_backends
 
 
 def test_activation_then_ad1_in_its_window_is_suppressed(api: Api) -> None:
@@ -99,6 +100,7 @@ def test_only_the_dsp_may_supply_received_at(api: Api) -> None:
     assert api.post(admin, ad1("C3", chf_of("18"))).json()["items"][0]["outcome"] == "forwarded"
 
 
+@on_both_backends  # a commit another connection sees
 def test_decisions_are_durable_before_the_answer(api: Api) -> None:
     dsp = api.token("dsp")
     answer = api.post(dsp, [ad1(f"E{n}", chf_of("20")) for n in range(50)])

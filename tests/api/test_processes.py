@@ -17,14 +17,9 @@ from poagate.store.database import open_store
 from tests.api_harness import ad1, chf_of, esme_of
 from tests.helpers import USER
 from tests.servers import Server, post
+from tests.stores import on_both_backends
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def database(seeded_database: str) -> str:
-    """On both backends: what is tested is several processes on one store."""
-    return seeded_database
+pytestmark = [pytest.mark.slow, on_both_backends]  # several processes on one store
 
 
 def test_two_servers_receiving_the_same_alert_at_once_give_one_outcome(

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from poagate.store.database import open_store
 from poagate.store.records import AuditEntry
 from tests.api_harness import Api, Clock, activation, ad1, chf_of, decide, esme_of, make_api
+from tests.stores import harness_database  # noqa: F401 - this folder's `database`
 
 # What each DNO has: forwarded before its window opened, then suppressed in it.
 SUPPRESSED = {"12": ["S-12-a", "S-12-b"], "13": ["S-13-a"]}
@@ -66,12 +67,6 @@ def seed(api: Api) -> None:
         decide(api, dsp, *(ad1(a, chf_of(operator)) for a in FORWARDED[operator]))
         decide(api, dsp, activation(esme_of(operator), 1))
         decide(api, dsp, *(ad1(a, chf_of(operator)) for a in SUPPRESSED[operator]))
-
-
-@pytest.fixture
-def database(seeded_sqlite: str) -> str:
-    """A new store holding the API harness's fleet (SQLite: tests/conftest.py says why)."""
-    return seeded_sqlite
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from poagate.store.database import open_store
 from tests.api_harness import Clock
 from tests.console.conftest import Console, csrf_of
 from tests.servers import two_servers
+from tests.stores import on_both_backends
 
 COOKIE = "poagate_console"
 
@@ -205,10 +206,10 @@ def test_the_console_is_not_in_the_openapi_description(console: Console) -> None
     assert not [p for p in paths if p.startswith("/ui")]
 
 
-def test_a_session_works_across_two_poagate_serve_processes(seeded_database: str) -> None:
+@on_both_backends
+def test_a_session_works_across_two_poagate_serve_processes(database: str) -> None:
     """Two real server processes on one store: signed in on one, the session opens pages on
-    the other; signed out on the other, it is ended on the first. On both backends."""
-    database = seeded_database
+    the other; signed out on the other, it is ended on the first."""
     token = new_token()
     with open_store(database, "service") as store:
         store.tokens.add(token_sha256(token), "dno", ["12"], "", datetime.now(UTC), "test")
