@@ -53,7 +53,7 @@ async def post_messages(
 ) -> Json:
     arrived = time.perf_counter()
     context = context_of(request)
-    received_at = context.settings.clock()
+    received_at = context.options.clock()
     body = await request.body()
     if not body.strip():
         raise Problem(400, "Empty body", "the request has no message; send at least one")
