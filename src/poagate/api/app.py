@@ -13,22 +13,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import FastAPI
 
 from poagate import __version__
 from poagate.api.context import AppContext, ReadPool
-from poagate.api.observability import (
+from poagate.api.observability.counters import (
     RELEASE_PASSES,
     VERIFICATION_PASSES,
     VERIFICATION_PUSHED,
-    RequestContext,
-    StoreGauges,
     observe_group,
     observe_releases,
     observe_verifications,
 )
+from poagate.api.observability.gauges import StoreGauges, store_figures
+from poagate.api.observability.middleware import RequestContext
 from poagate.api.options import ServerOptions
 from poagate.api.problems import HANDLERS
 from poagate.api.tokens import TokenCache
@@ -233,25 +232,9 @@ def open_location(database: str) -> str:
     return redact(database)
 
 
-def store_figures(context: AppContext) -> dict[str, Any]:
-    now = context.options.clock()
-    with context.reads.borrow() as store:
-        pending, oldest = store.verifications.queue_figures()
-        return {
-            "open_windows": store.reads.open_windows(now),
-            "deliveries": store.outbox.counts(),
-            "ad1_unrouted": store.reads.unrouted_count(),
-            "suppression_enabled": store.reference.config().suppression_enabled,
-            "verifications": (
-                pending,
-                0.0 if oldest is None else max(0.0, (now - oldest).total_seconds()),
-            ),
-        }
-
-
 def app_from_env() -> FastAPI:
     """The factory uvicorn calls in each worker process (``poagate serve``)."""
-    from poagate.api.observability import configure_logging
+    from poagate.api.observability.logs import configure_logging
 
     options = ServerOptions.from_env()
     configure_logging(options.log_level)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from poagate.api.auth import require
 from poagate.api.context import context_of
 from poagate.api.listing import after, encode_cursor, scope_of
-from poagate.api.observability import RELEASES
+from poagate.api.observability.counters import RELEASES
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
 from poagate.api.schemas import ADMIN, READ, documented

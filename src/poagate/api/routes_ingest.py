@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from poagate.api.answers import answer
 from poagate.api.auth import require
 from poagate.api.context import context_of
-from poagate.api.observability import DECISION_SECONDS
+from poagate.api.observability.counters import DECISION_SECONDS
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
 from poagate.api.schemas import MessagesAnswer, documented

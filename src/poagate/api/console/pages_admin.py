@@ -20,7 +20,7 @@ from poagate.api.console.sessions import AdminForm, CurrentSession, admin_only
 from poagate.api.console.web import Refusal, redirect, render
 from poagate.api.context import context_of
 from poagate.api.listing import after, encode_cursor
-from poagate.api.observability import RELEASES
+from poagate.api.observability.counters import RELEASES
 from poagate.api.problems import Problem
 from poagate.domain.outcomes import OPERATOR
 from poagate.formats.errors import InputError
