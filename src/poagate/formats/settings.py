@@ -14,7 +14,8 @@ The model is read two ways:
 
 Defaults are stated once: the gate's are the domain's ``Config``'s, delivery's are here. Keys a
 body does not know are ignored today (``extra="ignore"`` on each section); making them an
-error is one setting a section.
+error is one setting a section. The models are frozen: the store hands the same instance to
+every reader of one version (a change is ``model_copy(update=...)``).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def _given(info: ValidationInfo) -> bool:
 
 
 class Webhook(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     url: str = Field(
         description="Where the DNO receives forwarded AD1s (http or https). Link-local and "
@@ -105,7 +106,7 @@ class Webhook(BaseModel):
 
 
 class Delivery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     webhooks: dict[str, Webhook] = Field(
         default_factory=dict, description="By network operator id."
@@ -129,7 +130,7 @@ class Delivery(BaseModel):
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     manufacturers: list[str] = Field(
         default_factory=lambda: list(_GATE.manufacturers), min_length=1

@@ -30,16 +30,27 @@ class ReferenceData:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # The configuration last read, by its stored text: every group of decisions reads the
+        # configuration, and it changes seldom, so it is validated once per version.
+        self._read: tuple[str | None, Settings, Config] | None = None
 
     # -- configuration ----------------------------------------------------------------------------
 
     def settings(self) -> Settings:
         """The configuration in force (the defaults while none was ever recorded)."""
-        body = self._db.scalar("SELECT body FROM config_versions ORDER BY id DESC LIMIT 1")
-        return Settings.stored({} if body is None else orjson.loads(body))
+        return self._in_force()[0]
 
     def config(self) -> Config:
-        return self.settings().gate_config()
+        """The gate's part of the configuration in force."""
+        return self._in_force()[1]
+
+    def _in_force(self) -> tuple[Settings, Config]:
+        body = self._db.scalar("SELECT body FROM config_versions ORDER BY id DESC LIMIT 1")
+        read = self._read
+        if read is None or read[0] != body:
+            settings = Settings.stored({} if body is None else orjson.loads(body))
+            read = self._read = (body, settings, settings.gate_config())
+        return read[1], read[2]
 
     def save_settings(self, settings: Settings, actor: str, at: datetime) -> bool:
         """Record ``settings`` as in force from ``at``; False (nothing recorded) when they are
