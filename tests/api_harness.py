@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from poagate.api.app import create_app
-from poagate.api.settings import Settings
-from poagate.api.tokens import new_token, token_sha256
+from poagate.api.options import ServerOptions
+from poagate.service.access import new_token, token_sha256
 from poagate.store.database import open_store
 from tests.helpers import INVENTORY_HEADER, USER, mpan, ts
 
@@ -175,7 +175,7 @@ def make_api(
     template: the ``database`` fixture of tests/api/ and tests/console/) or gets it uploaded
     here (``upload_fleet``, for a store of the test's own)."""
     app = create_app(
-        Settings(
+        ServerOptions(
             **{"database": database, "clock": clock, "deliveries": False, "token_cache_seconds": 0}
             | settings
         )
@@ -192,7 +192,7 @@ def delivering_api(database: str, *guid_list: str) -> Iterator[Api]:
     """The API on the wall clock with its delivery worker polling often, on an empty store
     (``empty_sqlite``) given the fleet and ``guid_list`` (ESMEs) as the GUID list: for tests
     that watch a DNO's webhook receive."""
-    settings = Settings(
+    settings = ServerOptions(
         database=database, deliveries=True, delivery_poll_seconds=0.02, token_cache_seconds=0
     )
     with TestClient(create_app(settings)) as client:

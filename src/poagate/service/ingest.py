@@ -36,11 +36,11 @@ from poagate.domain.gate import Gate
 from poagate.domain.outcomes import ForwardedAlert, Outcome, SuppressionEntry
 from poagate.domain.reference import Config
 from poagate.formats.errors import Rejection, truncate_raw
+from poagate.formats.settings import Settings
 from poagate.service.device_cache import DeviceCache
 from poagate.service.releases import deciding_config, holds, record_releases, restore_area
 from poagate.store import StoreUnavailableError
 from poagate.store.batch import Batch
-from poagate.store.codec import config_of
 from poagate.store.ports import DecisionPath
 from poagate.store.records import OutboundMessage
 from poagate.store.store import Store
@@ -104,7 +104,7 @@ class Ingestor:
         self,
         open_store: Callable[[], Store],
         clock: Callable[[], datetime],
-        webhooks: Callable[[dict[str, Any]], frozenset[str]] | None = None,
+        webhooks: Callable[[Settings], frozenset[str]] | None = None,
         observe: Callable[[list[ItemResult], float], None] | None = None,
         on_release: Callable[[list[SuppressionEntry]], None] | None = None,
     ) -> None:
@@ -249,7 +249,7 @@ class Ingestor:
         with store.transaction():
             store.decisions.refresh_sequence()
             settings = store.reference.settings()  # one read: the gate's config and the webhooks
-            config = config_of(settings)
+            config = settings.gate_config()
             events = [item.event for request in group for item in request.items if item.event]
             state = self._group_state(store, config, events)
             pushed = self._webhooks(settings)

@@ -7,19 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
-
 from poagate.domain.events import ActivationKind
 from poagate.domain.outcomes import ActivationRecord, ForwardedAlert, Status, SuppressionEntry
-from poagate.domain.reference import (
-    DEFAULT_AREA_OUTAGE_SECONDS,
-    DEFAULT_VERIFY_ATTEMPTS,
-    DEFAULT_VERIFY_TIMEOUT_MINUTES,
-    Config,
-    Device,
-    DeviceType,
-    SmetsVersion,
-)
+from poagate.domain.reference import Device, DeviceType, SmetsVersion
 from poagate.domain.rules import Reason
 from poagate.formats.errors import Rejection
 from poagate.formats.records import ACTIVATION_FIELDS
@@ -274,44 +264,6 @@ def decode_device(row: Sequence[Any]) -> Device:
         mpan=row[5],
         network_operator=row[6],
         postcode=row[7],
-    )
-
-
-def encode_config(config: Config) -> str:
-    return orjson.dumps(
-        {
-            "manufacturers": list(config.manufacturers),
-            "window_minutes": config.window_minutes,
-            "skew_tolerance_seconds": config.skew_tolerance_seconds,
-            "release_after_minutes": config.release_after_minutes,
-            "area_outage_threshold": config.area_outage_threshold,
-            "area_outage_seconds": config.area_outage_seconds,
-            "suppression_enabled": config.suppression_enabled,
-            "verify_after_minutes": config.verify_after_minutes,
-            "verify_timeout_minutes": config.verify_timeout_minutes,
-            "verify_attempts": config.verify_attempts,
-        }
-    ).decode()
-
-
-def config_of(data: dict[str, Any]) -> Config:
-    """The gate's configuration from stored settings (the defaults when there are none)."""
-    if not data:
-        return Config()
-    return Config(
-        manufacturers=tuple(data["manufacturers"]),
-        window_minutes=data["window_minutes"],
-        skew_tolerance_seconds=data["skew_tolerance_seconds"],
-        # Stores written before the guards existed hold no guard settings: off.
-        release_after_minutes=data.get("release_after_minutes"),
-        area_outage_threshold=data.get("area_outage_threshold"),
-        area_outage_seconds=data.get("area_outage_seconds", DEFAULT_AREA_OUTAGE_SECONDS),
-        # spec §12; stores written before the incident controls existed were never suspended.
-        suppression_enabled=data.get("suppression_enabled", True),
-        # Nor, before spec §14, the verification guard's.
-        verify_after_minutes=data.get("verify_after_minutes"),
-        verify_timeout_minutes=data.get("verify_timeout_minutes", DEFAULT_VERIFY_TIMEOUT_MINUTES),
-        verify_attempts=data.get("verify_attempts", DEFAULT_VERIFY_ATTEMPTS),
     )
 
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import orjson
 
 from poagate.domain.reference import Config, GuidList, GuidListVersion
 from poagate.formats.errors import Rejection
+from poagate.formats.settings import Settings
 from poagate.formats.timestamps import from_us, to_us
-from poagate.store.codec import config_of, encode_config, encode_rejected
+from poagate.store.codec import encode_rejected
 from poagate.store.sqlbase import UPSERT_META, Database
 from poagate.store.writes import REJECTED
 
@@ -30,37 +30,45 @@ class ReferenceData:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # The configuration last read, by its stored text: every group of decisions reads the
+        # configuration, and it changes seldom, so it is validated once per version.
+        self._read: tuple[str | None, Settings, Config] | None = None
 
     # -- configuration ----------------------------------------------------------------------------
 
-    def settings(self) -> dict[str, Any]:
-        """The configuration in force as stored (the gate's fields and the service's)."""
-        body = self._db.scalar("SELECT body FROM config_versions ORDER BY id DESC LIMIT 1")
-        return {} if body is None else dict(orjson.loads(body))
+    def settings(self) -> Settings:
+        """The configuration in force (the defaults while none was ever recorded)."""
+        return self._in_force()[0]
 
     def config(self) -> Config:
-        return config_of(self.settings())
+        """The gate's part of the configuration in force."""
+        return self._in_force()[1]
 
-    def save_settings(self, settings: dict[str, Any], actor: str, at: datetime) -> bool:
-        """Record ``settings`` (a complete configuration body) as in force from ``at``."""
-        body = orjson.dumps(settings, option=orjson.OPT_SORT_KEYS).decode()
+    def _in_force(self) -> tuple[Settings, Config]:
+        body = self._db.scalar("SELECT body FROM config_versions ORDER BY id DESC LIMIT 1")
+        read = self._read
+        if read is None or read[0] != body:
+            settings = Settings.stored({} if body is None else orjson.loads(body))
+            read = self._read = (body, settings, settings.gate_config())
+        return read[1], read[2]
+
+    def save_settings(self, settings: Settings, actor: str, at: datetime) -> bool:
+        """Record ``settings`` as in force from ``at``; False (nothing recorded) when they are
+        the settings in force already (the defaults, while none was ever recorded)."""
         db = self._db
         with db.transaction():
-            current = db.scalar("SELECT body FROM config_versions ORDER BY id DESC LIMIT 1")
-            if current is not None and orjson.loads(current) == settings:
+            if self.settings() == settings:
                 return False
+            body = orjson.dumps(settings.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
             db.run(
                 "INSERT INTO config_versions (set_at, actor, body) VALUES (?, ?, ?)",
-                (to_us(at), actor, body),
+                (to_us(at), actor, body.decode()),
             )
         return True
 
     def save_config(self, config: Config, actor: str, at: datetime) -> bool:
-        """Record the gate's configuration, keeping the service's settings as they are."""
-        current = self.settings()
-        if not current and config == Config():
-            return False  # the defaults are in force without a record
-        return self.save_settings({**current, **orjson.loads(encode_config(config))}, actor, at)
+        """Record the gate's configuration, keeping the other settings as they are."""
+        return self.save_settings(self.settings().with_gate(config), actor, at)
 
     # -- the GUID list --------------------------------------------------------------------------
 
