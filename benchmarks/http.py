@@ -51,8 +51,8 @@ from tests.pg import PostgresServer, free_port
 
 from poagate.api.tokens import new_token, token_sha256
 from poagate.domain.reference import Config
-from poagate.formats.inventory import write_inventory
-from poagate.service.reference_loads import load_guid_list, load_inventory
+from poagate.formats.reference.inventory import write_inventory
+from poagate.service.reference.loads import load_guid_list, load_inventory
 from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.store.database import open_store
 

@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchlib import PeakRss, http_benchmark
-from poagate.formats.inventory import write_inventory
+from poagate.formats.reference.inventory import write_inventory
 from poagate.formats.timestamps import format_timestamp
 from poagate.sim.fleet import FleetSpec, Site, generate_fleet
 from poagate.store.database import open_store

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from poagate.domain.reference import Device, DeviceType, Inventory
-from poagate.formats import lines
-from poagate.formats.inventory import write_inventory
-from poagate.formats.inventory_columns import read_inventory
-from poagate.service import reference_loads
-from poagate.service.reference_loads import apply_changes, load_inventory
+from poagate.formats.reference import lines
+from poagate.formats.reference.inventory import write_inventory
+from poagate.formats.reference.inventory_columns import read_inventory
+from poagate.service.reference import loads as reference_loads
+from poagate.service.reference.loads import apply_changes, load_inventory
 from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.store import fleet as fleet_module
 from poagate.store import fleet_blocks

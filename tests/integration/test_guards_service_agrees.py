@@ -27,7 +27,7 @@ from poagate.domain.outcomes import SuppressionEntry
 from poagate.formats.errors import InputError
 from poagate.service.ingest import Ingestor, Item
 from poagate.service.inputs import merged, scan
-from poagate.service.reference_loads import load_guid_list, load_inventory
+from poagate.service.reference.loads import load_guid_list, load_inventory
 from poagate.service.releases import arm_release_if_dark, release_dark
 from poagate.service.verifications import arm_verification, verify
 from poagate.sim.scenarios import GuardSetting, prepare, run, scenarios

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from poagate.service.reference_loads import load_inventory
+from poagate.service.reference.loads import load_inventory
 from poagate.service.replay import ReplayRequest, replay
 from poagate.store.database import open_store
 from tests.helpers import CHF, CHF_2, ESME_2

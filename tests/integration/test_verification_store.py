@@ -13,7 +13,7 @@ from pathlib import Path
 from poagate.domain.events import Activation, Ad1Alert
 from poagate.domain.outcomes import SuppressionEntry
 from poagate.service.ingest import Ingestor, Item
-from poagate.service.reference_loads import load_guid_list, load_inventory
+from poagate.service.reference.loads import load_guid_list, load_inventory
 from poagate.service.verifications import arm_verification, verify
 from poagate.store.batch import Batch
 from poagate.store.database import open_store

@@ -36,7 +36,7 @@ from poagate.api.schemas import (
 from poagate.api.tokens import Principal
 from poagate.formats.errors import InputError, Rejection
 from poagate.formats.records import rejection_fields
-from poagate.service.reference_loads import (
+from poagate.service.reference.loads import (
     LoadResult,
     apply_changes,
     load_guid_list,

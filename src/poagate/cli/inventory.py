@@ -63,7 +63,7 @@ def inventory_load(
     ] = False,
 ) -> None:
     """Replace the inventory in force with FILE's rows: a new version, switched in at once."""
-    from poagate.service.reference_loads import load_inventory
+    from poagate.service.reference.loads import load_inventory
 
     readable_file(file, "inventory")
     started = time.perf_counter()
@@ -91,7 +91,7 @@ def inventory_load(
 @inventory_app.command("apply")
 def inventory_apply(file: FileArgument, database: DatabaseOption = None) -> None:
     """Apply a change file: a first column `change` (upsert or remove), then the inventory's."""
-    from poagate.service.reference_loads import apply_changes
+    from poagate.service.reference.loads import apply_changes
 
     readable_file(file, "change file")
     started = time.perf_counter()
@@ -139,7 +139,7 @@ def inventory_versions(database: DatabaseOption = None) -> None:
 @guid_list_app.command("load")
 def guid_list_load(file: FileArgument, database: DatabaseOption = None) -> None:
     """Load a GUID list: a new version unless its content is the version in force."""
-    from poagate.service.reference_loads import load_guid_list
+    from poagate.service.reference.loads import load_guid_list
 
     readable_file(file, "GUID list")
     loaded = _with_store(

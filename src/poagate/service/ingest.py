@@ -36,7 +36,7 @@ from poagate.domain.gate import Gate
 from poagate.domain.outcomes import ForwardedAlert, Outcome, SuppressionEntry
 from poagate.domain.reference import Config
 from poagate.formats.errors import Rejection, truncate_raw
-from poagate.service.device_cache import DeviceCache
+from poagate.service.reference.device_cache import DeviceCache
 from poagate.service.releases import deciding_config, holds, record_releases, restore_area
 from poagate.store import StoreUnavailableError
 from poagate.store.batch import Batch

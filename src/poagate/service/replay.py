@@ -37,8 +37,8 @@ from poagate.formats.records import (
     verification_fields,
 )
 from poagate.service.inputs import ScannedFile, merged, scan
-from poagate.service.reference_loads import collector_paused, load_reference
-from poagate.service.replay_fleet import Lookahead, read_ahead, restore_gate
+from poagate.service.reference.loads import collector_paused, load_reference
+from poagate.service.reference.replay_fleet import Lookahead, read_ahead, restore_gate
 from poagate.service.writer import WriterProcess
 from poagate.store.batch import Batch
 from poagate.store.codec import Rows

@@ -14,7 +14,7 @@ from poagate.domain.outcomes import SuppressionEntry
 from poagate.service.export import export_suppression_log
 from poagate.service.replay import Progress, ReplayReport, ReplayRequest, replay
 from poagate.sim.fleet import Fleet, FleetSpec, generate_fleet
-from poagate.sim.inputs import write_replay_inputs
+from poagate.sim.month import write_replay_inputs
 from poagate.sim.traffic import Cause, Traffic, TrafficSpec, generate_traffic
 from poagate.store import StoreError
 from poagate.store import database as store_database

@@ -26,14 +26,14 @@ from typing import Any
 import numpy as np
 import orjson
 
-from poagate.formats.device_records import (
+from poagate.formats.errors import Rejection
+from poagate.formats.reference.device_records import (
     STAGED,
     Manufacturers,
     Records,
     device_id_of,
     device_of,
 )
-from poagate.formats.errors import Rejection
 from poagate.formats.timestamps import from_us, to_us
 from poagate.store.codec import encode_device, encode_rejected
 from poagate.store.fleet_blocks import (

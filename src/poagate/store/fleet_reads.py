@@ -19,7 +19,13 @@ import numpy as np
 import orjson
 
 from poagate.domain.reference import Device, DeviceType, FleetSlice, Route
-from poagate.formats.device_records import ESME_CODE, Keys, Records, device_id_of, device_of
+from poagate.formats.reference.device_records import (
+    ESME_CODE,
+    Keys,
+    Records,
+    device_id_of,
+    device_of,
+)
 from poagate.store.codec import DEVICE_COLUMNS, decode_device
 from poagate.store.fleet_blocks import (
     DEVICES,

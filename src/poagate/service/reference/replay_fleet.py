@@ -16,8 +16,8 @@ from poagate.domain.events import Activation, Ad1Alert, Event, Ignored
 from poagate.domain.gate import Gate
 from poagate.domain.reference import Config, FleetSlice, GuidList
 from poagate.formats.errors import InputError
-from poagate.service.device_cache import DeviceCache
 from poagate.service.inputs import Item
+from poagate.service.reference.device_cache import DeviceCache
 from poagate.store.store import Store
 
 # Events read ahead at a time, so that the fleet they name is read from the store in one go.

@@ -20,12 +20,17 @@ import numpy as np
 
 from poagate.domain.ids import IdentifierError, parse_device_id
 from poagate.domain.reference import GuidListVersion
-from poagate.formats.device_records import STAGED, Manufacturers, Records, device_key
 from poagate.formats.errors import InputError, Rejection, truncate_raw
-from poagate.formats.guid_list import GuidListLines
-from poagate.formats.inventory import COLUMNS
-from poagate.formats.inventory_columns import Header, InventoryColumns, read_header, split_rows
-from poagate.formats.lines import (
+from poagate.formats.reference.device_records import STAGED, Manufacturers, Records, device_key
+from poagate.formats.reference.guid_list import GuidListLines
+from poagate.formats.reference.inventory import COLUMNS
+from poagate.formats.reference.inventory_columns import (
+    Header,
+    InventoryColumns,
+    read_header,
+    split_rows,
+)
+from poagate.formats.reference.lines import (
     MAX_LINE_BYTES,
     LineBlock,
     Sha256Reader,
