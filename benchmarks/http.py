@@ -281,7 +281,7 @@ def main() -> None:
             finally:
                 server.stop()
             with open_store(database, "read") as store:
-                counts = store.reads.counts()
+                counts = store.counts()
             row = {
                 "backend": backend,
                 "workers": workers,

@@ -190,7 +190,7 @@ def main() -> None:
     server = bench_http.Server(f"sqlite:///{database}", 1)
     try:
         with open_store(f"sqlite:///{database}", "read") as store:
-            store.reads.counts()  # the store answers
+            store.counts()  # the store answers
         bench_http.activate(server.url, token, [s.esme_id for s in campaign], 1.0)
         print("HTTP ...", flush=True)
         with PeakRss(server.process.pid) as peak:

@@ -49,7 +49,7 @@ def outcomes(store: Store) -> dict[str, tuple[bool, str, str | None]]:
             o.rule if type(o) is SuppressionEntry else o.reason,
             o.release_reason if type(o) is SuppressionEntry else None,
         )
-        for o in store.reads.ad1_outcomes()
+        for o in store.listings.ad1_outcomes()
     }
 
 

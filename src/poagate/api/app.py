@@ -237,9 +237,9 @@ def store_figures(context: AppContext) -> dict[str, Any]:
     with context.reads.borrow() as store:
         pending, oldest = store.verifications.queue_figures()
         return {
-            "open_windows": store.reads.open_windows(now),
+            "open_windows": store.activations.open_windows(now),
             "deliveries": store.outbox.counts(),
-            "ad1_unrouted": store.reads.unrouted_count(),
+            "ad1_unrouted": store.listings.unrouted_count(),
             "suppression_enabled": store.reference.config().suppression_enabled,
             "verifications": (
                 pending,

@@ -43,8 +43,7 @@ from poagate.service.reference.loads import (
     load_inventory,
 )
 from poagate.store.database import open_store
-from poagate.store.fleet import LoadSuperseded
-from poagate.store.records import InventoryLoad
+from poagate.store.reference.fleet import InventoryLoad, LoadSuperseded
 from poagate.store.store import Store
 
 router = APIRouter(tags=["reference data"])

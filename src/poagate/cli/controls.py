@@ -99,7 +99,7 @@ def window_list(
     moment = now()
     try:
         with open_store(database, "read") as store:
-            found = store.controls.windows_page(
+            found = store.activations.windows_page(
                 open_at=None if all_windows else moment,
                 chf_id=hub,
                 network_operators=None if scope is None else frozenset(scope),
@@ -147,7 +147,7 @@ def window_end(
     from poagate.formats.errors import InputError
     from poagate.formats.jsonl import request_id as canonical
     from poagate.service.controls import end_window
-    from poagate.store.controls import WindowNotEndable
+    from poagate.store.activations import WindowNotEndable
     from poagate.store.database import open_store
 
     try:

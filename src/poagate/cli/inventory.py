@@ -33,7 +33,7 @@ FileArgument = Annotated[Path, typer.Argument(help="The file (CSV).")]
 
 def _with_store(database: str | None, work: Callable[[Store], _T]) -> _T:
     from poagate.store.database import open_store
-    from poagate.store.fleet import LoadSuperseded
+    from poagate.store.reference.fleet import LoadSuperseded
 
     try:
         with open_store(database, "service") as store:

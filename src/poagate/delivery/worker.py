@@ -48,8 +48,8 @@ from poagate.delivery.urls import WebhookUrlError, check_destination
 from poagate.formats.limits import error_text
 from poagate.store import StoreError
 from poagate.store.database import open_store
+from poagate.store.outbox import Delivery
 from poagate.store.ports import OutboxQueue
-from poagate.store.records import Delivery
 from poagate.store.store import Store
 
 log = logging.getLogger("poagate.delivery")

@@ -258,7 +258,7 @@ def run(
             ),
             progress,
         )
-        measures = measure(scenario.name, setting.name, store.reads.ad1_outcomes(), month.truth)
+        measures = measure(scenario.name, setting.name, store.listings.ad1_outcomes(), month.truth)
         measures.verifications = store.verifications.counts()
     measures.events = int(report.summary["events_read"])
     measures.seconds = float(report.summary["run"]["seconds"])

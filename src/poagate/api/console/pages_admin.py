@@ -29,7 +29,7 @@ from poagate.formats.errors import InputError
 from poagate.formats.jsonl import request_id as canonical_request_id
 from poagate.formats.limits import MAX_ID
 from poagate.service import controls
-from poagate.store.controls import WindowNotEndable
+from poagate.store.activations import WindowNotEndable
 from poagate.store.store import Store
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -134,7 +134,7 @@ def windows(request: Request, session: CurrentSession, cursor: str = "") -> Resp
     values: dict[str, Any] = {"windows": [], "next_cursor": None}
     try:
         with context.reads.borrow() as store:
-            found = store.controls.windows_page(
+            found = store.activations.windows_page(
                 open_at=now,
                 chf_id=None,
                 network_operators=None,

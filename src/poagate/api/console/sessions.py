@@ -30,7 +30,7 @@ from poagate.api.console.web import COOKIE, Refusal, SignInNeeded, redirect, ren
 from poagate.api.context import AppContext, context_of
 from poagate.api.tokens import TOKEN_PREFIX, Principal, token_sha256
 from poagate.service.controls import SuppressionState, suppression_state
-from poagate.store.sessions import SessionRecord
+from poagate.store.access import SessionRecord
 
 IDLE = timedelta(hours=8)
 TOUCH_EVERY = timedelta(minutes=1)

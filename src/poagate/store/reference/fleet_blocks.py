@@ -16,7 +16,7 @@ sorting each bucket alone, in bucket order, sorts the whole. A reader finds a ke
 the first spread key of every block (the *fence*, 8 bytes a block: 10 MB at 40 million rows)
 and searches that one block.
 
-Nothing here touches the database: ``poagate.store.fleet`` stores and fetches the bytes.
+Nothing here touches the database: ``poagate.store.reference.fleet`` stores and fetches the bytes.
 """
 
 from __future__ import annotations

@@ -1,68 +1,33 @@
-"""Reference data and configuration (spec §3): the GUID list's versions and the settings in
-force — loaded by DCC operations or a replay, read by every decision. (The inventory is the
-fleet's: ``poagate.store.fleet``.)
+"""The GUID list (spec §3): its versions (``guid_list_versions``) and their entries
+(``guid_list_entries``) — loaded by DCC operations or a replay, read by every decision.
 
 A GUID list of millions of lines is staged a block at a time under the number its version will
 have, and becomes the version in force when that version is recorded: readers take the highest
-recorded number, so they never see a list half loaded."""
+recorded number, so they never see a list half loaded. Versions are reference data: the one in
+force is kept, and a load clears the entries of a version never recorded (``TABLES``)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-import orjson
-
-from poagate.domain.reference import Config, GuidList, GuidListVersion
+from poagate.domain.reference import GuidList, GuidListVersion
 from poagate.formats.errors import Rejection
 from poagate.formats.timestamps import from_us, to_us
-from poagate.store.codec import config_of, encode_config, encode_rejected
-from poagate.store.sqlbase import UPSERT_META, Database
-from poagate.store.writes import REJECTED
+from poagate.store.inputs import REJECTED, encode_rejected
+from poagate.store.sqlbase import UPSERT_META, Database, Kept
+
+TABLES = (Kept("guid_list_versions", "loaded_at"), Kept("guid_list_entries", None))
 
 GUID_FILE_META = "guid_list_file_sha256"
 
 
-class ReferenceData:
-    """The store's reference data and configuration (see the module docstring)."""
+class GuidLists:
+    """The GUID list's versions (see the module docstring)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
-
-    # -- configuration ----------------------------------------------------------------------------
-
-    def settings(self) -> dict[str, Any]:
-        """The configuration in force as stored (the gate's fields and the service's)."""
-        body = self._db.scalar("SELECT body FROM config_versions ORDER BY id DESC LIMIT 1")
-        return {} if body is None else dict(orjson.loads(body))
-
-    def config(self) -> Config:
-        return config_of(self.settings())
-
-    def save_settings(self, settings: dict[str, Any], actor: str, at: datetime) -> bool:
-        """Record ``settings`` (a complete configuration body) as in force from ``at``."""
-        body = orjson.dumps(settings, option=orjson.OPT_SORT_KEYS).decode()
-        db = self._db
-        with db.transaction():
-            current = db.scalar("SELECT body FROM config_versions ORDER BY id DESC LIMIT 1")
-            if current is not None and orjson.loads(current) == settings:
-                return False
-            db.run(
-                "INSERT INTO config_versions (set_at, actor, body) VALUES (?, ?, ?)",
-                (to_us(at), actor, body),
-            )
-        return True
-
-    def save_config(self, config: Config, actor: str, at: datetime) -> bool:
-        """Record the gate's configuration, keeping the service's settings as they are."""
-        current = self.settings()
-        if not current and config == Config():
-            return False  # the defaults are in force without a record
-        return self.save_settings({**current, **orjson.loads(encode_config(config))}, actor, at)
-
-    # -- the GUID list --------------------------------------------------------------------------
 
     def guid_version(self) -> GuidListVersion | None:
         """The version in force."""
