@@ -18,9 +18,13 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/poagate demo
 
+# The layer rules (docs/architecture.md) are import-linter contracts in pyproject.toml; beside
+# them, no module of src/ may pass 500 lines.
 lint: install
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/python scripts/check_module_size.py
 
 typecheck: install
 	$(BIN)/mypy
@@ -91,4 +95,4 @@ screenshots: install system-deps
 	$(BIN)/python scripts/console_screenshots.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .cache
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .cache .import_linter_cache
