@@ -50,15 +50,18 @@ class FleetLookup(Protocol):
     ) -> None: ...
 
 
-class AreaReads(Protocol):
+class EvidenceReads(Protocol):
+    def area_evidence(
+        self, points: Iterable[EvidencePoint], span: timedelta, enough: int
+    ) -> list[tuple[str, SuppressionEntry | ForwardedAlert]]: ...
+
+
+class AreaReads(EvidenceReads, Protocol):
     """What area-outage reads of the Suppression Log (``releases.restore_area``)."""
 
     def waiting_entries(
         self, sectors: Sequence[str], start: datetime, end: datetime
     ) -> list[tuple[str, SuppressionEntry]]: ...
-    def area_evidence(
-        self, points: Iterable[EvidencePoint], span: timedelta, enough: int
-    ) -> list[tuple[str, SuppressionEntry | ForwardedAlert]]: ...
 
 
 class Watermarks(Protocol):
@@ -150,16 +153,19 @@ class WindowEnding(Protocol):
     def end_window(self, request_id: str, at: datetime, actor: str, note: str | None) -> Window: ...
 
 
-class Selection(Protocol):
-    """The Suppression Log as an operator's release selects from it."""
-
-    def count(self, which: OutcomeFilter) -> int: ...
+class LogPages(Protocol):
     def ad1_outcomes(
         self, which: OutcomeFilter = ...
     ) -> Iterator[SuppressionEntry | ForwardedAlert]: ...
     def outcomes_page(
         self, which: OutcomeFilter, after_alert_id: str | None, limit: int
     ) -> list[SuppressionEntry | ForwardedAlert]: ...
+
+
+class Selection(LogPages, Protocol):
+    """The Suppression Log as an operator's release selects from it."""
+
+    def count(self, which: OutcomeFilter) -> int: ...
 
 
 class ReleaseSigning(Protocol):
@@ -183,13 +189,10 @@ class ControlPath(DecisionPath, Protocol):
     def transaction(self) -> AbstractContextManager[None]: ...
 
 
-class ExplainedAlerts(Protocol):
+class ExplainedAlerts(EvidenceReads, Protocol):
     def explained(
         self, alert_id: str, network_operators: frozenset[str] | None
     ) -> DecidedAlert | None: ...
-    def area_evidence(
-        self, points: Iterable[EvidencePoint], span: timedelta, enough: int
-    ) -> list[tuple[str, SuppressionEntry | ForwardedAlert]]: ...
 
 
 class HubFleet(Protocol):
@@ -239,13 +242,7 @@ class Explaining(Protocol):
 # -- readers, loads, delivery -------------------------------------------------------------------
 
 
-class LogListing(Protocol):
-    def ad1_outcomes(
-        self, which: OutcomeFilter = ...
-    ) -> Iterator[SuppressionEntry | ForwardedAlert]: ...
-    def outcomes_page(
-        self, which: OutcomeFilter, after_alert_id: str | None, limit: int
-    ) -> list[SuppressionEntry | ForwardedAlert]: ...
+class LogListing(LogPages, Protocol):
     def daily_counts(self, which: OutcomeFilter) -> list[DayCounts]: ...
 
 

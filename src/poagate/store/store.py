@@ -92,30 +92,17 @@ class Store:
             unit.flush()
 
     def counts(self) -> dict[str, int]:
-        """The figures of ``summary.json``, over everything the store holds."""
-        found = {
-            **self.inputs.counts(),
+        """The figures of ``summary.json``, over everything the store holds (in the order the
+        summary has always listed them: what was read first, what was not used last)."""
+        inputs = self.inputs.counts()
+        read = {key: inputs.pop(key) for key in ("events_read", "events_rejected")}
+        return {
+            **read,
             **self.activations.counts(),
             **self.listings.counts(),
             **self.signs.counts(),
+            **inputs,
         }
-        order = (
-            "events_read",
-            "events_rejected",
-            "activations",
-            "activations_eligible",
-            "ad1_received",
-            "ad1_suppressed",
-            "ad1_forwarded",
-            "ad1_duplicates",
-            "ad1_released",
-            "activation_outcomes",
-            "device_messages",
-            "messages_ignored",
-            "inventory_rows_rejected",
-            "guid_list_rows_rejected",
-        )
-        return {name: found[name] for name in order}
 
     @property
     def location(self) -> str:
