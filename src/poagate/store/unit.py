@@ -114,11 +114,7 @@ class Collecting:
         replaces the earlier one)."""
         self._batch.verifications += requests
 
-    def _collected(
-        self,
-    ) -> tuple[
-        Batch, list[tuple[Sequence[OutboundMessage], datetime]], list[tuple[list[str], datetime]]
-    ]:
+    def _collected(self) -> tuple[Batch, list[Queued], list[Due]]:
         """What was collected since the last time, handed over to be written."""
         found = (self._batch, self._queued, self._due)
         self._batch, self._queued, self._due = Batch(), [], []
