@@ -49,9 +49,9 @@ sys.path.insert(0, str(ROOT))
 from tests.helpers import wait_until_ready
 from tests.pg import PostgresServer, free_port
 
-from poagate.api.tokens import new_token, token_sha256
 from poagate.domain.reference import Config
 from poagate.formats.reference.inventory import write_inventory
+from poagate.service.access import new_token, token_sha256
 from poagate.service.reference.loads import load_guid_list, load_inventory
 from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.store.database import open_store

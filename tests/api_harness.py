@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from poagate.api.app import create_app
-from poagate.api.settings import Settings
-from poagate.api.tokens import new_token, token_sha256
+from poagate.api.options import ServerOptions
+from poagate.service.access import new_token, token_sha256
 from poagate.store.database import open_store
 from tests.helpers import INVENTORY_HEADER, USER, mpan, ts
 
@@ -155,7 +155,7 @@ def cursor_of(alert_id: str) -> str:
 
 def make_api(database: str, clock: Clock, **settings: Any) -> Iterator[Api]:
     app = create_app(
-        Settings(
+        ServerOptions(
             **{"database": database, "clock": clock, "deliveries": False, "token_cache_seconds": 0}
             | settings
         )
@@ -183,7 +183,7 @@ def make_api(database: str, clock: Clock, **settings: Any) -> Iterator[Api]:
 def delivering_api(database: str, *guid_list: str) -> Iterator[Api]:
     """The API on the wall clock with its delivery worker polling often, the fleet loaded and
     ``guid_list`` (ESMEs) as the GUID list: for tests that watch a DNO's webhook receive."""
-    settings = Settings(
+    settings = ServerOptions(
         database=database, deliveries=True, delivery_poll_seconds=0.02, token_cache_seconds=0
     )
     with TestClient(create_app(settings)) as client:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from poagate.api.tokens import new_token, token_sha256
+from poagate.service.access import new_token, token_sha256
 from poagate.store.database import open_store
 from tests.api_harness import OPERATORS, Api, Clock, esme_of, fleet_csv, make_api
 from tests.servers import Server

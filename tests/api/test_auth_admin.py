@@ -6,7 +6,7 @@ import sqlite3
 import subprocess
 import sys
 
-from poagate.api.tokens import token_sha256
+from poagate.service.access import token_sha256
 from poagate.store.database import open_store, sqlite_path
 from tests.api_harness import OPERATORS, Api, activation, ad1, chf_of, esme_of
 from tests.helpers import INVENTORY_HEADER, mpan

@@ -64,7 +64,7 @@ def test_suspending_forwards_every_ad1_and_still_opens_windows(api: Api) -> None
     assert suspended["window_minutes"] == 20
     assert suspended["delivery"]["webhooks"]["12"]["url"] == "http://127.0.0.1:9/"
     with open_store(api.database, "read") as store:  # the secret is never shown: read it
-        assert store.reference.settings()["delivery"]["webhooks"]["12"]["secret"] == SECRET
+        assert store.reference.settings().delivery.webhooks["12"].secret == SECRET
     opened = decide(api, activation(esme_of("12"), 1))[0]
     assert (opened["reason"], opened["window_end"]) == ("eligible", "2026-03-01T10:20:00Z")
     assert outcomes(api, ad1("S1", chf_of("12"))) == [("forwarded", "suppression_suspended")]

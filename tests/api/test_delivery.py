@@ -14,9 +14,10 @@ from fastapi.testclient import TestClient
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from poagate.api.app import create_app
-from poagate.api.settings import Settings
+from poagate.api.options import ServerOptions
 from poagate.delivery.signing import new_secret
 from poagate.delivery.worker import WorkerStatus, supervise
+from poagate.formats.settings import Settings
 from poagate.sim import duis
 from poagate.store.database import open_store
 from poagate.store.outbox import OutboundMessage
@@ -26,7 +27,7 @@ from tests.api_harness import SECRET, Api, Receiver, ad1, chf_of, fleet_csv
 @pytest.fixture
 def live_api(database: str) -> Iterator[Api]:
     """The API with the delivery worker running on the wall clock."""
-    settings = Settings(
+    settings = ServerOptions(
         database=database, deliveries=True, delivery_poll_seconds=0.02, token_cache_seconds=0
     )
     with TestClient(create_app(settings)) as client:
@@ -195,9 +196,9 @@ def test_a_poison_alert_and_a_broken_webhook_stop_no_other_delivery(
     rx, url = receiver
     configure(live_api, url, ["12", "13"])
     with open_store(live_api.database, "service") as store:
-        settings = store.reference.settings()
-        settings["delivery"]["webhooks"]["14"] = {"url": "http://[::1", "secret": SECRET}
-        store.reference.save_settings(settings, "test", datetime.now(UTC))
+        stored = store.reference.settings().model_dump(mode="json")
+        stored["delivery"]["webhooks"]["14"] = {"url": "http://[::1", "secret": SECRET}
+        store.reference.save_settings(Settings.stored(stored), "test", datetime.now(UTC))
         store.outbox.enqueue(
             [
                 OutboundMessage(

@@ -250,7 +250,7 @@ def test_a_password_in_a_webhook_url_is_never_shown_and_masked_form_keeps_it(api
     assert again.status_code == 200
     assert again.json()["changed"] is False
     with open_store(api.database, "read") as store:
-        stored = store.reference.settings()["delivery"]["webhooks"]["12"]
+        stored = store.reference.settings().model_dump(mode="json")["delivery"]["webhooks"]["12"]
     assert stored["url"] == "https://dno:hunter2-hunter2@dno.example/h"
     moved = put_webhook(api, admin, "https://dno:***@elsewhere.example/h", secret=None)
     assert moved.status_code == 422
@@ -262,7 +262,7 @@ def test_a_new_secret_starts_a_rotation_with_the_old_one_still_signing(api: Api)
     put_webhook(api, admin, "http://127.0.0.1:9/h", secret="first-secret-of-16+")
     put_webhook(api, admin, "http://127.0.0.1:9/h", secret="second-secret-of-16+")
     with open_store(api.database, "read") as store:
-        stored = store.reference.settings()["delivery"]["webhooks"]["12"]
+        stored = store.reference.settings().model_dump(mode="json")["delivery"]["webhooks"]["12"]
     assert stored["secret"] == "second-secret-of-16+"
     assert stored["previous_secret"] == "first-secret-of-16+"
     assert stored["previous_secret_until"] == "2026-03-02T10:00:00Z"  # 24 hours on
@@ -326,9 +326,9 @@ def test_the_read_pool_is_whole_after_the_application_restarts(database: str) ->
     from fastapi.testclient import TestClient
 
     from poagate.api.app import create_app
-    from poagate.api.settings import Settings
+    from poagate.api.options import ServerOptions
 
-    app = create_app(Settings(database=database, deliveries=False, read_connections=2))
+    app = create_app(ServerOptions(database=database, deliveries=False, read_connections=2))
     reads = app.state.context.reads
     for _ in range(4):
         with TestClient(app) as client:

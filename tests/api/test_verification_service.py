@@ -158,7 +158,7 @@ def test_the_settings_are_shown_and_checked(api: Api) -> None:
     kept = put_config(api, **VERIFY, dsp_webhook={"url": "http://127.0.0.1:9/dsp"})
     assert kept["dsp_webhook"]["secret_set"] is True
     with open_store(api.database, "read") as store:  # the secret set before is kept
-        assert store.reference.settings()["dsp_webhook"]["secret"] == SECRET
+        assert store.reference.settings().model_dump()["dsp_webhook"]["secret"] == SECRET
 
 
 def test_an_entry_released_by_another_guard_is_withdrawn_not_released_again(

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from poagate.api.tokens import new_token, token_sha256
+from poagate.service.access import new_token, token_sha256
 from poagate.store.database import open_store
 from tests.api_harness import (
     OPERATORS,

@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from poagate.api.app import create_app
-from poagate.api.settings import Settings
-from poagate.api.tokens import new_token, token_sha256
+from poagate.api.options import ServerOptions
 from poagate.formats.timestamps import to_us
+from poagate.service.access import new_token, token_sha256
 from poagate.store.database import open_store
 from tests.api_harness import Clock
 from tests.console.conftest import Console, csrf_of
@@ -144,7 +144,7 @@ def test_revocation_is_honoured_within_the_token_caches_two_seconds(
     console: Console,
 ) -> None:
     """With the API's cache of 2 s (the default), a revoked token's session ends within it."""
-    settings = Settings(database=console.api.database, deliveries=False)
+    settings = ServerOptions(database=console.api.database, deliveries=False)
     assert settings.token_cache_seconds == 2.0
     token = console.api.token("dno", "12")
     with TestClient(create_app(settings), follow_redirects=False) as browser:
@@ -163,7 +163,9 @@ def test_revocation_is_honoured_within_the_token_caches_two_seconds(
 
 def test_a_session_started_on_one_server_process_works_on_another(console: Console) -> None:
     browser = console.dno("12")
-    settings = Settings(database=console.api.database, deliveries=False, clock=console.api.clock)
+    settings = ServerOptions(
+        database=console.api.database, deliveries=False, clock=console.api.clock
+    )
     other = create_app(settings)
     with TestClient(other, follow_redirects=False) as second:
         second.cookies.set(COOKIE, browser.cookies[COOKIE], path="/ui")

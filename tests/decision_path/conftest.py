@@ -21,7 +21,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import orjson
 import psycopg
 import pytest
 
@@ -36,7 +35,6 @@ from poagate.store.alerts.listings import OutcomeFilter
 from poagate.store.database import open_store
 from poagate.store.memory import DuplicateAlertError, MemoryStore
 from poagate.store.ports import DecisionPath
-from poagate.store.reference.config import encode_config
 from poagate.store.store import Store
 from tests.helpers import USER, mpan, ts
 from tests.pg import PostgresServer
@@ -190,7 +188,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         fake = MemoryStore(fleet(), guid_list, loaded_at=START)
 
         def configure_fake(config: Config) -> None:
-            fake.tables.settings = dict(orjson.loads(encode_config(config)))
+            fake.tables.settings = fake.tables.settings.with_gate(config)
 
         found = Backend(kind, fake, SeenInMemory(fake), (DuplicateAlertError,), configure_fake)
         yield from _running(found, lambda: fake)

@@ -20,7 +20,7 @@ import httpx
 import orjson
 import pytest
 
-from poagate.api.tokens import new_token, token_sha256
+from poagate.service.access import new_token, token_sha256
 from poagate.store.database import open_store
 from tests.api_harness import OPERATORS, ad1, chf_of, esme_of, fleet_csv
 from tests.helpers import stop_process, wait_until_ready

@@ -26,8 +26,8 @@ from schemathesis import GenerationMode, checks
 from schemathesis.python import asgi
 
 from poagate.api.app import create_app
-from poagate.api.settings import Settings
-from poagate.api.tokens import new_token, token_sha256
+from poagate.api.options import ServerOptions
+from poagate.service.access import new_token, token_sha256
 from poagate.store.database import open_store
 from tests.api_harness import OPERATORS, USER, Clock, ad1, chf_of, esme_of, fleet_csv
 from tests.figures import FIGURES
@@ -55,7 +55,9 @@ class Fleet:
         self.database = f"sqlite:///{root / 'fuzz.db'}"
         clock = Clock()
         self.app: FastAPI = create_app(
-            Settings(database=self.database, clock=clock, deliveries=False, token_cache_seconds=2)
+            ServerOptions(
+                database=self.database, clock=clock, deliveries=False, token_cache_seconds=2
+            )
         )
         self.tokens: dict[str, str] = {"made-up": new_token()}
         self.protected: set[int] = set()
@@ -111,7 +113,7 @@ def api_schema(fleet: Fleet) -> Any:
 def operations_declared() -> list[tuple[str, str]]:
     """(method, path) of every operation the OpenAPI description declares (read from an
     application that is never started)."""
-    spec = create_app(Settings(database="sqlite:///unused.db")).openapi()
+    spec = create_app(ServerOptions(database="sqlite:///unused.db")).openapi()
     return [(method.upper(), path) for path, ops in spec["paths"].items() for method in ops]
 
 

@@ -13,25 +13,25 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import FastAPI
 
 from poagate import __version__
 from poagate.api.context import AppContext, ReadPool
-from poagate.api.observability import (
+from poagate.api.observability.counters import (
     RELEASE_PASSES,
     VERIFICATION_PASSES,
     VERIFICATION_PUSHED,
-    RequestContext,
-    StoreGauges,
     observe_group,
     observe_releases,
     observe_verifications,
 )
+from poagate.api.observability.gauges import StoreGauges, store_figures
+from poagate.api.observability.middleware import RequestContext
+from poagate.api.options import ServerOptions
 from poagate.api.problems import HANDLERS
-from poagate.api.settings import Settings
 from poagate.api.tokens import TokenCache
+from poagate.formats.settings import Settings
 from poagate.service.ingest import Ingestor
 from poagate.service.releases import release_dark
 from poagate.service.verifications import verify
@@ -40,40 +40,40 @@ from poagate.store.database import open_store
 log = logging.getLogger("poagate.api")
 
 
-def webhook_operators(settings: dict[str, Any]) -> frozenset[str]:
-    delivery = settings.get("delivery") or {}
-    return frozenset((delivery.get("webhooks") or {}).keys())
+def webhook_operators(settings: Settings) -> frozenset[str]:
+    """The network operators whose AD1s go to a webhook (those with one configured)."""
+    return frozenset(settings.delivery.webhooks)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings.from_env()
+def create_app(options: ServerOptions | None = None) -> FastAPI:
+    options = options or ServerOptions.from_env()
     ingestor = Ingestor(
-        lambda: open_store(settings.database, "service", settings.busy_timeout_ms),
-        settings.clock,
+        lambda: open_store(options.database, "service", options.busy_timeout_ms),
+        options.clock,
         webhooks=webhook_operators,
         observe=observe_group,
         on_release=observe_releases,
     )
     context = AppContext(
-        settings,
+        options,
         ingestor,
-        ReadPool(settings.database, settings.read_connections),
-        TokenCache(settings.token_cache_seconds),
+        ReadPool(options.database, options.read_connections),
+        TokenCache(options.token_cache_seconds),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(ingestor.start)  # opens (and migrates) the database first
         delivery_task = None
-        if settings.deliveries:
+        if options.deliveries:
             from poagate.delivery.worker import run_deliveries, supervise
 
             delivery_task = asyncio.create_task(
                 supervise(
                     lambda: run_deliveries(
-                        settings.database,
-                        settings.clock,
-                        settings.delivery_poll_seconds,
+                        options.database,
+                        options.clock,
+                        options.delivery_poll_seconds,
                         context.deliveries,
                     ),
                     context.deliveries,
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         release_task = asyncio.create_task(run_releases(context), name="release-if-dark")
         verify_task = asyncio.create_task(run_verifications(context), name="verification")
-        log.info("poagate %s serving %s", __version__, open_location(settings.database))
+        log.info("poagate %s serving %s", __version__, open_location(options.database))
         try:
             yield
         finally:
@@ -114,8 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_exception_handler(exception, handler)
     app.add_middleware(
         RequestContext,
-        body_limit=settings.body_limit_bytes,
-        reference_limit=settings.reference_limit_bytes,
+        body_limit=options.body_limit_bytes,
+        reference_limit=options.reference_limit_bytes,
     )
 
     from poagate.api import (
@@ -151,9 +151,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 async def run_releases(context: AppContext) -> None:
     """The release-if-dark pass (spec §9), every ``release_poll_seconds``, on the writer
     connection in turn with the decisions; it does nothing while the guard is off."""
-    clock = context.settings.clock
+    clock = context.options.clock
     while True:
-        await asyncio.sleep(context.settings.release_poll_seconds)
+        await asyncio.sleep(context.options.release_poll_seconds)
         try:
             released = await context.ingestor.call(lambda store: release_dark(store, clock()))
         except Exception:
@@ -207,10 +207,10 @@ async def run_verifications(context: AppContext) -> None:
 
     from poagate.delivery.dsp_push import push_verifications
 
-    clock = context.settings.clock
+    clock = context.options.clock
     async with httpx.AsyncClient() as client:
         while True:
-            await asyncio.sleep(context.settings.verification_poll_seconds)
+            await asyncio.sleep(context.options.verification_poll_seconds)
             try:
                 done = await context.ingestor.call(lambda store: verify(store, clock()))
                 observe_verifications(done)
@@ -232,26 +232,10 @@ def open_location(database: str) -> str:
     return redact(database)
 
 
-def store_figures(context: AppContext) -> dict[str, Any]:
-    now = context.settings.clock()
-    with context.reads.borrow() as store:
-        pending, oldest = store.verifications.queue_figures()
-        return {
-            "open_windows": store.activations.open_windows(now),
-            "deliveries": store.outbox.counts(),
-            "ad1_unrouted": store.listings.unrouted_count(),
-            "suppression_enabled": store.reference.config().suppression_enabled,
-            "verifications": (
-                pending,
-                0.0 if oldest is None else max(0.0, (now - oldest).total_seconds()),
-            ),
-        }
-
-
 def app_from_env() -> FastAPI:
     """The factory uvicorn calls in each worker process (``poagate serve``)."""
-    from poagate.api.observability import configure_logging
+    from poagate.api.observability.logs import configure_logging
 
-    settings = Settings.from_env()
-    configure_logging(settings.log_level)
-    return create_app(settings)
+    options = ServerOptions.from_env()
+    configure_logging(options.log_level)
+    return create_app(options)

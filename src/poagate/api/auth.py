@@ -11,7 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from poagate.api.context import AppContext, context_of
 from poagate.api.problems import Problem
-from poagate.api.tokens import TOKEN_PREFIX, Principal, token_sha256
+from poagate.api.tokens import Principal
+from poagate.service.access import TOKEN_PREFIX, token_sha256
 
 UNAUTHORIZED = Problem(
     401,

@@ -1,4 +1,4 @@
-"""What request handlers share within one server process: its settings, the ingestor (the
+"""What request handlers share within one server process: its options, the ingestor (the
 writer connection), the read connections and the token cache."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import cast
 
 from fastapi import Request
 
-from poagate.api.settings import Settings
+from poagate.api.options import ServerOptions
 from poagate.api.tokens import TokenCache
 from poagate.delivery.worker import WorkerStatus
 from poagate.service.ingest import Ingestor
@@ -99,7 +99,7 @@ class ReadPool:
 class AppContext:
     """One server process's shared parts, reached through ``request.app.state.context``."""
 
-    settings: Settings
+    options: ServerOptions
     ingestor: Ingestor[Store]
     reads: ReadPool
     tokens: TokenCache

@@ -14,17 +14,18 @@ from pydantic import BaseModel, Field
 
 from poagate.api.auth import require
 from poagate.api.context import context_of
-from poagate.api.observability import RELEASES
+from poagate.api.listing import after, encode_cursor, scope_of
+from poagate.api.observability.counters import RELEASES
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
-from poagate.api.routes_read import after, encode_cursor, scope_of, time_param
 from poagate.api.schemas import ADMIN, READ, documented
 from poagate.api.tokens import Principal
-from poagate.domain.ids import IdentifierError, parse_device_id, parse_network_operator
+from poagate.domain.ids import IdentifierError, parse_device_id
 from poagate.domain.outcomes import OPERATOR
 from poagate.formats.errors import InputError
 from poagate.formats.jsonl import request_id as canonical_request_id
 from poagate.service import controls
+from poagate.service.acts import NOTE_LIMIT, checked_note
 from poagate.service.explain import Explanation, explain
 from poagate.store.activations import WindowNotEndable
 from poagate.store.store import Store
@@ -87,7 +88,7 @@ def windows(
     except IdentifierError as exc:
         raise _invalid(exc) from None
     context = context_of(request)
-    now = context.settings.clock()
+    now = context.options.clock()
     with context.reads.borrow() as store:
         try:
             found = store.activations.windows_page(
@@ -115,7 +116,7 @@ def windows(
 
 class Note(BaseModel):
     note: str | None = Field(
-        None, max_length=controls.NOTE_LIMIT, description="Why (kept in the audit log)."
+        None, max_length=NOTE_LIMIT, description="Why (kept in the audit log)."
     )
 
 
@@ -140,7 +141,7 @@ async def end_window(
     except InputError as exc:
         raise _invalid(exc) from None
     context = context_of(request)
-    now = context.settings.clock()
+    now = context.options.clock()
     note = None if body is None else body.note
 
     def end(store: Store) -> controls.WindowView:
@@ -170,7 +171,7 @@ class ReleaseBody(BaseModel):
     network_operator: str | None = None
     from_: str | None = Field(None, alias="from")
     to: str | None = None
-    note: str | None = Field(None, max_length=controls.NOTE_LIMIT)
+    note: str | None = Field(None, max_length=NOTE_LIMIT)
     dry_run: bool = Field(False, description="Count what would be released; change nothing.")
 
 
@@ -194,20 +195,14 @@ class ReleaseAnswer(BaseModel):
 )
 async def release(request: Request, principal: Admin, body: ReleaseBody) -> Json:
     try:
-        wanted = controls.ReleaseRequest(
-            alert_ids=None if body.alert_ids is None else tuple(body.alert_ids),
-            chf_id=None if body.chf_id is None else parse_device_id(body.chf_id),
-            network_operator=None
-            if body.network_operator is None
-            else parse_network_operator(body.network_operator),
-            since=time_param(body.from_, "from"),
-            until=time_param(body.to, "to"),
+        wanted = controls.ReleaseRequest.parse(
+            body.alert_ids, body.chf_id, body.network_operator, body.from_, body.to
         )
-        note = controls.checked_note(body.note)
-    except (ValueError, IdentifierError) as exc:
+        note = checked_note(body.note)
+    except ValueError as exc:
         raise _invalid(exc) from None
     context = context_of(request)
-    now = context.settings.clock()
+    now = context.options.clock()
     done = await context.ingestor.call(
         lambda store: controls.release(
             store, wanted, principal.actor, now, note, dry_run=body.dry_run

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from poagate.api.answers import answer
 from poagate.api.auth import require
 from poagate.api.context import context_of
-from poagate.api.observability import DECISION_SECONDS
+from poagate.api.observability.counters import DECISION_SECONDS
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
 from poagate.api.schemas import MessagesAnswer, documented
@@ -53,7 +53,7 @@ async def post_messages(
 ) -> Json:
     arrived = time.perf_counter()
     context = context_of(request)
-    received_at = context.settings.clock()
+    received_at = context.options.clock()
     body = await request.body()
     if not body.strip():
         raise Problem(400, "Empty body", "the request has no message; send at least one")

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 
 from poagate.api.auth import require
 from poagate.api.context import context_of
-from poagate.api.observability import metrics_payload
+from poagate.api.observability.gauges import metrics_payload
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
 from poagate.api.schemas import Status, documented

@@ -89,7 +89,7 @@ async def _with_upload(request: Request, source: str, work: Callable[[Store, Pat
         await _spool(request, path)
 
         def run() -> _T:
-            with open_store(context.settings.database, "service") as store:
+            with open_store(context.options.database, "service") as store:
                 return work(store, path)
 
         try:
@@ -163,7 +163,7 @@ async def _inventory_version(
     run: Callable[[Store, Path, datetime, str], LoadResult],
 ) -> Json:
     """Spool the body, make a version of it with ``run`` and audit it as ``action``."""
-    now = context_of(request).settings.clock()
+    now = context_of(request).options.clock()
 
     def work(store: Store, path: Path) -> LoadResult:
         result = run(store, path, now, source)
@@ -240,7 +240,7 @@ def inventory_versions(
 )
 async def put_guid_list(request: Request, principal: Admin) -> Json:
     source = "PUT /v1/reference/guid-list"
-    now = context_of(request).settings.clock()
+    now = context_of(request).options.clock()
 
     def load(store: Store, path: Path) -> dict[str, Any]:
         with _GUID_LOADS:  # one at a time (docs/decisions.md)

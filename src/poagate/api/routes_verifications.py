@@ -16,8 +16,8 @@ from fastapi import APIRouter, Depends, Request
 
 from poagate.api.auth import require
 from poagate.api.context import context_of
+from poagate.api.listing import BAD_CURSOR, CursorParam, Limit, decode_cursor, encode_cursor
 from poagate.api.responses import Json
-from poagate.api.routes_read import BAD_CURSOR, CursorParam, Limit, decode_cursor, encode_cursor
 from poagate.api.schemas import READ, VerificationPage, documented
 from poagate.api.tokens import Principal
 from poagate.formats.records import verification_fields

@@ -1,29 +1,15 @@
-"""Bearer tokens, roles and the principal behind a token (spec §10).
-
-* ``admin`` (DCC operations): everything, and reference data and configuration changes.
-* ``dsp`` (the DSP's message flow): submits messages; reads nothing back but the decisions on
-  what it submitted.
-* ``dno`` bound to network-operator ids: reads the Suppression Log entries and forwarded AD1s
-  of those ids, and nothing else — not even counts of others.
-
-A token is ``pg_`` and 43 random URL-safe characters; the store keeps only its SHA-256, so a
-copy of the database gives nobody a working token. Lookups are cached for a couple of seconds,
-which is how long a revoked token may still work. The command line makes tokens too, so this
-module holds no route.
+"""The principal behind a bearer token (spec §10) and the short cache of token look-ups: how
+the API and the console know who calls. Lookups are cached for a couple of seconds, which is
+how long a revoked token may still work. Tokens themselves, their roles and how they are made
+are ``poagate.service.access``'s (the command line makes tokens too).
 """
 
 from __future__ import annotations
 
 import collections
-import hashlib
-import secrets
 import time
 
-from poagate.domain.ids import parse_network_operator
 from poagate.domain.values import value
-
-ROLES = ("admin", "dsp", "dno")
-TOKEN_PREFIX = "pg_"  # noqa: S105 - a prefix, not a secret
 
 
 @value
@@ -40,26 +26,6 @@ class Principal:
     @property
     def actor(self) -> str:
         return f"token {self.token_id} ({self.role})"
-
-
-def new_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def token_sha256(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def checked_operators(role: str, operators: list[str]) -> list[str]:
-    """The network operators a token of ``role`` is bound to: a DNO's needs one or more."""
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    canonical = sorted({parse_network_operator(o) for o in operators})
-    if role == "dno" and not canonical:
-        raise ValueError("a dno token needs at least one network operator id")
-    if role != "dno" and canonical:
-        raise ValueError(f"a {role} token is not bound to network operators")
-    return canonical
 
 
 class TokenCache:

@@ -15,9 +15,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from poagate.cli.shared import FAILURE, DatabaseOption, fail, out
+from poagate.cli.shared import FAILURE, DatabaseOption, fail, out, store_errors
 from poagate.domain.ids import IdentifierError
-from poagate.store import StoreError
 
 window_app = typer.Typer(help="List and end suppression windows.", no_args_is_help=True)
 alert_app = typer.Typer(help="Explain what became of an AD1.", no_args_is_help=True)
@@ -51,10 +50,8 @@ def _switch(enabled: bool, note: str | None, database: str | None) -> None:
     from poagate.store.database import open_store
 
     try:
-        with open_store(database, "service") as store:
+        with store_errors(), open_store(database, "service") as store:
             state, changed = set_suppression(store, enabled, actor(), now(), note)
-    except (StoreError, OSError) as exc:
-        fail(str(exc), FAILURE)
     except ValueError as exc:
         fail(str(exc))
     word = "suppressing" if state.enabled else "suspended: every AD1 is forwarded"
@@ -97,17 +94,14 @@ def window_list(
     except IdentifierError as exc:
         fail(str(exc))
     moment = now()
-    try:
-        with open_store(database, "read") as store:
-            found = store.activations.windows_page(
-                open_at=None if all_windows else moment,
-                chf_id=hub,
-                network_operators=None if scope is None else frozenset(scope),
-                limit=limit,
-            )
-            switch = suppression_state(store)
-    except StoreError as exc:
-        fail(str(exc), FAILURE)
+    with store_errors(), open_store(database, "read") as store:
+        found = store.activations.windows_page(
+            open_at=None if all_windows else moment,
+            chf_id=hub,
+            network_operators=None if scope is None else frozenset(scope),
+            limit=limit,
+        )
+        switch = suppression_state(store)
     views = [window_view(w, moment) for w in found]
     if as_json:
         print_json(views)
@@ -155,12 +149,10 @@ def window_end(
     except InputError as exc:
         fail(str(exc))
     try:
-        with open_store(database, "service") as store:
+        with store_errors(), open_store(database, "service") as store:
             window = end_window(store, wanted, actor(), now(), note)
     except WindowNotEndable as exc:
         fail(f"{wanted}: {exc.reason}", FAILURE)
-    except (StoreError, OSError) as exc:
-        fail(str(exc), FAILURE)
     except ValueError as exc:
         fail(str(exc))
     out.print(f"window of {wanted} ended at {_time(window.activation.ended_at)}", highlight=False)
@@ -186,29 +178,19 @@ def release(
 ) -> None:
     """Release Suppression Log entries to their DNOs, as a guard's release: by alert id, by
     hub, or by DNO and a range of received_at."""
-    from poagate.cli.log import parse_time_option
-    from poagate.domain.ids import parse_device_id, parse_network_operator
     from poagate.service.controls import ReleaseRequest
     from poagate.service.controls import release as release_entries
     from poagate.store.database import open_store
 
     try:
-        wanted = ReleaseRequest(
-            alert_ids=None if not alert_id else tuple(alert_id),
-            chf_id=None if chf_id is None else parse_device_id(chf_id),
-            network_operator=None
-            if network_operator is None
-            else parse_network_operator(network_operator),
-            since=parse_time_option(since, "--from"),
-            until=parse_time_option(until, "--to"),
+        wanted = ReleaseRequest.parse(
+            alert_id, chf_id, network_operator, since, until, time_names=("--from", "--to")
         )
-    except (ValueError, IdentifierError) as exc:
+    except ValueError as exc:
         fail(str(exc))
     try:
-        with open_store(database, "service") as store:
+        with store_errors(), open_store(database, "service") as store:
             done = release_entries(store, wanted, actor(), now(), note, dry_run=dry_run)
-    except (StoreError, OSError) as exc:
-        fail(str(exc), FAILURE)
     except ValueError as exc:
         fail(str(exc))
     verb = "would release" if done.dry_run else "released"
@@ -235,11 +217,8 @@ def alert_explain(
     from poagate.service.explain import explain
     from poagate.store.database import open_store
 
-    try:
-        with open_store(database, "read") as store:
-            found = explain(store, alert_id, None)
-    except StoreError as exc:
-        fail(str(exc), FAILURE)
+    with store_errors(), open_store(database, "read") as store:
+        found = explain(store, alert_id, None)
     if found is None:
         fail(f"no AD1 with alert_id {alert_id!r} has been decided", FAILURE)
     if as_json:

@@ -8,10 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from poagate.cli.shared import FAILURE, fail, out, progress_bars
+from poagate.cli.shared import out, progress_bars, store_errors
 from poagate.formats.errors import InputError
 from poagate.sim.measures import SITE_VISIT_GBP
-from poagate.store import StoreError
 
 
 def demo(
@@ -32,7 +31,7 @@ def demo(
     from poagate.sim.traffic import TrafficSpec
 
     scale = esmes / 20_000
-    try:
+    with store_errors(InputError):
         database = db or default_database()
         with progress_bars() as bars:
             result = run_demo(
@@ -47,8 +46,6 @@ def demo(
                 ),
                 bars,
             )
-    except (StoreError, InputError, OSError) as exc:
-        fail(str(exc), FAILURE)
 
     table = Table(title=f"poagate demo: {esmes:,} ESMEs, one week of traffic", header_style="bold")
     for column, justify in (

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.table import Table
 
-from poagate.cli.shared import FAILURE, DatabaseOption, err, fail, out, readable_file
+from poagate.cli.shared import DatabaseOption, err, fail, out, readable_file, store_errors
 from poagate.formats.errors import InputError, Rejection
-from poagate.store import StoreError
 
 if TYPE_CHECKING:
     from poagate.store.store import Store
@@ -36,12 +35,10 @@ def _with_store(database: str | None, work: Callable[[Store], _T]) -> _T:
     from poagate.store.reference.fleet import LoadSuperseded
 
     try:
-        with open_store(database, "service") as store:
+        with store_errors(LoadSuperseded), open_store(database, "service") as store:
             return work(store)
     except InputError as exc:
         fail(str(exc))
-    except (StoreError, OSError, LoadSuperseded) as exc:
-        fail(str(exc), FAILURE)
 
 
 def _show_rejected(rejected: list[Rejection], total: int) -> None:
@@ -114,11 +111,8 @@ def inventory_versions(database: DatabaseOption = None) -> None:
     """List the inventory's versions: full loads and change files."""
     from poagate.store.database import open_store
 
-    try:
-        with open_store(database, "read") as store:
-            versions = store.fleet.versions(0, 1_000_000)
-    except (StoreError, OSError) as exc:
-        fail(str(exc), FAILURE)
+    with store_errors(), open_store(database, "read") as store:
+        versions = store.fleet.versions(0, 1_000_000)
     table = Table(header_style="bold")
     for column in ("version", "kind", "state", "loaded", "rows", "rejected", "devices", "sha256"):
         table.add_column(column)
@@ -160,11 +154,8 @@ def guid_list_versions(database: DatabaseOption = None) -> None:
     """List the GUID list's versions."""
     from poagate.store.database import open_store
 
-    try:
-        with open_store(database, "read") as store:
-            versions = store.reference.guid_list_versions()
-    except (StoreError, OSError) as exc:
-        fail(str(exc), FAILURE)
+    with store_errors(), open_store(database, "read") as store:
+        versions = store.reference.guid_list_versions()
     table = Table(header_style="bold")
     for column in ("version", "loaded", "entries", "sha256"):
         table.add_column(column)

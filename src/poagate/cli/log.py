@@ -9,11 +9,10 @@ from typing import Annotated
 
 import typer
 
-from poagate.cli.shared import FAILURE, DatabaseOption, err, fail
+from poagate.cli.shared import DatabaseOption, err, fail, store_errors
 from poagate.domain.ids import IdentifierError, parse_network_operator
 from poagate.formats.errors import InputError
 from poagate.formats.timestamps import parse_timestamp
-from poagate.store import StoreError
 
 log_app = typer.Typer(help="Read the Suppression Log.", no_args_is_help=True)
 
@@ -58,13 +57,10 @@ def log_export(
     start, end = parse_time_option(since, "--from"), parse_time_option(until, "--to")
     if start is not None and end is not None and end <= start:
         fail("--to must be after --from")
-    try:
-        with open_store(database, "read") as store:
-            if output is None:
-                count = export_suppression_log(store, operator, fmt, sys.stdout, start, end)
-            else:
-                with output.open("w", encoding="utf-8", newline="") as stream:
-                    count = export_suppression_log(store, operator, fmt, stream, start, end)
-    except StoreError as exc:
-        fail(str(exc), FAILURE)
+    with store_errors(), open_store(database, "read") as store:
+        if output is None:
+            count = export_suppression_log(store, operator, fmt, sys.stdout, start, end)
+        else:
+            with output.open("w", encoding="utf-8", newline="") as stream:
+                count = export_suppression_log(store, operator, fmt, stream, start, end)
     err.print(f"{count:,} Suppression Log entries for network operator {operator}", highlight=False)

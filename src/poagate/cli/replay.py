@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from poagate.cli.shared import (
-    FAILURE,
     AreaOutageSeconds,
     ConfigFile,
     VerifyAfterMinutes,
@@ -21,9 +20,9 @@ from poagate.cli.shared import (
     out,
     progress_bars,
     readable_file,
+    store_errors,
 )
 from poagate.formats.errors import InputError
-from poagate.store import StoreError
 
 
 def split_manufacturers(text: str | None) -> tuple[str, ...] | None:
@@ -131,12 +130,14 @@ def replay(
         **settings,
     )
     try:
-        with SqliteStore(db or out_dir / "poagate.db") as store, progress_bars() as bars:
+        with (
+            store_errors(),
+            SqliteStore(db or out_dir / "poagate.db") as store,
+            progress_bars() as bars,
+        ):
             report = run_replay(store, request, bars)
     except InputError as exc:
         fail(str(exc))
-    except (StoreError, OSError) as exc:
-        fail(str(exc), FAILURE)
     for warning in report.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     print_summary(report.summary, out_dir)

@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from poagate.cli.shared import FAILURE, fail
-from poagate.store import StoreError
+from poagate.cli.shared import fail, store_errors
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -51,25 +50,23 @@ def serve(
 
     import uvicorn
 
-    from poagate.api.settings import Settings
+    from poagate.api.options import ServerOptions
     from poagate.store.database import default_database, open_store
 
     # Every option may come from the environment (its POAGATE_* variable, shown in --help);
-    # the settings without an option (poll intervals, pool sizes, limits) come from it too.
+    # the options without a flag (poll intervals, pool sizes, limits) come from it too.
     if log_level.lower() not in LOG_LEVELS:
         fail(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
-    base = Settings.from_env()
-    settings = dataclasses.replace(
+    base = ServerOptions.from_env()
+    options = dataclasses.replace(
         base,
         database=database or base.database or default_database(),
         deliveries=deliveries,
         log_level=log_level.upper(),
     )
-    try:
-        open_store(settings.database, "service").close()  # create or migrate it, once
-    except (StoreError, OSError) as exc:
-        fail(str(exc), FAILURE)
-    os.environ.update(settings.to_env())
+    with store_errors():
+        open_store(options.database, "service").close()  # create or migrate it, once
+    os.environ.update(options.to_env())
     metrics_dir = None
     if workers > 1:
         metrics_dir = tempfile.mkdtemp(prefix="poagate-metrics-")

@@ -1,6 +1,6 @@
-"""What the commands share: the consoles, the exit codes and how to fail, input file checks, the
-Rich progress bars, the ``--database`` option and the gate settings options of replay and
-simulate.
+"""What the commands share: the consoles, the exit codes and how to fail (``store_errors`` for
+a store or file that cannot be used), input file checks, the Rich progress bars, the
+``--database`` option and the gate settings options of replay and simulate.
 
 Only light imports here: every command module imports this one when ``poagate`` starts.
 """
@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -28,6 +29,7 @@ from rich.progress import (
 )
 
 from poagate.formats.errors import InputError
+from poagate.store import StoreError
 
 DatabaseOption = Annotated[
     str | None,
@@ -50,6 +52,27 @@ FAILURE = 1
 def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+class store_errors:  # noqa: N801 - used as a function: ``with store_errors():``
+    """Within it, a store that cannot be used (``StoreError``), a file that cannot be read or
+    written (``OSError``) and any of ``also`` end the command with their message and exit 1.
+    (It never swallows an exception: it raises ``typer.Exit`` in its place.)"""
+
+    def __init__(self, *also: type[Exception]) -> None:
+        self._kinds: tuple[type[Exception], ...] = (StoreError, OSError, *also)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, self._kinds):
+            fail(str(exc), FAILURE)
 
 
 def readable_file(path: Path, what: str) -> Path:

@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from poagate.cli.shared import (
-    FAILURE,
     AreaOutageSeconds,
     ConfigFile,
     VerifyAttempts,
@@ -21,10 +20,10 @@ from poagate.cli.shared import (
     out,
     readable_file,
     rich_progress,
+    store_errors,
 )
 from poagate.formats.errors import InputError
 from poagate.sim.measures import AD1_PER_MONTH, ONE_OFF_GBP, SITE_VISIT_GBP, SUPPORT_PER_MONTH_GBP
-from poagate.store import StoreError
 
 report_app = typer.Typer(help="Reports for the SEC working group.", no_args_is_help=True)
 
@@ -105,10 +104,8 @@ def simulate(
         def done(m: Any) -> None:
             progress.update(task, advance=1, description=f"{m.scenario}: guards {m.guards} done")
 
-        try:
+        with store_errors(InputError):
             results = run_all([known[n] for n in chosen], settings, out_dir, done=done)
-        except (StoreError, InputError, OSError) as exc:
-            fail(str(exc), FAILURE)
     titles = {name: known[name].title for name in chosen}
     for name in chosen:
         table = Table(title=titles[name], header_style="bold")
@@ -205,14 +202,12 @@ def run_sweep(chosen: list[Any], out_dir: Path) -> None:
 
     with rich_progress() as progress:
         task = progress.add_task("Sweeping V, T and A", total=None)
-        try:
+        with store_errors(InputError):
             points = sweep(
                 chosen,
                 out_dir / "sweep",
                 done=lambda what: progress.update(task, advance=1, description=what),
             )
-        except (StoreError, InputError, OSError) as exc:
-            fail(str(exc), FAILURE)
     (out_dir / "sweep.json").write_bytes(
         orjson.dumps(sweep_records(points), option=orjson.OPT_INDENT_2)
     )

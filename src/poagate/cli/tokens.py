@@ -7,9 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from poagate.cli.shared import FAILURE, DatabaseOption, err, fail, out
-from poagate.domain.ids import IdentifierError
-from poagate.store import StoreError
+from poagate.cli.shared import FAILURE, DatabaseOption, err, fail, out, store_errors
 
 token_app = typer.Typer(help="Bearer tokens for the HTTP API.", no_args_is_help=True)
 
@@ -28,31 +26,23 @@ def token_create(
     hash."""
     from datetime import UTC, datetime
 
-    from poagate.api.tokens import checked_operators, new_token, token_sha256
+    from poagate.service.access import checked_operators, issue_token
     from poagate.store.database import open_store
 
     try:
-        operators = checked_operators(role, network_operator or [])
-    except (ValueError, IdentifierError) as exc:
+        checked_operators(role, network_operator or [])  # before the store is opened
+    except ValueError as exc:
         fail(str(exc))
-    token = new_token()
-    try:
-        with open_store(database, "service") as store:
-            token_id = store.tokens.add(
-                token_sha256(token),
-                role,
-                operators,
-                description,
-                datetime.now(UTC),
-                "command line",
-            )
-    except (StoreError, OSError) as exc:
-        fail(str(exc), FAILURE)
+    with store_errors(), open_store(database, "service") as store:
+        made = issue_token(
+            store, role, network_operator or [], description, "command line", datetime.now(UTC)
+        )
+    operators = made.network_operators
     scope = f", network operators {', '.join(operators)}" if operators else ""
     err.print(
-        f"token {token_id}: role {role}{scope}. Keep it: it is not shown again.", highlight=False
+        f"token {made.id}: role {role}{scope}. Keep it: it is not shown again.", highlight=False
     )
-    print(token)
+    print(made.token)
 
 
 @token_app.command("revoke")
@@ -65,11 +55,8 @@ def token_revoke(
 
     from poagate.store.database import open_store
 
-    try:
-        with open_store(database, "service") as store:
-            done = store.tokens.revoke(token_id, datetime.now(UTC), "command line")
-    except (StoreError, OSError) as exc:
-        fail(str(exc), FAILURE)
+    with store_errors(), open_store(database, "service") as store:
+        done = store.tokens.revoke(token_id, datetime.now(UTC), "command line")
     if not done:
         fail(f"there is no token {token_id} that is still valid", FAILURE)
     out.print(f"token {token_id} revoked", highlight=False)
@@ -80,11 +67,8 @@ def token_list(database: DatabaseOption = None) -> None:
     """List tokens (never the tokens themselves: they are not stored)."""
     from poagate.store.database import open_store
 
-    try:
-        with open_store(database, "read") as store:
-            records = store.tokens.all()
-    except (StoreError, OSError) as exc:
-        fail(str(exc), FAILURE)
+    with store_errors(), open_store(database, "read") as store:
+        records = store.tokens.all()
     table = Table(header_style="bold")
     for column in ("id", "role", "network operators", "description", "created", "revoked"):
         table.add_column(column)

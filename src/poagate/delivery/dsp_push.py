@@ -21,10 +21,11 @@ import httpx
 import orjson
 
 from poagate.delivery.signing import signed_headers
-from poagate.delivery.urls import WebhookUrlError, check_destination
-from poagate.delivery.worker import secrets_in_force
+from poagate.delivery.urls import check_destination
 from poagate.domain.verification import VerificationRequest
 from poagate.formats.records import verification_fields
+from poagate.formats.settings import Settings
+from poagate.formats.webhook_urls import WebhookUrlError
 from poagate.store.ports import Pushing
 
 log = logging.getLogger("poagate.delivery.dsp")
@@ -43,14 +44,14 @@ def push_body(requests: list[VerificationRequest]) -> bytes:
 
 async def push_verifications(
     call: StoreCall,
-    settings: dict[str, Any],
+    settings: Settings,
     client: httpx.AsyncClient,
     clock: Callable[[], datetime],
 ) -> int:
     """Push what is pending and not yet pushed (see the module docstring); how many were
     taken by the DSP."""
-    hook = settings.get("dsp_webhook") or {}
-    if not hook.get("url") or not hook.get("secret"):
+    hook = settings.dsp_webhook
+    if hook is None or not hook.usable:
         return 0
     pending: list[tuple[int, VerificationRequest]] = await call(
         lambda store: store.verifications.unpushed(PUSH_LIMIT)
@@ -63,12 +64,12 @@ async def push_verifications(
     headers = {
         "Content-Type": "application/json",
         "Idempotency-Key": message_id,
-        **signed_headers(secrets_in_force(hook, clock()), message_id, int(time.time()), body),
+        **signed_headers(hook.secrets_in_force(clock()), message_id, int(time.time()), body),
     }
     try:
-        await check_destination(hook["url"])
+        await check_destination(hook.url)
         response = await client.post(
-            hook["url"], content=body, headers=headers, timeout=TIMEOUT_SECONDS
+            hook.url, content=body, headers=headers, timeout=TIMEOUT_SECONDS
         )
     except (httpx.HTTPError, WebhookUrlError) as exc:
         log.warning("pushing %d verification requests to the DSP failed: %s", len(ids), exc)

@@ -33,19 +33,22 @@ import logging
 import random
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 
 from poagate.delivery.metrics import DELIVERIES, LAST_ROUND, RESTARTS, ROUND_ERRORS, ROUNDS
 from poagate.delivery.signing import signed_headers
-from poagate.delivery.urls import WebhookUrlError, check_destination
+from poagate.delivery.urls import check_destination
 from poagate.formats.limits import error_text
+from poagate.formats.settings import Delivery as DeliverySettings
+from poagate.formats.settings import Settings, Webhook
+from poagate.formats.webhook_urls import WebhookUrlError
 from poagate.store import StoreError
 from poagate.store.database import open_store
 from poagate.store.outbox import Delivery
@@ -55,13 +58,6 @@ from poagate.store.store import Store
 log = logging.getLogger("poagate.delivery")
 
 CLAIM_LIMIT = 64
-DEFAULTS: dict[str, Any] = {
-    "webhooks": {},
-    "max_attempts": 8,
-    "timeout_seconds": 5.0,
-    "backoff_seconds": 1.0,
-    "backoff_max_seconds": 300.0,
-}
 RETRIED_4XX = frozenset({408, 429})  # the only 4xx answers worth sending again
 RETRY_AFTER_CAP_SECONDS = 3600.0  # a receiver's Retry-After is honoured up to an hour
 _T = TypeVar("_T")
@@ -165,19 +161,19 @@ async def run_deliveries(
 
 async def deliver_due(
     outbox: OutboxQueue,
-    settings: dict[str, Any],
+    settings: Settings,
     client: httpx.AsyncClient,
     clock: Callable[[], datetime],
     rng: random.Random,
 ) -> int:
     """One round: claim what is due, send it, record the results. How many were attempted."""
-    delivery_settings = {**DEFAULTS, **(settings.get("delivery") or {})}
-    timeout = float(delivery_settings["timeout_seconds"])
+    delivery_settings = settings.delivery
+    timeout = delivery_settings.timeout_seconds
     lease = timedelta(seconds=timeout * 2 + 30)
     claimed = await in_thread(partial(outbox.claim, clock(), lease, CLAIM_LIMIT))
     if not claimed:
         return 0
-    webhooks = delivery_settings["webhooks"]
+    webhooks = delivery_settings.webhooks
     now = clock()
     results = await asyncio.gather(*(send(client, d, webhooks, timeout, now) for d in claimed))
 
@@ -199,7 +195,7 @@ def settle(
     outbox: OutboxQueue,
     delivery: Delivery,
     result: Attempt,
-    delivery_settings: dict[str, Any],
+    delivery_settings: DeliverySettings,
     done: datetime,
     rng: random.Random,
 ) -> None:
@@ -210,7 +206,7 @@ def settle(
         return
     error = error_text(result.error.replace("\x00", ""))
     attempt = delivery.attempts + 1
-    if result.final or attempt >= int(delivery_settings["max_attempts"]):
+    if result.final or attempt >= delivery_settings.max_attempts:
         outbox.failed(delivery.id, error, None)
         DELIVERIES.labels("dead").inc()
         log.warning(
@@ -222,10 +218,7 @@ def settle(
         )
         return
     wait = backoff(
-        attempt,
-        float(delivery_settings["backoff_seconds"]),
-        float(delivery_settings["backoff_max_seconds"]),
-        rng,
+        attempt, delivery_settings.backoff_seconds, delivery_settings.backoff_max_seconds, rng
     )
     if result.retry_after is not None:
         wait = max(wait, min(result.retry_after, RETRY_AFTER_CAP_SECONDS))
@@ -236,7 +229,7 @@ def settle(
 async def send(
     client: httpx.AsyncClient,
     delivery: Delivery,
-    webhooks: dict[str, Any],
+    webhooks: Mapping[str, Webhook],
     timeout: float,
     now: datetime,
 ) -> Attempt:
@@ -244,16 +237,16 @@ async def send(
     failed attempt, never the worker's end."""
     try:
         hook = webhooks.get(delivery.network_operator)
-        if not hook or not hook.get("url") or not hook.get("secret"):
+        if hook is None or not hook.usable:
             operator = delivery.network_operator
             return Attempt(f"no webhook is configured for network operator {operator}")
         try:
-            await check_destination(hook["url"])
+            await check_destination(hook.url)
         except WebhookUrlError as exc:
             return Attempt(f"the webhook URL is refused: {exc}", final=True)
         try:
             response = await client.post(
-                hook["url"],
+                hook.url,
                 content=delivery.payload,
                 headers=request_headers(delivery, hook, now),
                 timeout=timeout,
@@ -266,7 +259,7 @@ async def send(
         return Attempt(f"{type(exc).__name__}: {exc}")
 
 
-def request_headers(delivery: Delivery, hook: dict[str, Any], now: datetime) -> dict[str, str]:
+def request_headers(delivery: Delivery, hook: Webhook, now: datetime) -> dict[str, str]:
     """The headers of one attempt: its type, its identity and its Standard Webhooks signature."""
     message_id = header_safe(delivery.alert_id)
     return {
@@ -274,7 +267,7 @@ def request_headers(delivery: Delivery, hook: dict[str, Any], now: datetime) -> 
         "Idempotency-Key": message_id,
         "X-Poagate-Network-Operator": header_safe(delivery.network_operator),
         **signed_headers(
-            secrets_in_force(hook, now), message_id, int(time.time()), delivery.payload
+            hook.secrets_in_force(now), message_id, int(time.time()), delivery.payload
         ),
     }
 
@@ -287,17 +280,6 @@ def attempt_of(response: httpx.Response, now: datetime) -> Attempt:
     if 400 <= status < 500 and status not in RETRIED_4XX:
         return Attempt(f"HTTP {status}: the receiver refused this message", final=True)
     return Attempt(f"HTTP {status}", retry_after_seconds(response.headers.get("retry-after"), now))
-
-
-def secrets_in_force(hook: dict[str, Any], now: datetime) -> list[str]:
-    """The webhook's secret, and during a rotation the one it replaced (until its time ends)."""
-    found = [str(hook["secret"])]
-    previous, until = hook.get("previous_secret"), hook.get("previous_secret_until")
-    if previous and until:
-        moment = until if isinstance(until, datetime) else datetime.fromisoformat(str(until))
-        if moment > now:
-            found.append(str(previous))
-    return found
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:

@@ -35,6 +35,16 @@ from poagate.domain.reference import EMPTY_GUID_LIST, Config, Fleet, GuidList
 from poagate.domain.rules import Reason, judge_eligibility
 from poagate.domain.verification import VerificationRequest
 
+# The verdicts and the status as module constants: ``window_verdict`` runs for every window of
+# every AD1's hub, and a global is cheaper to read than an enum's attribute.
+_NO_WINDOW, _CANCELLED, _SUPERSEDED = (
+    WindowVerdict.NO_WINDOW,
+    WindowVerdict.CANCELLED,
+    WindowVerdict.SUPERSEDED,
+)
+_ENDED, _OUTSIDE, _CONTAINS = WindowVerdict.ENDED, WindowVerdict.OUTSIDE, WindowVerdict.CONTAINS
+_ACTIVE = Status.ACTIVE
+
 
 class Gate:
     """Decides every event against the reference data in force (see the module docstring)."""
@@ -227,14 +237,13 @@ class Gate:
             skew = self.config.skew_tolerance
             received_at = alert.received_at
             for record in candidates:
-                start, end = record.window_start, record.window_end
-                if record.status is not Status.ACTIVE or start is None or end is None:
-                    continue  # R3/R4 closed it unused
-                ended = record.ended_at
-                if ended is not None and received_at >= ended:
-                    continue  # spec §12: ended by an operator before this AD1 was received
-                if not start - skew <= outage_at < end:
+                # Whether a window may suppress this AD1 is stated once, in ``window_verdict``,
+                # which an explanation asks too: the two cannot disagree.
+                if window_verdict(record, outage_at, received_at, skew) is not _CONTAINS:
                     continue
+                start, end = record.window_start, record.window_end
+                assert start is not None  # a window that contains the outage has both ends
+                assert end is not None
                 # R5: the window that starts last wins; ties go to the smallest request_id.
                 if (
                     best is None
@@ -288,18 +297,18 @@ class Gate:
 def window_verdict(
     record: ActivationRecord, outage_at: datetime, received_at: datetime, skew: timedelta
 ) -> WindowVerdict:
-    """How one activation's window stands for an AD1 with this outage time and receipt: the
-    checks ``Gate.decide_ad1`` makes of each window of the hub, in its order, named — for an
-    explanation (spec §12). ``CONTAINS`` is a window R5 may choose."""
+    """How one activation's window stands for an AD1 with this outage time and receipt, each
+    check named: ``CONTAINS`` is a window R5 may choose. ``Gate.decide_ad1`` asks it of each
+    window of the hub, and an explanation (spec §12) asks it of each activation."""
     start, end = record.window_start, record.window_end
     if start is None or end is None:
-        return WindowVerdict.NO_WINDOW  # R1: ineligible, or a cancellation
-    if record.status is Status.CANCELLED:
-        return WindowVerdict.CANCELLED
-    if record.status is Status.SUPERSEDED:
-        return WindowVerdict.SUPERSEDED
-    if record.ended_at is not None and received_at >= record.ended_at:
-        return WindowVerdict.ENDED
+        return _NO_WINDOW  # R1: ineligible, or a cancellation
+    status = record.status
+    if status is not _ACTIVE:  # R3/R4 closed it unused
+        return _CANCELLED if status is Status.CANCELLED else _SUPERSEDED
+    ended = record.ended_at
+    if ended is not None and received_at >= ended:
+        return _ENDED  # spec §12: ended by an operator before this AD1 was received
     if not start - skew <= outage_at < end:
-        return WindowVerdict.OUTSIDE
-    return WindowVerdict.CONTAINS
+        return _OUTSIDE
+    return _CONTAINS

@@ -5,7 +5,8 @@ command line and the console.
 * **Suspend / resume** (``set_suppression``): a setting (``suppression_enabled``) that every
   decision reads in its own transaction, so it takes effect for the next group of messages of
   every server process. While suspended every AD1 is forwarded (``suppression_suspended``);
-  activations are still recorded and windows still opened.
+  activations are still recorded and windows still opened. It is a configuration change like
+  any other (``poagate.service.configuration``, the act behind ``PUT /v1/config`` too).
 * **End a window** (``end_window``): it suppresses nothing received from then on.
 * **Release** (``release``): Suppression Log entries not yet released are released exactly as
   a guard releases them (in a unit of work of the decision path: ``released_at``,
@@ -19,22 +20,26 @@ turn with the decisions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from poagate.domain.ids import IdentifierError, parse_device_id, parse_network_operator
 from poagate.domain.outcomes import OPERATOR, SuppressionEntry
 from poagate.domain.values import value
+from poagate.formats.errors import InputError
+from poagate.formats.settings import Settings
+from poagate.formats.timestamps import parse_timestamp
+from poagate.service.acts import checked_note
+from poagate.service.configuration import RESUME, SUSPEND, change_configuration
 from poagate.store.activations import Window
 from poagate.store.alerts.listings import OutcomeFilter
 from poagate.store.ports import ControlPath
 
-SUSPEND = "suppression.suspend"
-RESUME = "suppression.resume"
 WINDOW_END = "window.end"
 RELEASE = "release"
 RELEASE_CHUNK = 5_000  # entries released per statement batch, within the one transaction
 AUDITED_IDS = 100  # alert_ids named in a release's audit entry (the entries name the act)
-NOTE_LIMIT = 1_000  # characters of an operator's note
 
 
 @value
@@ -56,42 +61,21 @@ def suppression_state(store: ControlPath) -> SuppressionState:
     return SuppressionState(enabled, act.at, act.actor, act.detail.get("note"))
 
 
-def checked_note(note: str | None) -> str | None:
-    """An operator's note, trimmed; empty means none. Raises ``ValueError`` when too long."""
-    if note is None or not note.strip():
-        return None
-    if len(note) > NOTE_LIMIT:
-        raise ValueError(f"the note is {len(note):,} characters; at most {NOTE_LIMIT:,}")
-    return note.strip()
-
-
-def record_suppression_change(
-    store: ControlPath, enabled: bool, actor: str, at: datetime, note: str | None = None
-) -> None:
-    """Audit a suspend or resume (inside the transaction that changed the setting)."""
-    store.audit.record(at, actor, RESUME if enabled else SUSPEND, {"note": note})
-
-
 def set_suppression(
     store: ControlPath, enabled: bool, actor: str, at: datetime, note: str | None = None
 ) -> tuple[SuppressionState, bool]:
-    """Suspend (``enabled`` False) or resume suppression; the state after, and whether it
-    changed (asking for the state in force changes nothing and records nothing)."""
-    note = checked_note(note)
-    with store.transaction():
-        config = store.reference.config()
-        changed = config.suppression_enabled != enabled
-        if changed:
-            store.reference.save_config(replace(config, suppression_enabled=enabled), actor, at)
-            record_suppression_change(store, enabled, actor, at, note)
-    return suppression_state(store), changed
+    """Suspend (``enabled`` False) or resume suppression, as ``PUT /v1/config`` with only
+    ``suppression_enabled`` does; the state after, and whether it changed (asking for the state
+    in force changes nothing and records nothing). Raises ``ValueError`` for a bad note."""
+    done = change_configuration(store, Settings(suppression_enabled=enabled), actor, at, note)
+    return suppression_state(store), done.changed
 
 
 def end_window(
     store: ControlPath, request_id: str, actor: str, at: datetime, note: str | None = None
 ) -> Window:
-    """End the window of ``request_id`` from ``at``; raises
-    ``store.activations.WindowNotEndable`` (nothing to end) and ``ValueError`` (a bad note)."""
+    """End the window of ``request_id`` from ``at``; raises ``store.activations.WindowNotEndable``
+    (nothing to end) and ``ValueError`` (a bad note)."""
     note = checked_note(note)
     with store.transaction():
         window = store.activations.end_window(request_id, at, actor, note)
@@ -110,6 +94,15 @@ def end_window(
             },
         )
     return window
+
+
+class ReleaseRequestError(ValueError):
+    """A release that names its entries wrongly; ``field`` is the part at fault (None when it
+    is how the parts are combined). The message names it too."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @value
@@ -139,6 +132,48 @@ class ReleaseRequest:
             raise ValueError("a release by network_operator needs both from and to")
         if self.since is not None and self.until is not None and self.until <= self.since:
             raise ValueError("to must be after from")
+
+    @classmethod
+    def parse(
+        cls,
+        alert_ids: Sequence[str] | None,
+        chf_id: str | None,
+        network_operator: str | None,
+        since: str | None,
+        until: str | None,
+        *,
+        time_names: tuple[str, str] = ("from", "to"),
+    ) -> ReleaseRequest:
+        """A release as the API, the console and the command line receive it: text, None for
+        a part not given (no alert ids: none given). ``time_names`` are what the channel calls
+        the range's ends (the command line's ``--from``), for its messages. Raises
+        ``ReleaseRequestError``."""
+        try:
+            hub = None if chf_id is None else parse_device_id(chf_id)
+        except IdentifierError as exc:
+            raise ReleaseRequestError(str(exc), "chf_id") from None
+        try:
+            operator = (
+                None if network_operator is None else parse_network_operator(network_operator)
+            )
+        except IdentifierError as exc:
+            raise ReleaseRequestError(str(exc), "network_operator") from None
+        moments: list[datetime | None] = []
+        for text, name in zip((since, until), time_names, strict=True):
+            try:
+                moments.append(None if text is None else parse_timestamp(text, name))
+            except InputError as exc:
+                raise ReleaseRequestError(str(exc), name) from None
+        try:
+            return cls(
+                alert_ids=tuple(alert_ids) if alert_ids else None,
+                chf_id=hub,
+                network_operator=operator,
+                since=moments[0],
+                until=moments[1],
+            )
+        except ValueError as exc:
+            raise ReleaseRequestError(str(exc)) from None
 
     def selection(self) -> OutcomeFilter:
         return OutcomeFilter(

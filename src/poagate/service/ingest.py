@@ -36,12 +36,12 @@ from poagate.domain.gate import Gate
 from poagate.domain.outcomes import ForwardedAlert, Outcome, SuppressionEntry
 from poagate.domain.reference import Config
 from poagate.formats.errors import Rejection, truncate_raw
+from poagate.formats.settings import Settings
 from poagate.service.reference.device_cache import DeviceCache
 from poagate.service.releases import deciding_config, holds, restore_area
 from poagate.store import StoreUnavailableError
 from poagate.store.outbox import OutboundMessage
 from poagate.store.ports import DecisionPath, DecisionStore, GroupUnit
-from poagate.store.reference.config import config_of
 
 log = logging.getLogger("poagate.ingest")
 
@@ -103,7 +103,7 @@ class Ingestor(Generic[S]):
         self,
         open_store: Callable[[], S],
         clock: Callable[[], datetime],
-        webhooks: Callable[[dict[str, Any]], frozenset[str]] | None = None,
+        webhooks: Callable[[Settings], frozenset[str]] | None = None,
         observe: Callable[[list[ItemResult], float], None] | None = None,
         on_release: Callable[[list[SuppressionEntry]], None] | None = None,
     ) -> None:
@@ -247,7 +247,7 @@ class Ingestor(Generic[S]):
         started = time.perf_counter()
         with store.deciding() as unit:
             settings = unit.settings()  # one read: the gate's config and the webhooks
-            config = config_of(settings)
+            config = settings.gate_config()
             events = [item.event for request in group for item in request.items if item.event]
             state = self._group_state(unit, config, events)
             pushed = self._webhooks(settings)

@@ -144,8 +144,11 @@ def replay(
     with collector_paused(), ExitStack() as stack:
         started = time.perf_counter()
         now = clock()
-        config = effective_config(store, request)
-        store.reference.save_config(config, "replay", now)
+        try:
+            config = effective_config(store, request)
+            store.reference.save_config(config, "replay", now)
+        except ValueError as exc:  # the store keeps only what PUT /v1/config would accept
+            raise InputError(f"the gate settings cannot be used: {exc}") from None
         inputs = scan_inputs(store, request, progress, now)
         progress.phase("Loading the inventory and GUID list", None)
         reference = load_reference(store, request.inventory, request.guid_list, now)

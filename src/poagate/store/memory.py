@@ -25,9 +25,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
-from typing import Any
-
-import orjson
 
 from poagate.domain.events import Ignored
 from poagate.domain.outcomes import ActivationRecord, ForwardedAlert, SuppressionEntry
@@ -43,11 +40,11 @@ from poagate.domain.reference import (
 from poagate.domain.values import value
 from poagate.domain.verification import VerificationOutcome, VerificationRequest
 from poagate.formats.errors import Rejection
+from poagate.formats.settings import Settings
 from poagate.formats.timestamps import EPOCH
 from poagate.store.alerts.decided import EvidencePoint
 from poagate.store.outbox import OutboundMessage
 from poagate.store.ports import ConfigSource, DecisionStore, DecisionUnit
-from poagate.store.reference.config import config_of, encode_config
 from poagate.store.unit import Collecting
 
 # What a repeat (R2) or R3/R4 changes of a stored record (``activations.ACTIVATION_MUTABLE``).
@@ -82,7 +79,7 @@ class QueuedMessage:
 class Tables:
     """Everything the fake holds; a unit works on them and they are put back if it raises."""
 
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: Settings = field(default_factory=Settings)
     meta: dict[str, str] = field(default_factory=dict)
     activations: dict[str, tuple[int, ActivationRecord]] = field(default_factory=dict)
     alerts: dict[str, StoredAlert] = field(default_factory=dict)
@@ -104,11 +101,11 @@ class MemoryReference:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
 
-    def settings(self) -> dict[str, Any]:
-        return dict(self._store.tables.settings)
+    def settings(self) -> Settings:
+        return self._store.tables.settings
 
     def config(self) -> Config:
-        return config_of(self._store.tables.settings)
+        return self._store.tables.settings.gate_config()
 
 
 class MemoryFleet:
@@ -154,8 +151,8 @@ class MemoryStore:
         """A store holding ``devices``, the GUID list ``guid_list`` (version 1, loaded at
         ``loaded_at``, when given) and ``config`` (the defaults when None)."""
         self.tables = Tables()
-        if config is not None and config != Config():  # as ``save_config`` records it
-            self.tables.settings = dict(orjson.loads(encode_config(config)))
+        if config is not None:  # as ``save_config`` records it
+            self.tables.settings = Settings().with_gate(config)
         self.fleet = MemoryFleet(devices)
         listed = frozenset(guid_list)
         version = None
@@ -198,11 +195,11 @@ class MemoryUnit(Collecting):
 
     # -- what it reads ------------------------------------------------------------------------
 
-    def settings(self) -> dict[str, Any]:
-        return dict(self._tables.settings)
+    def settings(self) -> Settings:
+        return self._tables.settings
 
     def config(self) -> Config:
-        return config_of(self._tables.settings)
+        return self._tables.settings.gate_config()
 
     def guid_list_for(self, device_ids: Sequence[str]) -> GuidList:
         listed = self._store.guid_list

@@ -8,9 +8,9 @@ unit of work per transaction (``deciding``), each consumer typed against what it
 collects in it (``GroupUnit``, ``GuardUnit``, ``VerificationUnit``; ``AreaReads`` and
 ``Watermarks`` are the parts they share). The incident controls (``ControlPath``), an
 explanation (``Explaining``), the exports and reporting (``LogReaders``), the reference loads
-(``ReferenceLoading``), the DSP's push (``PushQueue``) and the delivery worker
-(``OutboxQueue``) each have theirs. The entry points (API routes, the CLI) compose a whole
-``Store``.
+(``ReferenceLoading``), issuing a token (``TokenIssuing``), the DSP's push (``Pushing``) and
+the delivery worker (``OutboxQueue``) each have theirs. The entry points (API routes, the
+CLI) compose a whole ``Store``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from poagate.domain.reference import Config, FleetSlice, GuidList, GuidListVersi
 from poagate.domain.verification import VerificationRequest
 from poagate.formats.errors import Rejection
 from poagate.formats.reference.device_records import Manufacturers, Records
+from poagate.formats.settings import Settings
 from poagate.store.access import AuditEntry
 from poagate.store.activations import Window
 from poagate.store.alerts.decided import DecidedAlert, EvidencePoint
@@ -37,7 +38,7 @@ from poagate.store.reference.fleet import InventoryLoad
 
 
 class ConfigSource(Protocol):
-    def settings(self) -> dict[str, Any]: ...
+    def settings(self) -> Settings: ...
     def config(self) -> Config: ...
 
 
@@ -79,7 +80,7 @@ class Releasing(Protocol):
 class GroupUnit(AreaReads, Releasing, Protocol):
     """What deciding a group of messages reads and collects (``service.ingest``)."""
 
-    def settings(self) -> dict[str, Any]: ...
+    def settings(self) -> Settings: ...
     @property
     def fleet(self) -> FleetLookup: ...
     def guid_list_for(self, device_ids: Sequence[str]) -> GuidList: ...
@@ -140,7 +141,8 @@ class DecisionStore(DecisionPath, Protocol):
 # -- the incident controls and explanations -----------------------------------------------------
 
 
-class Settings(ConfigSource, Protocol):
+class Configuring(ConfigSource, Protocol):
+    def save_settings(self, settings: Settings, actor: str, at: datetime) -> bool: ...
     def save_config(self, config: Config, actor: str, at: datetime) -> bool: ...
 
 
@@ -173,11 +175,12 @@ class ReleaseSigning(Protocol):
 
 
 class ControlPath(DecisionPath, Protocol):
-    """The incident controls (spec §12, ``service.controls``): suspending, ending windows,
+    """An operator's acts (spec §12, ``service.controls``, ``service.configuration``): changing
+    the configuration (suspending included, arming a guard switched on), ending windows,
     releasing entries as a guard does, each act audited in its transaction."""
 
     @property
-    def reference(self) -> Settings: ...
+    def reference(self) -> Configuring: ...
     @property
     def audit(self) -> AuditLog: ...
     @property
@@ -187,6 +190,7 @@ class ControlPath(DecisionPath, Protocol):
     @property
     def alerts(self) -> ReleaseSigning: ...
     def transaction(self) -> AbstractContextManager[None]: ...
+    def meta(self, key: str) -> str | None: ...
 
 
 class ExplainedAlerts(EvidenceReads, Protocol):
@@ -307,6 +311,25 @@ class ReferenceLoading(Protocol):
     def fleet(self) -> FleetLoads: ...
     @property
     def reference(self) -> GuidListLoads: ...
+
+
+class TokenAdding(Protocol):
+    def add(
+        self,
+        token_sha256: str,
+        role: str,
+        network_operators: Sequence[str],
+        description: str,
+        at: datetime,
+        actor: str,
+    ) -> int: ...
+
+
+class TokenIssuing(Protocol):
+    """What issuing a token writes (``service.access``): the token's digest, audited."""
+
+    @property
+    def tokens(self) -> TokenAdding: ...
 
 
 class PushQueue(Protocol):

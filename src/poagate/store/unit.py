@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from poagate.domain.events import Ignored
 from poagate.domain.outcomes import ActivationRecord, ForwardedAlert, Outcome, SuppressionEntry
 from poagate.domain.reference import Config, GuidList
 from poagate.domain.verification import VerificationRequest
 from poagate.formats.errors import Rejection
+from poagate.formats.settings import Settings
 from poagate.store.activations import Activations
 from poagate.store.alerts.decided import DecidedAlerts, EvidencePoint
 from poagate.store.batch import Batch, Rows, encode_batch, write_rows
@@ -151,7 +151,7 @@ class DecisionUnit(Collecting):
 
     # -- what it reads ------------------------------------------------------------------------
 
-    def settings(self) -> dict[str, Any]:
+    def settings(self) -> Settings:
         return self._reference.settings()
 
     def config(self) -> Config:

@@ -19,16 +19,15 @@ from fastapi.responses import Response
 from poagate.api.console.sessions import AdminForm, CurrentSession, admin_only
 from poagate.api.console.web import Refusal, redirect, render
 from poagate.api.context import context_of
-from poagate.api.observability import RELEASES
+from poagate.api.listing import after, encode_cursor
+from poagate.api.observability.counters import RELEASES
 from poagate.api.problems import Problem
-from poagate.api.routes_admin import masked_settings
-from poagate.api.routes_read import after, encode_cursor, time_param
-from poagate.domain.ids import IdentifierError, parse_device_id, parse_network_operator
 from poagate.domain.outcomes import OPERATOR
 from poagate.formats.errors import InputError
 from poagate.formats.jsonl import request_id as canonical_request_id
 from poagate.formats.limits import MAX_ID
 from poagate.service import controls
+from poagate.service.acts import checked_note
 from poagate.store.activations import WindowNotEndable
 from poagate.store.store import Store
 
@@ -66,7 +65,7 @@ async def switch(
     if enabled not in ("true", "false"):
         raise Refusal(422, "Invalid request", "enabled must be true or false")
     context = context_of(request)
-    now = context.settings.clock()
+    now = context.options.clock()
     actor = session.principal.actor
     try:
         await context.ingestor.call(
@@ -94,22 +93,19 @@ async def release(
 ) -> Response:
     """Release the selected entries, a hub's, or one DNO's over a range."""
     try:
-        wanted = controls.ReleaseRequest(
-            alert_ids=tuple(alert_id) if alert_id else None,
-            chf_id=parse_device_id(chf_id) if chf_id.strip() else None,
-            network_operator=parse_network_operator(network_operator)
-            if network_operator.strip()
-            else None,
-            since=time_param(from_.strip() or None, "from"),
-            until=time_param(to.strip() or None, "to"),
+        # A blank field is one not given (a form sends every field).
+        wanted = controls.ReleaseRequest.parse(
+            alert_id,
+            chf_id if chf_id.strip() else None,
+            network_operator if network_operator.strip() else None,
+            from_.strip() or None,
+            to.strip() or None,
         )
-        note_text = controls.checked_note(note)
-    except (ValueError, IdentifierError) as exc:
+        note_text = checked_note(note)
+    except ValueError as exc:
         raise Refusal(422, "Nothing released", str(exc)) from None
-    except Problem as problem:
-        raise Refusal(problem.status, "Nothing released", problem.detail) from None
     context = context_of(request)
-    now = context.settings.clock()
+    now = context.options.clock()
     actor = session.principal.actor
     done = await context.ingestor.call(
         lambda store: controls.release(store, wanted, actor, now, note_text)
@@ -130,7 +126,7 @@ def windows(request: Request, session: CurrentSession, cursor: str = "") -> Resp
     """The open windows (not ended, not cancelled or superseded, ending after now)."""
     admin_only(session)
     context = context_of(request)
-    now = context.settings.clock()
+    now = context.options.clock()
     values: dict[str, Any] = {"windows": [], "next_cursor": None}
     try:
         with context.reads.borrow() as store:
@@ -162,7 +158,7 @@ async def end_window(
     except InputError as exc:
         raise Refusal(422, "Invalid request", str(exc)) from None
     context = context_of(request)
-    now = context.settings.clock()
+    now = context.options.clock()
     actor = session.principal.actor
 
     def end(store: Store) -> controls.WindowView:
@@ -214,7 +210,7 @@ async def retry(request: Request, session: AdminForm, delivery_id: Text = "") ->
         raise Refusal(422, "Invalid request", "delivery_id must be a delivery's number")
     wanted = int(delivery_id)
     context = context_of(request)
-    now = context.settings.clock()
+    now = context.options.clock()
     actor = session.principal.actor
     if not await context.ingestor.call(lambda store: store.outbox.retry(wanted, now, actor)):
         raise Refusal(404, "Not retried", f"There is no dead delivery {wanted}.")
@@ -252,7 +248,7 @@ def config(request: Request, session: CurrentSession) -> Response:
     """The configuration in force as ``GET /v1/config`` shows it: no secret, not even a part."""
     admin_only(session)
     with context_of(request).reads.borrow() as store:
-        shown = masked_settings(store.reference.settings())
+        shown = store.reference.settings().masked()
     return render(request, "config.html.j2", rows=flattened(shown))
 
 

@@ -1,9 +1,9 @@
 """What a DNO reads, and DCC operations too (for every DNO): the Suppression Log with its
 filters, pages, download and daily chart; the forwarded feed; one alert's explanation.
 
-Every read is the API's: the filters are ``routes_read.log_filter`` (the caller's scope
+Every read is the API's: the filters are ``listing.log_filter`` (the caller's scope
 included, from ``scope_of``), pages continue with the API's cursors, the download is the
-API's streamed CSV (``routes_read.download``), the chart's figures are
+API's streamed CSV (``listing.download``), the chart's figures are
 ``service.reporting.summarise``'s and an explanation is ``service.explain``'s. So a DNO's
 session sees exactly what its token sees through the API: its own operators' entries, and
 for anything else the same answer as for what does not exist.
@@ -20,8 +20,7 @@ from poagate.api.console.charts import daily_chart
 from poagate.api.console.sessions import CurrentSession, Session
 from poagate.api.console.web import Refusal, render
 from poagate.api.context import context_of
-from poagate.api.problems import Problem
-from poagate.api.routes_read import (
+from poagate.api.listing import (
     after,
     cursor_checked,
     download,
@@ -30,6 +29,7 @@ from poagate.api.routes_read import (
     scope_of,
     time_param,
 )
+from poagate.api.problems import Problem
 from poagate.service.explain import explain
 from poagate.service.reporting import summarise
 from poagate.store.alerts.listings import OutcomeFilter

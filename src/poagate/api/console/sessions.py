@@ -28,7 +28,8 @@ from fastapi.responses import Response
 from poagate.api.auth import principal_of
 from poagate.api.console.web import COOKIE, Refusal, SignInNeeded, redirect, render
 from poagate.api.context import AppContext, context_of
-from poagate.api.tokens import TOKEN_PREFIX, Principal, token_sha256
+from poagate.api.tokens import Principal
+from poagate.service.access import TOKEN_PREFIX, token_sha256
 from poagate.service.controls import SuppressionState, suppression_state
 from poagate.store.access import SessionRecord
 
@@ -70,7 +71,7 @@ async def current_session(request: Request) -> Session:
         raise SignInNeeded()
     context = context_of(request)
     digest = token_sha256(session_id)
-    now = context.settings.clock()
+    now = context.options.clock()
     record = await asyncio.to_thread(_read_session, context, digest)
     if record is None or record.ended_at is not None:
         raise SignInNeeded("ended")
@@ -165,7 +166,7 @@ async def login(request: Request, token: Annotated[str, Form()] = "") -> Respons
             "through the API; it has no pages here.",
         )
     session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    now = context.settings.clock()
+    now = context.options.clock()
     token_id = principal.token_id
     await context.ingestor.call(
         lambda store: store.sessions.start(token_sha256(session_id), token_id, csrf, now)
@@ -198,7 +199,7 @@ async def logout(
 ) -> Response:
     check_csrf(session, csrf)
     context = context_of(request)
-    now = context.settings.clock()
+    now = context.options.clock()
     await context.ingestor.call(lambda store: store.sessions.end(session.id_sha256, now))
     response = redirect("/ui/login?why=signed-out")
     response.delete_cookie(COOKIE, path="/ui", httponly=True, samesite="strict")

@@ -1,5 +1,7 @@
-"""How a server process is configured: from the command line, passed on in the environment so
-that every uvicorn worker process builds the same application."""
+"""How a server process runs (its database, limits, poll intervals, pool sizes): from the
+command line, passed on in the environment so that every uvicorn worker process builds the same
+application. (What the gate and the deliveries do is the stored configuration,
+``poagate.formats.settings``.)"""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ def wall_clock() -> datetime:
 
 
 @dataclass(slots=True)
-class Settings:
+class ServerOptions:
     database: str = field(default_factory=default_database)
     # The largest request body accepted: a JSON Lines batch of some thousands of messages.
     body_limit_bytes: int = 8 * 1024 * 1024
@@ -36,26 +38,26 @@ class Settings:
     clock: Callable[[], datetime] = wall_clock
 
     @classmethod
-    def from_env(cls) -> Settings:
-        settings = cls()
+    def from_env(cls) -> ServerOptions:
+        options = cls()
         env = os.environ
         if env.get("POAGATE_DATABASE"):
-            settings.database = env["POAGATE_DATABASE"]
+            options.database = env["POAGATE_DATABASE"]
         if env.get("POAGATE_BODY_LIMIT_BYTES"):
-            settings.body_limit_bytes = int(env["POAGATE_BODY_LIMIT_BYTES"])
+            options.body_limit_bytes = int(env["POAGATE_BODY_LIMIT_BYTES"])
         if env.get("POAGATE_DELIVERIES"):
-            settings.deliveries = env["POAGATE_DELIVERIES"] not in {"0", "false", "no"}
+            options.deliveries = env["POAGATE_DELIVERIES"] not in {"0", "false", "no"}
         if env.get("POAGATE_DELIVERY_POLL_SECONDS"):
-            settings.delivery_poll_seconds = float(env["POAGATE_DELIVERY_POLL_SECONDS"])
+            options.delivery_poll_seconds = float(env["POAGATE_DELIVERY_POLL_SECONDS"])
         if env.get("POAGATE_RELEASE_POLL_SECONDS"):
-            settings.release_poll_seconds = float(env["POAGATE_RELEASE_POLL_SECONDS"])
+            options.release_poll_seconds = float(env["POAGATE_RELEASE_POLL_SECONDS"])
         if env.get("POAGATE_VERIFICATION_POLL_SECONDS"):
-            settings.verification_poll_seconds = float(env["POAGATE_VERIFICATION_POLL_SECONDS"])
+            options.verification_poll_seconds = float(env["POAGATE_VERIFICATION_POLL_SECONDS"])
         if env.get("POAGATE_READ_CONNECTIONS"):
-            settings.read_connections = int(env["POAGATE_READ_CONNECTIONS"])
+            options.read_connections = int(env["POAGATE_READ_CONNECTIONS"])
         if env.get("POAGATE_LOG_LEVEL"):
-            settings.log_level = env["POAGATE_LOG_LEVEL"].upper()
-        return settings
+            options.log_level = env["POAGATE_LOG_LEVEL"].upper()
+        return options
 
     def to_env(self) -> dict[str, str]:
         return {
