@@ -72,7 +72,8 @@ $(TEMPLATES_STAMP):
 	@touch $@
 
 # The everyday loop, under a minute: lint, types and the fast tier — the tests marked `fast`
-# (every test under tests/unit/, and any other marked so: tests/conftest.py says which belong).
+# (tests/unit/, tests/decision_path/ on the in-memory store, and any other test marked so:
+# tests/conftest.py says which belong).
 # One process: starting pytest-xdist's workers costs more than it saves here.
 check: lint typecheck fast-tests
 

@@ -50,9 +50,9 @@ from poagate.service.controls import ReleaseRequest, release
 from poagate.service.explain import explain
 from poagate.service.export import csv_chunks
 from poagate.service.reporting import summarise
+from poagate.store.alerts.listings import OutcomeFilter
 from poagate.store.batch import Batch
 from poagate.store.database import open_store
-from poagate.store.reads import OutcomeFilter
 from poagate.store.store import Store
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -137,7 +137,7 @@ def measure(database: str, ad1s: int, activations: int) -> dict[str, Any]:
         figures["csv_rows_per_s"] = round(rows / figures["csv_one_dno_month_s"])
         figures["csv_rss_growth_mb"] = round((process.memory_info().rss - before) / 2**20, 1)
         figures["open_windows_s"], page = timed(
-            lambda: store.controls.windows_page(open_at=NOW, limit=1000)
+            lambda: store.activations.windows_page(open_at=NOW, limit=1000)
         )
         assert len(page) == 1000
         ids = [f"AD1-{n}" for n in random.Random(2).sample(range(ad1s), 200)]

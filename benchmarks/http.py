@@ -50,9 +50,9 @@ from tests.helpers import wait_until_ready
 from tests.pg import PostgresServer, free_port
 
 from poagate.domain.reference import Config
-from poagate.formats.inventory import write_inventory
+from poagate.formats.reference.inventory import write_inventory
 from poagate.service.access import new_token, token_sha256
-from poagate.service.reference_loads import load_guid_list, load_inventory
+from poagate.service.reference.loads import load_guid_list, load_inventory
 from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.store.database import open_store
 
@@ -281,7 +281,7 @@ def main() -> None:
             finally:
                 server.stop()
             with open_store(database, "read") as store:
-                counts = store.reads.counts()
+                counts = store.counts()
             row = {
                 "backend": backend,
                 "workers": workers,

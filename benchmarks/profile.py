@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 import orjson
 
 from benchlib import http_benchmark
-from poagate.formats.inventory import write_inventory
+from poagate.formats.reference.inventory import write_inventory
 from poagate.sim.fleet import FleetSpec, generate_fleet
 from storm import push, storm_lines
 

@@ -35,9 +35,9 @@ from poagate.domain.events import Ignored
 from poagate.domain.gate import Gate
 from poagate.domain.reference import GuidList, Inventory
 from poagate.formats.duis import parse_duis
-from poagate.formats.guid_list import read_guid_list
-from poagate.formats.inventory import write_inventory
-from poagate.formats.inventory_columns import read_inventory
+from poagate.formats.reference.guid_list import read_guid_list
+from poagate.formats.reference.inventory import write_inventory
+from poagate.formats.reference.inventory_columns import read_inventory
 from poagate.sim import duis
 from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.sim.traffic import TrafficSpec, generate_traffic

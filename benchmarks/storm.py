@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchlib import PeakRss, http_benchmark
-from poagate.formats.inventory import write_inventory
+from poagate.formats.reference.inventory import write_inventory
 from poagate.formats.timestamps import format_timestamp
 from poagate.sim.fleet import FleetSpec, Site, generate_fleet
 from poagate.store.database import open_store
@@ -190,7 +190,7 @@ def main() -> None:
     server = bench_http.Server(f"sqlite:///{database}", 1)
     try:
         with open_store(f"sqlite:///{database}", "read") as store:
-            store.reads.counts()  # the store answers
+            store.counts()  # the store answers
         bench_http.activate(server.url, token, [s.esme_id for s in campaign], 1.0)
         print("HTTP ...", flush=True)
         with PeakRss(server.process.pid) as peak:

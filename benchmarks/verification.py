@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from poagate.domain.events import Activation, Ad1Alert, DeviceMessage
-from poagate.formats.guid_list import read_guid_list
-from poagate.formats.inventory import read_inventory, write_inventory
+from poagate.formats.reference.guid_list import read_guid_list
+from poagate.formats.reference.inventory import read_inventory, write_inventory
 from poagate.formats.timestamps import parse_timestamp
 from poagate.service.ingest import Ingestor, Item
 from poagate.service.verifications import arm_verification, verify

@@ -59,7 +59,7 @@ from tests.pg import free_port
 from benchlib import PeakRss, http_benchmark
 from poagate.domain.ids import mpan_check_digit
 from poagate.domain.reference import Device, DeviceType, SmetsVersion
-from poagate.formats.inventory import write_inventory
+from poagate.formats.reference.inventory import write_inventory
 from poagate.formats.timestamps import format_timestamp
 from replay import run_replay
 

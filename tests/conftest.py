@@ -3,20 +3,23 @@ stores they are copied from (tests/stores.py), and the tiers of the suite.
 
 The rule for backends: a test runs on both SQLite and PostgreSQL when what it checks could
 differ between them — SQL, transactions, locks, connections — and on SQLite alone when it
-checks what is above the store. So on both: the store and its migrations (tests/integration/,
-through ``database``), the guards' agreement of the service with a replay, several ``poagate
-serve`` processes on one store (tests/api/test_processes.py, test_controls_processes.py, a
-console session across two servers), and the few HTTP tests about connections (the read pool,
-a commit seen by another connection) — those of tests/api/ and tests/console/ carry
-``on_both_backends`` (tests/stores.py). On PostgreSQL alone: a database that
-stops (tests/faults/, test_ops.py), which SQLite cannot. On SQLite alone: HTTP and the console
-(tests/api/, tests/console/, whose ``database`` is ``seeded_sqlite``): their store calls are
-the subject of the store's own tests, on both backends.
+checks what is above the store. So on both: the store contract suite (tests/decision_path/:
+the decision path on the in-memory fake, SQLite and PostgreSQL), the store and its migrations
+(tests/integration/, through ``database``), the guards' agreement of the service with a
+replay, several ``poagate serve`` processes on one store (tests/api/test_processes.py,
+test_controls_processes.py, a console session across two servers) and the few HTTP tests about
+connections (the read pool, a commit another connection sees) — those of tests/api/ and
+tests/console/ carry ``on_both_backends`` (tests/stores.py). On PostgreSQL alone: a database
+that stops (tests/faults/, test_ops.py), which SQLite cannot. On SQLite alone: HTTP and the
+console (tests/api/, tests/console/, whose ``database`` is a copy of the seeded SQLite
+template): their store calls are the subject of the store's own tests, on both backends.
 
 The tiers: ``make check`` runs the tests marked ``fast`` (pytest -m fast): every test under a
-folder of ``FAST_FOLDERS``, and any test elsewhere that carries ``@pytest.mark.fast`` (or a
-parameter ``pytest.param(..., marks=pytest.mark.fast)``). A fast test needs no server and no
-database file, and takes well under a second. ``make test`` runs every test.
+folder of ``FAST_FOLDERS`` but the store contract suite's (marker ``contract``: the decision
+path's tests on SQLite and PostgreSQL, whose runs on the in-memory fake are fast), and any test
+elsewhere that carries ``@pytest.mark.fast`` (or a parameter ``pytest.param(...,
+marks=pytest.mark.fast)``). A fast test needs no server and no database file, and takes well
+under a second. ``make test`` runs every test.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from tests.pg import PostgresServer
 from tests.stores import new_store, postgres_template, sqlite_copy, sqlite_template
 
 TESTS = Path(__file__).resolve().parent
-FAST_FOLDERS = [TESTS / "unit"]
+FAST_FOLDERS = [TESTS / "unit", TESTS / "decision_path"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -51,12 +54,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The ``fast`` tier (see the module's docstring): every test of ``FAST_FOLDERS``. And the
-    files with a ``slow`` test first, each file's tests in their order: pytest-xdist hands out
-    files in this order, so the last files to start are short ones and both workers end
-    together (a long file started last kept one worker busy alone)."""
+    """The ``fast`` tier (see the module's docstring). And the files with a ``slow`` test
+    first, each file's tests in their order: pytest-xdist hands out files in this order, so the
+    last files to start are short ones and both workers end together (a long file started last
+    kept one worker busy alone)."""
     for item in items:
-        if any(item.path.is_relative_to(folder) for folder in FAST_FOLDERS):
+        in_fast_folder = any(item.path.is_relative_to(folder) for folder in FAST_FOLDERS)
+        if in_fast_folder and item.get_closest_marker("contract") is None:
             item.add_marker(pytest.mark.fast)
     slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
     items.sort(key=lambda item: item.path not in slow_files)

@@ -20,7 +20,7 @@ from poagate.delivery.worker import WorkerStatus, supervise
 from poagate.formats.settings import Settings
 from poagate.sim import duis
 from poagate.store.database import open_store
-from poagate.store.records import OutboundMessage
+from poagate.store.outbox import OutboundMessage
 from tests.api_harness import SECRET, Api, Receiver, ad1, chf_of, fleet_csv
 
 

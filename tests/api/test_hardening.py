@@ -102,7 +102,7 @@ def test_a_bad_line_is_rejected_and_the_good_ad1_beside_it_is_kept(
         "GOOD-1"
     ]
     with open_store(api.database, "read") as store:
-        ((_, rejection),) = list(store.reads.rejected())
+        ((_, rejection),) = list(store.inputs.rejected())
     assert rejection.line == 2
     assert len(rejection.error) <= 512
     assert len(rejection.raw) <= 4096
@@ -126,7 +126,7 @@ def test_more_lines_than_a_request_may_hold_are_refused_whole(api: Api) -> None:
     assert answer.status_code == 413
     assert "at most 20,000" in answer.json()["detail"]
     with open_store(api.database, "read") as store:
-        assert store.reads.counts()["events_rejected"] == 0  # nothing of it was kept
+        assert store.counts()["events_rejected"] == 0  # nothing of it was kept
 
 
 def test_one_item_that_cannot_be_decided_fails_neither_its_request_nor_the_others(
@@ -162,8 +162,8 @@ def test_one_item_that_cannot_be_decided_fails_neither_its_request_nor_the_other
     assert "could not decide" in (first[1].error or "")
     assert second[0].outcome is not None
     with open_store(database, "read") as store:
-        counts = store.reads.counts()
-        rejected = [r for _, r in store.reads.rejected()]
+        counts = store.counts()
+        rejected = [r for _, r in store.inputs.rejected()]
     assert counts["ad1_forwarded"] == 2
     assert [(r.source, r.line) for r in rejected] == [("one", 2)]
 

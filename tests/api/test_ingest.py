@@ -80,7 +80,7 @@ def test_rejected_items_are_kept_with_where_they_came_from(api: Api) -> None:
     answer = api.post(dsp, "{broken\n", "application/x-ndjson")
     request_id = answer.headers["x-request-id"]
     with open_store(api.database, "read") as store:
-        rejected = list(store.reads.rejected())
+        rejected = list(store.inputs.rejected())
     assert [(r.source, r.line, r.raw) for _, r in rejected] == [
         (f"POST /v1/messages {request_id}", 1, "{broken")
     ]
@@ -91,7 +91,7 @@ def test_only_the_dsp_may_supply_received_at(api: Api) -> None:
     backfill = {**ad1("C1", chf_of("18")), "received_at": "2026-02-27T08:00:00Z"}
     assert api.post(dsp, backfill).json()["items"][0]["outcome"] == "forwarded"
     with open_store(api.database, "read") as store:
-        (outcome,) = list(store.reads.ad1_outcomes())
+        (outcome,) = list(store.listings.ad1_outcomes())
     assert outcome.received_at == ts("2026-02-27T08:00:00Z")
     assert outcome.decided_at == ts("2026-03-01T10:00:00Z")  # decided now, by the server clock
     refused = api.post(admin, {**backfill, "alert_id": "C2"}).json()["items"][0]
@@ -107,7 +107,7 @@ def test_decisions_are_durable_before_the_answer(api: Api) -> None:
     assert answer.json()["counts"] == {"forwarded": 50}
     # A separate connection, opened after the answer, sees all fifty.
     with open_store(api.database, "read") as store:
-        assert store.reads.counts()["ad1_forwarded"] == 50
+        assert store.counts()["ad1_forwarded"] == 50
 
 
 def test_concurrent_requests_each_get_their_own_answers(api: Api) -> None:
@@ -126,7 +126,7 @@ def test_concurrent_requests_each_get_their_own_answers(api: Api) -> None:
         assert isinstance(items, list)
         assert [i["alert_id"] for i in items] == [f"P{n}-{k}" for k in range(5)]
     with open_store(api.database, "read") as store:
-        assert store.reads.counts()["ad1_forwarded"] == 200
+        assert store.counts()["ad1_forwarded"] == 200
 
 
 def test_same_alert_in_concurrent_requests_gets_one_outcome(api: Api) -> None:
@@ -138,8 +138,8 @@ def test_same_alert_in_concurrent_requests_gets_one_outcome(api: Api) -> None:
     outcomes = sorted(a["items"][0]["outcome"] for a in answers)
     assert outcomes == ["duplicate"] * 15 + ["forwarded"]
     with open_store(api.database, "read") as store:
-        assert store.reads.counts()["ad1_received"] == 16
-        assert store.reads.counts()["ad1_forwarded"] == 1
+        assert store.counts()["ad1_received"] == 16
+        assert store.counts()["ad1_forwarded"] == 1
 
 
 def test_errors_are_problem_documents(api: Api) -> None:

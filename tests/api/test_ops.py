@@ -85,7 +85,7 @@ def test_request_body_limit(database: str, clock: Clock) -> None:
         assert answer.headers["content-type"] == "application/problem+json"
         assert "over 1,000 bytes" in answer.json()["detail"]
         with open_store(api.database, "read") as store:
-            assert store.reads.counts()["ad1_received"] == 0
+            assert store.counts()["ad1_received"] == 0
 
 
 def test_store_gone_is_503_with_retry_after_and_nothing_half_written(
@@ -109,7 +109,7 @@ def test_store_gone_is_503_with_retry_after_and_nothing_half_written(
         assert again.status_code == 200, again.text
         assert again.json()["counts"] == {"forwarded": 2}  # not duplicates: nothing was kept
         with open_store(database, "read") as store:
-            assert store.reads.counts()["ad1_forwarded"] == 3
+            assert store.counts()["ad1_forwarded"] == 3
 
 
 def test_sqlite_busy_beyond_the_timeout_is_503(database: str, clock: Clock) -> None:

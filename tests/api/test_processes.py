@@ -54,7 +54,7 @@ def test_two_servers_receiving_the_same_alert_at_once_give_one_outcome(
         expected = "suppressed" if n % 2 else "forwarded"
         assert sorted(pair) == sorted(["duplicate", expected]), (n, pair)
     with open_store(database, "read") as store:
-        counts = store.reads.counts()
+        counts = store.counts()
     assert (counts["ad1_suppressed"], counts["ad1_forwarded"], counts["ad1_duplicates"]) == (
         60,
         60,
@@ -102,7 +102,7 @@ def test_graceful_shutdown_answers_the_requests_in_flight(database: str, token_f
     assert answer.status_code == 200
     assert answer.json()["counts"] == {"forwarded": 20_000}
     with open_store(database, "read") as store:
-        assert store.reads.counts()["ad1_forwarded"] == 20_000
+        assert store.counts()["ad1_forwarded"] == 20_000
 
 
 def passes_of(url: str, admin: str, metric: str = "poagate_release_passes_total") -> float:
@@ -132,7 +132,7 @@ def test_two_servers_release_a_dark_entry_once(
 
     def released() -> int:
         with open_store(database, "read") as store:
-            return store.reads.counts()["ad1_released"]
+            return store.counts()["ad1_released"]
 
     # The passes run every 0.1 s here (POAGATE_RELEASE_POLL_SECONDS; the default is 5 s).
     deadline = time.monotonic() + 4

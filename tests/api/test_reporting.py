@@ -8,8 +8,8 @@ import io
 from typing import Any
 
 from poagate.service.export import csv_chunks
+from poagate.store.alerts.listings import OutcomeFilter
 from poagate.store.database import open_store
-from poagate.store.reads import OutcomeFilter
 from tests.api_harness import Api, activation, ad1, chf_of, esme_of
 
 

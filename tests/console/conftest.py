@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from poagate.store.access import AuditEntry
 from poagate.store.database import open_store
-from poagate.store.records import AuditEntry
 from tests.api_harness import Api, Clock, activation, ad1, chf_of, decide, esme_of, make_api
 from tests.stores import harness_database  # noqa: F401 - this folder's `database`
 

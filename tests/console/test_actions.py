@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from poagate.store.database import open_store
-from poagate.store.records import OutboundMessage
+from poagate.store.outbox import OutboundMessage
 from tests.api_harness import chf_of, esme_of
 from tests.console.conftest import SUPPRESSED, Console, alert_ids, csrf_of
 from tests.helpers import USER
@@ -117,7 +117,7 @@ def test_end_a_window(console: Console) -> None:
     assert answer.status_code == 200, answer.text
     assert "Window ended" in answer.text
     with console.store() as store:
-        window = store.controls.window(request_id)
+        window = store.activations.window(request_id)
     assert window is not None
     assert window.activation.ended_at == console.api.clock()
     assert window.ended_by == actor_of(console, browser)
@@ -221,7 +221,7 @@ def test_a_form_without_the_sessions_csrf_token_is_refused_and_does_nothing(
     assert (console.audit(), released(console)) == before
     with console.store() as store:
         assert store.reference.config().suppression_enabled is True
-        assert store.controls.window(f"{USER}:{esme_of('12')}:1").activation.ended_at is None  # type: ignore[union-attr]
+        assert store.activations.window(f"{USER}:{esme_of('12')}:1").activation.ended_at is None  # type: ignore[union-attr]
         assert [d.status for d in store.outbox.listing("dead", 0, 10)] == ["dead"]
     assert browser.get("/ui/").status_code == 200  # still signed in
     # With the token, the same form does its act.

@@ -134,6 +134,6 @@ def send_until_decided(
 def outcomes_in_store(database: str) -> tuple[Counter[str], int]:
     """How many outcomes each alert_id has in the store, and the duplicates recorded."""
     with open_store(database, "read") as store:
-        ids = Counter(o.alert_id for o in store.reads.ad1_outcomes())
-        duplicates = store.reads.counts()["ad1_duplicates"]
+        ids = Counter(o.alert_id for o in store.listings.ad1_outcomes())
+        duplicates = store.counts()["ad1_duplicates"]
     return ids, duplicates

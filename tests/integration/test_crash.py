@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from poagate.formats.inventory import write_inventory
+from poagate.formats.reference.inventory import write_inventory
 from poagate.service.replay import ReplayRequest, replay
 from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.sim.traffic import TrafficSpec, generate_traffic

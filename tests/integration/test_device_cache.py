@@ -6,9 +6,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from poagate.domain.reference import Device
-from poagate.formats.inventory import write_inventory
-from poagate.service.device_cache import DeviceCache
-from poagate.service.reference_loads import load_inventory
+from poagate.formats.reference.inventory import write_inventory
+from poagate.service.reference.device_cache import DeviceCache
+from poagate.service.reference.loads import load_inventory
 from poagate.store.database import open_store
 from poagate.store.store import Store
 from tests.helpers import CHF, CHF_2, ESME, ESME_2, esme, hub, mpan, ts

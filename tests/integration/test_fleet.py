@@ -11,17 +11,17 @@ from typing import Any
 import pytest
 
 from poagate.domain.reference import Device, DeviceType, Inventory
-from poagate.formats import lines
-from poagate.formats.inventory import write_inventory
-from poagate.formats.inventory_columns import read_inventory
-from poagate.service import reference_loads
-from poagate.service.reference_loads import apply_changes, load_inventory
+from poagate.formats.reference import lines
+from poagate.formats.reference.inventory import write_inventory
+from poagate.formats.reference.inventory_columns import read_inventory
+from poagate.service.reference import loads as reference_loads
+from poagate.service.reference.loads import apply_changes, load_inventory
 from poagate.sim.fleet import FleetSpec, generate_fleet
-from poagate.store import fleet as fleet_module
-from poagate.store import fleet_blocks
 from poagate.store.database import open_store
-from poagate.store.fleet import FleetStore, LoadSuperseded
-from poagate.store.fleet_blocks import block_ids
+from poagate.store.reference import fleet as fleet_module
+from poagate.store.reference import fleet_blocks
+from poagate.store.reference.fleet import FleetStore, LoadSuperseded
+from poagate.store.reference.fleet_blocks import block_ids
 from poagate.store.store import Store
 from tests.helpers import CHF, CHF_2, ESME, ESME_2, INVENTORY_HEADER, esme, hub, mpan, ts
 
@@ -98,7 +98,7 @@ def test_bad_rows_are_rejected_with_line_numbers_and_the_rest_loads(
         version = load_inventory(store, path, NOW).version
         assert (version.rows_read, version.rows_accepted, version.rows_rejected) == (4, 2, 2)
         stored = [
-            (r.line, r.error[:24]) for kind, r in store.reads.rejected() if kind == "inventory"
+            (r.line, r.error[:24]) for kind, r in store.inputs.rejected() if kind == "inventory"
         ]
         assert stored == [(3, "MPAN '1234567890125' fai"), (5, "row has 8 fields; the he")]
         found = store.fleet.lookup([ESME, ESME_2, ESME_3], [CHF_2])
@@ -196,12 +196,12 @@ def test_a_load_cut_short_resumes_where_it_stopped(database: str, tmp_path: Path
         resumed = load_inventory(store, path, NOW)
         assert resumed.resumed
         assert resumed.version.id == done.id
-        rejected = [r for kind, r in store.reads.rejected() if kind == "inventory"]
+        rejected = [r for kind, r in store.inputs.rejected() if kind == "inventory"]
         with open_store(f"sqlite:///{tmp_path / 'whole.db'}", "service") as whole:
             uninterrupted = load_inventory(whole, path, NOW).version
             for name in ("sha256", "rows_read", "rows_accepted", "rows_rejected", "device_count"):
                 assert getattr(resumed.version, name) == getattr(uninterrupted, name), name
-            expected = [r for kind, r in whole.reads.rejected() if kind == "inventory"]
+            expected = [r for kind, r in whole.inputs.rejected() if kind == "inventory"]
         assert [(r.line, r.error) for r in rejected] == [(r.line, r.error) for r in expected]
         with path.open() as f:
             assert_answers_as(store, Inventory(read_inventory(f, "x").devices), devices)

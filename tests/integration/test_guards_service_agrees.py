@@ -28,7 +28,7 @@ from poagate.domain.outcomes import SuppressionEntry
 from poagate.formats.errors import InputError
 from poagate.service.ingest import Ingestor, Item
 from poagate.service.inputs import merged, scan
-from poagate.service.reference_loads import load_guid_list, load_inventory
+from poagate.service.reference.loads import load_guid_list, load_inventory
 from poagate.service.releases import arm_release_if_dark, release_dark
 from poagate.service.verifications import arm_verification, verify
 from poagate.sim.scenarios import GuardSetting, Month, prepare, run, scenarios
@@ -50,7 +50,7 @@ def outcomes(store: Store) -> dict[str, tuple[bool, str, str | None]]:
             o.rule if type(o) is SuppressionEntry else o.reason,
             o.release_reason if type(o) is SuppressionEntry else None,
         )
-        for o in store.reads.ad1_outcomes()
+        for o in store.listings.ad1_outcomes()
     }
 
 

@@ -50,15 +50,15 @@ def test_revision_0004_goes_up_over_decisions_and_down_again(database: str) -> N
         assert {"released_by", "release_note"} <= columns(engine, "ad1_outcomes")
         now = ts("2026-03-01T10:05:00Z")
         with open_store(database, "service") as store:
-            (listed,) = store.controls.windows_page(open_at=now)
+            (listed,) = store.activations.windows_page(open_at=now)
             assert (listed.activation.request_id, listed.activation.ended_at) == (REQUEST_ID, None)
-            store.controls.end_window(REQUEST_ID, now, "test", "a note")
-            assert store.controls.windows_page(open_at=now) == []
+            store.activations.end_window(REQUEST_ID, now, "test", "a note")
+            assert store.activations.windows_page(open_at=now) == []
         command.downgrade(config, "0003")
         assert "ended_at" not in columns(engine, "activations")
         command.upgrade(config, "head")
         with open_store(database, "read") as store:
-            again = store.controls.window(REQUEST_ID)
+            again = store.activations.window(REQUEST_ID)
             assert again is not None
             assert again.activation.ended_at is None  # going down dropped what 0004 added
     finally:

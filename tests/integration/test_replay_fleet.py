@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from poagate.service.reference_loads import load_inventory
+from poagate.service.reference.loads import load_inventory
 from poagate.service.replay import ReplayRequest, replay
 from poagate.store.database import open_store
 from tests.helpers import CHF, CHF_2, ESME_2
@@ -99,5 +99,5 @@ def test_a_replay_decides_against_the_inventory_its_store_holds(
         request.inventory = scenario.inventory  # the same file: not loaded again
         request.out = tmp_path / "again"
         assert replay(store, request).summary["run"]["inventory"]["loaded_now"] is False
-        assert [o.alert_id for o in store.reads.ad1_outcomes()] == ["A1", "A2", "A3"]
-        assert {o.chf_id for o in store.reads.ad1_outcomes()} == {CHF, CHF_2}
+        assert [o.alert_id for o in store.listings.ad1_outcomes()] == ["A1", "A2", "A3"]
+        assert {o.chf_id for o in store.listings.ad1_outcomes()} == {CHF, CHF_2}

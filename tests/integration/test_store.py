@@ -52,7 +52,7 @@ def test_the_database_refuses_a_second_outcome_for_an_alert_id(database: str) ->
         with pytest.raises((sqlite3.IntegrityError, psycopg.errors.UniqueViolation)):
             store.decisions.commit(Batch(ad1_outcomes=[forwarded("A2"), forwarded("A1")]))
         # The failed batch left nothing behind: A2 is not there either.
-        assert [o.alert_id for o in store.reads.ad1_outcomes()] == ["A1"]
+        assert [o.alert_id for o in store.listings.ad1_outcomes()] == ["A1"]
 
 
 def test_outcomes_read_back_in_decision_order_with_exact_times(database: str) -> None:
@@ -61,7 +61,7 @@ def test_outcomes_read_back_in_decision_order_with_exact_times(database: str) ->
         store.decisions.commit(Batch(ad1_outcomes=alerts[:2]))
         store.decisions.commit(Batch(ad1_outcomes=alerts[2:]))
     with open_store(database, "read") as store:
-        assert list(store.reads.ad1_outcomes()) == alerts
+        assert list(store.listings.ad1_outcomes()) == alerts
 
 
 def test_every_table_round_trips_on_each_backend(database: str) -> None:
@@ -85,16 +85,16 @@ def test_every_table_round_trips_on_each_backend(database: str) -> None:
     batch.add_rejected(Rejection("file", None, "bad", "raw"))
     with open_store(database, "service") as store:
         store.decisions.commit(batch)
-        records = list(store.decisions.activation_records())
+        records = list(store.activations.records())
         assert records == [applied.records[0], ineligible.records[0]]
-        counts = store.reads.counts()
+        counts = store.counts()
         assert (
             counts["ad1_duplicates"],
             counts["activation_outcomes"],
             counts["device_messages"],
             counts["messages_ignored"],
         ) == (1, 1, 1, 1)
-        assert [r.line for _, r in store.reads.rejected()] == [None]
+        assert [r.line for _, r in store.inputs.rejected()] == [None]
 
 
 def test_readonly_open_of_a_missing_or_foreign_file_says_so(tmp_path: Path) -> None:
@@ -111,7 +111,7 @@ def test_readers_do_not_wait_for_the_writer(tmp_path: Path) -> None:
     with SqliteStore(tmp_path / "db") as store:
         store.decisions.commit(Batch(ad1_outcomes=[forwarded("A1")]))
         with SqliteStore(tmp_path / "db", readonly=True) as reader:
-            assert reader.reads.counts()["ad1_forwarded"] == 1
+            assert reader.counts()["ad1_forwarded"] == 1
 
 
 def test_lock_is_released_on_close(tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_revision_0003_places_earlier_outcomes_in_the_feed(tmp_path: Path) -> No
                  None if released_at is None else "no_sign_of_life"),
             )  # fmt: skip
     with SqliteStore(path) as store:
-        feed = [(o.alert_id, o.reason) for o in store.reads.feed_page(None)]
+        feed = [(o.alert_id, o.reason) for o in store.listings.feed_page(None)]
         assert feed == [
             ("F1", "r"),
             ("F2", "r"),
@@ -156,7 +156,7 @@ def test_revision_0003_places_earlier_outcomes_in_the_feed(tmp_path: Path) -> No
             ("R-LATE", "no_sign_of_life"),
         ]
         store.decisions.commit(Batch(ad1_outcomes=[forwarded("F3")]))
-        assert [o.alert_id for o in store.reads.feed_page(None, "R-LATE")] == ["F3"]
+        assert [o.alert_id for o in store.listings.feed_page(None, "R-LATE")] == ["F3"]
     with sqlite3.connect(path) as conn:
         places = dict(conn.execute("SELECT alert_id, feed_seq FROM ad1_outcomes"))
     assert places == {"F1": 1, "R-LATE": 7, "S1": None, "R-EARLY": 6, "F2": 5, "F3": 8}
@@ -177,4 +177,4 @@ def test_revision_0003_goes_down_and_up_again(tmp_path: Path) -> None:
     command.upgrade(config, "head")
     with SqliteStore(path) as store:
         store.decisions.commit(Batch(ad1_outcomes=[forwarded("F1")]))
-        assert [o.alert_id for o in store.reads.feed_page(None)] == ["F1"]
+        assert [o.alert_id for o in store.listings.feed_page(None)] == ["F1"]

@@ -31,9 +31,9 @@ SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[Healt
 
 def store_contents(store: Store) -> dict[str, Any]:
     return {
-        "outcomes": list(store.reads.ad1_outcomes()),
-        "activations": list(store.decisions.activation_records()),
-        "counts": store.reads.counts(),
+        "outcomes": list(store.listings.ad1_outcomes()),
+        "activations": list(store.activations.records()),
+        "counts": store.counts(),
     }
 
 
@@ -67,9 +67,9 @@ def fresh_gate(store: Store, config: Config) -> Gate:
         guid_list(ESME, ESME_2),
         config,
     )
-    g.restore(store.decisions.activation_records(), store.decisions.decided_alert_ids())
+    g.restore(store.activations.records(), store.alerts.decided_ids())
     if g.guards.active:
-        g.guards.restore(store.decisions.signs_of_life(), store.reads.ad1_outcomes())
+        g.guards.restore(store.signs.all(), store.listings.ad1_outcomes())
     return g
 
 

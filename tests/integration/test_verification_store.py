@@ -13,7 +13,7 @@ from pathlib import Path
 from poagate.domain.events import Activation, Ad1Alert
 from poagate.domain.outcomes import SuppressionEntry
 from poagate.service.ingest import Ingestor, Item
-from poagate.service.reference_loads import load_guid_list, load_inventory
+from poagate.service.reference.loads import load_guid_list, load_inventory
 from poagate.service.verifications import arm_verification, verify
 from poagate.store.batch import Batch
 from poagate.store.database import open_store
@@ -93,8 +93,8 @@ def test_servers_running_the_pass_at_once_ask_once_and_release_once(
             store.close()
     with open_store(database, "read") as store:
         requests = [(r.alert_id, r.attempt, r.outcome.value) for r in store.verifications.all()]
-        outcomes = list(store.reads.ad1_outcomes())
-        feed = list(store.reads.feed_page(None))
+        outcomes = list(store.listings.ad1_outcomes())
+        feed = list(store.listings.feed_page(None))
     assert sorted(requests) == sorted(
         [(f"A{n}", 1, "expired") for n in range(5)] + [(f"A{n}", 2, "no_answer") for n in range(5)]
     )

@@ -8,9 +8,9 @@ import pytest
 
 from poagate.domain.reference import DeviceType, SmetsVersion
 from poagate.formats.errors import InputError
-from poagate.formats.guid_list import content_sha256, read_guid_list
-from poagate.formats.inventory import normalise_postcode, postcode_sector
-from poagate.formats.inventory_columns import read_inventory
+from poagate.formats.reference.guid_list import content_sha256, read_guid_list
+from poagate.formats.reference.inventory import normalise_postcode, postcode_sector
+from poagate.formats.reference.inventory_columns import read_inventory
 from tests.helpers import CHF, CHF_2, ESME, ESME_2, mpan
 
 HEADER = (

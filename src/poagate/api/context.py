@@ -100,7 +100,7 @@ class AppContext:
     """One server process's shared parts, reached through ``request.app.state.context``."""
 
     options: ServerOptions
-    ingestor: Ingestor
+    ingestor: Ingestor[Store]
     reads: ReadPool
     tokens: TokenCache
     # How many background passes this process has completed (tests wait on these).

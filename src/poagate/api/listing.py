@@ -28,7 +28,8 @@ from poagate.formats.jsonl import request_id as canonical_request_id
 from poagate.formats.limits import MAX_ALERT_ID_LENGTH
 from poagate.formats.timestamps import parse_timestamp
 from poagate.service.export import csv_chunks
-from poagate.store.reads import NotVisible, OutcomeFilter
+from poagate.store import NotVisible
+from poagate.store.alerts.listings import OutcomeFilter
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page (1 to 1000).")]
 CursorParam = Annotated[
@@ -135,7 +136,7 @@ def download(request: Request, which: OutcomeFilter, after_alert_id: str | None)
     if after_alert_id is not None:
         # A cursor the caller may not use is refused before the answer starts.
         with pool.borrow() as store, cursor_checked():
-            store.reads.outcomes_page(which, after_alert_id, 1)
+            store.listings.outcomes_page(which, after_alert_id, 1)
     return StreamingResponse(
         csv_chunks(pool.borrow, which, after_alert_id),
         media_type="text/csv; charset=utf-8",

@@ -27,7 +27,7 @@ from poagate.formats.jsonl import request_id as canonical_request_id
 from poagate.service import controls
 from poagate.service.acts import NOTE_LIMIT, checked_note
 from poagate.service.explain import Explanation, explain
-from poagate.store.controls import WindowNotEndable
+from poagate.store.activations import WindowNotEndable
 from poagate.store.store import Store
 
 router = APIRouter(tags=["incident controls"])
@@ -91,7 +91,7 @@ def windows(
     now = context.options.clock()
     with context.reads.borrow() as store:
         try:
-            found = store.controls.windows_page(
+            found = store.activations.windows_page(
                 open_at=now if open else None,
                 chf_id=hub,
                 network_operators=scope_of(principal, network_operator),

@@ -127,7 +127,7 @@ def suppression_log(
             )
         return download(request, which, start)
     with context_of(request).reads.borrow() as store, cursor_checked():
-        found = store.reads.outcomes_page(which, start, limit + 1)
+        found = store.listings.outcomes_page(which, start, limit + 1)
     items = [(outcome.alert_id, outcome) for outcome in found]
     return page(request, items, limit, SUPPRESSION_FIELDS, _suppression, format)
 
@@ -181,7 +181,7 @@ def feed(
     in [since, until)."""
     start = after(cursor)
     with context_of(request).reads.borrow() as store, cursor_checked():
-        found = store.reads.feed_page(scope, start, limit + 1, since, until)
+        found = store.listings.feed_page(scope, start, limit + 1, since, until)
     items = [(outcome.alert_id, outcome) for outcome in found]
     return page(request, items, limit, FORWARDED_FIELDS, _forwarded, fmt)
 
@@ -224,7 +224,7 @@ def activations(
         raise Problem(422, "Invalid request", str(exc)) from None
     start = after(cursor)
     with context_of(request).reads.borrow() as store, cursor_checked():
-        rows = store.reads.activations_page(
+        rows = store.activations.page(
             device_id=device, status=status, after_request_id=start, limit=limit + 1
         )
     more = len(rows) > limit
@@ -260,11 +260,11 @@ def summary(
     scope = scope_of(principal, network_operator)
     with context_of(request).reads.borrow() as store:
         if scope is None and since is None and until is None and bucket is None:
-            by_operator = store.reads.counts_by_network_operator(None)
+            by_operator = store.listings.counts_by_network_operator(None)
             return Json(
                 {
-                    **store.reads.counts(),
-                    "ad1_unrouted": store.reads.unrouted_count(),
+                    **store.counts(),
+                    "ad1_unrouted": store.listings.unrouted_count(),
                     "by_network_operator": _by_operator(by_operator),
                     "deliveries": store.outbox.counts(),
                 }

@@ -36,15 +36,14 @@ from poagate.api.schemas import (
 from poagate.api.tokens import Principal
 from poagate.formats.errors import InputError, Rejection
 from poagate.formats.records import rejection_fields
-from poagate.service.reference_loads import (
+from poagate.service.reference.loads import (
     LoadResult,
     apply_changes,
     load_guid_list,
     load_inventory,
 )
 from poagate.store.database import open_store
-from poagate.store.fleet import LoadSuperseded
-from poagate.store.records import InventoryLoad
+from poagate.store.reference.fleet import InventoryLoad, LoadSuperseded
 from poagate.store.store import Store
 
 router = APIRouter(tags=["reference data"])

@@ -95,7 +95,7 @@ def window_list(
         fail(str(exc))
     moment = now()
     with store_errors(), open_store(database, "read") as store:
-        found = store.controls.windows_page(
+        found = store.activations.windows_page(
             open_at=None if all_windows else moment,
             chf_id=hub,
             network_operators=None if scope is None else frozenset(scope),
@@ -141,7 +141,7 @@ def window_end(
     from poagate.formats.errors import InputError
     from poagate.formats.jsonl import request_id as canonical
     from poagate.service.controls import end_window
-    from poagate.store.controls import WindowNotEndable
+    from poagate.store.activations import WindowNotEndable
     from poagate.store.database import open_store
 
     try:

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from poagate.cli.shared import out, progress_bars, store_errors
 from poagate.formats.errors import InputError
-from poagate.sim.seed import SITE_VISIT_GBP
+from poagate.sim.measures import SITE_VISIT_GBP
 
 
 def demo(

@@ -32,7 +32,7 @@ FileArgument = Annotated[Path, typer.Argument(help="The file (CSV).")]
 
 def _with_store(database: str | None, work: Callable[[Store], _T]) -> _T:
     from poagate.store.database import open_store
-    from poagate.store.fleet import LoadSuperseded
+    from poagate.store.reference.fleet import LoadSuperseded
 
     try:
         with store_errors(LoadSuperseded), open_store(database, "service") as store:
@@ -60,7 +60,7 @@ def inventory_load(
     ] = False,
 ) -> None:
     """Replace the inventory in force with FILE's rows: a new version, switched in at once."""
-    from poagate.service.reference_loads import load_inventory
+    from poagate.service.reference.loads import load_inventory
 
     readable_file(file, "inventory")
     started = time.perf_counter()
@@ -88,7 +88,7 @@ def inventory_load(
 @inventory_app.command("apply")
 def inventory_apply(file: FileArgument, database: DatabaseOption = None) -> None:
     """Apply a change file: a first column `change` (upsert or remove), then the inventory's."""
-    from poagate.service.reference_loads import apply_changes
+    from poagate.service.reference.loads import apply_changes
 
     readable_file(file, "change file")
     started = time.perf_counter()
@@ -133,7 +133,7 @@ def inventory_versions(database: DatabaseOption = None) -> None:
 @guid_list_app.command("load")
 def guid_list_load(file: FileArgument, database: DatabaseOption = None) -> None:
     """Load a GUID list: a new version unless its content is the version in force."""
-    from poagate.service.reference_loads import load_guid_list
+    from poagate.service.reference.loads import load_guid_list
 
     readable_file(file, "GUID list")
     loaded = _with_store(

@@ -23,7 +23,7 @@ from poagate.cli.shared import (
     store_errors,
 )
 from poagate.formats.errors import InputError
-from poagate.sim.seed import AD1_PER_MONTH, ONE_OFF_GBP, SITE_VISIT_GBP, SUPPORT_PER_MONTH_GBP
+from poagate.sim.measures import AD1_PER_MONTH, ONE_OFF_GBP, SITE_VISIT_GBP, SUPPORT_PER_MONTH_GBP
 
 report_app = typer.Typer(help="Reports for the SEC working group.", no_args_is_help=True)
 

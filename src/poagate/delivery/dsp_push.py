@@ -26,14 +26,14 @@ from poagate.domain.verification import VerificationRequest
 from poagate.formats.records import verification_fields
 from poagate.formats.settings import Settings
 from poagate.formats.webhook_urls import WebhookUrlError
-from poagate.store.store import Store
+from poagate.store.ports import Pushing
 
 log = logging.getLogger("poagate.delivery.dsp")
 
 PUSH_LIMIT = 500  # requests in one POST at most
 TIMEOUT_SECONDS = 5.0
 
-StoreCall = Callable[[Callable[[Store], Any]], Awaitable[Any]]
+StoreCall = Callable[[Callable[[Pushing], Any]], Awaitable[Any]]
 
 
 def push_body(requests: list[VerificationRequest]) -> bytes:

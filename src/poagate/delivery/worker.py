@@ -51,8 +51,8 @@ from poagate.formats.settings import Settings, Webhook
 from poagate.formats.webhook_urls import WebhookUrlError
 from poagate.store import StoreError
 from poagate.store.database import open_store
+from poagate.store.outbox import Delivery
 from poagate.store.ports import OutboxQueue
-from poagate.store.records import Delivery
 from poagate.store.store import Store
 
 log = logging.getLogger("poagate.delivery")

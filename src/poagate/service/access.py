@@ -21,7 +21,7 @@ from datetime import datetime
 
 from poagate.domain.ids import parse_network_operator
 from poagate.domain.values import value
-from poagate.store.ports import TokensAndAudit
+from poagate.store.ports import TokenIssuing
 
 ROLES = ("admin", "dsp", "dno")
 TOKEN_PREFIX = "pg_"  # noqa: S105 - a prefix, not a secret
@@ -59,7 +59,7 @@ class IssuedToken:
 
 
 def issue_token(
-    store: TokensAndAudit,
+    store: TokenIssuing,
     role: str,
     network_operators: list[str],
     description: str,

@@ -9,9 +9,9 @@ command line and the console.
   any other (``poagate.service.configuration``, the act behind ``PUT /v1/config`` too).
 * **End a window** (``end_window``): it suppresses nothing received from then on.
 * **Release** (``release``): Suppression Log entries not yet released are released exactly as
-  a guard releases them (``releases.record_releases``: ``released_at``, ``release_reason =
-  operator``, a place at the end of the DNO's feed, the held message due for its webhook), and
-  signed with who released them and why.
+  a guard releases them (in a unit of work of the decision path: ``released_at``,
+  ``release_reason = operator``, a place at the end of the DNO's feed, the held message due for
+  its webhook), and signed with who released them and why.
 * **Explain** (``explain``, in ``explain.py``) says why an alert had its outcome.
 
 Writes run on the caller's writer connection (the API's ``Ingestor.call``), so they take their
@@ -32,10 +32,9 @@ from poagate.formats.settings import Settings
 from poagate.formats.timestamps import parse_timestamp
 from poagate.service.acts import checked_note
 from poagate.service.configuration import RESUME, SUSPEND, change_configuration
-from poagate.service.releases import record_releases
-from poagate.store.controls import Window
+from poagate.store.activations import Window
+from poagate.store.alerts.listings import OutcomeFilter
 from poagate.store.ports import ControlPath
-from poagate.store.reads import OutcomeFilter
 
 WINDOW_END = "window.end"
 RELEASE = "release"
@@ -56,7 +55,7 @@ class SuppressionState:
 def suppression_state(store: ControlPath) -> SuppressionState:
     """The switch as it stands: cheap enough for every page of the console."""
     enabled = store.reference.config().suppression_enabled
-    act = store.controls.last_act((SUSPEND, RESUME))
+    act = store.audit.last_act((SUSPEND, RESUME))
     if act is None:
         return SuppressionState(enabled)
     return SuppressionState(enabled, act.at, act.actor, act.detail.get("note"))
@@ -75,11 +74,11 @@ def set_suppression(
 def end_window(
     store: ControlPath, request_id: str, actor: str, at: datetime, note: str | None = None
 ) -> Window:
-    """End the window of ``request_id`` from ``at``; raises ``store.controls.WindowNotEndable``
+    """End the window of ``request_id`` from ``at``; raises ``store.activations.WindowNotEndable``
     (nothing to end) and ``ValueError`` (a bad note)."""
     note = checked_note(note)
     with store.transaction():
-        window = store.controls.end_window(request_id, at, actor, note)
+        window = store.activations.end_window(request_id, at, actor, note)
         record = window.activation
         store.audit.record(
             at,
@@ -230,32 +229,34 @@ def release(
     note = checked_note(note)
     which = request.selection()
     with store.transaction():
-        already = store.reads.count(replace(which, released=True))
+        already = store.listings.count(replace(which, released=True))
         not_in_log: tuple[str, ...] = ()
         if request.alert_ids is not None:
-            in_log = store.reads.count(which)
+            in_log = store.listings.count(which)
             if in_log < len(set(request.alert_ids)):
-                found = {o.alert_id for o in store.reads.ad1_outcomes(which)}
+                found = {o.alert_id for o in store.listings.ad1_outcomes(which)}
                 not_in_log = tuple(sorted(set(request.alert_ids) - found))
         if dry_run:
-            waiting = store.reads.count(replace(which, released=False))
+            waiting = store.listings.count(replace(which, released=False))
             return ReleaseResult(waiting, already, not_in_log, True, at)
-        store.decisions.refresh_sequence()  # other processes may have numbered since
         released = 0
         unreleased = replace(which, released=False)
-        while True:
-            # Released entries leave the selection, so the first page is always the next.
-            chunk = store.reads.outcomes_page(unreleased, None, RELEASE_CHUNK)
-            if not chunk:
-                break
-            entries = [
-                replace(e, released_at=at, release_reason=OPERATOR)
-                for e in chunk
-                if isinstance(e, SuppressionEntry)
-            ]
-            record_releases(store, entries, at)
-            store.controls.sign_releases([e.alert_id for e in entries], actor, note)
-            released += len(entries)
+        with store.deciding() as unit:
+            while True:
+                # Released entries leave the selection once written (``flush``), so the first
+                # page is always the next.
+                chunk = store.listings.outcomes_page(unreleased, None, RELEASE_CHUNK)
+                if not chunk:
+                    break
+                entries = [
+                    replace(e, released_at=at, release_reason=OPERATOR)
+                    for e in chunk
+                    if isinstance(e, SuppressionEntry)
+                ]
+                unit.release(entries, at)
+                unit.flush()
+                store.alerts.sign_releases([e.alert_id for e in entries], actor, note)
+                released += len(entries)
         store.audit.record(
             at,
             actor,

@@ -27,10 +27,10 @@ from poagate.domain.outcomes import (
 from poagate.domain.reference import Config
 from poagate.domain.values import value
 from poagate.domain.verification import VerificationRequest
-from poagate.store.controls import Window
-from poagate.store.guard_reads import EvidencePoint
-from poagate.store.ports import ControlPath
-from poagate.store.records import DeliveryState
+from poagate.store.activations import Window
+from poagate.store.alerts.decided import EvidencePoint
+from poagate.store.outbox import DeliveryState
+from poagate.store.ports import Explaining
 
 NOT_YET_SEEN = "not_yet_seen"  # the activation was first received after the AD1 was decided
 SIGN_SPAN_OFF = timedelta(minutes=60)  # signs of life shown when release-if-dark is off
@@ -130,18 +130,18 @@ class Explanation:
 
 
 def explain(
-    store: ControlPath, alert_id: str, network_operators: frozenset[str] | None
+    store: Explaining, alert_id: str, network_operators: frozenset[str] | None
 ) -> Explanation | None:
     """The explanation of ``alert_id``, or None when it is not decided or not the caller's
     (``network_operators`` None: any) — the two are not told apart."""
-    decided = store.controls.decided(alert_id, network_operators)
+    decided = store.alerts.explained(alert_id, network_operators)
     if decided is None:
         return None
     outcome = decided.outcome
     config = store.reference.config()
     hub = outcome.chf_id
     inventory = store.fleet.lookup([hub], [hub], esmes=True)
-    windows = tuple(_considered(w, outcome, config) for w in store.controls.windows_of_hub(hub))
+    windows = tuple(_considered(w, outcome, config) for w in store.activations.windows_of_hub(hub))
     if type(outcome) is SuppressionEntry:
         routing = Routing(outcome.network_operator, outcome.esme_id, outcome.mpan, "activation")
         suppressed, reason = True, outcome.rule
@@ -229,7 +229,7 @@ def _considered(
 
 
 def _signs(
-    store: ControlPath, outcome: SuppressionEntry | ForwardedAlert, config: Config
+    store: Explaining, outcome: SuppressionEntry | ForwardedAlert, config: Config
 ) -> SignsOfLife:
     minutes = config.release_after_minutes
     span = SIGN_SPAN_OFF if minutes is None else timedelta(minutes=minutes)
@@ -237,7 +237,7 @@ def _signs(
     signs = tuple(
         sorted(
             at
-            for _, at in store.guards.hub_signs(
+            for _, at in store.signs.of_hubs(
                 [outcome.chf_id], store.fleet.members([outcome.chf_id]), outcome.event_at, until
             )
         )
@@ -247,7 +247,7 @@ def _signs(
 
 
 def _area(
-    store: ControlPath,
+    store: Explaining,
     outcome: SuppressionEntry | ForwardedAlert,
     config: Config,
     sector: str | None,
@@ -257,7 +257,7 @@ def _area(
     found: list[EvidenceAlert] = []
     if sector is not None:
         point = EvidencePoint(sector, outcome.chf_id, outcome.event_at)
-        for _, other in store.guards.area_evidence([point], span, EVIDENCE_SHOWN):
+        for _, other in store.alerts.area_evidence([point], span, EVIDENCE_SHOWN):
             if network_operators is None or other.network_operator in network_operators:
                 found.append(
                     EvidenceAlert(

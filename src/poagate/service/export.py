@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import IO
 
 from poagate.formats.records import SUPPRESSION_FIELDS, json_line, write_csv, write_rows_csv
-from poagate.store.ports import Readers
-from poagate.store.reads import OutcomeFilter
+from poagate.store.alerts.listings import OutcomeFilter
+from poagate.store.ports import LogReaders
 
 
 def export_suppression_log(
-    store: Readers,
+    store: LogReaders,
     network_operator: str,
     fmt: str,
     stream: IO[str],
@@ -23,7 +23,7 @@ def export_suppression_log(
     until: datetime | None = None,
 ) -> int:
     """Write the operator's entries (AD1 received in [since, until)) as CSV or JSON Lines."""
-    entries = store.reads.ad1_outcomes(
+    entries = store.listings.ad1_outcomes(
         OutcomeFilter(
             suppressed=True,
             network_operators=frozenset({network_operator}),
@@ -44,7 +44,7 @@ EXPORT_CHUNK = 5_000  # entries read per short read while a download streams
 
 
 def csv_chunks(
-    borrow: Callable[[], AbstractContextManager[Readers]],
+    borrow: Callable[[], AbstractContextManager[LogReaders]],
     which: OutcomeFilter,
     after_alert_id: str | None = None,
     columns: tuple[str, ...] = SUPPRESSION_FIELDS,
@@ -62,7 +62,7 @@ def csv_chunks(
     last = after_alert_id
     while True:
         with borrow() as store:
-            page = store.reads.outcomes_page(which, last, chunk)
+            page = store.listings.outcomes_page(which, last, chunk)
         if not page:
             return
         stream = io.StringIO()

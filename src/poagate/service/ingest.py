@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from poagate.domain.events import Activation, Ad1Alert, Event, Ignored
 from poagate.domain.gate import Gate
@@ -37,18 +37,17 @@ from poagate.domain.outcomes import ForwardedAlert, Outcome, SuppressionEntry
 from poagate.domain.reference import Config
 from poagate.formats.errors import Rejection, truncate_raw
 from poagate.formats.settings import Settings
-from poagate.service.device_cache import DeviceCache
-from poagate.service.releases import deciding_config, holds, record_releases, restore_area
+from poagate.service.reference.device_cache import DeviceCache
+from poagate.service.releases import deciding_config, holds, restore_area
 from poagate.store import StoreUnavailableError
-from poagate.store.batch import Batch
-from poagate.store.ports import DecisionPath
-from poagate.store.records import OutboundMessage
-from poagate.store.store import Store
+from poagate.store.outbox import OutboundMessage
+from poagate.store.ports import DecisionPath, DecisionStore, GroupUnit
 
 log = logging.getLogger("poagate.ingest")
 
 GROUP_LIMIT = 2_000  # items decided in one transaction at most
 _T = TypeVar("_T")
+S = TypeVar("S", bound=DecisionStore)  # the store a process decides on (the API's: ``Store``)
 
 
 @dataclass(slots=True)
@@ -89,20 +88,20 @@ _STOP = _Stop()
 
 
 @dataclass(slots=True)
-class Job:
+class Job(Generic[S]):
     """Other work for the writer connection (an admin change), run in turn with the groups."""
 
-    work: Callable[[Store], Any]
+    work: Callable[[S], Any]
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
 
 
-class Ingestor:
+class Ingestor(Generic[S]):
     """Group-commits submitted requests (see the module docstring)."""
 
     def __init__(
         self,
-        open_store: Callable[[], Store],
+        open_store: Callable[[], S],
         clock: Callable[[], datetime],
         webhooks: Callable[[Settings], frozenset[str]] | None = None,
         observe: Callable[[list[ItemResult], float], None] | None = None,
@@ -113,9 +112,9 @@ class Ingestor:
         self._webhooks = webhooks or (lambda settings: frozenset())
         self._observe = observe
         self._on_release = on_release
-        self._queue: queue.Queue[Request | Job | _Stop] = queue.Queue()
+        self._queue: queue.Queue[Request | Job[S] | _Stop] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self._store: Store | None = None
+        self._store: S | None = None
         self._devices = DeviceCache()
 
     def start(self) -> None:
@@ -141,7 +140,7 @@ class Ingestor:
         assert request.future is not None
         return await request.future
 
-    async def call(self, work: Callable[[Store], _T]) -> _T:
+    async def call(self, work: Callable[[S], _T]) -> _T:
         """Run ``work(store)`` on the writer connection, in turn with the decisions."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_T] = loop.create_future()
@@ -162,7 +161,7 @@ class Ingestor:
     def _run(self) -> None:
         store = self._store
         assert store is not None
-        waiting: Request | Job | _Stop | None = None
+        waiting: Request | Job[S] | _Stop | None = None
         while True:
             first = waiting if waiting is not None else self._queue.get()
             waiting = None
@@ -195,7 +194,7 @@ class Ingestor:
             elif isinstance(leftover, Job):
                 self._run_job(store, leftover)
 
-    def _run_group(self, store: Store, group: list[Request]) -> None:
+    def _run_group(self, store: S, group: list[Request]) -> None:
         try:
             answers = self._decide(store, group)
         except StoreUnavailableError as exc:
@@ -215,7 +214,7 @@ class Ingestor:
         for request, answer in zip(group, answers, strict=True):
             _resolve(request, answer)
 
-    def _decide_isolated(self, store: Store, request: Request) -> list[ItemResult]:
+    def _decide_isolated(self, store: S, request: Request) -> list[ItemResult]:
         """A request of a group that failed: its items one transaction each, so that one item
         that cannot be decided is kept as rejected and the others are decided as ever."""
         results: list[ItemResult] = []
@@ -235,7 +234,7 @@ class Ingestor:
         return results
 
     @staticmethod
-    def _run_job(store: Store, job: Job) -> None:
+    def _run_job(store: S, job: Job[S]) -> None:
         try:
             result: Any = job.work(store)
         except Exception as exc:
@@ -246,14 +245,12 @@ class Ingestor:
 
     def _decide(self, store: DecisionPath, group: Sequence[Request]) -> list[list[ItemResult]]:
         started = time.perf_counter()
-        with store.transaction():
-            store.decisions.refresh_sequence()
-            settings = store.reference.settings()  # one read: the gate's config and the webhooks
+        with store.deciding() as unit:
+            settings = unit.settings()  # one read: the gate's config and the webhooks
             config = settings.gate_config()
             events = [item.event for request in group for item in request.items if item.event]
-            state = self._group_state(store, config, events)
+            state = self._group_state(unit, config, events)
             pushed = self._webhooks(settings)
-            batch = Batch()
             outbound: list[OutboundMessage] = []
             # One decision time for the group: its items are decided in one transaction.
             now = self._clock()
@@ -261,16 +258,17 @@ class Ingestor:
             for request in group:
                 results.append(
                     [
-                        self._decide_item(state.gate, batch, request.source, item, now)
+                        self._decide_item(state.gate, unit, request.source, item, now)
                         for item in request.items
                     ]
                 )
                 outbound += _outbound(request.items, results[-1], pushed, holds(config))
-            store.decisions.commit(batch, state.sector_of)
-            store.outbox.enqueue(outbound, now)
+            if state.sector_of is not None:
+                unit.store_sectors(state.sector_of)
+            unit.enqueue(outbound, now)
             # spec §9 area-outage: entries released by AD1s this group forwarded.
             released = state.gate.releases_due(now)
-            record_releases(store, released, now)
+            unit.release(released, now)
         if released and self._on_release is not None:
             self._on_release(released)
         if self._observe is not None:
@@ -278,7 +276,7 @@ class Ingestor:
         return results
 
     def _group_state(
-        self, store: DecisionPath, config: Config, events: list[Event | Ignored]
+        self, unit: GroupUnit, config: Config, events: list[Event | Ignored]
     ) -> GroupState:
         """A gate restored with just what the group's events can read or change (see the
         module docstring), and the sector lookup when area-outage is on."""
@@ -290,14 +288,14 @@ class Ingestor:
         # With area-outage on, the hubs themselves too, and the ESMEs they route to: their
         # postcodes give the sectors.
         wanted = sorted({*targets, *chf_ids}) if area else targets
-        fleet = self._devices.lookup(store.fleet, wanted, chf_ids, esmes=area)
+        fleet = self._devices.lookup(unit.fleet, wanted, chf_ids, esmes=area)
         devices = [d for d in fleet.devices.values() if d is not None]
         # The hubs of the targets: an AD1 later in the group may fall in a window they open.
         hubs = sorted({d.chf_id for d in devices if d.chf_id is not None} | set(chf_ids))
-        gate = Gate(fleet, store.reference.guid_list_for(targets), deciding_config(config))
+        gate = Gate(fleet, unit.guid_list_for(targets), deciding_config(config))
         gate.restore(
-            store.decisions.activations_for(request_ids, hubs, targets),
-            store.decisions.decided_among(sorted({e.alert_id for e in alerts})),
+            unit.activations_for(request_ids, hubs, targets),
+            unit.decided_among(sorted({e.alert_id for e in alerts})),
         )
         if not area:
             return GroupState(gate, None)
@@ -308,7 +306,7 @@ class Ingestor:
         opened = {d.chf_id for d in devices if d.device_id in asked}
         times = [(a.chf_id, a.outage_at) for a in alerts]
         restore_area(
-            store,
+            unit,
             gate.guards,
             [
                 (sector_of(chf), chf, at)
@@ -321,18 +319,18 @@ class Ingestor:
 
     @staticmethod
     def _decide_item(
-        gate: Gate, batch: Batch, source: str, item: Item, now: datetime
+        gate: Gate, unit: GroupUnit, source: str, item: Item, now: datetime
     ) -> ItemResult:
         event = item.event
         if event is None:
             error = item.error or "unreadable"
-            batch.add_rejected(Rejection(source, item.position, error, truncate_raw(item.raw)))
+            unit.add_rejected(Rejection(source, item.position, error, truncate_raw(item.raw)))
             return ItemResult(item.position, None, error)
         if isinstance(event, Ignored):
-            batch.add_ignored(event, source, item.position)
+            unit.add_ignored(event, source, item.position)
             return ItemResult(item.position, event)
         outcome = gate.apply(event, now)
-        batch.add(outcome, source, item.position)
+        unit.add(outcome, source, item.position)
         return ItemResult(item.position, outcome)
 
 

@@ -18,7 +18,8 @@ is everything decided before):
   pass follows that too. How far it has looked is kept in ``meta``
   (``WATERMARK``, a ``seq``), so each pass reads only entries not yet settled.
 
-A released entry takes the next place in its DNO's forwarded feed (``feed_seq``), and its
+Each runs in one unit of work (``DecisionPath.deciding``), which writes its releases when it
+ends. A released entry takes the next place in its DNO's forwarded feed (``feed_seq``), and its
 original message, held in the outbox since it was suppressed (status ``held``), becomes due
 for its DNO's webhook.
 """
@@ -32,9 +33,8 @@ from datetime import datetime, timedelta
 from poagate.domain.guards import Guards
 from poagate.domain.outcomes import NO_SIGN_OF_LIFE, SuppressionEntry
 from poagate.domain.reference import Config, Inventory
-from poagate.store.batch import Batch
-from poagate.store.guard_reads import EvidencePoint
-from poagate.store.ports import DecisionPath
+from poagate.store.alerts.decided import EvidencePoint
+from poagate.store.ports import AreaReads, DecisionPath, GuardUnit, Watermarks
 
 # How long after a sign of life's received_at stamp it may still be committing in another
 # process (stamped at receipt, committed with its group): a release waits this much more.
@@ -61,7 +61,7 @@ def holds(config: Config) -> bool:
 
 
 def restore_area(
-    store: DecisionPath,
+    store: AreaReads,
     guards: Guards,
     points: Iterable[tuple[str | None, str, datetime]],
     around: Iterable[tuple[str | None, datetime]],
@@ -82,7 +82,7 @@ def restore_area(
         # One read for every sector, from the earliest time to the latest (a group spans
         # seconds): more entries than the reach asks for only ever makes the rule more exact.
         reach = span * EVIDENCE_REACH
-        found = store.guards.waiting_entries(
+        found = store.waiting_entries(
             sorted({sector for sector, _ in near}),
             min(at for _, at in near) - reach,
             max(at for _, at in near) + reach,
@@ -90,7 +90,7 @@ def restore_area(
         waiting = [(sector, e) for sector, e in found if e.alert_id not in skip]
     asked = [EvidencePoint(sector, chf, at) for sector, chf, at in points if sector is not None]
     asked += [EvidencePoint(sector, e.chf_id, e.event_at) for sector, e in waiting]
-    evidence = store.guards.area_evidence(asked, span, enough)
+    evidence = store.area_evidence(asked, span, enough)
     for sector, outcome in (*evidence, *waiting):
         guards.place(outcome.chf_id, sector)
     guards.restore((), (o for _, o in evidence if o.alert_id not in skip))
@@ -98,9 +98,15 @@ def restore_area(
 
 
 def arm_release_if_dark(store: DecisionPath) -> None:
-    """Release-if-dark watches entries decided from now on (inside a transaction): called when
-    it is switched on, so that switching it on never releases the history."""
-    store.set_meta(WATERMARK, str(store.decisions.last_seq()))
+    """Release-if-dark watches entries decided from now on (in the caller's transaction, if
+    any): called when it is switched on, so that switching it on never releases the history."""
+    with store.deciding() as unit:
+        arm(unit, WATERMARK)
+
+
+def arm(unit: Watermarks, watermark: str) -> None:
+    """A periodic pass looks at the entries decided after now (``watermark``, a seq)."""
+    unit.set_meta(watermark, str(unit.last_seq()))
 
 
 def release_dark(store: DecisionPath, now: datetime) -> list[SuppressionEntry]:
@@ -108,31 +114,30 @@ def release_dark(store: DecisionPath, now: datetime) -> list[SuppressionEntry]:
     with those area-outage released as a consequence; all recorded before it returns."""
     if store.reference.config().release_after_minutes is None:
         return []  # off: not even the writer lock
-    with store.transaction():
-        config = store.reference.config()  # again, under the lock: it may have changed
+    with store.deciding() as unit:
+        config = unit.config()  # again, under the lock: it may have changed
         if config.release_after_minutes is None:
             return []
-        watermark = store.meta(WATERMARK)
+        watermark = unit.meta(WATERMARK)
         if watermark is None:
-            arm_release_if_dark(store)  # switched on outside the service (a replay's config)
+            arm(unit, WATERMARK)  # switched on outside the service (a replay's config)
             return []
         after = int(watermark)
         until = now - timedelta(minutes=config.release_after_minutes) - SIGN_GRACE
-        dark = dark_entries(store, config, after, until)
+        dark = dark_entries(unit, config, after, until)
         released = [
             replace(entry, released_at=now, release_reason=NO_SIGN_OF_LIFE) for _, entry in dark
         ]
         released += area_consequences(
-            store, config, [(sector, e) for (sector, _), e in zip(dark, released, strict=True)], now
+            unit, config, [(sector, e) for (sector, _), e in zip(dark, released, strict=True)], now
         )
-        store.decisions.refresh_sequence()
-        record_releases(store, released, now)
-        store.set_meta(WATERMARK, str(store.guards.settled_seq(after, until)))
+        unit.release(released, now)
+        unit.set_meta(WATERMARK, str(unit.settled_seq(after, until)))
     return released
 
 
 def area_consequences(
-    store: DecisionPath,
+    store: AreaReads,
     config: Config,
     released: list[tuple[str | None, SuppressionEntry]],
     now: datetime,
@@ -157,32 +162,22 @@ def area_consequences(
 
 
 def dark_entries(
-    store: DecisionPath, config: Config, after_seq: int, until: datetime
+    unit: GuardUnit, config: Config, after_seq: int, until: datetime
 ) -> list[tuple[str | None, SuppressionEntry]]:
     """(sector, entry) of the unreleased entries after ``after_seq`` with ``event_at`` at or
     before ``until`` whose site no sign of life lights: the store hands over the entries and
     their hubs' signs, the domain's ``Guards`` judges (as in a replay)."""
     assert config.release_after_minutes is not None
-    candidates = store.guards.unreleased_due(after_seq, until)
+    candidates = unit.unreleased_due(after_seq, until)
     if not candidates:
         return []
     span = timedelta(minutes=config.release_after_minutes)
     guards = Guards(Config(release_after_minutes=config.release_after_minutes), Inventory(()))
-    hubs = sorted({e.chf_id for _, e in candidates})
-    signs = store.guards.hub_signs(
-        hubs,
-        store.fleet.members(hubs),
-        min(e.event_at for _, e in candidates),
-        max(e.event_at for _, e in candidates) + span,
+    signs = unit.hub_signs(
+        sorted({e.chf_id for _, _, e in candidates}),
+        min(e.event_at for _, _, e in candidates),
+        max(e.event_at for _, _, e in candidates) + span,
     )
     for chf_id, at in signs:
         guards.hub_sign(chf_id, at)
-    return [(sector, entry) for sector, entry in candidates if not guards.lit(entry)]
-
-
-def record_releases(store: DecisionPath, released: list[SuppressionEntry], now: datetime) -> None:
-    """Write releases (inside the deciding transaction, after its outcomes) and make their held
-    messages due."""
-    if released:
-        store.decisions.commit(Batch(releases=released))
-        store.outbox.release([e.alert_id for e in released], now)
+    return [(sector, entry) for _, sector, entry in candidates if not guards.lit(entry)]

@@ -37,11 +37,10 @@ from poagate.formats.records import (
     verification_fields,
 )
 from poagate.service.inputs import ScannedFile, merged, scan
-from poagate.service.reference_loads import collector_paused, load_reference
-from poagate.service.replay_fleet import Lookahead, read_ahead, restore_gate
+from poagate.service.reference.loads import collector_paused, load_reference
+from poagate.service.reference.replay_fleet import Lookahead, read_ahead, restore_gate
 from poagate.service.writer import WriterProcess
-from poagate.store.batch import Batch
-from poagate.store.codec import Rows
+from poagate.store.batch import Batch, Rows
 from poagate.store.store import Store
 
 # Below this much input a second process costs more to start than it saves.
@@ -122,7 +121,7 @@ def write_outcome_files(store: Store, out: Path) -> None:
         (out / "suppression_log.jsonl").open("wb") as suppressed,
     ):
         released: list[SuppressionEntry] = []
-        for outcome in store.reads.ad1_outcomes():
+        for outcome in store.listings.ad1_outcomes():
             if type(outcome) is SuppressionEntry:
                 suppressed.write(outcome_line(outcome))
                 if outcome.released_at is not None:
@@ -198,7 +197,7 @@ def scan_inputs(store: Store, request: ReplayRequest, progress: Progress, now: d
             continue
         seen[scanned.sha256] = path
         files.append(scanned)
-    sources = [store.decisions.source(f.sha256, str(f.path), f.events, now) for f in files]
+    sources = [store.inputs.source(f.sha256, str(f.path), f.events, now) for f in files]
     use_writer = request.writer_process
     if use_writer is None:
         size = sum(p.stat().st_size for p in request.events)
@@ -256,7 +255,7 @@ def decide_events(
     )
     if not guarded:
         progress.phase("Writing earlier outcomes", None)
-        for earlier in store.reads.ad1_outcomes():
+        for earlier in store.listings.ad1_outcomes():
             stream = suppressed_out if type(earlier) is SuppressionEntry else forwarded_out
             stream.write(outcome_line(earlier))
 
@@ -334,7 +333,7 @@ def write_other_outputs(store: Store, out: Path, gate: Gate, progress: Progress)
         for record in gate.activation_records():
             stream.write(json_line(activation_fields(record)))
     with (out / "rejected.jsonl").open("wb") as stream:
-        for _kind, rejection in store.reads.rejected():
+        for _kind, rejection in store.inputs.rejected():
             stream.write(json_line(rejection_fields(rejection)))
 
 
@@ -348,7 +347,7 @@ def summarise(
 ) -> dict[str, Any]:
     """``summary.json``: the counts over everything stored, and this run's details."""
     elapsed = time.perf_counter() - started
-    summary: dict[str, Any] = store.reads.counts()
+    summary: dict[str, Any] = store.counts()
     summary.update(store.verifications.counts())
     summary["run"] = {
         "events_processed": processed,

@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from poagate.domain.values import value
-from poagate.store.ports import Readers
-from poagate.store.reads import OutcomeFilter
+from poagate.store.alerts.listings import OutcomeFilter
+from poagate.store.ports import LogReaders
 
 MAX_DAYS = 3_660  # about ten years of daily buckets in one answer
 
@@ -45,7 +45,7 @@ class Summary:
 
 
 def summarise(
-    store: Readers,
+    store: LogReaders,
     network_operators: frozenset[str] | None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -59,7 +59,7 @@ def summarise(
         raise ValueError("to must be after from")
     if daily and since is not None and until is not None and _days(since, until) > MAX_DAYS:
         raise ValueError(f"bucket=day answers at most {MAX_DAYS:,} days; narrow from and to")
-    rows = store.reads.daily_counts(
+    rows = store.listings.daily_counts(
         OutcomeFilter(network_operators=network_operators, since=since, until=until)
     )
     by_operator: dict[str, list[int]] = {o: [0, 0, 0] for o in network_operators or ()}

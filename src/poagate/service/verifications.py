@@ -10,7 +10,7 @@ made, and for each:
 * a sign of life that settles it (``plan.settles``) ends it: its open request is ``answered``;
 * past its last deadline (and ``SIGN_GRACE``, for a sign stamped in time but still committing
   in another process) with no such sign, it is released (``no_answer_to_verification``,
-  through ``record_releases`` like every release) and its open request ends ``no_answer``;
+  as every release is) and its open request ends ``no_answer``;
 * otherwise the attempt under way at ``now`` (``plan.attempt_at``) is requested unless it
   was, and an earlier open attempt ``expired``.
 
@@ -33,8 +33,8 @@ from poagate.domain.verification import (
     VerificationPlan,
     VerificationRequest,
 )
-from poagate.service.releases import SIGN_GRACE, area_consequences, record_releases
-from poagate.store.ports import DecisionPath
+from poagate.service.releases import SIGN_GRACE, area_consequences, arm
+from poagate.store.ports import DecisionPath, GuardUnit, VerificationUnit
 
 WATERMARK = "verification_seq"
 
@@ -52,9 +52,11 @@ class VerificationPass:
 
 
 def arm_verification(store: DecisionPath) -> None:
-    """The guard verifies entries decided from now on (inside a transaction): called when it
-    is switched on, so that switching it on never asks about (or releases) the history."""
-    store.set_meta(WATERMARK, str(store.decisions.last_seq()))
+    """The guard verifies entries decided from now on (in the caller's transaction, if any):
+    called when it is switched on, so that switching it on never asks about (or releases) the
+    history."""
+    with store.deciding() as unit:
+        arm(unit, WATERMARK)
 
 
 def verify(store: DecisionPath, now: datetime) -> VerificationPass:
@@ -63,25 +65,25 @@ def verify(store: DecisionPath, now: datetime) -> VerificationPass:
     done = VerificationPass()
     if VerificationPlan.of(store.reference.config()) is None:
         return done  # off: not even the writer lock
-    with store.transaction():
-        config = store.reference.config()  # again, under the lock: it may have changed
+    with store.deciding() as unit:
+        config = unit.config()  # again, under the lock: it may have changed
         plan = VerificationPlan.of(config)
         if plan is None:
             return done
-        watermark = store.meta(WATERMARK)
+        watermark = unit.meta(WATERMARK)
         if watermark is None:
-            arm_verification(store)  # switched on outside the service (a replay's config)
+            arm(unit, WATERMARK)  # switched on outside the service (a replay's config)
             return done
         after = int(watermark)
-        changes = _withdrawn(store, now)
+        changes = _withdrawn(unit, now)
         done.withdrawn = len(changes)
-        due = store.verifications.entries_due(after, now - plan.after)
+        due = unit.unreleased_due(after, now - plan.after)
         unsettled: list[int] = []
         released: list[tuple[str | None, SuppressionEntry]] = []
         if due:
-            signs = _signs(store, plan, [e for _, _, e in due], now)
+            signs = _signs(unit, plan, [e for _, _, e in due], now)
             asked = defaultdict(list)
-            for request in store.verifications.of_alerts(sorted({e.alert_id for _, _, e in due})):
+            for request in unit.verifications_of(sorted({e.alert_id for _, _, e in due})):
                 asked[request.alert_id].append(request)
             for seq, sector, entry in due:
                 step = _step(plan, entry, signs.get(entry.chf_id, ()), asked[entry.alert_id], now)
@@ -101,11 +103,10 @@ def verify(store: DecisionPath, now: datetime) -> VerificationPass:
                 elif not step.settled:
                     unsettled.append(seq)
         done.released = [e for _, e in released]
-        done.released += area_consequences(store, config, released, now)
-        store.verifications.save(changes)
-        store.decisions.refresh_sequence()
-        record_releases(store, done.released, now)
-        store.set_meta(WATERMARK, str(_settled(store, after, now - plan.after, unsettled)))
+        done.released += area_consequences(unit, config, released, now)
+        unit.save_verifications(changes)
+        unit.release(done.released, now)
+        unit.set_meta(WATERMARK, str(_settled(unit, after, now - plan.after, unsettled)))
     return done
 
 
@@ -168,31 +169,28 @@ def _settle(
 
 
 def _signs(
-    store: DecisionPath, plan: VerificationPlan, entries: list[SuppressionEntry], now: datetime
+    unit: GuardUnit, plan: VerificationPlan, entries: list[SuppressionEntry], now: datetime
 ) -> dict[str, list[datetime]]:
     """Each hub's signs of life after the earliest ``event_at + V`` of ``entries``, in order."""
     found: dict[str, list[datetime]] = defaultdict(list)
     hubs = sorted({e.chf_id for e in entries})
     after = min(e.event_at for e in entries) + plan.after
-    for chf_id, at in store.guards.hub_signs(hubs, store.fleet.members(hubs), after, now):
+    for chf_id, at in unit.hub_signs(hubs, after, now):
         found[chf_id].append(at)
     for signs in found.values():
         signs.sort()
     return found
 
 
-def _withdrawn(store: DecisionPath, now: datetime) -> list[VerificationRequest]:
+def _withdrawn(unit: VerificationUnit, now: datetime) -> list[VerificationRequest]:
     """Open requests of entries released otherwise: withdrawn now."""
-    return [
-        _settle(r, now, VerificationOutcome.WITHDRAWN)
-        for r in store.verifications.pending_of_released()
-    ]
+    return [_settle(r, now, VerificationOutcome.WITHDRAWN) for r in unit.pending_of_released()]
 
 
-def _settled(store: DecisionPath, after: int, until: datetime, unsettled: list[int]) -> int:
+def _settled(unit: GuardUnit, after: int, until: datetime, unsettled: list[int]) -> int:
     """How far every entry is settled: before the first one whose first request is not yet
     due, or that is under way."""
-    settled = store.guards.settled_seq(after, until)
+    settled = unit.settled_seq(after, until)
     if unsettled:
         settled = min(settled, min(unsettled) - 1)
     return settled

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import IO
 
 from poagate.store import StoreError
-from poagate.store.codec import Rows
+from poagate.store.batch import Rows
 
 _PR_SET_PDEATHSIG = 1
 _LENGTH = struct.Struct(">Q")

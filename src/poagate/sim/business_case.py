@@ -26,7 +26,7 @@ import matplotlib
 matplotlib.use("Agg")  # no screen: render to files
 import matplotlib.pyplot as plt
 
-from poagate.sim.seed import AD1_PER_MONTH, ONE_OFF_GBP, SITE_VISIT_GBP, SUPPORT_PER_MONTH_GBP
+from poagate.sim.measures import AD1_PER_MONTH, ONE_OFF_GBP, SITE_VISIT_GBP, SUPPORT_PER_MONTH_GBP
 
 BASE_REBOOT_SHARE = 0.6  # the simulator's share of L+G activations that cut the hub > 3 min
 DAYS_PER_MONTH = 365.25 / 12

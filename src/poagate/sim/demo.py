@@ -14,7 +14,7 @@ from poagate.domain.outcomes import SuppressionEntry
 from poagate.service.export import export_suppression_log
 from poagate.service.replay import Progress, ReplayReport, ReplayRequest, replay
 from poagate.sim.fleet import Fleet, FleetSpec, generate_fleet
-from poagate.sim.inputs import write_replay_inputs
+from poagate.sim.month import write_replay_inputs
 from poagate.sim.traffic import Cause, Traffic, TrafficSpec, generate_traffic
 from poagate.store import StoreError
 from poagate.store import database as store_database
@@ -78,7 +78,7 @@ def run_demo(
             ),
             progress,
         )
-        by_operator = store.reads.counts_by_network_operator()
+        by_operator = store.listings.counts_by_network_operator()
         log_dir = out / "suppression-log"
         log_dir.mkdir(parents=True, exist_ok=True)
         log_files = []
@@ -88,7 +88,7 @@ def run_demo(
                 export_suppression_log(store, operator, "csv", stream)
             log_files.append(path)
         firmware_suppressed = genuine_suppressed = firmware_forwarded = 0
-        for outcome in store.reads.ad1_outcomes():
+        for outcome in store.listings.ad1_outcomes():
             cause = traffic.truth.get(outcome.alert_id)
             suppressed = type(outcome) is SuppressionEntry
             if cause is Cause.FIRMWARE:

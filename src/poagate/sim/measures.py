@@ -1,6 +1,10 @@
 """What a simulated month's outcomes come to, measured against its ground truth: spurious AD1s
 suppressed and kept so, AD1s that must reach their DNO hidden or released late and by how much,
-per cause and per DNO; and the guard tables of docs/guards.md."""
+per cause and per DNO; and the guard tables of docs/guards.md.
+
+What a site visit and the service cost are the working group's figures (SEC MP102B, July 2022,
+from the MP122A May 2022 report), in one place: the demo, the simulator and the business case
+all price a site visit the same."""
 
 from __future__ import annotations
 
@@ -11,7 +15,11 @@ from typing import Any
 
 from poagate.domain.outcomes import SuppressionEntry
 from poagate.sim.month import Cause
-from poagate.sim.seed import SITE_VISIT_GBP
+
+AD1_PER_MONTH = 17_113  # firmware-caused AD1s a month
+SITE_VISIT_GBP = 80  # what a DNO site visit costs
+ONE_OFF_GBP = 197_524  # the DCC's implementation cost
+SUPPORT_PER_MONTH_GBP = 1_722  # the DCC's application support
 
 
 @dataclass(slots=True)

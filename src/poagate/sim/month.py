@@ -1,5 +1,6 @@
 """What a simulated month is: its specification, why each AD1 was raised (the ground truth),
-and the traffic made from them (``poagate.sim.traffic`` makes it)."""
+the traffic made from them (``poagate.sim.traffic`` makes it), and the files ``poagate replay``
+reads it from (``write_replay_inputs``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
+from poagate.formats.reference.inventory import write_inventory
 from poagate.sim.answers import RaisedAd1
+from poagate.sim.fleet import Fleet
 from poagate.sim.power import PowerLog
 
 
@@ -83,3 +86,23 @@ class Traffic:
                 f.writelines(lines)
             paths.append(path)
         return paths
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayInputs:
+    inventory: Path
+    guid_list: Path
+    events: list[Path]
+
+
+def write_replay_inputs(fleet: Fleet, traffic: Traffic, directory: Path) -> ReplayInputs:
+    """The inventory CSV, the GUID list and the event files, in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    inventory = directory / "inventory.csv"
+    with inventory.open("w", newline="") as f:
+        write_inventory(fleet.devices(), f)
+    guid_list = directory / "guid-list.txt"
+    guid_list.write_text(
+        "# GUID list: ESMEs subject to AD1 suppression\n" + "\n".join(fleet.guid_list()) + "\n"
+    )
+    return ReplayInputs(inventory, guid_list, traffic.write(directory))

@@ -33,7 +33,6 @@ from poagate.formats.config_file import GUARD_KEYS
 from poagate.service.replay import Progress, ReplayRequest, replay
 from poagate.sim.answers import verification_answers
 from poagate.sim.fleet import FleetSpec, generate_fleet
-from poagate.sim.inputs import write_replay_inputs
 from poagate.sim.measures import (
     GUARD_TABLE_COLUMNS,
     Measures,
@@ -41,6 +40,7 @@ from poagate.sim.measures import (
     guard_tables_markdown,
     measure,
 )
+from poagate.sim.month import write_replay_inputs
 from poagate.sim.traffic import Cause, Traffic, TrafficSpec, generate_traffic
 
 __all__ = [
@@ -258,7 +258,7 @@ def run(
             ),
             progress,
         )
-        measures = measure(scenario.name, setting.name, store.reads.ad1_outcomes(), month.truth)
+        measures = measure(scenario.name, setting.name, store.listings.ad1_outcomes(), month.truth)
         measures.verifications = store.verifications.counts()
     measures.events = int(report.summary["events_read"])
     measures.seconds = float(report.summary["run"]["seconds"])

@@ -1,6 +1,18 @@
-"""Who may call the service, and what was changed by whom: bearer tokens (stored only as their
-SHA-256) and the audit log. Every change elsewhere records its audit entry in its own
-transaction through ``Audit.record``."""
+"""Access: who may call the service, who is signed in to the console, and what was changed by
+whom.
+
+* ``Tokens`` — bearer tokens, stored only as their SHA-256 (``api_tokens``);
+* ``ConsoleSessions`` — the console's sessions (spec §13, ``console_sessions``), kept in the
+  store so that every server process on one database knows every session. A session id is a
+  random secret held by the browser's cookie; the store keeps only its SHA-256, as it does
+  tokens. Each session names the token it was started with: the console re-checks that token
+  on every page (``poagate.api.auth``), so a revoked token ends its sessions;
+* ``Audit`` — the audit log (``audit_log``). Every change elsewhere records its audit entry in
+  the transaction that makes it, through ``Audit.record``.
+
+The audit log ages by ``at`` and sessions by ``last_seen_at``; a token is kept while it may be
+used (``TABLES``).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +22,50 @@ from typing import Any
 
 import orjson
 
+from poagate.domain.values import value
 from poagate.formats.timestamps import from_us, to_us
-from poagate.store.records import AuditEntry, TokenRecord
-from poagate.store.sqlbase import Database
+from poagate.store.sqlbase import Database, Kept
+
+TABLES = (
+    Kept("api_tokens", None),
+    Kept("console_sessions", "last_seen_at"),
+    Kept("audit_log", "at"),
+)
 
 _SELECT_TOKENS = "SELECT id, role, network_operators, description, created_at, revoked_at "
 _FROM_TOKENS = _SELECT_TOKENS + "FROM api_tokens"
+_AUDIT = "SELECT seq, at, actor, action, detail FROM audit_log"
+
+
+@value
+class TokenRecord:
+    """A bearer token's grant (the token itself is never stored, only its SHA-256)."""
+
+    id: int
+    role: str  # admin, dsp or dno
+    network_operators: frozenset[str]
+    description: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@value
+class AuditEntry:
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+@value
+class SessionRecord:
+    token_id: int
+    token_sha256: str  # the token's SHA-256 (api_tokens), for the API's own token look-up
+    csrf_secret: str
+    created_at: datetime
+    last_seen_at: datetime
+    ended_at: datetime | None
 
 
 class Audit:
@@ -34,13 +84,68 @@ class Audit:
 
     def entries(self, after_seq: int = 0, limit: int = 100) -> list[AuditEntry]:
         return [
-            AuditEntry(row[0], from_us(row[1]), row[2], row[3], orjson.loads(row[4]))
+            _audit_entry(row)
             for row in self._db.fetch(
-                "SELECT seq, at, actor, action, detail FROM audit_log WHERE seq > ? "
-                f"ORDER BY seq LIMIT {int(limit)}",
-                (after_seq,),
+                f"{_AUDIT} WHERE seq > ? ORDER BY seq LIMIT {int(limit)}", (after_seq,)
             )
         ]
+
+    def last_act(self, actions: Sequence[str]) -> AuditEntry | None:
+        """The latest entry of one of ``actions`` (e.g. the last suspend or resume)."""
+        db = self._db
+        row = db.one(
+            f"{_AUDIT} WHERE {{in:action}} ORDER BY seq DESC LIMIT 1",
+            (db.list_param(list(actions)),),
+        )
+        return None if row is None else _audit_entry(row)
+
+
+class ConsoleSessions:
+    """Sessions: started at sign-in, read on every page, touched, ended at sign-out."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def start(self, id_sha256: str, token_id: int, csrf_secret: str, at: datetime) -> None:
+        with self._db.transaction():
+            self._db.run(
+                "INSERT INTO console_sessions (id_sha256, token_id, csrf_secret, created_at, "
+                "last_seen_at) VALUES (?, ?, ?, ?, ?)",
+                (id_sha256, token_id, csrf_secret, to_us(at), to_us(at)),
+            )
+
+    def get(self, id_sha256: str) -> SessionRecord | None:
+        row = self._db.one(
+            "SELECT s.token_id, t.token_sha256, s.csrf_secret, s.created_at, s.last_seen_at, "
+            "s.ended_at FROM console_sessions s JOIN api_tokens t ON t.id = s.token_id "
+            "WHERE s.id_sha256 = ?",
+            (id_sha256,),
+        )
+        return None if row is None else _session(row)
+
+    def touch(self, id_sha256: str, at: datetime) -> None:
+        """Mark the session used at ``at`` (the console does so at most once a minute)."""
+        with self._db.transaction():
+            self._db.run(
+                "UPDATE console_sessions SET last_seen_at = ? "
+                "WHERE id_sha256 = ? AND ended_at IS NULL AND last_seen_at < ?",
+                (to_us(at), id_sha256, to_us(at)),
+            )
+
+    def end(self, id_sha256: str, at: datetime) -> bool:
+        """End the session (sign-out); False when it had ended already or never was."""
+        with self._db.transaction():
+            found = self._db.scalar(
+                "SELECT token_id FROM console_sessions WHERE id_sha256 = ? AND ended_at IS NULL",
+                (id_sha256,),
+            )
+            if found is None:
+                return False
+            self._db.run(
+                "UPDATE console_sessions SET ended_at = ? WHERE id_sha256 = ?",
+                (to_us(at), id_sha256),
+            )
+        return True
 
 
 class Tokens:
@@ -110,4 +215,19 @@ def _token(row: tuple[Any, ...]) -> TokenRecord:
         description=row[3],
         created_at=from_us(row[4]),
         revoked_at=None if row[5] is None else from_us(row[5]),
+    )
+
+
+def _audit_entry(row: tuple[Any, ...]) -> AuditEntry:
+    return AuditEntry(row[0], from_us(row[1]), row[2], row[3], orjson.loads(row[4]))
+
+
+def _session(row: tuple[Any, ...]) -> SessionRecord:
+    return SessionRecord(
+        token_id=row[0],
+        token_sha256=row[1],
+        csrf_secret=row[2],
+        created_at=from_us(row[3]),
+        last_seen_at=from_us(row[4]),
+        ended_at=None if row[5] is None else from_us(row[5]),
     )

@@ -3,7 +3,8 @@ workers of every server process, and settled (delivered, retried, dead).
 
 A claim is made in a serialised transaction and lasts a lease, so a message is attempted by one
 worker at a time, and by another only if its claimer died. For each CHF only its oldest message
-not yet delivered is claimed, so a DNO receives each hub's alerts in order.
+not yet delivered is claimed, so a DNO receives each hub's alerts in order. Messages age by
+``created_at`` (``TABLES``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from poagate.domain.values import value
 from poagate.formats.timestamps import from_us, to_us
 from poagate.store.access import Audit
-from poagate.store.records import Delivery, DeliveryState, OutboundMessage
-from poagate.store.sqlbase import Database, Insert
+from poagate.store.sqlbase import Database, Insert, Kept
+
+TABLES = (Kept("outbox", "created_at"),)
 
 OUTBOX = Insert(
     "outbox",
@@ -37,6 +40,48 @@ _STATE = (
 )
 ERROR_LIMIT = 2000  # characters of a failure kept on the message
 _ONE_US = timedelta(microseconds=1)
+
+
+@value
+class OutboundMessage:
+    """An AD1's original message queued for its DNO's webhook with its decision: ``pending`` when
+    it was forwarded, ``held`` when it was suppressed and a guard may yet release it."""
+
+    alert_id: str
+    network_operator: str
+    chf_id: str
+    content_type: str
+    payload: bytes
+    status: str  # pending or held
+
+
+@value
+class Delivery:
+    """A forwarded AD1 on its way to its DNO's webhook."""
+
+    id: int
+    alert_id: str
+    network_operator: str
+    chf_id: str
+    content_type: str
+    payload: bytes
+    attempts: int
+
+
+@value
+class DeliveryState:
+    """Where one queued message stands (what DCC operations list)."""
+
+    id: int
+    alert_id: str
+    network_operator: str
+    chf_id: str
+    status: str  # pending, held, delivered or dead
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
 
 
 class Outbox:

@@ -1,77 +1,348 @@
-"""The narrow protocols consumers of the store are typed against: each says what one consumer
-needs, and nothing of SQL. ``Store`` (``store.py``) implements all of them.
+"""The narrow protocols consumers of the store are typed against: each is the methods one
+consumer uses, and nothing of SQL. ``Store`` (``store.py``) and its ``DecisionUnit``
+(``unit.py``) implement them; ``memory.py`` implements the decision path's in memory.
 
-* ``DecisionPath`` — deciding a group of messages, or a guard's release pass, inside one
-  transaction: the reference data and gate state it reads, the guards' evidence, the unit of
-  work it writes, the outbox it queues to (``poagate.service.ingest``, ``.releases``).
-* ``Readers`` — reading what was decided (the API's listings, the exports).
-* ``TokensAndAudit`` — tokens and the audit log (the API's authentication, admin, the CLI).
-* ``OutboxQueue`` — claiming and settling deliveries (``poagate.delivery``).
-* ``ControlPath`` — the incident controls (spec §12): suspending, ending windows, releasing
-  entries as a guard does, explaining an alert (``poagate.service.controls``).
+The decision path — a group of messages (``poagate.service.ingest``), a release-if-dark pass
+(``.releases``), a verification pass (``.verifications``) — runs on a ``DecisionPath``: one
+unit of work per transaction (``deciding``), each consumer typed against what it reads and
+collects in it (``GroupUnit``, ``GuardUnit``, ``VerificationUnit``; ``AreaReads`` and
+``Watermarks`` are the parts they share). The incident controls (``ControlPath``), an
+explanation (``Explaining``), the exports and reporting (``LogReaders``), the reference loads
+(``ReferenceLoading``), issuing a token (``TokenIssuing``), the DSP's push (``Pushing``) and
+the delivery worker (``OutboxQueue``) each have theirs. The entry points (API routes, the
+CLI) compose a whole ``Store``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from poagate.store.access import Audit, Tokens
-from poagate.store.controls import Controls
-from poagate.store.decisions import Decisions
-from poagate.store.fleet_reads import FleetReads
-from poagate.store.guard_reads import GuardReads
-from poagate.store.outbox import Outbox
-from poagate.store.reads import Reads
-from poagate.store.records import Delivery
-from poagate.store.reference import ReferenceData
-from poagate.store.verifications import Verifications
+from poagate.domain.events import Ignored
+from poagate.domain.outcomes import ActivationRecord, ForwardedAlert, Outcome, SuppressionEntry
+from poagate.domain.reference import Config, FleetSlice, GuidList, GuidListVersion
+from poagate.domain.verification import VerificationRequest
+from poagate.formats.errors import Rejection
+from poagate.formats.reference.device_records import Manufacturers, Records
+from poagate.formats.settings import Settings
+from poagate.store.access import AuditEntry
+from poagate.store.activations import Window
+from poagate.store.alerts.decided import DecidedAlert, EvidencePoint
+from poagate.store.alerts.listings import DayCounts, OutcomeFilter
+from poagate.store.outbox import Delivery, DeliveryState, OutboundMessage
+from poagate.store.reference.fleet import InventoryLoad
+
+# -- the decision path --------------------------------------------------------------------------
+
+
+class ConfigSource(Protocol):
+    def settings(self) -> Settings: ...
+    def config(self) -> Config: ...
+
+
+class FleetLookup(Protocol):
+    """The inventory in force, as the decision path and a server's ``DeviceCache`` read it."""
+
+    def generation(self) -> int: ...
+    def fill(
+        self, answer: FleetSlice, device_ids: Sequence[str], chf_ids: Sequence[str], esmes: bool
+    ) -> None: ...
+
+
+class EvidenceReads(Protocol):
+    def area_evidence(
+        self, points: Iterable[EvidencePoint], span: timedelta, enough: int
+    ) -> list[tuple[str, SuppressionEntry | ForwardedAlert]]: ...
+
+
+class AreaReads(EvidenceReads, Protocol):
+    """What area-outage reads of the Suppression Log (``releases.restore_area``)."""
+
+    def waiting_entries(
+        self, sectors: Sequence[str], start: datetime, end: datetime
+    ) -> list[tuple[str, SuppressionEntry]]: ...
+
+
+class Watermarks(Protocol):
+    """How far a periodic pass has looked (arming a guard, and each pass)."""
+
+    def meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def last_seq(self) -> int: ...
+
+
+class Releasing(Protocol):
+    def release(self, entries: Sequence[SuppressionEntry], at: datetime) -> None: ...
+
+
+class GroupUnit(AreaReads, Releasing, Protocol):
+    """What deciding a group of messages reads and collects (``service.ingest``)."""
+
+    def settings(self) -> Settings: ...
+    @property
+    def fleet(self) -> FleetLookup: ...
+    def guid_list_for(self, device_ids: Sequence[str]) -> GuidList: ...
+    def activations_for(
+        self, request_ids: Sequence[str], chf_ids: Sequence[str], device_ids: Sequence[str]
+    ) -> list[ActivationRecord]: ...
+    def decided_among(self, alert_ids: Sequence[str]) -> set[str]: ...
+    def add(self, outcome: Outcome, source: str | None = None, line: int | None = None) -> None: ...
+    def add_ignored(self, ignored: Ignored, source: str | None, line: int | None) -> None: ...
+    def add_rejected(self, rejection: Rejection, kind: str = "event") -> None: ...
+    def store_sectors(self, sector_of: Callable[[str], str | None]) -> None: ...
+    def enqueue(self, messages: Sequence[OutboundMessage], at: datetime) -> None: ...
+
+
+class GuardUnit(AreaReads, Watermarks, Releasing, Protocol):
+    """What a release-if-dark pass reads and collects (``service.releases``)."""
+
+    def config(self) -> Config: ...
+    def unreleased_due(
+        self, after_seq: int, until: datetime
+    ) -> list[tuple[int, str | None, SuppressionEntry]]: ...
+    def settled_seq(self, after_seq: int, until: datetime) -> int: ...
+    def hub_signs(
+        self, chf_ids: Sequence[str], after: datetime, until: datetime
+    ) -> list[tuple[str, datetime]]: ...
+
+
+class VerificationUnit(GuardUnit, Protocol):
+    """What a verification pass reads and collects (``service.verifications``)."""
+
+    def verifications_of(self, alert_ids: Sequence[str]) -> list[VerificationRequest]: ...
+    def pending_of_released(self) -> list[VerificationRequest]: ...
+    def save_verifications(self, requests: Iterable[VerificationRequest]) -> None: ...
+
+
+class DecisionUnit(GroupUnit, VerificationUnit, Protocol):
+    """One unit of work of the decision path (``unit.DecisionUnit``): everything collected is
+    written when its transaction ends, or by ``flush`` before."""
+
+    def flush(self) -> None: ...
 
 
 class DecisionPath(Protocol):
+    """A store the decision path runs on: the configuration (read outside a transaction, so
+    that a pass that is off takes no lock), and units of work."""
+
     @property
-    def reference(self) -> ReferenceData: ...
-    @property
-    def fleet(self) -> FleetReads: ...
-    @property
-    def decisions(self) -> Decisions: ...
-    @property
-    def guards(self) -> GuardReads: ...
-    @property
-    def outbox(self) -> Outbox: ...
-    @property
-    def verifications(self) -> Verifications: ...
-    def transaction(self) -> AbstractContextManager[None]: ...
-    def meta(self, key: str) -> str | None: ...
-    def set_meta(self, key: str, value: str) -> None: ...
+    def reference(self) -> ConfigSource: ...
+    def deciding(self) -> AbstractContextManager[DecisionUnit]: ...
+
+
+class DecisionStore(DecisionPath, Protocol):
+    """A store a process decides on for as long as it runs (``service.ingest.Ingestor``)."""
+
+    def close(self) -> None: ...
+
+
+# -- the incident controls and explanations -----------------------------------------------------
+
+
+class Configuring(ConfigSource, Protocol):
+    def save_settings(self, settings: Settings, actor: str, at: datetime) -> bool: ...
+    def save_config(self, config: Config, actor: str, at: datetime) -> bool: ...
+
+
+class AuditLog(Protocol):
+    def record(self, at: datetime, actor: str, action: str, detail: dict[str, Any]) -> None: ...
+    def last_act(self, actions: Sequence[str]) -> AuditEntry | None: ...
+
+
+class WindowEnding(Protocol):
+    def end_window(self, request_id: str, at: datetime, actor: str, note: str | None) -> Window: ...
+
+
+class LogPages(Protocol):
+    def ad1_outcomes(
+        self, which: OutcomeFilter = ...
+    ) -> Iterator[SuppressionEntry | ForwardedAlert]: ...
+    def outcomes_page(
+        self, which: OutcomeFilter, after_alert_id: str | None, limit: int
+    ) -> list[SuppressionEntry | ForwardedAlert]: ...
+
+
+class Selection(LogPages, Protocol):
+    """The Suppression Log as an operator's release selects from it."""
+
+    def count(self, which: OutcomeFilter) -> int: ...
+
+
+class ReleaseSigning(Protocol):
+    def sign_releases(self, alert_ids: Sequence[str], actor: str, note: str | None) -> None: ...
 
 
 class ControlPath(DecisionPath, Protocol):
+    """An operator's acts (spec §12, ``service.controls``, ``service.configuration``): changing
+    the configuration (suspending included, arming a guard switched on), ending windows,
+    releasing entries as a guard does, each act audited in its transaction."""
+
     @property
-    def controls(self) -> Controls: ...
+    def reference(self) -> Configuring: ...
     @property
-    def reads(self) -> Reads: ...
+    def audit(self) -> AuditLog: ...
     @property
-    def audit(self) -> Audit: ...
+    def activations(self) -> WindowEnding: ...
+    @property
+    def listings(self) -> Selection: ...
+    @property
+    def alerts(self) -> ReleaseSigning: ...
+    def transaction(self) -> AbstractContextManager[None]: ...
+    def meta(self, key: str) -> str | None: ...
 
 
-class Readers(Protocol):
-    @property
-    def reads(self) -> Reads: ...
-    @property
-    def reference(self) -> ReferenceData: ...
-    @property
-    def outbox(self) -> Outbox: ...
-    @property
-    def verifications(self) -> Verifications: ...
+class ExplainedAlerts(EvidenceReads, Protocol):
+    def explained(
+        self, alert_id: str, network_operators: frozenset[str] | None
+    ) -> DecidedAlert | None: ...
 
 
-class TokensAndAudit(Protocol):
+class HubFleet(Protocol):
+    def lookup(
+        self, device_ids: Sequence[str], chf_ids: Sequence[str], esmes: bool = False
+    ) -> FleetSlice: ...
+    def members(self, chf_ids: Sequence[str]) -> dict[str, str]: ...
+
+
+class HubWindows(Protocol):
+    def windows_of_hub(self, chf_id: str, limit: int = 100) -> list[Window]: ...
+
+
+class HubSigns(Protocol):
+    def of_hubs(
+        self, chf_ids: Sequence[str], members: dict[str, str], after: datetime, until: datetime
+    ) -> list[tuple[str, datetime]]: ...
+
+
+class AlertVerifications(Protocol):
+    def of_alerts(self, alert_ids: Sequence[str]) -> list[VerificationRequest]: ...
+
+
+class DeliveryStates(Protocol):
+    def state_of(self, alert_id: str) -> DeliveryState | None: ...
+
+
+class Explaining(Protocol):
+    """What an explanation of one alert reads (``service.explain``)."""
+
     @property
-    def tokens(self) -> Tokens: ...
+    def alerts(self) -> ExplainedAlerts: ...
     @property
-    def audit(self) -> Audit: ...
+    def reference(self) -> ConfigSource: ...
+    @property
+    def fleet(self) -> HubFleet: ...
+    @property
+    def activations(self) -> HubWindows: ...
+    @property
+    def signs(self) -> HubSigns: ...
+    @property
+    def verifications(self) -> AlertVerifications: ...
+    @property
+    def outbox(self) -> DeliveryStates: ...
+
+
+# -- readers, loads, delivery -------------------------------------------------------------------
+
+
+class LogListing(LogPages, Protocol):
+    def daily_counts(self, which: OutcomeFilter) -> list[DayCounts]: ...
+
+
+class LogReaders(Protocol):
+    """The Suppression Log as the exports and reporting read it (``service.export``,
+    ``.reporting``)."""
+
+    @property
+    def listings(self) -> LogListing: ...
+
+
+class FleetLoads(Protocol):
+    """The inventory's versions and loads (spec §11)."""
+
+    def base(self) -> int: ...
+    def latest(self) -> InventoryLoad | None: ...
+    def resumable(self, source: str, size: int) -> InventoryLoad | None: ...
+    def progress(self, load_id: int) -> tuple[int, int, int]: ...
+    def manufacturers(self, load_id: int) -> list[str]: ...
+    def begin(self, source: str, size: int | None, at: datetime) -> int: ...
+    def stage(
+        self,
+        load_id: int,
+        staged: Records,
+        rejected: Sequence[Rejection],
+        rows_read: int,
+        progress: tuple[int, int],
+        manufacturers: Manufacturers,
+    ) -> None: ...
+    def finish(self, load_id: int, sha256: str, at: datetime) -> InventoryLoad: ...
+    def apply_changes(
+        self,
+        upserts: Records,
+        removals: Records,
+        names: Sequence[str],
+        rejected: Sequence[Rejection],
+        rows_read: int,
+        source: str,
+        sha256: str,
+        at: datetime,
+    ) -> InventoryLoad: ...
+
+
+class GuidListLoads(Protocol):
+    """The GUID list's versions and loads (spec §3)."""
+
+    def guid_version(self) -> GuidListVersion | None: ...
+    def begin_guid_list(self) -> int: ...
+    def stage_guid_list(
+        self, number: int, device_ids: set[str], rejected: Sequence[Rejection]
+    ) -> None: ...
+    def finish_guid_list(
+        self, number: int, source: str, file_sha256: str, at: datetime
+    ) -> tuple[GuidListVersion, bool]: ...
+    def last_guid_list_file(self) -> str | None: ...
+
+
+class ReferenceLoading(Protocol):
+    """What loading reference data writes (``service.reference.loads``)."""
+
+    @property
+    def fleet(self) -> FleetLoads: ...
+    @property
+    def reference(self) -> GuidListLoads: ...
+
+
+class TokenAdding(Protocol):
+    def add(
+        self,
+        token_sha256: str,
+        role: str,
+        network_operators: Sequence[str],
+        description: str,
+        at: datetime,
+        actor: str,
+    ) -> int: ...
+
+
+class TokenIssuing(Protocol):
+    """What issuing a token writes (``service.access``): the token's digest, audited."""
+
+    @property
+    def tokens(self) -> TokenAdding: ...
+
+
+class PushQueue(Protocol):
+    def unpushed(self, limit: int) -> list[tuple[int, VerificationRequest]]: ...
+    def mark_pushed(self, ids: Sequence[int], at: datetime) -> None: ...
+
+
+class Pushing(Protocol):
+    """What the push of verification requests to the DSP's webhook reads and marks
+    (``delivery.dsp_push``)."""
+
+    @property
+    def verifications(self) -> PushQueue: ...
 
 
 class OutboxQueue(Protocol):

@@ -75,8 +75,8 @@ inventory_loads = Table(
     Column("manufacturers", Text, nullable=False, server_default="[]"),  # JSON list of names
 )
 
-# The packed fleet of each full load (poagate.store.fleet_blocks): device and hub blocks in
-# spread-key order, and while a load is staged, its pages of rows by bucket.
+# The packed fleet of each full load (poagate.store.reference.fleet_blocks): device and hub
+# blocks in spread-key order, and while a load is staged, its pages of rows by bucket.
 # A block's id is its load, kind and number in one integer (fleet_blocks.block_id): SQLite's
 # rowid, so that fetching one is a single seek and a block sits in the row, not in overflow
 # pages (a WITHOUT ROWID table keeps at most about 1 KB of a row in its page).

@@ -19,18 +19,39 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, Literal
 
-from poagate.store.codec import NULL_INT, NULL_TEXT
+from poagate.formats.timestamps import EPOCH
 
 Dialect = Literal["sqlite", "postgresql"]
+# CPython's sqlite3 binds None through its adapter protocol at about 1 µs a value, more than the
+# rest of a row costs, so rows carry these where a value is NULL and statements turn them back
+# into NULL (``values_clause``, ``Insert``).
+NULL_INT = -1  # bound instead of None and turned back into NULL by NULLIF(?, -1)
+NULL_TEXT = ""  # the same for text columns: NULLIF(?, '')
 _IN = re.compile(r"\{in:([a-z_.]+)\}")
 
 UPSERT_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
+
+
+def opt_from_us(us: int | None) -> datetime | None:
+    """A nullable timestamp column (microseconds since the epoch) as a datetime."""
+    return None if us is None else EPOCH + timedelta(microseconds=us)
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A table a concept of the store owns, and the time column its rows age by: what a
+    retention of that concept purges by (None: rows that are kept while they are in force,
+    such as reference data, or that hold no time yet)."""
+
+    table: str
+    aged_by: str | None
 
 
 def render_lists(sql: str, form: str) -> str:

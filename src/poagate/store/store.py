@@ -1,37 +1,55 @@
-"""One store: a database and the concepts kept in it, each in a module of its own.
+"""One store: a database and the concepts kept in it, each owning its tables and their SQL.
 
-* ``reference`` — the GUID list's versions, the configuration (``reference.py``);
-* ``fleet`` — the inventory: its versions, full loads, change files and reads (``fleet.py``,
-  ``fleet_reads.py``, ``fleet_blocks.py``);
-* ``decisions`` — the gate's durable state and the unit of work (``decisions.py``);
-* ``guards`` — what the spec §9 guards read in the service (``guard_reads.py``);
-* ``reads`` — the Suppression Log, the feed, activation records, counts (``reads.py``);
-* ``tokens`` and ``audit`` — who may call, and who changed what (``access.py``);
-* ``outbox`` — forwarded AD1s on their way to the DNOs' webhooks (``outbox.py``);
-* ``controls`` — the incident controls: windows ended, releases signed, explanations
-  (``controls.py``, spec §12).
-* ``verifications`` — the verification guard's requests, the DSP's queue (``verifications.py``).
-* ``sessions`` — who is signed in to the console (``sessions.py``, spec §13).
+* ``alerts`` and ``listings`` — the Suppression Log and the forwarded AD1s (``alerts/``:
+  ``ad1_outcomes``, ``ad1_duplicates``), as the decision path and the guards use them and as
+  readers list them;
+* ``activations`` — activations and their windows (``activations.py``);
+* ``signs`` — signs of life (``signs.py``: ``device_messages``, ``activation_outcomes``);
+* ``outbox`` — messages on their way to the DNOs' webhooks (``outbox.py``);
+* ``verifications`` — the verification guard's requests (``verifications.py``);
+* ``inputs`` — input files, ignored and rejected input (``inputs.py``);
+* ``reference`` and ``fleet`` — the configuration, the GUID list and the inventory
+  (``reference/``);
+* ``tokens``, ``sessions`` and ``audit`` — access (``access.py``).
 
-Each concept sees only the database (``sqlbase.Database``); a consumer is typed against the
+``decisions`` writes a batch of decisions across them, and ``deciding()`` is the service's unit
+of work (``unit.py``). Each concept sees only the database (``sqlbase.Database``); ``TABLES``
+says which concept owns each table and what its rows age by. A consumer is typed against the
 narrow protocol of what it uses (``ports.py``). ``SqliteStore`` and ``PostgresStore`` open one.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 
-from poagate.store.access import Audit, Tokens
-from poagate.store.controls import Controls
-from poagate.store.decisions import Decisions
-from poagate.store.fleet import FleetStore
-from poagate.store.guard_reads import GuardReads
+from poagate.store import access, activations, alerts, inputs, outbox, signs, verifications
+from poagate.store.access import Audit, ConsoleSessions, Tokens
+from poagate.store.activations import Activations
+from poagate.store.alerts.decided import DecidedAlerts
+from poagate.store.alerts.listings import Listings
+from poagate.store.inputs import Inputs
 from poagate.store.outbox import Outbox
-from poagate.store.reads import Reads
-from poagate.store.reference import ReferenceData
-from poagate.store.sessions import ConsoleSessions
-from poagate.store.sqlbase import Database
+from poagate.store.reference import ReferenceData, config, fleet, guid_list
+from poagate.store.reference.fleet import FleetStore
+from poagate.store.signs import SignsOfLife
+from poagate.store.sqlbase import Database, Kept
+from poagate.store.unit import Decisions, DecisionUnit
 from poagate.store.verifications import Verifications
+
+# Every table and the concept that owns it (``meta`` is the database's own).
+TABLES: tuple[Kept, ...] = (
+    *alerts.TABLES,
+    *activations.TABLES,
+    *signs.TABLES,
+    *outbox.TABLES,
+    *verifications.TABLES,
+    *inputs.TABLES,
+    *config.TABLES,
+    *guid_list.TABLES,
+    *fleet.TABLES,
+    *access.TABLES,
+)
 
 
 class Store:
@@ -41,15 +59,50 @@ class Store:
         self.db = db
         self.reference = ReferenceData(db)
         self.fleet = FleetStore(db)
-        self.decisions = Decisions(db)
-        self.guards = GuardReads(db)
-        self.reads = Reads(db)
+        self.alerts = DecidedAlerts(db)
+        self.listings = Listings(db)
+        self.activations = Activations(db)
+        self.signs = SignsOfLife(db)
+        self.inputs = Inputs(db)
+        self.verifications = Verifications(db)
         self.audit = Audit(db)
         self.tokens = Tokens(db, self.audit)
-        self.outbox = Outbox(db, self.audit)
-        self.controls = Controls(db)
-        self.verifications = Verifications(db)
         self.sessions = ConsoleSessions(db)
+        self.outbox = Outbox(db, self.audit)
+        self.decisions = Decisions(db, self.alerts)
+
+    @contextmanager
+    def deciding(self) -> Iterator[DecisionUnit]:
+        """A unit of work of the decision path in one write transaction (or in the one already
+        open): what it collects is written when the block ends, and nothing of it if the block
+        raises."""
+        with self.db.transaction():
+            unit = DecisionUnit(
+                self.db,
+                self.decisions,
+                self.reference,
+                self.fleet,
+                self.alerts,
+                self.activations,
+                self.signs,
+                self.verifications,
+                self.outbox,
+            )
+            yield unit
+            unit.flush()
+
+    def counts(self) -> dict[str, int]:
+        """The figures of ``summary.json``, over everything the store holds (in the order the
+        summary has always listed them: what was read first, what was not used last)."""
+        inputs = self.inputs.counts()
+        read = {key: inputs.pop(key) for key in ("events_read", "events_rejected")}
+        return {
+            **read,
+            **self.activations.counts(),
+            **self.listings.counts(),
+            **self.signs.counts(),
+            **inputs,
+        }
 
     @property
     def location(self) -> str:

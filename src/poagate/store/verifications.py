@@ -5,21 +5,21 @@ A replay writes them with its batches (``Rows.verifications``, upserted by alert
 a resumed replay that sends a request again changes nothing); the service's verification pass
 (``poagate.service.verifications``) writes them in its own transaction. The DSP reads the
 pending ones as its queue (``queue``), and the optional push to its webhook takes the ones not
-yet pushed (``unpushed``).
+yet pushed (``unpushed``). Requests age by ``requested_at`` (``TABLES``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from poagate.domain.outcomes import SuppressionEntry
 from poagate.domain.verification import VerificationOutcome, VerificationRequest
 from poagate.formats.timestamps import from_us, to_us
-from poagate.store.codec import AD1_COLUMNS, NULL_INT, decode_ad1, opt_from_us
-from poagate.store.schema import PENDING_VERIFICATIONS, UNRELEASED_ROWS
-from poagate.store.sqlbase import Database, values_clause
+from poagate.store.schema import PENDING_VERIFICATIONS
+from poagate.store.sqlbase import NULL_INT, Database, Kept, opt_from_us, values_clause
+
+TABLES = (Kept("verifications", "requested_at"),)
 
 # spec §14: a verification request's row (``verifications``), in this order.
 VERIFICATION_COLUMNS = (
@@ -72,35 +72,18 @@ UPSERT_VERIFICATION = (
 )
 
 
+def write(db: Database, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Record requests sent and how requests ended (rows of ``VERIFICATION_COLUMNS``, in the
+    order sent), inside the caller's transaction."""
+    if rows:
+        db.run_many(UPSERT_VERIFICATION, rows)
+
+
 class Verifications:
     """See the module docstring."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
-
-    def save(self, requests: Iterable[VerificationRequest]) -> None:
-        """Record requests sent, and how requests ended (inside the caller's transaction)."""
-        rows = [encode_verification(r) for r in requests]
-        if rows:
-            with self._db.transaction():
-                self._db.run_many(UPSERT_VERIFICATION, rows)
-
-    def entries_due(
-        self, after_seq: int, until: datetime
-    ) -> list[tuple[int, str | None, SuppressionEntry]]:
-        """(seq, sector, entry) of the unreleased Suppression Log entries after ``after_seq``
-        whose ``event_at`` is at or before ``until``: those the verification pass looks at."""
-        rows = self._db.fetch(
-            f"SELECT seq, sector, {','.join(AD1_COLUMNS)} FROM ad1_outcomes "
-            f"WHERE {UNRELEASED_ROWS} AND seq > ? AND event_at <= ? ORDER BY seq",
-            (after_seq, to_us(until)),
-        )
-        found = []
-        for row in rows:
-            entry = decode_ad1(row[2:])
-            assert type(entry) is SuppressionEntry
-            found.append((int(row[0]), row[1], entry))
-        return found
 
     def all(self) -> Iterator[VerificationRequest]:
         """Every request, in the order they were sent."""

@@ -28,7 +28,7 @@ from poagate.formats.jsonl import request_id as canonical_request_id
 from poagate.formats.limits import MAX_ID
 from poagate.service import controls
 from poagate.service.acts import checked_note
-from poagate.store.controls import WindowNotEndable
+from poagate.store.activations import WindowNotEndable
 from poagate.store.store import Store
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -130,7 +130,7 @@ def windows(request: Request, session: CurrentSession, cursor: str = "") -> Resp
     values: dict[str, Any] = {"windows": [], "next_cursor": None}
     try:
         with context.reads.borrow() as store:
-            found = store.controls.windows_page(
+            found = store.activations.windows_page(
                 open_at=now,
                 chf_id=None,
                 network_operators=None,

@@ -32,7 +32,7 @@ from poagate.api.listing import (
 from poagate.api.problems import Problem
 from poagate.service.explain import explain
 from poagate.service.reporting import summarise
-from poagate.store.reads import OutcomeFilter
+from poagate.store.alerts.listings import OutcomeFilter
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 PAGE = 50  # entries a page
@@ -72,7 +72,7 @@ def suppression_log(request: Request, session: CurrentSession, cursor: str = "")
         which = selection(session, filters)
         with context_of(request).reads.borrow() as store:
             with cursor_checked():
-                found = store.reads.outcomes_page(which, after(cursor or None), PAGE + 1)
+                found = store.listings.outcomes_page(which, after(cursor or None), PAGE + 1)
             try:
                 # The chart is on the first page only: it reads every AD1 of the range.
                 summary = (
@@ -139,7 +139,7 @@ def feed(
         until = time_param(filters["to"] or None, "to")
         scope = scope_of(session.principal, network_operator.strip() or None)
         with context_of(request).reads.borrow() as store, cursor_checked():
-            found = store.reads.feed_page(scope, after(cursor or None), PAGE + 1, since, until)
+            found = store.listings.feed_page(scope, after(cursor or None), PAGE + 1, since, until)
     except Problem as problem:
         return render(request, "feed.html.j2", problem.status, message=problem.detail, **values)
     values["alerts"] = found[:PAGE]

@@ -31,7 +31,7 @@ from poagate.api.context import AppContext, context_of
 from poagate.api.tokens import Principal
 from poagate.service.access import TOKEN_PREFIX, token_sha256
 from poagate.service.controls import SuppressionState, suppression_state
-from poagate.store.sessions import SessionRecord
+from poagate.store.access import SessionRecord
 
 IDLE = timedelta(hours=8)
 TOUCH_EVERY = timedelta(minutes=1)

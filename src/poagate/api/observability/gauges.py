@@ -33,9 +33,9 @@ def store_figures(context: AppContext) -> StoreFigures:
     with context.reads.borrow() as store:
         pending, oldest = store.verifications.queue_figures()
         return StoreFigures(
-            open_windows=store.reads.open_windows(now),
+            open_windows=store.activations.open_windows(now),
             deliveries=store.outbox.counts(),
-            ad1_unrouted=store.reads.unrouted_count(),
+            ad1_unrouted=store.listings.unrouted_count(),
             suppression_enabled=store.reference.config().suppression_enabled,
             verifications_pending=pending,
             oldest_verification_seconds=(

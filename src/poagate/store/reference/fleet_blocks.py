@@ -2,7 +2,7 @@
 
 A version of the inventory is two sequences of blocks in the store:
 
-* **device blocks**: ``DEVICE`` records (``poagate.formats.device_records``), 32 a block;
+* **device blocks**: ``DEVICE`` records (``poagate.formats.reference.device_records``), 32 a block;
 * **hub blocks**: one ``HUB`` record per device joined to a hub (the hub, the device, its type
   and network operator), 48 a block, each hub's in order of Device ID, so that R8's "the ESME
   with the smallest Device ID" is the first ESME among its hub's records.
@@ -16,7 +16,7 @@ sorting each bucket alone, in bucket order, sorts the whole. A reader finds a ke
 the first spread key of every block (the *fence*, 8 bytes a block: 10 MB at 40 million rows)
 and searches that one block.
 
-Nothing here touches the database: ``poagate.store.fleet`` stores and fetches the bytes.
+Nothing here touches the database: ``poagate.store.reference.fleet`` stores and fetches the bytes.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from poagate.formats.device_records import DEVICE, HAS_CHF, Keys, Records
+from poagate.formats.reference.device_records import DEVICE, HAS_CHF, Keys, Records
 
 HUB = np.dtype([("chf", "<u8"), ("device", "<u8"), ("operator", "u1"), ("type", "u1")])
 DEVICES, HUBS = 0, 1  # the kinds of block

@@ -3,8 +3,8 @@
 Each check takes a column of cells as a matrix of bytes, a row per cell at least as wide as the
 canonical form, and the length of each cell (``fixed_width`` from text, or ``gather`` straight
 from a block of the file's bytes), and says which cells are canonical and what they hold. A
-cell that is not (stray spaces, another spelling, a fault) is for ``poagate.formats.inventory``
-to judge.
+cell that is not (stray spaces, another spelling, a fault) is for
+``poagate.formats.reference.inventory`` to judge.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from poagate.formats.device_records import Keys
+from poagate.formats.reference.device_records import Keys
 
 Cells = npt.NDArray[np.uint8]
 Lengths = npt.NDArray[np.int64]

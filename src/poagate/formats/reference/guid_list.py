@@ -6,7 +6,7 @@ identifies the content independently of order, case and spelling: it is taken ov
 distinct, canonical Device IDs, one per line.
 
 A national list has millions of lines (spec §11): ``GuidListLines`` reads it a block of lines at
-a time (``poagate.formats.lines``), and the store keeps the IDs.
+a time (``poagate.formats.reference.lines``), and the store keeps the IDs.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import IO
 from poagate.domain.ids import IdentifierError, parse_device_id
 from poagate.domain.values import value
 from poagate.formats.errors import Rejection, truncate_raw
-from poagate.formats.lines import LineBlock, Sha256Reader, line_blocks
+from poagate.formats.reference.lines import LineBlock, Sha256Reader, line_blocks
 
 
 @value

@@ -117,9 +117,9 @@ def parse_device_row(
     faults, in column order, with the MPAN an ESME needs checked after its own cell).
 
     Cells are trimmed only where the text as given does not parse: most inventories carry no
-    stray spaces. A load checks most rows in bulk (``poagate.formats.inventory_columns``) and
-    hands this function only the rows that are not plainly canonical, so this is the one
-    statement of what a row may hold.
+    stray spaces. A load checks most rows in bulk (``inventory_columns``) and hands this
+    function only the rows that are not plainly canonical, so this is the one statement of what
+    a row may hold.
     """
     device_id = _device_id_cell(raw_id, "device_id")
     device_type = _DEVICE_TYPES.get(raw_type) or _DEVICE_TYPES.get(raw_type.strip().upper())

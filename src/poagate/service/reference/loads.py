@@ -20,12 +20,17 @@ import numpy as np
 
 from poagate.domain.ids import IdentifierError, parse_device_id
 from poagate.domain.reference import GuidListVersion
-from poagate.formats.device_records import STAGED, Manufacturers, Records, device_key
 from poagate.formats.errors import InputError, Rejection, truncate_raw
-from poagate.formats.guid_list import GuidListLines
-from poagate.formats.inventory import COLUMNS
-from poagate.formats.inventory_columns import Header, InventoryColumns, read_header, split_rows
-from poagate.formats.lines import (
+from poagate.formats.reference.device_records import STAGED, Manufacturers, Records, device_key
+from poagate.formats.reference.guid_list import GuidListLines
+from poagate.formats.reference.inventory import COLUMNS
+from poagate.formats.reference.inventory_columns import (
+    Header,
+    InventoryColumns,
+    read_header,
+    split_rows,
+)
+from poagate.formats.reference.lines import (
     MAX_LINE_BYTES,
     LineBlock,
     Sha256Reader,
@@ -33,8 +38,8 @@ from poagate.formats.lines import (
     without_first_line,
 )
 from poagate.service.inputs import file_sha256
-from poagate.store.records import InventoryLoad
-from poagate.store.store import Store
+from poagate.store.ports import ReferenceLoading
+from poagate.store.reference.fleet import InventoryLoad
 
 COMMIT_ROWS = 1_000_000  # a full load commits (and may resume) about this often
 GUID_COMMIT_IDS = 200_000
@@ -82,7 +87,11 @@ def _first_line(path: Path, what: str) -> str:
 
 
 def load_inventory(
-    store: Store, path: Path, at: datetime, source: str | None = None, resume: bool = True
+    store: ReferenceLoading,
+    path: Path,
+    at: datetime,
+    source: str | None = None,
+    resume: bool = True,
 ) -> LoadResult:
     """A full load of the inventory file at ``path`` (spec §11); resumes a load of the same file
     a crash cut short. Raises ``InputError`` when the header is unusable."""
@@ -154,7 +163,9 @@ def _after_header(blocks: Iterator[LineBlock]) -> Iterator[LineBlock]:
 CHANGE_COLUMNS = ("change", *COLUMNS)
 
 
-def apply_changes(store: Store, path: Path, at: datetime, source: str | None = None) -> LoadResult:
+def apply_changes(
+    store: ReferenceLoading, path: Path, at: datetime, source: str | None = None
+) -> LoadResult:
     """Apply the change file at ``path`` (spec §11): ``upsert`` rows are inventory rows,
     ``remove`` rows need only a ``device_id``. One transaction; the cost grows with the file."""
     source = source or str(path)
@@ -221,7 +232,9 @@ class GuidLoad:
     rows_rejected: int
 
 
-def load_guid_list(store: Store, path: Path, at: datetime, source: str | None = None) -> GuidLoad:
+def load_guid_list(
+    store: ReferenceLoading, path: Path, at: datetime, source: str | None = None
+) -> GuidLoad:
     """Load the GUID list at ``path`` (spec §3, §11): a new version unless its content is that
     of the version in force."""
     source = source or str(path)
@@ -251,7 +264,7 @@ def load_guid_list(store: Store, path: Path, at: datetime, source: str | None = 
 
 
 def load_reference(
-    store: Store, inventory_path: Path | None, guid_path: Path, now: datetime
+    store: ReferenceLoading, inventory_path: Path | None, guid_path: Path, now: datetime
 ) -> dict[str, Any]:
     """A replay's reference data (spec §8, §11): the inventory unless the file is the version
     in force (or none is given and the store holds one), and the GUID list unless the file is

@@ -10,7 +10,7 @@ may hold. A row the bulk check accepts is exactly what ``parse_device_row`` woul
 A block with no quote, carriage return or NUL in it, all ASCII (an inventory as the DCC writes
 it), is not even split into Python strings: numpy finds its commas and line ends and reads each
 column straight from the block's bytes. Any other block goes through Python's ``csv`` module.
-Each device becomes a packed record (``poagate.formats.device_records``).
+Each device becomes a packed record (``poagate.formats.reference.device_records``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from poagate.domain.reference import Device
-from poagate.formats.bulk_cells import (
+from poagate.formats.errors import InputError, Rejection, truncate_raw
+from poagate.formats.reference.bulk_cells import (
     DERIVED,
     GATHER_PADDING,
     ODD,
@@ -38,7 +39,7 @@ from poagate.formats.bulk_cells import (
     mpan_numbers,
     operator_codes,
 )
-from poagate.formats.device_records import (
+from poagate.formats.reference.device_records import (
     ESME_CODE,
     HAS_CHF,
     HAS_MPAN,
@@ -52,9 +53,8 @@ from poagate.formats.device_records import (
     device_of,
     record_fields,
 )
-from poagate.formats.errors import InputError, Rejection, truncate_raw
-from poagate.formats.inventory import COLUMNS, parse_device_row
-from poagate.formats.lines import LineBlock, Sha256Reader, line_blocks, without_first_line
+from poagate.formats.reference.inventory import COLUMNS, parse_device_row
+from poagate.formats.reference.lines import LineBlock, Sha256Reader, line_blocks, without_first_line
 
 
 @dataclass(slots=True)
@@ -390,7 +390,7 @@ class InventoryFile:
 def read_inventory(stream: IO[str], source: str) -> InventoryFile:
     """Read an inventory CSV held as text (tests, the simulator's checks); raises
     ``InputError`` only when the header is unusable. Loads stream files instead
-    (``poagate.service.reference_loads``); both read rows here."""
+    (``poagate.service.reference.loads``); both read rows here."""
     data = Sha256Reader(io.BytesIO(stream.read().encode("utf-8")))
     blocks = line_blocks(data)
     first = next(blocks, None)

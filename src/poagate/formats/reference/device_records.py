@@ -3,7 +3,7 @@
 A record is 38 bytes (``DEVICE``): its Device ID as a 64-bit number, its hub's, its MPAN, its
 postcode as 8 bytes, its manufacturer as a number in its load's list of names, and its type,
 SMETS version and network operator as one byte each. The store keeps versions of the fleet as
-blocks of these (``poagate.store.fleet_blocks``).
+blocks of these (``poagate.store.reference.fleet_blocks``).
 """
 
 from __future__ import annotations

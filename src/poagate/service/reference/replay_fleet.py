@@ -16,8 +16,8 @@ from poagate.domain.events import Activation, Ad1Alert, Event, Ignored
 from poagate.domain.gate import Gate
 from poagate.domain.reference import Config, FleetSlice, GuidList
 from poagate.formats.errors import InputError
-from poagate.service.device_cache import DeviceCache
 from poagate.service.inputs import Item
+from poagate.service.reference.device_cache import DeviceCache
 from poagate.store.store import Store
 
 # Events read ahead at a time, so that the fleet they name is read from the store in one go.
@@ -30,17 +30,17 @@ def restore_gate(store: Store, config: Config) -> Gate:
     that a ``Lookahead`` fills for each stretch of events."""
     fleet = FleetSlice()
     gate = Gate(fleet, GuidList(store.reference.guid_version(), frozenset()), config)
-    gate.restore(store.decisions.activation_records(), store.decisions.decided_alert_ids())
+    gate.restore(store.activations.records(), store.alerts.decided_ids())
     guards = gate.guards
     if guards.active:
         # Every sign of life, then every decided AD1, a stretch at a time: the slice holds the
         # devices and hubs of one stretch (the guards ask the fleet about each as they
         # restore it), so memory does not grow with the history or the fleet (spec §11).
-        for signs in _stretches(store.decisions.signs_of_life()):
+        for signs in _stretches(store.signs.all()):
             fleet.clear()
             store.fleet.fill(fleet, list(dict.fromkeys(d for d, _ in signs)), [], True)
             guards.restore(signs, ())
-        for outcomes in _stretches(store.reads.ad1_outcomes()):
+        for outcomes in _stretches(store.listings.ad1_outcomes()):
             hubs = list(dict.fromkeys(o.chf_id for o in outcomes))
             fleet.clear()
             store.fleet.fill(fleet, hubs, hubs, True)

@@ -1,10 +1,10 @@
-"""Reference data and configuration (spec §3): the GUID list's versions and the settings in
-force — loaded by DCC operations or a replay, read by every decision. (The inventory is the
-fleet's: ``poagate.store.fleet``.)
+"""The GUID list (spec §3): its versions (``guid_list_versions``) and their entries
+(``guid_list_entries``) — loaded by DCC operations or a replay, read by every decision.
 
 A GUID list of millions of lines is staged a block at a time under the number its version will
 have, and becomes the version in force when that version is recorded: readers take the highest
-recorded number, so they never see a list half loaded."""
+recorded number, so they never see a list half loaded. Versions are reference data: the one in
+force is kept, and a load clears the entries of a version never recorded (``TABLES``)."""
 
 from __future__ import annotations
 
@@ -12,65 +12,22 @@ import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 
-import orjson
-
-from poagate.domain.reference import Config, GuidList, GuidListVersion
+from poagate.domain.reference import GuidList, GuidListVersion
 from poagate.formats.errors import Rejection
-from poagate.formats.settings import Settings
 from poagate.formats.timestamps import from_us, to_us
-from poagate.store.codec import encode_rejected
-from poagate.store.sqlbase import UPSERT_META, Database
-from poagate.store.writes import REJECTED
+from poagate.store.inputs import REJECTED, encode_rejected
+from poagate.store.sqlbase import UPSERT_META, Database, Kept
+
+TABLES = (Kept("guid_list_versions", "loaded_at"), Kept("guid_list_entries", None))
 
 GUID_FILE_META = "guid_list_file_sha256"
 
 
-class ReferenceData:
-    """The store's reference data and configuration (see the module docstring)."""
+class GuidLists:
+    """The GUID list's versions (see the module docstring)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        # The configuration last read, by its stored text: every group of decisions reads the
-        # configuration, and it changes seldom, so it is validated once per version.
-        self._read: tuple[str | None, Settings, Config] | None = None
-
-    # -- configuration ----------------------------------------------------------------------------
-
-    def settings(self) -> Settings:
-        """The configuration in force (the defaults while none was ever recorded)."""
-        return self._in_force()[0]
-
-    def config(self) -> Config:
-        """The gate's part of the configuration in force."""
-        return self._in_force()[1]
-
-    def _in_force(self) -> tuple[Settings, Config]:
-        body = self._db.scalar("SELECT body FROM config_versions ORDER BY id DESC LIMIT 1")
-        read = self._read
-        if read is None or read[0] != body:
-            settings = Settings.stored({} if body is None else orjson.loads(body))
-            read = self._read = (body, settings, settings.gate_config())
-        return read[1], read[2]
-
-    def save_settings(self, settings: Settings, actor: str, at: datetime) -> bool:
-        """Record ``settings`` as in force from ``at``; False (nothing recorded) when they are
-        the settings in force already (the defaults, while none was ever recorded)."""
-        db = self._db
-        with db.transaction():
-            if self.settings() == settings:
-                return False
-            body = orjson.dumps(settings.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
-            db.run(
-                "INSERT INTO config_versions (set_at, actor, body) VALUES (?, ?, ?)",
-                (to_us(at), actor, body.decode()),
-            )
-        return True
-
-    def save_config(self, config: Config, actor: str, at: datetime) -> bool:
-        """Record the gate's configuration, keeping the other settings as they are."""
-        return self.save_settings(self.settings().with_gate(config), actor, at)
-
-    # -- the GUID list --------------------------------------------------------------------------
 
     def guid_version(self) -> GuidListVersion | None:
         """The version in force."""

@@ -7,6 +7,9 @@ fence (the first key of every block, read once per version and kept: 8 bytes a b
 in one statement, and searched at once with numpy. A hub's route (R8) is its ESME with the
 smallest Device ID: the first of its hub records in the blocks, unless a change file removed
 or moved that ESME or joined another to the hub, which the change rows say.
+
+A change file's devices are rows of ``devices`` (``DEVICE_COLUMNS``, encoded here for
+``poagate.store.reference.fleet`` to write).
 """
 
 from __future__ import annotations
@@ -18,10 +21,15 @@ from typing import Any
 import numpy as np
 import orjson
 
-from poagate.domain.reference import Device, DeviceType, FleetSlice, Route
-from poagate.formats.device_records import ESME_CODE, Keys, Records, device_id_of, device_of
-from poagate.store.codec import DEVICE_COLUMNS, decode_device
-from poagate.store.fleet_blocks import (
+from poagate.domain.reference import Device, DeviceType, FleetSlice, Route, SmetsVersion
+from poagate.formats.reference.device_records import (
+    ESME_CODE,
+    Keys,
+    Records,
+    device_id_of,
+    device_of,
+)
+from poagate.store.reference.fleet_blocks import (
     DEVICES,
     HUBS,
     RECORD,
@@ -33,6 +41,38 @@ from poagate.store.fleet_blocks import (
     spread,
 )
 from poagate.store.sqlbase import Database
+
+DEVICE_COLUMNS = (
+    "device_id",
+    "device_type",
+    "smets_version",
+    "manufacturer",
+    "chf_id",
+    "mpan",
+    "network_operator",
+    "postcode",
+)
+
+
+DEVICE_NULLABLE_TEXT = frozenset({"chf_id", "mpan", "postcode"})
+
+
+_DEVICE_TYPES = {t.value: t for t in DeviceType}
+_SMETS = {s.value: s for s in SmetsVersion}
+
+
+def decode_device(row: Sequence[Any]) -> Device:
+    return Device(
+        device_id=row[0],
+        device_type=_DEVICE_TYPES[row[1]],
+        smets_version=_SMETS[row[2]],
+        manufacturer=row[3],
+        chf_id=row[4],
+        mpan=row[5],
+        network_operator=row[6],
+        postcode=row[7],
+    )
+
 
 BASE_META = "inventory_base"  # the full load in force (none: 0)
 GENERATION_META = "inventory_generation"  # the last version that changed what is in force

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from poagate.domain.reference import FleetSlice
-from poagate.store.fleet_reads import FleetReads
+from poagate.store.ports import FleetLookup
 
 
 class DeviceCache:
@@ -27,7 +27,7 @@ class DeviceCache:
         self._known = FleetSlice()
 
     def lookup(
-        self, fleet: FleetReads, device_ids: Sequence[str], chf_ids: Sequence[str], esmes: bool
+        self, fleet: FleetLookup, device_ids: Sequence[str], chf_ids: Sequence[str], esmes: bool
     ) -> FleetSlice:
         """As ``FleetReads.lookup``: the devices and the routes of the hubs (with ``esmes``, the
         ESMEs they route to as well)."""

@@ -2,19 +2,19 @@
 version in force and switched in at once, and change files.
 
 * A **full load** is a new version, ``loading`` while its file streams in: each commit stages
-  the rows read so far as pages of packed records, one page per bucket
-  (``poagate.store.fleet_blocks``), with how far the file got, so a load cut short by a crash
-  resumes where it stopped. ``finish`` sorts each bucket into device blocks and hub blocks, and
-  then, in one short transaction, makes the version the one in force (meta ``inventory_base``).
-  Until that moment every decision reads the version before; from it, the new one. Nothing of
-  the fleet is held in memory beyond one bucket (about a million rows) at a time.
+  the rows read so far as pages of packed records, one page per bucket (``fleet_blocks``),
+  with how far the file got, so a load cut short by a crash resumes where it stopped.
+  ``finish`` sorts each bucket into device blocks and hub blocks, and then, in one short
+  transaction, makes the version the one in force (meta ``inventory_base``). Until that moment
+  every decision reads the version before; from it, the new one. Nothing of the fleet is held
+  in memory beyond one bucket (about a million rows) at a time.
 * A **change file** upserts and removes devices over the version in force, as rows of the
   ``devices`` and ``removed_devices`` tables tagged with its load id, in one transaction: its
-  cost grows with the changes, not the fleet. Readers take a device from those rows when they
-  are newer than the version in force, else from its blocks. A full load makes them stale; they
-  are cleared after it.
+  cost grows with the changes, not the fleet (``poagate.store.reference.fleet_changes``).
+  Readers take a device from those rows when they are newer than the version in force, else
+  from its blocks. A full load makes them stale; they are cleared after it.
 
-Reading the fleet is ``poagate.store.fleet_reads``.
+Reading the fleet is ``poagate.store.reference.fleet_reads``.
 """
 
 from __future__ import annotations
@@ -26,17 +26,16 @@ from typing import Any
 import numpy as np
 import orjson
 
-from poagate.formats.device_records import (
+from poagate.domain.values import value
+from poagate.formats.errors import Rejection
+from poagate.formats.reference.device_records import (
     STAGED,
     Manufacturers,
     Records,
-    device_id_of,
-    device_of,
 )
-from poagate.formats.errors import Rejection
 from poagate.formats.timestamps import from_us, to_us
-from poagate.store.codec import encode_device, encode_rejected
-from poagate.store.fleet_blocks import (
+from poagate.store.inputs import REJECTED, encode_rejected
+from poagate.store.reference.fleet_blocks import (
     DEVICES,
     HUB,
     HUBS,
@@ -50,10 +49,9 @@ from poagate.store.fleet_blocks import (
     settle_devices,
     settle_hubs,
 )
-from poagate.store.fleet_reads import BASE_META, GENERATION_META, FleetReads
-from poagate.store.records import InventoryLoad
-from poagate.store.sqlbase import UPSERT_META, Insert
-from poagate.store.writes import REJECTED, UPSERT_DEVICE
+from poagate.store.reference.fleet_changes import write_changes
+from poagate.store.reference.fleet_reads import BASE_META, GENERATION_META, FleetReads
+from poagate.store.sqlbase import UPSERT_META, Insert, Kept
 
 _LOAD = (
     "SELECT id, loaded_at, source, sha256, rows_read, rows_accepted, rows_rejected, kind, state, "
@@ -62,6 +60,33 @@ _LOAD = (
 PAGES = Insert("fleet_pages", ("load_id", "kind", "bucket", "page", "body"))
 BLOCKS = Insert("fleet_blocks", ("id", "first_key", "body"))
 _CLEAN_BATCH = 2_000
+# Versions are kept while they are in force; ``clean`` clears what a switch left behind.
+TABLES = (
+    Kept("inventory_loads", "loaded_at"),
+    Kept("fleet_blocks", None),
+    Kept("fleet_pages", None),
+    Kept("devices", None),
+    Kept("removed_devices", None),
+)
+
+
+@value
+class InventoryLoad:
+    """A version of the inventory (spec §11): a full load or a change file."""
+
+    id: int
+    loaded_at: datetime
+    source: str
+    sha256: str
+    rows_read: int
+    rows_accepted: int
+    rows_rejected: int
+    kind: str = "full"  # full or changes
+    state: str = "in_force"  # loading, in_force, replaced or failed (full); applied (changes)
+    base: int | None = None  # for changes: the full load they amend (0: none)
+    rows_removed: int = 0
+    device_count: int | None = None  # the devices of a full load once it is done
+    finished_at: datetime | None = None
 
 
 class LoadSuperseded(RuntimeError):  # noqa: N818 - a state, not a fault of the caller's
@@ -339,59 +364,20 @@ class FleetStore(FleetReads):
         sha256: str,
         at: datetime,
     ) -> InventoryLoad:
-        """Apply a change file in one transaction: ``upserts`` (``STAGED`` records) and
-        ``removals`` (``STAGED`` records of which only key and line count); for a device named
-        on several lines, the latest line wins."""
-        upserts, removals = _latest_changes(upserts, removals)
-        db = self._db
-        with db.transaction():
-            base = self.base()
-            db.run(
-                "INSERT INTO inventory_loads (loaded_at, source, sha256, rows_read, "
-                "rows_accepted, rows_rejected, kind, state, base, rows_removed, finished_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'changes', 'applied', ?, ?, ?)",
-                (
-                    to_us(at),
-                    source,
-                    sha256,
-                    rows_read,
-                    rows_read - len(rejected),
-                    len(rejected),
-                    base,
-                    len(removals),
-                    to_us(at),
-                ),
+        """Apply a change file in one transaction (``fleet_changes.write_changes``)."""
+        with self._db.transaction():
+            load_id = write_changes(
+                self._db,
+                self.base(),
+                upserts,
+                removals,
+                names,
+                rejected,
+                rows_read,
+                source,
+                sha256,
+                at,
             )
-            load_id = int(db.scalar("SELECT MAX(id) FROM inventory_loads"))
-            changed = [device_of(r, names) for r in upserts]
-            gone = [device_id_of(int(key)) for key in removals["key"]]
-            if changed:
-                db.run_many(UPSERT_DEVICE, [encode_device(d, load_id) for d in changed])
-                db.run(
-                    "DELETE FROM removed_devices WHERE {in:device_id}",
-                    (db.list_param([d.device_id for d in changed]),),
-                )
-            if gone:
-                db.run("DELETE FROM devices WHERE {in:device_id}", (db.list_param(gone),))
-                db.run_many(
-                    "INSERT INTO removed_devices (device_id, load_id) VALUES (?, ?) "
-                    "ON CONFLICT (device_id) DO UPDATE SET load_id = excluded.load_id",
-                    [(device_id, load_id) for device_id in gone],
-                )
-            db.insert(REJECTED, encode_rejected("inventory", rejected))
-            db.run(UPSERT_META, (GENERATION_META, str(load_id)))
         version = self.version(load_id)
         assert version is not None
         return version
-
-
-def _latest_changes(upserts: Records, removals: Records) -> tuple[Records, Records]:
-    """Each device's latest change: an upsert or a removal, whichever is on the later line."""
-    both = np.concatenate([upserts, removals])
-    is_removal = np.r_[np.zeros(len(upserts), np.bool_), np.ones(len(removals), np.bool_)]
-    order = np.lexsort((both["line"], both["key"]))
-    keys = both["key"][order]
-    last = np.ones(len(order), np.bool_)
-    last[:-1] = keys[1:] != keys[:-1]
-    kept = order[last]
-    return both[kept[~is_removal[kept]]], both[kept[is_removal[kept]]]

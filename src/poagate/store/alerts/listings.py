@@ -1,10 +1,9 @@
-"""Reading what was decided: the Suppression Log, the forwarded feed, activation records, the
-rejected input and the counts — for the API, the exports and a replay's output files.
+"""Listing decided AD1s: the Suppression Log, the forwarded feed and the counts — for the API,
+the console, the exports and a replay's output files.
 
-Listings continue after an item the caller names (its ``alert_id`` or ``request_id``), never
-after a number of the store's: a scoped reader must not learn how much others receive from
-gaps in a global sequence. ``NotVisible`` means the named item is not one the caller may see,
-whether or not it exists.
+Listings continue after an item the caller names (its ``alert_id``), never after a number of the
+store's: a scoped reader must not learn how much others receive from gaps in a global sequence.
+``NotVisible`` means the named item is not one the caller may see, whether or not it exists.
 """
 
 from __future__ import annotations
@@ -14,23 +13,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from poagate.domain.outcomes import (
-    ActivationRecord,
-    ForwardedAlert,
-    SuppressionEntry,
-    released_as_forwarded,
-)
-from poagate.formats.errors import Rejection
+from poagate.domain.outcomes import ForwardedAlert, SuppressionEntry, released_as_forwarded
 from poagate.formats.timestamps import EPOCH, to_us
-from poagate.store.codec import ACTIVATION_COLUMNS, AD1_COLUMNS, decode_activation, decode_ad1
+from poagate.store import NotVisible
+from poagate.store.alerts.rows import AD1, decode_ad1
 from poagate.store.schema import FEED_ROWS, LOG_ROWS
 from poagate.store.sqlbase import Database
-
-_AD1 = ",".join(AD1_COLUMNS)
-
-
-class NotVisible(LookupError):  # noqa: N818 - a lookup that found nothing the caller may see
-    """A cursor names no item the caller may see."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +52,7 @@ class DayCounts:
 _DAY_US = 86_400_000_000
 
 
-class Reads:
+class Listings:
     """See the module docstring."""
 
     def __init__(self, db: Database) -> None:
@@ -147,7 +135,7 @@ class Reads:
         where = ["seq > ?"]
         params: list[Any] = [after_seq]
         self._where(which, where, params)
-        sql = f"SELECT seq, {_AD1} FROM ad1_outcomes WHERE " + " AND ".join(where)
+        sql = f"SELECT seq, {AD1} FROM ad1_outcomes WHERE " + " AND ".join(where)
         sql += " ORDER BY seq"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
@@ -188,7 +176,7 @@ class Reads:
         self._scoped(where, params, network_operators)
         self._where(OutcomeFilter(since=since, until=until), where, params)
         rows = db.fetch(
-            f"SELECT {_AD1} FROM ad1_outcomes WHERE "
+            f"SELECT {AD1} FROM ad1_outcomes WHERE "
             + " AND ".join(where)
             + f" ORDER BY feed_seq LIMIT {int(limit)}",
             params,
@@ -202,59 +190,7 @@ class Reads:
             page.append(outcome)
         return page
 
-    # -- activation records -------------------------------------------------------------------
-
-    def activations_page(
-        self,
-        *,
-        device_id: str | None = None,
-        status: str | None = None,
-        after_request_id: str | None = None,
-        limit: int = 100,
-    ) -> list[ActivationRecord]:
-        """Activation records in first-seen order, after the one named."""
-        db = self._db
-        after = 0
-        if after_request_id is not None:
-            seq = db.scalar("SELECT seq FROM activations WHERE request_id = ?", (after_request_id,))
-            if seq is None:
-                raise NotVisible(after_request_id)
-            after = int(seq)
-        where = ["seq > ?"]
-        params: list[Any] = [after]
-        if device_id is not None:
-            where.append("device_id = ?")
-            params.append(device_id)
-        if status is not None:
-            where.append("status = ?")
-            params.append(status)
-        rows = db.fetch(
-            f"SELECT {','.join(ACTIVATION_COLUMNS)} FROM activations WHERE "
-            + " AND ".join(where)
-            + f" ORDER BY seq LIMIT {int(limit)}",
-            params,
-        )
-        return [decode_activation(row) for row in rows]
-
-    def open_windows(self, at: datetime) -> int:
-        """Windows of usable activations that contain ``at`` (for metrics)."""
-        moment = to_us(at)
-        return int(
-            self._db.scalar(
-                "SELECT COUNT(*) FROM activations WHERE status = 'active' "
-                "AND window_start <= ? AND window_end > ?",
-                (moment, moment),
-            )
-        )
-
-    # -- rejected input and counts ------------------------------------------------------------
-
-    def rejected(self) -> Iterator[tuple[str, Rejection]]:
-        """(kind, rejection): every line or row that could not be read, in order."""
-        for kind, source, line, error, raw in self._db.stream(
-            "SELECT kind, source, line, error, raw FROM rejected_inputs ORDER BY seq"
-        ):
-            yield kind, Rejection(source, line, error, raw)
+    # -- counts ---------------------------------------------------------------------------------
 
     def counts_by_network_operator(
         self, network_operators: frozenset[str] | None = None
@@ -303,39 +239,19 @@ class Reads:
         ]
 
     def counts(self) -> dict[str, int]:
-        """The figures of ``summary.json``, over everything the store holds."""
+        """The AD1 figures of ``summary.json``, over everything the store holds."""
         db = self._db
-        suppressed, forwarded = db.one(
-            "SELECT COUNT(*) FILTER (WHERE suppressed = 1), COUNT(*) FILTER (WHERE suppressed = 0) "
-            "FROM ad1_outcomes"
-        ) or (0, 0)
-        activations, eligible = db.one(
-            "SELECT COUNT(*), COUNT(*) FILTER (WHERE reason = 'eligible') FROM activations"
-        ) or (0, 0)
-        rejected_by_kind = dict(
-            db.fetch("SELECT kind, COUNT(*) FROM rejected_inputs GROUP BY kind")
-        )
+        suppressed, forwarded, released = db.one(
+            "SELECT COUNT(*) FILTER (WHERE suppressed = 1), "
+            "COUNT(*) FILTER (WHERE suppressed = 0), "
+            "COUNT(*) FILTER (WHERE released_at IS NOT NULL) FROM ad1_outcomes"
+        ) or (0, 0, 0)
         duplicates = int(db.scalar("SELECT COUNT(*) FROM ad1_duplicates"))
         suppressed, forwarded = int(suppressed), int(forwarded)
-
-        def count(sql: str) -> int:
-            return int(db.scalar(sql))
-
         return {
-            "events_read": count("SELECT COALESCE(SUM(events_done), 0) FROM sources"),
-            "events_rejected": int(rejected_by_kind.get("event", 0)),
-            "activations": int(activations),
-            "activations_eligible": int(eligible),
             "ad1_received": suppressed + forwarded + duplicates,
             "ad1_suppressed": suppressed,
             "ad1_forwarded": forwarded,
             "ad1_duplicates": duplicates,
-            "ad1_released": count(
-                "SELECT COUNT(*) FROM ad1_outcomes WHERE released_at IS NOT NULL"
-            ),
-            "activation_outcomes": count("SELECT COUNT(*) FROM activation_outcomes"),
-            "device_messages": count("SELECT COUNT(*) FROM device_messages"),
-            "messages_ignored": count("SELECT COUNT(*) FROM ignored_inputs"),
-            "inventory_rows_rejected": int(rejected_by_kind.get("inventory", 0)),
-            "guid_list_rows_rejected": int(rejected_by_kind.get("guid_list", 0)),
+            "ad1_released": int(released),
         }
