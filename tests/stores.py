@@ -1,7 +1,7 @@
 """Template stores: migrated (and seeded) once a session, copied for each test.
 
-Running every Alembic migration on a new SQLite file takes most of a second, and uploading the
-API harness's fleet over HTTP about as long again; every API and console test did both. A test
+Every API and console test ran every Alembic migration on a new SQLite file, then uploaded the
+API harness's fleet over HTTP: 1.7 s a test on this machine when others used its disk. A test
 now gets a copy of a template made once per session (per pytest-xdist worker): a file copy on
 SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL (tests/pg.py).
 
