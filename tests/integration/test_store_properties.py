@@ -55,8 +55,11 @@ def commit_all(
             batch = Batch()
     if crash:
         return
-    if events:
-        batch.releases += gate.releases_due(events[-1].received_at)
+    # The end of the input, by the last event's clock; a resumed run that read no new event
+    # takes it from the store, as the replay does (``Store.last_event_at``).
+    clock = events[-1].received_at if events else store.last_event_at()
+    if clock is not None:
+        batch.releases += gate.releases_due(clock)
     store.decisions.commit(batch, sector_of)
 
 

@@ -309,6 +309,11 @@ def decide_events(
             processed += batch.events
             commit(batch)
             batch = Batch()
+    if guarded and guard_clock is None:
+        # A resumed run that read no new event: the releases due at the end of the input are
+        # those of the last event the store holds (an earlier run committed every event, then
+        # was stopped before the end-of-input releases).
+        guard_clock = store.last_event_at()
     until = request.release_until or guard_clock
     if guarded and until is not None:
         batch.releases += gate.releases_due(until)

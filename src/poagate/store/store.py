@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
 
+from poagate.formats.timestamps import from_us
 from poagate.store import access, activations, alerts, inputs, outbox, signs, verifications
 from poagate.store.access import Audit, ConsoleSessions, Tokens
 from poagate.store.activations import Activations
@@ -103,6 +105,20 @@ class Store:
             **self.signs.counts(),
             **inputs,
         }
+
+    def last_event_at(self) -> datetime | None:
+        """When the DSP received the latest event the store holds (a replay's clock where it
+        stopped): events are decided in ``received_at`` order, so it is the last one decided."""
+        latest = self.db.scalar(
+            "SELECT MAX(t) FROM ("
+            "SELECT MAX(last_received_at) AS t FROM activations "
+            "UNION ALL SELECT MAX(received_at) FROM ad1_outcomes "
+            "UNION ALL SELECT MAX(received_at) FROM ad1_duplicates "
+            "UNION ALL SELECT MAX(received_at) FROM activation_outcomes "
+            "UNION ALL SELECT MAX(received_at) FROM device_messages "
+            "UNION ALL SELECT MAX(received_at) FROM ignored_inputs) AS latest"
+        )
+        return None if latest is None else from_us(int(latest))
 
     @property
     def location(self) -> str:
