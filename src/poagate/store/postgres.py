@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from poagate.store import StoreError, StoreUnavailableError
-from poagate.store.schema import SCHEMA_REVISION
+from poagate.store.schema import MIN_COMPATIBLE_KEY, SCHEMA_REVISION, newer_schema_usable
 from poagate.store.sqlbase import Database, Dialect, Insert, render_lists
 from poagate.store.store import Store
 
@@ -53,7 +53,13 @@ def ensure_schema(url: str) -> None:
             row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         except psycopg.errors.UndefinedTable:
             row = None
-    current = None if row is None else str(row[0])
+        current = None if row is None else str(row[0])
+        if current is not None and current > SCHEMA_REVISION:
+            marker = conn.execute(
+                "SELECT value FROM meta WHERE key = %s", (MIN_COMPATIBLE_KEY,)
+            ).fetchone()
+            if newer_schema_usable(current, None if marker is None else str(marker[0])):
+                return
     if current == SCHEMA_REVISION:
         return
     if current is not None and current > SCHEMA_REVISION:

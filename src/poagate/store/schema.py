@@ -29,6 +29,25 @@ from sqlalchemy import (
 # The Alembic revision this code expects; tests check it is the migrations' head.
 SCHEMA_REVISION = "0007"
 
+# Rolling upgrades (docs/architecture.md, "Migrations"): a schema change lands in two steps,
+# add then (a release later) remove, so a server of the previous release keeps working on a
+# schema one revision newer than its own. Each migration records in ``meta`` the oldest revision
+# whose code still works on the schema it leaves (an additive migration leaves it unchanged; one
+# that removes or renames sets it to itself). Code refuses a newer schema only when its own
+# revision is older than that.
+MIN_COMPATIBLE_KEY = "schema_min_compatible_revision"
+
+
+def newer_schema_usable(current: str, min_compatible: str | None) -> bool:
+    """Whether this code may use a store whose schema (``current``) is newer than its own: only
+    when the schema says code of this revision still works on it."""
+    return (
+        current > SCHEMA_REVISION
+        and min_compatible is not None
+        and (min_compatible <= SCHEMA_REVISION)
+    )
+
+
 metadata = MetaData()
 
 meta = Table(

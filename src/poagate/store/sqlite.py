@@ -27,7 +27,7 @@ from typing import IO, Any, Literal, TypedDict, Unpack
 import orjson
 
 from poagate.store import StoreError, StoreUnavailableError
-from poagate.store.schema import SCHEMA_REVISION
+from poagate.store.schema import MIN_COMPATIBLE_KEY, SCHEMA_REVISION, newer_schema_usable
 from poagate.store.sqlbase import Database, Dialect, render_lists
 from poagate.store.store import Store
 
@@ -101,10 +101,22 @@ def _schema_revision(conn: sqlite3.Connection) -> str | None:
     return None if row is None else str(row[0])
 
 
+def _min_compatible(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (MIN_COMPATIBLE_KEY,)).fetchone()
+    return None if row is None else str(row[0])
+
+
 def ensure_schema(path: Path) -> None:
-    """Create or migrate the database file to ``SCHEMA_REVISION``."""
+    """Create or migrate the database file to ``SCHEMA_REVISION``; a newer schema is used as it
+    is when it says this code still works on it (``schema.newer_schema_usable``)."""
     with contextlib.closing(sqlite3.connect(path)) as conn:
         current = _schema_revision(conn)
+        if (
+            current is not None
+            and current > SCHEMA_REVISION
+            and newer_schema_usable(current, _min_compatible(conn))
+        ):
+            return
     if current == SCHEMA_REVISION:
         return
     from poagate.store.migrate import upgrade  # Alembic is slow to import
