@@ -21,6 +21,7 @@ from poagate.store.alerts.listings import OutcomeFilter
 from poagate.store.batch import Batch
 from poagate.store.database import open_store
 from tests.helpers import CHF, ESME, USER, ts
+from tests.pg import PostgresServer
 
 START = ts("2026-01-20T22:00:00Z")
 
@@ -151,3 +152,19 @@ def test_the_archive_command_writes_the_files_and_says_what_it_wrote(
     )
     assert refused.exit_code == 2
     assert "--before must be a date" in refused.output
+
+
+def test_the_same_log_on_sqlite_and_postgresql_archives_to_the_same_bytes(
+    empty_sqlite: str, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    on_postgres = postgres.fresh_database()
+    try:
+        manifests = []
+        for name, database in (("sqlite", empty_sqlite), ("postgres", on_postgres)):
+            _fill(database)
+            with open_store(database, "read") as store:
+                archive_log(store, date(2026, 4, 1), tmp_path / name)
+            manifests.append((tmp_path / name / "manifest.json").read_bytes())
+        assert manifests[0] == manifests[1]
+    finally:
+        postgres.drop_database(on_postgres)
