@@ -221,3 +221,14 @@ def test_the_backup_command_writes_a_file_the_restore_command_reads(
     again = CliRunner().invoke(app, ["restore", "--from", str(out), "--db", str(restored)])
     assert again.exit_code == 1
     assert "--force" in again.output
+
+
+def test_a_store_with_the_schema_and_no_rows_is_empty_to_a_restore(
+    database: str, target: str, tmp_path: Path
+) -> None:
+    _filled(database)
+    backup(database, tmp_path / "poagate.backup")
+    open_store(target, "service").close()  # made by a server's start, say: the schema alone
+    restore(tmp_path / "poagate.backup", target)
+    with open_store(target, "read") as store:
+        assert store.counts()["ad1_forwarded"] == 50
