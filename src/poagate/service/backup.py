@@ -126,7 +126,10 @@ def backup(database: str | None, out: Path, progress: Progress | None = None) ->
         )
         progress.phase("Writing the backup", None)
         partial = out.with_name(out.name + ".partial")
-        with partial.open("wb") as stream:
+        partial.unlink(missing_ok=True)
+        # Readable by its owner alone: it holds the DNOs' webhook signing secrets.
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as stream:
             with tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT) as tar:
                 _add_bytes(tar, MANIFEST, _manifest_bytes(manifest))
                 tar.add(copy.payload, arcname=copy.payload.name)
