@@ -233,3 +233,16 @@ def test_a_store_with_the_schema_and_no_rows_is_empty_to_a_restore(
     restore(tmp_path / "poagate.backup", target)
     with open_store(target, "read") as store:
         assert store.counts()["ad1_forwarded"] == 50
+
+
+def test_a_restore_whose_rows_differ_from_the_manifest_leaves_the_store_incomplete(
+    database: str, target: str, tmp_path: Path
+) -> None:
+    _filled(database)
+    wrong = tmp_path / "wrong-counts.backup"
+    manifest = backup(database, wrong)
+    _rewrite(wrong, {"tables": {**manifest.tables, "ad1_outcomes": 51}})
+    with pytest.raises(BackupError, match="ad1_outcomes: 50 rows, backup had 51"):
+        restore(wrong, target)
+    with pytest.raises(StoreError, match="is incomplete"):
+        open_store(target, "service")
