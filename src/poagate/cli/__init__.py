@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from poagate.cli import (
+    backup,
     controls,
     demo,
     inventory,
@@ -42,6 +43,8 @@ app.command()(simulation.simulate)
 app.command()(demo.demo)
 app.command()(serve.serve)
 app.command()(version.version)
+app.command()(backup.backup)
+app.command()(backup.restore)
 app.command()(controls.suspend)
 app.command()(controls.resume)
 app.command()(controls.release)
