@@ -329,8 +329,10 @@ async def put_guid_list(request: Request, principal: Admin, force: Force = False
 def guid_list_versions(request: Request, principal: Admin) -> Json:
     with context_of(request).reads.borrow() as store:
         versions = store.reference.guid_list_versions()
+        current = store.reference.guid_version()
     return Json(
         {
+            "in_force": None if current is None else current.number,
             "items": [
                 {
                     "version": v.number,
@@ -339,7 +341,7 @@ def guid_list_versions(request: Request, principal: Admin) -> Json:
                     "sha256": v.sha256,
                 }
                 for v in versions
-            ]
+            ],
         }
     )
 

@@ -256,6 +256,9 @@ class GuidListRollbackAnswer(GuidListVersion):
 
 
 class GuidListVersions(Answer):
+    in_force: int | None = Field(
+        None, description="The version in force: the latest, unless a rollback put back another."
+    )
     items: list[GuidListVersion]
 
 

@@ -254,11 +254,16 @@ def guid_list_versions(database: DatabaseOption = None) -> None:
 
     with store_errors(), open_store(database, "read") as store:
         versions = store.reference.guid_list_versions()
+        current = store.reference.guid_version()
     table = Table(header_style="bold")
-    for column in ("version", "loaded", "entries", "sha256"):
+    for column in ("version", "state", "loaded", "entries", "sha256"):
         table.add_column(column)
     for g in versions:
         table.add_row(
-            str(g.number), g.loaded_at.isoformat(timespec="seconds"), f"{g.entry_count:,}", g.sha256
+            str(g.number),
+            "in_force" if current is not None and g.number == current.number else "",
+            g.loaded_at.isoformat(timespec="seconds"),
+            f"{g.entry_count:,}",
+            g.sha256,
         )
     out.print(table)
