@@ -151,6 +151,7 @@ def rollback_inventory(
         f"rollback to version {target} by {actor}",
         at,
         partial(judge_after, limits, judgement, "rollback", "devices"),
+        store.reference.settings().reference.kept_inventory_versions,
     )
     store.audit.record(
         at,

@@ -162,7 +162,7 @@ def load_inventory(
             columns.manufacturers,
         )
         shown += rejected[: REJECTED_SHOWN - len(shown)]
-        judgement = None if limits is None else _judge_rows(fleet, load_id, limits)
+        judgement = None if limits is None else _judge_rows(fleet, load_id, limits, keep)
         admit = None
         if limits is not None and judgement is not None:
             admit = partial(judge_after, limits, judgement, "inventory", "devices")
@@ -170,7 +170,7 @@ def load_inventory(
     return LoadResult(version, shown, earlier is not None, judgement)
 
 
-def _judge_rows(fleet: FleetLoads, load_id: int, limits: ReferenceLimits) -> Judgement:
+def _judge_rows(fleet: FleetLoads, load_id: int, limits: ReferenceLimits, keep: int) -> Judgement:
     """The rejected rows of a staged full load judged, before its rows are sorted: refused
     here (``refused``, nothing in force) when over the limit and not forced."""
     staged = fleet.version(load_id)
@@ -180,7 +180,7 @@ def _judge_rows(fleet: FleetLoads, load_id: int, limits: ReferenceLimits) -> Jud
     try:
         enforce(limits, "inventory", judgement)
     except LoadRefused:
-        fleet.refuse(load_id)
+        fleet.refuse(load_id, keep)
         raise
     return judgement
 

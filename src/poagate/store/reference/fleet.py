@@ -181,15 +181,16 @@ class FleetStore(FleetVersions):
             )
         return int(row[1])
 
-    def refuse(self, load_id: int) -> None:
-        """Give up a load over the limits of spec §17: ``refused``, nothing of it in force."""
+    def refuse(self, load_id: int, keep: int = KEPT_VERSIONS) -> None:
+        """Give up a load over the limits of spec §17: ``refused``, nothing of it in force
+        (``keep`` as for ``clean``)."""
         with self._db.transaction():
             self._db.run(
                 "UPDATE inventory_loads SET state = 'refused', finished_at = loaded_at "
                 "WHERE id = ? AND state = 'loading'",
                 (load_id,),
             )
-        self.clean()
+        self.clean(keep)
 
     def finish(
         self,
@@ -257,7 +258,7 @@ class FleetStore(FleetVersions):
         try:
             old = self._switch(load_id, sha256, at, devices, admit)
         except _Refused as refused:
-            self.refuse(load_id)
+            self.refuse(load_id, keep)
             raise refused.reason from None
         version = self.version(load_id)
         assert version is not None

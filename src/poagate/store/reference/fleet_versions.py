@@ -152,11 +152,17 @@ class FleetVersions(FleetReads):
         )
 
     def activate(
-        self, load_id: int, source: str, at: datetime, admit: Admit | None = None
+        self,
+        load_id: int,
+        source: str,
+        at: datetime,
+        admit: Admit | None = None,
+        keep: int = KEPT_VERSIONS,
     ) -> InventoryLoad:
         """Put the full load ``load_id`` back in force, as it was loaded, in one transaction
         (decisions see the version before or this one, never half); change files applied since
-        it stop applying. A version of kind ``rollback``."""
+        it stop applying. A version of kind ``rollback``. ``admit``, called with the devices in
+        force and the version's, may refuse it by raising; ``keep`` as for ``clean``."""
         db = self._db
         with db.transaction():
             target = self.version(load_id)
@@ -200,7 +206,7 @@ class FleetVersions(FleetReads):
             db.run_many(UPSERT_META, [(BASE_META, str(rollback)), (GENERATION_META, str(rollback))])
         version = self.version(rollback)
         assert version is not None
-        self.clean()
+        self.clean(keep)
         return version
 
     # -- clearing -----------------------------------------------------------------------------
