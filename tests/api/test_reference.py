@@ -19,6 +19,7 @@ from tests.api_harness import (
     make_api,
 )
 from tests.helpers import INVENTORY_HEADER, mpan
+from tests.stores import on_both_backends
 
 CHANGE_HEADER = f"change,{INVENTORY_HEADER}"
 
@@ -147,6 +148,7 @@ def test_an_inventory_of_bad_rows_is_refused_with_its_figures_and_ad1s_still_rou
     assert routed_to(api, "AFTER-REFUSAL", "12") == "12"
 
 
+@on_both_backends
 def test_a_forced_load_is_audited_and_an_earlier_version_goes_back_in_force(api: Api) -> None:
     admin = api.token("admin")
     before = api.get(admin, "/v1/reference/inventory/versions").json()["in_force"]
