@@ -260,3 +260,22 @@ def test_the_reference_limit_is_256_mib_unless_the_environment_says(
     options = ServerOptions.from_env()
     assert options.reference_limit_bytes == 1000
     assert options.to_env()["POAGATE_REFERENCE_LIMIT_BYTES"] == "1000"
+
+
+def test_a_change_file_removing_over_a_tenth_of_the_devices_is_refused_and_writes_nothing(
+    api: Api,
+) -> None:
+    removals = [f"remove,{d},,,,,,,," for o in ("10", "11") for d in (esme_of(o), chf_of(o))]
+    changes = "\n".join((CHANGE_HEADER, *removals))  # 24 of 28 devices left: 86%
+    answer = put_csv(api, "/v1/reference/inventory/changes", changes, method="POST")
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["title"] == "The change file was refused"
+    figures = answer.json()["figures"]
+    assert (figures["devices_in_force"], figures["devices_after"]) == (28, 24)
+    assert routed_to(api, "KEPT", "10") == "10"
+    admin = api.token("admin")
+    kinds = [v["kind"] for v in api.get(admin, "/v1/reference/inventory/versions").json()["items"]]
+    assert "changes" not in kinds
+    forced = put_csv(api, "/v1/reference/inventory/changes?force=true", changes, method="POST")
+    assert (forced.status_code, forced.json()["devices"]) == (200, 24)
+    assert routed_to(api, "GONE", "10") == ""
