@@ -6,10 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from pathlib import Path
 
+from poagate.store.database import open_store
 from tests.api_harness import activation, ad1, chf_of, decide, esme_of
 from tests.console.conftest import SUPPRESSED, Console, alert_ids
-from tests.helpers import USER, mpan
+from tests.helpers import USER, mpan, ts
+
+NOW = ts("2026-03-01T12:00:00Z")
 
 
 def test_the_filters_are_a_link_and_select_entries(console: Console) -> None:
@@ -128,3 +132,17 @@ def test_the_chart_is_on_the_first_page_only(console: Console) -> None:
     second = browser.get(found.group(1).replace("&amp;", "&")).text
     assert 'data-chart="daily"' not in second
     assert len(alert_ids(second)) == 62 - 50
+
+
+def test_the_reference_page_names_the_guid_list_in_force_after_a_rollback(
+    console: Console, tmp_path: Path
+) -> None:
+    from poagate.service.reference.acts import load_guid_list_act, rollback_guid_list
+
+    smaller = tmp_path / "guid.txt"
+    smaller.write_text(f"{esme_of('10')}\n")
+    with open_store(console.api.database, "service") as store:
+        load_guid_list_act(store, smaller, NOW, "guid.txt", "test", force=True)
+        assert "In force: version 2." in console.admin().get("/ui/reference").text
+        rollback_guid_list(store, NOW, "test", 1)
+    assert "In force: version 1." in console.admin().get("/ui/reference").text

@@ -116,17 +116,18 @@ def test_bad_rows_are_rejected_with_line_numbers_and_the_rest_loads(
 def test_a_full_load_replaces_the_inventory_and_its_blocks_go(
     database: str, tmp_path: Path
 ) -> None:
+    """With no replaced version kept for a rollback (``keep=0``; spec §17 keeps a few)."""
     with open_store(database, "service") as store:
         first = load_inventory(store, write(tmp_path / "a.csv", [esme(), hub()]), NOW).version
         second = load_inventory(
-            store, write(tmp_path / "b.csv", [esme(ESME_2, CHF_2), hub(CHF_2)]), NOW
+            store, write(tmp_path / "b.csv", [esme(ESME_2, CHF_2), hub(CHF_2)]), NOW, keep=0
         ).version
         found = store.fleet.lookup([ESME, ESME_2], [CHF, CHF_2])
         assert found.get(ESME) is None  # not in the file in force
         assert found.get(ESME_2) == esme(ESME_2, CHF_2)
         assert found.network_operator_of_chf(CHF) == ""
         states = {v.id: v.state for v in store.fleet.versions()}
-        assert states == {first.id: "replaced", second.id: "in_force"}
+        assert states == {first.id: "cleared", second.id: "in_force"}
         blocks = store.db.scalar(
             "SELECT COUNT(*) FROM fleet_blocks WHERE id >= ? AND id < ?", block_ids(first.id)
         )

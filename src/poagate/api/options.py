@@ -22,9 +22,11 @@ class ServerOptions:
     database: str = field(default_factory=default_database)
     # The largest request body accepted: a JSON Lines batch of some thousands of messages.
     body_limit_bytes: int = 8 * 1024 * 1024
-    # Reference data (/v1/reference/…) has no cap but the disk's: bodies stream to a file
-    # (spec §11: a national inventory runs to gigabytes).
-    reference_limit_bytes: int | None = None
+    # Reference data (/v1/reference/…): bodies stream to a file, so memory does not grow with
+    # them; the cap keeps a runaway upload from filling the disk (413). A national inventory
+    # (spec §11: gigabytes) is loaded with `poagate inventory load`, or over HTTP with
+    # POAGATE_REFERENCE_LIMIT_BYTES raised (0: no cap but the disk's).
+    reference_limit_bytes: int | None = 256 * 1024 * 1024
     deliveries: bool = True  # run the delivery worker in this process
     delivery_poll_seconds: float = 0.2
     # How often release-if-dark (spec §9) looks for entries to release, when it is on.
@@ -45,6 +47,9 @@ class ServerOptions:
             options.database = env["POAGATE_DATABASE"]
         if env.get("POAGATE_BODY_LIMIT_BYTES"):
             options.body_limit_bytes = int(env["POAGATE_BODY_LIMIT_BYTES"])
+        if env.get("POAGATE_REFERENCE_LIMIT_BYTES"):
+            limit = int(env["POAGATE_REFERENCE_LIMIT_BYTES"])
+            options.reference_limit_bytes = limit if limit > 0 else None
         if env.get("POAGATE_DELIVERIES"):
             options.deliveries = env["POAGATE_DELIVERIES"] not in {"0", "false", "no"}
         if env.get("POAGATE_DELIVERY_POLL_SECONDS"):
@@ -63,6 +68,7 @@ class ServerOptions:
         return {
             "POAGATE_DATABASE": self.database,
             "POAGATE_BODY_LIMIT_BYTES": str(self.body_limit_bytes),
+            "POAGATE_REFERENCE_LIMIT_BYTES": str(self.reference_limit_bytes or 0),
             "POAGATE_DELIVERIES": "1" if self.deliveries else "0",
             "POAGATE_DELIVERY_POLL_SECONDS": str(self.delivery_poll_seconds),
             "POAGATE_RELEASE_POLL_SECONDS": str(self.release_poll_seconds),

@@ -20,13 +20,19 @@ RETRY_AFTER_SECONDS = 2
 
 class Problem(Exception):  # noqa: N818 - it is a problem document, raised
     def __init__(
-        self, status: int, title: str, detail: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
         self.detail = detail
         self.headers = headers or {}
+        self.extra = extra or {}  # members of the problem document beside the standard ones
 
 
 def problem_response(
@@ -51,7 +57,7 @@ def problem_response(
 
 async def on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
-    return problem_response(request, exc.status, exc.title, exc.detail, exc.headers)
+    return problem_response(request, exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
 
 
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:

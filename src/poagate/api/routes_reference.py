@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 
 from poagate.api.auth import require
 from poagate.api.context import context_of
@@ -28,22 +29,27 @@ from poagate.api.problems import Problem
 from poagate.api.responses import Json
 from poagate.api.schemas import (
     GuidListLoadAnswer,
+    GuidListRollbackAnswer,
     GuidListVersions,
     InventoryLoadAnswer,
+    InventoryRollbackAnswer,
     InventoryVersions,
     documented,
 )
 from poagate.api.tokens import Principal
+from poagate.domain.safety import LoadRefused
 from poagate.formats.errors import InputError, Rejection
 from poagate.formats.records import rejection_fields
-from poagate.service.reference.loads import (
-    LoadResult,
-    apply_changes,
-    load_guid_list,
-    load_inventory,
+from poagate.service.reference.acts import (
+    apply_changes_act,
+    load_guid_list_act,
+    load_inventory_act,
+    rollback_guid_list,
+    rollback_inventory,
 )
+from poagate.service.reference.loads import LoadResult
 from poagate.store.database import open_store
-from poagate.store.reference.fleet import InventoryLoad, LoadSuperseded
+from poagate.store.reference.fleet import InventoryLoad, LoadSuperseded, VersionUnavailableError
 from poagate.store.store import Store
 
 router = APIRouter(tags=["reference data"])
@@ -51,8 +57,16 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 _T = TypeVar("_T")
 _GUID_LOADS = threading.Lock()
 # What an upload can answer besides 200: an unusable file (400), a load another one superseded
-# (409), a store that cannot be reached (503).
-UPLOAD = (400, 401, 403, 409, 503)
+# (409), a file over the reference limits (422, spec §17), a store that cannot be reached (503).
+UPLOAD = (400, 401, 403, 409, 422, 503)
+MAX_VERSION = 2**31 - 1  # version numbers are the store's 32-bit integers
+Force = Annotated[
+    bool,
+    Query(
+        description="Go ahead even past the reference limits (rejected rows, shrink, an empty "
+        "file); audited with the limits overridden."
+    ),
+]
 _WRITE_BYTES = 4 * 1024 * 1024  # the body goes to disk this much at a time
 
 
@@ -98,6 +112,18 @@ async def _with_upload(request: Request, source: str, work: Callable[[Store, Pat
             raise Problem(400, f"Unusable {source}", str(exc)) from None
         except LoadSuperseded as exc:
             raise Problem(409, "Load superseded", str(exc)) from None
+        except LoadRefused as exc:
+            raise _refused(exc) from None
+
+
+def _refused(exc: LoadRefused) -> Problem:
+    """A load or rollback over the limits (spec §17): 422 with the reasons and the figures."""
+    return Problem(
+        422,
+        f"The {exc.what} was refused",
+        str(exc),
+        extra={"reasons": exc.judgement.reasons, "figures": exc.judgement.figures},
+    )
 
 
 def _version_fields(v: InventoryLoad) -> dict[str, Any]:
@@ -118,9 +144,11 @@ def _version_fields(v: InventoryLoad) -> dict[str, Any]:
 
 
 def _answer(result: LoadResult) -> dict[str, Any]:
+    judgement = result.judgement
     return {
         **_version_fields(result.version),
         "resumed": result.resumed,
+        "forced": [] if judgement is None else judgement.reasons,
         "rejected": _rejections(result.rejected),
     }
 
@@ -145,44 +173,26 @@ _CSV_BODY = {
     "numbers (the first 1,000 listed here, all in the store); good rows load.",
     openapi_extra=_CSV_BODY,
 )
-async def put_inventory(request: Request, principal: Admin) -> Json:
+async def put_inventory(request: Request, principal: Admin, force: Force = False) -> Json:
     return await _inventory_version(
         request,
-        principal,
-        "PUT /v1/reference/inventory",
-        "inventory.load",
-        partial(load_inventory, resume=False),
+        "inventory",
+        partial(
+            load_inventory_act,
+            source="PUT /v1/reference/inventory",
+            actor=principal.actor,
+            force=force,
+            resume=False,
+        ),
     )
 
 
 async def _inventory_version(
-    request: Request,
-    principal: Principal,
-    source: str,
-    action: str,
-    run: Callable[[Store, Path, datetime, str], LoadResult],
+    request: Request, noun: str, run: Callable[[Store, Path, datetime], LoadResult]
 ) -> Json:
-    """Spool the body, make a version of it with ``run`` and audit it as ``action``."""
+    """Spool the body and make a version of it with ``run`` (which audits it)."""
     now = context_of(request).options.clock()
-
-    def work(store: Store, path: Path) -> LoadResult:
-        result = run(store, path, now, source)
-        v = result.version
-        store.audit.record(
-            now,
-            principal.actor,
-            action,
-            {
-                "load": v.id,
-                "rows_accepted": v.rows_accepted,
-                "rows_removed": v.rows_removed,
-                "rows_rejected": v.rows_rejected,
-            },
-        )
-        return result
-
-    noun = "inventory" if action == "inventory.load" else "change file"
-    return Json(_answer(await _with_upload(request, noun, work)))
+    return Json(_answer(await _with_upload(request, noun, lambda s, p: run(s, p, now))))
 
 
 @router.post(
@@ -196,13 +206,16 @@ async def _inventory_version(
     "after the answer see it.",
     openapi_extra=_CSV_BODY,
 )
-async def post_changes(request: Request, principal: Admin) -> Json:
+async def post_changes(request: Request, principal: Admin, force: Force = False) -> Json:
     return await _inventory_version(
         request,
-        principal,
-        "POST /v1/reference/inventory/changes",
-        "inventory.changes",
-        apply_changes,
+        "change file",
+        partial(
+            apply_changes_act,
+            source="POST /v1/reference/inventory/changes",
+            actor=principal.actor,
+            force=force,
+        ),
     )
 
 
@@ -217,13 +230,60 @@ async def post_changes(request: Request, principal: Admin) -> Json:
 def inventory_versions(
     request: Request,
     principal: Admin,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_VERSION)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Json:
     with context_of(request).reads.borrow() as store:
         versions = store.fleet.versions(after, limit)
         base = store.fleet.base()
     return Json({"in_force": base or None, "items": [_version_fields(v) for v in versions]})
+
+
+VersionPath = Annotated[int, PathParam(ge=1, le=MAX_VERSION)]
+
+
+async def _act(request: Request, work: Callable[[Store], dict[str, Any]]) -> Json:
+    """A rollback in a thread with a connection of its own; its refusals as problems."""
+    context = context_of(request)
+
+    def run() -> dict[str, Any]:
+        with open_store(context.options.database, "service") as store:
+            return work(store)
+
+    try:
+        return Json(await asyncio.to_thread(run))
+    except VersionUnavailableError as exc:
+        raise Problem(409, "Version cannot be put back in force", str(exc)) from None
+    except LoadRefused as exc:
+        raise _refused(exc) from None
+
+
+@router.post(
+    "/v1/reference/inventory/versions/{version}/activate",
+    response_class=Json,
+    responses=documented(InventoryRollbackAnswer, 401, 403, 409, 422, 503),
+    summary="Put an earlier inventory version back in force (a rollback)",
+    description="The full load `version` becomes the inventory in force again, as it was "
+    "loaded, at once: decisions see the version before or this one, never half. Change files "
+    "applied since it stop applying. Only a full load whose devices are still kept (the "
+    "`reference.kept_inventory_versions` most recently replaced) can be put back (else 409). "
+    "Refused (422) when it would leave fewer than `reference.max_shrink` of the devices in "
+    "force, unless `force=true`. Audited.",
+)
+async def activate_inventory(
+    request: Request, principal: Admin, version: VersionPath, force: Force = False
+) -> Json:
+    now = context_of(request).options.clock()
+
+    def work(store: Store) -> dict[str, Any]:
+        done = rollback_inventory(store, now, principal.actor, version, force=force)
+        return {
+            **_version_fields(done.version),
+            "previous": done.previous,
+            "forced": done.judgement.reasons,
+        }
+
+    return await _act(request, work)
 
 
 @router.put(
@@ -238,24 +298,14 @@ def inventory_versions(
         "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
     },
 )
-async def put_guid_list(request: Request, principal: Admin) -> Json:
+async def put_guid_list(request: Request, principal: Admin, force: Force = False) -> Json:
     source = "PUT /v1/reference/guid-list"
     now = context_of(request).options.clock()
 
     def load(store: Store, path: Path) -> dict[str, Any]:
         with _GUID_LOADS:  # one at a time (docs/decisions.md)
-            loaded = load_guid_list(store, path, now, source)
+            loaded = load_guid_list_act(store, path, now, source, principal.actor, force=force)
         version = loaded.version
-        store.audit.record(
-            now,
-            principal.actor,
-            "guid_list.load",
-            {
-                "version": version.number,
-                "new_version": loaded.new,
-                "entries": version.entry_count,
-            },
-        )
         return {
             "version": version.number,
             "new_version": loaded.new,
@@ -263,6 +313,7 @@ async def put_guid_list(request: Request, principal: Admin) -> Json:
             "sha256": version.sha256,
             "loaded_at": version.loaded_at,
             "rows_rejected": loaded.rows_rejected,
+            "forced": [] if loaded.judgement is None else loaded.judgement.reasons,
             "rejected": _rejections(loaded.rejected),
         }
 
@@ -278,8 +329,10 @@ async def put_guid_list(request: Request, principal: Admin) -> Json:
 def guid_list_versions(request: Request, principal: Admin) -> Json:
     with context_of(request).reads.borrow() as store:
         versions = store.reference.guid_list_versions()
+        current = store.reference.guid_version()
     return Json(
         {
+            "in_force": None if current is None else current.number,
             "items": [
                 {
                     "version": v.number,
@@ -288,6 +341,36 @@ def guid_list_versions(request: Request, principal: Admin) -> Json:
                     "sha256": v.sha256,
                 }
                 for v in versions
-            ]
+            ],
         }
     )
+
+
+@router.post(
+    "/v1/reference/guid-list/versions/{version}/activate",
+    response_class=Json,
+    responses=documented(GuidListRollbackAnswer, 401, 403, 409, 422, 503),
+    summary="Put an earlier GUID list version back in force (a rollback)",
+    description="GUID list version `version` becomes the version in force again, at once. "
+    "Refused (422) when it would leave fewer than `reference.max_shrink` of the entries in "
+    "force, or none, unless `force=true`. Audited.",
+)
+async def activate_guid_list(
+    request: Request, principal: Admin, version: VersionPath, force: Force = False
+) -> Json:
+    now = context_of(request).options.clock()
+
+    def work(store: Store) -> dict[str, Any]:
+        with _GUID_LOADS:
+            done = rollback_guid_list(store, now, principal.actor, version, force=force)
+        v = done.version
+        return {
+            "version": v.number,
+            "loaded_at": v.loaded_at,
+            "entries": v.entry_count,
+            "sha256": v.sha256,
+            "previous": done.previous,
+            "forced": done.judgement.reasons,
+        }
+
+    return await _act(request, work)

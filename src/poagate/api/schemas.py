@@ -46,6 +46,14 @@ class Problem(Answer):
     errors: list[dict[str, str]] | None = Field(
         None, description="For 422: each invalid part, where and what."
     )
+    reasons: list[str] | None = Field(
+        None, description="Reference data refused (422): each limit it went past."
+    )
+    figures: dict[str, Any] | None = Field(
+        None,
+        description="Reference data refused (422): rows read and rejected, the devices "
+        "(entries) in force and after, and the limits.",
+    )
 
 
 PROBLEMS: dict[int, str] = {
@@ -56,7 +64,8 @@ PROBLEMS: dict[int, str] = {
     409: "The act cannot be done in the state the thing is in (a window already ended).",
     413: "The body is over the limit, or holds more messages than one request may.",
     415: "A Content-Type poagate does not read.",
-    422: "A parameter or body field is invalid; errors says which.",
+    422: "A parameter or body field is invalid (errors says which), or reference data goes "
+    "past the reference limits (reasons and figures say how; ?force=true overrides).",
     503: "The store cannot be reached; nothing was kept. Retry-After says when to try again.",
 }
 _PROBLEM_SCHEMA = Problem.model_json_schema()
@@ -193,8 +202,8 @@ class InventoryVersion(Answer):
     """A version of the inventory: a full load or a change file."""
 
     load: int
-    kind: Literal["full", "changes"]
-    state: Literal["loading", "in_force", "replaced", "failed", "applied"]
+    kind: Literal["full", "changes", "rollback"]
+    state: Literal["loading", "in_force", "replaced", "cleared", "failed", "refused", "applied"]
     loaded_at: datetime
     finished_at: datetime | None
     sha256: str
@@ -202,8 +211,11 @@ class InventoryVersion(Answer):
     rows_accepted: int
     rows_rejected: int
     rows_removed: int
-    devices: int | None = Field(description="The devices of a full load once it is done.")
-    base: int | None = Field(description="For changes: the full load they amend.")
+    devices: int | None = Field(description="The devices in force once it took effect.")
+    base: int | None = Field(
+        description="For changes: the full load they amend; for a rollback: the full load it "
+        "put back in force."
+    )
 
 
 class InventoryLoadAnswer(InventoryVersion):
@@ -233,7 +245,20 @@ class GuidListVersion(Answer):
     sha256: str
 
 
+class InventoryRollbackAnswer(InventoryVersion):
+    previous: int = Field(description="The full load in force before (0: none).")
+    forced: list[str] = Field(description="The limits a forced rollback went past.")
+
+
+class GuidListRollbackAnswer(GuidListVersion):
+    previous: int | None = Field(description="The version in force before.")
+    forced: list[str] = Field(description="The limits a forced rollback went past.")
+
+
 class GuidListVersions(Answer):
+    in_force: int | None = Field(
+        None, description="The version in force: the latest, unless a rollback put back another."
+    )
     items: list[GuidListVersion]
 
 

@@ -129,6 +129,35 @@ class Delivery(BaseModel):
         return webhooks
 
 
+class Reference(BaseModel):
+    """Reference data's safety limits (spec §17): what a full load of the inventory or the GUID
+    list may do to the version in force before it is refused (a load forced past them is
+    audited as such)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    max_rejected_share: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="A full load is refused when more than this share of its rows is rejected.",
+    )
+    max_shrink: float = Field(
+        0.90,
+        ge=0,
+        le=1,
+        description="A full load (or a change file) is refused when it would leave fewer than "
+        "this share of the devices (GUID list entries) in force.",
+    )
+    kept_inventory_versions: int = Field(
+        2,
+        ge=0,
+        le=100,
+        description="How many replaced full loads of the inventory keep their devices, to be "
+        "put back in force (poagate inventory rollback); older ones are cleared.",
+    )
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -172,6 +201,7 @@ class Settings(BaseModel):
         None, description="Where new verification requests are pushed to the DSP, signed."
     )
     delivery: Delivery = Field(default_factory=Delivery)
+    reference: Reference = Field(default_factory=Reference)
 
     @classmethod
     def stored(cls, data: Mapping[str, Any]) -> Settings:

@@ -32,7 +32,7 @@ from poagate.store.activations import Window
 from poagate.store.alerts.decided import DecidedAlert, EvidencePoint
 from poagate.store.alerts.listings import DayCounts, OutcomeFilter
 from poagate.store.outbox import Delivery, DeliveryState, OutboundMessage
-from poagate.store.reference.fleet import InventoryLoad
+from poagate.store.reference.fleet import Admit, InventoryLoad
 
 # -- the decision path --------------------------------------------------------------------------
 
@@ -276,7 +276,26 @@ class FleetLoads(Protocol):
         progress: tuple[int, int],
         manufacturers: Manufacturers,
     ) -> None: ...
-    def finish(self, load_id: int, sha256: str, at: datetime) -> InventoryLoad: ...
+    def finish(
+        self,
+        load_id: int,
+        sha256: str,
+        at: datetime,
+        admit: Admit | None = None,
+        keep: int = ...,
+    ) -> InventoryLoad: ...
+    def version(self, load_id: int) -> InventoryLoad | None: ...
+    def refuse(self, load_id: int, keep: int = ...) -> None: ...
+    def in_force_count(self) -> int: ...
+    def rollback_target(self) -> int: ...
+    def activate(
+        self,
+        load_id: int,
+        source: str,
+        at: datetime,
+        admit: Admit | None = None,
+        keep: int = ...,
+    ) -> InventoryLoad: ...
     def apply_changes(
         self,
         upserts: Records,
@@ -287,6 +306,7 @@ class FleetLoads(Protocol):
         source: str,
         sha256: str,
         at: datetime,
+        admit: Admit | None = None,
     ) -> InventoryLoad: ...
 
 
@@ -299,9 +319,16 @@ class GuidListLoads(Protocol):
         self, number: int, device_ids: set[str], rejected: Sequence[Rejection]
     ) -> None: ...
     def finish_guid_list(
-        self, number: int, source: str, file_sha256: str, at: datetime
+        self,
+        number: int,
+        source: str,
+        file_sha256: str,
+        at: datetime,
+        admit: Admit | None = None,
     ) -> tuple[GuidListVersion, bool]: ...
     def last_guid_list_file(self) -> str | None: ...
+    def guid_rollback_target(self) -> int: ...
+    def activate_guid_list(self, number: int, admit: Admit | None = None) -> GuidListVersion: ...
 
 
 class ReferenceLoading(Protocol):
@@ -311,6 +338,24 @@ class ReferenceLoading(Protocol):
     def fleet(self) -> FleetLoads: ...
     @property
     def reference(self) -> GuidListLoads: ...
+
+
+class ReferenceConfigured(GuidListLoads, Protocol):
+    """The GUID list's loads and the settings in force (their reference limits)."""
+
+    def settings(self) -> Settings: ...
+
+
+class ReferenceActs(Protocol):
+    """An operator's loads and rollbacks of reference data, audited
+    (``service.reference.acts``)."""
+
+    @property
+    def fleet(self) -> FleetLoads: ...
+    @property
+    def reference(self) -> ReferenceConfigured: ...
+    @property
+    def audit(self) -> AuditLog: ...
 
 
 class TokenAdding(Protocol):

@@ -228,8 +228,14 @@ def reference(request: Request, session: CurrentSession) -> Response:
         inventory = store.fleet.versions(0, 1000)
         in_force = store.fleet.base() or None
         guid_lists = store.reference.guid_list_versions()
+        guid_version = store.reference.guid_version()  # after a rollback, not the latest
     return render(
-        request, "reference.html.j2", inventory=inventory, in_force=in_force, guid_lists=guid_lists
+        request,
+        "reference.html.j2",
+        inventory=inventory,
+        in_force=in_force,
+        guid_lists=guid_lists,
+        guid_in_force=None if guid_version is None else guid_version.number,
     )
 
 

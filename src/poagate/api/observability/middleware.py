@@ -139,7 +139,13 @@ async def _too_large(scope: Scope, send: Send, limit: int, request_id: str) -> N
             "type": "about:blank",
             "title": "Payload Too Large",
             "status": 413,
-            "detail": f"the request body is over {limit:,} bytes; send smaller batches",
+            "detail": f"the request body is over {limit:,} bytes; "
+            + (
+                "load a file this large with the command line (poagate inventory load, "
+                "poagate guid-list load) or raise the server's POAGATE_REFERENCE_LIMIT_BYTES"
+                if str(scope.get("path", "")).startswith("/v1/reference/")
+                else "send smaller batches"
+            ),
             "instance": scope.get("path"),
             "request_id": request_id,
         }

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,14 @@ import numpy as np
 
 from poagate.domain.ids import IdentifierError, parse_device_id
 from poagate.domain.reference import GuidListVersion
+from poagate.domain.safety import (
+    Judgement,
+    LoadRefused,
+    ReferenceLimits,
+    enforce,
+    judge_rejected,
+    judge_shrink,
+)
 from poagate.formats.errors import InputError, Rejection, truncate_raw
 from poagate.formats.reference.device_records import STAGED, Manufacturers, Records, device_key
 from poagate.formats.reference.guid_list import GuidListLines
@@ -38,8 +47,8 @@ from poagate.formats.reference.lines import (
     without_first_line,
 )
 from poagate.service.inputs import file_sha256
-from poagate.store.ports import ReferenceLoading
-from poagate.store.reference.fleet import InventoryLoad
+from poagate.store.ports import FleetLoads, ReferenceLoading
+from poagate.store.reference.fleet import KEPT_VERSIONS, InventoryLoad
 
 COMMIT_ROWS = 1_000_000  # a full load commits (and may resume) about this often
 GUID_COMMIT_IDS = 200_000
@@ -68,11 +77,14 @@ def collector_paused() -> Iterator[None]:
 
 @dataclass(slots=True)
 class LoadResult:
-    """A version of reference data and the rows it rejected (the first ``REJECTED_SHOWN``)."""
+    """A version of reference data and the rows it rejected (the first ``REJECTED_SHOWN``),
+    and, when it was judged against the limits of spec §17, the figures and any limit a
+    forced load went past."""
 
     version: InventoryLoad
     rejected: list[Rejection] = field(default_factory=list)
     resumed: bool = False
+    judgement: Judgement | None = None
 
 
 def _first_line(path: Path, what: str) -> str:
@@ -92,9 +104,13 @@ def load_inventory(
     at: datetime,
     source: str | None = None,
     resume: bool = True,
+    limits: ReferenceLimits | None = None,
+    keep: int = KEPT_VERSIONS,
 ) -> LoadResult:
     """A full load of the inventory file at ``path`` (spec §11); resumes a load of the same file
-    a crash cut short. Raises ``InputError`` when the header is unusable."""
+    a crash cut short. Raises ``InputError`` when the header is unusable, and with ``limits``
+    ``LoadRefused`` when the load goes past them unforced (spec §17: the load is then
+    ``refused`` and nothing changes). ``keep`` replaced versions stay ready for a rollback."""
     source = source or str(path)
     header = read_header(_first_line(path, "inventory"), source)
     size = path.stat().st_size
@@ -146,8 +162,40 @@ def load_inventory(
             columns.manufacturers,
         )
         shown += rejected[: REJECTED_SHOWN - len(shown)]
-        version = fleet.finish(load_id, stream.hexdigest(), at)
-    return LoadResult(version, shown, earlier is not None)
+        judgement = None if limits is None else _judge_rows(fleet, load_id, limits, keep)
+        admit = None
+        if limits is not None and judgement is not None:
+            admit = partial(judge_after, limits, judgement, "inventory", "devices")
+        version = fleet.finish(load_id, stream.hexdigest(), at, admit, keep)
+    return LoadResult(version, shown, earlier is not None, judgement)
+
+
+def _judge_rows(fleet: FleetLoads, load_id: int, limits: ReferenceLimits, keep: int) -> Judgement:
+    """The rejected rows of a staged full load judged, before its rows are sorted: refused
+    here (``refused``, nothing in force) when over the limit and not forced."""
+    staged = fleet.version(load_id)
+    assert staged is not None
+    judgement = Judgement({"load": load_id})
+    judge_rejected(limits, judgement, staged.rows_read, staged.rows_rejected)
+    try:
+        enforce(limits, "inventory", judgement)
+    except LoadRefused:
+        fleet.refuse(load_id, keep)
+        raise
+    return judgement
+
+
+def judge_after(
+    limits: ReferenceLimits,
+    judgement: Judgement,
+    what: str,
+    noun: str,
+    in_force: int,
+    after: int,
+) -> None:
+    """Judge what a version would leave in force (spec §17); raises ``LoadRefused``."""
+    judge_shrink(limits, judgement, noun, in_force, after)
+    enforce(limits, what, judgement)
 
 
 def _after_header(blocks: Iterator[LineBlock]) -> Iterator[LineBlock]:
@@ -164,10 +212,17 @@ CHANGE_COLUMNS = ("change", *COLUMNS)
 
 
 def apply_changes(
-    store: ReferenceLoading, path: Path, at: datetime, source: str | None = None
+    store: ReferenceLoading,
+    path: Path,
+    at: datetime,
+    source: str | None = None,
+    limits: ReferenceLimits | None = None,
 ) -> LoadResult:
     """Apply the change file at ``path`` (spec §11): ``upsert`` rows are inventory rows,
-    ``remove`` rows need only a ``device_id``. One transaction; the cost grows with the file."""
+    ``remove`` rows need only a ``device_id``. One transaction; the cost grows with the file.
+    With ``limits``, refused (``LoadRefused``, nothing written) when it would leave fewer than
+    ``max_shrink`` of the devices in force; its rejected rows are not judged (spec §17: a
+    rejected change row changes nothing)."""
     source = source or str(path)
     layout = read_header(_first_line(path, "change file"), source, CHANGE_COLUMNS)
     where = layout.positions[0]
@@ -207,6 +262,10 @@ def apply_changes(
         removed = np.zeros(len(removals), STAGED)
         if removals:
             removed["key"], removed["line"] = zip(*removals, strict=True)
+        judgement = None if limits is None else Judgement()
+        admit = None
+        if limits is not None and judgement is not None:
+            admit = partial(judge_after, limits, judgement, "change file", "devices")
         version = store.fleet.apply_changes(
             np.concatenate(upserts) if upserts else np.empty(0, STAGED),
             removed,
@@ -216,8 +275,9 @@ def apply_changes(
             source,
             stream.hexdigest(),
             at,
+            admit,
         )
-    return LoadResult(version, rejected[:REJECTED_SHOWN])
+    return LoadResult(version, rejected[:REJECTED_SHOWN], judgement=judgement)
 
 
 def _rejection(source: str, line: int, error: str, row: list[str]) -> Rejection:
@@ -230,13 +290,19 @@ class GuidLoad:
     new: bool
     rejected: list[Rejection]
     rows_rejected: int
+    judgement: Judgement | None = None
 
 
 def load_guid_list(
-    store: ReferenceLoading, path: Path, at: datetime, source: str | None = None
+    store: ReferenceLoading,
+    path: Path,
+    at: datetime,
+    source: str | None = None,
+    limits: ReferenceLimits | None = None,
 ) -> GuidLoad:
     """Load the GUID list at ``path`` (spec §3, §11): a new version unless its content is that
-    of the version in force."""
+    of the version in force. With ``limits``, refused (``LoadRefused``, nothing changes) when
+    it goes past them unforced (spec §17)."""
     source = source or str(path)
     reference = store.reference
     number = reference.begin_guid_list()
@@ -259,8 +325,13 @@ def load_guid_list(
         reference.stage_guid_list(number, found, rejected)
         count += len(rejected)
         shown += rejected[: REJECTED_SHOWN - len(shown)]
-        version, new = reference.finish_guid_list(number, source, stream.hexdigest(), at)
-    return GuidLoad(version, new, shown, count)
+        judgement = admit = None
+        if limits is not None:
+            judgement = Judgement()
+            judge_rejected(limits, judgement, reader.rows_read, count)
+            admit = partial(judge_after, limits, judgement, "GUID list", "entries")
+        version, new = reference.finish_guid_list(number, source, stream.hexdigest(), at, admit)
+    return GuidLoad(version, new, shown, count, judgement)
 
 
 def load_reference(
@@ -277,7 +348,11 @@ def load_reference(
             raise InputError(
                 "--inventory is needed: the database holds no inventory to decide against"
             )
-    elif latest is None or latest.kind != "full" or latest.sha256 != file_sha256(inventory_path):
+    elif (
+        latest is None
+        or latest.kind not in ("full", "rollback")
+        or latest.sha256 != file_sha256(inventory_path)
+    ):
         latest = load_inventory(store, inventory_path, now).version
         inventory_loaded = True
     assert latest is not None

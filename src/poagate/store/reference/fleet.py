@@ -26,14 +26,14 @@ from typing import Any
 import numpy as np
 import orjson
 
-from poagate.domain.values import value
 from poagate.formats.errors import Rejection
 from poagate.formats.reference.device_records import (
     STAGED,
     Manufacturers,
     Records,
+    device_id_of,
 )
-from poagate.formats.timestamps import from_us, to_us
+from poagate.formats.timestamps import to_us
 from poagate.store.inputs import REJECTED, encode_rejected
 from poagate.store.reference.fleet_blocks import (
     DEVICES,
@@ -49,18 +49,21 @@ from poagate.store.reference.fleet_blocks import (
     settle_devices,
     settle_hubs,
 )
-from poagate.store.reference.fleet_changes import write_changes
-from poagate.store.reference.fleet_reads import BASE_META, GENERATION_META, FleetReads
+from poagate.store.reference.fleet_changes import latest_changes, write_changes
+from poagate.store.reference.fleet_reads import BASE_META, GENERATION_META
+from poagate.store.reference.fleet_versions import KEPT_VERSIONS as KEPT_VERSIONS
+from poagate.store.reference.fleet_versions import LOAD_COLUMNS, FleetVersions, decode_load
+from poagate.store.reference.fleet_versions import Admit as Admit
+from poagate.store.reference.fleet_versions import InventoryLoad as InventoryLoad
+from poagate.store.reference.fleet_versions import (
+    VersionUnavailableError as VersionUnavailableError,
+)
 from poagate.store.sqlbase import UPSERT_META, Insert, Kept
 
-_LOAD = (
-    "SELECT id, loaded_at, source, sha256, rows_read, rows_accepted, rows_rejected, kind, state, "
-    "base, rows_removed, device_count, finished_at FROM inventory_loads"
-)
 PAGES = Insert("fleet_pages", ("load_id", "kind", "bucket", "page", "body"))
 BLOCKS = Insert("fleet_blocks", ("id", "first_key", "body"))
-_CLEAN_BATCH = 2_000
-# Versions are kept while they are in force; ``clean`` clears what a switch left behind.
+# Versions are kept while they are in force, and a few replaced ones to go back to
+# (``fleet_versions``); ``clean`` clears what a switch left behind.
 TABLES = (
     Kept("inventory_loads", "loaded_at"),
     Kept("fleet_blocks", None),
@@ -70,27 +73,14 @@ TABLES = (
 )
 
 
-@value
-class InventoryLoad:
-    """A version of the inventory (spec §11): a full load or a change file."""
-
-    id: int
-    loaded_at: datetime
-    source: str
-    sha256: str
-    rows_read: int
-    rows_accepted: int
-    rows_rejected: int
-    kind: str = "full"  # full or changes
-    state: str = "in_force"  # loading, in_force, replaced or failed (full); applied (changes)
-    base: int | None = None  # for changes: the full load they amend (0: none)
-    rows_removed: int = 0
-    device_count: int | None = None  # the devices of a full load once it is done
-    finished_at: datetime | None = None
-
-
 class LoadSuperseded(RuntimeError):  # noqa: N818 - a state, not a fault of the caller's
     """Another full load started after this one; this one was abandoned."""
+
+
+class _Refused(Exception):  # noqa: N818 - carries admit's exception out of the switch
+    def __init__(self, reason: Exception) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
 
 
 def signed(key: int) -> int:
@@ -98,51 +88,9 @@ def signed(key: int) -> int:
     return key - 2**63
 
 
-def decode_load(row: Sequence[Any]) -> InventoryLoad:
-    return InventoryLoad(
-        id=row[0],
-        loaded_at=from_us(row[1]),
-        source=row[2],
-        sha256=row[3],
-        rows_read=row[4],
-        rows_accepted=row[5],
-        rows_rejected=row[6],
-        kind=row[7],
-        state=row[8],
-        base=row[9],
-        rows_removed=row[10],
-        device_count=row[11],
-        finished_at=None if row[12] is None else from_us(row[12]),
-    )
-
-
-class FleetStore(FleetReads):
-    """Versions, full loads and change files (see the module docstring), and reading the
-    version in force (``FleetReads``)."""
-
-    # -- versions -----------------------------------------------------------------------------
-
-    def base(self) -> int:
-        """The full load in force (0 when none: only changes, or nothing, are loaded)."""
-        return int(self._db.meta(BASE_META) or 0)
-
-    def version(self, load_id: int) -> InventoryLoad | None:
-        row = self._db.one(f"{_LOAD} WHERE id = ?", (load_id,))
-        return None if row is None else decode_load(row)
-
-    def versions(self, after: int = 0, limit: int = 100) -> list[InventoryLoad]:
-        return [
-            decode_load(r)
-            for r in self._db.fetch(f"{_LOAD} WHERE id > ? ORDER BY id LIMIT ?", (after, limit))
-        ]
-
-    def latest(self) -> InventoryLoad | None:
-        """The last version that took effect: the full load in force or a change after it."""
-        row = self._db.one(
-            f"{_LOAD} WHERE state IN ('in_force', 'applied') AND id >= ? ORDER BY id DESC LIMIT 1",
-            (self.base(),),
-        )
-        return None if row is None else decode_load(row)
+class FleetStore(FleetVersions):
+    """Full loads and change files (see the module docstring), the versions
+    (``FleetVersions``) and reading the version in force (``FleetReads``)."""
 
     def manufacturers(self, load_id: int) -> list[str]:
         text = self._db.scalar("SELECT manufacturers FROM inventory_loads WHERE id = ?", (load_id,))
@@ -153,8 +101,8 @@ class FleetStore(FleetReads):
     def resumable(self, source: str, size: int) -> InventoryLoad | None:
         """A full load of this file (its name and size) cut short, to be resumed."""
         row = self._db.one(
-            f"{_LOAD} WHERE kind = 'full' AND state = 'loading' AND source = ? AND size_bytes = ? "
-            "ORDER BY id DESC LIMIT 1",
+            f"{LOAD_COLUMNS} WHERE kind = 'full' AND state = 'loading' AND source = ? "
+            "AND size_bytes = ? ORDER BY id DESC LIMIT 1",
             (source, size),
         )
         return None if row is None else decode_load(row)
@@ -233,8 +181,29 @@ class FleetStore(FleetReads):
             )
         return int(row[1])
 
-    def finish(self, load_id: int, sha256: str, at: datetime) -> InventoryLoad:
-        """Sort the staged rows into blocks, then make the version the one in force."""
+    def refuse(self, load_id: int, keep: int = KEPT_VERSIONS) -> None:
+        """Give up a load over the limits of spec §17: ``refused``, nothing of it in force
+        (``keep`` as for ``clean``)."""
+        with self._db.transaction():
+            self._db.run(
+                "UPDATE inventory_loads SET state = 'refused', finished_at = loaded_at "
+                "WHERE id = ? AND state = 'loading'",
+                (load_id,),
+            )
+        self.clean(keep)
+
+    def finish(
+        self,
+        load_id: int,
+        sha256: str,
+        at: datetime,
+        admit: Admit | None = None,
+        keep: int = KEPT_VERSIONS,
+    ) -> InventoryLoad:
+        """Sort the staged rows into blocks, then make the version the one in force, unless
+        ``admit``, called in the switch's transaction with the devices in force and the
+        version's, raises: the load is then ``refused`` and the exception goes on. ``keep``
+        replaced versions keep their blocks."""
         db = self._db
         bits = self._loading(load_id)
         with db.transaction():
@@ -286,9 +255,29 @@ class FleetStore(FleetReads):
                 ],
             )
         # The switch: one short transaction (spec §11: decisions see the old or the new).
+        try:
+            old = self._switch(load_id, sha256, at, devices, admit)
+        except _Refused as refused:
+            self.refuse(load_id, keep)
+            raise refused.reason from None
+        version = self.version(load_id)
+        assert version is not None
+        if old != load_id:
+            self.clean(keep)
+        return version
+
+    def _switch(
+        self, load_id: int, sha256: str, at: datetime, devices: int, admit: Admit | None
+    ) -> int:
+        db = self._db
         with db.transaction():
             self._loading(load_id)
-            old = self.base()
+            if admit is not None:
+                try:
+                    admit(self.in_force_count(), devices)
+                except Exception as exc:
+                    raise _Refused(exc) from None
+            old = self._floor()
             db.run(
                 "UPDATE inventory_loads SET state = 'in_force', sha256 = ?, finished_at = ?, "
                 "device_count = ? WHERE id = ?",
@@ -300,11 +289,7 @@ class FleetStore(FleetReads):
                 (load_id,),
             )
             db.run_many(UPSERT_META, [(BASE_META, str(load_id)), (GENERATION_META, str(load_id))])
-        version = self.version(load_id)
-        assert version is not None
-        if old != load_id:
-            self.clean()
-        return version
+        return old
 
     def _pages(self, load_id: int, kind: int, bucket: int, dtype: np.dtype[Any]) -> Records:
         bodies = [
@@ -316,40 +301,6 @@ class FleetStore(FleetReads):
             )
         ]
         return np.frombuffer(b"".join(bodies), dtype)
-
-    def clean(self) -> int:
-        """Clear what no reader needs any more, in short transactions: the pages of loads no
-        longer loading, the blocks of versions replaced or failed, and change rows older than
-        the version in force. How many rows went."""
-        db = self._db
-        base = self.base()
-        removed = 0
-        with db.transaction():
-            db.run(
-                "DELETE FROM fleet_pages WHERE load_id IN (SELECT id FROM inventory_loads "
-                "WHERE state <> 'loading')"
-            )
-        for (gone,) in db.fetch(
-            "SELECT id FROM inventory_loads WHERE state IN ('replaced', 'failed')"
-        ):
-            with db.transaction():
-                db.run("DELETE FROM fleet_blocks WHERE id >= ? AND id < ?", block_ids(gone))
-        for table, key in (("devices", "device_id"), ("removed_devices", "device_id")):
-            while True:
-                with db.transaction():
-                    stale = [
-                        r[0]
-                        for r in db.fetch(
-                            f"SELECT {key} FROM {table} WHERE load_id < ? LIMIT ?",
-                            (base, _CLEAN_BATCH),
-                        )
-                    ]
-                    if stale:
-                        db.run(f"DELETE FROM {table} WHERE {{in:{key}}}", (db.list_param(stale),))
-                removed += len(stale)
-                if len(stale) < _CLEAN_BATCH:
-                    break
-        return removed
 
     # -- change files -------------------------------------------------------------------------
 
@@ -363,12 +314,21 @@ class FleetStore(FleetReads):
         source: str,
         sha256: str,
         at: datetime,
+        admit: Admit | None = None,
     ) -> InventoryLoad:
-        """Apply a change file in one transaction (``fleet_changes.write_changes``)."""
+        """Apply a change file in one transaction (``fleet_changes.write_changes``), unless
+        ``admit``, called with the devices in force and those it would leave, raises (then
+        nothing of it is written)."""
+        upserts, removals = latest_changes(upserts, removals)
         with self._db.transaction():
+            before = self.in_force_count()
+            after = before + self._count_change(upserts, removals)
+            if admit is not None:
+                admit(before, after)
             load_id = write_changes(
                 self._db,
                 self.base(),
+                after,
                 upserts,
                 removals,
                 names,
@@ -381,3 +341,14 @@ class FleetStore(FleetReads):
         version = self.version(load_id)
         assert version is not None
         return version
+
+    def _count_change(self, upserts: Records, removals: Records) -> int:
+        """How the devices in force change: upserts of devices not in force add one, removals
+        of devices in force take one away (a cost that grows with the change file)."""
+        upserted = [device_id_of(int(k)) for k in upserts["key"]]
+        removed = [device_id_of(int(k)) for k in removals["key"]]
+        if not upserted and not removed:
+            return 0
+        known = self.lookup(upserted + removed, []).devices
+        added = sum(1 for d in upserted if known.get(d) is None)
+        return added - sum(1 for d in removed if known.get(d) is not None)

@@ -58,6 +58,7 @@ def encode_device(d: Device, load_id: int) -> tuple[Any, ...]:
 def write_changes(
     db: Database,
     base: int,
+    device_count: int,
     upserts: Records,
     removals: Records,
     names: Sequence[str],
@@ -67,14 +68,14 @@ def write_changes(
     sha256: str,
     at: datetime,
 ) -> int:
-    """Record a change file over the full load ``base`` (inside the caller's transaction):
-    ``upserts`` (``STAGED`` records) and ``removals`` (``STAGED`` records of which only key and
-    line count); for a device named on several lines, the latest line wins. Its load id."""
-    upserts, removals = _latest_changes(upserts, removals)
+    """Record a change file over the full load ``base`` (inside the caller's transaction),
+    leaving ``device_count`` devices in force: ``upserts`` (``STAGED`` records) and ``removals``
+    (``STAGED`` records of which only key and line count), each device's latest change
+    (``latest_changes``). Its load id."""
     db.run(
         "INSERT INTO inventory_loads (loaded_at, source, sha256, rows_read, "
-        "rows_accepted, rows_rejected, kind, state, base, rows_removed, finished_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, 'changes', 'applied', ?, ?, ?)",
+        "rows_accepted, rows_rejected, kind, state, base, rows_removed, finished_at, "
+        "device_count) VALUES (?, ?, ?, ?, ?, ?, 'changes', 'applied', ?, ?, ?, ?)",
         (
             to_us(at),
             source,
@@ -85,6 +86,7 @@ def write_changes(
             base,
             len(removals),
             to_us(at),
+            device_count,
         ),
     )
     load_id = int(db.scalar("SELECT MAX(id) FROM inventory_loads"))
@@ -108,7 +110,7 @@ def write_changes(
     return load_id
 
 
-def _latest_changes(upserts: Records, removals: Records) -> tuple[Records, Records]:
+def latest_changes(upserts: Records, removals: Records) -> tuple[Records, Records]:
     """Each device's latest change: an upsert or a removal, whichever is on the later line."""
     both = np.concatenate([upserts, removals])
     is_removal = np.r_[np.zeros(len(upserts), np.bool_), np.ones(len(removals), np.bool_)]

@@ -74,7 +74,7 @@ def decode_device(row: Sequence[Any]) -> Device:
     )
 
 
-BASE_META = "inventory_base"  # the full load in force (none: 0)
+BASE_META = "inventory_base"  # the full load in force, or a rollback to one (none: 0)
 GENERATION_META = "inventory_generation"  # the last version that changed what is in force
 _DEVICES = f"SELECT {','.join(DEVICE_COLUMNS)} FROM devices"
 _TOP_BIT = np.uint64(1 << 63)
@@ -122,6 +122,7 @@ class FleetReads:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._base = -1
+        self._blocks = 0  # the full load whose blocks are read (a rollback's: the one it names)
         self._fences: dict[int, Keys] = {}
         self._names: list[str] = []
         self._known_changes: Changes | None = None
@@ -175,7 +176,7 @@ class FleetReads:
             found.update(dict.fromkeys(rest))
             return found
         keys = keys_of(rest)
-        records = self._records(base, DEVICES, keys, whole_runs=False)
+        records = self._records(self._blocks, DEVICES, keys, whole_runs=False)
         positions, hit = search(records, DEVICES, keys)
         # Plain tuples of the records found: reading a field of a numpy record costs a
         # microsecond, a tuple's a few nanoseconds.
@@ -212,7 +213,7 @@ class FleetReads:
         joined: dict[str, list[tuple[int, str, bool]]] = {c: [] for c in chf_ids}
         if base > 0 and chf_ids:
             keys = keys_of(chf_ids)
-            records = self._records(base, HUBS, keys, whole_runs=True)
+            records = self._records(self._blocks, HUBS, keys, whole_runs=True)
             # Each hub's records: from its first to the first of the next key.
             starts, counts = runs(records, HUBS, keys)
             if counts.sum():
@@ -267,7 +268,8 @@ class FleetReads:
         if base != self._base:
             self._base = base
             self._fences.clear()
-            self._names = self._manufacturers(base)
+            self._blocks = self._blocks_of(base)
+            self._names = self._manufacturers(self._blocks)
         if base == 0 and self._db.scalar("SELECT 1 FROM devices LIMIT 1") is None:
             return -1
         return base
@@ -289,6 +291,12 @@ class FleetReads:
             )
             self._known_changes = known
         return known
+
+    def _blocks_of(self, base: int) -> int:
+        """The full load whose blocks hold the devices in force: the row ``inventory_base``
+        names, or the full load it puts back when it is a rollback (spec §17)."""
+        row = self._db.one("SELECT kind, base FROM inventory_loads WHERE id = ?", (base,))
+        return int(row[1]) if row is not None and row[0] == "rollback" else base
 
     def _manufacturers(self, base: int) -> list[str]:
         text = self._db.scalar("SELECT manufacturers FROM inventory_loads WHERE id = ?", (base,))
