@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from poagate.api.auth import require
@@ -29,9 +31,14 @@ from poagate.api.schemas import (
 )
 from poagate.api.tokens import Principal
 from poagate.formats.limits import MAX_ID
-from poagate.formats.settings import Settings
+from poagate.formats.merge_patch import MEDIA_TYPE as MERGE_PATCH
+from poagate.formats.settings import Settings, SettingsError
 from poagate.service.access import issue_token
-from poagate.service.configuration import ConfigurationError, change_configuration
+from poagate.service.configuration import (
+    ConfigurationChange,
+    change_configuration,
+    patch_configuration,
+)
 
 router = APIRouter(tags=["operations"])
 Admin = Annotated[Principal, Depends(require("admin"))]
@@ -53,6 +60,26 @@ def get_config(request: Request, principal: Admin) -> Json:
         return Json(store.reference.settings().masked())
 
 
+_SETTINGS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Settings"}}},
+    }
+}
+_PATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {MERGE_PATCH: {"schema": {"type": "object"}}},
+    }
+}
+_STRICT = (
+    " A key poagate does not know and a value of the wrong type or range are refused (422, "
+    "naming the path, e.g. delivery.webhook); so is a webhook URL with a port outside 1-65535 "
+    "or a network operator id below 10. Webhook secrets are never shown back; the answer "
+    "adds changed and changes (before and after by path, secrets as ***)."
+)
+
+
 @router.put(
     "/v1/config",
     response_class=Json,
@@ -60,18 +87,61 @@ def get_config(request: Request, principal: Admin) -> Json:
     summary="Change the configuration",
     description="Takes effect for events decided from now on. Settings left out of the body "
     'keep their values (so {"suppression_enabled": false} only suspends); a setting given '
-    "replaces its value, delivery as a whole. Webhook secrets are never shown back.",
+    "replaces its value, delivery as a whole (PATCH changes only the keys it names)." + _STRICT,
+    openapi_extra=_SETTINGS_BODY,
 )
-async def put_config(request: Request, principal: Admin, body: Settings) -> Json:
+async def put_config(request: Request, principal: Admin) -> Json:
+    context = context_of(request)
+    now = context.options.clock()
+    try:
+        body = Settings.given(await request.body())
+        done = await context.ingestor.call(
+            lambda store: change_configuration(store, body, principal.actor, now)
+        )
+    except SettingsError as exc:
+        raise _invalid(exc) from None
+    return _changed(done)
+
+
+@router.patch(
+    "/v1/config",
+    response_class=Json,
+    responses=documented(Settings, 415, *ADMIN),
+    summary="Change some settings (JSON Merge Patch)",
+    description=f"A JSON Merge Patch (RFC 7396, {MERGE_PATCH}) of the configuration in force: "
+    "only the keys named change (setting DNO 13's webhook keeps DNO 12's), null removes a key "
+    "(a setting goes back to its default, a webhook is removed)." + _STRICT,
+    openapi_extra=_PATCH_BODY,
+)
+async def patch_config(request: Request, principal: Admin) -> Json:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != MERGE_PATCH:
+        raise Problem(415, "Unsupported Media Type", f"send the patch as {MERGE_PATCH}")
+    try:
+        patch = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise Problem(400, "Bad Request", f"the body is not JSON: {exc}") from None
     context = context_of(request)
     now = context.options.clock()
     try:
         done = await context.ingestor.call(
-            lambda store: change_configuration(store, body, principal.actor, now)
+            lambda store: patch_configuration(store, patch, principal.actor, now)
         )
-    except ConfigurationError as exc:
-        raise Problem(422, "Invalid configuration", str(exc)) from None
-    return Json({**done.settings.masked(), "changed": done.changed})
+    except SettingsError as exc:
+        raise _invalid(exc) from None
+    return _changed(done)
+
+
+def _invalid(exc: SettingsError) -> RequestValidationError:
+    """A refused configuration as the 422 every invalid request gets: each path and why."""
+    errors = [
+        {"loc": tuple(where.split(".")) if where else (), "msg": why} for where, why in exc.problems
+    ]
+    return RequestValidationError(errors)
+
+
+def _changed(done: ConfigurationChange) -> Json:
+    return Json({**done.settings.masked(), "changed": done.changed, "changes": done.changes})
 
 
 # -- deliveries, audit, tokens -------------------------------------------------------------------
