@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from poagate.api.auth import require
 from poagate.api.context import context_of
+from poagate.api.listing import time_param
 from poagate.api.problems import Problem
 from poagate.api.responses import Json
 from poagate.api.schemas import (
@@ -39,6 +40,7 @@ from poagate.service.configuration import (
     change_configuration,
     patch_configuration,
 )
+from poagate.store.access import AuditFilter
 
 router = APIRouter(tags=["operations"])
 Admin = Annotated[Principal, Depends(require("admin"))]
@@ -189,19 +191,38 @@ async def retry_delivery(request: Request, principal: Admin, delivery_id: Id) ->
     response_class=Json,
     responses=documented(AuditPage, *ADMIN),
     summary="Every change: who, when, what",
+    description="Each entry names its actor, the channel the act came through (api, console, "
+    "cli; null before channels were recorded) and the token it was made with (null from the "
+    "command line). Filters: actor (as shown, e.g. `token 3 (admin)`), action (e.g. "
+    "`config.set`), from (inclusive) and to (exclusive). Oldest first unless order=newest; "
+    "`after` is the seq of the last entry of the page before, in the order asked.",
 )
 def audit(
     request: Request,
     principal: Admin,
     after: After = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    from_: Annotated[str | None, Query(alias="from", description="At or after this time.")] = None,
+    to: Annotated[str | None, Query(description="Before this time.")] = None,
+    order: Literal["oldest", "newest"] = "oldest",
 ) -> Json:
+    which = AuditFilter(actor, action, time_param(from_, "from"), time_param(to, "to"))
     with context_of(request).reads.borrow() as store:
-        entries = store.audit.entries(after, limit)
+        entries = store.audit.entries(after, limit, which, newest_first=order == "newest")
     return Json(
         {
             "items": [
-                {"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "detail": e.detail}
+                {
+                    "seq": e.seq,
+                    "at": e.at,
+                    "actor": e.actor,
+                    "channel": e.channel,
+                    "token": e.token_id,
+                    "action": e.action,
+                    "detail": e.detail,
+                }
                 for e in entries
             ]
         }
