@@ -22,7 +22,8 @@ knows (``suppresion_enabled``, ``delivery.webhook``) and a value of the wrong JS
 (``SettingsError``). What the store holds may carry keys this code does not know: written by a
 newer release during a rolling upgrade, or by an older one before a setting was removed.
 ``Settings.stored`` drops them (``_Section``), so the store always loads; they are gone from
-the next version an operator records.
+the next version an operator records. Every section subclasses ``_Section`` (a new one too),
+which is what makes it strict for input and lenient for the store.
 """
 
 from __future__ import annotations
@@ -262,9 +263,9 @@ class Settings(_Section):
             ) from None
 
     def masked(self) -> dict[str, Any]:
-        """The configuration as it is shown (``GET /v1/config``, a change's answer and audit
-        entry, the console): no secret, not even a part of one, and no password of a webhook
-        URL."""
+        """The configuration as it is shown (``GET /v1/config``, a change's answer,
+        ``poagate config show``, the console): no secret, not even a part of one, and no
+        password of a webhook URL."""
         shown = self.model_dump()
         hooks = list(shown["delivery"]["webhooks"].values())
         if shown["dsp_webhook"] is not None:
