@@ -12,8 +12,15 @@ what each pass did. Writes bench-output/verification/results.json. Not part of t
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# This folder holds http.py, which would shadow the standard library's http package that httpx
+# needs: search it last.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
+
 import argparse
-import io
 import json
 import platform
 import sys
@@ -28,10 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from poagate.domain.events import Activation, Ad1Alert, DeviceMessage
-from poagate.formats.reference.guid_list import read_guid_list
-from poagate.formats.reference.inventory import read_inventory, write_inventory
+from poagate.formats.reference.inventory import write_inventory
 from poagate.formats.timestamps import parse_timestamp
 from poagate.service.ingest import Ingestor, Item
+from poagate.service.reference.loads import load_guid_list, load_inventory
 from poagate.service.verifications import arm_verification, verify
 from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.store.database import open_store
@@ -50,12 +57,13 @@ def main() -> None:
     fleet = generate_fleet(FleetSpec(esmes=args.ad1 * 3, landis_gyr_share=1.0, smets1_share=0.0))
     sites = [s for s in fleet.sites if s.qualifies][: args.ad1]
     with open_store(database, "service") as store:
-        text = io.StringIO()
-        write_inventory(fleet.devices(), text)
-        text.seek(0)
-        store.reference.load_inventory(read_inventory(text, "fleet.csv"), "fleet.csv", "", START)
-        guid = io.StringIO("".join(f"{s.esme_id}\n" for s in sites))
-        store.reference.load_guid_list(read_guid_list(guid, "guid.txt"), "guid.txt", "", START)
+        inventory = workdir / "fleet.csv"
+        with inventory.open("w", encoding="utf-8", newline="") as out:
+            write_inventory(fleet.devices(), out)
+        guid = workdir / "guid.txt"
+        guid.write_text("".join(f"{s.esme_id}\n" for s in sites), encoding="utf-8")
+        load_inventory(store, inventory, START)
+        load_guid_list(store, guid, START)
         config = replace(
             store.reference.config(),
             verify_after_minutes=10,

@@ -17,6 +17,7 @@ import typer
 
 from poagate.cli import (
     audit,
+    backup,
     configuration,
     controls,
     demo,
@@ -44,6 +45,8 @@ app.command()(simulation.simulate)
 app.command()(demo.demo)
 app.command()(serve.serve)
 app.command()(version.version)
+app.command()(backup.backup)
+app.command()(backup.restore)
 app.command()(controls.suspend)
 app.command()(controls.resume)
 app.command()(controls.release)

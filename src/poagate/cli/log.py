@@ -1,15 +1,16 @@
-"""``poagate log export``: one DNO's Suppression Log entries as CSV or JSON Lines."""
+"""``poagate log export``: one DNO's Suppression Log entries as CSV or JSON Lines; ``poagate log
+archive``: the Suppression Log and forwarded AD1s before a date as Parquet files (spec §15)."""
 
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from poagate.cli.shared import DatabaseOption, err, fail, store_errors
+from poagate.cli.shared import DatabaseOption, err, fail, out, progress_bars, store_errors
 from poagate.domain.ids import IdentifierError, parse_network_operator
 from poagate.formats.errors import InputError
 from poagate.formats.timestamps import parse_timestamp
@@ -64,3 +65,43 @@ def log_export(
             with output.open("w", encoding="utf-8", newline="") as stream:
                 count = export_suppression_log(store, operator, fmt, stream, start, end)
     err.print(f"{count:,} Suppression Log entries for network operator {operator}", highlight=False)
+
+
+@log_app.command("archive")
+def log_archive(
+    before: Annotated[
+        str,
+        typer.Option(
+            help="Archive AD1s received before this UTC date (YYYY-MM-DD), e.g. the "
+            "first of a month."
+        ),
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="The folder to write the archive to.")],
+    network_operator: Annotated[
+        str | None,
+        typer.Option(help="Only this DNO's two-digit distributor id (default: every DNO's)."),
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Archive the Suppression Log and forwarded AD1s as Parquet, a file per DNO and month."""
+    from poagate.service.archive import ArchiveError, archive_log
+    from poagate.store.database import open_store
+
+    try:
+        cutoff = date.fromisoformat(before)
+    except ValueError:
+        fail(f"--before must be a date (YYYY-MM-DD), not {before!r}")
+    operator = None
+    if network_operator is not None:
+        try:
+            operator = parse_network_operator(network_operator)
+        except IdentifierError as exc:
+            fail(str(exc))
+    with store_errors(ArchiveError), open_store(database, "read") as store, progress_bars() as bars:
+        archive = archive_log(store, cutoff, out_dir, operator, bars)
+    out.print(
+        f"{archive.rows('suppression_log'):,} Suppression Log entries and "
+        f"{archive.rows('forwarded'):,} forwarded AD1s in {len(archive.files)} files; "
+        f"manifest {archive.manifest}",
+        highlight=False,
+    )

@@ -21,7 +21,13 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from poagate.store import StoreError, StoreUnavailableError
-from poagate.store.schema import MIN_COMPATIBLE_KEY, SCHEMA_REVISION, newer_schema_usable
+from poagate.store.schema import (
+    MIN_COMPATIBLE_KEY,
+    RESTORE_MARKER_KEY,
+    SCHEMA_REVISION,
+    incomplete_store,
+    newer_schema_usable,
+)
 from poagate.store.sqlbase import Database, Dialect, Insert, render_lists
 from poagate.store.store import Store
 
@@ -46,9 +52,30 @@ def libpq_url(url: str) -> str:
     return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql://", url)
 
 
-def ensure_schema(url: str) -> None:
-    """Create or migrate the database to ``SCHEMA_REVISION`` (with Alembic, when needed)."""
+def restore_marker(conn: psycopg.Connection[tuple[Any, ...]]) -> str | None:
+    """The restore marker (``schema.RESTORE_MARKER_KEY``) when a restore into this database has
+    not finished; None otherwise (on an autocommit connection)."""
+    try:
+        row = conn.execute(
+            "SELECT value FROM meta WHERE key = %s", (RESTORE_MARKER_KEY,)
+        ).fetchone()
+    except psycopg.errors.UndefinedTable:
+        return None
+    return None if row is None else str(row[0])
+
+
+def refuse_incomplete(conn: psycopg.Connection[tuple[Any, ...]], url: str) -> None:
+    marker = restore_marker(conn)
+    if marker is not None:
+        raise StoreError(incomplete_store(redact(url), marker))
+
+
+def ensure_schema(url: str, restoring: bool = False) -> None:
+    """Create or migrate the database to ``SCHEMA_REVISION`` (with Alembic, when needed). A
+    database a restore has not finished is refused, except by that restore (``restoring``)."""
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        if not restoring:
+            refuse_incomplete(conn, url)
         try:
             row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         except psycopg.errors.UndefinedTable:
@@ -87,6 +114,12 @@ class PostgresDatabase(Database):
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"cannot reach {redact(url)}: {exc}") from exc
         self._conn = self._connect()
+        if not migrate:  # ensure_schema has checked it otherwise
+            try:
+                refuse_incomplete(self._conn, url)
+            except BaseException:
+                self._conn.close()
+                raise
 
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         try:

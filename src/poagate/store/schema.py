@@ -37,6 +37,19 @@ SCHEMA_REVISION = "0008"
 # revision is older than that.
 MIN_COMPATIBLE_KEY = "schema_min_compatible_revision"
 
+# spec §15: a restore sets this meta key in its target before it writes anything and clears it
+# last, so a restore that stopped part-way leaves a store that says so; no store with it set is
+# opened (``sqlite.py``, ``postgres.py``), and ``poagate restore`` may run again over it.
+RESTORE_MARKER_KEY = "restore_incomplete"
+
+
+def incomplete_store(location: str, marker: str) -> str:
+    """Why a store with the restore marker set is refused."""
+    return (
+        f"{location} is incomplete: a restore into it did not finish ({marker}); "
+        "run poagate restore again (it may restore over this store without --force)"
+    )
+
 
 def newer_schema_usable(current: str, min_compatible: str | None) -> bool:
     """Whether this code may use a store whose schema (``current``) is newer than its own: only

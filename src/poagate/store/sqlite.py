@@ -27,7 +27,13 @@ from typing import IO, Any, Literal, TypedDict, Unpack
 import orjson
 
 from poagate.store import StoreError, StoreUnavailableError
-from poagate.store.schema import MIN_COMPATIBLE_KEY, SCHEMA_REVISION, newer_schema_usable
+from poagate.store.schema import (
+    MIN_COMPATIBLE_KEY,
+    RESTORE_MARKER_KEY,
+    SCHEMA_REVISION,
+    incomplete_store,
+    newer_schema_usable,
+)
 from poagate.store.sqlbase import Database, Dialect, render_lists
 from poagate.store.store import Store
 
@@ -106,10 +112,24 @@ def _min_compatible(conn: sqlite3.Connection) -> str | None:
     return None if row is None else str(row[0])
 
 
-def ensure_schema(path: Path) -> None:
+def restore_marker(conn: sqlite3.Connection) -> str | None:
+    """The restore marker (``schema.RESTORE_MARKER_KEY``) when a restore into this file has not
+    finished; None otherwise (a file without even a ``meta`` table included)."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (RESTORE_MARKER_KEY,)).fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return None if row is None else str(row[0])
+
+
+def ensure_schema(path: Path, restoring: bool = False) -> None:
     """Create or migrate the database file to ``SCHEMA_REVISION``; a newer schema is used as it
-    is when it says this code still works on it (``schema.newer_schema_usable``)."""
+    is when it says this code still works on it (``schema.newer_schema_usable``). A file a
+    restore has not finished is refused, except by that restore (``restoring``)."""
     with contextlib.closing(sqlite3.connect(path)) as conn:
+        marker = None if restoring else restore_marker(conn)
+        if marker is not None:
+            raise StoreError(incomplete_store(str(path), marker))
         current = _schema_revision(conn)
         if (
             current is not None
@@ -173,6 +193,10 @@ class SqliteDatabase(Database):
                 isolation_level=None,
                 check_same_thread=False,
             )
+            marker = restore_marker(self._conn)
+            if marker is not None:
+                self._conn.close()
+                raise StoreError(incomplete_store(str(self.path), marker))
             if _schema_revision(self._conn) != SCHEMA_REVISION:
                 raise StoreError(f"{self.path} is not a poagate database of this version")
         else:
