@@ -171,9 +171,7 @@ class SqliteTarget:
         if not self.path.exists():
             return False
         with self._connect() as conn:
-            return any(
-                rows for name, rows in _sqlite_counts(conn).items() if name in _DATA_TABLES
-            )
+            return any(rows for name, rows in _sqlite_counts(conn).items() if name in _DATA_TABLES)
 
     def mark(self, note: str) -> None:
         """The target made deliberately: an empty file with the marker alone (WAL and its
