@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from poagate.cli import app
 from tests.api_harness import Api
+from tests.stores import on_both_backends
 
 SECRET_12 = "whsec_" + "A" * 32
 SECRET_13 = "whsec_" + "B" * 32
@@ -184,6 +185,7 @@ def test_a_config_change_is_audited_as_before_and_after_per_path_not_a_snapshot(
     assert SECRET_13 not in str(entries)
 
 
+@on_both_backends
 def test_the_audit_log_is_read_by_actor_action_and_time_newest_first_on_request(
     api: Api,
 ) -> None:
@@ -244,3 +246,10 @@ def test_each_audit_entry_names_its_channel_and_token(api: Api) -> None:
     page = browser.get("/ui/audit").text
     assert "<td>console</td>" in page
     assert "<td>cli</td>" in page
+
+
+@on_both_backends
+def test_an_audit_filter_holding_a_control_character_is_refused_not_a_500(api: Api) -> None:
+    admin = api.token("admin")
+    for params in ({"actor": "token 1\x00"}, {"action": "config.set\n"}):
+        assert api.get(admin, "/v1/audit", **params).status_code == 422

@@ -46,6 +46,7 @@ router = APIRouter(tags=["operations"])
 Admin = Annotated[Principal, Depends(require("admin"))]
 After = Annotated[int, Query(ge=0, le=MAX_ID)]
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control character (PostgreSQL refuses NUL in text)
 
 
 # -- configuration ------------------------------------------------------------------------------
@@ -202,8 +203,8 @@ def audit(
     principal: Admin,
     after: After = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
+    actor: Annotated[str | None, Query(max_length=200, pattern=PRINTABLE)] = None,
+    action: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
     from_: Annotated[str | None, Query(alias="from", description="At or after this time.")] = None,
     to: Annotated[str | None, Query(description="Before this time.")] = None,
     order: Literal["oldest", "newest"] = "oldest",
