@@ -28,6 +28,7 @@ def _stamp(database: str, revision: str, min_compatible: str | None) -> None:
         db = store.db
         with db.transaction():
             db.run("UPDATE alembic_version SET version_num = ?", (revision,))
+            db.run("DELETE FROM meta WHERE key = ?", (MIN_COMPATIBLE_KEY,))  # a migration's
             if min_compatible is not None:
                 db.run(
                     "INSERT INTO meta (key, value) VALUES (?, ?)",

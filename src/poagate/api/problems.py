@@ -86,7 +86,7 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         }
         for e in exc.errors()[:20]
     ]
-    detail = "; ".join(f"{e['where']}: {e['error']}" for e in errors)
+    detail = "; ".join(f"{e['where']}: {e['error']}" if e["where"] else e["error"] for e in errors)
     return problem_response(request, 422, "Invalid request", detail, errors=errors)
 
 

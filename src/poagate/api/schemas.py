@@ -289,6 +289,10 @@ class AuditEntry(Answer):
     seq: int
     at: datetime
     actor: str
+    channel: Literal["api", "console", "cli"] | None = Field(
+        description="The channel the act came through; null before channels were recorded."
+    )
+    token: int | None = Field(description="The token the act was made with; null from the CLI.")
     action: str
     detail: dict[str, Any]
 

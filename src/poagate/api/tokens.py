@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import time
 
+from poagate.domain.actors import Actor, Channel, token_actor
 from poagate.domain.values import value
 
 
@@ -24,8 +25,13 @@ class Principal:
         return None if self.role == "admin" else self.network_operators
 
     @property
-    def actor(self) -> str:
-        return f"token {self.token_id} ({self.role})"
+    def actor(self) -> Actor:
+        """Who acts, through the HTTP API (the console's pages say ``acting("console")``)."""
+        return self.acting("api")
+
+    def acting(self, channel: Channel) -> Actor:
+        """Who acts with this token through ``channel``, as the audit log records it."""
+        return token_actor(self.token_id, self.role, channel)
 
 
 class TokenCache:

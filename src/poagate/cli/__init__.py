@@ -16,7 +16,9 @@ from typing import Annotated
 import typer
 
 from poagate.cli import (
+    audit,
     backup,
+    configuration,
     controls,
     demo,
     inventory,
@@ -48,6 +50,7 @@ app.command()(backup.restore)
 app.command()(controls.suspend)
 app.command()(controls.resume)
 app.command()(controls.release)
+app.command()(audit.audit)
 app.add_typer(controls.window_app, name="window")
 app.add_typer(controls.alert_app, name="alert")
 app.add_typer(inventory.inventory_app, name="inventory")
@@ -55,6 +58,7 @@ app.add_typer(inventory.guid_list_app, name="guid-list")
 app.add_typer(log.log_app, name="log")
 app.add_typer(simulation.report_app, name="report")
 app.add_typer(tokens.token_app, name="token")
+app.add_typer(configuration.config_app, name="config")
 
 
 @app.callback()

@@ -3,19 +3,18 @@
 
 They act on the store directly, as the HTTP API does (``poagate.service.controls``), so they
 work with or without a server running: each act is one transaction, serialised with the
-servers' decisions, audited with the actor ``command line (<user>)``.
+servers' decisions, audited with the actor ``command line (<user>)`` and the channel cli.
 """
 
 from __future__ import annotations
 
-import getpass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from poagate.cli.shared import FAILURE, DatabaseOption, fail, out, store_errors
+from poagate.cli.shared import FAILURE, DatabaseOption, actor, fail, out, store_errors
 from poagate.domain.ids import IdentifierError
 
 window_app = typer.Typer(help="List and end suppression windows.", no_args_is_help=True)
@@ -25,14 +24,6 @@ Note = Annotated[
     str | None, typer.Option(help="Why (kept in the audit log and shown on what it touched).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def actor() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown user"
-    return f"command line ({user})"
 
 
 def now() -> datetime:

@@ -7,6 +7,7 @@ Only light imports here: every command module imports this one when ``poagate`` 
 
 from __future__ import annotations
 
+import getpass
 import os
 import sys
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from poagate.domain.actors import Actor, command_line_actor
 from poagate.formats.errors import InputError
 from poagate.store import StoreError
 
@@ -47,6 +49,16 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 USAGE_ERROR = 2
 FAILURE = 1
+
+
+def actor() -> Actor:
+    """Who acts from the command line, as the audit log records it: ``command line (<user>)``
+    through the channel cli."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown user"
+    return command_line_actor(user)
 
 
 def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:

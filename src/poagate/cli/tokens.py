@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from poagate.cli.shared import FAILURE, DatabaseOption, err, fail, out, store_errors
+from poagate.cli.shared import FAILURE, DatabaseOption, actor, err, fail, out, store_errors
 
 token_app = typer.Typer(help="Bearer tokens for the HTTP API.", no_args_is_help=True)
 
@@ -35,7 +35,7 @@ def token_create(
         fail(str(exc))
     with store_errors(), open_store(database, "service") as store:
         made = issue_token(
-            store, role, network_operator or [], description, "command line", datetime.now(UTC)
+            store, role, network_operator or [], description, actor(), datetime.now(UTC)
         )
     operators = made.network_operators
     scope = f", network operators {', '.join(operators)}" if operators else ""
@@ -56,7 +56,7 @@ def token_revoke(
     from poagate.store.database import open_store
 
     with store_errors(), open_store(database, "service") as store:
-        done = store.tokens.revoke(token_id, datetime.now(UTC), "command line")
+        done = store.tokens.revoke(token_id, datetime.now(UTC), actor())
     if not done:
         fail(f"there is no token {token_id} that is still valid", FAILURE)
     out.print(f"token {token_id} revoked", highlight=False)

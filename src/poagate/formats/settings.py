@@ -12,18 +12,28 @@ The model is read two ways:
   URLs were checked stays readable (the delivery worker checks each URL again before each
   delivery, and that delivery fails), so one old value never stops the gate reading the rest.
 
-Defaults are stated once: the gate's are the domain's ``Config``'s, delivery's are here. Keys a
-body does not know are ignored today (``extra="ignore"`` on each section); making them an
-error is one setting a section. The models are frozen: the store hands the same instance to
-every reader of one version (a change is ``model_copy(update=...)``).
+Defaults are stated once: the gate's are the domain's ``Config``'s, delivery's are here. The
+models are frozen: the store hands the same instance to every reader of one version (a change
+is ``model_copy(update=...)``).
+
+Strictness (spec §17): what an operator sends is read by ``Settings.given`` — a key no section
+knows (``suppresion_enabled``, ``delivery.webhook``) and a value of the wrong JSON type
+(``"10"`` for a number, ``"false"`` for a boolean) are refused, each naming its path
+(``SettingsError``). What the store holds may carry keys this code does not know: written by a
+newer release during a rolling upgrade, or by an older one before a setting was removed.
+``Settings.stored`` drops them (``_Section``), so the store always loads; they are gone from
+the next version an operator records. Every section subclasses ``_Section`` (a new one too),
+which is what makes it strict for input and lenient for the store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -31,13 +41,17 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
+from pydantic.config import JsonDict
 
 from poagate.domain.ids import IdentifierError, parse_network_operator
 from poagate.domain.reference import Config
-from poagate.formats.webhook_urls import WebhookUrlError, check_webhook_url, masked_url
+from poagate.formats.merge_patch import differences
+from poagate.formats.webhook_urls import MASK, WebhookUrlError, check_webhook_url, masked_url
 
 STORED = {"stored": True}  # the validation context of what the store holds
+OPERATOR = {"operator": True}  # that of what an operator sends (``Settings.given``)
 GATE_FIELDS = (
     "manufacturers",
     "window_minutes",
@@ -53,14 +67,54 @@ GATE_FIELDS = (
 _GATE = Config()  # the gate's defaults (spec §3, §9, §12, §14)
 
 
+FIRST_OPERATOR_ID = 10  # distributor ids are two digits from 10 (spec §17)
+# Keys poagate sets and shows (``masked``): sent back, they are ignored, never refused.
+READ_ONLY = frozenset({"secret_set", "previous_secret", "previous_secret_until"})
+
+
+class SettingsError(ValueError):
+    """Settings refused: each problem is the path of a setting (``delivery.webhooks.12.url``)
+    and what is wrong with it."""
+
+    def __init__(self, message: str, problems: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems) or [("", message)]
+
+
 def _given(info: ValidationInfo) -> bool:
     """Whether the value being read is an operator's input (not what the store holds)."""
     return not (isinstance(info.context, Mapping) and info.context.get("stored"))
 
 
-class Webhook(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+def _keys_not_closed(schema: JsonDict) -> None:
+    schema.pop("additionalProperties", None)
 
+
+class _Section(BaseModel):
+    """A section of the configuration: strict for what an operator sends (an unknown key is an
+    error naming its path), lenient for what the store holds (see the module docstring)."""
+
+    # Unknown keys are refused (422), but the description does not say so by
+    # ``additionalProperties: false``: what is shown back carries ``secret_set`` besides.
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=_keys_not_closed,
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        if not _given(info):
+            return {k: v for k, v in data.items() if k in cls.model_fields}
+        if info.context is OPERATOR:
+            return {k: v for k, v in data.items() if k not in READ_ONLY}
+        return data
+
+
+class Webhook(_Section):
     url: str = Field(
         description="Where the DNO receives forwarded AD1s (http or https). Link-local and "
         "cloud-metadata addresses are refused; a password in it is shown as ***, and sending "
@@ -105,9 +159,7 @@ class Webhook(BaseModel):
         return found
 
 
-class Delivery(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+class Delivery(_Section):
     webhooks: dict[str, Webhook] = Field(
         default_factory=dict, description="By network operator id."
     )
@@ -126,15 +178,19 @@ class Delivery(BaseModel):
                 parse_network_operator(operator)
             except IdentifierError as exc:
                 raise ValueError(str(exc)) from None
+            if int(operator) < FIRST_OPERATOR_ID:
+                raise ValueError(
+                    f"network operator {operator!r}: distributor ids are two digits from "
+                    f"{FIRST_OPERATOR_ID} (10 to 23 the licensed DNO areas, 24 and above "
+                    "independent operators)"
+                )
         return webhooks
 
 
-class Reference(BaseModel):
+class Reference(_Section):
     """Reference data's safety limits (spec §17): what a full load of the inventory or the GUID
     list may do to the version in force before it is refused (a load forced past them is
     audited as such)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
 
     max_rejected_share: float = Field(
         0.01,
@@ -158,9 +214,7 @@ class Reference(BaseModel):
     )
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+class Settings(_Section):
     manufacturers: list[str] = Field(
         default_factory=lambda: list(_GATE.manufacturers), min_length=1
     )
@@ -204,6 +258,16 @@ class Settings(BaseModel):
     reference: Reference = Field(default_factory=Reference)
 
     @classmethod
+    def given(cls, body: bytes | str | Mapping[str, Any]) -> Settings:
+        """What an operator sends (a JSON object, as text or parsed), read strictly (see the
+        module docstring). Raises ``SettingsError`` naming every path refused."""
+        text = body if isinstance(body, bytes | str) else orjson.dumps(body)
+        try:
+            return cls.model_validate_json(text, strict=True, context=OPERATOR)
+        except ValidationError as exc:
+            raise settings_error(exc) from None
+
+    @classmethod
     def stored(cls, data: Mapping[str, Any]) -> Settings:
         """What the store holds (see the module docstring); the defaults for what it lacks
         (a store written before a setting existed)."""
@@ -227,9 +291,9 @@ class Settings(BaseModel):
             ) from None
 
     def masked(self) -> dict[str, Any]:
-        """The configuration as it is shown (``GET /v1/config``, a change's answer and audit
-        entry, the console): no secret, not even a part of one, and no password of a webhook
-        URL."""
+        """The configuration as it is shown (``GET /v1/config``, a change's answer,
+        ``poagate config show``, the console): no secret, not even a part of one, and no
+        password of a webhook URL."""
         shown = self.model_dump()
         hooks = list(shown["delivery"]["webhooks"].values())
         if shown["dsp_webhook"] is not None:
@@ -240,3 +304,33 @@ class Settings(BaseModel):
             hook["previous_secret"] = None
             hook["url"] = masked_url(hook["url"])
         return shown
+
+    def changes_from(self, before: Settings) -> dict[str, dict[str, Any]]:
+        """What changed from ``before`` to these settings, by path (``window_minutes``,
+        ``delivery.webhooks.13.url``): ``{"before": ..., "after": ...}``, null where a value is
+        not there. A secret is shown as ``***`` (so a new one shows as a change, never what it
+        is), and a webhook URL's password too."""
+        found = differences(before.model_dump(mode="json"), self.model_dump(mode="json"))
+        for path, change in found.items():
+            key = path.rsplit(".", 1)[-1]
+            for side, value in change.items():
+                if value is not None and key in ("secret", "previous_secret"):
+                    change[side] = MASK
+                elif isinstance(value, str) and key == "url":
+                    change[side] = masked_url(value)
+        return found
+
+
+def settings_error(exc: ValidationError) -> SettingsError:
+    """Pydantic's errors as paths and what to send instead."""
+    problems = []
+    for error in exc.errors()[:20]:
+        where = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            problems.append((where, "is not a setting poagate knows (a misspelt name?)"))
+        elif error["type"] in ("json_invalid", "model_type") and not where:
+            problems.append(("", "the body must be a JSON object of settings"))
+        else:
+            problems.append((where, re.sub(r"^Value error, ", "", error["msg"])))
+    message = "; ".join(f"{where}: {msg}" if where else msg for where, msg in problems)
+    return SettingsError(message, problems)

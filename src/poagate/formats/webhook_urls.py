@@ -10,6 +10,10 @@ when the URL is configured (its literal address or known metadata name) and agai
 delivery (what the name resolves to then), so a name that later resolves to such an address
 is refused too.
 
+A URL must also be one a delivery can reach at all: http or https, a host that is an IP address
+or a DNS name (labels of letters, digits and hyphens), and a port from 1 to 65535 — so
+``http://127.0.0.1:91000/x`` is refused when it is configured, not at its first delivery.
+
 A password in a URL (``https://user:password@host/``) is never shown back: ``masked_url``
 replaces it with ``***``, and a configuration that sends the masked form back keeps the stored
 password.
@@ -18,6 +22,7 @@ password.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 
 import httpx
@@ -32,6 +37,9 @@ _METADATA_ADDRESSES = frozenset(
         ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
     }
 )
+
+
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
 class WebhookUrlError(ValueError):
@@ -80,14 +88,26 @@ def check_webhook_url(url: str) -> str:
     host = parsed.host
     if not host:
         raise WebhookUrlError("has no host")
+    port = parsed.port
+    if port is not None and not 1 <= port <= 65535:
+        raise WebhookUrlError(f"port {port} is not a port: ports are 1 to 65535")
     if host.lower().rstrip(".") in _METADATA_NAMES:
         raise WebhookUrlError(f"{host} is a cloud metadata service")
     address = literal_address(host)
+    if address is None and not _dns_name(parsed.raw_host.decode("ascii", "replace")):
+        raise WebhookUrlError(
+            f"host {host!r} is neither an IP address nor a DNS name (letters, digits, hyphens)"
+        )
     if address is not None:
         reason = refused_address(address)
         if reason is not None:
             raise WebhookUrlError(reason)
     return url
+
+
+def _dns_name(host: str) -> bool:
+    name = host[:-1] if host.endswith(".") else host
+    return 0 < len(name) <= 253 and all(_LABEL.fullmatch(label) for label in name.split("."))
 
 
 def masked_url(url: str) -> str:

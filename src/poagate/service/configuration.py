@@ -5,24 +5,32 @@ the same audit entries whichever channel it came through.
 
 A change is one transaction, on the caller's writer connection (in turn with the decisions):
 
-* Settings given replace theirs; those left out keep their values (``delivery`` is one setting,
-  replaced as a whole).
+* ``change_configuration`` (``PUT /v1/config``): settings given replace theirs; those left out
+  keep their values (``delivery`` is one setting, replaced as a whole).
+* ``patch_configuration`` (``PATCH /v1/config``, ``poagate config patch``): a JSON Merge Patch
+  (RFC 7396) over the configuration in force, so only the keys it names change — setting DNO
+  13's webhook keeps DNO 12's — and ``null`` removes a key (a setting goes back to its default,
+  a webhook is removed). The result is read as strictly as a ``PUT`` body.
 * A webhook given keeps what its sender cannot see: a password shown as ``***`` and a secret
   left out are the stored ones; a new secret starts a rotation (``SECRET_ROTATION``), during
   which messages are signed with the new and the old.
 * A guard switched on (or on without having been armed, as a replay leaves it) watches what is
   decided from now on: switching it on never releases or verifies the history.
 * The configuration is recorded only when it differs from the one in force, and then audited
-  (``config.set``, the configuration as it is shown: no secret); switching suppression off or
-  on is audited too (``suppression.suspend``, ``suppression.resume``), with the operator's note.
+  (``config.set``) as the change: before and after of each path that changed, secrets and
+  passwords shown as ``***``, and the operator's note; switching suppression off or on is
+  audited too (``suppression.suspend``, ``suppression.resume``), with the note.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from poagate.domain.values import value
-from poagate.formats.settings import Settings, Webhook
+from poagate.formats.merge_patch import merge_patch
+from poagate.formats.settings import Settings, SettingsError, Webhook
 from poagate.formats.webhook_urls import MASK, has_masked_password, masked_url
 from poagate.service.acts import checked_note
 from poagate.service.releases import WATERMARK, arm_release_if_dark
@@ -36,16 +44,18 @@ SUSPEND = "suppression.suspend"
 RESUME = "suppression.resume"
 
 
-class ConfigurationError(ValueError):
-    """A change poagate refuses; the message names the setting and what to send instead."""
+class ConfigurationError(SettingsError):
+    """A change poagate refuses; ``problems`` name each setting and what is wrong with it."""
 
 
 @value
 class ConfigurationChange:
-    """The configuration in force after a change, and whether the change recorded a new one."""
+    """The configuration in force after a change, whether the change recorded a new one, and
+    what changed (by path, as audited)."""
 
     settings: Settings
     changed: bool
+    changes: dict[str, dict[str, Any]]
 
 
 def change_configuration(
@@ -54,16 +64,49 @@ def change_configuration(
     """Put in force the settings ``given`` names (its ``model_fields_set``), keeping the others
     (see the module docstring). Raises ``ConfigurationError`` for a change the gate or the
     stored webhooks refuse, ``ValueError`` for a note too long; nothing is changed then."""
+    names = given.model_fields_set
+    return _change(
+        store,
+        lambda current: current.model_copy(update={n: getattr(given, n) for n in names}),
+        actor,
+        at,
+        note,
+    )
+
+
+def patch_configuration(
+    store: ControlPath, patch: Mapping[str, Any], actor: str, at: datetime, note: str | None = None
+) -> ConfigurationChange:
+    """Apply the JSON Merge Patch ``patch`` to the configuration in force (see the module
+    docstring). Raises ``ConfigurationError`` naming each path refused, ``ValueError`` for a
+    note too long; nothing is changed then."""
+    if not isinstance(patch, Mapping):
+        raise ConfigurationError("a merge patch of the configuration must be a JSON object")
+
+    def patched(current: Settings) -> Settings:
+        try:
+            return Settings.given(merge_patch(current.model_dump(mode="json"), patch))
+        except SettingsError as exc:
+            raise ConfigurationError(str(exc), exc.problems) from None
+
+    return _change(store, patched, actor, at, note)
+
+
+def _change(
+    store: ControlPath,
+    wanted_from: Callable[[Settings], Settings],
+    actor: str,
+    at: datetime,
+    note: str | None,
+) -> ConfigurationChange:
     note = checked_note(note)
-    try:
-        given.gate_config()
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from None
     with store.transaction():
         current = store.reference.settings()
-        wanted = current.model_copy(
-            update={name: getattr(given, name) for name in given.model_fields_set}
-        )
+        wanted = wanted_from(current)
+        try:
+            wanted.gate_config()
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
         stored_hooks = current.delivery.webhooks
         hooks = {
             operator: _keeping_secrets(
@@ -89,12 +132,13 @@ def change_configuration(
             current.verify_after_minutes is None or store.meta(VERIFY_WATERMARK) is None
         ):
             arm_verification(store)  # it verifies what is decided from now on
+        changes = wanted.changes_from(current) if changed else {}
         if changed:
-            store.audit.record(at, actor, CONFIG_SET, wanted.masked())
+            store.audit.record(at, actor, CONFIG_SET, {"changes": changes, "note": note})
         if wanted.suppression_enabled != current.suppression_enabled:
             action = RESUME if wanted.suppression_enabled else SUSPEND
             store.audit.record(at, actor, action, {"note": note})
-    return ConfigurationChange(wanted, changed)
+    return ConfigurationChange(wanted, changed, changes)
 
 
 def _keeping_secrets(where: str, hook: Webhook, stored: Webhook | None, at: datetime) -> Webhook:

@@ -8,7 +8,9 @@ whom.
   tokens. Each session names the token it was started with: the console re-checks that token
   on every page (``poagate.api.auth``), so a revoked token ends its sessions;
 * ``Audit`` — the audit log (``audit_log``). Every change elsewhere records its audit entry in
-  the transaction that makes it, through ``Audit.record``.
+  the transaction that makes it, through ``Audit.record``, with the channel and the token of
+  its actor when the actor is a ``poagate.domain.actors.Actor`` (spec §17). Read newest or
+  oldest first, by actor, action and time (``AuditFilter``).
 
 The audit log ages by ``at`` and sessions by ``last_seen_at``; a token is kept while it may be
 used (``TABLES``).
@@ -22,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from poagate.domain.actors import Actor
 from poagate.domain.values import value
 from poagate.formats.timestamps import from_us, to_us
 from poagate.store.sqlbase import Database, Kept
@@ -34,7 +37,7 @@ TABLES = (
 
 _SELECT_TOKENS = "SELECT id, role, network_operators, description, created_at, revoked_at "
 _FROM_TOKENS = _SELECT_TOKENS + "FROM api_tokens"
-_AUDIT = "SELECT seq, at, actor, action, detail FROM audit_log"
+_AUDIT = "SELECT seq, at, actor, action, detail, channel, token_id FROM audit_log"
 
 
 @value
@@ -56,6 +59,19 @@ class AuditEntry:
     actor: str
     action: str
     detail: dict[str, Any]
+    channel: str | None = None  # api, console, cli; None for an entry recorded before 0008
+    token_id: int | None = None  # the token the act was made with (none from the command line)
+
+
+@value
+class AuditFilter:
+    """Which audit entries to read: by actor (as shown, e.g. ``token 3 (admin)``), action
+    (``config.set``), and time (``since`` inclusive, ``until`` exclusive)."""
+
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 @value
@@ -76,19 +92,44 @@ class Audit:
 
     def record(self, at: datetime, actor: str, action: str, detail: dict[str, Any]) -> None:
         """Record a change (inside the transaction that makes it)."""
+        channel = actor.channel if isinstance(actor, Actor) else None
+        token_id = actor.token_id if isinstance(actor, Actor) else None
         with self._db.transaction():
             self._db.run(
-                "INSERT INTO audit_log (at, actor, action, detail) VALUES (?, ?, ?, ?)",
-                (to_us(at), actor, action, orjson.dumps(detail).decode()),
+                "INSERT INTO audit_log (at, actor, action, detail, channel, token_id) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (to_us(at), str(actor), action, orjson.dumps(detail).decode(), channel, token_id),
             )
 
-    def entries(self, after_seq: int = 0, limit: int = 100) -> list[AuditEntry]:
-        return [
-            _audit_entry(row)
-            for row in self._db.fetch(
-                f"{_AUDIT} WHERE seq > ? ORDER BY seq LIMIT {int(limit)}", (after_seq,)
-            )
-        ]
+    def entries(
+        self,
+        after_seq: int = 0,
+        limit: int = 100,
+        which: AuditFilter | None = None,
+        *,
+        newest_first: bool = False,
+    ) -> list[AuditEntry]:
+        """A page of the entries ``which`` selects, oldest or newest first; ``after_seq`` is the
+        last entry of the page before (0: from the start), in the order asked."""
+        which = which or AuditFilter()
+        where: list[str] = ["1 = 1"]
+        params: list[object] = []
+        if after_seq:
+            where.append("seq < ?" if newest_first else "seq > ?")
+            params.append(after_seq)
+        for column, wanted in (("actor", which.actor), ("action", which.action)):
+            if wanted is not None:
+                where.append(f"{column} = ?")
+                params.append(wanted)
+        if which.since is not None:
+            where.append("at >= ?")
+            params.append(to_us(which.since))
+        if which.until is not None:
+            where.append("at < ?")
+            params.append(to_us(which.until))
+        order = "DESC" if newest_first else ""
+        sql = f"{_AUDIT} WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT {int(limit)}"
+        return [_audit_entry(row) for row in self._db.fetch(sql, tuple(params))]
 
     def last_act(self, actions: Sequence[str]) -> AuditEntry | None:
         """The latest entry of one of ``actions`` (e.g. the last suspend or resume)."""
@@ -219,7 +260,7 @@ def _token(row: tuple[Any, ...]) -> TokenRecord:
 
 
 def _audit_entry(row: tuple[Any, ...]) -> AuditEntry:
-    return AuditEntry(row[0], from_us(row[1]), row[2], row[3], orjson.loads(row[4]))
+    return AuditEntry(row[0], from_us(row[1]), row[2], row[3], orjson.loads(row[4]), row[5], row[6])
 
 
 def _session(row: tuple[Any, ...]) -> SessionRecord:

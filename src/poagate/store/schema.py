@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 # The Alembic revision this code expects; tests check it is the migrations' head.
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0008"
 
 # Rolling upgrades (docs/architecture.md, "Migrations"): a schema change lands in two steps,
 # add then (a release later) remove, so a server of the previous release keeps working on a
@@ -335,6 +335,8 @@ audit_log = Table(
     Column("actor", Text, nullable=False),
     Column("action", String(64), nullable=False),
     Column("detail", Text, nullable=False),  # JSON
+    Column("channel", String(16)),  # api, console, cli (spec §17); null before 0008
+    Column("token_id", Integer),  # the token the act was made with; null from the command line
 )
 
 # The transactional outbox: a forwarded AD1 is queued in the same transaction as its decision,

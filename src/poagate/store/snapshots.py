@@ -47,6 +47,9 @@ POSTGRES_PAYLOAD = "database.pgdump"
 # What the store's tables are, for emptiness and for clearing a target: the schema's, and
 # Alembic's record of the revision.
 POAGATE_TABLES = (*sorted(metadata.tables), "alembic_version")
+# What "holds data" means to a restore: rows in a table but ``meta``, which a migration writes
+# into a store that holds nothing (its oldest compatible revision, ``schema.MIN_COMPATIBLE_KEY``).
+_DATA_TABLES = frozenset(metadata.tables) - {"meta"}
 # The entries of a dump's table of contents (``pg_restore --list``) a restore leaves out: the
 # schema itself (the target's exists) and the ``meta`` table's definition and key (``mark``
 # made them, holding the marker); ``meta``'s rows are restored into it.
@@ -168,9 +171,7 @@ class SqliteTarget:
         if not self.path.exists():
             return False
         with self._connect() as conn:
-            return any(
-                rows for name, rows in _sqlite_counts(conn).items() if name in metadata.tables
-            )
+            return any(rows for name, rows in _sqlite_counts(conn).items() if name in _DATA_TABLES)
 
     def mark(self, note: str) -> None:
         """The target made deliberately: an empty file with the marker alone (WAL and its
@@ -360,7 +361,7 @@ class PostgresTarget:
     def has_rows(self) -> bool:
         with self._connect() as conn:
             counts = _postgres_counts(conn, self._schema(conn))
-        return any(rows for name, rows in counts.items() if name in metadata.tables)
+        return any(rows for name, rows in counts.items() if name in _DATA_TABLES)
 
     def mark(self, note: str) -> None:
         """In one transaction: poagate's tables dropped, and ``meta`` with the marker alone."""

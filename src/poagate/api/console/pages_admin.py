@@ -4,7 +4,7 @@ suspend and resume — and deliveries with retry, reference-data versions, the c
 
 Every act is the API's and the command line's: ``service.controls`` (release, end_window,
 set_suppression) and ``store.outbox.retry``, run on the writer connection in turn with the
-decisions, each audited with the session's token as the actor (as the API records it). Every
+decisions, each audited with the session's token as the actor and the channel console. Every
 form is a POST carrying the session's CSRF token, checked before anything is done.
 """
 
@@ -66,7 +66,7 @@ async def switch(
         raise Refusal(422, "Invalid request", "enabled must be true or false")
     context = context_of(request)
     now = context.options.clock()
-    actor = session.principal.actor
+    actor = session.principal.acting("console")
     try:
         await context.ingestor.call(
             lambda store: controls.set_suppression(store, enabled == "true", actor, now, note)
@@ -106,7 +106,7 @@ async def release(
         raise Refusal(422, "Nothing released", str(exc)) from None
     context = context_of(request)
     now = context.options.clock()
-    actor = session.principal.actor
+    actor = session.principal.acting("console")
     done = await context.ingestor.call(
         lambda store: controls.release(store, wanted, actor, now, note_text)
     )
@@ -159,7 +159,7 @@ async def end_window(
         raise Refusal(422, "Invalid request", str(exc)) from None
     context = context_of(request)
     now = context.options.clock()
-    actor = session.principal.actor
+    actor = session.principal.acting("console")
 
     def end(store: Store) -> controls.WindowView:
         return controls.window_view(controls.end_window(store, canonical, actor, now, note), now)
@@ -211,7 +211,7 @@ async def retry(request: Request, session: AdminForm, delivery_id: Text = "") ->
     wanted = int(delivery_id)
     context = context_of(request)
     now = context.options.clock()
-    actor = session.principal.actor
+    actor = session.principal.acting("console")
     if not await context.ingestor.call(lambda store: store.outbox.retry(wanted, now, actor)):
         raise Refusal(404, "Not retried", f"There is no dead delivery {wanted}.")
     text = f"Delivery {wanted} will be sent again."
