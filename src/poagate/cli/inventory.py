@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.table import Table
 
-from poagate.cli.controls import actor
 from poagate.cli.shared import (
     FAILURE,
     DatabaseOption,
+    actor,
     err,
     fail,
     out,
