@@ -31,6 +31,7 @@ from poagate.store.schema import MIN_COMPATIBLE_KEY, SCHEMA_REVISION, newer_sche
 from poagate.store.sqlbase import Database, Dialect, render_lists
 from poagate.store.store import Store
 
+VACUUM_PAGES = 2_000  # pages a purge gives back a transaction
 LockMode = Literal["exclusive", "shared"] | None
 
 
@@ -269,12 +270,19 @@ class SqliteDatabase(Database):
         """Return free pages to the file system (``PRAGMA incremental_vacuum``), outside any
         transaction; how many pages were free before (0 when the store does not use
         incremental auto-vacuum: see ``_incremental_vacuum_when_new``)."""
-        if self._conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+        if self.in_transaction or self._conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
             return 0
         free = int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
-        if free:
+        left = free
+        while left > 0:
+            # A few thousand pages a write (a statement steps a page at a time: executescript
+            # runs it to the end, where execute would stop after the first page).
             with self._write_turn():
-                self._conn.execute("PRAGMA incremental_vacuum").fetchall()
+                self._conn.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
+            now_free = int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
+            if now_free >= left:
+                break  # another writer is using them
+            left = now_free
         return free
 
     def _render(self, sql: str) -> str:
