@@ -69,7 +69,7 @@ def alert_ids(store: Store) -> set[str]:
 
 
 def count(store: Store, table: str) -> int:
-    return int(store.db.scalar(f"SELECT COUNT(*) FROM {table}"))
+    return int(store.db.scalar(f"SELECT COUNT(*) FROM {table}"))  # noqa: S608 - a test's name
 
 
 def test_a_pass_purges_each_kind_past_its_retention_and_keeps_the_younger(database: str) -> None:
@@ -115,7 +115,8 @@ def test_a_pass_purges_each_kind_past_its_retention_and_keeps_the_younger(databa
         assert count(store, "outbox") == 1
         assert count(store, "verifications") == 0
         audit = store.audit.last_act([ACTION])
-        assert audit is not None and audit.actor == ACTOR
+        assert audit is not None
+        assert audit.actor == ACTOR
         assert audit.detail["purged"] == done.purged
         # A second pass finds nothing more.
         assert sum(maintain(store, NOW + timedelta(hours=1)).purged.values()) == 0
@@ -204,7 +205,8 @@ def test_never_purges_the_reference_data_in_force(database: str) -> None:
         assert store.reference.settings().window_minutes == 50
         assert count(store, "config_versions") == 1
         guid = store.reference.guid_list_for([ESME])
-        assert guid.version is not None and guid.version.number == 3
+        assert guid.version is not None
+        assert guid.version.number == 3
         assert ESME in guid
         assert count(store, "guid_list_entries") == 1
 
@@ -236,7 +238,8 @@ def test_one_process_at_a_time_runs_a_pass(database: str) -> None:
         store.decisions.commit(Batch(ad1_outcomes=[forwarded("OLD", T0)]))
         assert store.take_maintenance_lease("elsewhere:1", NOW, timedelta(minutes=10))
         done = maintain(store, NOW)
-        assert not done.ran and alert_ids(store) == {"OLD"}
+        assert not done.ran
+        assert alert_ids(store) == {"OLD"}
         # A lease that lapsed (its process died) is taken over.
         assert maintain(store, NOW + timedelta(minutes=11)).purged["forwarded"] == 1
 
@@ -247,7 +250,8 @@ def test_the_command_prints_counts_per_kind(database: str) -> None:
     runner = CliRunner()
     dry = runner.invoke(app, ["maintenance", "run", "--database", database, "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert "forwarded" in dry.output and "dry run" in dry.output
+    assert "forwarded" in dry.output
+    assert "dry run" in dry.output
     done = runner.invoke(app, ["maintenance", "run", "--database", database])
     assert done.exit_code == 0, done.output
     with open_store(database, "service") as store:
@@ -270,7 +274,8 @@ def test_a_new_sqlite_store_gives_purged_space_back(tmp_path: Path) -> None:
         before = path.stat().st_size
         done = maintain(store, NOW)
         store.db.run("PRAGMA wal_checkpoint(TRUNCATE)")
-        assert done.purged["forwarded"] == 20_000 and done.pages_freed > 0
+        assert done.purged["forwarded"] == 20_000
+        assert done.pages_freed > 0
         assert path.stat().st_size < before / 2
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental

@@ -50,7 +50,10 @@ def purge(db: Database, p: Purge, before: int, dry_run: bool = False) -> int:
     end = _last_key_before(db, p, start, before)
     if end is None:
         return 0
-    eligible = f"{p.key} >= ? AND {p.key} < ? AND {p.aged_by} < ? AND ({p.rows}) AND NOT COALESCE(({p.keep}), 1 = 0)"
+    eligible = (
+        f"{p.key} >= ? AND {p.key} < ? AND {p.aged_by} < ? AND ({p.rows}) "
+        f"AND NOT COALESCE(({p.keep}), 1 = 0)"  # a keep that is NULL keeps nothing
+    )
     count = f"SELECT COUNT(*) FROM {p.table} WHERE {eligible}"
     delete = f"DELETE FROM {p.table} WHERE {eligible}"
     remaining = f"SELECT 1 FROM {p.table} WHERE {p.key} >= ? AND {p.key} < ? AND ({p.rows}) LIMIT 1"
