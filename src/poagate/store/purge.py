@@ -4,7 +4,9 @@ column they age by, and what is never purged whatever its age (``Purge``); this 
 
 Rows are visited in the order of their integer key (insertion order, so oldest first), a range
 of ``BATCH`` keys a transaction: a pass never holds the writer for longer than one batch takes,
-so decisions go on between batches. Each kind remembers in ``meta`` how far it has purged
+and after each batch that deleted it pauses as long as the batch took, so that a pass holds the
+writer at most half the time and decisions waiting for it take their turn (measured:
+benchmarks/lifecycle.py). Each kind remembers in ``meta`` how far it has purged
 (``purged:<table>:<kind>``): a range whose rows of the kind are all gone moves that mark on, and
 the next pass starts there. A row kept because it is still needed (``Purge.keep``) holds the mark
 where it is, so it is looked at again next pass. Where the next pass stops is the last key whose
@@ -14,13 +16,14 @@ purges plus a few seeks, not what the table keeps.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from poagate.store.sqlbase import UPSERT_META, Database
 
-BATCH = 5_000  # keys a transaction
+BATCH = 1_000  # keys a transaction
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ def purge(db: Database, p: Purge, before: int, dry_run: bool = False) -> int:
     while low <= end:
         high = min(low + BATCH, end + 1)
         params: Sequence[Any] = (low, high, before, *p.keep_params)
+        began = time.monotonic()
         with db.transaction():
             found = int(db.scalar(count, params))
             if found and not dry_run:
@@ -74,6 +78,8 @@ def purge(db: Database, p: Purge, before: int, dry_run: bool = False) -> int:
                 else:
                     held = True
         low = high
+        if found and not dry_run:
+            time.sleep(time.monotonic() - began)
     return total
 
 

@@ -31,7 +31,7 @@ from poagate.store.schema import MIN_COMPATIBLE_KEY, SCHEMA_REVISION, newer_sche
 from poagate.store.sqlbase import Database, Dialect, render_lists
 from poagate.store.store import Store
 
-VACUUM_PAGES = 2_000  # pages a purge gives back a transaction
+VACUUM_PAGES = 500  # pages a purge gives back a write (then as long a pause: store.purge)
 LockMode = Literal["exclusive", "shared"] | None
 
 
@@ -277,8 +277,10 @@ class SqliteDatabase(Database):
         while left > 0:
             # A few thousand pages a write (a statement steps a page at a time: executescript
             # runs it to the end, where execute would stop after the first page).
+            began = time.monotonic()
             with self._write_turn():
                 self._conn.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
+            time.sleep(time.monotonic() - began)
             now_free = int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
             if now_free >= left:
                 break  # another writer is using them
