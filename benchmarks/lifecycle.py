@@ -196,6 +196,35 @@ def run(database: str, args: argparse.Namespace) -> dict[str, float]:
     return figures
 
 
+# "A year at N AD1s a day" (docs/operations.md): what a day of traffic brings besides its AD1s.
+ACTIVATIONS_PER_AD1 = 0.5
+MESSAGES_PER_AD1 = 5.0
+RATES = (10_000, 55_000, 100_000, 1_000_000)  # 55,000 a day: 20 M a year
+
+
+def year_gb(figures: dict[str, float], per_day: int, suppressed: float) -> dict[str, float]:
+    """The store's size in GB for ``per_day`` AD1s a day, from the bytes per row measured: after
+    a year with no purge, after a year with the default retention, and once the longest default
+    retention (the Suppression Log's 730 days) is reached."""
+    ad1, act, msg = (
+        figures["bytes_per_ad1"],
+        figures["bytes_per_activation"],
+        figures["bytes_per_device_message"],
+    )
+
+    def size(log_days: float, forwarded_days: float, act_days: float, msg_days: float) -> float:
+        rows = per_day * (suppressed * log_days + (1 - suppressed) * forwarded_days)
+        acts = per_day * ACTIVATIONS_PER_AD1 * act_days
+        msgs = per_day * MESSAGES_PER_AD1 * msg_days
+        return (rows * ad1 + acts * act + msgs * msg) / 1e9
+
+    return {
+        "year_no_purge_gb": size(365, 365, 365, 365),
+        "year_retention_gb": size(365, 90, 365, 2),
+        "steady_retention_gb": size(730, 90, 400, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ad1s", type=int, default=200_000)
@@ -224,6 +253,17 @@ def main() -> None:
     print(f"{'figure':<28}" + "".join(f"{b:>14}" for b in results))
     for name in names:
         print(f"{name:<28}" + "".join(f"{r.get(name, 0):>14,.2f}" for r in results.values()))
+    print(
+        f"\nA year at N AD1s a day ({args.suppressed:.0%} suppressed, {ACTIVATIONS_PER_AD1} "
+        f"activations and {MESSAGES_PER_AD1:g} device messages an AD1; GB)"
+    )
+    for per_day in RATES:
+        for backend, figures in results.items():
+            sizes = year_gb(figures, per_day, args.suppressed)
+            print(
+                f"{per_day:>10,} {backend:<9}"
+                + "".join(f" {name} {value:8.1f}" for name, value in sizes.items())
+            )
 
 
 if __name__ == "__main__":
