@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -64,8 +64,37 @@ def activation(store: Store, request_id: str, at: datetime, window_end: datetime
     )
 
 
+def newest_rows(store: Store, at: datetime = YOUNG) -> None:
+    """A young row in each table a pass purges by age: the newest row of a table is never
+    purged (keys are never given twice), so each test's old rows are not the newest."""
+    store.decisions.commit(
+        Batch(
+            ad1_outcomes=[forwarded("TOP", at)],
+            device_messages=[message("2028-03-11T00:00:00Z")],
+            activation_outcomes=[outcome("2028-03-11T00:00:00Z")],
+        )
+    )
+    with store.transaction():
+        delivery(store, "TOP", at, "delivered")
+        activation(store, "R:TOP", at, at + timedelta(minutes=30))
+        verification(store, "TOP", at, "answered")
+        store.db.run(
+            "INSERT INTO ignored_inputs (received_at, what) VALUES (?, 'top')", (to_us(at),)
+        )
+
+
 def alert_ids(store: Store) -> set[str]:
-    return {str(r[0]) for r in store.db.fetch("SELECT alert_id FROM ad1_outcomes")}
+    """The AD1s the store holds, but the newest (``newest_rows``)."""
+    return {str(r[0]) for r in store.db.fetch("SELECT alert_id FROM ad1_outcomes")} - {"TOP"}
+
+
+def test_the_newest_row_of_a_table_is_never_purged(database: str) -> None:
+    with open_store(database, "service") as store:
+        store.decisions.commit(Batch(ad1_outcomes=[forwarded("OLD", T0), forwarded("LAST", T0)]))
+        assert maintain(store, NOW).purged["forwarded"] == 1
+        assert alert_ids(store) == {"LAST"}
+        # The next AD1 is numbered after it, never in the place of one purged.
+        assert store.alerts.next_seq() == 3
 
 
 def count(store: Store, table: str) -> int:
@@ -96,6 +125,7 @@ def test_a_pass_purges_each_kind_past_its_retention_and_keeps_the_younger(databa
                 (to_us(T0), to_us(YOUNG)),
             )
             store.audit.record(T0, "someone", "config.set", {})
+        newest_rows(store)
         done = maintain(store, NOW)
         assert done.ran
         assert done.purged == {
@@ -110,10 +140,11 @@ def test_a_pass_purges_each_kind_past_its_retention_and_keeps_the_younger(databa
             "reference_versions": 0,
         }
         assert alert_ids(store) == {"YOUNG-LOG", "YOUNG-FWD"}
-        assert [r[0] for r in store.db.fetch("SELECT request_id FROM activations")] == ["R:2"]
-        assert count(store, "device_messages") == 1
-        assert count(store, "outbox") == 1
-        assert count(store, "verifications") == 0
+        activations = [r[0] for r in store.db.fetch("SELECT request_id FROM activations")]
+        assert activations == ["R:2", "R:TOP"]
+        assert count(store, "device_messages") == 2
+        assert count(store, "outbox") == 2
+        assert count(store, "verifications") == 1
         audit = store.audit.last_act([ACTION])
         assert audit is not None
         assert audit.actor == ACTOR
@@ -125,6 +156,7 @@ def test_a_pass_purges_each_kind_past_its_retention_and_keeps_the_younger(databa
 def test_a_dry_run_counts_and_changes_nothing(database: str) -> None:
     with open_store(database, "service") as store:
         store.decisions.commit(Batch(ad1_outcomes=[forwarded("OLD", T0)]))
+        newest_rows(store)
         done = maintain(store, NOW, dry_run=True)
         assert done.purged["forwarded"] == 1
         assert alert_ids(store) == {"OLD"}
@@ -138,9 +170,10 @@ def test_never_purges_an_entry_whose_window_may_still_suppress(database: str) ->
         )
         with store.transaction():
             activation(store, "R:OPEN", T0, NOW + timedelta(minutes=5))
+        newest_rows(store)
         done = maintain(store, NOW)
         assert alert_ids(store) == {"OPEN"}
-        assert count(store, "activations") == 1
+        assert count(store, "activations") == 2
         assert done.purged["suppression_log"] == done.purged["activations"] == 0
 
 
@@ -149,11 +182,12 @@ def test_never_purges_a_pending_or_retrying_delivery(database: str) -> None:
         store.decisions.commit(Batch(ad1_outcomes=[forwarded("RETRYING", T0)]))
         with store.transaction():
             delivery(store, "RETRYING", T0, "pending")
+        newest_rows(store)
         maintain(store, NOW)
         assert alert_ids(store) == {"RETRYING"}
-        assert count(store, "outbox") == 1
+        assert count(store, "outbox") == 2
         # Once delivered, the next pass purges both: the kept row held the purge's place.
-        store.db.run("UPDATE outbox SET status = 'delivered'")
+        store.db.run("UPDATE outbox SET status = 'delivered' WHERE alert_id = 'RETRYING'")
         done = maintain(store, NOW + timedelta(hours=1))
         assert (done.purged["forwarded"], done.purged["deliveries"]) == (1, 1)
         assert alert_ids(store) == set()
@@ -164,9 +198,10 @@ def test_never_purges_a_pending_verification_nor_its_entry(database: str) -> Non
         store.decisions.commit(Batch(ad1_outcomes=[entry("ASKED", T0)]))
         with store.transaction():
             verification(store, "ASKED", T0, "pending")
+        newest_rows(store)
         maintain(store, NOW)
         assert alert_ids(store) == {"ASKED"}
-        assert count(store, "verifications") == 1
+        assert count(store, "verifications") == 2
 
 
 def test_never_purges_an_unreleased_entry_a_guard_may_still_release(database: str) -> None:
@@ -176,6 +211,7 @@ def test_never_purges_an_unreleased_entry_a_guard_may_still_release(database: st
         # of release-if-dark: the guard may still release it.
         late = replace(entry("WAITING", T0), event_at=NOW - timedelta(minutes=60))
         store.decisions.commit(Batch(ad1_outcomes=[late, entry("DONE", T0)]))
+        newest_rows(store)
         maintain(store, NOW)
         assert alert_ids(store) == {"WAITING"}
 
@@ -213,13 +249,17 @@ def test_never_purges_the_reference_data_in_force(database: str) -> None:
 
 def test_rejected_input_is_purged_a_pass_after_its_retention(database: str) -> None:
     with open_store(database, "service") as store:
-        store.db.run(
+        rejected = (
             "INSERT INTO rejected_inputs (kind, source, error, raw) VALUES ('event', 's', 'e', 'r')"
         )
-        assert maintain(store, T0).purged["inputs"] == 0  # the pass marks it as seen at T0
+        store.db.run(rejected)
+        store.db.run(rejected)
+        assert maintain(store, T0).purged["inputs"] == 0  # the pass marks them as seen at T0
+        store.db.run(rejected)  # after the mark
         assert maintain(store, T0 + timedelta(days=29)).purged["inputs"] == 0
-        assert maintain(store, T0 + timedelta(days=31)).purged["inputs"] == 1
-        assert count(store, "rejected_inputs") == 0
+        # Those seen at T0, but the newest row (seqs are not given twice).
+        assert maintain(store, T0 + timedelta(days=31)).purged["inputs"] == 2
+        assert count(store, "rejected_inputs") == 1
 
 
 def test_ended_console_sessions_are_kept_a_day(database: str) -> None:
@@ -236,6 +276,7 @@ def test_ended_console_sessions_are_kept_a_day(database: str) -> None:
 def test_one_process_at_a_time_runs_a_pass(database: str) -> None:
     with open_store(database, "service") as store:
         store.decisions.commit(Batch(ad1_outcomes=[forwarded("OLD", T0)]))
+        newest_rows(store)
         assert store.take_maintenance_lease("elsewhere:1", NOW, timedelta(minutes=10))
         done = maintain(store, NOW)
         assert not done.ran
@@ -247,6 +288,7 @@ def test_one_process_at_a_time_runs_a_pass(database: str) -> None:
 def test_the_command_prints_counts_per_kind(database: str) -> None:
     with open_store(database, "service") as store:
         store.decisions.commit(Batch(ad1_outcomes=[forwarded("OLD", ts("2020-01-01T00:00:00Z"))]))
+        newest_rows(store, datetime.now(UTC))
     runner = CliRunner()
     dry = runner.invoke(app, ["maintenance", "run", "--database", database, "--dry-run"])
     assert dry.exit_code == 0, dry.output
@@ -270,6 +312,7 @@ def test_a_new_sqlite_store_gives_purged_space_back(tmp_path: Path) -> None:
                     ]
                 )
             )
+        newest_rows(store)
         store.db.run("PRAGMA wal_checkpoint(TRUNCATE)")
         before = path.stat().st_size
         done = maintain(store, NOW)

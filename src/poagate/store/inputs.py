@@ -133,7 +133,8 @@ class Inputs:
         db = self._db
         marks: list[list[int]] = orjson.loads(db.meta(REJECTED_MARKS) or "[]")
         due = [seq for at, seq in marks if at < before]
-        upto = max(due, default=0)
+        newest = int(db.scalar("SELECT COALESCE(MAX(seq), 0) FROM rejected_inputs"))
+        upto = min(max(due, default=0), newest - 1)  # the newest stays: seqs are not reused
         found = int(db.scalar("SELECT COUNT(*) FROM rejected_inputs WHERE seq <= ?", (upto,)))
         if dry_run:
             return found

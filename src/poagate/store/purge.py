@@ -9,7 +9,8 @@ writer at most half the time and decisions waiting for it take their turn (measu
 benchmarks/lifecycle.py). Each kind remembers in ``meta`` how far it has purged
 (``purged:<table>:<kind>``): a range whose rows of the kind are all gone moves that mark on, and
 the next pass starts there. A row kept because it is still needed (``Purge.keep``) holds the mark
-where it is, so it is looked at again next pass. Where the next pass stops is the last key whose
+where it is, so it is looked at again next pass. The newest row of each table stays, whatever
+its age, so that no key is ever given twice. Where the next pass stops is the last key whose
 row is older than the cut-off, found by bisecting the key (a seek a step): a pass costs what it
 purges plus a few seeks, not what the table keeps.
 """
@@ -53,6 +54,10 @@ def purge(db: Database, p: Purge, before: int, dry_run: bool = False) -> int:
     end = _last_key_before(db, p, start, before)
     if end is None:
         return 0
+    # The newest row of a table is never purged, so that its keys are never given again (SQLite
+    # numbers a row after the largest there is, and so does the AD1s' seq): the marks here and
+    # the guards' watermarks count on keys that only grow.
+    end = min(end, int(db.scalar(f"SELECT MAX({p.key}) FROM {p.table}")) - 1)
     eligible = (
         f"{p.key} >= ? AND {p.key} < ? AND {p.aged_by} < ? AND ({p.rows}) "
         f"AND NOT COALESCE(({p.keep}), 1 = 0)"  # a keep that is NULL keeps nothing
