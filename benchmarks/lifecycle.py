@@ -12,7 +12,9 @@ PostgreSQL: a server of Debian's binaries with fsync on, as production has it):
 2. **A purge**: ``poagate maintenance``'s pass at the end of the simulated span, with the
    default retention (forwarded AD1s 90 days, signs of life 48 hours, ...): rows purged and the
    seconds it took, then the size after it.
-3. **Decisions during a purge**: a thread commits one decision at a time (a ``Batch`` of one
+3. **Purge cost and rows kept**: on new stores, a pass purging ``--ad1s`` / 4 forwarded AD1s
+   past retention from a store that keeps ``--ad1s`` younger ones, then four times as many.
+4. **Decisions during a purge**: a thread commits one decision at a time (a ``Batch`` of one
    forwarded AD1: the write transaction a group of the ingestor makes) on its own connection,
    for ``--probe-seconds`` without a purge, then while a second purge (of a second, equal load
    of forwarded AD1s, past retention by then) runs on another connection; the p50 and p99 of a
@@ -196,6 +198,21 @@ def run(database: str, args: argparse.Namespace) -> dict[str, float]:
     return figures
 
 
+def purge_cost(database: str, purged: int, kept: int) -> float:
+    """Seconds of a pass purging ``purged`` forwarded AD1s past retention from a store that
+    keeps ``kept`` younger ones (written after them, as they would be decided)."""
+    with open_store(database, "service") as store:
+        write(store, lambda f, c: outcomes(f, c, START, timedelta(days=1), 0.0), purged)
+        later = START + timedelta(days=60)
+        write(store, lambda f, c: outcomes(purged + f, c, later, timedelta(days=60), 0.0), kept)
+        size(store)
+        began = time.perf_counter()
+        done = maintain(store, START + timedelta(days=121))
+        took = time.perf_counter() - began
+        assert done.purged["forwarded"] == purged, done.purged
+    return took
+
+
 # "A year at N AD1s a day" (docs/operations.md): what a day of traffic brings besides its AD1s.
 ACTIVATIONS_PER_AD1 = 0.5
 MESSAGES_PER_AD1 = 5.0
@@ -236,16 +253,30 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, float]] = {}
-    if args.backend in ("sqlite", "both"):
-        db_file = args.out / "lifecycle.db"
+    kept_sizes = (args.ad1s, 4 * args.ad1s)
+    purged = args.ad1s // 4
+
+    def sqlite_store(name: str) -> str:
+        db_file = args.out / f"{name}.db"
         for suffix in ("", "-wal", "-shm", ".lock", ".write.lock"):
             Path(f"{db_file}{suffix}").unlink(missing_ok=True)
-        results["sqlite"] = run(f"sqlite:///{db_file}", args)
+        return f"sqlite:///{db_file}"
+
+    if args.backend in ("sqlite", "both"):
+        results["sqlite"] = run(sqlite_store("lifecycle"), args)
+        for kept in kept_sizes:
+            results["sqlite"][f"purge_{purged}_kept_{kept}_s"] = purge_cost(
+                sqlite_store(f"kept-{kept}"), purged, kept
+            )
     if args.backend in ("postgres", "both"):
         postgres = PostgresServer(durable=True)
         postgres.start()
         try:
             results["postgres"] = run(postgres.fresh_database(), args)
+            for kept in kept_sizes:
+                results["postgres"][f"purge_{purged}_kept_{kept}_s"] = purge_cost(
+                    postgres.fresh_database(), purged, kept
+                )
         finally:
             postgres.stop()
     print(f"{args.ad1s:,} AD1 outcomes ({args.suppressed:.0%} suppressed) over {args.days} days")
