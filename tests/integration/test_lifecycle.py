@@ -13,15 +13,17 @@ from typer.testing import CliRunner
 
 from poagate.cli import app
 from poagate.domain.outcomes import ForwardedAlert, SuppressionEntry
+from poagate.formats.reference.inventory import write_inventory
 from poagate.formats.settings import Retention, Settings
 from poagate.formats.timestamps import to_us
 from poagate.service.configuration import change_configuration
 from poagate.service.maintenance import ACTION, ACTOR, maintain
+from poagate.service.reference.loads import load_inventory
 from poagate.store.batch import Batch
 from poagate.store.database import open_store
 from poagate.store.sqlite import SqliteStore
 from poagate.store.store import Store
-from tests.helpers import CHF, ESME, message, outcome, ts
+from tests.helpers import CHF, ESME, esme, hub, message, outcome, ts
 
 T0 = ts("2026-01-01T00:00:00Z")  # when the old rows were received
 NOW = T0 + timedelta(days=800)  # past every retention but the audit's
@@ -323,3 +325,22 @@ def test_a_new_sqlite_store_gives_purged_space_back(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
         assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+
+
+def test_never_purges_the_inventory_in_force(database: str, tmp_path: Path) -> None:
+    with open_store(database, "service") as store:
+        change_configuration(
+            store, Settings(retention=Retention(reference_versions=0)), "admin", T0
+        )
+        for operator in ("10", "11", "12"):
+            path = tmp_path / f"inventory-{operator}.csv"
+            with path.open("w", newline="") as f:
+                write_inventory([esme(operator=operator), hub()], f)
+            in_force = load_inventory(store, path, T0).version
+        newest_rows(store)
+        done = maintain(store, NOW)
+        assert done.purged["reference_versions"] == 2  # the two full loads replaced
+        assert [v.id for v in store.fleet.versions()] == [in_force.id]
+        found = store.fleet.lookup([ESME], [CHF]).get(ESME)
+        assert found is not None
+        assert found.network_operator == "12"
