@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from poagate import __version__
 from poagate.api.context import AppContext, ReadPool
+from poagate.api.maintenance import run_maintenance
 from poagate.api.observability.counters import (
     RELEASE_PASSES,
     VERIFICATION_PASSES,
@@ -82,11 +83,12 @@ def create_app(options: ServerOptions | None = None) -> FastAPI:
             )
         release_task = asyncio.create_task(run_releases(context), name="release-if-dark")
         verify_task = asyncio.create_task(run_verifications(context), name="verification")
+        maintenance_task = asyncio.create_task(run_maintenance(context), name="maintenance")
         log.info("poagate %s serving %s", __version__, open_location(options.database))
         try:
             yield
         finally:
-            for task in (release_task, verify_task, delivery_task):
+            for task in (release_task, verify_task, maintenance_task, delivery_task):
                 if task is not None:
                     task.cancel()
                     try:

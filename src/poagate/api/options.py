@@ -33,6 +33,9 @@ class ServerOptions:
     release_poll_seconds: float = 5.0
     # How often the verification guard (spec §14) sends, settles and releases, when it is on.
     verification_poll_seconds: float = 5.0
+    # How often a maintenance pass (spec §15) purges what is past its retention; one pass an
+    # interval between every server of a database (poagate.service.maintenance).
+    maintenance_seconds: float = 3600.0
     read_connections: int = 8
     token_cache_seconds: float = 2.0  # a revoked token stops working within this
     busy_timeout_ms: int = 10_000  # SQLite: how long a write waits for another writer
@@ -58,6 +61,8 @@ class ServerOptions:
             options.release_poll_seconds = float(env["POAGATE_RELEASE_POLL_SECONDS"])
         if env.get("POAGATE_VERIFICATION_POLL_SECONDS"):
             options.verification_poll_seconds = float(env["POAGATE_VERIFICATION_POLL_SECONDS"])
+        if env.get("POAGATE_MAINTENANCE_SECONDS"):
+            options.maintenance_seconds = float(env["POAGATE_MAINTENANCE_SECONDS"])
         if env.get("POAGATE_READ_CONNECTIONS"):
             options.read_connections = int(env["POAGATE_READ_CONNECTIONS"])
         if env.get("POAGATE_LOG_LEVEL"):
@@ -73,6 +78,7 @@ class ServerOptions:
             "POAGATE_DELIVERY_POLL_SECONDS": str(self.delivery_poll_seconds),
             "POAGATE_RELEASE_POLL_SECONDS": str(self.release_poll_seconds),
             "POAGATE_VERIFICATION_POLL_SECONDS": str(self.verification_poll_seconds),
+            "POAGATE_MAINTENANCE_SECONDS": str(self.maintenance_seconds),
             "POAGATE_READ_CONNECTIONS": str(self.read_connections),
             "POAGATE_LOG_LEVEL": self.log_level,
         }

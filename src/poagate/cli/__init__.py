@@ -23,6 +23,7 @@ from poagate.cli import (
     demo,
     inventory,
     log,
+    maintenance,
     replay,
     serve,
     simulation,
@@ -56,6 +57,7 @@ app.add_typer(controls.alert_app, name="alert")
 app.add_typer(inventory.inventory_app, name="inventory")
 app.add_typer(inventory.guid_list_app, name="guid-list")
 app.add_typer(log.log_app, name="log")
+app.add_typer(maintenance.maintenance_app, name="maintenance")
 app.add_typer(simulation.report_app, name="report")
 app.add_typer(tokens.token_app, name="token")
 app.add_typer(configuration.config_app, name="config")

@@ -214,6 +214,49 @@ class Reference(_Section):
     )
 
 
+# -- retention (spec §15) ---------------------------------------------------------------------
+
+
+class Retention(_Section):
+    """How long each kind of data is kept (spec §15; docs/operations.md "How long data is kept"
+    gives each default's reason). Maintenance (``poagate maintenance run``, and every hour in
+    ``poagate serve``) purges what is older; what a DNO or a guard may still need is never
+    purged, whatever its age. ``poagate.service.retention`` refuses values shorter than the
+    guards in force need."""
+
+    suppression_log_days: int = Field(
+        730,
+        ge=1,
+        le=36_500,
+        description="Suppression Log entries (and their verification requests): a DNO's "
+        "Guaranteed Standards claim window and disputes.",
+    )
+    forwarded_days: int = Field(90, ge=1, le=36_500, description="Forwarded AD1s.")
+    activations_days: int = Field(
+        400, ge=1, le=36_500, description="Activations and their windows, by their last repeat."
+    )
+    signs_of_life_hours: int = Field(
+        48,
+        ge=1,
+        le=876_000,
+        description="Device messages and activation outcomes (what the guards read).",
+    )
+    deliveries_days: int = Field(
+        30, ge=1, le=36_500, description="Delivered or dead deliveries to the DNOs' webhooks."
+    )
+    inputs_days: int = Field(
+        30, ge=1, le=36_500, description="Ignored and rejected input, and repeated AD1s."
+    )
+    audit_days: int = Field(2555, ge=1, le=36_500, description="The audit log.")
+    reference_versions: int = Field(
+        5,
+        ge=0,
+        le=1000,
+        description="Reference-data versions kept besides the one in force (configuration, "
+        "GUID list, inventory).",
+    )
+
+
 class Settings(_Section):
     manufacturers: list[str] = Field(
         default_factory=lambda: list(_GATE.manufacturers), min_length=1
@@ -256,6 +299,7 @@ class Settings(_Section):
     )
     delivery: Delivery = Field(default_factory=Delivery)
     reference: Reference = Field(default_factory=Reference)
+    retention: Retention = Field(default_factory=Retention)  # spec §15
 
     @classmethod
     def given(cls, body: bytes | str | Mapping[str, Any]) -> Settings:

@@ -16,6 +16,9 @@ A change is one transaction, on the caller's writer connection (in turn with the
   which messages are signed with the new and the old.
 * A guard switched on (or on without having been armed, as a replay leaves it) watches what is
   decided from now on: switching it on never releases or verifies the history.
+* A retention shorter than the guards in force need (spec §15, ``service.retention``) is
+  refused, saying the least allowed — checked on the configuration the change would put in
+  force, so switching a guard on against a short retention is refused too.
 * The configuration is recorded only when it differs from the one in force, and then audited
   (``config.set``) as the change: before and after of each path that changed, secrets and
   passwords shown as ``***``, and the operator's note; switching suppression off or on is
@@ -34,6 +37,7 @@ from poagate.formats.settings import Settings, SettingsError, Webhook
 from poagate.formats.webhook_urls import MASK, has_masked_password, masked_url
 from poagate.service.acts import checked_note
 from poagate.service.releases import WATERMARK, arm_release_if_dark
+from poagate.service.retention import RetentionError, check_retention
 from poagate.service.verifications import WATERMARK as VERIFY_WATERMARK
 from poagate.service.verifications import arm_verification
 from poagate.store.ports import ControlPath
@@ -123,6 +127,10 @@ def _change(
                 "dsp_webhook": dsp,
             }
         )
+        try:
+            check_retention(wanted)
+        except RetentionError as exc:
+            raise ConfigurationError(str(exc)) from None
         changed = store.reference.save_settings(wanted, actor, at)
         if wanted.release_after_minutes is not None and (
             current.release_after_minutes is None or store.meta(WATERMARK) is None

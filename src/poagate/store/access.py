@@ -27,6 +27,7 @@ import orjson
 from poagate.domain.actors import Actor
 from poagate.domain.values import value
 from poagate.formats.timestamps import from_us, to_us
+from poagate.store.purge import Purge
 from poagate.store.sqlbase import Database, Kept
 
 TABLES = (
@@ -173,6 +174,18 @@ class ConsoleSessions:
                 (to_us(at), id_sha256, to_us(at)),
             )
 
+    def purge(self, ended_before: int, idle_before: int, dry_run: bool = False) -> int:
+        """Delete (or count) the sessions ended before ``ended_before`` or last used before
+        ``idle_before`` (microseconds; spec §15: ended sessions are kept a day)."""
+        db = self._db
+        where = "WHERE ended_at < ? OR last_seen_at < ?"
+        params = (ended_before, idle_before)
+        with db.transaction():
+            found = int(db.scalar(f"SELECT COUNT(*) FROM console_sessions {where}", params))
+            if found and not dry_run:
+                db.run(f"DELETE FROM console_sessions {where}", params)
+        return found
+
     def end(self, id_sha256: str, at: datetime) -> bool:
         """End the session (sign-out); False when it had ended already or never was."""
         with self._db.transaction():
@@ -272,3 +285,9 @@ def _session(row: tuple[Any, ...]) -> SessionRecord:
         last_seen_at=from_us(row[4]),
         ended_at=None if row[5] is None else from_us(row[5]),
     )
+
+
+def purges() -> tuple[Purge, ...]:
+    """What retention purges of the audit log (spec §15): entries older than its retention.
+    Tokens are never purged: a handful of rows, which audit entries and sessions name."""
+    return (Purge("audit", "audit_log", "seq", "at"),)

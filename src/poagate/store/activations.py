@@ -22,6 +22,7 @@ from poagate.domain.values import value
 from poagate.formats.records import ACTIVATION_FIELDS
 from poagate.formats.timestamps import from_us, to_us
 from poagate.store import NotVisible
+from poagate.store.purge import Purge
 from poagate.store.schema import OPEN_WINDOW_ROWS
 from poagate.store.sqlbase import NULL_INT, NULL_TEXT, Database, Kept, opt_from_us, values_clause
 
@@ -318,3 +319,20 @@ class Activations:
             (chf_id,),
         )
         return [_window(row[1:]) for row in rows]
+
+
+def purges(now: int, guards_from: int) -> tuple[Purge, ...]:
+    """What retention purges of the activations (spec §15): every activation whose last repeat
+    is older than its retention, but never one whose window may still suppress (a window that
+    ends after the earliest ``event_at`` a guard or an AD1 received now may still reach, or an
+    execution still to come)."""
+    return (
+        Purge(
+            "activations",
+            "activations",
+            "seq",
+            "last_received_at",
+            keep="status = 'active' AND (window_end >= ? OR execution_at >= ?)",
+            keep_params=(guards_from, now),
+        ),
+    )

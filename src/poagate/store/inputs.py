@@ -4,7 +4,10 @@ that could not be read, of events, inventories and GUID lists alike (``rejected_
 
 A replay records how far each file got in the batch that applies its events, so a replay run
 again skips exactly what was committed. Sources age by ``first_seen`` and ignored messages by
-``received_at``; a rejected row holds no time yet (``TABLES``).
+``received_at``; a rejected row holds no time of its own: each maintenance pass records the
+last one there is with the pass's time (meta ``rejected_inputs_marks``), and a pass purges the
+rows up to the last mark older than the retention (``purge_rejected``), so a rejected row is
+purged between one and two passes after its retention (``TABLES``; spec §15).
 """
 
 from __future__ import annotations
@@ -13,11 +16,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from poagate.domain.events import Ignored
 from poagate.domain.values import value
 from poagate.formats.errors import Rejection
 from poagate.formats.timestamps import to_us
-from poagate.store.sqlbase import NULL_INT, NULL_TEXT, Database, Insert, Kept
+from poagate.store.purge import BATCH, Purge
+from poagate.store.sqlbase import NULL_INT, NULL_TEXT, UPSERT_META, Database, Insert, Kept
 
 TABLES = (
     Kept("sources", "first_seen"),
@@ -35,6 +41,7 @@ REJECTED = Insert(
     "rejected_inputs", ("kind", "source", "line", "error", "raw"), frozenset({"line"})
 )
 PROGRESS = "UPDATE sources SET events_done = ? WHERE id = ?"
+REJECTED_MARKS = "rejected_inputs_marks"  # JSON [[pass time (µs), last seq then], ...]
 _SOURCE = "SELECT id, sha256, name, events_total, events_done FROM sources WHERE sha256 = ?"
 
 
@@ -119,3 +126,37 @@ class Inputs:
             "inventory_rows_rejected": int(rejected.get("inventory", 0)),
             "guid_list_rows_rejected": int(rejected.get("guid_list", 0)),
         }
+
+    def purge_rejected(self, now: int, before: int, dry_run: bool = False) -> int:
+        """Delete (or count) the rejected rows that were there at a pass older than ``before``
+        (microseconds), and record this pass's mark at ``now`` (see the module docstring)."""
+        db = self._db
+        marks: list[list[int]] = orjson.loads(db.meta(REJECTED_MARKS) or "[]")
+        due = [seq for at, seq in marks if at < before]
+        newest = int(db.scalar("SELECT COALESCE(MAX(seq), 0) FROM rejected_inputs"))
+        upto = min(max(due, default=0), newest - 1)  # the newest stays: seqs are not reused
+        found = int(db.scalar("SELECT COUNT(*) FROM rejected_inputs WHERE seq <= ?", (upto,)))
+        if dry_run:
+            return found
+        gone = found
+        while gone > 0:
+            with db.transaction():
+                db.run(
+                    "DELETE FROM rejected_inputs WHERE seq IN (SELECT seq FROM rejected_inputs "
+                    f"WHERE seq <= ? ORDER BY seq LIMIT {BATCH})",
+                    (upto,),
+                )
+            gone -= BATCH
+        last = int(db.scalar("SELECT COALESCE(MAX(seq), 0) FROM rejected_inputs"))
+        kept = [[at, seq] for at, seq in marks if at >= before]
+        if last > upto and (not kept or kept[-1][1] < last):
+            kept.append([now, last])
+        with db.transaction():
+            db.run(UPSERT_META, (REJECTED_MARKS, orjson.dumps(kept).decode()))
+        return found
+
+
+def purges() -> tuple[Purge, ...]:
+    """What retention purges of the inputs besides rejected rows (spec §15): ignored messages
+    older than their retention. Input files (``sources``) are kept: a replay resumes by them."""
+    return (Purge("inputs", "ignored_inputs", "seq", "received_at"),)

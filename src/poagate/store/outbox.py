@@ -16,6 +16,7 @@ from typing import Any
 from poagate.domain.values import value
 from poagate.formats.timestamps import from_us, to_us
 from poagate.store.access import Audit
+from poagate.store.purge import Purge
 from poagate.store.sqlbase import Database, Insert, Kept
 
 TABLES = (Kept("outbox", "created_at"),)
@@ -217,4 +218,28 @@ def _delivery_state(r: tuple[Any, ...]) -> DeliveryState:
         last_error=r[7],
         created_at=from_us(r[8]),
         delivered_at=None if r[9] is None else from_us(r[9]),
+    )
+
+
+def purges() -> tuple[Purge, ...]:
+    """What retention purges of the outbox (spec §15): delivered and dead messages (never one
+    pending or being retried, which holds the purge's place until it is settled), and a held
+    message once its Suppression Log entry is gone (after the Suppression Log's retention)."""
+    return (
+        Purge(
+            "deliveries",
+            "outbox",
+            "id",
+            "created_at",
+            rows="status <> 'held'",
+            keep="status NOT IN ('delivered', 'dead')",
+        ),
+        Purge(
+            "suppression_log",
+            "outbox",
+            "id",
+            "created_at",
+            rows="status = 'held'",
+            keep="EXISTS (SELECT 1 FROM ad1_outcomes a WHERE a.alert_id = outbox.alert_id)",
+        ),
     )

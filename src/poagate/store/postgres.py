@@ -142,6 +142,17 @@ class PostgresDatabase(Database):
     def close(self) -> None:
         self._conn.close()
 
+    def size_bytes(self) -> int:
+        """The tables and indexes of poagate's schema, in bytes (not the server's other
+        databases, nor its write-ahead log)."""
+        return int(
+            self.scalar(
+                "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'm')"
+            )
+        )
+
     @contextlib.contextmanager
     def _outermost(self) -> Iterator[None]:
         conn = self._begin()

@@ -12,6 +12,7 @@ from typing import Any
 
 from poagate.domain.events import ActivationOutcome, DeviceMessage
 from poagate.formats.timestamps import from_us, to_us
+from poagate.store.purge import Purge
 from poagate.store.sqlbase import NULL_INT, NULL_TEXT, Database, Insert, Kept
 
 TABLES = (Kept("device_messages", "received_at"), Kept("activation_outcomes", "received_at"))
@@ -95,3 +96,13 @@ class SignsOfLife:
             "activation_outcomes": int(db.scalar("SELECT COUNT(*) FROM activation_outcomes")),
             "device_messages": int(db.scalar("SELECT COUNT(*) FROM device_messages")),
         }
+
+
+def purges() -> tuple[Purge, ...]:
+    """What retention purges of the signs of life (spec §15): every one older than its
+    retention, which is never shorter than the guards in force read back
+    (``poagate.service.retention``)."""
+    return (
+        Purge("signs_of_life", "device_messages", "seq", "received_at"),
+        Purge("signs_of_life", "activation_outcomes", "seq", "received_at"),
+    )

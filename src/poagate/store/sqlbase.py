@@ -141,6 +141,15 @@ class Database(ABC):
         if rows:
             self.run_many(insert.sql, rows)
 
+    @abstractmethod
+    def size_bytes(self) -> int:
+        """How much disk the store takes (spec §15's metric)."""
+
+    def give_back_space(self) -> int:
+        """Return the space of purged rows to the file system where the backend does not by
+        itself; how many pages were free (0 when nothing is done)."""
+        return 0
+
     def limit_cache(self, mebibytes: int) -> None:  # noqa: B027 - a no-op unless overridden
         """Shrink this connection's cache when another process does the writing (if any)."""
 

@@ -37,6 +37,7 @@ from poagate.store.schema import (
 from poagate.store.sqlbase import Database, Dialect, render_lists
 from poagate.store.store import Store
 
+VACUUM_PAGES = 500  # pages a purge gives back a write (then as long a pause: store.purge)
 LockMode = Literal["exclusive", "shared"] | None
 
 
@@ -141,12 +142,26 @@ def ensure_schema(path: Path, restoring: bool = False) -> None:
         return
     from poagate.store.migrate import upgrade  # Alembic is slow to import
 
+    if current is None:
+        _incremental_vacuum_when_new(path)
+
     if current is not None and current > SCHEMA_REVISION:
         raise StoreError(
             f"{path} has schema revision {current}, newer than this poagate ({SCHEMA_REVISION}); "
             "upgrade poagate"
         )
     upgrade(f"sqlite:///{path}")
+
+
+def _incremental_vacuum_when_new(path: Path) -> None:
+    """A new store gives purged pages back to the file system a little at a time (spec §15):
+    ``auto_vacuum=INCREMENTAL`` can be chosen only before the first table, and is kept in the
+    file by a ``VACUUM`` of the empty database. An existing store (created before, with the
+    default ``NONE``) needs one ``VACUUM`` after setting it (docs/operations.md)."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        if conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0:
+            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            conn.execute("VACUUM")
 
 
 class SqliteDatabase(Database):
@@ -269,6 +284,32 @@ class SqliteDatabase(Database):
             yield
         finally:
             fcntl.flock(queue.fileno(), fcntl.LOCK_UN)
+
+    def size_bytes(self) -> int:
+        """The database file and its write-ahead log, in bytes."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        return sum(p.stat().st_size for p in (self.path, wal) if p.exists())
+
+    def give_back_space(self) -> int:
+        """Return free pages to the file system (``PRAGMA incremental_vacuum``), outside any
+        transaction; how many pages were free before (0 when the store does not use
+        incremental auto-vacuum: see ``_incremental_vacuum_when_new``)."""
+        if self.in_transaction or self._conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            return 0
+        free = int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
+        left = free
+        while left > 0:
+            # A few thousand pages a write (a statement steps a page at a time: executescript
+            # runs it to the end, where execute would stop after the first page).
+            began = time.monotonic()
+            with self._write_turn():
+                self._conn.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
+            time.sleep(time.monotonic() - began)
+            now_free = int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
+            if now_free >= left:
+                break  # another writer is using them
+            left = now_free
+        return free
 
     def _render(self, sql: str) -> str:
         rendered = self._rendered.get(sql)

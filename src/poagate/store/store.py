@@ -22,10 +22,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from poagate.formats.timestamps import from_us
-from poagate.store import access, activations, alerts, inputs, outbox, signs, verifications
+from poagate.store import (
+    access,
+    activations,
+    alerts,
+    inputs,
+    lifecycle,
+    outbox,
+    signs,
+    verifications,
+)
 from poagate.store.access import Audit, ConsoleSessions, Tokens
 from poagate.store.activations import Activations
 from poagate.store.alerts.decided import DecidedAlerts
@@ -119,6 +128,30 @@ class Store:
             "UNION ALL SELECT MAX(received_at) FROM ignored_inputs) AS latest"
         )
         return None if latest is None else from_us(int(latest))
+
+    # -- maintenance (spec §15) ----------------------------------------------------------------
+
+    def purge_expired(self, cutoffs: lifecycle.Cutoffs, dry_run: bool = False) -> dict[str, int]:
+        """Purge (or count) what is past its retention, by kind (``lifecycle.purge_expired``)."""
+        concepts = lifecycle.Concepts(self.inputs, self.sessions, self.reference, self.fleet)
+        return lifecycle.purge_expired(self.db, concepts, cutoffs, dry_run)
+
+    def take_maintenance_lease(self, owner: str, now: datetime, lasting: timedelta) -> bool:
+        return lifecycle.take_lease(self.db, owner, now, lasting)
+
+    def end_maintenance_lease(self, owner: str, now: datetime, ended: bool) -> None:
+        lifecycle.end_lease(self.db, owner, now, ended)
+
+    def last_maintenance(self) -> datetime | None:
+        """When the last maintenance pass ended."""
+        at = lifecycle.last_run(self.db)
+        return None if at is None else from_us(at)
+
+    def size_bytes(self) -> int:
+        return self.db.size_bytes()
+
+    def give_back_space(self) -> int:
+        return self.db.give_back_space()
 
     @property
     def location(self) -> str:

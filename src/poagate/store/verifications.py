@@ -16,6 +16,7 @@ from typing import Any
 
 from poagate.domain.verification import VerificationOutcome, VerificationRequest
 from poagate.formats.timestamps import from_us, to_us
+from poagate.store.purge import Purge
 from poagate.store.schema import PENDING_VERIFICATIONS
 from poagate.store.sqlbase import NULL_INT, Database, Kept, opt_from_us, values_clause
 
@@ -166,3 +167,17 @@ class Verifications:
         for outcome in VerificationOutcome:
             figures[f"verifications_{outcome.value}"] = int(found.get(outcome.value, 0))
         return figures
+
+
+def purges() -> tuple[Purge, ...]:
+    """What retention purges of the verification requests (spec §15): settled ones, with the
+    Suppression Log entries they were made for; a pending request never."""
+    return (
+        Purge(
+            "suppression_log",
+            "verifications",
+            "id",
+            "requested_at",
+            keep=PENDING_VERIFICATIONS,
+        ),
+    )

@@ -10,6 +10,7 @@ from prometheus_client import Counter, Histogram
 from poagate.api.answers import message_type, outcome_name
 from poagate.domain.outcomes import SuppressionEntry
 from poagate.service.ingest import ItemResult
+from poagate.service.maintenance import MaintenancePass
 from poagate.service.verifications import VerificationPass
 
 MESSAGES = Counter("poagate_messages_total", "Messages received, by type.", ["type"])
@@ -53,6 +54,24 @@ VERIFICATION_PUSHED = Counter(
     "poagate_verification_pushed_total",
     "Verification requests the DSP's webhook took.",
 )
+
+
+MAINTENANCE_PASSES = Counter(
+    "poagate_maintenance_passes_total", "Maintenance passes this server has made (spec §15)."
+)
+MAINTENANCE_PURGED = Counter(
+    "poagate_maintenance_purged_rows_total",
+    "Rows purged past their retention by this server's maintenance passes, by kind "
+    "(reference_versions: versions).",
+    ["kind"],
+)
+
+
+def observe_maintenance(done: MaintenancePass) -> None:
+    """Count what a maintenance pass purged (a ``service.maintenance.MaintenancePass``)."""
+    MAINTENANCE_PASSES.inc()
+    for kind, rows in done.purged.items():
+        MAINTENANCE_PURGED.labels(kind).inc(rows)
 
 
 def observe_verifications(done: VerificationPass) -> None:

@@ -1,11 +1,13 @@
 """Figures that belong to the database rather than a process (open windows, the delivery queue,
-unrouted AD1s, the suppression switch, the verification queue), read from it when ``/metrics``
+unrouted AD1s, the suppression switch, the verification queue, the last maintenance pass and
+the store's size), read from it when ``/metrics``
 is scraped, and the exposition of every metric."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
@@ -25,6 +27,8 @@ class StoreFigures:
     suppression_enabled: bool
     verifications_pending: int
     oldest_verification_seconds: float  # 0 when none is pending
+    last_maintenance: datetime | None  # when the last maintenance pass ended (spec §15)
+    database_bytes: int  # the store on disk
 
 
 def store_figures(context: AppContext) -> StoreFigures:
@@ -41,6 +45,8 @@ def store_figures(context: AppContext) -> StoreFigures:
             oldest_verification_seconds=(
                 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
             ),
+            last_maintenance=store.last_maintenance(),
+            database_bytes=store.size_bytes(),
         )
 
 
@@ -88,6 +94,20 @@ class StoreGauges(Collector):
         )
         age.add_metric([], figures.oldest_verification_seconds)
         yield age
+        last = GaugeMetricFamily(
+            "poagate_maintenance_last_run_timestamp_seconds",
+            "When the last maintenance pass of any server ended (Unix time; 0 before the first).",
+        )
+        ended = figures.last_maintenance
+        last.add_metric([], 0.0 if ended is None else ended.timestamp())
+        yield last
+        size = GaugeMetricFamily(
+            "poagate_database_size_bytes",
+            "The store on disk: SQLite's file and its write-ahead log, or the tables and indexes "
+            "of poagate's PostgreSQL schema.",
+        )
+        size.add_metric([], figures.database_bytes)
+        yield size
 
 
 def metrics_payload(gauges: Collector) -> tuple[bytes, str]:

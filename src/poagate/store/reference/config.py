@@ -63,3 +63,17 @@ class Configuration:
     def save_config(self, config: Config, actor: str, at: datetime) -> bool:
         """Record the gate's configuration, keeping the other settings as they are."""
         return self.save_settings(self.settings().with_gate(config), actor, at)
+
+    def purge_settings_versions(self, keep: int, dry_run: bool = False) -> int:
+        """Delete (or count) the configuration's versions but the one in force and the ``keep``
+        before it (spec §15, ``reference_versions``)."""
+        db = self._db
+        older = (
+            "FROM config_versions WHERE id < (SELECT id FROM config_versions "
+            "ORDER BY id DESC LIMIT 1 OFFSET ?)"
+        )
+        with db.transaction():
+            found = int(db.scalar(f"SELECT COUNT(*) {older}", (keep,)))
+            if found and not dry_run:
+                db.run(f"DELETE {older}", (keep,))
+        return found

@@ -302,6 +302,28 @@ class FleetStore(FleetVersions):
         ]
         return np.frombuffer(b"".join(bodies), dtype)
 
+    def purge_versions(self, keep: int, dry_run: bool = False) -> int:
+        """Delete (or count) the inventory's versions older than both the full load in force and
+        the ``keep`` newest (spec §15, ``reference_versions``), except a replaced full load whose
+        devices are still kept for a rollback (``clean`` clears those beyond
+        ``reference.kept_inventory_versions``); how many versions."""
+        db = self._db
+        newest = db.scalar(
+            "SELECT id FROM inventory_loads ORDER BY id DESC LIMIT 1 OFFSET ?", (keep,)
+        )
+        if newest is None:
+            return 0
+        older = (
+            "FROM inventory_loads WHERE id < ? AND state <> 'loading' "
+            "AND NOT (kind = 'full' AND state = 'replaced')"
+        )
+        below = min(int(newest), self.base())
+        found = int(db.scalar(f"SELECT COUNT(*) {older}", (below,)))
+        if found and not dry_run:
+            with db.transaction():
+                db.run(f"DELETE {older}", (below,))
+        return found
+
     # -- change files -------------------------------------------------------------------------
 
     def apply_changes(

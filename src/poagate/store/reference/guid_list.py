@@ -186,6 +186,30 @@ class GuidLists:
             if len(batch) < 5000:
                 return
 
+    def purge_guid_list_versions(self, keep: int, dry_run: bool = False) -> int:
+        """Delete (or count) the GUID list's versions but the one in force and the ``keep``
+        before it, with their entries (spec §15, ``reference_versions``); how many versions."""
+        db = self._db
+        oldest_kept = db.scalar(
+            "SELECT number FROM guid_list_versions ORDER BY number DESC LIMIT 1 OFFSET ?", (keep,)
+        )
+        if oldest_kept is None:
+            return 0
+        gone = [
+            int(r[0])
+            for r in db.fetch(
+                "SELECT number FROM guid_list_versions WHERE number < ? ORDER BY number",
+                (oldest_kept,),
+            )
+        ]
+        if dry_run:
+            return len(gone)
+        for number in gone:
+            self._clear_entries(number, above=False)
+            with db.transaction():
+                db.run("DELETE FROM guid_list_versions WHERE number = ?", (number,))
+        return len(gone)
+
     def last_guid_list_file(self) -> str | None:
         """The SHA-256 of the GUID list file loaded last (its raw bytes)."""
         return self._db.meta(GUID_FILE_META)

@@ -1,0 +1,301 @@
+"""Data lifecycle (spec §15): how big the store gets, what a maintenance pass costs, and what it
+does to decisions meanwhile, on SQLite and PostgreSQL.
+
+For each backend, on a new store (SQLite: the service's durable mode, in the output folder;
+PostgreSQL: a server of Debian's binaries with fsync on, as production has it):
+
+1. **Bytes per row**: ``--ad1s`` AD1 outcomes (a share suppressed), then as many activations as
+   half of them, then ``--ad1s`` device messages, written as the decision path writes them
+   (``Batch`` commits of 10,000) over ``--days`` simulated days; the store's size on disk
+   (``Store.size_bytes``: SQLite's file and WAL after a checkpoint, PostgreSQL's tables and
+   indexes) is read after each kind, and the growth divided by the rows.
+2. **A purge**: ``poagate maintenance``'s pass at the end of the simulated span, with the
+   default retention (forwarded AD1s 90 days, signs of life 48 hours, ...): rows purged and the
+   seconds it took, then the size after it.
+3. **Purge cost and rows kept**: on new stores, a pass purging ``--ad1s`` / 4 forwarded AD1s
+   past retention from a store that keeps ``--ad1s`` younger ones, then four times as many.
+4. **Decisions during a purge**: a thread commits one decision at a time (a ``Batch`` of one
+   forwarded AD1: the write transaction a group of the ingestor makes) on its own connection,
+   for ``--probe-seconds`` without a purge, then while a second purge (of a second, equal load
+   of forwarded AD1s, past retention by then) runs on another connection; the p50 and p99 of a
+   commit in each.
+
+The issue asks for a year at national rate (20 M AD1s); this runs what the machine affords in a
+few minutes and says so: the figures are per row, and docs/performance.md extrapolates them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+# This folder's http.py would shadow the standard library's http package (httpx imports it).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.pg import PostgresServer
+
+from poagate.domain.events import ActivationKind, DeviceMessage
+from poagate.domain.outcomes import ActivationRecord, ForwardedAlert, Status, SuppressionEntry
+from poagate.domain.rules import Reason
+from poagate.formats.timestamps import parse_timestamp
+from poagate.service.maintenance import maintain
+from poagate.store.batch import Batch
+from poagate.store.database import open_store
+from poagate.store.store import Store
+
+START = parse_timestamp("2026-01-01T00:00:00Z", "benchmark")
+CHUNK = 10_000
+
+
+def hub(n: int) -> str:
+    return f"00-DB-{n >> 24 & 255:02X}-{n >> 16 & 255:02X}-{n >> 8 & 255:02X}-{n & 255:02X}-00-C0"
+
+
+def esme(n: int) -> str:
+    return hub(n)[:-2] + "A0"
+
+
+def outcomes(first: int, count: int, start: datetime, span: timedelta, suppressed: float) -> Batch:
+    step = span / max(1, count)
+    rows: list[SuppressionEntry | ForwardedAlert] = []
+    for n in range(first, first + count):
+        at = start + step * (n - first)
+        chf, operator = hub(n % 200_000), f"{10 + n % 14}"
+        if (n * 7919) % 1000 < suppressed * 1000:
+            rows.append(
+                SuppressionEntry(
+                    f"AD1-{n:09d}", chf, esme(n % 200_000), "1012345678901", operator, at,
+                    at, at, f"U:{esme(n % 200_000)}:{n}", "90-B3-D5-1F-30-01-00-00",
+                    at - timedelta(minutes=5), at + timedelta(minutes=25),
+                )
+            )  # fmt: skip
+        else:
+            rows.append(ForwardedAlert(f"AD1-{n:09d}", chf, operator, at, at, at))
+    return Batch(ad1_outcomes=rows)
+
+
+def activations(first: int, count: int, start: datetime, span: timedelta) -> Batch:
+    step = span / max(1, count)
+    records = {}
+    for n in range(first, first + count):
+        at = start + step * (n - first)
+        request_id = f"90-B3-D5-1F-30-01-00-00:{esme(n % 200_000)}:{n}"
+        records[request_id] = ActivationRecord(
+            request_id, esme(n % 200_000), "90-B3-D5-1F-30-01-00-00", ActivationKind.IMMEDIATE,
+            at, None, hub(n % 200_000), Reason.ELIGIBLE, Status.ACTIVE, at,
+            at + timedelta(minutes=30), 1, "1012345678901", f"{10 + n % 14}", at,
+            command_variant=4,
+        )  # fmt: skip
+    return Batch(activations=records)
+
+
+def messages(first: int, count: int, start: datetime, span: timedelta) -> Batch:
+    step = span / max(1, count)
+    return Batch(
+        device_messages=[
+            DeviceMessage(esme(n % 200_000), start + step * (n - first))
+            for n in range(first, first + count)
+        ]
+    )
+
+
+def size(store: Store) -> int:
+    if store.db.dialect == "sqlite":
+        store.db.run("PRAGMA wal_checkpoint(TRUNCATE)")
+    else:
+        store.db.run("ANALYZE")
+    return store.size_bytes()
+
+
+def write(store: Store, make: Callable[[int, int], Batch], total: int) -> float:
+    began = time.perf_counter()
+    for first in range(0, total, CHUNK):
+        store.decisions.commit(make(first, min(CHUNK, total - first)))
+    return time.perf_counter() - began
+
+
+def probe(
+    database: str, seconds: float, stop: threading.Event, base: int
+) -> list[tuple[float, float]]:
+    """Commit one forwarded AD1 at a time on a connection of its own: when each commit began
+    (``time.perf_counter``) and its seconds."""
+    took: list[tuple[float, float]] = []
+    with open_store(database, "service") as store:
+        n = base
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not stop.is_set():
+            at = START + timedelta(days=400, seconds=n)
+            began = time.perf_counter()
+            store.decisions.commit(
+                Batch(ad1_outcomes=[ForwardedAlert(f"P-{n}", hub(n), "12", at, at, at)])
+            )
+            took.append((began, time.perf_counter() - began))
+            n += 1
+            time.sleep(0.002)
+    return took
+
+
+def quantiles_ms(took: list[tuple[float, float]]) -> tuple[float, float]:
+    cuts = statistics.quantiles([seconds for _, seconds in took], n=100)
+    return cuts[49] * 1000, cuts[98] * 1000
+
+
+def run(database: str, args: argparse.Namespace) -> dict[str, float]:
+    span = timedelta(days=args.days)
+    n = args.ad1s
+    figures: dict[str, float] = {}
+    with open_store(database, "service") as store:
+        empty = size(store)
+        figures["write_ad1_s"] = write(
+            store, lambda f, c: outcomes(f, c, START, span, args.suppressed), n
+        )
+        with_ad1 = size(store)
+        write(store, lambda f, c: activations(f, c, START, span), n // 2)
+        with_activations = size(store)
+        write(store, lambda f, c: messages(f, c, START, span), n)
+        full = size(store)
+        figures["bytes_per_ad1"] = (with_ad1 - empty) / n
+        figures["bytes_per_activation"] = (with_activations - with_ad1) / (n // 2)
+        figures["bytes_per_device_message"] = (full - with_activations) / n
+        figures["size_before_purge_mb"] = full / 2**20
+        now = START + span
+        began = time.perf_counter()
+        done = maintain(store, now)
+        figures["purge_s"] = time.perf_counter() - began
+        figures["rows_purged"] = sum(done.purged.values())
+        figures["size_after_purge_mb"] = size(store) / 2**20
+        # A second span of forwarded AD1s (rows are written in time order, as decided), for the
+        # purge the probe runs beside: 91 days after it, every one of them is past retention.
+        write(store, lambda f, c: outcomes(n + f, c, START + span, span, 0.0), n)
+    quiet = probe(database, args.probe_seconds, threading.Event(), 10_000_000)
+    stop = threading.Event()
+    during: list[tuple[float, float]] = []
+    worker = threading.Thread(
+        target=lambda: during.extend(probe(database, 600, stop, 20_000_000)), daemon=True
+    )
+    with open_store(database, "service") as store:
+        worker.start()
+        time.sleep(0.5)
+        began = time.perf_counter()
+        second = maintain(store, START + 2 * span + timedelta(days=91))
+        ended = time.perf_counter()
+        figures["purge_under_load_s"] = ended - began
+        figures["rows_purged_under_load"] = sum(second.purged.values())
+    stop.set()
+    worker.join()
+    during = [(at, took) for at, took in during if began <= at <= ended]
+    figures["p50_quiet_ms"], figures["p99_quiet_ms"] = quantiles_ms(quiet)
+    figures["p50_during_purge_ms"], figures["p99_during_purge_ms"] = quantiles_ms(during)
+    figures["commits_during_purge"] = len(during)
+    return figures
+
+
+def purge_cost(database: str, purged: int, kept: int) -> float:
+    """Seconds of a pass purging ``purged`` forwarded AD1s past retention from a store that
+    keeps ``kept`` younger ones (written after them, as they would be decided)."""
+    with open_store(database, "service") as store:
+        write(store, lambda f, c: outcomes(f, c, START, timedelta(days=1), 0.0), purged)
+        later = START + timedelta(days=60)
+        write(store, lambda f, c: outcomes(purged + f, c, later, timedelta(days=60), 0.0), kept)
+        size(store)
+        began = time.perf_counter()
+        done = maintain(store, START + timedelta(days=121))
+        took = time.perf_counter() - began
+        assert done.purged["forwarded"] == purged, done.purged
+    return took
+
+
+# "A year at N AD1s a day" (docs/operations.md): what a day of traffic brings besides its AD1s.
+ACTIVATIONS_PER_AD1 = 0.5
+MESSAGES_PER_AD1 = 5.0
+RATES = (10_000, 55_000, 100_000, 1_000_000)  # 55,000 a day: 20 M a year
+
+
+def year_gb(figures: dict[str, float], per_day: int, suppressed: float) -> dict[str, float]:
+    """The store's size in GB for ``per_day`` AD1s a day, from the bytes per row measured: after
+    a year with no purge, after a year with the default retention, and once the longest default
+    retention (the Suppression Log's 730 days) is reached."""
+    ad1, act, msg = (
+        figures["bytes_per_ad1"],
+        figures["bytes_per_activation"],
+        figures["bytes_per_device_message"],
+    )
+
+    def size(log_days: float, forwarded_days: float, act_days: float, msg_days: float) -> float:
+        rows = per_day * (suppressed * log_days + (1 - suppressed) * forwarded_days)
+        acts = per_day * ACTIVATIONS_PER_AD1 * act_days
+        msgs = per_day * MESSAGES_PER_AD1 * msg_days
+        return (rows * ad1 + acts * act + msgs * msg) / 1e9
+
+    return {
+        "year_no_purge_gb": size(365, 365, 365, 365),
+        "year_retention_gb": size(365, 90, 365, 2),
+        "steady_retention_gb": size(730, 90, 400, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ad1s", type=int, default=200_000)
+    parser.add_argument("--days", type=int, default=120, help="simulated span of the writes")
+    parser.add_argument("--suppressed", type=float, default=0.3, help="share suppressed")
+    parser.add_argument("--probe-seconds", type=float, default=5.0)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-output" / "lifecycle")
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict[str, float]] = {}
+    kept_sizes = (args.ad1s, 4 * args.ad1s)
+    purged = args.ad1s // 4
+
+    def sqlite_store(name: str) -> str:
+        db_file = args.out / f"{name}.db"
+        for suffix in ("", "-wal", "-shm", ".lock", ".write.lock"):
+            Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{db_file}"
+
+    if args.backend in ("sqlite", "both"):
+        results["sqlite"] = run(sqlite_store("lifecycle"), args)
+        for kept in kept_sizes:
+            results["sqlite"][f"purge_{purged}_kept_{kept}_s"] = purge_cost(
+                sqlite_store(f"kept-{kept}"), purged, kept
+            )
+    if args.backend in ("postgres", "both"):
+        postgres = PostgresServer(durable=True)
+        postgres.start()
+        try:
+            results["postgres"] = run(postgres.fresh_database(), args)
+            for kept in kept_sizes:
+                results["postgres"][f"purge_{purged}_kept_{kept}_s"] = purge_cost(
+                    postgres.fresh_database(), purged, kept
+                )
+        finally:
+            postgres.stop()
+    print(f"{args.ad1s:,} AD1 outcomes ({args.suppressed:.0%} suppressed) over {args.days} days")
+    names = list(next(iter(results.values())))
+    print(f"{'figure':<28}" + "".join(f"{b:>14}" for b in results))
+    for name in names:
+        print(f"{name:<28}" + "".join(f"{r.get(name, 0):>14,.2f}" for r in results.values()))
+    print(
+        f"\nA year at N AD1s a day ({args.suppressed:.0%} suppressed, {ACTIVATIONS_PER_AD1} "
+        f"activations and {MESSAGES_PER_AD1:g} device messages an AD1; GB)"
+    )
+    for per_day in RATES:
+        for backend, figures in results.items():
+            sizes = year_gb(figures, per_day, args.suppressed)
+            print(
+                f"{per_day:>10,} {backend:<9}"
+                + "".join(f" {name} {value:8.1f}" for name, value in sizes.items())
+            )
+
+
+if __name__ == "__main__":
+    main()

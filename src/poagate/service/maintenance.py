@@ -1,0 +1,82 @@
+"""The maintenance pass (spec §15): purge what is past its retention, give the space back, and
+say what went — the one act behind ``poagate maintenance run`` and the hourly pass of
+``poagate serve``.
+
+* One process at a time across every server of a database: a pass first takes the store's
+  maintenance lease (``LEASE``: a pass that dies leaves it to lapse), and a pass that finds it
+  held by another does nothing. ``due`` tells a
+  server's hourly task whether the last pass (by any process) is older than its interval, so
+  several servers make one pass an interval between them.
+* It never blocks intake: the purge is batches of a few thousand rows, each its own short write
+  transaction (``poagate.store.purge``), on a connection of its own; decisions take their turn
+  between batches. SQLite then returns the freed pages to the file system
+  (``PRAGMA incremental_vacuum``, on stores created with incremental auto-vacuum).
+* Each pass (not a dry run) is one audit entry, actor ``maintenance``, action
+  ``maintenance.run``, with the counts per kind.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime, timedelta
+
+from poagate.domain.values import value
+from poagate.service.retention import cutoffs
+from poagate.store.ports import Maintaining
+
+ACTOR = "maintenance"
+ACTION = "maintenance.run"
+LEASE = timedelta(hours=1)  # a pass that dies holds off others this long at most
+
+
+@value
+class MaintenancePass:
+    """What one pass did (or, ``dry_run``, would do)."""
+
+    at: datetime
+    dry_run: bool
+    ran: bool  # False when another process held the lease
+    purged: dict[str, int]  # rows by kind (reference data: versions)
+    size_before: int  # bytes on disk
+    size_after: int
+    pages_freed: int  # SQLite: free pages given back to the file system
+
+
+def owner() -> str:
+    """Who holds the lease: this machine and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def due(store: Maintaining, now: datetime, every: timedelta) -> bool:
+    """Whether a pass is due: none ever ended, or the last ended ``every`` ago or more."""
+    last = store.last_maintenance()
+    return last is None or now - last >= every
+
+
+def maintain(store: Maintaining, now: datetime, dry_run: bool = False) -> MaintenancePass:
+    """One pass at ``now`` (see the module docstring)."""
+    settings = store.reference.settings()
+    size_before = store.size_bytes()
+    if dry_run:
+        purged = store.purge_expired(cutoffs(settings, now), dry_run=True)
+        return MaintenancePass(now, True, True, purged, size_before, size_before, 0)
+    me = owner()
+    if not store.take_maintenance_lease(me, now, LEASE):
+        return MaintenancePass(now, False, False, {}, size_before, size_before, 0)
+    ended = False
+    try:
+        purged = store.purge_expired(cutoffs(settings, now))
+        freed = store.give_back_space()
+        size_after = store.size_bytes()
+        with store.transaction():
+            store.audit.record(
+                now,
+                ACTOR,
+                ACTION,
+                {"purged": purged, "size_before": size_before, "size_after": size_after},
+            )
+        ended = True
+    finally:
+        store.end_maintenance_lease(me, now, ended)
+    return MaintenancePass(now, False, True, purged, size_before, size_after, freed)
