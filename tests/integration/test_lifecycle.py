@@ -336,11 +336,32 @@ def test_never_purges_the_inventory_in_force(database: str, tmp_path: Path) -> N
             path = tmp_path / f"inventory-{operator}.csv"
             with path.open("w", newline="") as f:
                 write_inventory([esme(operator=operator), hub()], f)
-            in_force = load_inventory(store, path, T0).version
+            in_force = load_inventory(store, path, T0, keep=0).version
         newest_rows(store)
         done = maintain(store, NOW)
-        assert done.purged["reference_versions"] == 2  # the two full loads replaced
+        # the two full loads replaced, none of them kept for a rollback (keep=0): a replaced load
+        # whose devices are kept for ``poagate inventory rollback`` is never purged
+        assert done.purged["reference_versions"] == 2
         assert [v.id for v in store.fleet.versions()] == [in_force.id]
         found = store.fleet.lookup([ESME], [CHF]).get(ESME)
         assert found is not None
         assert found.network_operator == "12"
+
+
+def test_never_purges_a_replaced_inventory_kept_for_a_rollback(
+    database: str, tmp_path: Path
+) -> None:
+    with open_store(database, "service") as store:
+        change_configuration(
+            store, Settings(retention=Retention(reference_versions=0)), "admin", T0
+        )
+        for operator in ("10", "11", "12"):
+            path = tmp_path / f"inventory-{operator}.csv"
+            with path.open("w", newline="") as f:
+                write_inventory([esme(operator=operator), hub()], f)
+            load_inventory(store, path, T0, keep=2)
+        newest_rows(store)
+        done = maintain(store, NOW)
+        assert done.purged["reference_versions"] == 0
+        assert len(store.fleet.versions()) == 3
+        assert store.fleet.rollback_target() > 0  # still something to go back to
