@@ -35,6 +35,7 @@ from poagate.api.schemas import (
 )
 from poagate.api.tokens import Principal
 from poagate.formats.errors import InputError, Rejection
+from poagate.formats.limits import MAX_ID
 from poagate.formats.records import rejection_fields
 from poagate.service.reference.loads import (
     LoadResult,
@@ -217,7 +218,7 @@ async def post_changes(request: Request, principal: Admin) -> Json:
 def inventory_versions(
     request: Request,
     principal: Admin,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Json:
     with context_of(request).reads.borrow() as store:
