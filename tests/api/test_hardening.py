@@ -259,6 +259,26 @@ def test_a_password_in_a_webhook_url_is_never_shown_and_masked_form_keeps_it(api
     assert "send the password" in moved.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://tok-hunter2@dno.example/h", "https://***@dno.example/h"),
+        ("https://dno.example/h?key=hunter2&dno=12", "https://dno.example/h?key=***&dno=***"),
+    ],
+)
+def test_a_credential_in_a_webhook_urls_user_name_or_query_is_never_shown(
+    api: Api, url: str, shown: str
+) -> None:
+    admin = api.token("admin")
+    assert put_webhook(api, admin, url).status_code == 200
+    assert api.get(admin, "/v1/config").json()["delivery"]["webhooks"]["12"]["url"] == shown
+    assert "hunter2" not in api.get(admin, "/v1/audit").text
+    # Sent back as shown, it keeps the stored URL.
+    assert put_webhook(api, admin, shown, secret=None).json()["changed"] is False
+    with open_store(api.database, "read") as store:
+        assert store.reference.settings().delivery.webhooks["12"].url == url
+
+
 def test_a_new_secret_starts_a_rotation_with_the_old_one_still_signing(api: Api) -> None:
     admin = api.token("admin")
     put_webhook(api, admin, "http://127.0.0.1:9/h", secret="first-secret-of-16+")
