@@ -35,8 +35,7 @@ def sqlite_path(database: str) -> Path:
         from poagate.store.postgres import redact  # a password in it is not printed either
 
         raise StoreError(
-            f"{redact(database)!r} is neither a file path, a sqlite:/// URL nor a "
-            "postgresql:// URL"
+            f"{redact(database)!r} is neither a file path, a sqlite:/// URL nor a postgresql:// URL"
         )
     return Path(database)
 

@@ -91,7 +91,7 @@ async def current_session(request: Request) -> Session:
 
 
 def _read_session(context: AppContext, digest: str) -> SessionRecord | None:
-    with context.reads.borrow() as store:
+    with context.reads.borrow_unproven() as store:  # any cookie: the share for the unknown
         return store.sessions.get(digest)
 
 
