@@ -9,11 +9,12 @@ import base64
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 import pytest
 
 from poagate.api.app import create_app
 from poagate.api.options import ServerOptions
-from tests.api_harness import USER, Api, activation, ad1, chf_of, esme_of
+from tests.api_harness import USER, Api, activation, ad1, chf_of, esme_of, fleet_csv
 from tests.stores import on_both_backends
 
 
@@ -148,3 +149,23 @@ def test_an_id_of_non_ascii_digits_names_nothing() -> None:
         None,
         None,
     ]
+
+
+@on_both_backends
+def test_a_rejected_line_holding_a_nul_is_kept_and_fails_nothing_beside_it(api: Api) -> None:
+    dsp, admin = api.token("dsp"), api.token("admin")
+    # A message line with a NUL byte (not JSON): rejected, kept, and the AD1 after it decided.
+    good = orjson.dumps(ad1("AFTER-NUL", chf_of("12")))
+    answer = api.post(dsp, b'{"type": "ad1", \x00}\n' + good, "application/x-ndjson")
+    assert answer.status_code == 200, answer.text
+    assert [i["outcome"] for i in answer.json()["items"]] == ["rejected", "forwarded"]
+    # An inventory row with a NUL in its postcode: that row rejected, the others in force.
+    body = fleet_csv().replace("SW1A 1AA", "SW1A\x00 1AA", 1)
+    loaded = api.client.put(
+        "/v1/reference/inventory",
+        content=body,
+        headers={**api.auth(admin), "Content-Type": "text/csv"},
+    )
+    assert loaded.status_code == 200, loaded.text
+    assert (loaded.json()["rows_rejected"], loaded.json()["state"]) == (1, "in_force")
+    assert "\x00" not in loaded.json()["rejected"][0]["raw"]
