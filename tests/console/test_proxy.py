@@ -101,3 +101,17 @@ def test_poagate_serve_believes_forwarded_proto_only_from_the_proxies_it_is_give
             server.stop()
         assert answer.status_code == 303, answer.text
         assert ("Secure" in answer.headers["set-cookie"]) is secure, trusted
+
+
+@pytest.mark.fast
+def test_serve_refuses_a_public_origin_that_is_not_one_before_starting() -> None:
+    from typer.testing import CliRunner
+
+    from poagate.cli import app
+
+    result = CliRunner().invoke(
+        app, ["serve", "--database", "sqlite:////nonexistent/x.db", "--public-origin", "p.example"]
+    )
+    assert result.exit_code == 2
+    assert "--public-origin" in result.output
+    assert "is not an origin" in result.output
