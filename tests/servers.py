@@ -18,9 +18,15 @@ from tests.pg import free_port
 
 
 class Server:
-    def __init__(self, database: str, deliveries: bool = False, wait: bool = True) -> None:
-        """Start ``poagate serve`` on ``database``; ``wait=False`` returns at once (then call
-        ``ready``), to start several side by side."""
+    def __init__(
+        self,
+        database: str,
+        deliveries: bool = False,
+        wait: bool = True,
+        args: tuple[str, ...] = (),
+    ) -> None:
+        """Start ``poagate serve`` on ``database`` (with ``args`` besides); ``wait=False``
+        returns at once (then call ``ready``), to start several side by side."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -36,6 +42,7 @@ class Server:
                 *([] if deliveries else ["--no-deliveries"]),
                 "--log-level",
                 "warning",
+                *args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -24,7 +24,8 @@ from tests.api_harness import (
     delivering_api,
     esme_of,
 )
-from tests.helpers import USER
+from tests.helpers import INVENTORY_HEADER, USER, mpan
+from tests.stores import on_both_backends
 
 
 def rid(operator: str, counter: int = 1) -> str:
@@ -340,6 +341,33 @@ def test_a_dno_explains_only_its_own_alerts(api: Api) -> None:
     assert api.get(api.token("dsp"), "/v1/alerts/S12").status_code == 403
     # The feed keeps its path: /v1/alerts/forwarded is not an alert id.
     assert "items" in api.get(own, "/v1/alerts/forwarded").json()
+
+
+@on_both_backends  # the store's scoped read of the hub's windows
+def test_a_dnos_explanation_shows_no_activation_recorded_under_another_operator(
+    api: Api,
+) -> None:
+    # The hub's meter was in area 12 when its firmware was activated, then its MPAN was
+    # corrected to area 13: the hub's next AD1 goes to DNO 13, whose explanation of it must
+    # not show DNO 12's activation (spec §10: nothing of another DNO).
+    decide(api, activation(esme_of("12"), 1))
+    moved = f"upsert,{esme_of('12')},ESME,SMETS2,LANDIS+GYR,,{chf_of('12')},{mpan('13')},,"
+    changes = f"change,{INVENTORY_HEADER}\n{moved}\n"
+    admin = api.token("admin")
+    answer = api.client.post(
+        "/v1/reference/inventory/changes",
+        content=changes,
+        headers={**api.auth(admin), "Content-Type": "text/csv"},
+    )
+    assert answer.status_code == 200, answer.text
+    api.clock.advance(hours=2)
+    (item,) = decide(api, ad1("F13", chf_of("12")))
+    assert (item["outcome"], item["network_operator"]) == ("forwarded", "13")
+    assert [w["request_id"] for w in api.get(admin, "/v1/alerts/F13").json()["windows"]] == [
+        rid("12")
+    ]
+    explained = api.get(api.token("dno", "13"), "/v1/alerts/F13").json()
+    assert explained["windows"] == []
 
 
 def test_a_dnos_explanation_shows_no_evidence_of_other_operators(api: Api) -> None:

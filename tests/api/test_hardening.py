@@ -4,11 +4,16 @@ not achieve — stopping the service, failing other input, or seeing another DNO
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
 
 from poagate.api.tokens import Principal, TokenCache
@@ -259,6 +264,26 @@ def test_a_password_in_a_webhook_url_is_never_shown_and_masked_form_keeps_it(api
     assert "send the password" in moved.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://tok-hunter2@dno.example/h", "https://***@dno.example/h"),
+        ("https://dno.example/h?key=hunter2&dno=12", "https://dno.example/h?key=***&dno=***"),
+    ],
+)
+def test_a_credential_in_a_webhook_urls_user_name_or_query_is_never_shown(
+    api: Api, url: str, shown: str
+) -> None:
+    admin = api.token("admin")
+    assert put_webhook(api, admin, url).status_code == 200
+    assert api.get(admin, "/v1/config").json()["delivery"]["webhooks"]["12"]["url"] == shown
+    assert "hunter2" not in api.get(admin, "/v1/audit").text
+    # Sent back as shown, it keeps the stored URL.
+    assert put_webhook(api, admin, shown, secret=None).json()["changed"] is False
+    with open_store(api.database, "read") as store:
+        assert store.reference.settings().delivery.webhooks["12"].url == url
+
+
 def test_a_new_secret_starts_a_rotation_with_the_old_one_still_signing(api: Api) -> None:
     admin = api.token("admin")
     put_webhook(api, admin, "http://127.0.0.1:9/h", secret="first-secret-of-16+")
@@ -302,6 +327,62 @@ def test_made_up_tokens_are_not_cached_and_push_no_real_one_out(database: str) -
         assert len(cache) == 1  # the DNO's token alone (the store came seeded): nothing made up
         late = api.token("dsp")  # a token made just after a failed try works at once
         assert api.get(late, "/v1/summary").status_code == 403  # known, only not allowed
+
+
+def test_a_refused_token_is_remembered_apart_and_for_a_few_seconds_only() -> None:
+    cache = TokenCache(seconds=60, size=2)
+    cache.put("real", principal(1))
+    for n in range(5):
+        cache.refuse(f"made-up-{n}")
+    assert [cache.refused(f"made-up-{n}") for n in range(5)] == [False] * 3 + [True] * 2
+    assert cache.get("real") == principal(1)  # the flood pushed no real token out
+    assert not TokenCache(seconds=0).refused("x")  # no caching: every look-up asks the store
+    brief = TokenCache(seconds=0.001)
+    brief.refuse("x")
+    time.sleep(0.01)
+    assert not brief.refused("x")
+
+
+@contextlib.contextmanager
+def tokens_table_locked(database: str) -> Iterator[threading.Event]:
+    """Every token look-up blocks (PostgreSQL: the table locked by another connection) until
+    the block ends; the event is set then, so a test can tell what was answered before."""
+    released = threading.Event()
+    with psycopg.connect(database, autocommit=True) as conn, conn.transaction():
+        conn.execute("LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE")
+        try:
+            yield released
+        finally:
+            released.set()
+
+
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)  # a lock that blocks reads
+def test_a_flood_of_made_up_tokens_leaves_known_callers_served(database: str) -> None:
+    from tests.api_harness import Clock, make_api
+
+    for api in make_api(database, Clock(), token_cache_seconds=60, read_connections=4):
+        dno = api.token("dno", "12")
+        assert api.get(dno, "/v1/suppression-log").status_code == 200  # known from now on
+        reads = api.client.app.state.context.reads  # type: ignore[attr-defined]
+        with ThreadPoolExecutor(12) as pool, tokens_table_locked(database) as released:
+            flood = [
+                pool.submit(api.get, f"pg_made-up-{n}", "/v1/suppression-log") for n in range(12)
+            ]
+            # The flood's look-ups hold the connections they may (each blocked on the lock).
+            deadline = time.monotonic() + 30
+            while reads.opened - reads.idle < reads.unproven_share:
+                assert time.monotonic() < deadline, "the flood never reached the store"
+                time.sleep(0.01)
+            served = api.get(dno, "/v1/suppression-log")
+            assert served.status_code == 200, served.text
+            assert not released.is_set()  # answered while every look-up was still blocked
+            assert reads.opened - reads.idle <= reads.unproven_share + 1
+        assert [f.result().status_code for f in flood] == [401] * 12
+        # The same made-up token again: refused from memory, the store is not asked.
+        with tokens_table_locked(database) as released:
+            assert api.get("pg_made-up-0", "/v1/suppression-log").status_code == 401
+            assert not released.is_set()
+        pool_is_whole(api)
 
 
 @on_both_backends  # the read pool's connections

@@ -1,16 +1,22 @@
 """Schemathesis over the OpenAPI description of every endpoint, as each role.
 
+Beside the requests schemathesis generates from the description (positive and negative), one
+in three puts a value a caller can type but no parameter should take into one of the
+operation's path or query parameters: a NUL or other control character, a superscript or
+Arabic-Indic digit, a number past 64 bits, and cursors that decode to such ids (``HOSTILE``;
+tests/api/test_hostile_input.py sends each into every parameter on both backends).
+
 Every generated request is sent six times — with the Authorization header the fuzzer made up
 (if any), without a token, with a made-up one, and as ``dsp``, ``dno`` (bound to 12) and
-``admin`` — to one application (SQLite store, the API
-harness's fleet, some decided AD1s). For every answer: no 5xx, a status the operation declares,
-a declared content type, and a body that matches its declared schema. ``POAGATE_FUZZ_EXAMPLES``
-sets the examples per operation (default 50, bounded so the suite stays within CI's time);
-the figures per operation and role are printed at the end of the module.
-"""
+``admin`` — to one application (SQLite store, the API harness's fleet, some decided AD1s).
+For every answer: no 5xx, a status the operation declares, a declared content type, and a
+body that matches its declared schema. ``POAGATE_FUZZ_EXAMPLES`` sets the examples per
+operation (default 50, bounded so the suite stays within CI's time); the figures per
+operation and role are printed at the end of the module."""
 
 from __future__ import annotations
 
+import base64
 import collections
 import os
 from collections.abc import Iterator
@@ -42,6 +48,29 @@ CHECKS = [
     checks.content_type_conformance,
     checks.response_headers_conformance,
     checks.response_schema_conformance,
+]
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+# What a caller can type into any id, cursor or filter (docs/security.md "Limits"): each has
+# given a 500 somewhere (str.isdigit() is true of "²", which int() refuses; PostgreSQL cannot
+# hold a NUL in text).
+HOSTILE = [
+    "a\x00",
+    "\x00",
+    "1\r\n",
+    "\x7f",
+    "²",
+    "١٢",
+    "9" * 25,
+    "é",
+    _b64("FUZZ-1\x00"),
+    _b64("x#²"),
+    _b64("x#١"),
+    _b64("x#" + "9" * 30),
 ]
 # Operations whose answers cannot match a schema fixed in advance are checked for no 5xx alone.
 FUZZED: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -117,6 +146,45 @@ def operations_declared() -> list[tuple[str, str]]:
     return [(method.upper(), path) for path, ops in spec["paths"].items() for method in ops]
 
 
+def parameters_declared() -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(method, path) → [(name, "path" or "query")] of every operation's parameters."""
+    spec = create_app(ServerOptions(database="sqlite:///unused.db")).openapi()
+    return {
+        (method.upper(), path): [
+            (p["name"], p["in"]) for p in op.get("parameters", []) if p["in"] in ("path", "query")
+        ]
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+    }
+
+
+def hostile(operation: Any, declared: list[tuple[str, str]]) -> Any:
+    """Cases of ``operation`` with one of its parameters (the first when it has none to pick
+    from: the case as generated) set to one of ``HOSTILE``."""
+
+    def put(case: Any, value: str, pick: int) -> Any:
+        if not declared:
+            return case
+        name, where = declared[pick % len(declared)]
+        path_parameters = dict(case.path_parameters or {})
+        query = dict(case.query or {})
+        (path_parameters if where == "path" else query)[name] = value
+        return operation.Case(
+            path_parameters=path_parameters,
+            headers=case.headers,
+            query=query,
+            body=case.body,
+            media_type=case.media_type,
+        )
+
+    return st.builds(
+        put,
+        operation.as_strategy(GenerationMode.POSITIVE),
+        st.sampled_from(HOSTILE),
+        st.integers(0, 63),
+    )
+
+
 def as_role(operation: Any, case: Any, authorization: dict[str, str]) -> Any:
     """The generated request with a role's token instead of whatever Authorization header the
     fuzzer made up (or took away)."""
@@ -130,6 +198,9 @@ def as_role(operation: Any, case: Any, authorization: dict[str, str]) -> Any:
     )
 
 
+PARAMETERS = parameters_declared()
+
+
 @pytest.mark.parametrize(("method", "path"), operations_declared())
 def test_every_endpoint_as_every_role(
     api_schema: Any, fleet: Fleet, method: str, path: str
@@ -139,6 +210,7 @@ def test_every_endpoint_as_every_role(
     cases = st.one_of(
         operation.as_strategy(GenerationMode.POSITIVE),
         operation.as_strategy(GenerationMode.NEGATIVE),
+        hostile(operation, PARAMETERS[(method, path)]),
     )
 
     @settings(

@@ -55,15 +55,21 @@ async def principal_of(context: AppContext, digest: str) -> Principal | None:
     seconds."""
     principal = context.tokens.get(digest)
     if principal is None:
+        if context.tokens.refused(digest):
+            return None
         principal = await asyncio.to_thread(_look_up, context, digest)
         if principal is None:
+            context.tokens.refuse(digest)
             return None
         context.tokens.put(digest, principal)
     return principal
 
 
 def _look_up(context: AppContext, digest: str) -> Principal | None:
-    with context.reads.borrow() as store:
+    # Anyone can make a look-up happen, token or not: it gets the pool's share for work
+    # nobody has been proved to ask for, so a flood of made-up tokens leaves the rest of the
+    # connections to the callers who are known.
+    with context.reads.borrow_unproven() as store:
         record = store.tokens.get(digest)
     if record is None or record.revoked_at is not None:
         return None

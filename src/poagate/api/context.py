@@ -27,6 +27,10 @@ class ReadPool:
     A borrowed connection comes back on every path: given back after the block, whatever it
     raised, and closed (making room for a new one) when the store failed under it. ``idle`` and
     ``opened`` let a test check that the pool is whole after any number of failed requests.
+
+    Work that any client can cause before it is known — looking up the token it sent — gets
+    at most half of the connections (``borrow_unproven``; at least one): a flood of made-up
+    tokens then waits for its share while the callers already known are served.
     """
 
     def __init__(self, database: str, size: int) -> None:
@@ -35,6 +39,20 @@ class ReadPool:
         self._idle: queue.SimpleQueue[Store] = queue.SimpleQueue()
         self._opened = 0
         self._lock = threading.Lock()
+        self.unproven_share = max(1, size // 2)
+        self._unproven = threading.BoundedSemaphore(self.unproven_share)
+
+    @contextlib.contextmanager
+    def borrow_unproven(self, wait_seconds: float = 10.0) -> Iterator[Store]:
+        """A connection for work a caller not yet known causes (see the class docstring);
+        ``StoreUnavailableError`` when its share stays busy for ``wait_seconds``."""
+        if not self._unproven.acquire(timeout=wait_seconds):
+            raise StoreUnavailableError("every connection for token look-ups is busy")
+        try:
+            with self.borrow(wait_seconds) as store:
+                yield store
+        finally:
+            self._unproven.release()
 
     @contextlib.contextmanager
     def borrow(self, wait_seconds: float = 10.0) -> Iterator[Store]:

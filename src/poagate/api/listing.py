@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
@@ -45,13 +46,19 @@ def decode_cursor(cursor: str) -> str:
     if len(cursor) > MAX_CURSOR_LENGTH:
         raise BAD_CURSOR
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        identifier = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8 inside
         raise BAD_CURSOR from None
+    if not _VISIBLE_ASCII.fullmatch(identifier):
+        # Every identifier a cursor encodes is visible ASCII (formats.limits): a NUL inside
+        # would otherwise reach PostgreSQL, which cannot hold it.
+        raise BAD_CURSOR
+    return identifier
 
 
 # A cursor encodes an alert_id or a request_id (at most 256 characters): base64 of no more.
 MAX_CURSOR_LENGTH = 4 * MAX_ALERT_ID_LENGTH // 3 + 4
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
 
 
 BAD_CURSOR = Problem(

@@ -41,6 +41,12 @@ class ServerOptions:
     busy_timeout_ms: int = 10_000  # SQLite: how long a write waits for another writer
     log_level: str = "INFO"
     clock: Callable[[], datetime] = wall_clock
+    # Behind a proxy (docs/security.md "Running behind a proxy"): the origins people's browsers
+    # use to reach the console (``https://poagate.example.org``), accepted by its sign-in as
+    # its own whatever Host the proxy sends on; and how long a console session lasts at most,
+    # however busy (it also ends after 8 hours idle).
+    public_origins: tuple[str, ...] = ()
+    session_lifetime_hours: float = 12.0
 
     @classmethod
     def from_env(cls) -> ServerOptions:
@@ -67,6 +73,10 @@ class ServerOptions:
             options.read_connections = int(env["POAGATE_READ_CONNECTIONS"])
         if env.get("POAGATE_LOG_LEVEL"):
             options.log_level = env["POAGATE_LOG_LEVEL"].upper()
+        if env.get("POAGATE_PUBLIC_ORIGIN"):
+            options.public_origins = public_origins(env["POAGATE_PUBLIC_ORIGIN"].split(","))
+        if env.get("POAGATE_SESSION_LIFETIME_HOURS"):
+            options.session_lifetime_hours = float(env["POAGATE_SESSION_LIFETIME_HOURS"])
         return options
 
     def to_env(self) -> dict[str, str]:
@@ -81,4 +91,37 @@ class ServerOptions:
             "POAGATE_MAINTENANCE_SECONDS": str(self.maintenance_seconds),
             "POAGATE_READ_CONNECTIONS": str(self.read_connections),
             "POAGATE_LOG_LEVEL": self.log_level,
+            "POAGATE_PUBLIC_ORIGIN": ",".join(self.public_origins),
+            "POAGATE_SESSION_LIFETIME_HOURS": str(self.session_lifetime_hours),
         }
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(text: str) -> str:
+    """An origin as browsers send it in ``Origin`` (``scheme://host[:port]``, lower case, the
+    scheme's default port left out); ``ValueError`` when ``text`` is not one (a path, a query,
+    user information, another scheme)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text.strip().rstrip("/"))
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{text!r} is not an origin such as https://poagate.example.org") from None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if scheme not in _DEFAULT_PORTS or not host or parts.path or parts.query or "@" in parts.netloc:
+        raise ValueError(f"{text!r} is not an origin such as https://poagate.example.org")
+    if ":" in host:
+        host = f"[{host}]"
+    return (
+        f"{scheme}://{host}"
+        if port in (None, _DEFAULT_PORTS[scheme])
+        else (f"{scheme}://{host}:{port}")
+    )
+
+
+def public_origins(texts: list[str]) -> tuple[str, ...]:
+    """The origins of ``--public-origin`` (each checked by ``origin_of``), blanks left out."""
+    return tuple(origin_of(t) for t in texts if t.strip())

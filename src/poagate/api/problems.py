@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from poagate.formats.limits import error_text
-from poagate.store import StoreUnavailableError
+from poagate.store import StoreUnavailableError, StoreValueError
 
 log = logging.getLogger("poagate.api")
 PROBLEM = "application/problem+json"
@@ -102,9 +102,21 @@ async def on_store_unavailable(request: Request, exc: Exception) -> JSONResponse
     )
 
 
+async def on_store_value(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("answered 422: %s", exc)
+    return problem_response(
+        request,
+        422,
+        "Invalid request",
+        "a value of this request cannot be stored (a NUL or other control character in "
+        "text?); nothing of it was kept",
+    )
+
+
 HANDLERS: dict[type[Exception], Any] = {
     Problem: on_problem,
     StarletteHTTPException: on_http_error,
     RequestValidationError: on_validation_error,
     StoreUnavailableError: on_store_unavailable,
+    StoreValueError: on_store_value,
 }

@@ -151,6 +151,8 @@ async def end_window(
 
     try:
         return Json(await context.ingestor.call(end))
+    except ValueError as exc:  # the note
+        raise _invalid(exc) from None
     except WindowNotEndable as exc:
         if not exc.found:
             raise Problem(404, "Not Found", f"{canonical}: {exc.reason}") from None

@@ -222,7 +222,7 @@ async def post_changes(request: Request, principal: Admin, force: Force = False)
 @router.get(
     "/v1/reference/inventory/versions",
     response_class=Json,
-    responses=documented(InventoryVersions, 401, 403, 422, 503),
+    responses=documented(InventoryVersions, 400, 401, 403, 422, 503),
     summary="Inventory versions",
     description="Every full load and change file, oldest first: its state (a full load is "
     "`loading`, `in_force`, `replaced` or `failed`; changes are `applied`), rows and SHA-256.",

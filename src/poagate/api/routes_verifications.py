@@ -20,6 +20,7 @@ from poagate.api.listing import BAD_CURSOR, CursorParam, Limit, decode_cursor, e
 from poagate.api.responses import Json
 from poagate.api.schemas import READ, VerificationPage, documented
 from poagate.api.tokens import Principal
+from poagate.formats.limits import parse_id
 from poagate.formats.records import verification_fields
 
 router = APIRouter(tags=["verification"])
@@ -45,10 +46,11 @@ def verifications(
     with context_of(request).reads.borrow() as store:
         after_id = 0
         if cursor is not None:
-            alert_id, _, attempt = decode_cursor(cursor).rpartition("#")
-            if not attempt.isdigit():
+            alert_id, _, attempt_text = decode_cursor(cursor).rpartition("#")
+            attempt = parse_id(attempt_text)
+            if attempt is None:
                 raise BAD_CURSOR
-            found = store.verifications.id_of(alert_id, int(attempt))
+            found = store.verifications.id_of(alert_id, attempt)
             if found is None:
                 raise BAD_CURSOR
             after_id = found

@@ -41,6 +41,33 @@ def serve(
         str,
         typer.Option(envvar="POAGATE_LOG_LEVEL", help="debug, info, warning or error."),
     ] = "info",
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            envvar="POAGATE_FORWARDED_ALLOW_IPS",
+            help="The proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: "
+            "addresses or networks, comma-separated, or * for any (only when nothing but the "
+            "proxy can reach poagate).",
+        ),
+    ] = "127.0.0.1",
+    public_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="POAGATE_PUBLIC_ORIGIN",
+            help="An origin browsers reach the console at through a proxy, such as "
+            "https://poagate.example.org: its sign-in form is accepted whatever Host the "
+            "proxy sends on. May be given more than once.",
+        ),
+    ] = None,
+    session_lifetime_hours: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            max=24 * 30,
+            envvar="POAGATE_SESSION_LIFETIME_HOURS",
+            help="How long a console session lasts at most after sign-in, however busy.",
+        ),
+    ] = 12.0,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) on the store."""
     import dataclasses
@@ -50,7 +77,7 @@ def serve(
 
     import uvicorn
 
-    from poagate.api.options import ServerOptions
+    from poagate.api.options import ServerOptions, public_origins
     from poagate.store.database import default_database, open_store
 
     # Every option may come from the environment (its POAGATE_* variable, shown in --help);
@@ -58,11 +85,17 @@ def serve(
     if log_level.lower() not in LOG_LEVELS:
         fail(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
     base = ServerOptions.from_env()
+    try:
+        origins = public_origins([o for given in public_origin or [] for o in given.split(",")])
+    except ValueError as exc:
+        fail(f"--public-origin: {exc}")
     options = dataclasses.replace(
         base,
         database=database or base.database or default_database(),
         deliveries=deliveries,
         log_level=log_level.upper(),
+        public_origins=origins,
+        session_lifetime_hours=session_lifetime_hours,
     )
     with store_errors():
         open_store(options.database, "service").close()  # create or migrate it, once
@@ -82,6 +115,9 @@ def serve(
             log_level=log_level.lower(),
             access_log=False,
             timeout_graceful_shutdown=30,
+            # X-Forwarded-Proto and -For from these proxies only (docs/security.md).
+            proxy_headers=True,
+            forwarded_allow_ips=forwarded_allow_ips,
         )
     finally:
         if metrics_dir is not None:

@@ -22,6 +22,8 @@ class Rejection:
 
 
 def truncate_raw(raw: bytes | str) -> str:
-    """The input as text, cut to 4 KiB; bytes that are not UTF-8 are shown as U+FFFD."""
+    """The input as text, cut to 4 KiB; bytes that are not UTF-8, and NULs (which PostgreSQL
+    cannot keep in text: one rejected line would fail the batch it came with), are shown as
+    U+FFFD."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    return data[:RAW_LIMIT].decode("utf-8", "replace")
+    return data[:RAW_LIMIT].decode("utf-8", "replace").replace("\x00", "\ufffd")

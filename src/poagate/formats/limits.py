@@ -20,6 +20,7 @@ from poagate.formats.errors import InputError
 # no control character (CR/LF would split a header), nothing a header cannot carry.
 MAX_ALERT_ID_LENGTH = 256  # the store's column (schema.ad1_outcomes.alert_id)
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # A DUIS RequestID counter is an unsigned 64-bit number; the canonical request_id (two Device
 # IDs, two colons and the counter) then fits the store's column of 80 characters.
@@ -42,6 +43,17 @@ MAX_LINES_PER_REQUEST = 20_000
 # Numbers a caller names (a delivery's or token's id, where a listing continues): the store's
 # integers are 64-bit, so anything larger names nothing and is refused as invalid.
 MAX_ID = 2**63 - 1
+
+
+def parse_id(text: str) -> int | None:
+    """A number a caller names (an id, a position, an attempt): ASCII digits only, at most
+    ``MAX_ID``; None for anything else. ``str.isdigit`` alone is not enough: it is true of
+    "²" and "١", which ``int`` refuses or reads as another number."""
+    if not (0 < len(text) <= 19 and text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None
+
 
 # -- error text ---------------------------------------------------------------------------------
 
@@ -120,10 +132,14 @@ def check_device_id_text(text: str, where: str) -> None:
 
 
 def check_text(value: str, where: str) -> str:
+    """Free text the store keeps: bounded, and no control character (PostgreSQL cannot hold
+    a NUL in text, and one item's NUL must not fail the group committed with it)."""
     if len(value) > MAX_TEXT_LENGTH:
         raise InputError(
             f"{where} is {len(value):,} characters; at most {MAX_TEXT_LENGTH} are allowed"
         )
+    if _CONTROL.search(value):
+        raise InputError(f"{where} {quoted(value)} holds a control character")
     return value
 
 

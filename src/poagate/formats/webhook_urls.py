@@ -14,9 +14,10 @@ A URL must also be one a delivery can reach at all: http or https, a host that i
 or a DNS name (labels of letters, digits and hyphens), and a port from 1 to 65535 — so
 ``http://127.0.0.1:91000/x`` is refused when it is configured, not at its first delivery.
 
-A password in a URL (``https://user:password@host/``) is never shown back: ``masked_url``
-replaces it with ``***``, and a configuration that sends the masked form back keeps the stored
-password.
+A credential in a URL is never shown back: ``masked_url`` replaces a password
+(``https://user:password@host/``), a user name alone (``https://TOKEN@host/``) and every query
+value (``?key=…``) with ``***``, and a configuration that sends the masked form back keeps the
+stored URL.
 """
 
 from __future__ import annotations
@@ -111,19 +112,40 @@ def _dns_name(host: str) -> bool:
 
 
 def masked_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (user names stay: they help tell apart)."""
+    """``url`` as it is shown: a password replaced by ``***`` (a user name beside it stays: it
+    helps tell URLs apart), a user name alone (``https://TOKEN@host/``, a credential of its
+    own) replaced too, and every query value (``?key=…``, where receivers often take theirs)."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError):
-        return url if "@" not in url else MASK
-    if not parsed.password:
+        return url if "@" not in url and "?" not in url else MASK
+    if parsed.password:
+        url = str(parsed.copy_with(username=parsed.username, password=MASK))
+    elif parsed.username:
+        url = str(parsed.copy_with(username=MASK))
+    head, mark, rest = url.partition("?")
+    if not mark:
         return url
-    return str(parsed.copy_with(username=parsed.username, password=MASK))
+    query, hash_mark, fragment = rest.partition("#")
+    return f"{head}?{_masked_query(query)}{hash_mark}{fragment}"
+
+
+def _masked_query(query: str) -> str:
+    pairs = []
+    for pair in query.split("&"):
+        name, equals, value = pair.partition("=")
+        pairs.append(f"{name}={MASK}" if equals and value else (pair if equals else MASK))
+    return "&".join(pairs) if query else query
 
 
 def has_masked_password(url: str) -> bool:
-    """Whether ``url`` carries the mask ``***`` where its password would be."""
+    """Whether ``url`` carries the mask ``***`` where ``masked_url`` puts it (its password, a
+    user name alone, a query value): sent back, it keeps the stored URL's credentials."""
     try:
-        return httpx.URL(url).password == MASK
+        parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError):
         return False
+    if parsed.password == MASK or (not parsed.password and parsed.username == MASK):
+        return True
+    query = url.partition("?")[2].partition("#")[0]
+    return any(pair == MASK or pair.partition("=")[2] == MASK for pair in query.split("&") if query)

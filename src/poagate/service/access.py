@@ -21,6 +21,7 @@ from datetime import datetime
 
 from poagate.domain.ids import parse_network_operator
 from poagate.domain.values import value
+from poagate.service.acts import checked_text
 from poagate.store.ports import TokenIssuing
 
 ROLES = ("admin", "dsp", "dno")
@@ -69,6 +70,7 @@ def issue_token(
     """Make a token of ``role`` and store its digest (audited by the store as ``token.create``).
     Raises ``ValueError`` for a role and operators that do not go together."""
     operators = checked_operators(role, network_operators)
+    checked_text(description, "the description")
     token = new_token()
     token_id = store.tokens.add(token_sha256(token), role, operators, description, at, actor)
     return IssuedToken(token_id, role, operators, token)

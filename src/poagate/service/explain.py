@@ -141,7 +141,10 @@ def explain(
     config = store.reference.config()
     hub = outcome.chf_id
     inventory = store.fleet.lookup([hub], [hub], esmes=True)
-    windows = tuple(_considered(w, outcome, config) for w in store.activations.windows_of_hub(hub))
+    windows = tuple(
+        _considered(w, outcome, config)
+        for w in store.activations.windows_of_hub(hub, network_operators)
+    )
     if type(outcome) is SuppressionEntry:
         routing = Routing(outcome.network_operator, outcome.esme_id, outcome.mpan, "activation")
         suppressed, reason = True, outcome.rule

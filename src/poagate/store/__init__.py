@@ -24,5 +24,12 @@ class StoreUnavailableError(StoreError):
     """The database cannot be reached or is too busy now; trying again later may succeed."""
 
 
+class StoreValueError(ValueError):
+    """A value the database cannot hold (PostgreSQL: a NUL character in text, a JSON text
+    escape it refuses): the statement, and the transaction it was part of, kept nothing. It
+    is the caller's input, so trying again does not help; the edges refuse such values first
+    (``api/edge.py``), this is the backstop."""
+
+
 class NotVisible(LookupError):  # noqa: N818 - a lookup that found nothing the caller may see
     """A listing's cursor names no item the caller may see (whether or not it exists)."""

@@ -310,13 +310,21 @@ class Activations:
         assert ended is not None
         return ended
 
-    def windows_of_hub(self, chf_id: str, limit: int = 100) -> list[Window]:
+    def windows_of_hub(
+        self, chf_id: str, network_operators: frozenset[str] | None = None, limit: int = 100
+    ) -> list[Window]:
         """Every activation whose ESME was joined to ``chf_id`` when first seen, eligible or
-        not, the latest ``limit`` in first-seen order: what R5 looked at for the hub."""
+        not, the latest ``limit`` in first-seen order: what R5 looked at for the hub. With
+        ``network_operators`` (a DNO's scope, spec §10), only those recorded under one of them:
+        a hub whose meter moved area shows a DNO none of the other's activations."""
+        where, params = "chf_id = ?", [chf_id]
+        if network_operators is not None:
+            where += " AND {in:network_operator}"
+            params.append(self._db.list_param(sorted(network_operators)))
         rows = self._db.fetch(
             f"SELECT * FROM ({_WINDOW.replace('SELECT ', 'SELECT seq, ', 1)} "
-            f"WHERE chf_id = ? ORDER BY seq DESC LIMIT {int(limit)}) AS latest ORDER BY seq",
-            (chf_id,),
+            f"WHERE {where} ORDER BY seq DESC LIMIT {int(limit)}) AS latest ORDER BY seq",
+            params,
         )
         return [_window(row[1:]) for row in rows]
 

@@ -32,8 +32,10 @@ def sqlite_path(database: str) -> Path:
     if database.startswith("sqlite:///"):
         return Path(database.removeprefix("sqlite:///"))
     if "://" in database:
+        from poagate.store.postgres import redact  # a password in it is not printed either
+
         raise StoreError(
-            f"{database!r} is neither a file path, a sqlite:/// URL nor a postgresql:// URL"
+            f"{redact(database)!r} is neither a file path, a sqlite:/// URL nor a postgresql:// URL"
         )
     return Path(database)
 

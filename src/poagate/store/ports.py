@@ -225,7 +225,9 @@ class HubFleet(Protocol):
 
 
 class HubWindows(Protocol):
-    def windows_of_hub(self, chf_id: str, limit: int = 100) -> list[Window]: ...
+    def windows_of_hub(
+        self, chf_id: str, network_operators: frozenset[str] | None = None, limit: int = 100
+    ) -> list[Window]: ...
 
 
 class HubSigns(Protocol):

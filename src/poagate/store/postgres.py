@@ -6,7 +6,9 @@ committed before it, and AD1 outcomes are numbered in commit order. With many me
 transaction (the service commits concurrent requests together) this costs little.
 
 A connection that fails raises ``StoreUnavailableError``: the transaction was rolled back and
-nothing of it was written, so the caller may answer 503 and the client retry.
+nothing of it was written, so the caller may answer 503 and the client retry. A value the
+database refuses (a NUL character in text: psycopg's ``DataError``) raises ``StoreValueError``:
+nothing was written either, and the caller answers that the input was wrong, never a 500.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from poagate.store import StoreError, StoreUnavailableError
+from poagate.store import StoreError, StoreUnavailableError, StoreValueError
 from poagate.store.schema import (
     MIN_COMPATIBLE_KEY,
     RESTORE_MARKER_KEY,
@@ -38,13 +40,31 @@ _CURSOR_ROWS = 10_000
 IDLE_CHECK_SECONDS = 1.0
 
 
+# libpq's keyword form (``host=db password=secret``) and a URL's query (``?password=secret``)
+# carry a password as well as a URL's user information does.
+_KEYWORD_PASSWORD = re.compile(r"\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)", re.I)
+_QUERY_PASSWORD = re.compile(r"((?:^|[&;])(?:ssl)?password=)[^&;#]*", re.I)
+
+
 def redact(url: str) -> str:
-    """The URL without its password, to print or log."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """The database URL (or libpq keyword string) without any password, to print or log:
+    the user information's, ``?password=`` (and ``sslpassword``) in the query, and
+    ``password=`` in libpq's keyword form are each shown as ``***``."""
+    if "://" not in url:
+        return _KEYWORD_PASSWORD.sub(r"\1***", url)
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not a URL after all: nothing of it is shown
+        return "(a database URL that cannot be read)"
+    netloc = parts.netloc
+    if password is not None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.partition(':')[0]}:***@{host}"
+    query = _QUERY_PASSWORD.sub(r"\1***", parts.query)
+    if netloc == parts.netloc and query == parts.query:
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def libpq_url(url: str) -> str:
@@ -190,12 +210,16 @@ class PostgresDatabase(Database):
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             return self._live().execute(self._render(sql), params).fetchall()
+        except psycopg.DataError as exc:
+            raise _refused(exc) from exc
         except psycopg.OperationalError as exc:
             if self.in_transaction or not self._conn.broken:
                 raise StoreUnavailableError(f"the database failed: {exc}") from exc
         # A read outside a transaction on a connection that had gone: once more, reconnected.
         try:
             return self._live().execute(self._render(sql), params).fetchall()
+        except psycopg.DataError as exc:
+            raise _refused(exc) from exc
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"the database failed: {exc}") from exc
 
@@ -203,12 +227,17 @@ class PostgresDatabase(Database):
         # A server-side cursor: a large read comes in pieces, not all at once.
         with self._live().cursor(name="poagate_stream", withhold=True) as cursor:
             cursor.itersize = _CURSOR_ROWS
-            cursor.execute(self._render(sql), params)
+            try:
+                cursor.execute(self._render(sql), params)
+            except psycopg.DataError as exc:
+                raise _refused(exc) from exc
             yield from cursor
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> None:
         try:
             self._live().execute(self._render(sql), params)
+        except psycopg.DataError as exc:
+            raise _refused(exc) from exc
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"the database failed: {exc}") from exc
 
@@ -230,6 +259,8 @@ class PostgresDatabase(Database):
                         if values[position] == sentinel:
                             values[position] = None
                     copy.write_row(values)
+        except psycopg.DataError as exc:
+            raise _refused(exc) from exc
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"the database failed: {exc}") from exc
 
@@ -237,8 +268,15 @@ class PostgresDatabase(Database):
         try:
             with self._live().cursor() as cursor:
                 cursor.executemany(self._render(sql), rows)
+        except psycopg.DataError as exc:
+            raise _refused(exc) from exc
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"the database failed: {exc}") from exc
+
+
+def _refused(exc: psycopg.DataError) -> StoreValueError:
+    """What the caller learns of a value PostgreSQL refused: the kind, never the value."""
+    return StoreValueError(f"the database cannot hold a value of this input: {exc}")
 
 
 class PostgresStore(Store):

@@ -25,7 +25,7 @@ from poagate.api.problems import Problem
 from poagate.domain.outcomes import OPERATOR
 from poagate.formats.errors import InputError
 from poagate.formats.jsonl import request_id as canonical_request_id
-from poagate.formats.limits import MAX_ID
+from poagate.formats.limits import parse_id
 from poagate.service import controls
 from poagate.service.acts import checked_note
 from poagate.store.activations import WindowNotEndable
@@ -43,8 +43,8 @@ def _back(path: str) -> str:
 
 def number(text: str) -> int:
     """A page link's position (a row's number): anything else starts from the first page."""
-    text = text.strip()
-    return int(text) if text.isdigit() and len(text) <= 12 and int(text) <= MAX_ID else 0
+    found = parse_id(text.strip())
+    return found if found is not None and found < 10**12 else 0
 
 
 def _done(request: Request, title: str, text: str, back: str, status: int = 200) -> Response:
@@ -206,9 +206,9 @@ def deliveries(
 
 @router.post("/deliveries/retry")
 async def retry(request: Request, session: AdminForm, delivery_id: Text = "") -> Response:
-    if not delivery_id.isdigit() or not 0 < int(delivery_id) <= MAX_ID:
+    wanted = parse_id(delivery_id)
+    if not wanted:  # None (not ASCII digits, too large) or 0
         raise Refusal(422, "Invalid request", "delivery_id must be a delivery's number")
-    wanted = int(delivery_id)
     context = context_of(request)
     now = context.options.clock()
     actor = session.principal.acting("console")

@@ -5,12 +5,18 @@
   Path=/ui, Secure over https) and the store keeps only its SHA-256. A wrong token starts
   nothing (401, a plain message); a ``dsp`` token is told the console is not for it.
 * **Every page** reads the session from the store (so every server process knows it), ends it
-  after ``IDLE`` without use, and asks for its token's principal through the API's own look-up
+  after ``IDLE`` without use or ``session_lifetime_hours`` (12 by default) after sign-in
+  however busy, and asks for its token's principal through the API's own look-up
   (``api.auth.principal_of``, cached for ``token_cache_seconds``): a revoked token ends the
   session within those seconds. Use is recorded at most once a ``TOUCH_EVERY``.
 * **Every form that changes something** is a POST carrying the session's CSRF token, compared
   in constant time; a missing or wrong one is refused (403) before anything is done.
 * **Sign out** ends the session in the store.
+* **Behind a proxy** (docs/security.md "Running behind a proxy"): sign-in takes a form whose
+  ``Origin`` is the server's own (its ``Host``) or one of the configured public origins
+  (``poagate serve --public-origin``), so a proxy may rewrite ``Host``; the cookie is
+  ``Secure`` when the request came over https — as the proxy says in ``X-Forwarded-Proto``,
+  trusted from ``--forwarded-allow-ips`` — or the browser's ``Origin`` is https.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from fastapi.responses import Response
 from poagate.api.auth import principal_of
 from poagate.api.console.web import COOKIE, Refusal, SignInNeeded, redirect, render
 from poagate.api.context import AppContext, context_of
+from poagate.api.options import origin_of
 from poagate.api.tokens import Principal
 from poagate.service.access import TOKEN_PREFIX, token_sha256
 from poagate.service.controls import SuppressionState, suppression_state
@@ -42,6 +49,8 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 WHY = {
     "signed-out": "You are signed out.",
     "expired": "Your session ended after 8 hours without use. Sign in again.",
+    "lifetime": "Your session reached its time limit ({hours:g} hours after sign-in, however "
+    "busy). Sign in again.",
     "ended": "Your session has ended (signed out, or its token was revoked). Sign in again.",
 }
 
@@ -78,6 +87,9 @@ async def current_session(request: Request) -> Session:
     if now - record.last_seen_at >= IDLE:
         await context.ingestor.call(lambda store: store.sessions.end(digest, now))
         raise SignInNeeded("expired")
+    if now - record.created_at >= timedelta(hours=context.options.session_lifetime_hours):
+        await context.ingestor.call(lambda store: store.sessions.end(digest, now))
+        raise SignInNeeded("lifetime")
     principal = await principal_of(context, record.token_sha256)
     if principal is None or principal.role not in ("admin", "dno"):
         raise SignInNeeded("ended")  # the token was revoked
@@ -91,7 +103,7 @@ async def current_session(request: Request) -> Session:
 
 
 def _read_session(context: AppContext, digest: str) -> SessionRecord | None:
-    with context.reads.borrow() as store:
+    with context.reads.borrow_unproven() as store:  # any cookie: the share for the unknown
         return store.sessions.get(digest)
 
 
@@ -135,7 +147,10 @@ AdminForm = Annotated[Session, Depends(admin_form)]
 
 @router.get("/login")
 def login_page(request: Request, why: str = "") -> Response:
-    return render(request, "login.html.j2", message=WHY.get(why))
+    message = WHY.get(why)
+    if message is not None:
+        message = message.format(hours=context_of(request).options.session_lifetime_hours)
+    return render(request, "login.html.j2", message=message)
 
 
 @router.post("/login")
@@ -178,19 +193,37 @@ async def login(request: Request, token: Annotated[str, Form()] = "") -> Respons
         path="/ui",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=over_https(request),
     )
     return response
 
 
 def same_origin(request: Request) -> bool:
     """Whether a form came from this server's own page: browsers send ``Origin`` with every
-    POST; a request without one (not a browser) is not a cross-site form."""
+    POST; a request without one (not a browser) is not a cross-site form. Its own page is one
+    served under the request's ``Host``, or under a public origin the server was given
+    (``--public-origin``: a proxy in front may send another ``Host`` on)."""
     origin = request.headers.get("origin")
     if origin is None:
         return True
     host = request.headers.get("host", "")
-    return origin.split("://", 1)[-1] == host
+    if origin.split("://", 1)[-1] == host:
+        return True
+    public = context_of(request).options.public_origins
+    if not public:
+        return False
+    try:
+        return origin_of(origin) in public
+    except ValueError:  # "null", or not an origin at all
+        return False
+
+
+def over_https(request: Request) -> bool:
+    """Whether the browser reached the console over https: the request's scheme (behind a
+    proxy, its ``X-Forwarded-Proto`` when uvicorn trusts it: ``--forwarded-allow-ips``) or
+    the page the form was sent from (``Origin``)."""
+    origin = request.headers.get("origin", "")
+    return request.url.scheme == "https" or origin.lower().startswith("https://")
 
 
 @router.post("/logout")
@@ -202,5 +235,7 @@ async def logout(
     now = context.options.clock()
     await context.ingestor.call(lambda store: store.sessions.end(session.id_sha256, now))
     response = redirect("/ui/login?why=signed-out")
-    response.delete_cookie(COOKIE, path="/ui", httponly=True, samesite="strict")
+    response.delete_cookie(
+        COOKIE, path="/ui", httponly=True, samesite="strict", secure=over_https(request)
+    )
     return response

@@ -1,5 +1,6 @@
-"""Request ids, the request body limit, the access log and the HTTP metrics, as plain ASGI
-middleware (``RequestContext``)."""
+"""Request ids, the request body limit, the refusal of control characters in a request's
+target (``api.edge``), the access log and the HTTP metrics, as plain ASGI middleware
+(``RequestContext``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import orjson
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from poagate.api.edge import control_character_in
 from poagate.api.observability.logs import request_id_var
 
 _SENSIBLE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # a caller's X-Request-ID worth keeping
@@ -71,6 +73,14 @@ class RequestContext:
             await send(message)
 
         try:
+            where = control_character_in(scope)
+            if where is not None:
+                detail = (
+                    f"the request's {where} holds a control character (NUL, CR, LF, …): no "
+                    "identifier, cursor or filter poagate reads has one"
+                )
+                await _problem(scope, send_with_id, 400, "Bad Request", detail, request_id)
+                return
             length = headers.get("content-length")
             if (
                 limit is not None
@@ -134,18 +144,24 @@ class _BodyTooLarge(Exception):  # noqa: N818 - control flow, never leaves this 
 
 
 async def _too_large(scope: Scope, send: Send, limit: int, request_id: str) -> None:
+    detail = f"the request body is over {limit:,} bytes; " + (
+        "load a file this large with the command line (poagate inventory load, "
+        "poagate guid-list load) or raise the server's POAGATE_REFERENCE_LIMIT_BYTES"
+        if str(scope.get("path", "")).startswith("/v1/reference/")
+        else "send smaller batches"
+    )
+    await _problem(scope, send, 413, "Payload Too Large", detail, request_id)
+
+
+async def _problem(
+    scope: Scope, send: Send, status: int, title: str, detail: str, request_id: str
+) -> None:
     body = orjson.dumps(
         {
             "type": "about:blank",
-            "title": "Payload Too Large",
-            "status": 413,
-            "detail": f"the request body is over {limit:,} bytes; "
-            + (
-                "load a file this large with the command line (poagate inventory load, "
-                "poagate guid-list load) or raise the server's POAGATE_REFERENCE_LIMIT_BYTES"
-                if str(scope.get("path", "")).startswith("/v1/reference/")
-                else "send smaller batches"
-            ),
+            "title": title,
+            "status": status,
+            "detail": detail,
             "instance": scope.get("path"),
             "request_id": request_id,
         }
@@ -153,7 +169,7 @@ async def _too_large(scope: Scope, send: Send, limit: int, request_id: str) -> N
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [(b"content-type", b"application/problem+json")],
         }
     )
