@@ -112,7 +112,13 @@ class Delivery(BaseModel):
         default_factory=dict, description="By network operator id."
     )
     max_attempts: int = Field(8, ge=1, le=100)
-    timeout_seconds: float = Field(5.0, gt=0, le=120)
+    timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        description="The deadline of one attempt, for the whole exchange: connecting, "
+        "sending and the answer (of which at most 64 KiB is read).",
+    )
     backoff_seconds: float = Field(1.0, gt=0, le=3600)
     backoff_max_seconds: float = Field(300.0, gt=0, le=86400)
 

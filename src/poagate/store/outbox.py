@@ -122,20 +122,40 @@ class Outbox:
                 (to_us(at), db.list_param(alert_ids)),
             )
 
-    def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
-        """Claim messages that are due (see the module docstring)."""
+    def due_operators(self, now: datetime) -> list[str]:
+        """The network operators with a message due and not claimed: each gets a delivery
+        lane of its own (``poagate.delivery.worker``)."""
+        moment = to_us(now)
+        rows = self._db.fetch(
+            "SELECT DISTINCT network_operator FROM outbox "
+            "WHERE status = 'pending' AND next_attempt_at <= ? "
+            "AND (lease_until IS NULL OR lease_until <= ?)",
+            (moment, moment),
+        )
+        return sorted(str(r[0]) for r in rows)
+
+    def claim(
+        self, now: datetime, lease: timedelta, limit: int, network_operator: str | None = None
+    ) -> list[Delivery]:
+        """Claim messages that are due (see the module docstring), of one network operator
+        when ``network_operator`` is given."""
         db = self._db
         moment = to_us(now)
+        operator = "" if network_operator is None else "AND o.network_operator = ? "
+        params: tuple[Any, ...] = (moment, moment)
+        if network_operator is not None:
+            params += (network_operator,)
         with db.transaction():
             rows = db.fetch(
                 "SELECT o.id, o.alert_id, o.network_operator, o.chf_id, o.content_type, "
                 "o.payload, o.attempts FROM outbox o "
                 "WHERE o.status = 'pending' AND o.next_attempt_at <= ? "
                 "AND (o.lease_until IS NULL OR o.lease_until <= ?) "
+                f"{operator}"
                 "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.chf_id = o.chf_id "
                 "AND p.status = 'pending' AND p.id < o.id) "
                 f"ORDER BY o.id LIMIT {int(limit)}",
-                (moment, moment),
+                params,
             )
             if rows:
                 db.run(
