@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -318,3 +319,26 @@ def test_the_worker_loop_is_started_again_when_it_ends() -> None:
     asyncio.run(main())
     assert status.restarts == 2
     assert runs == [0, 1, 2]
+
+
+def test_a_dno_sees_its_deliverys_status_attempts_and_a_generic_error_only(
+    live_api: Api,
+) -> None:
+    """Finding 4 and 5: the outbox's number counts every DNO's deliveries, and what a connection
+    met (refused, timed out) is a port-scan oracle for whoever controls the webhook's DNS."""
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: every attempt is refused
+    configure(live_api, f"http://127.0.0.1:{port}", ["12"], max_attempts=100)
+    live_api.post(live_api.token("dsp"), [ad1("O-1", chf_of("12"))])
+    admin, dno = live_api.token("admin"), live_api.token("dno", "12")
+    wait_until(lambda: bool(deliveries(live_api, "pending")[0]["attempts"]))
+    shown = live_api.get(dno, "/v1/alerts/O-1").json()["delivery"]
+    assert shown["status"] == "pending"
+    assert shown["attempts"] >= 1
+    assert shown["error"] == "the last attempt failed"
+    assert "id" not in shown
+    assert str(port) not in live_api.get(dno, "/v1/alerts/O-1").text
+    operators = live_api.get(admin, "/v1/alerts/O-1").json()["delivery"]
+    assert "ConnectError" in operators["error"]  # DCC operations read what happened
+    assert "id" not in operators
