@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from pydantic import TypeAdapter
+from standardwebhooks import Webhook
 
 from poagate.api.routes_controls import ReleaseAnswer, WindowsPage
 from poagate.service.controls import WindowView
@@ -24,7 +25,7 @@ from tests.api_harness import (
     delivering_api,
     esme_of,
 )
-from tests.helpers import USER
+from tests.helpers import USER, mpan
 
 
 def rid(operator: str, counter: int = 1) -> str:
@@ -282,7 +283,23 @@ def test_a_release_with_the_guards_off_reaches_the_dno_webhook(
         while [r.alert_id for r in rx.delivered()] != ["H12"]:
             assert time.monotonic() < deadline, "the released AD1 was not delivered"
             time.sleep(0.02)
-        assert rx.delivered()[0].body == line
+        # It arrives as a release (spec §18): the DNO can tell it is late, and why.
+        (receipt,) = rx.delivered()
+        Webhook(SECRET).verify(receipt.body, receipt.headers, json_parse=False)
+        payload = orjson.loads(receipt.body)
+        assert payload["type"] == "ad1.released"
+        data = payload["data"]
+        assert data["message"] == orjson.loads(line)
+        assert (data["alert_id"], data["esme_id"], data["mpan"]) == (
+            "H12",
+            esme_of("12"),
+            mpan("12"),
+        )
+        assert data["reason"] == "firmware_activation_window"
+        assert data["release_reason"] == "operator"
+        assert data["decided_at"] < data["released_at"] <= payload["timestamp"]
+        assert data["activation"]["request_id"] == f"{USER}:{esme_of('12')}:1"
+        assert data["window"]["start"] < data["window"]["end"]
         explained = admin_call(api, "GET", "/v1/alerts/H12").json()
         assert explained["delivery"]["status"] == "delivered"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,8 @@ from poagate.formats.settings import Settings
 from poagate.sim import duis
 from poagate.store.database import open_store
 from poagate.store.outbox import OutboundMessage
-from tests.api_harness import SECRET, Api, Receiver, ad1, chf_of, fleet_csv
+from tests.api_harness import SECRET, Api, Receiver, ad1, chf_of, esme_of, fleet_csv
+from tests.helpers import mpan
 
 
 @pytest.fixture
@@ -47,11 +48,17 @@ def live_api(empty_sqlite: str) -> Iterator[Api]:
         yield api
 
 
-def configure(api: Api, url: str, operators: list[str], max_attempts: int = 8) -> None:
+def configure(
+    api: Api, url: str, operators: list[str], max_attempts: int = 8, original: Sequence[str] = ()
+) -> None:
+    """Webhooks for ``operators`` (those in ``original`` take the DSP's message alone)."""
     admin = api.token("admin")
+    hooks = {o: {"url": f"{url}/dno/{o}", "secret": SECRET} for o in operators}
+    for operator in original:
+        hooks[operator]["format"] = "original"
     config = {
         "delivery": {
-            "webhooks": {o: {"url": f"{url}/dno/{o}", "secret": SECRET} for o in operators},
+            "webhooks": hooks,
             "max_attempts": max_attempts,
             "timeout_seconds": 0.3,
             "backoff_seconds": 0.02,
@@ -87,7 +94,7 @@ def test_every_alert_arrives_signed_in_order_per_chf_despite_failures(
         return "ok"
 
     rx.behaviour = flaky
-    configure(live_api, url, operators)
+    configure(live_api, url, operators, original=["12"])  # 12's system takes DUIS
     dsp = live_api.token("dsp")
     sent: dict[str, bytes] = {}
     order: dict[str, list[str]] = {o: [] for o in operators}
@@ -109,14 +116,28 @@ def test_every_alert_arrives_signed_in_order_per_chf_despite_failures(
     wait_until(lambda: {r.alert_id for r in rx.delivered()} == set(sent))
     delivered = rx.delivered()
     for receipt in delivered:
-        assert receipt.body == sent[receipt.alert_id]  # the original, byte for byte
         assert receipt.headers["Idempotency-Key"] == receipt.alert_id
         assert receipt.headers["webhook-id"] == receipt.alert_id
         # A DNO checks it with a ready-made Standard Webhooks verifier (raises if it fails).
         Webhook(SECRET).verify(receipt.body, receipt.headers, json_parse=False)
-        assert receipt.headers["Content-Type"] == (
-            "application/xml" if receipt.alert_id.startswith("X") else "application/json"
+        if receipt.operator == "12":  # format original: the DSP's message, byte for byte
+            assert receipt.body == sent[receipt.alert_id]
+            assert receipt.headers["Content-Type"] == (
+                "application/xml" if receipt.alert_id.startswith("X") else "application/json"
+            )
+            continue
+        assert receipt.headers["Content-Type"] == "application/json"
+        payload = orjson.loads(receipt.body)
+        assert payload["type"] == "ad1.forwarded"
+        data = payload["data"]
+        assert data["message"] == orjson.loads(sent[receipt.alert_id])  # the DSP's, inside
+        assert (data["alert_id"], data["chf_id"]) == (receipt.alert_id, chf_of(receipt.operator))
+        assert (data["esme_id"], data["mpan"]) == (
+            esme_of(receipt.operator),
+            mpan(receipt.operator),
         )
+        assert (data["network_operator"], data["reason"]) == (receipt.operator, "no_active_window")
+        assert data["received_at"] <= data["decided_at"] <= payload["timestamp"]
     for operator in operators:
         first = [r.alert_id for r in delivered if r.operator == operator]
         firsts = list(dict.fromkeys(first))

@@ -177,7 +177,9 @@ def test_a_released_ad1_reaches_the_dno_webhook_byte_for_byte(
     with delivering_api(empty_sqlite, esme_of("10")) as api:
         put_config(
             api,
-            delivery={"webhooks": {"10": {"url": f"{url}/dno/10", "secret": SECRET}}},
+            delivery={  # a DNO whose system takes the DSP's message alone (spec §18)
+                "webhooks": {"10": {"url": f"{url}/dno/10", "secret": SECRET, "format": "original"}}
+            },
             **AREA,
         )
         dsp = api.token("dsp")

@@ -2,7 +2,8 @@
 
 The worker runs a lane per network operator (``run_deliveries``): each claims its operator's
 deliveries that are due — for each CHF only the oldest not yet delivered, so a DNO receives
-each hub's alerts in the order they were decided — and POSTs the original message, signed
+each hub's alerts in the order they were decided — and POSTs its payload
+(``poagate.delivery.payloads``: the spec §18 envelope, or the DSP's message alone), signed
 by the Standard Webhooks scheme (``poagate.delivery.signing``). A 2xx answer is a delivery.
 Anything else is a failed attempt, recorded on the delivery (attempts, last error):
 
@@ -48,6 +49,7 @@ import httpx
 
 from poagate.delivery.exchange import Answer, ExchangeError, Resolver, checked_client, post
 from poagate.delivery.metrics import DELIVERIES, LAST_ROUND, RESTARTS, ROUND_ERRORS, ROUNDS
+from poagate.delivery.payloads import Body, bodies
 from poagate.delivery.signing import signed_headers
 from poagate.formats.limits import error_text
 from poagate.formats.settings import Delivery as DeliverySettings
@@ -249,7 +251,10 @@ async def deliver_due(
         return 0
     webhooks = delivery_settings.webhooks
     now = clock()
-    results = await asyncio.gather(*(send(client, d, webhooks, deadline, now) for d in claimed))
+    made = await calls(partial(bodies, calls.store, claimed, webhooks, now))
+    results = await asyncio.gather(
+        *(send(client, d, webhooks, deadline, now, made.get(d.id)) for d in claimed)
+    )
 
     def record() -> None:
         done = clock()
@@ -306,10 +311,13 @@ async def send(
     webhooks: Mapping[str, Webhook],
     deadline: float,
     now: datetime,
+    body: Body | None = None,
 ) -> Attempt:
-    """POST one delivery. Whatever goes wrong — even what nobody foresaw — is this delivery's
-    failed attempt, never the worker's end."""
+    """POST one delivery (``body``: what it sends, by default the message as queued).
+    Whatever goes wrong — even what nobody foresaw — is this delivery's failed attempt, never
+    the worker's end."""
     try:
+        body = body or Body(delivery.content_type, delivery.payload)
         hook = webhooks.get(delivery.network_operator)
         if hook is None or not hook.usable:
             operator = delivery.network_operator
@@ -319,9 +327,8 @@ async def send(
         except WebhookUrlError as exc:
             return Attempt(f"the webhook URL is refused: {exc}", final=True)
         try:
-            answer = await post(
-                client, hook.url, delivery.payload, request_headers(delivery, hook, now), deadline
-            )
+            headers = request_headers(delivery, body, hook, now)
+            answer = await post(client, hook.url, body.payload, headers, deadline)
         except ExchangeError as exc:
             return Attempt(exc.detail, final=exc.final)
         return attempt_of(answer, now)
@@ -330,16 +337,14 @@ async def send(
         return Attempt(f"{type(exc).__name__}: {exc}")
 
 
-def request_headers(delivery: Delivery, hook: Webhook, now: datetime) -> dict[str, str]:
+def request_headers(delivery: Delivery, body: Body, hook: Webhook, now: datetime) -> dict[str, str]:
     """The headers of one attempt: its type, its identity and its Standard Webhooks signature."""
     message_id = header_safe(delivery.alert_id)
     return {
-        "Content-Type": header_safe(delivery.content_type),
+        "Content-Type": header_safe(body.content_type),
         "Idempotency-Key": message_id,
         "X-Poagate-Network-Operator": header_safe(delivery.network_operator),
-        **signed_headers(
-            hook.secrets_in_force(now), message_id, int(time.time()), delivery.payload
-        ),
+        **signed_headers(hook.secrets_in_force(now), message_id, int(time.time()), body.payload),
     }
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -79,6 +79,13 @@ class Webhook(BaseModel):
     )
     previous_secret_until: datetime | None = Field(
         None, description="When the replaced secret stops signing (set by poagate)."
+    )
+    # spec §18: what the DNO receives (a DNO's webhook; the DSP's push is always its own JSON).
+    format: Literal["envelope", "original"] = Field(
+        "envelope",
+        description="envelope: the Standard Webhooks payload (type ad1.forwarded or "
+        "ad1.released, timestamp, data with the alert's fields and the DSP's message); "
+        "original: the DSP's message alone, as received (for a system that takes DUIS).",
     )
 
     @field_validator("url")

@@ -354,3 +354,19 @@ class OutboxQueue(Protocol):
     ) -> list[Delivery]: ...
     def delivered(self, delivery_id: int, at: datetime) -> None: ...
     def failed(self, delivery_id: int, error: str, retry_at: datetime | None) -> None: ...
+
+
+class DecidedOutcomes(Protocol):
+    def outcomes_of(
+        self, alert_ids: Sequence[str]
+    ) -> dict[str, SuppressionEntry | ForwardedAlert]: ...
+
+
+class PayloadReads(Protocol):
+    """What a delivery's payload is made of (spec §18): the decisions, and the inventory's
+    routing of a forwarded AD1's hub (``delivery/payloads.py``)."""
+
+    @property
+    def alerts(self) -> DecidedOutcomes: ...
+    @property
+    def fleet(self) -> HubFleet: ...
