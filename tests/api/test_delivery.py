@@ -197,9 +197,20 @@ def test_operators_without_a_webhook_use_the_pull_feed_only(
     live_api.background_passes("delivery")
     assert {r.alert_id for r in rx.receipts} == {"W15"}
     dno = live_api.token("dno", "16")
-    assert [a["alert_id"] for a in live_api.get(dno, "/v1/alerts/forwarded").json()["items"]] == [
-        "W16"
-    ]
+    (entry,) = live_api.get(dno, "/v1/alerts/forwarded").json()["items"]
+    assert entry["alert_id"] == "W16"
+    # spec §18: the feed's entries carry the webhook payload's fields (finding 1: no MPAN, ESME).
+    assert (entry["type"], entry["esme_id"], entry["mpan"]) == (
+        "ad1.forwarded",
+        esme_of("16"),
+        mpan("16"),
+    )
+    (webhook,) = rx.delivered()
+    payload = orjson.loads(webhook.body)
+    (fed,) = live_api.get(live_api.token("dno", "15"), "/v1/alerts/forwarded").json()["items"]
+    data = {k: v for k, v in payload["data"].items() if k != "message"}
+    assert {k: v for k, v in fed.items() if k != "type" and v is not None} == data
+    assert fed["type"] == payload["type"]
 
 
 # -- hardening: one delivery never stops the others (docs/security.md) -----------------------

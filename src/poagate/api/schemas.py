@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from poagate.domain.outcomes import ForwardedAlert, SuppressionEntry
 from poagate.domain.verification import VerificationRequest
+from poagate.formats.envelope import AlertData
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -150,6 +151,13 @@ class SuppressionPage(Answer):
 
 class ForwardedPage(Answer):
     items: list[ForwardedAlert]
+    next_cursor: str | None
+
+
+class FeedPage(Answer):
+    """The pull feed (spec §18): the fields of a webhook's payload, without the message."""
+
+    items: list[AlertData]
     next_cursor: str | None
 
 

@@ -370,3 +370,23 @@ class PayloadReads(Protocol):
     def alerts(self) -> DecidedOutcomes: ...
     @property
     def fleet(self) -> HubFleet: ...
+
+
+class FeedOutcomes(Protocol):
+    def feed_outcomes(
+        self,
+        network_operators: frozenset[str] | None,
+        after_alert_id: str | None = None,
+        limit: int = 100,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[ForwardedAlert | SuppressionEntry]: ...
+
+
+class FeedReads(Protocol):
+    """What the pull feed reads (``service/feed.py``): the feed's AD1s and their routing."""
+
+    @property
+    def listings(self) -> FeedOutcomes: ...
+    @property
+    def fleet(self) -> HubFleet: ...
