@@ -16,6 +16,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from poagate.api.app import create_app
 from poagate.api.options import ServerOptions
+from poagate.api.webhooks import AlertPayload
 from poagate.delivery.signing import new_secret
 from poagate.delivery.worker import WorkerStatus, supervise
 from poagate.formats.settings import Settings
@@ -127,6 +128,7 @@ def test_every_alert_arrives_signed_in_order_per_chf_despite_failures(
             )
             continue
         assert receipt.headers["Content-Type"] == "application/json"
+        AlertPayload.model_validate_json(receipt.body)  # the schema /openapi.json publishes
         payload = orjson.loads(receipt.body)
         assert payload["type"] == "ad1.forwarded"
         data = payload["data"]
@@ -211,6 +213,10 @@ def test_operators_without_a_webhook_use_the_pull_feed_only(
     data = {k: v for k, v in payload["data"].items() if k != "message"}
     assert {k: v for k, v in fed.items() if k != "type" and v is not None} == data
     assert fed["type"] == payload["type"]
+    described = live_api.client.get("/openapi.json").json()
+    body = described["webhooks"]["ad1"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["$ref"].endswith("/AlertPayload")
+    assert len(described["components"]["schemas"]["AlertPayload"]["examples"]) == 2
 
 
 # -- hardening: one delivery never stops the others (docs/security.md) -----------------------

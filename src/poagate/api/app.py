@@ -110,6 +110,9 @@ def create_app(options: ServerOptions | None = None) -> FastAPI:
         redoc_url=None,
     )
     serve_docs(app)
+    from poagate.api.webhooks import document_webhooks
+
+    document_webhooks(app)  # what a DNO's webhook receives (spec §18), in /openapi.json
     app.state.context = context
     for exception, handler in HANDLERS.items():
         app.add_exception_handler(exception, handler)
