@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -380,3 +383,86 @@ def test_a_dno_sees_its_deliverys_status_attempts_and_a_generic_error_only(
     operators = live_api.get(admin, "/v1/alerts/O-1").json()["delivery"]
     assert "ConnectError" in operators["error"]  # DCC operations read what happened
     assert "id" not in operators
+
+
+# -- retries outlast an outage (spec §18) --------------------------------------------------------
+
+
+def test_a_receiver_down_longer_than_the_old_budget_gets_every_alert_once_in_order(
+    live_api: Api, receiver: tuple[Receiver, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Finding 2: with 8 attempts a delivery died ~100 s into an outage. Now it is retried for
+    retry_for_hours (here 36 s, the backoff 0.02 s to 0.2 s: the old 8 attempts would have
+    been spent in under a second); the receiver is down for 2 s and then back."""
+    rx, url = receiver
+    down_until = time.monotonic() + 2.0
+    rx.behaviour = lambda operator, alert_id, attempt: (
+        "refuse" if time.monotonic() < down_until else "ok"
+    )
+    admin = live_api.token("admin")
+    config = {
+        "delivery": {
+            "webhooks": {o: {"url": f"{url}/dno/{o}", "secret": SECRET} for o in ("12", "13")},
+            "retry_for_hours": 0.01,
+            "timeout_seconds": 1,
+            "backoff_seconds": 0.02,
+            "backoff_max_seconds": 0.2,
+        }
+    }
+    assert live_api.client.put("/v1/config", json=config, headers=live_api.auth(admin)).is_success
+    dsp = live_api.token("dsp")
+    order: dict[str, list[str]] = {"12": [], "13": []}
+    for n in range(5):
+        for operator in order:
+            order[operator].append(f"OUT{operator}-{n}")
+        live_api.post(dsp, [ad1(f"OUT{o}-{n}", chf_of(o)) for o in order])
+    with caplog.at_level(logging.WARNING, logger="poagate.delivery"):
+        wait_until(lambda: len(rx.delivered()) == 10, seconds=30)
+    delivered = rx.delivered()
+    for operator, alerts in order.items():  # once each, each hub's in decision order
+        assert [r.alert_id for r in delivered if r.operator == operator] == alerts
+    assert rx.attempts["OUT12-0"] > 8  # beyond the old budget
+    assert deliveries(live_api, "dead") == []
+    failed = [r.getMessage() for r in caplog.records if "failed (attempt" in r.getMessage()]
+    assert any("OUT12-0 to network operator 12" in m and "next attempt at" in m for m in failed)
+    metrics = live_api.get(admin, "/metrics").text
+    assert 'poagate_delivery_failed_attempts_total{network_operator="12"}' in metrics
+
+
+def test_dead_deliveries_are_sent_again_by_dno_and_by_time_range(
+    live_api: Api, receiver: tuple[Receiver, str]
+) -> None:
+    rx, url = receiver
+    refusing = {"13", "14"}
+    rx.behaviour = lambda operator, alert_id, attempt: "refuse" if operator in refusing else "ok"
+    configure(live_api, url, ["13", "14"], max_attempts=1)
+    dsp, admin = live_api.token("dsp"), live_api.token("admin")
+    live_api.post(dsp, [ad1("B13-1", chf_of("13")), ad1("B14-1", chf_of("14"))])
+    between = datetime.now(UTC)
+    live_api.post(dsp, [ad1("B13-2", chf_of("13")), ad1("B14-2", chf_of("14"))])
+    wait_until(lambda: len(deliveries(live_api, "dead")) == 4)
+    refusing.clear()  # the DNOs are back
+
+    def retry(body: dict[str, Any]) -> Any:
+        return live_api.client.post("/v1/deliveries/retry", json=body, headers=live_api.auth(admin))
+
+    assert retry({"network_operator": "13"}).json() == {"retried": 2}
+    wait_until(lambda: {r.alert_id for r in rx.delivered()} == {"B13-1", "B13-2"})
+    assert [r.alert_id for r in rx.delivered()] == ["B13-1", "B13-2"]  # in order
+    assert retry({"from": between.isoformat()}).json() == {"retried": 1}  # B14-2 only
+    wait_until(lambda: len(rx.delivered()) == 3)
+    assert rx.delivered()[-1].alert_id == "B14-2"
+    assert retry({"network_operator": "1"}).status_code == 422
+    assert retry({"from": between.isoformat(), "to": between.isoformat()}).status_code == 422
+    # The command line does the same on the store (B14-1 is the last dead one).
+    done = subprocess.run(
+        [sys.executable, "-m", "poagate.cli", "deliveries", "retry", "--network-operator", "14",
+         "--database", live_api.database],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "1 dead deliveries will be sent again" in done.stdout
+    wait_until(lambda: len(rx.delivered()) == 4)
+    retries = live_api.get(admin, "/v1/audit").json()["items"]
+    retried = [e["detail"]["retried"] for e in retries if e["action"] == "delivery.retry"]
+    assert sorted(retried) == [1, 1, 2]

@@ -34,7 +34,8 @@ class Stub:
 
 
 def attempt(url: str, resolver: Resolver) -> Attempt:
-    delivery = Delivery(1, "A-1", "12", "00-00-00-00-00-00-00-12", "application/json", b"{}", 0)
+    chf, now = "00-00-00-00-00-00-00-12", datetime.now(UTC)
+    delivery = Delivery(1, "A-1", "12", chf, "application/json", b"{}", 0, now)
     hooks = {"12": Webhook(url=url, secret=SECRET)}
 
     async def run() -> Attempt:

@@ -28,7 +28,8 @@ def _stamp(database: str, revision: str, min_compatible: str | None) -> None:
         db = store.db
         with db.transaction():
             db.run("UPDATE alembic_version SET version_num = ?", (revision,))
-            if min_compatible is not None:
+            if min_compatible is not None:  # (migrations from 0008 write it themselves)
+                db.run("DELETE FROM meta WHERE key = ?", (MIN_COMPATIBLE_KEY,))
                 db.run(
                     "INSERT INTO meta (key, value) VALUES (?, ?)",
                     (MIN_COMPATIBLE_KEY, min_compatible),

@@ -268,6 +268,10 @@ class RetryAnswer(Answer):
     status: Literal["pending"]
 
 
+class BulkRetryAnswer(Answer):
+    retried: int = Field(description="How many dead deliveries are pending again.")
+
+
 class AuditEntry(Answer):
     seq: int
     at: datetime

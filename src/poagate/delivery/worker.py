@@ -8,13 +8,18 @@ by the Standard Webhooks scheme (``poagate.delivery.signing``). A 2xx answer is 
 Anything else is a failed attempt, recorded on the delivery (attempts, last error):
 
 * a refused connection, a timeout, a 5xx, a 408 or a 429 is tried again after an exponential
-  backoff with jitter, or after the receiver's ``Retry-After`` when that is longer; after
-  ``max_attempts`` the delivery is dead;
+  backoff with jitter, capped (``backoff_max_seconds``), or after the receiver's
+  ``Retry-After`` when that is longer, for ``retry_for_hours`` (default 24) from when the
+  delivery became due (spec §18), and then it is dead (or after ``max_attempts``, when set).
+  Each failed attempt is logged (delivery, DNO, error, next attempt) and counted
+  (``poagate_delivery_failed_attempts_total``);
 * any other 4xx (the receiver will not take this message), or a URL poagate refuses to send to
   (``poagate.formats.webhook_urls``; its name resolving to a refused address:
   ``poagate.delivery.exchange``), is dead at once: retrying it would not help.
 
-Dead deliveries are shown to admin at ``/v1/deliveries`` and sent again from there on request.
+Dead deliveries are shown to admin at ``/v1/deliveries`` and sent again on request, one
+(``POST /v1/deliveries/{id}/retry``) or every one of a DNO or a time range
+(``POST /v1/deliveries/retry``, ``poagate deliveries retry``).
 Later alerts of the same CHF wait while an earlier one is being retried, and go on once it is
 delivered or dead.
 
@@ -48,7 +53,14 @@ from typing import TypeVar
 import httpx
 
 from poagate.delivery.exchange import Answer, ExchangeError, Resolver, checked_client, post
-from poagate.delivery.metrics import DELIVERIES, LAST_ROUND, RESTARTS, ROUND_ERRORS, ROUNDS
+from poagate.delivery.metrics import (
+    DELIVERIES,
+    FAILED_ATTEMPTS,
+    LAST_ROUND,
+    RESTARTS,
+    ROUND_ERRORS,
+    ROUNDS,
+)
 from poagate.delivery.payloads import Body, bodies
 from poagate.delivery.signing import signed_headers
 from poagate.formats.limits import error_text
@@ -85,7 +97,7 @@ async def in_thread(call: Callable[[], _T]) -> _T:
 def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
     """Seconds before attempt ``attempt + 1``: exponential, capped, with "equal jitter" (half
     the delay fixed, half random) so that many failed deliveries do not retry in step."""
-    delay = min(cap, base * 2.0 ** (attempt - 1))
+    delay = min(cap, base * 2.0 ** min(attempt - 1, 60))
     return float(delay / 2 + rng.uniform(0, delay / 2))
 
 
@@ -285,13 +297,18 @@ def settle(
         return
     error = error_text(result.error.replace("\x00", ""))
     attempt = delivery.attempts + 1
-    if result.final or attempt >= delivery_settings.max_attempts:
+    operator = delivery.network_operator
+    FAILED_ATTEMPTS.labels(operator).inc()
+    horizon = delivery.due_since + timedelta(hours=delivery_settings.retry_for_hours)
+    limit = delivery_settings.max_attempts
+    if result.final or done >= horizon or (limit is not None and attempt >= limit):
         outbox.failed(delivery.id, error, None)
         DELIVERIES.labels("dead").inc()
         log.warning(
-            "delivery of %s to %s is dead after %d attempts: %s",
+            "delivery %d of %s to network operator %s is dead after %d attempts: %s",
+            delivery.id,
             delivery.alert_id,
-            delivery.network_operator,
+            operator,
             attempt,
             error,
         )
@@ -301,8 +318,18 @@ def settle(
     )
     if result.retry_after is not None:
         wait = max(wait, min(result.retry_after, RETRY_AFTER_CAP_SECONDS))
-    outbox.failed(delivery.id, error, done + timedelta(seconds=wait))
+    retry_at = min(done + timedelta(seconds=wait), horizon)  # a last attempt at the horizon
+    outbox.failed(delivery.id, error, retry_at)
     DELIVERIES.labels("failed").inc()
+    log.warning(
+        "delivery %d of %s to network operator %s failed (attempt %d): %s; next attempt at %s",
+        delivery.id,
+        delivery.alert_id,
+        operator,
+        attempt,
+        error,
+        retry_at.isoformat(),
+    )
 
 
 async def send(

@@ -118,7 +118,20 @@ class Delivery(BaseModel):
     webhooks: dict[str, Webhook] = Field(
         default_factory=dict, description="By network operator id."
     )
-    max_attempts: int = Field(8, ge=1, le=100)
+    # spec §18: retried with capped exponential backoff for retry_for_hours, then dead.
+    retry_for_hours: float = Field(
+        24.0,
+        gt=0,
+        le=720,
+        description="How long a failed delivery is retried (capped exponential backoff, from "
+        "backoff_seconds up to backoff_max_seconds) before it is dead.",
+    )
+    max_attempts: int | None = Field(
+        None,
+        ge=1,
+        le=100_000,
+        description="Dead after this many attempts even within retry_for_hours (null: no limit).",
+    )
     timeout_seconds: float = Field(
         10.0,
         gt=0,

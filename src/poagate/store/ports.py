@@ -390,3 +390,21 @@ class FeedReads(Protocol):
     def listings(self) -> FeedOutcomes: ...
     @property
     def fleet(self) -> HubFleet: ...
+
+
+class DeadDeliveries(Protocol):
+    def retry_dead(
+        self,
+        network_operator: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        at: datetime,
+        actor: str,
+    ) -> int: ...
+
+
+class DeadRetrying(Protocol):
+    """Sending dead deliveries again (``service/deliveries.py``)."""
+
+    @property
+    def outbox(self) -> DeadDeliveries: ...
