@@ -13,7 +13,9 @@
   connects to those same addresses: no second look-up a DNS server could answer differently. A
   name that does not resolve is an error. TLS still checks the certificate against the URL's
   name (the socket is connected to the address; the handshake names the host), and connections
-  are pooled by name, so one name's connection never carries another's messages.
+  are pooled by name, so one name's connection never carries another's messages. Look-ups run
+  in threads of their own, and connections opened at once to one name share one look-up: a
+  DNS server that answers slowly holds only its own name's deliveries.
 
 The resolver is a function (``Resolver``) so that tests can give the answers a DNS server might.
 """
@@ -23,7 +25,9 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import httpcore
 import httpx
@@ -38,10 +42,17 @@ class RefusedDestinationError(WebhookUrlError):
     """The webhook's name resolves to an address poagate will not send to (or to nothing)."""
 
 
+# Look-ups run in threads of their own: a DNS server that answers slowly (a DNO controls its
+# name's) then holds none of the threads the store's calls and the API use.
+_LOOKUPS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="poagate-dns")
+
+
 async def system_resolver(host: str, port: int) -> list[str]:
     """The addresses ``host`` resolves to, by the system's resolver, in its order."""
     loop = asyncio.get_running_loop()
-    found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    found = await loop.run_in_executor(
+        _LOOKUPS, partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    )
     return [str(sockaddr[0]) for *_, sockaddr in found]
 
 
@@ -74,6 +85,24 @@ class CheckedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, resolver: Resolver) -> None:
         self._resolver = resolver
         self._backend = httpcore.AnyIOBackend()
+        self._lookups: dict[tuple[str, int], asyncio.Future[list[str]]] = {}
+
+    async def _resolve(self, host: str, port: int) -> list[str]:
+        """One look-up for the connections opened at once to one name (a lane's round opens
+        up to 64): they share its answer, and a slow DNS server holds one thread, not 64."""
+        key = (host, port)
+        lookup = self._lookups.get(key)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._resolver(host, port))
+            self._lookups[key] = lookup
+
+            def done(finished: asyncio.Future[list[str]]) -> None:
+                self._lookups.pop(key, None)
+                if not finished.cancelled():
+                    finished.exception()  # retrieved, even when every waiter gave up
+
+            lookup.add_done_callback(done)
+        return await asyncio.shield(lookup)
 
     async def connect_tcp(
         self,
@@ -83,7 +112,7 @@ class CheckedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        addresses = await checked_addresses(host, port, self._resolver)
+        addresses = await checked_addresses(host, port, self._resolve)
         failure: Exception | None = None
         for address in addresses:
             try:
@@ -128,8 +157,8 @@ class CheckedTransport(httpx.AsyncBaseTransport):
     def __init__(self, resolver: Resolver | None = None) -> None:
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(),
-            max_connections=64,
-            max_keepalive_connections=16,
+            max_connections=None,  # no pool a slow receiver's connections could fill
+            max_keepalive_connections=64,
             keepalive_expiry=5.0,
             network_backend=CheckedBackend(resolver or system_resolver),
         )
