@@ -1,5 +1,6 @@
 """One hostile receiver holds nothing but itself (spec §16 "Receivers cannot hold the service"):
-a real server, a receiver that trickles its answer a byte at a time for DNO 10 and one that
+a real server, a receiver that trickles its answer a byte at a time for DNO 10 (64 attempts at
+once: one for each of its hubs with an AD1 due) and one that
 answers with an endless body for DNO 11, while DNOs 12 and 13 receive their alerts as they
 come. Before, httpx's timeout bounded each read, not the exchange, and the answer was read
 whole: the trickler held every DNO's round, the endless body grew the process until it died."""
@@ -13,16 +14,27 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api_harness import SECRET, Receiver, ad1, chf_of
+from tests.api_harness import SECRET, Receiver, ad1, chf_of, fleet_csv
 from tests.faults.hostile import HostileReceiver
 from tests.faults.servers import ServeProcess, Tally, load_fleet, make_token, send_until_decided
 from tests.figures import FIGURES
+from tests.helpers import mpan
 
 pytestmark = pytest.mark.slow
 
 DEADLINE = 10.0  # the default deadline of one attempt
 SECONDS = 12.0  # how long alerts are sent for: beyond one deadline of the hostile receivers
 GOOD = ("12", "13")
+HUBS = 70  # DNO 10's hubs beyond the harness's one
+
+
+def hub(n: int) -> tuple[str, str]:
+    """Inventory rows of DNO 10's extra hub ``n`` and its ESME."""
+    chf, esme = f"00-15-7B-00-00-01-{n:02X}-10", f"00-DB-12-00-00-01-{n:02X}-10"
+    return (
+        f"{esme},ESME,SMETS2,LANDIS+GYR,,{chf},{mpan('10', f'{n:010d}')},,SW1A 1AA",
+        f"{chf},CHF,SMETS2,TOSHIBA,,,,,SW1A 1AA",
+    )
 
 
 def rss_kib(pid: int) -> int:
@@ -41,6 +53,14 @@ def test_a_trickling_and_an_endless_receiver_delay_no_other_dno_and_memory_stays
         try:
             admin = make_token(empty_sqlite, "admin")
             load_fleet(server.url, admin)
+            # DNO 10 has 70 more hubs: one AD1 each keeps 64 attempts (a round's claim) at
+            # once on its trickling receiver.
+            answer = httpx.put(
+                f"{server.url}/v1/reference/inventory",
+                content=fleet_csv() + "".join(f"{row}\n" for n in range(HUBS) for row in hub(n)),
+                headers={"Authorization": f"Bearer {admin}", "Content-Type": "text/csv"},
+            )
+            assert answer.status_code == 200, answer.text
             hooks = {
                 "10": {"url": f"{trickle.url}/dno/10", "secret": SECRET},
                 "11": {"url": f"{endless.url}/dno/11", "secret": SECRET},
@@ -55,6 +75,8 @@ def test_a_trickling_and_an_endless_receiver_delay_no_other_dno_and_memory_stays
             assert answer.status_code == 200, answer.text
             assert answer.json()["delivery"]["timeout_seconds"] == DEADLINE  # the default
             dsp, tally = make_token(empty_sqlite, "dsp"), Tally()
+            many = [ad1(f"H10-hub-{n}", f"00-15-7B-00-00-01-{n:02X}-10") for n in range(HUBS)]
+            send_until_decided([server.url], dsp, many, tally)
             rss_before = rss_kib(server.process.pid)
             sent_at: dict[str, float] = {}
             start, n = time.monotonic(), 0
@@ -80,7 +102,7 @@ def test_a_trickling_and_an_endless_receiver_delay_no_other_dno_and_memory_stays
         latency = [first[a] - sent_at[a] for a in sent_at]
         # Nothing of DNO 12's or 13's waited for a hostile receiver's deadline.
         assert max(latency) < DEADLINE
-        assert trickle.connections >= 2  # its first attempt was cut at the deadline
+        assert trickle.connections >= 64  # a round's attempts at once, each cut at the deadline
         assert endless.connections >= 2  # each 200 with an endless body was a delivery
         # The endless body was dropped after at most 64 KiB (and the socket's buffers) an
         # attempt, and the server's memory did not grow with what the receiver had to send.
