@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
+import threading
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
+import trustme
 
 from poagate.delivery.exchange import Resolver, checked_client
 from poagate.delivery.worker import Attempt, send
@@ -33,13 +38,13 @@ class Stub:
         return answer
 
 
-def attempt(url: str, resolver: Resolver) -> Attempt:
+def attempt(url: str, resolver: Resolver, ssl_context: ssl.SSLContext | None = None) -> Attempt:
     chf, now = "00-00-00-00-00-00-00-12", datetime.now(UTC)
     delivery = Delivery(1, "A-1", "12", chf, "application/json", b"{}", 0, now)
     hooks = {"12": Webhook(url=url, secret=SECRET)}
 
     async def run() -> Attempt:
-        async with checked_client(resolver) as client:
+        async with checked_client(resolver, ssl_context) as client:
             return await send(client, delivery, hooks, 5.0, datetime.now(UTC))
 
     return asyncio.run(run())
@@ -102,3 +107,44 @@ def test_the_name_checked_is_the_idna_name_connected_to(receiver: tuple[Receiver
     assert attempt(f"http://xn--fa-hia.example:{port_of(url)}/dno/12", stub) == Attempt(None)
     assert stub.asked == ["xn--fa-hia.example"]
     assert len(rx.delivered()) == 1
+
+
+def test_tls_checks_the_certificate_against_the_webhooks_name_not_the_address() -> None:
+    """The socket goes to the checked address, the TLS handshake names the URL's host (SNI)
+    and the certificate is checked against it: a name the certificate is not for fails, though
+    it resolves to the same address."""
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("dno.example").configure_cert(server_context)
+    names: list[str | None] = []
+    server_context.sni_callback = lambda sock, name, context: names.append(name)  # type: ignore[assignment,misc]
+    hosts: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            hosts.append(self.headers["Host"])
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        trusted = ssl.create_default_context()
+        ca.configure_trust(trusted)
+        loopback = Stub(["127.0.0.1"])
+        assert attempt(f"https://dno.example:{port}/dno/12", loopback, trusted) == Attempt(None)
+        assert names == ["dno.example"]
+        assert hosts == [f"dno.example:{port}"]
+        wrong = attempt(f"https://other.example:{port}/dno/12", loopback, trusted)
+        assert wrong.error is not None
+        assert "CERTIFICATE_VERIFY_FAILED" in wrong.error
+        assert hosts == [f"dno.example:{port}"]  # nothing was sent to the wrong name
+    finally:
+        server.shutdown()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -154,9 +155,11 @@ class CheckedTransport(httpx.AsyncBaseTransport):
     """httpx's transport over ``CheckedBackend``: no proxy from the environment, TLS checked
     against the URL's name, connections pooled by name."""
 
-    def __init__(self, resolver: Resolver | None = None) -> None:
+    def __init__(
+        self, resolver: Resolver | None = None, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=ssl_context or httpx.create_ssl_context(),
             max_connections=None,  # no pool a slow receiver's connections could fill
             max_keepalive_connections=64,
             keepalive_expiry=5.0,
@@ -191,10 +194,13 @@ class CheckedTransport(httpx.AsyncBaseTransport):
         await self._pool.aclose()
 
 
-def checked_client(resolver: Resolver | None = None) -> httpx.AsyncClient:
-    """The client deliveries and the DSP push use (``CheckedTransport``; no redirects)."""
+def checked_client(
+    resolver: Resolver | None = None, ssl_context: ssl.SSLContext | None = None
+) -> httpx.AsyncClient:
+    """The client deliveries and the DSP push use (``CheckedTransport``; no redirects;
+    ``ssl_context``: the certificates trusted, by default the system's)."""
     return httpx.AsyncClient(
-        transport=CheckedTransport(resolver), follow_redirects=False, trust_env=False
+        transport=CheckedTransport(resolver, ssl_context), follow_redirects=False, trust_env=False
     )
 
 
