@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from pydantic import TypeAdapter
+from standardwebhooks import Webhook
 
 from poagate.api.routes_controls import ReleaseAnswer, WindowsPage
 from poagate.service.controls import WindowView
@@ -86,7 +87,9 @@ def test_suspending_forwards_every_ad1_and_still_opens_windows(api: Api) -> None
     ]
     dno = api.token("dno", "12")
     feed = api.get(dno, "/v1/alerts/forwarded").json()["items"]
-    assert [(f["alert_id"], f["reason"]) for f in feed] == [("S1", "suppression_suspended")]
+    assert [(f["alert_id"], f["release_reason"] or f["reason"]) for f in feed] == [
+        ("S1", "suppression_suspended")
+    ]
 
 
 def test_putting_the_switch_it_already_has_records_no_act(api: Api) -> None:
@@ -204,7 +207,7 @@ def test_releasing_by_alert_ids_forwards_the_entries_late_and_signs_them(api: Ap
     assert log["A12-1"]["released_at"] is None
     feed = api.all_pages(dno, "/v1/alerts/forwarded")
     expected = [("F12", "no_active_window"), ("A12-2", "operator")]
-    assert [(f["alert_id"], f["reason"]) for f in feed] == expected
+    assert [(f["alert_id"], f["release_reason"] or f["reason"]) for f in feed] == expected
     released = api.all_pages(dno, "/v1/suppression-log", released="true")
     assert [e["alert_id"] for e in released] == ["A12-2"]
     explained = api.get(dno, "/v1/alerts/A12-2").json()
@@ -283,7 +286,23 @@ def test_a_release_with_the_guards_off_reaches_the_dno_webhook(
         while [r.alert_id for r in rx.delivered()] != ["H12"]:
             assert time.monotonic() < deadline, "the released AD1 was not delivered"
             time.sleep(0.02)
-        assert rx.delivered()[0].body == line
+        # It arrives as a release (spec §18): the DNO can tell it is late, and why.
+        (receipt,) = rx.delivered()
+        Webhook(SECRET).verify(receipt.body, receipt.headers, json_parse=False)
+        payload = orjson.loads(receipt.body)
+        assert payload["type"] == "ad1.released"
+        data = payload["data"]
+        assert data["message"] == orjson.loads(line)
+        assert (data["alert_id"], data["esme_id"], data["mpan"]) == (
+            "H12",
+            esme_of("12"),
+            mpan("12"),
+        )
+        assert data["reason"] == "firmware_activation_window"
+        assert data["release_reason"] == "operator"
+        assert data["decided_at"] < data["released_at"] <= payload["timestamp"]
+        assert data["activation_request_id"] == f"{USER}:{esme_of('12')}:1"
+        assert data["window_start"] < data["window_end"]
         explained = admin_call(api, "GET", "/v1/alerts/H12").json()
         assert explained["delivery"]["status"] == "delivered"
 

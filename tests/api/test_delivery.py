@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,13 +19,15 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from poagate.api.app import create_app
 from poagate.api.options import ServerOptions
+from poagate.api.webhooks import AlertPayload
 from poagate.delivery.signing import new_secret
 from poagate.delivery.worker import WorkerStatus, supervise
 from poagate.formats.settings import Settings
 from poagate.sim import duis
 from poagate.store.database import open_store
 from poagate.store.outbox import OutboundMessage
-from tests.api_harness import SECRET, Api, Receiver, ad1, chf_of, fleet_csv
+from tests.api_harness import SECRET, Api, Receiver, ad1, chf_of, esme_of, fleet_csv
+from tests.helpers import mpan
 
 
 @pytest.fixture
@@ -46,11 +52,17 @@ def live_api(empty_sqlite: str) -> Iterator[Api]:
         yield api
 
 
-def configure(api: Api, url: str, operators: list[str], max_attempts: int = 8) -> None:
+def configure(
+    api: Api, url: str, operators: list[str], max_attempts: int = 8, original: Sequence[str] = ()
+) -> None:
+    """Webhooks for ``operators`` (those in ``original`` take the DSP's message alone)."""
     admin = api.token("admin")
+    hooks = {o: {"url": f"{url}/dno/{o}", "secret": SECRET} for o in operators}
+    for operator in original:
+        hooks[operator]["format"] = "original"
     config = {
         "delivery": {
-            "webhooks": {o: {"url": f"{url}/dno/{o}", "secret": SECRET} for o in operators},
+            "webhooks": hooks,
             "max_attempts": max_attempts,
             "timeout_seconds": 0.3,
             "backoff_seconds": 0.02,
@@ -86,7 +98,7 @@ def test_every_alert_arrives_signed_in_order_per_chf_despite_failures(
         return "ok"
 
     rx.behaviour = flaky
-    configure(live_api, url, operators)
+    configure(live_api, url, operators, original=["12"])  # 12's system takes DUIS
     dsp = live_api.token("dsp")
     sent: dict[str, bytes] = {}
     order: dict[str, list[str]] = {o: [] for o in operators}
@@ -108,14 +120,29 @@ def test_every_alert_arrives_signed_in_order_per_chf_despite_failures(
     wait_until(lambda: {r.alert_id for r in rx.delivered()} == set(sent))
     delivered = rx.delivered()
     for receipt in delivered:
-        assert receipt.body == sent[receipt.alert_id]  # the original, byte for byte
         assert receipt.headers["Idempotency-Key"] == receipt.alert_id
         assert receipt.headers["webhook-id"] == receipt.alert_id
         # A DNO checks it with a ready-made Standard Webhooks verifier (raises if it fails).
         Webhook(SECRET).verify(receipt.body, receipt.headers, json_parse=False)
-        assert receipt.headers["Content-Type"] == (
-            "application/xml" if receipt.alert_id.startswith("X") else "application/json"
+        if receipt.operator == "12":  # format original: the DSP's message, byte for byte
+            assert receipt.body == sent[receipt.alert_id]
+            assert receipt.headers["Content-Type"] == (
+                "application/xml" if receipt.alert_id.startswith("X") else "application/json"
+            )
+            continue
+        assert receipt.headers["Content-Type"] == "application/json"
+        AlertPayload.model_validate_json(receipt.body)  # the schema /openapi.json publishes
+        payload = orjson.loads(receipt.body)
+        assert payload["type"] == "ad1.forwarded"
+        data = payload["data"]
+        assert data["message"] == orjson.loads(sent[receipt.alert_id])  # the DSP's, inside
+        assert (data["alert_id"], data["chf_id"]) == (receipt.alert_id, chf_of(receipt.operator))
+        assert (data["esme_id"], data["mpan"]) == (
+            esme_of(receipt.operator),
+            mpan(receipt.operator),
         )
+        assert (data["network_operator"], data["reason"]) == (receipt.operator, "no_active_window")
+        assert data["received_at"] <= data["decided_at"] <= payload["timestamp"]
     for operator in operators:
         first = [r.alert_id for r in delivered if r.operator == operator]
         firsts = list(dict.fromkeys(first))
@@ -175,9 +202,24 @@ def test_operators_without_a_webhook_use_the_pull_feed_only(
     live_api.background_passes("delivery")
     assert {r.alert_id for r in rx.receipts} == {"W15"}
     dno = live_api.token("dno", "16")
-    assert [a["alert_id"] for a in live_api.get(dno, "/v1/alerts/forwarded").json()["items"]] == [
-        "W16"
-    ]
+    (entry,) = live_api.get(dno, "/v1/alerts/forwarded").json()["items"]
+    assert entry["alert_id"] == "W16"
+    # spec §18: the feed's entries carry the webhook payload's fields (finding 1: no MPAN, ESME).
+    assert (entry["type"], entry["esme_id"], entry["mpan"]) == (
+        "ad1.forwarded",
+        esme_of("16"),
+        mpan("16"),
+    )
+    (webhook,) = rx.delivered()
+    payload = orjson.loads(webhook.body)
+    (fed,) = live_api.get(live_api.token("dno", "15"), "/v1/alerts/forwarded").json()["items"]
+    data = {k: v for k, v in payload["data"].items() if k != "message"}
+    assert {k: v for k, v in fed.items() if k != "type" and v is not None} == data
+    assert fed["type"] == payload["type"]
+    described = live_api.client.get("/openapi.json").json()
+    body = described["webhooks"]["ad1"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["$ref"].endswith("/AlertPayload")
+    assert len(described["components"]["schemas"]["AlertPayload"]["examples"]) == 2
 
 
 # -- hardening: one delivery never stops the others (docs/security.md) -----------------------
@@ -318,3 +360,109 @@ def test_the_worker_loop_is_started_again_when_it_ends() -> None:
     asyncio.run(main())
     assert status.restarts == 2
     assert runs == [0, 1, 2]
+
+
+def test_a_dno_sees_its_deliverys_status_attempts_and_a_generic_error_only(
+    live_api: Api,
+) -> None:
+    """Finding 4 and 5: the outbox's number counts every DNO's deliveries, and what a connection
+    met (refused, timed out) is a port-scan oracle for whoever controls the webhook's DNS."""
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: every attempt is refused
+    configure(live_api, f"http://127.0.0.1:{port}", ["12"], max_attempts=100)
+    live_api.post(live_api.token("dsp"), [ad1("O-1", chf_of("12"))])
+    admin, dno = live_api.token("admin"), live_api.token("dno", "12")
+    wait_until(lambda: bool(deliveries(live_api, "pending")[0]["attempts"]))
+    shown = live_api.get(dno, "/v1/alerts/O-1").json()["delivery"]
+    assert shown["status"] == "pending"
+    assert shown["attempts"] >= 1
+    assert shown["error"] == "the last attempt failed"
+    assert "id" not in shown
+    assert str(port) not in live_api.get(dno, "/v1/alerts/O-1").text
+    operators = live_api.get(admin, "/v1/alerts/O-1").json()["delivery"]
+    assert "ConnectError" in operators["error"]  # DCC operations read what happened
+    assert "id" not in operators
+
+
+# -- retries outlast an outage (spec §18) --------------------------------------------------------
+
+
+def test_a_receiver_down_longer_than_the_old_budget_gets_every_alert_once_in_order(
+    live_api: Api, receiver: tuple[Receiver, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Finding 2: with 8 attempts a delivery died ~100 s into an outage. Now it is retried for
+    retry_for_hours (here 36 s, the backoff 0.02 s to 0.2 s: the old 8 attempts would have
+    been spent in under a second); the receiver is down for 2 s and then back."""
+    rx, url = receiver
+    down_until = time.monotonic() + 2.0
+    rx.behaviour = lambda operator, alert_id, attempt: (
+        "refuse" if time.monotonic() < down_until else "ok"
+    )
+    admin = live_api.token("admin")
+    config = {
+        "delivery": {
+            "webhooks": {o: {"url": f"{url}/dno/{o}", "secret": SECRET} for o in ("12", "13")},
+            "retry_for_hours": 0.01,
+            "timeout_seconds": 1,
+            "backoff_seconds": 0.02,
+            "backoff_max_seconds": 0.2,
+        }
+    }
+    assert live_api.client.put("/v1/config", json=config, headers=live_api.auth(admin)).is_success
+    dsp = live_api.token("dsp")
+    order: dict[str, list[str]] = {"12": [], "13": []}
+    for n in range(5):
+        for operator in order:
+            order[operator].append(f"OUT{operator}-{n}")
+        live_api.post(dsp, [ad1(f"OUT{o}-{n}", chf_of(o)) for o in order])
+    with caplog.at_level(logging.WARNING, logger="poagate.delivery"):
+        wait_until(lambda: len(rx.delivered()) == 10, seconds=30)
+    delivered = rx.delivered()
+    for operator, alerts in order.items():  # once each, each hub's in decision order
+        assert [r.alert_id for r in delivered if r.operator == operator] == alerts
+    assert rx.attempts["OUT12-0"] > 8  # beyond the old budget
+    assert deliveries(live_api, "dead") == []
+    failed = [r.getMessage() for r in caplog.records if "failed (attempt" in r.getMessage()]
+    assert any("OUT12-0 to network operator 12" in m and "next attempt at" in m for m in failed)
+    metrics = live_api.get(admin, "/metrics").text
+    assert 'poagate_delivery_failed_attempts_total{network_operator="12"}' in metrics
+
+
+def test_dead_deliveries_are_sent_again_by_dno_and_by_time_range(
+    live_api: Api, receiver: tuple[Receiver, str]
+) -> None:
+    rx, url = receiver
+    refusing = {"13", "14"}
+    rx.behaviour = lambda operator, alert_id, attempt: "refuse" if operator in refusing else "ok"
+    configure(live_api, url, ["13", "14"], max_attempts=1)
+    dsp, admin = live_api.token("dsp"), live_api.token("admin")
+    live_api.post(dsp, [ad1("B13-1", chf_of("13")), ad1("B14-1", chf_of("14"))])
+    between = datetime.now(UTC)
+    live_api.post(dsp, [ad1("B13-2", chf_of("13")), ad1("B14-2", chf_of("14"))])
+    wait_until(lambda: len(deliveries(live_api, "dead")) == 4)
+    refusing.clear()  # the DNOs are back
+
+    def retry(body: dict[str, Any]) -> Any:
+        return live_api.client.post("/v1/deliveries/retry", json=body, headers=live_api.auth(admin))
+
+    assert retry({"network_operator": "13"}).json() == {"retried": 2}
+    wait_until(lambda: {r.alert_id for r in rx.delivered()} == {"B13-1", "B13-2"})
+    assert [r.alert_id for r in rx.delivered()] == ["B13-1", "B13-2"]  # in order
+    assert retry({"from": between.isoformat()}).json() == {"retried": 1}  # B14-2 only
+    wait_until(lambda: len(rx.delivered()) == 3)
+    assert rx.delivered()[-1].alert_id == "B14-2"
+    assert retry({"network_operator": "1"}).status_code == 422
+    assert retry({"from": between.isoformat(), "to": between.isoformat()}).status_code == 422
+    # The command line does the same on the store (B14-1 is the last dead one).
+    done = subprocess.run(
+        [sys.executable, "-m", "poagate.cli", "deliveries", "retry", "--network-operator", "14",
+         "--database", live_api.database],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "1 dead deliveries will be sent again" in done.stdout
+    wait_until(lambda: len(rx.delivered()) == 4)
+    retries = live_api.get(admin, "/v1/audit").json()["items"]
+    retried = [e["detail"]["retried"] for e in retries if e["action"] == "delivery.retry"]
+    assert sorted(retried) == [1, 1, 2]

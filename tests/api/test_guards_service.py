@@ -73,11 +73,13 @@ def test_area_outage_forwards_and_releases_from_what_the_store_holds(api: Api) -
     assert later[0]["reason"] == "area_outage_evidence"
 
     feed = feed_of(api, "10", limit=1)  # page by page, through the release
-    assert [(f["alert_id"], f["reason"]) for f in feed] == [
+    assert [(f["alert_id"], f["release_reason"] or f["reason"]) for f in feed] == [
         ("H10", "area_outage_evidence"),
         ("L10", "area_outage_evidence"),
     ]
-    assert feed[0]["decided_at"] == "2026-03-01T10:02:00Z"  # forwarded at its release
+    assert feed[0]["type"] == "ad1.released"  # spec §18: a release says so, and when
+    assert feed[0]["released_at"] == "2026-03-01T10:02:00Z"
+    assert feed[0]["decided_at"] < feed[0]["released_at"]  # decided when it was suppressed
     assert [f["alert_id"] for f in feed_of(api, "11")] == ["S11"]  # nothing of hub 10
     admin = api.token("admin")
     assert api.get(admin, "/v1/summary").json()["ad1_released"] == 1
@@ -121,7 +123,7 @@ def test_release_if_dark_releases_a_silent_hub_and_spares_a_live_one(ticking: Ap
     entry = log_of(api, "10")["D10"]
     assert entry["release_reason"] == "no_sign_of_life"
     assert entry["released_at"] == "2026-03-01T11:06:00Z"
-    assert [(f["alert_id"], f["reason"]) for f in feed_of(api, "10")] == [
+    assert [(f["alert_id"], f["release_reason"] or f["reason"]) for f in feed_of(api, "10")] == [
         ("D10", "no_sign_of_life")
     ]
     api.clock.now = ts("2026-03-01T13:00:00Z")
@@ -177,7 +179,9 @@ def test_a_released_ad1_reaches_the_dno_webhook_byte_for_byte(
     with delivering_api(empty_sqlite, esme_of("10")) as api:
         put_config(
             api,
-            delivery={"webhooks": {"10": {"url": f"{url}/dno/10", "secret": SECRET}}},
+            delivery={  # a DNO whose system takes the DSP's message alone (spec §18)
+                "webhooks": {"10": {"url": f"{url}/dno/10", "secret": SECRET, "format": "original"}}
+            },
             **AREA,
         )
         dsp = api.token("dsp")

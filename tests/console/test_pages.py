@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from poagate.store.database import open_store
+from poagate.store.outbox import OutboundMessage
 from tests.api_harness import activation, ad1, chf_of, decide, esme_of
 from tests.console.conftest import SUPPRESSED, Console, alert_ids
 from tests.helpers import USER, mpan, ts
@@ -146,3 +148,18 @@ def test_the_reference_page_names_the_guid_list_in_force_after_a_rollback(
         assert "In force: version 2." in console.admin().get("/ui/reference").text
         rollback_guid_list(store, NOW, "test", 1)
     assert "In force: version 1." in console.admin().get("/ui/reference").text
+
+
+def test_a_dnos_explanation_shows_its_delivery_with_a_generic_error_only(console: Console) -> None:
+    """spec §16, §18: what the connection met is a port-scan oracle for whoever controls the
+    webhook name's DNS; the outbox's number counts every DNO's deliveries."""
+    api = console.api
+    decide(api, api.token("dsp"), ad1("G-12", chf_of("12")))
+    with open_store(api.database, "service") as store:
+        message = OutboundMessage("G-12", "12", chf_of("12"), "application/json", b"{}", "pending")
+        store.outbox.enqueue([message], api.clock())
+        (claimed,) = store.outbox.claim(api.clock(), timedelta(seconds=30), 1)
+        store.outbox.failed(claimed.id, "ConnectError: refused by 10.9.8.7:6543", api.clock())
+    page = console.dno("12").get("/ui/alerts/G-12").text
+    assert "pending, 1 attempts (last error: the last attempt failed)" in page
+    assert "10.9.8.7" not in page

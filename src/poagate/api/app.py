@@ -84,11 +84,12 @@ def create_app(options: ServerOptions | None = None) -> FastAPI:
         release_task = asyncio.create_task(run_releases(context), name="release-if-dark")
         verify_task = asyncio.create_task(run_verifications(context), name="verification")
         maintenance_task = asyncio.create_task(run_maintenance(context), name="maintenance")
+        push_task = asyncio.create_task(run_dsp_push(context), name="dsp-push")
         log.info("poagate %s serving %s", __version__, open_location(options.database))
         try:
             yield
         finally:
-            for task in (release_task, verify_task, maintenance_task, delivery_task):
+            for task in (release_task, verify_task, push_task, maintenance_task, delivery_task):
                 if task is not None:
                     task.cancel()
                     try:
@@ -111,6 +112,9 @@ def create_app(options: ServerOptions | None = None) -> FastAPI:
         redoc_url=None,
     )
     serve_docs(app)
+    from poagate.api.webhooks import document_webhooks
+
+    document_webhooks(app)  # what a DNO's webhook receives (spec §18), in /openapi.json
     app.state.context = context
     for exception, handler in HANDLERS.items():
         app.add_exception_handler(exception, handler)
@@ -203,29 +207,42 @@ def swagger_ui_assets() -> str:
 
 async def run_verifications(context: AppContext) -> None:
     """The verification pass (spec §14), every ``verification_poll_seconds``, on the writer
-    connection in turn with the decisions, then the push of new requests to the DSP's webhook
-    when one is configured; it does nothing while the guard is off."""
-    import httpx
+    connection in turn with the decisions; it does nothing while the guard is off. The push
+    to the DSP runs beside it (``run_dsp_push``): a slow DSP never delays a release."""
+    clock = context.options.clock
+    while True:
+        await asyncio.sleep(context.options.verification_poll_seconds)
+        try:
+            done = await context.ingestor.call(lambda store: verify(store, clock()))
+            observe_verifications(done)
+            if done.released:
+                log.info("released %d suppressed AD1s", len(done.released))
+        except Exception:
+            log.exception("the verification pass failed; it runs again")
+        finally:
+            context.verification_passes += 1
+            VERIFICATION_PASSES.inc()
 
+
+async def run_dsp_push(context: AppContext) -> None:
+    """The push of new verification requests to the DSP's webhook when one is configured,
+    every ``verification_poll_seconds``, in a task of its own (spec §16: a receiver holds
+    only its own deliveries)."""
     from poagate.delivery.dsp_push import push_verifications
+    from poagate.delivery.exchange import checked_client
 
     clock = context.options.clock
-    async with httpx.AsyncClient() as client:
+    async with checked_client() as client:
         while True:
             await asyncio.sleep(context.options.verification_poll_seconds)
             try:
-                done = await context.ingestor.call(lambda store: verify(store, clock()))
-                observe_verifications(done)
-                if done.released:
-                    log.info("released %d suppressed AD1s", len(done.released))
                 settings = await context.ingestor.call(lambda store: store.reference.settings())
                 pushed = await push_verifications(context.ingestor.call, settings, client, clock)
                 VERIFICATION_PUSHED.inc(pushed)
             except Exception:
-                log.exception("the verification pass failed; it runs again")
+                log.exception("the push to the DSP failed; it runs again")
             finally:
-                context.verification_passes += 1
-                VERIFICATION_PASSES.inc()
+                context.push_passes += 1
 
 
 def open_location(database: str) -> str:

@@ -125,6 +125,7 @@ class AppContext:
     deliveries: WorkerStatus = field(default_factory=WorkerStatus)
     release_passes: int = 0
     verification_passes: int = 0
+    push_passes: int = 0  # the push of verification requests to the DSP (its own loop)
 
 
 def context_of(request: Request) -> AppContext:

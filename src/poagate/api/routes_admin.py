@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from poagate.api.auth import require
 from poagate.api.context import context_of
@@ -24,6 +24,7 @@ from poagate.api.responses import Json
 from poagate.api.schemas import (
     ADMIN,
     AuditPage,
+    BulkRetryAnswer,
     Deliveries,
     RetryAnswer,
     TokenCreated,
@@ -41,6 +42,7 @@ from poagate.service.configuration import (
     patch_configuration,
 )
 from poagate.store.access import AuditFilter
+from poagate.service.deliveries import retry_dead
 
 router = APIRouter(tags=["operations"])
 Admin = Annotated[Principal, Depends(require("admin"))]
@@ -168,6 +170,43 @@ def deliveries(
         items = store.outbox.listing(status, after_id, limit)
         counts = store.outbox.counts()
     return Json({"items": items, "counts": counts})
+
+
+class BulkRetry(BaseModel):
+    """Which dead deliveries to send again: a DNO's, those queued in a time range, or both."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    network_operator: str | None = Field(None, description="Only this DNO's (two digits).")
+    since: str | None = Field(
+        None, alias="from", description="Only those queued at or after this time (ISO-8601)."
+    )
+    until: str | None = Field(
+        None, alias="to", description="Only those queued before this time (ISO-8601)."
+    )
+
+
+@router.post(
+    "/v1/deliveries/retry",
+    response_class=Json,
+    responses=documented(BulkRetryAnswer, *ADMIN),
+    summary="Send dead deliveries again, by DNO and/or time range",
+    description="Every dead delivery of network_operator, or queued in [from, to), or both "
+    "(an empty body: every dead delivery). Each is retried from now for "
+    "delivery.retry_for_hours again, each hub's in order. Audited as one entry.",
+)
+async def retry_deliveries(request: Request, principal: Admin, body: BulkRetry) -> Json:
+    context = context_of(request)
+    now = context.options.clock()
+    try:
+        retried = await context.ingestor.call(
+            lambda store: retry_dead(
+                store, body.network_operator, body.since, body.until, now, principal.actor
+            )
+        )
+    except ValueError as exc:
+        raise Problem(422, "Invalid request", str(exc)) from None
+    return Json({"retried": retried})
 
 
 @router.post(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -33,6 +34,7 @@ from poagate.api.responses import Json
 from poagate.api.schemas import (
     READ,
     ActivationPage,
+    FeedPage,
     ForwardedPage,
     SummaryAnswer,
     SuppressionPage,
@@ -41,14 +43,15 @@ from poagate.api.schemas import (
 from poagate.api.tokens import Principal
 from poagate.domain.ids import IdentifierError, parse_device_id
 from poagate.domain.outcomes import ForwardedAlert, SuppressionEntry
+from poagate.formats.envelope import FEED_FIELDS, AlertData
 from poagate.formats.records import (
-    FORWARDED_FIELDS,
     SUPPRESSION_FIELDS,
     activation_fields,
     forwarded_fields,
     suppression_fields,
     write_csv,
 )
+from poagate.service.feed import feed_entries
 from poagate.service.reporting import summarise
 
 router = APIRouter(tags=["reading"])
@@ -144,12 +147,14 @@ def _forwarded(record: Any) -> dict[str, Any]:
 
 @router.get(
     "/v1/alerts/forwarded",
-    responses=documented(ForwardedPage, *READ, csv=True),
+    responses=documented(FeedPage, *READ, csv=True),
     summary="Forwarded AD1s (the pull feed)",
     description="Every AD1 forwarded to the caller's network operators, in the order they "
-    "were forwarded: decided, or released by a guard (then decided_at is the release "
-    "and reason its release_reason). A DNO that was down catches up by following next_cursor "
-    "from where it stopped.",
+    "were forwarded: type ad1.forwarded when it was decided, ad1.released when a guard or an "
+    "operator released it (decided_at stays the decision; released_at, release_reason and the "
+    "activation and window that had suppressed it say when and why). The same fields as a "
+    "webhook's payload, without the message. A DNO that was down catches up by following "
+    "next_cursor from where it stopped.",
 )
 def forwarded_feed(
     request: Request,
@@ -181,9 +186,14 @@ def feed(
     in [since, until)."""
     start = after(cursor)
     with context_of(request).reads.borrow() as store, cursor_checked():
-        found = store.listings.feed_page(scope, start, limit + 1, since, until)
-    items = [(outcome.alert_id, outcome) for outcome in found]
-    return page(request, items, limit, FORWARDED_FIELDS, _forwarded, fmt)
+        found = feed_entries(store, scope, start, limit + 1, since, until)
+    items = [(entry.alert_id, entry) for entry in found]
+    return page(request, items, limit, FEED_FIELDS, _feed_entry, fmt)
+
+
+def _feed_entry(record: Any) -> dict[str, Any]:
+    assert isinstance(record, AlertData)
+    return asdict(record)
 
 
 @router.get(

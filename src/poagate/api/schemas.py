@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from poagate.domain.outcomes import ForwardedAlert, SuppressionEntry
 from poagate.domain.verification import VerificationRequest
+from poagate.formats.envelope import AlertData
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -162,6 +163,13 @@ class ForwardedPage(Answer):
     next_cursor: str | None
 
 
+class FeedPage(Answer):
+    """The pull feed (spec §18): the fields of a webhook's payload, without the message."""
+
+    items: list[AlertData]
+    next_cursor: str | None
+
+
 class ActivationPage(Answer):
     items: list[Activation]
     next_cursor: str | None
@@ -283,6 +291,10 @@ class Deliveries(Answer):
 class RetryAnswer(Answer):
     id: int
     status: Literal["pending"]
+
+
+class BulkRetryAnswer(Answer):
+    retried: int = Field(description="How many dead deliveries are pending again.")
 
 
 class AuditEntry(Answer):

@@ -20,6 +20,7 @@ from poagate.cli import (
     backup,
     configuration,
     controls,
+    deliveries,
     demo,
     inventory,
     log,
@@ -61,6 +62,7 @@ app.add_typer(maintenance.maintenance_app, name="maintenance")
 app.add_typer(simulation.report_app, name="report")
 app.add_typer(tokens.token_app, name="token")
 app.add_typer(configuration.config_app, name="config")
+app.add_typer(deliveries.deliveries_app, name="deliveries")
 
 
 @app.callback()

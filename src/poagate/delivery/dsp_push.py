@@ -3,7 +3,9 @@
 The DSP can read its queue (``GET /v1/verifications?status=pending``) or be pushed it: when
 ``dsp_webhook`` is configured, every verification pass is followed by a POST of the pending
 requests not yet pushed, as JSON (``{"verifications": [...]}``, the fields of the queue),
-signed like a DNO's deliveries (``poagate.delivery.signing.signed_headers``), with an
+signed like a DNO's deliveries (``poagate.delivery.signing.signed_headers``) and sent as they
+are (``poagate.delivery.exchange``: a deadline, the answer read capped, the address checked),
+in a loop of its own beside the verification pass (``poagate.api.app``), with an
 ``Idempotency-Key`` naming the requests it carries. A 2xx answer marks them pushed; anything
 else leaves them for the next pass, so a request is pushed at least once while it is pending
 (a request that leaves the queue unpushed stays readable in the queue's history).
@@ -20,18 +22,16 @@ from typing import Any
 import httpx
 import orjson
 
+from poagate.delivery.exchange import ExchangeError, post
 from poagate.delivery.signing import signed_headers
-from poagate.delivery.urls import check_destination
 from poagate.domain.verification import VerificationRequest
 from poagate.formats.records import verification_fields
 from poagate.formats.settings import Settings
-from poagate.formats.webhook_urls import WebhookUrlError
 from poagate.store.ports import Pushing
 
 log = logging.getLogger("poagate.delivery.dsp")
 
 PUSH_LIMIT = 500  # requests in one POST at most
-TIMEOUT_SECONDS = 5.0
 
 StoreCall = Callable[[Callable[[Pushing], Any]], Awaitable[Any]]
 
@@ -67,17 +67,14 @@ async def push_verifications(
         **signed_headers(hook.secrets_in_force(clock()), message_id, int(time.time()), body),
     }
     try:
-        await check_destination(hook.url)
-        response = await client.post(
-            hook.url, content=body, headers=headers, timeout=TIMEOUT_SECONDS
-        )
-    except (httpx.HTTPError, WebhookUrlError) as exc:
+        answer = await post(client, hook.url, body, headers, settings.delivery.timeout_seconds)
+    except ExchangeError as exc:
         log.warning("pushing %d verification requests to the DSP failed: %s", len(ids), exc)
         return 0
-    if not 200 <= response.status_code < 300:
+    if not 200 <= answer.status < 300:
         log.warning(
             "the DSP's webhook answered HTTP %d to %d verification requests; pushed again later",
-            response.status_code,
+            answer.status,
             len(ids),
         )
         return 0

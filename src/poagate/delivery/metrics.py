@@ -7,6 +7,12 @@ from prometheus_client import Counter, Gauge
 DELIVERIES = Counter(
     "poagate_delivery_attempts_total", "Webhook delivery attempts, by result.", ["result"]
 )
+FAILED_ATTEMPTS = Counter(
+    "poagate_delivery_failed_attempts_total",
+    "Failed webhook delivery attempts (each is logged: delivery, DNO, error, next attempt), "
+    "by network operator. A steady rise for one DNO means its receiver is down or refusing.",
+    ["network_operator"],
+)
 ROUNDS = Counter(
     "poagate_delivery_rounds_total",
     "Rounds of the delivery worker completed (claim, send, record), whatever they found.",

@@ -1,22 +1,32 @@
 """Delivering the outbox: each forwarded AD1 to its DNO's webhook, at least once, in order.
 
-The worker claims deliveries that are due — for each CHF only the oldest not yet delivered, so
-a DNO receives each hub's alerts in the order they were decided — and POSTs the original
-message, signed by the Standard Webhooks scheme (``poagate.delivery.signing``). A 2xx answer is
-a delivery. Anything else is a failed attempt, recorded on the delivery (attempts, last error):
+The worker runs a lane per network operator (``run_deliveries``): each claims its operator's
+deliveries that are due — for each CHF only the oldest not yet delivered, so a DNO receives
+each hub's alerts in the order they were decided — and POSTs its payload
+(``poagate.delivery.payloads``: the spec §18 envelope, or the DSP's message alone), signed
+by the Standard Webhooks scheme (``poagate.delivery.signing``). A 2xx answer is a delivery.
+Anything else is a failed attempt, recorded on the delivery (attempts, last error):
 
 * a refused connection, a timeout, a 5xx, a 408 or a 429 is tried again after an exponential
-  backoff with jitter, or after the receiver's ``Retry-After`` when that is longer; after
-  ``max_attempts`` the delivery is dead;
+  backoff with jitter, capped (``backoff_max_seconds``), or after the receiver's
+  ``Retry-After`` when that is longer, for ``retry_for_hours`` (default 24) from when the
+  delivery became due (spec §18), and then it is dead (or after ``max_attempts``, when set).
+  Each failed attempt is logged (delivery, DNO, error, next attempt) and counted
+  (``poagate_delivery_failed_attempts_total``);
 * any other 4xx (the receiver will not take this message), or a URL poagate refuses to send to
-  (``poagate.delivery.urls``), is dead at once: retrying it would not help.
+  (``poagate.formats.webhook_urls``; its name resolving to a refused address:
+  ``poagate.delivery.exchange``), is dead at once: retrying it would not help.
 
-Dead deliveries are shown to admin at ``/v1/deliveries`` and sent again from there on request.
+Dead deliveries are shown to admin at ``/v1/deliveries`` and sent again on request, one
+(``POST /v1/deliveries/{id}/retry``) or every one of a DNO or a time range
+(``POST /v1/deliveries/retry``, ``poagate deliveries retry``).
 Later alerts of the same CHF wait while an earlier one is being retried, and go on once it is
 delivered or dead.
 
-Nothing one delivery does can stop the others: whatever an attempt raises is that delivery's
-failed attempt; whatever a round raises is logged and the next round runs; and
+Nothing one delivery does can stop the others: every attempt has a deadline for the whole
+exchange and reads at most 64 KiB of the answer (``poagate.delivery.exchange``, spec §16); a
+slow receiver holds only its own operator's lane; whatever an attempt raises is that
+delivery's failed attempt; whatever a round raises is logged and the next round runs; and
 ``supervise`` restarts the loop should it ever end. ``poagate_delivery_last_round_timestamp_
 seconds`` shows when a round last completed.
 
@@ -42,13 +52,21 @@ from typing import TypeVar
 
 import httpx
 
-from poagate.delivery.metrics import DELIVERIES, LAST_ROUND, RESTARTS, ROUND_ERRORS, ROUNDS
+from poagate.delivery.exchange import Answer, ExchangeError, Resolver, checked_client, post
+from poagate.delivery.metrics import (
+    DELIVERIES,
+    FAILED_ATTEMPTS,
+    LAST_ROUND,
+    RESTARTS,
+    ROUND_ERRORS,
+    ROUNDS,
+)
+from poagate.delivery.payloads import Body, bodies
 from poagate.delivery.signing import signed_headers
-from poagate.delivery.urls import check_destination
 from poagate.formats.limits import error_text
 from poagate.formats.settings import Delivery as DeliverySettings
 from poagate.formats.settings import Settings, Webhook
-from poagate.formats.webhook_urls import WebhookUrlError
+from poagate.formats.webhook_urls import WebhookUrlError, check_webhook_url
 from poagate.store import StoreError
 from poagate.store.database import open_store
 from poagate.store.outbox import Delivery
@@ -79,14 +97,15 @@ async def in_thread(call: Callable[[], _T]) -> _T:
 def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
     """Seconds before attempt ``attempt + 1``: exponential, capped, with "equal jitter" (half
     the delay fixed, half random) so that many failed deliveries do not retry in step."""
-    delay = min(cap, base * 2.0 ** (attempt - 1))
+    delay = min(cap, base * 2.0 ** min(attempt - 1, 60))
     return float(delay / 2 + rng.uniform(0, delay / 2))
 
 
 @dataclass(slots=True)
 class WorkerStatus:
-    """How far a worker has got, for tests and health: rounds completed (whatever they found),
-    rounds that completed their work, and restarts of the loop."""
+    """How far a worker has got, for tests and health: rounds after which the worker had caught
+    up (every lane it had started had ended: what was due then has been attempted and
+    recorded), rounds of the coordinator that completed their work, and restarts of the loop."""
 
     rounds: int = 0
     successful_rounds: int = 0
@@ -121,61 +140,133 @@ async def supervise(
         await asyncio.sleep(pause_seconds)
 
 
+@dataclass(slots=True)
+class Current:
+    """The settings the coordinator read last, which every lane uses for its next round."""
+
+    settings: Settings
+
+
+class StoreCalls:
+    """The worker's one store connection, used by one call at a time (the lanes share it; each
+    call is short: a claim, a settlement)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, call: Callable[[], _T]) -> _T:
+        async with self._lock:
+            return await in_thread(call)
+
+
 async def run_deliveries(
     database: str,
     clock: Callable[[], datetime],
     poll_seconds: float,
     status: WorkerStatus | None = None,
+    resolver: Resolver | None = None,
 ) -> None:
-    """Deliver until cancelled (the server's lifespan runs this, supervised, as a task)."""
+    """Deliver until cancelled (the server's lifespan runs this, supervised, as a task).
+
+    The coordinator polls which network operators have a message due and starts a lane for
+    each that has none running; a lane delivers its operator's due messages round after round
+    and ends when none is due. A receiver that is slow, trickles or answers forever holds only
+    its own lane: every attempt has a deadline and reads at most 64 KiB
+    (``poagate.delivery.exchange``), and the other lanes never wait for it (spec §16)."""
     status = status or WorkerStatus()
     rng = random.Random()
-    store: Store | None = None
+    calls: StoreCalls | None = None
+    lanes: dict[str, asyncio.Task[None]] = {}
     try:
-        async with httpx.AsyncClient(follow_redirects=False) as client:
+        async with checked_client(resolver) as client:
             while True:
                 try:
-                    if store is None:
-                        store = await in_thread(partial(open_store, database, "service"))
-                    settings = await in_thread(store.reference.settings)
-                    sent = await deliver_due(store.outbox, settings, client, clock, rng)
+                    if calls is None:
+                        calls = StoreCalls(
+                            await in_thread(partial(open_store, database, "service"))
+                        )
+                    current = Current(await calls(calls.store.reference.settings))
+                    due = await calls(partial(calls.store.outbox.due_operators, clock()))
+                    for operator in [o for o, task in lanes.items() if task.done()]:
+                        del lanes[operator]
+                    for operator in due:
+                        if operator not in lanes:
+                            lane = run_lane(operator, calls, current, client, clock, rng)
+                            lanes[operator] = asyncio.create_task(
+                                lane, name=f"deliveries-{operator}"
+                            )
                 except StoreError as exc:
                     log.warning("deliveries paused: %s", exc)
-                    sent = 0
                 except Exception:
                     log.exception("a delivery round failed; the next one runs")
                     ROUND_ERRORS.inc()
-                    sent = 0
                 else:
                     LAST_ROUND.set_to_current_time()
                     status.successful_rounds += 1
-                status.rounds += 1
                 ROUNDS.inc()
-                if not sent:
+                busy = [task for task in lanes.values() if not task.done()]
+                if busy:
+                    await asyncio.wait(busy, timeout=poll_seconds)
+                if not any(not task.done() for task in lanes.values()):
+                    status.rounds += 1  # caught up: every lane started so far has ended
                     await asyncio.sleep(poll_seconds)
     finally:
-        if store is not None:
+        for task in lanes.values():
+            task.cancel()
+        if lanes:
+            await asyncio.wait(lanes.values())
+        if calls is not None:
             with contextlib.suppress(Exception):
-                await in_thread(store.close)
+                await in_thread(calls.store.close)
+
+
+async def run_lane(
+    operator: str,
+    calls: StoreCalls,
+    current: Current,
+    client: httpx.AsyncClient,
+    clock: Callable[[], datetime],
+    rng: random.Random,
+) -> None:
+    """Deliver ``operator``'s due messages until none is due."""
+    while True:
+        try:
+            sent = await deliver_due(calls, current.settings, client, clock, rng, operator)
+        except StoreError as exc:
+            log.warning("deliveries to %s paused: %s", operator, exc)
+            return
+        except Exception:
+            log.exception("a delivery round of %s failed; the next one runs", operator)
+            ROUND_ERRORS.inc()
+            return
+        if not sent:
+            return
 
 
 async def deliver_due(
-    outbox: OutboxQueue,
+    calls: StoreCalls,
     settings: Settings,
     client: httpx.AsyncClient,
     clock: Callable[[], datetime],
     rng: random.Random,
+    operator: str,
 ) -> int:
-    """One round: claim what is due, send it, record the results. How many were attempted."""
+    """One round of one operator's lane: claim what is due, send it, record the results. How
+    many were attempted."""
     delivery_settings = settings.delivery
-    timeout = delivery_settings.timeout_seconds
-    lease = timedelta(seconds=timeout * 2 + 30)
-    claimed = await in_thread(partial(outbox.claim, clock(), lease, CLAIM_LIMIT))
+    deadline = delivery_settings.timeout_seconds
+    lease = timedelta(seconds=deadline * 2 + 30)
+    outbox: OutboxQueue = calls.store.outbox
+    claimed = await calls(partial(outbox.claim, clock(), lease, CLAIM_LIMIT, operator))
     if not claimed:
         return 0
     webhooks = delivery_settings.webhooks
     now = clock()
-    results = await asyncio.gather(*(send(client, d, webhooks, timeout, now) for d in claimed))
+    made = await calls(partial(bodies, calls.store, claimed, webhooks, now))
+    results = await asyncio.gather(
+        *(send(client, d, webhooks, deadline, now, made.get(d.id)) for d in claimed)
+    )
 
     def record() -> None:
         done = clock()
@@ -183,11 +274,11 @@ async def deliver_due(
             try:
                 settle(outbox, delivery, result, delivery_settings, done, rng)
             except StoreError:
-                raise  # the round pauses; the leases run out and the deliveries are claimed again
+                raise  # the lane pauses; the leases run out and the deliveries are claimed again
             except Exception:
                 log.exception("recording the attempt on delivery %d failed", delivery.id)
 
-    await in_thread(record)
+    await calls(record)
     return len(claimed)
 
 
@@ -206,13 +297,18 @@ def settle(
         return
     error = error_text(result.error.replace("\x00", ""))
     attempt = delivery.attempts + 1
-    if result.final or attempt >= delivery_settings.max_attempts:
+    operator = delivery.network_operator
+    FAILED_ATTEMPTS.labels(operator).inc()
+    horizon = delivery.due_since + timedelta(hours=delivery_settings.retry_for_hours)
+    limit = delivery_settings.max_attempts
+    if result.final or done >= horizon or (limit is not None and attempt >= limit):
         outbox.failed(delivery.id, error, None)
         DELIVERIES.labels("dead").inc()
         log.warning(
-            "delivery of %s to %s is dead after %d attempts: %s",
+            "delivery %d of %s to network operator %s is dead after %d attempts: %s",
+            delivery.id,
             delivery.alert_id,
-            delivery.network_operator,
+            operator,
             attempt,
             error,
         )
@@ -222,59 +318,66 @@ def settle(
     )
     if result.retry_after is not None:
         wait = max(wait, min(result.retry_after, RETRY_AFTER_CAP_SECONDS))
-    outbox.failed(delivery.id, error, done + timedelta(seconds=wait))
+    retry_at = min(done + timedelta(seconds=wait), horizon)  # a last attempt at the horizon
+    outbox.failed(delivery.id, error, retry_at)
     DELIVERIES.labels("failed").inc()
+    log.warning(
+        "delivery %d of %s to network operator %s failed (attempt %d): %s; next attempt at %s",
+        delivery.id,
+        delivery.alert_id,
+        operator,
+        attempt,
+        error,
+        retry_at.isoformat(),
+    )
 
 
 async def send(
     client: httpx.AsyncClient,
     delivery: Delivery,
     webhooks: Mapping[str, Webhook],
-    timeout: float,
+    deadline: float,
     now: datetime,
+    body: Body | None = None,
 ) -> Attempt:
-    """POST one delivery. Whatever goes wrong — even what nobody foresaw — is this delivery's
-    failed attempt, never the worker's end."""
+    """POST one delivery (``body``: what it sends, by default the message as queued).
+    Whatever goes wrong — even what nobody foresaw — is this delivery's failed attempt, never
+    the worker's end."""
     try:
+        body = body or Body(delivery.content_type, delivery.payload)
         hook = webhooks.get(delivery.network_operator)
         if hook is None or not hook.usable:
             operator = delivery.network_operator
             return Attempt(f"no webhook is configured for network operator {operator}")
         try:
-            await check_destination(hook.url)
+            check_webhook_url(hook.url)
         except WebhookUrlError as exc:
             return Attempt(f"the webhook URL is refused: {exc}", final=True)
         try:
-            response = await client.post(
-                hook.url,
-                content=delivery.payload,
-                headers=request_headers(delivery, hook, now),
-                timeout=timeout,
-            )
-        except httpx.HTTPError as exc:
-            return Attempt(f"{type(exc).__name__}: {exc}")
-        return attempt_of(response, now)
+            headers = request_headers(delivery, body, hook, now)
+            answer = await post(client, hook.url, body.payload, headers, deadline)
+        except ExchangeError as exc:
+            return Attempt(exc.detail, final=exc.final)
+        return attempt_of(answer, now)
     except Exception as exc:
         log.exception("delivery %d failed unexpectedly", delivery.id)
         return Attempt(f"{type(exc).__name__}: {exc}")
 
 
-def request_headers(delivery: Delivery, hook: Webhook, now: datetime) -> dict[str, str]:
+def request_headers(delivery: Delivery, body: Body, hook: Webhook, now: datetime) -> dict[str, str]:
     """The headers of one attempt: its type, its identity and its Standard Webhooks signature."""
     message_id = header_safe(delivery.alert_id)
     return {
-        "Content-Type": header_safe(delivery.content_type),
+        "Content-Type": header_safe(body.content_type),
         "Idempotency-Key": message_id,
         "X-Poagate-Network-Operator": header_safe(delivery.network_operator),
-        **signed_headers(
-            hook.secrets_in_force(now), message_id, int(time.time()), delivery.payload
-        ),
+        **signed_headers(hook.secrets_in_force(now), message_id, int(time.time()), body.payload),
     }
 
 
-def attempt_of(response: httpx.Response, now: datetime) -> Attempt:
+def attempt_of(response: Answer, now: datetime) -> Attempt:
     """What a receiver's answer makes of the attempt (see the module docstring)."""
-    status = response.status_code
+    status = response.status
     if 200 <= status < 300:
         return Attempt(None)
     if 400 <= status < 500 and status not in RETRIED_4XX:

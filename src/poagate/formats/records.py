@@ -150,7 +150,7 @@ def csv_cell(value: object) -> str:
 
 
 def write_csv(
-    records: Iterable[SuppressionEntry | ForwardedAlert],
+    records: Iterable[object],
     stream: IO[str],
     columns: tuple[str, ...] = SUPPRESSION_FIELDS,
 ) -> int:
@@ -160,7 +160,7 @@ def write_csv(
 
 
 def write_rows_csv(
-    records: Iterable[SuppressionEntry | ForwardedAlert],
+    records: Iterable[object],
     stream: IO[str],
     columns: tuple[str, ...] = SUPPRESSION_FIELDS,
 ) -> int:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import (
@@ -134,6 +134,13 @@ class Webhook(_Section):
     previous_secret_until: datetime | None = Field(
         None, description="When the replaced secret stops signing (set by poagate)."
     )
+    # spec §18: what the DNO receives (a DNO's webhook; the DSP's push is always its own JSON).
+    format: Literal["envelope", "original"] = Field(
+        "envelope",
+        description="envelope: the Standard Webhooks payload (type ad1.forwarded or "
+        "ad1.released, timestamp, data with the alert's fields and the DSP's message); "
+        "original: the DSP's message alone, as received (for a system that takes DUIS).",
+    )
 
     @field_validator("url")
     @classmethod
@@ -163,8 +170,27 @@ class Delivery(_Section):
     webhooks: dict[str, Webhook] = Field(
         default_factory=dict, description="By network operator id."
     )
-    max_attempts: int = Field(8, ge=1, le=100)
-    timeout_seconds: float = Field(5.0, gt=0, le=120)
+    # spec §18: retried with capped exponential backoff for retry_for_hours, then dead.
+    retry_for_hours: float = Field(
+        24.0,
+        gt=0,
+        le=720,
+        description="How long a failed delivery is retried (capped exponential backoff, from "
+        "backoff_seconds up to backoff_max_seconds) before it is dead.",
+    )
+    max_attempts: int | None = Field(
+        None,
+        ge=1,
+        le=100_000,
+        description="Dead after this many attempts even within retry_for_hours (null: no limit).",
+    )
+    timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        description="The deadline of one attempt, for the whole exchange: connecting, "
+        "sending and the answer (of which at most 64 KiB is read).",
+    )
     backoff_seconds: float = Field(1.0, gt=0, le=3600)
     backoff_max_seconds: float = Field(300.0, gt=0, le=86400)
 

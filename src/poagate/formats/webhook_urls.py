@@ -1,14 +1,16 @@
 """Which webhook URLs poagate accepts, and how a webhook URL is shown: read by the stored
 configuration's model (``poagate.formats.settings``) when a URL is configured, and by the
-delivery worker (``poagate.delivery.urls``) again before each delivery.
+delivery worker again before each delivery (``poagate.delivery.exchange``).
 
 A DNO's receiver sits on its own network, often a private one, and the tests' receivers listen
 on loopback: both stay allowed. Link-local addresses (169.254.0.0/16, fe80::/10) and the
 clouds' metadata services are refused: a URL pointing there would make poagate fetch its own
 host's credentials for whoever set the URL (server-side request forgery). The check is made
-when the URL is configured (its literal address or known metadata name) and again before each
-delivery (what the name resolves to then), so a name that later resolves to such an address
-is refused too.
+when the URL is configured (its literal address or known metadata name, as the ASCII name the
+HTTP client uses) and again for every connection (``poagate.delivery.exchange``: the name is
+resolved once, every address it resolves to is checked, and the connection goes to those
+addresses), so a name that later resolves to such an address is refused too, and a name that
+does not resolve is an error.
 
 A URL must also be one a delivery can reach at all: http or https, a host that is an IP address
 or a DNS name (labels of letters, digits and hyphens), and a port from 1 to 65535 — so
@@ -86,7 +88,7 @@ def check_webhook_url(url: str) -> str:
         raise WebhookUrlError(f"cannot be read as a URL: {exc}") from None
     if parsed.scheme not in ("http", "https"):
         raise WebhookUrlError("must be an http:// or https:// URL")
-    host = parsed.host
+    host = parsed.raw_host.decode("ascii")  # the name the HTTP client connects to (IDNA)
     if not host:
         raise WebhookUrlError("has no host")
     port = parsed.port

@@ -8,7 +8,10 @@ was decided may have a later end than it had then; the Suppression Log entry kee
 as it was at the decision, and the suppressing window is shown with it.
 
 A DNO's explanation holds nothing of another DNO: the area-outage evidence lists only AD1s of
-the caller's own network operators (the count of others' is not shown either).
+the caller's own network operators (the count of others' is not shown either). Its webhook
+delivery is shown without the outbox's number (a counter of every DNO's deliveries), and to a
+DNO with a generic error only: what a connection to its webhook's address met (refused, timed
+out, an address refused) would let whoever controls the name's DNS probe poagate's network.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from poagate.store.alerts.decided import EvidencePoint
 from poagate.store.outbox import DeliveryState
 from poagate.store.ports import Explaining
 
+GENERIC_ERROR = "the last attempt failed"  # what a DNO reads of a failed delivery attempt
 NOT_YET_SEEN = "not_yet_seen"  # the activation was first received after the AD1 was decided
 SIGN_SPAN_OFF = timedelta(minutes=60)  # signs of life shown when release-if-dark is off
 EVIDENCE_SHOWN = 20
@@ -108,6 +112,34 @@ class Release:
 
 
 @value
+class DeliveryShown:
+    """Where the AD1's webhook delivery stands, as the caller may see it (spec §16, §18): its
+    status and attempts, never a store-wide number; ``error`` the last attempt's for DCC
+    operations, ``GENERIC_ERROR`` for a DNO."""
+
+    status: str  # pending, held, delivered or dead
+    attempts: int
+    next_attempt_at: datetime | None  # while pending
+    delivered_at: datetime | None
+    error: str | None
+
+
+def delivery_shown(state: DeliveryState | None, for_dno: bool) -> DeliveryShown | None:
+    if state is None:
+        return None
+    error = state.last_error
+    if error is not None and for_dno:
+        error = GENERIC_ERROR
+    return DeliveryShown(
+        status=state.status,
+        attempts=state.attempts,
+        next_attempt_at=state.next_attempt_at if state.status == "pending" else None,
+        delivered_at=state.delivered_at,
+        error=error if state.status != "delivered" else None,
+    )
+
+
+@value
 class Explanation:
     alert_id: str
     outcome: str  # suppressed or forwarded
@@ -125,7 +157,7 @@ class Explanation:
     # spec §14: every attempt to verify the site, in order (none when the guard was off, or a
     # sign of life settled it before a request was due).
     verifications: tuple[VerificationRequest, ...]
-    delivery: DeliveryState | None
+    delivery: DeliveryShown | None
     suppression_enabled: bool  # now
 
 
@@ -186,7 +218,7 @@ def explain(
         verifications=tuple(
             sorted(store.verifications.of_alerts([alert_id]), key=lambda r: r.attempt)
         ),
-        delivery=store.outbox.state_of(alert_id),
+        delivery=delivery_shown(store.outbox.state_of(alert_id), network_operators is not None),
         suppression_enabled=config.suppression_enabled,
     )
 

@@ -33,6 +33,7 @@ OUTBOX = Insert(
         "next_attempt_at",
         "status",
         "attempts",
+        "due_since",
     ),
 )
 _STATE = (
@@ -67,6 +68,7 @@ class Delivery:
     content_type: str
     payload: bytes
     attempts: int
+    due_since: datetime  # when its retrying began (spec §18: retried for retry_for_hours)
 
 
 @value
@@ -108,6 +110,7 @@ class Outbox:
                     moment,
                     m.status,
                     0,
+                    moment,
                 )
                 for m in messages
             ],
@@ -118,32 +121,54 @@ class Outbox:
         if alert_ids:
             db = self._db
             db.run(
-                "UPDATE outbox SET status = 'pending', next_attempt_at = ? "
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ?, due_since = ? "
                 "WHERE {in:alert_id} AND status = 'held'",
-                (to_us(at), db.list_param(alert_ids)),
+                (to_us(at), to_us(at), db.list_param(alert_ids)),
             )
 
-    def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
-        """Claim messages that are due (see the module docstring)."""
+    def due_operators(self, now: datetime) -> list[str]:
+        """The network operators with a message due and not claimed: each gets a delivery
+        lane of its own (``poagate.delivery.worker``)."""
+        moment = to_us(now)
+        rows = self._db.fetch(
+            "SELECT DISTINCT network_operator FROM outbox "
+            "WHERE status = 'pending' AND next_attempt_at <= ? "
+            "AND (lease_until IS NULL OR lease_until <= ?)",
+            (moment, moment),
+        )
+        return sorted(str(r[0]) for r in rows)
+
+    def claim(
+        self, now: datetime, lease: timedelta, limit: int, network_operator: str | None = None
+    ) -> list[Delivery]:
+        """Claim messages that are due (see the module docstring), of one network operator
+        when ``network_operator`` is given."""
         db = self._db
         moment = to_us(now)
+        operator = "" if network_operator is None else "AND o.network_operator = ? "
+        params: tuple[Any, ...] = (moment, moment)
+        if network_operator is not None:
+            params += (network_operator,)
         with db.transaction():
             rows = db.fetch(
                 "SELECT o.id, o.alert_id, o.network_operator, o.chf_id, o.content_type, "
-                "o.payload, o.attempts FROM outbox o "
+                "o.payload, o.attempts, COALESCE(o.due_since, o.created_at) FROM outbox o "
                 "WHERE o.status = 'pending' AND o.next_attempt_at <= ? "
                 "AND (o.lease_until IS NULL OR o.lease_until <= ?) "
+                f"{operator}"
                 "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.chf_id = o.chf_id "
                 "AND p.status = 'pending' AND p.id < o.id) "
                 f"ORDER BY o.id LIMIT {int(limit)}",
-                (moment, moment),
+                params,
             )
             if rows:
                 db.run(
                     "UPDATE outbox SET lease_until = ? WHERE {in:id}",
                     (moment + lease // _ONE_US, db.list_param([r[0] for r in rows])),
                 )
-        return [Delivery(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6]) for r in rows]
+        return [
+            Delivery(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6], from_us(r[7])) for r in rows
+        ]
 
     def delivered(self, delivery_id: int, at: datetime) -> None:
         with self._db.transaction():
@@ -192,11 +217,55 @@ class Outbox:
                 return False
             db.run(
                 "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, "
-                "lease_until = NULL WHERE id = ?",
-                (to_us(at), delivery_id),
+                "due_since = ?, lease_until = NULL WHERE id = ?",
+                (to_us(at), to_us(at), delivery_id),
             )
             self._audit.record(at, actor, "delivery.retry", {"delivery": delivery_id})
         return True
+
+    def retry_dead(
+        self,
+        network_operator: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        at: datetime,
+        actor: str,
+    ) -> int:
+        """Send again every dead message of ``network_operator`` (None: every DNO's) queued in
+        [since, until) (either end open when None): an operator's act, audited as one entry.
+        Each is retried from ``at`` for ``retry_for_hours`` again; each hub's stay in order
+        (they keep their place in the queue). How many."""
+        db = self._db
+        where: list[str] = ["status = 'dead'"]
+        params: list[Any] = []
+        if network_operator is not None:
+            where.append("network_operator = ?")
+            params.append(network_operator)
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(to_us(since))
+        if until is not None:
+            where.append("created_at < ?")
+            params.append(to_us(until))
+        moment = to_us(at)
+        with db.transaction():
+            count = int(
+                db.scalar("SELECT COUNT(*) FROM outbox WHERE " + " AND ".join(where), params)
+            )
+            if count:
+                db.run(
+                    "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+                    "due_since = ?, lease_until = NULL WHERE " + " AND ".join(where),
+                    (moment, moment, *params),
+                )
+            detail = {
+                "network_operator": network_operator,
+                "from": None if since is None else since.isoformat(),
+                "to": None if until is None else until.isoformat(),
+                "retried": count,
+            }
+            self._audit.record(at, actor, "delivery.retry", detail)
+        return count
 
     def counts(self) -> dict[str, int]:
         """Messages by status."""

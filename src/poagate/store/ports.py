@@ -413,6 +413,63 @@ class Pushing(Protocol):
 class OutboxQueue(Protocol):
     """What a delivery worker needs: claiming due messages and settling each."""
 
-    def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]: ...
+    def due_operators(self, now: datetime) -> list[str]: ...
+    def claim(
+        self, now: datetime, lease: timedelta, limit: int, network_operator: str | None = None
+    ) -> list[Delivery]: ...
     def delivered(self, delivery_id: int, at: datetime) -> None: ...
     def failed(self, delivery_id: int, error: str, retry_at: datetime | None) -> None: ...
+
+
+class DecidedOutcomes(Protocol):
+    def outcomes_of(
+        self, alert_ids: Sequence[str]
+    ) -> dict[str, SuppressionEntry | ForwardedAlert]: ...
+
+
+class PayloadReads(Protocol):
+    """What a delivery's payload is made of (spec §18): the decisions, and the inventory's
+    routing of a forwarded AD1's hub (``delivery/payloads.py``)."""
+
+    @property
+    def alerts(self) -> DecidedOutcomes: ...
+    @property
+    def fleet(self) -> HubFleet: ...
+
+
+class FeedOutcomes(Protocol):
+    def feed_outcomes(
+        self,
+        network_operators: frozenset[str] | None,
+        after_alert_id: str | None = None,
+        limit: int = 100,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[ForwardedAlert | SuppressionEntry]: ...
+
+
+class FeedReads(Protocol):
+    """What the pull feed reads (``service/feed.py``): the feed's AD1s and their routing."""
+
+    @property
+    def listings(self) -> FeedOutcomes: ...
+    @property
+    def fleet(self) -> HubFleet: ...
+
+
+class DeadDeliveries(Protocol):
+    def retry_dead(
+        self,
+        network_operator: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        at: datetime,
+        actor: str,
+    ) -> int: ...
+
+
+class DeadRetrying(Protocol):
+    """Sending dead deliveries again (``service/deliveries.py``)."""
+
+    @property
+    def outbox(self) -> DeadDeliveries: ...

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 # The Alembic revision this code expects; tests check it is the migrations' head.
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0009"
 
 # Rolling upgrades (docs/architecture.md, "Migrations"): a schema change lands in two steps,
 # add then (a release later) remove, so a server of the previous release keeps working on a
@@ -358,6 +358,9 @@ outbox = Table(
     Column("lease_until", BigInteger),
     Column("last_error", Text),
     Column("delivered_at", BigInteger),
+    # Revision 0009 (spec §18): when its retrying began (queued, released, or sent again by an
+    # operator); it is dead once delivery.retry_for_hours have passed since. NULL: created_at.
+    Column("due_since", BigInteger),
 )
 
 # -- the verification guard (revision 0005) ----------------------------------------------------

@@ -11,6 +11,7 @@
   decision can use.
 * The incident controls (spec §12): who released an entry and why (``sign_releases``), and one
   decided AD1 as an explanation reads it (``explained``).
+* The outcomes a delivery worker makes its payloads of (``outcomes_of``, spec §18).
 """
 
 from __future__ import annotations
@@ -186,6 +187,18 @@ class DecidedAlerts:
                 "UPDATE ad1_outcomes SET released_by = ?, release_note = ? WHERE {in:alert_id}",
                 (actor, note, db.list_param(list(alert_ids))),
             )
+
+    def outcomes_of(self, alert_ids: Sequence[str]) -> dict[str, SuppressionEntry | ForwardedAlert]:
+        """The outcomes of ``alert_ids`` that are decided, by alert_id (what a delivery's
+        payload is made of, spec §18)."""
+        if not alert_ids:
+            return {}
+        db = self._db
+        rows = db.fetch(
+            f"SELECT {AD1} FROM ad1_outcomes WHERE {{in:alert_id}}",
+            (db.list_param(list(dict.fromkeys(alert_ids))),),
+        )
+        return {outcome.alert_id: outcome for outcome in map(decode_ad1, rows)}
 
     def explained(
         self, alert_id: str, network_operators: frozenset[str] | None

@@ -159,6 +159,24 @@ class Listings:
         """Forwarded AD1s after the one named, in feed order: those forwarded at once, and the
         released Suppression Log entries as forwarded at their release; ``since``/``until``
         select AD1s received in [since, until)."""
+        page = []
+        for outcome in self.feed_outcomes(network_operators, after_alert_id, limit, since, until):
+            if type(outcome) is SuppressionEntry:
+                outcome = released_as_forwarded(outcome)
+            assert type(outcome) is ForwardedAlert
+            page.append(outcome)
+        return page
+
+    def feed_outcomes(
+        self,
+        network_operators: frozenset[str] | None,
+        after_alert_id: str | None = None,
+        limit: int = 100,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[ForwardedAlert | SuppressionEntry]:
+        """The feed's AD1s as ``feed_page`` selects them, each as decided: a released entry
+        as the Suppression Log entry it is (what the pull feed shows, spec §18)."""
         db = self._db
         after = 0
         if after_alert_id is not None:
@@ -181,16 +199,7 @@ class Listings:
             + f" ORDER BY feed_seq LIMIT {int(limit)}",
             params,
         )
-        page = []
-        for row in rows:
-            outcome = decode_ad1(row)
-            if type(outcome) is SuppressionEntry:
-                outcome = released_as_forwarded(outcome)
-            assert type(outcome) is ForwardedAlert
-            page.append(outcome)
-        return page
-
-    # -- counts ---------------------------------------------------------------------------------
+        return [decode_ad1(row) for row in rows]
 
     def counts_by_network_operator(
         self, network_operators: frozenset[str] | None = None
