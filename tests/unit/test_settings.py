@@ -149,7 +149,7 @@ def test_a_store_holding_keys_this_code_does_not_know_still_loads() -> None:
             "retention": {"days": 400},
             "delivery": {
                 "retry_for_hours": 48,
-                "webhooks": {"12": {"url": "http://127.0.0.1:9/", "secret": SECRET, "format": "x"}},
+                "webhooks": {"12": {"url": "http://127.0.0.1:9/", "secret": SECRET, "colour": "x"}},
             },
         }
     )
@@ -187,6 +187,7 @@ def test_a_change_is_each_path_before_and_after_with_secrets_and_passwords_maske
             "before": "http://u:***@127.0.0.1:9/",
             "after": "http://u:***@127.0.0.1:9/",
         },
+        "delivery.webhooks.13.format": {"before": None, "after": "envelope"},
         "delivery.webhooks.13.secret": {"before": None, "after": "***"},
         "delivery.webhooks.13.url": {"before": None, "after": "http://127.0.0.1:9/13"},
         "window_minutes": {"before": 30, "after": 20},

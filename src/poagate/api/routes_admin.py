@@ -41,8 +41,8 @@ from poagate.service.configuration import (
     change_configuration,
     patch_configuration,
 )
-from poagate.store.access import AuditFilter
 from poagate.service.deliveries import retry_dead
+from poagate.store.access import AuditFilter
 
 router = APIRouter(tags=["operations"])
 Admin = Annotated[Principal, Depends(require("admin"))]

@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from poagate.cli.controls import actor, now
-from poagate.cli.shared import DatabaseOption, fail, out, store_errors
+from poagate.cli.controls import now
+from poagate.cli.shared import DatabaseOption, actor, fail, out, store_errors
 
 deliveries_app = typer.Typer(help="Deliveries to the DNOs' webhooks.", no_args_is_help=True)
 
