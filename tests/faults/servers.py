@@ -143,7 +143,10 @@ def send_until_decided(
             if item["outcome"] in ("forwarded", "suppressed"):
                 tally.decided_ids.add(str(item["alert_id"]))
         return
-    pytest.fail(f"a batch was not decided in {seconds} s: {tally}")
+    pytest.fail(
+        f"a batch was not decided in {seconds} s: answers {dict(tally.outcomes)}, "
+        f"failures {dict(tally.failures)}"
+    )
 
 
 def outcomes_in_store(database: str) -> tuple[Counter[str], int]:
