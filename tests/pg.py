@@ -59,7 +59,9 @@ class PostgresServer:
 
     def _run(self, *command: str) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if self._as_postgres else []
-        subprocess.run([*self.prefix, *prefix, *command], check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [*self.prefix, *prefix, *command], check=True, capture_output=True, timeout=120
+        )
 
     def start(self) -> None:
         self._run(
