@@ -39,6 +39,10 @@ IDLE_CHECK_SECONDS = 1.0
 # request is answered 503 and the next one connects again. The session options tell the
 # database's end the same, so that the backend of a server cut off mid-transaction ends within
 # seconds and releases the writers' lock (else every other server waited for it, for hours).
+# And every statement is planned for the values it is sent with (plan_cache_mode): psycopg
+# prepares a statement after five uses, and PostgreSQL then kept a generic plan made while a
+# table was empty — for the R6 lookup, a sequential scan comparing each row with each alert_id of
+# a group — long after the table had grown (tests/integration/test_pg_plans.py).
 # A URL that names a parameter keeps its own value.
 CONNECTION_DEFAULTS: dict[str, str] = {
     "connect_timeout": "5",  # each host of a multi-host URL in turn
@@ -50,7 +54,7 @@ CONNECTION_DEFAULTS: dict[str, str] = {
 }
 SESSION_OPTIONS = (
     "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 "
-    "-c tcp_user_timeout=10000"
+    "-c tcp_user_timeout=10000 -c plan_cache_mode=force_custom_plan"
 )
 
 
