@@ -32,12 +32,23 @@ typecheck: install
 	$(BIN)/mypy
 
 # The tests start their own PostgreSQL server from Debian's binaries (never the machine's own
-# server), and the console's browser tests drive Debian's Chromium (Playwright's own browser
-# download is never used); install the packages when they are missing.
+# server), check the alerting rules with Debian's promtool (package prometheus, unpacked into
+# an ignored cache rather than installed: installing it would start a Prometheus server), and
+# the console's browser tests drive Debian's Chromium (Playwright's own
+# browser download is never used); install the packages when they are missing.
+PROMTOOL_DIR := .cache/prometheus
+PROMTOOL := $(PROMTOOL_DIR)/usr/bin/promtool
+
 system-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "Installing PostgreSQL's server binaries (Debian package postgresql) for the tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@if ! command -v promtool >/dev/null 2>&1 && [ ! -x $(PROMTOOL) ]; then \
+		echo "Fetching promtool (Debian package prometheus, unpacked into $(PROMTOOL_DIR))"; \
+		apt-get update -qq && rm -rf $(PROMTOOL_DIR) && mkdir -p $(PROMTOOL_DIR) && \
+		cd $(PROMTOOL_DIR) && apt-get download prometheus 2>/dev/null && \
+		dpkg-deb -x prometheus_*.deb . && rm prometheus_*.deb; \
 	fi
 	@if [ ! -x /usr/bin/chromium ]; then \
 		echo "Installing Chromium (Debian package chromium) for the console's browser tests"; \

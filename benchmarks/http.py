@@ -61,7 +61,11 @@ POAGATE = Path(sys.executable).with_name("poagate")
 # Both scripts: the token, the fleet's hubs, a run tag for unique alert_ids, a thread number.
 LUA_PRELUDE = """
 local token, hubs, run = "%(token)s", {%(hubs)s}, "%(run)s"
-local counter, threads, tid = 0, 0, 0
+-- tid is a global: thread:set gives each thread's copy of the script its number there (a local
+-- of the same name would hide it, every thread would be 0, and two threads would send the same
+-- alert_ids: half the AD1s duplicates).
+local counter, threads = 0, 0
+tid = 0
 function setup(thread) threads = threads + 1; thread:set("tid", threads) end
 function init(args) math.randomseed(tid * 7919) end
 """
@@ -205,7 +209,7 @@ def run_wrk(
     result = subprocess.run(
         [
             wrk,
-            "-t2",
+            f"-t{threads}",
             f"-c{connections}",
             f"-d{seconds}s",
             "--timeout",

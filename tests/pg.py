@@ -50,6 +50,8 @@ class PostgresServer:
         self.data = self.root / "data"
         self.port = free_port()
         self._as_postgres = os.geteuid() == 0
+        self.host = "127.0.0.1"  # the address it listens on
+        self.prefix: list[str] = []  # what the server's commands run under (a namespace)
         self._watcher: subprocess.Popen[bytes] | None = None
         if self._as_postgres:
             user = pwd.getpwnam("postgres")
@@ -57,7 +59,9 @@ class PostgresServer:
 
     def _run(self, *command: str) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if self._as_postgres else []
-        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [*self.prefix, *prefix, *command], check=True, capture_output=True, timeout=120
+        )
 
     def start(self) -> None:
         self._run(
@@ -99,7 +103,7 @@ class PostgresServer:
         )
 
     def _pg_ctl(self, action: str) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+        options = f"-p {self.port} -k {self.root} -c listen_addresses={self.host} "
         options += "-c max_connections=200"
         if not self.durable:
             options += " -c fsync=off -c full_page_writes=off"
@@ -137,7 +141,7 @@ class PostgresServer:
         self._pg_ctl("start")
 
     def url(self, database: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://postgres@{self.host}:{self.port}/{database}"
 
     def fresh_database(self, template: str = TEMPLATE) -> str:
         """A new database copied from ``template`` (by default: the schema and nothing else).

@@ -89,12 +89,24 @@ def batch_of(prefix: str, number: int, size: int) -> list[dict[str, Any]]:
 
 @dataclass
 class Tally:
-    """What the client saw: answers by outcome, requests that failed and were resent."""
+    """What the client saw: answers by outcome, requests that failed and were resent, the
+    alert_ids answered as decided (forwarded or suppressed), and when each server answered."""
 
     outcomes: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     retry_after: set[str] = field(default_factory=set)
     sent: set[str] = field(default_factory=set)
+    decided_ids: set[str] = field(default_factory=set)
+    answers: list[tuple[str, float]] = field(default_factory=list)  # (server, monotonic time)
+
+    def answered_after(self, url: str, moment: float) -> int:
+        """How many batches ``url`` answered 200 after ``moment`` (``time.monotonic``)."""
+        return sum(1 for server, at in list(self.answers) if server == url and at > moment)
+
+    def first_answer_after(self, url: str, moment: float) -> float:
+        """When ``url`` first answered 200 after ``moment``; infinity if it never did."""
+        times = [at for server, at in list(self.answers) if server == url and at > moment]
+        return min(times, default=float("inf"))
 
 
 def send_until_decided(
@@ -125,10 +137,16 @@ def send_until_decided(
             time.sleep(min(float(answer.headers.get("retry-after", "1")), 2.0) / 4)
             continue
         assert answer.status_code == 200, answer.text
+        tally.answers.append((url, time.monotonic()))
         for item in answer.json()["items"]:
             tally.outcomes[item["outcome"]] += 1
+            if item["outcome"] in ("forwarded", "suppressed"):
+                tally.decided_ids.add(str(item["alert_id"]))
         return
-    pytest.fail(f"a batch was not decided in {seconds} s: {tally}")
+    pytest.fail(
+        f"a batch was not decided in {seconds} s: answers {dict(tally.outcomes)}, "
+        f"failures {dict(tally.failures)}"
+    )
 
 
 def outcomes_in_store(database: str) -> tuple[Counter[str], int]:

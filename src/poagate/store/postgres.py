@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from poagate.store import StoreError, StoreUnavailableError, StoreValueError
 from poagate.store.schema import (
@@ -38,6 +39,31 @@ WRITER_LOCK_KEY = 0x706F6167617465
 _PLACEHOLDER = re.compile(r"\?")
 _CURSOR_ROWS = 10_000
 IDLE_CHECK_SECONDS = 1.0
+
+# How long a connection waits on a database that does not answer (spec §16). A network
+# partition drops packets without a reset or a refusal: without these a query sent across one
+# waited for TCP to give up (a quarter of an hour), its request unanswered, and the server never
+# said it was not ready. With them the connection fails after about ten seconds of silence, the
+# request is answered 503 and the next one connects again. The session options tell the
+# database's end the same, so that the backend of a server cut off mid-transaction ends within
+# seconds and releases the writers' lock (else every other server waited for it, for hours).
+# And every statement is planned for the values it is sent with (plan_cache_mode): psycopg
+# prepares a statement after five uses, and PostgreSQL then kept a generic plan made while a
+# table was empty — for the R6 lookup, a sequential scan comparing each row with each alert_id of
+# a group — long after the table had grown (tests/integration/test_pg_plans.py).
+# A URL that names a parameter keeps its own value.
+CONNECTION_DEFAULTS: dict[str, str] = {
+    "connect_timeout": "5",  # each host of a multi-host URL in turn
+    "keepalives": "1",
+    "keepalives_idle": "5",
+    "keepalives_interval": "2",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "10000",  # milliseconds: data sent and not acknowledged
+}
+SESSION_OPTIONS = (
+    "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 "
+    "-c tcp_user_timeout=10000 -c plan_cache_mode=force_custom_plan"
+)
 
 
 # libpq's keyword form (``host=db password=secret``) and a URL's query (``?password=secret``)
@@ -90,10 +116,28 @@ def refuse_incomplete(conn: psycopg.Connection[tuple[Any, ...]], url: str) -> No
         raise StoreError(incomplete_store(redact(url), marker))
 
 
+def connection_parameters(url: str) -> dict[str, str]:
+    """What ``psycopg.connect`` is given beside the URL: ``CONNECTION_DEFAULTS`` and
+    ``SESSION_OPTIONS`` for what the URL does not set (its own ``options`` come after ours, so
+    theirs win)."""
+    given = conninfo_to_dict(libpq_url(url))
+    parameters = {k: v for k, v in CONNECTION_DEFAULTS.items() if k not in given}
+    options = str(given.get("options") or "")
+    parameters["options"] = f"{SESSION_OPTIONS} {options}".strip()
+    return parameters
+
+
+def connect(url: str) -> psycopg.Connection[tuple[Any, ...]]:
+    """An autocommit connection to ``url`` with ``connection_parameters``."""
+    return psycopg.connect(
+        make_conninfo(libpq_url(url), **connection_parameters(url)), autocommit=True
+    )
+
+
 def ensure_schema(url: str, restoring: bool = False) -> None:
     """Create or migrate the database to ``SCHEMA_REVISION`` (with Alembic, when needed). A
     database a restore has not finished is refused, except by that restore (``restoring``)."""
-    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+    with connect(url) as conn:
         if not restoring:
             refuse_incomplete(conn, url)
         try:
@@ -143,7 +187,7 @@ class PostgresDatabase(Database):
 
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         try:
-            return psycopg.connect(libpq_url(self.url), autocommit=True, connect_timeout=5)
+            return connect(self.url)
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"cannot reach {redact(self.url)}: {exc}") from exc
 
