@@ -89,4 +89,6 @@ def test_readme_examples_work_as_written(tmp_path: Path) -> None:
     controls = outputs["controls"]
     assert '"suppression_enabled":false' in controls
     assert '"dry_run":true' in controls
-    assert controls.rstrip().endswith('"changed":true}')  # resumed
+    assert '"changed":true,"changes":{"suppression_enabled":{"before":false,"after":true}}}' in (
+        controls
+    )  # resumed

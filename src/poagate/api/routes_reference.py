@@ -261,7 +261,7 @@ async def _act(request: Request, work: Callable[[Store], dict[str, Any]]) -> Jso
 @router.post(
     "/v1/reference/inventory/versions/{version}/activate",
     response_class=Json,
-    responses=documented(InventoryRollbackAnswer, 401, 403, 409, 422, 503),
+    responses=documented(InventoryRollbackAnswer, 400, 401, 403, 409, 422, 503),
     summary="Put an earlier inventory version back in force (a rollback)",
     description="The full load `version` becomes the inventory in force again, as it was "
     "loaded, at once: decisions see the version before or this one, never half. Change files "
@@ -349,7 +349,7 @@ def guid_list_versions(request: Request, principal: Admin) -> Json:
 @router.post(
     "/v1/reference/guid-list/versions/{version}/activate",
     response_class=Json,
-    responses=documented(GuidListRollbackAnswer, 401, 403, 409, 422, 503),
+    responses=documented(GuidListRollbackAnswer, 400, 401, 403, 409, 422, 503),
     summary="Put an earlier GUID list version back in force (a rollback)",
     description="GUID list version `version` becomes the version in force again, at once. "
     "Refused (422) when it would leave fewer than `reference.max_shrink` of the entries in "
