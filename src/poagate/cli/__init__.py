@@ -17,6 +17,7 @@ import typer
 
 from poagate.cli import (
     controls,
+    db,
     demo,
     inventory,
     log,
@@ -52,6 +53,7 @@ app.add_typer(inventory.guid_list_app, name="guid-list")
 app.add_typer(log.log_app, name="log")
 app.add_typer(simulation.report_app, name="report")
 app.add_typer(tokens.token_app, name="token")
+app.add_typer(db.db_app, name="db")
 
 
 @app.callback()

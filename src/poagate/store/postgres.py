@@ -20,8 +20,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from poagate.store import StoreError, StoreUnavailableError
-from poagate.store.schema import MIN_COMPATIBLE_KEY, SCHEMA_REVISION, newer_schema_usable
+from poagate.store import StoreRefusedError, StoreUnavailableError
+from poagate.store.schema import MIN_COMPATIBLE_KEY
+from poagate.store.schema_state import SchemaMode, StoreState, classify, settle
 from poagate.store.sqlbase import Database, Dialect, Insert, render_lists
 from poagate.store.store import Store
 
@@ -46,27 +47,43 @@ def libpq_url(url: str) -> str:
     return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql://", url)
 
 
-def ensure_schema(url: str) -> None:
-    """Create or migrate the database to ``SCHEMA_REVISION`` (with Alembic, when needed)."""
-    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-        try:
-            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-        except psycopg.errors.UndefinedTable:
-            row = None
-        current = None if row is None else str(row[0])
-        if current is not None and current > SCHEMA_REVISION:
-            marker = conn.execute(
-                "SELECT value FROM meta WHERE key = %s", (MIN_COMPATIBLE_KEY,)
-            ).fetchone()
-            if newer_schema_usable(current, None if marker is None else str(marker[0])):
-                return
-    if current == SCHEMA_REVISION:
+def postgres_state(url: str) -> StoreState:
+    """What the database at ``url`` holds (``schema_state``), read without changing it."""
+    shown = redact(url)
+    try:
+        with psycopg.connect(libpq_url(url), autocommit=True, connect_timeout=5) as conn:
+            tables = {
+                str(row[0])
+                for row in conn.execute(
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_schema = current_schema()"
+                )
+            }
+            revision = min_compatible = None
+            if {"alembic_version", "meta"} <= tables:
+                row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+                revision = None if row is None else str(row[0])
+                row = conn.execute(
+                    "SELECT value FROM meta WHERE key = %s", (MIN_COMPATIBLE_KEY,)
+                ).fetchone()
+                min_compatible = None if row is None else str(row[0])
+    except psycopg.OperationalError as exc:
+        if "does not exist" in str(exc):  # the database itself: poagate never creates one
+            raise StoreRefusedError(
+                f"{shown}: the database does not exist; create it (createdb), then run "
+                f"`poagate db init --database {shown}`"
+            ) from None
+        raise StoreUnavailableError(f"cannot reach {shown}: {exc}") from exc
+    kind = classify(tables, revision, min_compatible)
+    why = "a PostgreSQL database holding other tables" if kind == "foreign" else ""
+    return StoreState(kind, shown, revision, min_compatible, why)
+
+
+def ensure_schema(url: str, mode: SchemaMode = "use") -> None:
+    """Check the database at ``url`` for a command in ``mode`` (``schema_state``): use it as it
+    is, create the schema at the head, or migrate it; anything else is ``StoreRefusedError``."""
+    if settle(postgres_state(url), mode) == "open":
         return
-    if current is not None and current > SCHEMA_REVISION:
-        raise StoreError(
-            f"{redact(url)} has schema revision {current}, newer than this poagate "
-            f"({SCHEMA_REVISION}); upgrade poagate"
-        )
     from poagate.store.migrate import upgrade
 
     upgrade(libpq_url(url).replace("postgresql://", "postgresql+psycopg://", 1))
@@ -77,13 +94,12 @@ class PostgresDatabase(Database):
 
     dialect: Dialect = "postgresql"
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, schema: SchemaMode = "use") -> None:
         self.url = url
         self._rendered: dict[str, str] = {}
         self._used = time.monotonic()
         try:
-            if migrate:
-                ensure_schema(url)
+            ensure_schema(url, schema)
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"cannot reach {redact(url)}: {exc}") from exc
         self._conn = self._connect()
@@ -198,8 +214,9 @@ class PostgresDatabase(Database):
 
 
 class PostgresStore(Store):
-    """The store on a PostgreSQL database; ``migrate`` brings its schema up to date first."""
+    """The store on a PostgreSQL database; ``schema`` says whether it may be created or
+    migrated (``schema_state``)."""
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
-        self.db: PostgresDatabase = PostgresDatabase(url, migrate=migrate)
+    def __init__(self, url: str, *, schema: SchemaMode = "use") -> None:
+        self.db: PostgresDatabase = PostgresDatabase(url, schema=schema)
         super().__init__(self.db)

@@ -1,0 +1,167 @@
+"""spec §17 "The store is never made by accident" and spec §16 "Upgrades": ``poagate db init``,
+``db status`` and ``db upgrade`` are the only commands that make a store or change its schema;
+every other command refuses a store that is missing, not poagate's or of an older revision
+(exit 2, saying what to run, no traceback) and creates nothing beside a path that is not a
+poagate store, nor any folder."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from typer.testing import CliRunner
+
+from poagate.cli import app
+from poagate.store.database import open_store
+from poagate.store.migrate import alembic_config
+from poagate.store.schema import SCHEMA_REVISION
+from tests.integration.test_migration_0004 import sqlalchemy_url
+
+PREVIOUS = f"{int(SCHEMA_REVISION) - 1:04d}"
+# Should a refusal ever fail, serve must not start listening: an address no interface has.
+NOWHERE = ("--host", "203.0.113.1", "--port", "8000")
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def listing(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+def test_serve_refuses_a_store_in_a_missing_folder_and_creates_no_folder(tmp_path: Path) -> None:
+    """The finding: ``serve --db`` in folders that did not exist made them and an empty store,
+    and reported ready. Now: exit 2, one line saying what to run, nothing made."""
+    database = tmp_path / "no" / "such" / "poagate.db"
+    served = subprocess.run(
+        [sys.executable, "-m", "poagate.cli", "serve", "--db", str(database), *NOWHERE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert served.returncode == 2
+    assert "Traceback" not in served.stderr
+    assert "poagate creates no folders" in served.stderr
+    assert "poagate db init" in served.stderr
+    assert listing(tmp_path) == set()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["token", "create", "--role", "admin"],
+        ["token", "list"],
+        ["log", "export", "--network-operator", "12", "--format", "csv"],
+        ["window", "list"],
+        ["inventory", "versions"],
+    ],
+    ids=lambda args: " ".join(args[:2]),
+)
+def test_commands_refuse_a_missing_store_and_create_no_file(
+    tmp_path: Path, args: list[str]
+) -> None:
+    code, _, stderr = cli(*args, "--database", str(tmp_path / "poagate.db"))
+    assert code == 2
+    assert "there is no poagate store at" in stderr
+    assert f"poagate db init --database {tmp_path / 'poagate.db'}" in stderr
+    assert listing(tmp_path) == set()
+
+
+def test_a_file_that_is_not_a_store_is_refused_and_nothing_is_made_beside_it(
+    tmp_path: Path,
+) -> None:
+    """The finding: ``--db`` on a text file printed ``sqlite3.DatabaseError`` and created
+    ``<file>.lock``, ``.write.lock`` and ``.writer.lock`` beside it."""
+    text = tmp_path / "hosts"
+    text.write_text("127.0.0.1 localhost\n")
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE accounts (id INTEGER)")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    for path in (text, other):
+        for args in (
+            ["serve", *NOWHERE],
+            ["token", "create", "--role", "admin"],
+            ["token", "list"],
+            ["db", "init"],
+            ["db", "upgrade"],
+        ):
+            code, _, stderr = cli(*args, "--database", str(path))
+            assert code == 2, (path, args)
+            assert "is not a poagate store" in stderr
+            assert "Traceback" not in stderr
+        code, stdout, _ = cli("db", "status", "--database", str(path))
+        assert code == 2
+        assert "state:    foreign" in stdout
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_db_init_makes_a_store_the_other_commands_then_use(tmp_path: Path) -> None:
+    database = str(tmp_path / "poagate.db")
+    code, stdout, _ = cli("db", "init", "--database", database)
+    assert code == 0
+    assert f"created a poagate store at revision {SCHEMA_REVISION}" in stdout
+    code, stdout, _ = cli("db", "status", "--database", database)
+    assert code == 0
+    assert "state:    current" in stdout
+    assert f"revision: {SCHEMA_REVISION}" in stdout
+    code, _, _ = cli("token", "create", "--role", "admin", "--database", database)
+    assert code == 0
+    code, stdout, _ = cli("db", "init", "--database", database)  # again: left as it is
+    assert (code, "unchanged" in stdout) == (0, True)
+    with open_store(database, "read") as store:
+        assert store.db.scalar("SELECT COUNT(*) FROM api_tokens") == 1
+
+
+def _revision(database: str) -> str:
+    engine = sa.create_engine(sqlalchemy_url(database))
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar())
+    finally:
+        engine.dispose()
+
+
+def test_an_older_schema_is_refused_until_db_upgrade(database: str) -> None:
+    """On each backend: a store of the previous revision is used by no command (exit 2, saying
+    to run ``db upgrade``) and left as it is; ``db status`` says so; ``db upgrade`` migrates it,
+    after which the commands use it."""
+    command.downgrade(alembic_config(sqlalchemy_url(database)), PREVIOUS)
+    for args in (["token", "create", "--role", "admin"], ["token", "list"], ["db", "init"]):
+        code, _, stderr = cli(*args, "--database", database)
+        assert code == 2, args
+        assert f"schema revision {PREVIOUS}, older than this poagate's" in stderr
+        assert "poagate db upgrade --database" in stderr
+    code, _, stderr = cli("serve", *NOWHERE, "--database", database)  # serve, too
+    assert (code, "poagate db upgrade" in stderr) == (2, True)
+    assert _revision(database) == PREVIOUS  # nothing migrated it
+    code, stdout, _ = cli("db", "status", "--database", database)
+    assert code == 2
+    assert "state:    outdated" in stdout
+    assert f"revision: {PREVIOUS}" in stdout
+    code, stdout, _ = cli("db", "upgrade", "--database", database)
+    assert code == 0
+    assert f"upgraded from revision {PREVIOUS} to {SCHEMA_REVISION}" in stdout
+    assert _revision(database) == SCHEMA_REVISION
+    code, _, _ = cli("token", "create", "--role", "admin", "--database", database)
+    assert code == 0
+    code, stdout, _ = cli("db", "upgrade", "--database", database)
+    assert (code, "unchanged" in stdout) == (0, True)
+
+
+def test_db_upgrade_and_status_refuse_a_missing_store(tmp_path: Path) -> None:
+    database = str(tmp_path / "poagate.db")
+    code, _, stderr = cli("db", "upgrade", "--database", database)
+    assert code == 2
+    assert "poagate db init" in stderr
+    code, stdout, _ = cli("db", "status", "--database", database)
+    assert (code, "state:    missing" in stdout) == (2, True)
+    assert listing(tmp_path) == set()
