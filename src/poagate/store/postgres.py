@@ -132,7 +132,8 @@ class PostgresDatabase(Database):
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK_KEY,))
                 yield
-        except psycopg.OperationalError as exc:
+        except (psycopg.OperationalError, psycopg.errors.ReadOnlySqlTransaction) as exc:
+            # Unreachable, a full disk (class 53), or a server that has become a standby.
             raise StoreUnavailableError(f"the database failed: {exc}") from exc
 
     def _begin(self) -> psycopg.Connection[tuple[Any, ...]]:
