@@ -18,9 +18,16 @@ from tests.pg import free_port
 
 
 class Server:
-    def __init__(self, database: str, deliveries: bool = False, wait: bool = True) -> None:
+    def __init__(
+        self,
+        database: str,
+        deliveries: bool = False,
+        wait: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> None:
         """Start ``poagate serve`` on ``database``; ``wait=False`` returns at once (then call
-        ``ready``), to start several side by side."""
+        ``ready``), to start several side by side. ``env`` adds to its environment (a
+        ``PYTHONPATH`` runs another release's code)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -46,6 +53,7 @@ class Server:
                 "POAGATE_RELEASE_POLL_SECONDS": "0.1",
                 "POAGATE_VERIFICATION_POLL_SECONDS": "0.1",
                 "POAGATE_DELIVERY_POLL_SECONDS": "0.1",
+                **(env or {}),
             },
         )
         if wait:
