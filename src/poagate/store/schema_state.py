@@ -10,10 +10,10 @@ revision has it. ``settle`` says what a command may do with it in its ``SchemaMo
   as ``use``, but a store that does not exist yet (or an empty database) is created at the head;
 * ``upgrade`` (``poagate db upgrade`` alone): an existing store of an older revision is migrated.
 
-Anything else is refused with ``StoreRefusedError``, whose message says what to run. Looking
-at a SQLite path reads at most its first 16 bytes before knowing it is a SQLite database, and
-opens it read-only after that: no file is created beside a path that is not a poagate store,
-and no folder is ever created.
+Anything else is refused with ``StoreRefusedError``, whose message says what to run. A SQLite
+path is looked at through a read-only SQLite connection (a file that is not a database fails
+its first read): no file is created beside a path that is not a poagate store, and no folder
+is ever created.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ Kind = Literal[
 ]
 Action = Literal["open", "create", "migrate"]
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 USABLE: frozenset[Kind] = frozenset({"current", "newer_usable"})
 
 
@@ -133,15 +132,13 @@ def sqlite_state(path: Path) -> StoreState:
         return StoreState("missing" if parent.is_dir() else "no_folder", shown)
     if not path.is_file():
         return StoreState("foreign", shown, why="not a regular file")
-    try:
-        with path.open("rb") as file:
-            header = file.read(len(SQLITE_MAGIC))
-    except OSError as exc:
-        return StoreState("foreign", shown, why=f"cannot be read: {exc.strerror}")
-    if not header:
+    if path.stat().st_size == 0:
         return StoreState("empty", shown)
-    if header != SQLITE_MAGIC:
-        return StoreState("foreign", shown, why="not a SQLite database")
+    # Looked at through SQLite alone, read-only: a file that is not a database fails at the
+    # first read with nothing made beside it. Never with a file object of Python's own: closing
+    # one would drop every POSIX lock this process holds on the file, those of its SQLite
+    # connections included (https://www.sqlite.org/howtocorrupt.html, 2.2), and a WAL a server
+    # still writes to could be deleted under it by another process.
     try:
         with contextlib.closing(sqlite3.connect(read_only_uri(path), uri=True)) as conn:
             tables = {
@@ -157,7 +154,8 @@ def sqlite_state(path: Path) -> StoreState:
                 ).fetchone()
                 min_compatible = None if row is None else str(row[0])
     except sqlite3.DatabaseError as exc:
-        return StoreState("foreign", shown, why=f"SQLite cannot read it: {exc}")
+        why = "not a SQLite database" if "not a database" in str(exc) else f"unreadable: {exc}"
+        return StoreState("foreign", shown, why=why)
     kind = classify(tables, revision, min_compatible)
     why = "a SQLite database of something else" if kind == "foreign" else ""
     return StoreState(kind, shown, revision, min_compatible, why)
