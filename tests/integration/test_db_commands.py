@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -21,6 +22,7 @@ from poagate.store.database import open_store
 from poagate.store.migrate import alembic_config
 from poagate.store.schema import SCHEMA_REVISION
 from tests.integration.test_migration_0004 import sqlalchemy_url
+from tests.pg import PostgresServer
 
 PREVIOUS = f"{int(SCHEMA_REVISION) - 1:04d}"
 # Should a refusal ever fail, serve must not start listening: an address no interface has.
@@ -165,3 +167,68 @@ def test_db_upgrade_and_status_refuse_a_missing_store(tmp_path: Path) -> None:
     code, stdout, _ = cli("db", "status", "--database", database)
     assert (code, "state:    missing" in stdout) == (2, True)
     assert listing(tmp_path) == set()
+
+
+def test_postgres_db_init_fills_an_empty_database_and_refuses_others(
+    postgres: PostgresServer,
+) -> None:
+    """poagate creates no PostgreSQL database, makes its tables only in an empty one through
+    ``db init``, and leaves a database of other tables alone."""
+    with psycopg.connect(postgres.url("postgres"), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE poagate_empty")
+        conn.execute("CREATE DATABASE poagate_other")
+    empty, other = postgres.url("poagate_empty"), postgres.url("poagate_other")
+    try:
+        with psycopg.connect(other, autocommit=True) as conn:
+            conn.execute("CREATE TABLE accounts (id INTEGER)")
+        code, _, stderr = cli("token", "list", "--database", empty)
+        assert code == 2
+        assert "is an empty database" in stderr
+        assert "poagate db init" in stderr
+        assert cli("db", "init", "--database", empty)[0] == 0
+        code, stdout, _ = cli("db", "status", "--database", empty)
+        assert (code, "state:    current" in stdout) == (0, True)
+        for args in (["db", "init"], ["db", "upgrade"], ["token", "list"]):
+            code, _, stderr = cli(*args, "--database", other)
+            assert (code, "is not a poagate store" in stderr) == (2, True), args
+        with psycopg.connect(other) as conn:
+            tables = conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            ).fetchall()
+        assert tables == [("accounts",)]
+        code, _, stderr = cli("db", "init", "--database", postgres.url("poagate_nowhere"))
+        assert (code, "the database does not exist" in stderr) == (2, True)
+    finally:
+        postgres.drop_database(empty)
+        postgres.drop_database(other)
+
+
+# Another process reading the store: connect, read, close (the last to close a WAL database
+# checkpoints it and deletes the WAL, unless another process holds it open).
+READ_SEEN = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1])
+print(conn.execute("SELECT value FROM meta WHERE key = 'seen'").fetchone()[0])
+conn.close()
+"""
+
+
+def test_looking_at_a_store_keeps_the_locks_its_writer_holds(tmp_path: Path) -> None:
+    """Checking what is at a path (every open does) must not drop the POSIX locks this
+    process's own SQLite connections hold on the file: it did when the header was read with a
+    Python file object, and another process closing its connection then deleted the WAL a
+    server was still writing to, losing every later decision."""
+    database = str(tmp_path / "poagate.db")
+    assert cli("db", "init", "--database", database)[0] == 0
+    with open_store(database, "service") as writer:
+        writer.set_meta("seen", "first")
+        open_store(database, "read").close()  # looks at the store, in the writer's process
+        subprocess.run([sys.executable, "-c", READ_SEEN, str(tmp_path / "poagate.db")], check=True)
+        writer.set_meta("seen", "second")
+        seen = subprocess.run(  # while the writer is open, as a server stays
+            [sys.executable, "-c", READ_SEEN, str(tmp_path / "poagate.db")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    assert seen.stdout.strip() == "second"
