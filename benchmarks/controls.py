@@ -104,7 +104,7 @@ def timed(work: Any) -> tuple[float, Any]:
 
 def measure(database: str, ad1s: int, activations: int) -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    with open_store(database, "service") as store:
+    with open_store(database, "service", schema="create") as store:
         figures["fill_s"], _ = timed(lambda: fill(store, ad1s, activations))
         if store.db.dialect == "postgresql":
             # What autovacuum's analyze does after a load: fresh statistics. Without them the

@@ -135,7 +135,9 @@ def fleet_run(esmes: int, work: Path) -> dict[str, Any]:
 
     from poagate.store.database import open_store
 
-    open_store(database, "service").close()  # the schema, as a store in use has it already
+    open_store(
+        database, "service", schema="create"
+    ).close()  # the schema, as a store in use has it already
     result["loadavg_load"] = loadavg()
     reader = csv_reader_seconds(inventory)
     load, load_rss, _ = timed(

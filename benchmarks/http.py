@@ -147,7 +147,7 @@ def load_store(database: str, inventory: Path, guid: Path) -> str:
     """Load an inventory and a GUID list into the store; a new dsp token for it."""
     now = datetime.now(UTC)
     token = new_token()
-    with open_store(database, "service") as store:
+    with open_store(database, "service", schema="create") as store:
         load_inventory(store, inventory, now)
         load_guid_list(store, guid, now)
         store.tokens.add(token_sha256(token), "dsp", [], "benchmark", now, "benchmark")

@@ -56,7 +56,7 @@ def main() -> None:
     database = args.database or f"sqlite:///{workdir / 'bench.db'}"
     fleet = generate_fleet(FleetSpec(esmes=args.ad1 * 3, landis_gyr_share=1.0, smets1_share=0.0))
     sites = [s for s in fleet.sites if s.qualifies][: args.ad1]
-    with open_store(database, "service") as store:
+    with open_store(database, "service", schema="create") as store:
         inventory = workdir / "fleet.csv"
         with inventory.open("w", encoding="utf-8", newline="") as out:
             write_inventory(fleet.devices(), out)

@@ -179,7 +179,9 @@ def make_api(
 ) -> Iterator[Api]:
     """The application on ``database``, which holds the fleet already (a copy of the seeded
     template: the ``database`` fixture of tests/api/ and tests/console/) or gets it uploaded
-    here (``upload_fleet``, for a store of the test's own)."""
+    here (``upload_fleet``, for a store of the test's own, made here if there is none yet)."""
+    if upload_fleet:
+        open_store(database, "service", schema="create").close()
     app = create_app(
         ServerOptions(
             **{"database": database, "clock": clock, "deliveries": False, "token_cache_seconds": 0}

@@ -82,7 +82,7 @@ class PostgresServer:
             conn.execute(f"CREATE DATABASE {TEMPLATE}")
         from poagate.store.postgres import ensure_schema
 
-        ensure_schema(self.url(TEMPLATE))
+        ensure_schema(self.url(TEMPLATE), "create")
 
     def _watch(self) -> None:
         """Stop the server and remove its files should this process die without stopping it

@@ -178,7 +178,7 @@ class Outputs:
 def replay_killed(database: Path, request: ReplayRequest, writes: int) -> None:
     """``replay`` ``request`` into ``database`` with its commits failing, as a kill would, after
     ``writes`` of them (the inventory and the GUID list are the first two)."""
-    with SqliteStore(database) as store:
+    with SqliteStore(database, schema="create") as store:
         commit = store.decisions.write
         written: list[Any] = []
 
@@ -206,7 +206,7 @@ def whole_and_killed(
             inventory, guid_list, events, root / out, writer_process=False, **options
         )
 
-    with SqliteStore(root / "whole.db") as store:
+    with SqliteStore(root / "whole.db", schema="create") as store:
         replay(store, request("whole"))
     replay_killed(root / "crashed.db", request("crashed"), writes)
     with SqliteStore(root / "crashed.db") as store:

@@ -24,9 +24,11 @@ class Server:
         deliveries: bool = False,
         wait: bool = True,
         args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         """Start ``poagate serve`` on ``database`` (with ``args`` besides); ``wait=False``
-        returns at once (then call ``ready``), to start several side by side."""
+        returns at once (then call ``ready``), to start several side by side. ``env`` adds to
+        its environment (a ``PYTHONPATH`` runs another release's code)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -53,6 +55,7 @@ class Server:
                 "POAGATE_RELEASE_POLL_SECONDS": "0.1",
                 "POAGATE_VERIFICATION_POLL_SECONDS": "0.1",
                 "POAGATE_DELIVERY_POLL_SECONDS": "0.1",
+                **(env or {}),
             },
         )
         if wait:

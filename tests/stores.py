@@ -43,7 +43,7 @@ def sqlite_template(path: Path, seeded: bool) -> Path:
     """A migrated SQLite store at ``path`` (and seeded with the fleet), whole in its one file:
     checkpointed, with no connection left, so that a copy of the file is the store."""
     url = f"sqlite:///{path}"
-    open_store(url, "service").close()
+    open_store(url, "service", schema="create").close()
     if seeded:
         seed(url)
     with contextlib.closing(sqlite3.connect(path)) as conn:

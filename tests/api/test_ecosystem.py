@@ -112,6 +112,8 @@ def test_serve_takes_every_option_from_the_environment(tmp_path: Path) -> None:
         "POAGATE_DELIVERIES": "false",
         "POAGATE_WORKERS": "1",
     }
+    init = [sys.executable, "-m", "poagate.cli", "db", "init"]  # serve never creates one
+    subprocess.run(init, env=env, capture_output=True, timeout=60, check=True)
     process = subprocess.Popen(
         [sys.executable, "-m", "poagate.cli", "serve"],
         env=env,

@@ -102,7 +102,7 @@ def test_store_gone_is_503_with_retry_after_and_nothing_half_written(
         assert "nothing of this request was kept" in answer.json()["detail"]
         not_ready = api.client.get("/readyz")
         assert not_ready.status_code == 503
-        assert not_ready.json()["detail"] == "the store cannot be reached"  # no internals
+        assert not_ready.json()["detail"] == "the store cannot be reached or cannot write"
         own_postgres.resume()
         time.sleep(float(answer.headers["retry-after"]))  # as a client told to wait does
         again = api.post(dsp, [ad1("DURING-1", chf_of("10")), ad1("DURING-2", chf_of("11"))])

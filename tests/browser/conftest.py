@@ -99,7 +99,7 @@ def seed(site: Site) -> None:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     database = f"sqlite:///{tmp_path_factory.mktemp('console') / 'poagate.db'}"
-    open_store(database, "service").close()
+    open_store(database, "service", schema="create").close()
     server = Server(database, deliveries=True)
     try:
         site = Site(server.url, database)

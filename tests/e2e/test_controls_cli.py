@@ -104,3 +104,37 @@ def test_release_and_explain_from_the_command_line(api: Api) -> None:
     dno = api.token("dno", "12")
     feed = api.get(dno, "/v1/alerts/forwarded").json()["items"]
     assert [f["alert_id"] for f in feed] == ["S0", "S1", "S2"]
+
+
+def test_open_windows_metric_counts_only_windows_not_ended(api: Api) -> None:
+    """The finding: ``poagate_open_windows`` said 2 while ``window list`` showed 1 (ended
+    windows were counted)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def open_windows() -> float:
+        text = api.get(api.token("admin"), "/metrics").text
+        (family,) = (f for f in text_string_to_metric_families(text) if f.name.endswith("windows"))
+        return family.samples[0].value
+
+    outcome(api, activation(esme_of("12"), 1))
+    outcome(api, activation(esme_of("13"), 1))
+    assert open_windows() == 2
+    assert run(api, "window", "end", f"{USER}:{esme_of('12')}:1")[0] == 0
+    assert open_windows() == 1
+
+
+@pytest.mark.parametrize("columns", ["40", "200"])
+def test_window_list_shows_whole_request_ids_and_hubs_at_any_width(
+    api: Api, columns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The finding: the table cut request ids and hubs at about 21 characters, even with
+    COLUMNS=200, so they could not be copied into ``window end``."""
+    monkeypatch.setenv("COLUMNS", columns)
+    request_id = f"{USER}:{esme_of('14')}:1"
+    outcome(api, activation(esme_of("14"), 1, "2099-01-01T00:00:00Z"))  # scheduled
+    code, text = run(api, "window", "list")
+    assert code == 0, text
+    [line] = [line for line in text.splitlines() if line.startswith(USER)]
+    copied, hub = line.split()[:2]
+    assert (copied, hub) == (request_id, chf_of("14"))
+    assert run(api, "window", "end", copied)[0] == 0  # copied from the listing, it works

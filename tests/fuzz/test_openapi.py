@@ -90,7 +90,7 @@ class Fleet:
         )
         self.tokens: dict[str, str] = {"made-up": new_token()}
         self.protected: set[int] = set()
-        with open_store(self.database, "service") as store:
+        with open_store(self.database, "service", schema="create") as store:
             for role, operators in (("admin", []), ("dsp", []), ("dno", ["12"])):
                 token = new_token()
                 self.protected.add(

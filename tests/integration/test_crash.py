@@ -206,7 +206,7 @@ def test_failed_commit_leaves_a_store_that_resumes_exactly(
         batch_size=5_000,
         writer_process=False,
     )
-    with SqliteStore(tmp_path / "poagate.db") as store:
+    with SqliteStore(tmp_path / "poagate.db", schema="create") as store:
         failing_after(4, store)
         with pytest.raises(OSError, match="disk full"):
             replay(store, request)
@@ -223,7 +223,8 @@ def test_writer_process_and_in_process_commits_give_the_same_files(
     directory, events = large_input
     for writer_process in (False, True):
         out = tmp_path / str(writer_process)
-        with SqliteStore(out / "poagate.db") as store:
+        out.mkdir()
+        with SqliteStore(out / "poagate.db", schema="create") as store:
             replay(
                 store,
                 ReplayRequest(
@@ -262,7 +263,7 @@ def test_a_dead_writer_stops_the_replay_with_a_clear_error(
             self._process.wait()
         original_submit(self, rows)
 
-    with SqliteStore(tmp_path / "poagate.db") as store:
+    with SqliteStore(tmp_path / "poagate.db", schema="create") as store:
         writer_module.WriterProcess.submit = submit  # type: ignore[method-assign]
         try:
             with pytest.raises(StoreError, match="writer process"):

@@ -198,7 +198,7 @@ def test_a_load_cut_short_resumes_where_it_stopped(database: str, tmp_path: Path
         assert resumed.resumed
         assert resumed.version.id == done.id
         rejected = [r for kind, r in store.inputs.rejected() if kind == "inventory"]
-        with open_store(f"sqlite:///{tmp_path / 'whole.db'}", "service") as whole:
+        with open_store(f"sqlite:///{tmp_path / 'whole.db'}", "service", schema="create") as whole:
             uninterrupted = load_inventory(whole, path, NOW).version
             for name in ("sha256", "rows_read", "rows_accepted", "rows_rejected", "device_count"):
                 assert getattr(resumed.version, name) == getattr(uninterrupted, name), name
@@ -337,7 +337,7 @@ def test_revision_0006_keeps_the_devices_in_force_and_goes_down_and_up(tmp_path:
             "'SW1A 1AA', 1)",
             (ESME, CHF, mpan("10")),
         )
-    with SqliteStore(path) as store:
+    with SqliteStore(path, schema="upgrade") as store:
         found = store.fleet.lookup([ESME], [CHF], esmes=True)
         assert found.get(ESME) == esme()
         assert found.network_operator_of_chf(CHF) == "10"

@@ -380,7 +380,10 @@ def test_a_second_writer_on_the_same_db_is_refused_with_a_clear_message(
     from poagate.store.sqlite import SqliteStore
 
     db = scenario.root / "locked.db"
-    with SqliteStore(db), pytest.raises(StoreError, match="in use by another poagate process"):
+    with (
+        SqliteStore(db, schema="create"),
+        pytest.raises(StoreError, match="in use by another poagate process"),
+    ):
         SqliteStore(db, lock_wait_seconds=0.2)
 
 
@@ -457,5 +460,6 @@ def test_log_export_without_a_database_says_so(tmp_path: Path) -> None:
         "--format",
         "csv",
     )
-    assert result.returncode == 1
-    assert "no database at" in result.stderr
+    assert result.returncode == 2
+    assert "there is no poagate store at" in result.stderr
+    assert "poagate db init" in result.stderr

@@ -24,7 +24,7 @@ def test_a_newer_schema_is_usable_only_when_it_names_this_revision_compatible() 
 
 
 def _stamp(database: str, revision: str, min_compatible: str | None) -> None:
-    with open_store(database, "service") as store:
+    with open_store(database, "service", schema="create") as store:
         db = store.db
         with db.transaction():
             db.run("UPDATE alembic_version SET version_num = ?", (revision,))

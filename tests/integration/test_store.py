@@ -23,7 +23,7 @@ def test_code_expects_the_head_of_the_migrations() -> None:
 
 
 def test_a_new_file_gets_the_whole_schema(tmp_path: Path) -> None:
-    with SqliteStore(tmp_path / "new.db"):
+    with SqliteStore(tmp_path / "new.db", schema="create"):
         pass
     with sqlite3.connect(tmp_path / "new.db") as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -98,24 +98,24 @@ def test_every_table_round_trips_on_each_backend(database: str) -> None:
 
 
 def test_readonly_open_of_a_missing_or_foreign_file_says_so(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="no database at"):
+    with pytest.raises(StoreError, match="no poagate store at"):
         SqliteStore(tmp_path / "missing.db", readonly=True)
     other = tmp_path / "other.db"
     with sqlite3.connect(other) as conn:
         conn.execute("CREATE TABLE t (x)")
-    with pytest.raises(StoreError, match="is not a poagate database"):
+    with pytest.raises(StoreError, match="is not a poagate store"):
         SqliteStore(other, readonly=True)
 
 
 def test_readers_do_not_wait_for_the_writer(tmp_path: Path) -> None:
-    with SqliteStore(tmp_path / "db") as store:
+    with SqliteStore(tmp_path / "db", schema="create") as store:
         store.decisions.commit(Batch(ad1_outcomes=[forwarded("A1")]))
         with SqliteStore(tmp_path / "db", readonly=True) as reader:
             assert reader.counts()["ad1_forwarded"] == 1
 
 
 def test_lock_is_released_on_close(tmp_path: Path) -> None:
-    SqliteStore(tmp_path / "db").close()
+    SqliteStore(tmp_path / "db", schema="create").close()
     with SqliteStore(tmp_path / "db", lock_wait_seconds=0.1):
         pass
 
@@ -147,7 +147,7 @@ def test_revision_0003_places_earlier_outcomes_in_the_feed(tmp_path: Path) -> No
                 (seq, alert_id, suppressed, CHF, at, at, at, CHF, at, at, released_at,
                  None if released_at is None else "no_sign_of_life"),
             )  # fmt: skip
-    with SqliteStore(path) as store:
+    with SqliteStore(path, schema="upgrade") as store:
         feed = [(o.alert_id, o.reason) for o in store.listings.feed_page(None)]
         assert feed == [
             ("F1", "r"),

@@ -85,12 +85,12 @@ def resumes_exactly(
 ) -> None:
     events = sorted(events, key=lambda e: e.received_at)
     whole_db, broken_db = new_database(), new_database()
-    with open_store(whole_db, "replay") as store:
+    with open_store(whole_db, "replay", schema="create") as store:
         commit_all(store, fresh_gate(store, config), events, batch_size)
         expected = store_contents(store)
     # A crash after ``split`` events: only whole batches reached the store.
     committed = min(split, len(events)) // batch_size * batch_size
-    with open_store(broken_db, "replay") as store:
+    with open_store(broken_db, "replay", schema="create") as store:
         commit_all(store, fresh_gate(store, config), events[:committed], batch_size, crash=True)
     with open_store(broken_db, "replay") as store:
         commit_all(store, fresh_gate(store, config), events[committed:], batch_size)
@@ -197,7 +197,7 @@ def test_rerunning_the_same_input_changes_nothing(
             area_outage_seconds=config.area_outage_seconds,
             writer_process=False,
         )
-        with SqliteStore(root / "db") as store:
+        with SqliteStore(root / "db", schema="create") as store:
             replay(store, request)
         first = Outputs(root / "out", "").files_without_run_details()
         with SqliteStore(root / "db") as store:

@@ -64,7 +64,7 @@ def create_app(options: ServerOptions | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(ingestor.start)  # opens (and migrates) the database first
+        await asyncio.to_thread(ingestor.start)  # opens the store first (never makes one)
         delivery_task = None
         if options.deliveries:
             from poagate.delivery.worker import run_deliveries, supervise

@@ -96,8 +96,9 @@ async def on_store_unavailable(request: Request, exc: Exception) -> JSONResponse
         request,
         503,
         "Store unavailable",
-        "the database cannot be reached or is too busy; nothing of this request was kept, "
-        "send it again",
+        "the database cannot be reached, is too busy or cannot write (full, read-only, "
+        "failing over); nothing of this request was kept: send it again after Retry-After "
+        "(an item already decided is answered as a duplicate: each AD1 gets one outcome)",
         {"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 

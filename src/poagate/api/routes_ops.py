@@ -7,20 +7,25 @@ sees nothing of others, not even counts).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from poagate.api.auth import require
-from poagate.api.context import context_of
+from poagate.api.context import AppContext, context_of
 from poagate.api.observability.gauges import metrics_payload
-from poagate.api.problems import Problem
+from poagate.api.problems import RETRY_AFTER_SECONDS, Problem
 from poagate.api.responses import Json
 from poagate.api.schemas import Status, documented
 from poagate.api.tokens import Principal
-from poagate.store import StoreError
+from poagate.store import StoreError, StoreUnavailableError
+
+# The meta key readiness writes to when it must find out whether the store takes writes.
+PROBE_KEY = "readiness_probe"
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("poagate.api")
@@ -40,19 +45,35 @@ def healthz() -> Json:
     "/readyz",
     response_class=Json,
     responses=documented(Status, 503),
-    summary="The store can be reached",
+    summary="The store can be reached and takes writes",
 )
-def readyz(request: Request) -> Json:
+async def readyz(request: Request) -> Json:
+    """Ready when the store answers a read and this process's last write succeeded; after a
+    write failed (disk full, read-only, lost, no primary), or before any was tried, one small
+    write is tried here, and the process is not ready until one succeeds (spec §17)."""
+    context = context_of(request)
     try:
-        with context_of(request).reads.borrow(wait_seconds=2) as store:
-            store.meta("readiness")
+        await asyncio.to_thread(_read, context)
+        if context.ingestor.writable is not True:
+            # A value never written before: SQLite writes nothing for a row left as it was.
+            mark = f"{context.options.clock().isoformat()} {time.monotonic_ns()}"
+            if not await context.ingestor.probe(lambda store: store.set_meta(PROBE_KEY, mark)):
+                raise StoreUnavailableError("a write to the store failed")
     except StoreError as exc:
         # The reason goes to the log, not to whoever asks: it names hosts and errors.
         log.warning("not ready: %s", exc)
         raise Problem(
-            503, "Not ready", "the store cannot be reached", {"Retry-After": "2"}
+            503,
+            "Not ready",
+            "the store cannot be reached or cannot write",
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
         ) from None
     return Json({"status": "ready"})
+
+
+def _read(context: AppContext) -> None:
+    with context.reads.borrow(wait_seconds=2) as store:
+        store.meta("readiness")
 
 
 @router.get(

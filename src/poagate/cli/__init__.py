@@ -21,6 +21,7 @@ from poagate.cli import (
     configuration,
     controls,
     deliveries,
+    db,
     demo,
     inventory,
     log,
@@ -63,6 +64,7 @@ app.add_typer(simulation.report_app, name="report")
 app.add_typer(tokens.token_app, name="token")
 app.add_typer(configuration.config_app, name="config")
 app.add_typer(deliveries.deliveries_app, name="deliveries")
+app.add_typer(db.db_app, name="db")
 
 
 @app.callback()

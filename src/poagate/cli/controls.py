@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from poagate.cli.shared import FAILURE, DatabaseOption, actor, fail, out, store_errors
 from poagate.domain.ids import IdentifierError
@@ -97,11 +96,11 @@ def window_list(
     if as_json:
         print_json(views)
         return
-    table = Table(header_style="bold")
-    for column in ("request_id", "hub", "DNO", "state", "start", "end", "ended by"):
-        table.add_column(column)
-    for v in views:
-        table.add_row(
+    # Plain columns, never cut nor wrapped at any terminal width: a request_id is copied from
+    # here into `poagate window end` (spec §17).
+    rows = [("request_id", "hub", "DNO", "state", "start", "end", "ended by")]
+    rows += [
+        (
             v.request_id,
             v.chf_id or "",
             v.network_operator,
@@ -110,7 +109,12 @@ def window_list(
             _time(v.window_end),
             v.ended_by or "",
         )
-    out.print(table)
+        for v in views
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
     out.print(f"{len(views):,} windows", highlight=False)
     state = "on" if switch.enabled else "SUSPENDED: every AD1 is forwarded"
     since = "" if switch.changed_at is None else f" since {_time(switch.changed_at)}"

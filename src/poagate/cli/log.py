@@ -3,14 +3,23 @@ archive``: the Suppression Log and forwarded AD1s before a date as Parquet files
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
-from poagate.cli.shared import DatabaseOption, err, fail, out, progress_bars, store_errors
+from poagate.cli.shared import (
+    FAILURE,
+    DatabaseOption,
+    err,
+    fail,
+    out,
+    progress_bars,
+    store_errors,
+)
 from poagate.domain.ids import IdentifierError, parse_network_operator
 from poagate.formats.errors import InputError
 from poagate.formats.timestamps import parse_timestamp
@@ -25,6 +34,15 @@ def parse_time_option(text: str | None, option: str) -> datetime | None:
         return parse_timestamp(text, option)
     except InputError as exc:
         fail(str(exc))
+
+
+def reader_gone() -> NoReturn:
+    """Standard output's reader closed it (``poagate log export ... | head``): stop quietly,
+    as the Python documentation says (signal, "Note on SIGPIPE"): what Python would flush at
+    exit goes to /dev/null, and the exit status is 1."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise typer.Exit(FAILURE)
 
 
 @log_app.command("export")
@@ -60,7 +78,11 @@ def log_export(
         fail("--to must be after --from")
     with store_errors(), open_store(database, "read") as store:
         if output is None:
-            count = export_suppression_log(store, operator, fmt, sys.stdout, start, end)
+            try:
+                count = export_suppression_log(store, operator, fmt, sys.stdout, start, end)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                reader_gone()
         else:
             with output.open("w", encoding="utf-8", newline="") as stream:
                 count = export_suppression_log(store, operator, fmt, stream, start, end)

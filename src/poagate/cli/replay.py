@@ -129,10 +129,13 @@ def replay(
         batch_size=batch_size,
         **settings,
     )
+    if db is None:  # the store of a replay without --db is one of its outputs, in --out
+        with store_errors():
+            out_dir.mkdir(parents=True, exist_ok=True)
     try:
         with (
             store_errors(),
-            SqliteStore(db or out_dir / "poagate.db") as store,
+            SqliteStore(db or out_dir / "poagate.db", schema="create") as store,
             progress_bars() as bars,
         ):
             report = run_replay(store, request, bars)

@@ -97,8 +97,10 @@ def serve(
         public_origins=origins,
         session_lifetime_hours=session_lifetime_hours,
     )
+    # A store that is missing, not poagate's or of another revision is refused here, with
+    # what to run (poagate db init / db upgrade): serving never creates or migrates one.
     with store_errors():
-        open_store(options.database, "service").close()  # create or migrate it, once
+        open_store(options.database, "service").close()
     os.environ.update(options.to_env())
     metrics_dir = None
     if workers > 1:

@@ -31,7 +31,7 @@ from rich.progress import (
 
 from poagate.domain.actors import Actor, command_line_actor
 from poagate.formats.errors import InputError
-from poagate.store import StoreError
+from poagate.store import StoreError, StoreRefusedError
 
 DatabaseOption = Annotated[
     str | None,
@@ -68,8 +68,10 @@ def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
 
 class store_errors:  # noqa: N801 - used as a function: ``with store_errors():``
     """Within it, a store that cannot be used (``StoreError``), a file that cannot be read or
-    written (``OSError``) and any of ``also`` end the command with their message and exit 1.
-    (It never swallows an exception: it raises ``typer.Exit`` in its place.)"""
+    written (``OSError``) and any of ``also`` end the command with their message and exit 1;
+    a store refused as it is (missing, not poagate's, another schema revision:
+    ``StoreRefusedError``) exits 2, its message saying what to run. (It never swallows an
+    exception: it raises ``typer.Exit`` in its place.)"""
 
     def __init__(self, *also: type[Exception]) -> None:
         self._kinds: tuple[type[Exception], ...] = (StoreError, OSError, *also)
@@ -83,6 +85,8 @@ class store_errors:  # noqa: N801 - used as a function: ``with store_errors():``
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        if isinstance(exc, StoreRefusedError):
+            fail(str(exc), USAGE_ERROR)
         if isinstance(exc, self._kinds):
             fail(str(exc), FAILURE)
 

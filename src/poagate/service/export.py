@@ -31,13 +31,20 @@ def export_suppression_log(
             until=until,
         )
     )
-    if fmt == "csv":
-        return write_csv(entries, stream)
-    count = 0
-    for entry in entries:
-        stream.write(json_line(entry).decode())
-        count += 1
-    return count
+    try:
+        if fmt == "csv":
+            return write_csv(entries, stream)
+        count = 0
+        for entry in entries:
+            stream.write(json_line(entry).decode())
+            count += 1
+        return count
+    finally:
+        # Closed here whatever happened (a reader gone, a full disk): a cursor left to the
+        # garbage collector is closed after its database, and says so on standard error.
+        close = getattr(entries, "close", None)
+        if close is not None:
+            close()
 
 
 EXPORT_CHUNK = 5_000  # entries read per short read while a download streams

@@ -16,7 +16,11 @@ item's ``ItemResult`` (the API turns those into its answers). So:
   arrived while the previous group was being committed;
 * one message that cannot be decided fails neither its group nor its request: when a group's
   transaction fails for any reason but an unreachable store, each request is decided alone,
-  its items one transaction each, and an item that fails again is kept as rejected input.
+  its items one transaction each, and an item that fails again is kept as rejected input;
+* a store that cannot write (disk full, read-only, lost, no primary: ``StoreUnavailableError``)
+  fails the whole group, nothing of it written, and every request of it is answered so (the
+  API: 503). ``writable`` says whether this process's last write succeeded, which is what the
+  API's readiness reports (spec §17); ``probe`` tries a write to find out again.
 """
 
 from __future__ import annotations
@@ -116,6 +120,8 @@ class Ingestor(Generic[S]):
         self._thread: threading.Thread | None = None
         self._store: S | None = None
         self._devices = DeviceCache()
+        # Whether the last write on the writer connection succeeded: None until one is tried.
+        self.writable: bool | None = None
 
     def start(self) -> None:
         self._store = self._open_store()
@@ -146,6 +152,18 @@ class Ingestor(Generic[S]):
         future: asyncio.Future[_T] = loop.create_future()
         self._queue.put(Job(work, future, loop))
         return await future
+
+    async def probe(self, work: Callable[[S], object]) -> bool:
+        """Whether the store takes a write now: ``work`` (a small write) on the writer
+        connection, in turn with the decisions. It sets ``writable``."""
+        try:
+            await self.call(work)
+        except StoreUnavailableError as exc:
+            log.warning("the store cannot write: %s", exc)
+            self.writable = False
+        else:
+            self.writable = True
+        return self.writable
 
     def decide_now(self, source: str, items: list[Item]) -> list[ItemResult]:
         """Decide ``items`` in the calling thread (tests and tools without an event loop)."""
@@ -198,6 +216,7 @@ class Ingestor(Generic[S]):
         try:
             answers = self._decide(store, group)
         except StoreUnavailableError as exc:
+            self.writable = False
             for request in group:
                 _resolve(request, exc)
             return
@@ -207,10 +226,13 @@ class Ingestor(Generic[S]):
                 try:
                     isolated = self._decide_isolated(store, request)
                 except Exception as exc:
+                    if isinstance(exc, StoreUnavailableError):
+                        self.writable = False
                     _resolve(request, exc)
                 else:
                     _resolve(request, isolated)
             return
+        self.writable = True
         for request, answer in zip(group, answers, strict=True):
             _resolve(request, answer)
 
@@ -233,11 +255,12 @@ class Ingestor(Generic[S]):
                 results += self._decide(store, [Request(request.source, [kept])])[0]
         return results
 
-    @staticmethod
-    def _run_job(store: S, job: Job[S]) -> None:
+    def _run_job(self, store: S, job: Job[S]) -> None:
         try:
             result: Any = job.work(store)
         except Exception as exc:
+            if isinstance(exc, StoreUnavailableError):
+                self.writable = False
             outcome: Any = exc
         else:
             outcome = result

@@ -66,7 +66,7 @@ def run_demo(
     inputs = write_replay_inputs(fleet, traffic, out / "input")
 
     fresh_demo_database(db)
-    with SqliteStore(db) as store:
+    with SqliteStore(db, schema="create") as store:
         store.set_meta(*DEMO_MARKER)
         report = replay(
             store,

@@ -239,7 +239,7 @@ def run(
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     horizon = scenario.traffic.start + timedelta(days=scenario.traffic.days + 1)
-    with SqliteStore(database) as store:
+    with SqliteStore(database, schema="create") as store:
         report = replay(
             store,
             ReplayRequest(

@@ -20,6 +20,12 @@ class StoreError(RuntimeError):
     """The store cannot be used: unreachable, locked, or from a newer poagate."""
 
 
+class StoreRefusedError(StoreError):
+    """The store named is not one this command may use as it is: missing, not poagate's, or of
+    another schema revision (spec §17). The message says what to run; nothing was created or
+    changed."""
+
+
 class StoreUnavailableError(StoreError):
     """The database cannot be reached or is too busy now; trying again later may succeed."""
 

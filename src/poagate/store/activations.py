@@ -212,11 +212,13 @@ class Activations:
         return [decode_activation(row) for row in rows]
 
     def open_windows(self, at: datetime) -> int:
-        """Windows of usable activations that contain ``at`` (for metrics)."""
+        """Windows that suppress at ``at``: of usable activations, not ended by an operator,
+        containing ``at`` (the ``poagate_open_windows`` metric; ``poagate window list`` shows
+        the same windows and those scheduled)."""
         moment = to_us(at)
         return int(
             self._db.scalar(
-                "SELECT COUNT(*) FROM activations WHERE status = 'active' "
+                f"SELECT COUNT(*) FROM activations WHERE {OPEN_WINDOW_ROWS} "
                 "AND window_start <= ? AND window_end > ?",
                 (moment, moment),
             )

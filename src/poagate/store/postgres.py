@@ -23,14 +23,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from poagate.store import StoreError, StoreUnavailableError, StoreValueError
-from poagate.store.schema import (
-    MIN_COMPATIBLE_KEY,
-    RESTORE_MARKER_KEY,
-    SCHEMA_REVISION,
-    incomplete_store,
-    newer_schema_usable,
-)
+from poagate.store import StoreError, StoreRefusedError, StoreUnavailableError, StoreValueError
+from poagate.store.schema import MIN_COMPATIBLE_KEY, RESTORE_MARKER_KEY, incomplete_store
+from poagate.store.schema_state import SchemaMode, StoreState, classify, settle
 from poagate.store.sqlbase import Database, Dialect, Insert, render_lists
 from poagate.store.store import Store
 
@@ -134,30 +129,48 @@ def connect(url: str) -> psycopg.Connection[tuple[Any, ...]]:
     )
 
 
-def ensure_schema(url: str, restoring: bool = False) -> None:
-    """Create or migrate the database to ``SCHEMA_REVISION`` (with Alembic, when needed). A
+def postgres_state(url: str) -> StoreState:
+    """What the database at ``url`` holds (``schema_state``), read without changing it."""
+    shown = redact(url)
+    try:
+        with connect(url) as conn:
+            tables = {
+                str(row[0])
+                for row in conn.execute(
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_schema = current_schema()"
+                )
+            }
+            revision = min_compatible = None
+            if {"alembic_version", "meta"} <= tables:
+                row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+                revision = None if row is None else str(row[0])
+                row = conn.execute(
+                    "SELECT value FROM meta WHERE key = %s", (MIN_COMPATIBLE_KEY,)
+                ).fetchone()
+                min_compatible = None if row is None else str(row[0])
+    except psycopg.OperationalError as exc:
+        if "does not exist" in str(exc):  # the database itself: poagate never creates one
+            raise StoreRefusedError(
+                f"{shown}: the database does not exist; create it (createdb), then run "
+                f"`poagate db init --database {shown}`"
+            ) from None
+        raise StoreUnavailableError(f"cannot reach {shown}: {exc}") from exc
+    kind = classify(tables, revision, min_compatible)
+    why = "a PostgreSQL database holding other tables" if kind == "foreign" else ""
+    return StoreState(kind, shown, revision, min_compatible, why)
+
+
+def ensure_schema(url: str, mode: SchemaMode = "use", restoring: bool = False) -> None:
+    """Check the database at ``url`` for a command in ``mode`` (``schema_state``): use it as it
+    is, create the schema at the head, or migrate it; anything else is ``StoreRefusedError``. A
     database a restore has not finished is refused, except by that restore (``restoring``)."""
-    with connect(url) as conn:
-        if not restoring:
+    state = postgres_state(url)
+    if not restoring and state.kind != "empty":
+        with connect(url) as conn:
             refuse_incomplete(conn, url)
-        try:
-            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-        except psycopg.errors.UndefinedTable:
-            row = None
-        current = None if row is None else str(row[0])
-        if current is not None and current > SCHEMA_REVISION:
-            marker = conn.execute(
-                "SELECT value FROM meta WHERE key = %s", (MIN_COMPATIBLE_KEY,)
-            ).fetchone()
-            if newer_schema_usable(current, None if marker is None else str(marker[0])):
-                return
-    if current == SCHEMA_REVISION:
+    if settle(state, mode) == "open":
         return
-    if current is not None and current > SCHEMA_REVISION:
-        raise StoreError(
-            f"{redact(url)} has schema revision {current}, newer than this poagate "
-            f"({SCHEMA_REVISION}); upgrade poagate"
-        )
     from poagate.store.migrate import upgrade
 
     upgrade(libpq_url(url).replace("postgresql://", "postgresql+psycopg://", 1))
@@ -168,22 +181,15 @@ class PostgresDatabase(Database):
 
     dialect: Dialect = "postgresql"
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, schema: SchemaMode = "use") -> None:
         self.url = url
         self._rendered: dict[str, str] = {}
         self._used = time.monotonic()
         try:
-            if migrate:
-                ensure_schema(url)
+            ensure_schema(url, schema)
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"cannot reach {redact(url)}: {exc}") from exc
         self._conn = self._connect()
-        if not migrate:  # ensure_schema has checked it otherwise
-            try:
-                refuse_incomplete(self._conn, url)
-            except BaseException:
-                self._conn.close()
-                raise
 
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         try:
@@ -224,7 +230,8 @@ class PostgresDatabase(Database):
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK_KEY,))
                 yield
-        except psycopg.OperationalError as exc:
+        except (psycopg.OperationalError, psycopg.errors.ReadOnlySqlTransaction) as exc:
+            # Unreachable, a full disk (class 53), or a server that has become a standby.
             raise StoreUnavailableError(f"the database failed: {exc}") from exc
 
     def _begin(self) -> psycopg.Connection[tuple[Any, ...]]:
@@ -324,8 +331,9 @@ def _refused(exc: psycopg.DataError) -> StoreValueError:
 
 
 class PostgresStore(Store):
-    """The store on a PostgreSQL database; ``migrate`` brings its schema up to date first."""
+    """The store on a PostgreSQL database; ``schema`` says whether it may be created or
+    migrated (``schema_state``)."""
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
-        self.db: PostgresDatabase = PostgresDatabase(url, migrate=migrate)
+    def __init__(self, url: str, *, schema: SchemaMode = "use") -> None:
+        self.db: PostgresDatabase = PostgresDatabase(url, schema=schema)
         super().__init__(self.db)

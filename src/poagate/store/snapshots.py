@@ -207,7 +207,7 @@ class SqliteTarget:
             return _sqlite_counts(conn)
 
     def upgrade(self) -> None:
-        ensure_sqlite(self.path, restoring=True)
+        ensure_sqlite(self.path, "upgrade", restoring=True)
 
     def clear(self) -> None:
         with self._connect() as conn:
@@ -404,7 +404,7 @@ class PostgresTarget:
             return _postgres_counts(conn, self._schema(conn))
 
     def upgrade(self) -> None:
-        ensure_postgres(self.url, restoring=True)
+        ensure_postgres(self.url, "upgrade", restoring=True)
 
     def clear(self) -> None:
         with self._connect() as conn:

@@ -27,12 +27,12 @@ from typing import IO, Any, Literal, TypedDict, Unpack
 import orjson
 
 from poagate.store import StoreError, StoreUnavailableError
-from poagate.store.schema import (
-    MIN_COMPATIBLE_KEY,
-    RESTORE_MARKER_KEY,
-    SCHEMA_REVISION,
-    incomplete_store,
-    newer_schema_usable,
+from poagate.store.schema import RESTORE_MARKER_KEY, incomplete_store
+from poagate.store.schema_state import (
+    SchemaMode,
+    read_only_uri,
+    settle,
+    sqlite_state,
 )
 from poagate.store.sqlbase import Database, Dialect, render_lists
 from poagate.store.store import Store
@@ -100,19 +100,6 @@ def writer_lock(database: Path, wait_seconds: float = 30.0) -> StoreLock:
     )
 
 
-def _schema_revision(conn: sqlite3.Connection) -> str | None:
-    try:
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    except sqlite3.OperationalError:
-        return None
-    return None if row is None else str(row[0])
-
-
-def _min_compatible(conn: sqlite3.Connection) -> str | None:
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (MIN_COMPATIBLE_KEY,)).fetchone()
-    return None if row is None else str(row[0])
-
-
 def restore_marker(conn: sqlite3.Connection) -> str | None:
     """The restore marker (``schema.RESTORE_MARKER_KEY``) when a restore into this file has not
     finished; None otherwise (a file without even a ``meta`` table included)."""
@@ -123,33 +110,33 @@ def restore_marker(conn: sqlite3.Connection) -> str | None:
     return None if row is None else str(row[0])
 
 
-def ensure_schema(path: Path, restoring: bool = False) -> None:
-    """Create or migrate the database file to ``SCHEMA_REVISION``; a newer schema is used as it
-    is when it says this code still works on it (``schema.newer_schema_usable``). A file a
-    restore has not finished is refused, except by that restore (``restoring``)."""
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        marker = None if restoring else restore_marker(conn)
-        if marker is not None:
-            raise StoreError(incomplete_store(str(path), marker))
-        current = _schema_revision(conn)
-        if (
-            current is not None
-            and current > SCHEMA_REVISION
-            and newer_schema_usable(current, _min_compatible(conn))
-        ):
-            return
-    if current == SCHEMA_REVISION:
+def _refuse_incomplete(path: Path) -> None:
+    """A file a restore has not finished is refused (looked at read-only, through SQLite alone:
+    see ``schema_state.sqlite_state`` for why never with a file object of Python's own)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(read_only_uri(path), uri=True)) as conn:
+            marker = restore_marker(conn)
+    except sqlite3.DatabaseError:
+        return  # not a database: ``sqlite_state`` says so
+    if marker is not None:
+        raise StoreError(incomplete_store(str(path), marker))
+
+
+def ensure_schema(path: Path, mode: SchemaMode = "use", restoring: bool = False) -> None:
+    """Check the store at ``path`` for a command in ``mode`` (``schema_state``): open it as it
+    is, create it at the head, or migrate it; anything else raises ``StoreRefusedError``. A
+    file a restore has not finished is refused, except by that restore (``restoring``)."""
+    if not restoring:
+        _refuse_incomplete(path)
+    action = settle(sqlite_state(path), mode)
+    if action == "open":
         return
     from poagate.store.migrate import upgrade  # Alembic is slow to import
 
-    if current is None:
+    if action == "create":
         _incremental_vacuum_when_new(path)
-
-    if current is not None and current > SCHEMA_REVISION:
-        raise StoreError(
-            f"{path} has schema revision {current}, newer than this poagate ({SCHEMA_REVISION}); "
-            "upgrade poagate"
-        )
     upgrade(f"sqlite:///{path}")
 
 
@@ -178,8 +165,11 @@ class SqliteDatabase(Database):
         lock: LockMode | bool = "exclusive",
         lock_wait_seconds: float = 30.0,
         busy_timeout_ms: int = 10_000,
+        schema: SchemaMode = "use",
     ) -> None:
-        """Open (creating or migrating) the store at ``path``.
+        """Open the store at ``path``: one that exists at this code's revision, unless
+        ``schema`` says it may be created or migrated (``schema_state``). Anything else is
+        refused (``StoreRefusedError``) before any file is made beside ``path``.
 
         ``lock=None`` (or False) is for a connection of a process whose parent already holds
         the lock (the replay's writer process).
@@ -190,50 +180,53 @@ class SqliteDatabase(Database):
         self._rendered: dict[str, str] = {}
         if lock is True:
             lock = "exclusive"
+        # Refused before any file is made beside the path (the locks are files beside it);
+        # looked at again under the lock, where it is created or migrated if it may be.
+        settle(sqlite_state(self.path), "use" if readonly else schema)
         # Server processes queue for writing on a kernel lock: SQLite's own busy handler sleeps
         # in growing steps (up to 100 ms) while another process writes, which measured a p99 of
         # 1.3 s with two server processes; a blocked flock wakes the moment the lock is free.
         self._queue_file: IO[str] | None = None
         if lock == "shared" and not readonly:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._queue_file = open(  # noqa: SIM115 - held while the store is open
                 self.path.with_name(self.path.name + ".write.lock"), "a+"
             )
-        if readonly:
-            if not self.path.exists():
-                raise StoreError(f"no database at {self.path}")
+        try:
+            self._open(durable, lock, lock_wait_seconds, schema)
+            self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB
+            self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            if not readonly:
+                # A WAL checkpoint syncs the database; every 40 MiB rather than SQLite's 4 MiB.
+                self._conn.execute("PRAGMA wal_autocheckpoint=10000")
+        except BaseException as exc:
+            conn = getattr(self, "_conn", None)
+            if conn is not None:
+                conn.close()
+            self._release()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise unavailable(exc) from exc
+            raise
+
+    def _open(
+        self, durable: bool, lock: LockMode | bool, lock_wait_seconds: float, schema: SchemaMode
+    ) -> None:
+        if self.readonly:
             self._conn = sqlite3.connect(
-                f"file:{self.path}?mode=ro",
+                read_only_uri(self.path),
                 uri=True,
                 isolation_level=None,
                 check_same_thread=False,
             )
             marker = restore_marker(self._conn)
             if marker is not None:
-                self._conn.close()
                 raise StoreError(incomplete_store(str(self.path), marker))
-            if _schema_revision(self._conn) != SCHEMA_REVISION:
-                raise StoreError(f"{self.path} is not a poagate database of this version")
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if lock:
-                self._lock = store_lock(self.path, lock_wait_seconds, shared=lock == "shared")
-            try:
-                ensure_schema(self.path)
-                self._conn = sqlite3.connect(
-                    self.path, isolation_level=None, check_same_thread=False
-                )
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            except BaseException:
-                if self._lock is not None:
-                    self._lock.release()
-                raise
-        self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB
-        self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        if not readonly:
-            # A WAL checkpoint syncs the database; every 40 MiB rather than SQLite's 4 MiB.
-            self._conn.execute("PRAGMA wal_autocheckpoint=10000")
+            return
+        if lock:
+            self._lock = store_lock(self.path, lock_wait_seconds, shared=lock == "shared")
+        ensure_schema(self.path, schema)
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
 
     @property
     def location(self) -> str:
@@ -245,6 +238,10 @@ class SqliteDatabase(Database):
 
     def close(self) -> None:
         self._conn.close()
+        self._release()
+
+    def _release(self) -> None:
+        """Let go of the locks (at close, or when opening failed)."""
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -264,13 +261,20 @@ class SqliteDatabase(Database):
             try:
                 yield
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             try:
                 self._conn.execute("COMMIT")
             except sqlite3.OperationalError as exc:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise StoreUnavailableError(f"the commit failed: {exc}") from exc
+
+    def _rollback(self) -> None:
+        """Roll back the transaction open, if SQLite has not already (it does itself after a
+        full disk or an I/O error)."""
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def _write_turn(self) -> Iterator[None]:
@@ -322,16 +326,43 @@ class SqliteDatabase(Database):
         return orjson.dumps(list(values)).decode()
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._conn.execute(self._render(sql), params).fetchall()
+        try:
+            return self._conn.execute(self._render(sql), params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise unavailable(exc) from exc
 
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
-        yield from self._conn.execute(self._render(sql), params)
+        try:
+            yield from self._conn.execute(self._render(sql), params)
+        except sqlite3.DatabaseError as exc:
+            raise unavailable(exc) from exc
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._conn.execute(self._render(sql), params)
+        try:
+            self._conn.execute(self._render(sql), params)
+        except sqlite3.DatabaseError as exc:
+            raise unavailable(exc) from exc
 
     def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._conn.executemany(self._render(sql), rows)
+        try:
+            self._conn.executemany(self._render(sql), rows)
+        except sqlite3.DatabaseError as exc:
+            raise unavailable(exc) from exc
+
+
+# SQLite's primary result codes of a database that cannot be used now but may be later (busy,
+# locked, out of memory, read-only, an I/O error, a full disk, a file that cannot be opened):
+# spec §17, a store that cannot write answers 503 and is tried again.
+_TRANSIENT_CODES = frozenset({5, 6, 7, 8, 10, 13, 14})
+
+
+def unavailable(exc: sqlite3.DatabaseError) -> Exception:
+    """``StoreUnavailableError`` for a database that cannot write now (disk full, read-only,
+    lost, busy); the error itself for anything else (a bug must not pass for an outage)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in _TRANSIENT_CODES:
+        return StoreUnavailableError(f"the database failed: {exc}")
+    return exc
 
 
 class SqliteOptions(TypedDict, total=False):
@@ -342,6 +373,7 @@ class SqliteOptions(TypedDict, total=False):
     lock: LockMode | bool
     lock_wait_seconds: float
     busy_timeout_ms: int
+    schema: SchemaMode
 
 
 class SqliteStore(Store):
