@@ -198,7 +198,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     else:
         server: PostgresServer = request.getfixturevalue("postgres")
         database = server.fresh_database()
-    with open_store(database, "service") as store:
+    with open_store(database, "service", schema="create") as store:
         inventory = tmp_path / "inventory.csv"
         with inventory.open("w") as f:
             write_inventory(fleet(), f)

@@ -229,7 +229,9 @@ def test_a_store_with_the_schema_and_no_rows_is_empty_to_a_restore(
 ) -> None:
     _filled(database)
     backup(database, tmp_path / "poagate.backup")
-    open_store(target, "service").close()  # made by a server's start, say: the schema alone
+    if not is_postgres(target):
+        Path(target.removeprefix("sqlite:///")).parent.mkdir()
+    open_store(target, "service", schema="create").close()  # by `poagate db init`: the schema alone
     restore(tmp_path / "poagate.backup", target)
     with open_store(target, "read") as store:
         assert store.counts()["ad1_forwarded"] == 50

@@ -304,7 +304,7 @@ def test_the_command_prints_counts_per_kind(database: str) -> None:
 
 def test_a_new_sqlite_store_gives_purged_space_back(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
-    with SqliteStore(path, durable=True, lock="shared") as store:
+    with SqliteStore(path, durable=True, lock="shared", schema="create") as store:
         at = T0
         for chunk in range(4):
             store.decisions.commit(

@@ -27,9 +27,17 @@ def db_init(database: DatabaseOption = None) -> None:
         open_store(database, "service", schema="create").close()
         after = store_state(database)
     if before.usable:
-        out.print(f"{after.shown}: a poagate store already, revision {after.revision}; unchanged")
+        out.print(
+            f"{after.shown}: a poagate store already, revision {after.revision}; unchanged",
+            highlight=False,
+            soft_wrap=True,
+        )
     else:
-        out.print(f"{after.shown}: created a poagate store at revision {after.revision}")
+        out.print(
+            f"{after.shown}: created a poagate store at revision {after.revision}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @db_app.command("status")
@@ -61,10 +69,22 @@ def db_upgrade(database: DatabaseOption = None) -> None:
     with store_errors():
         before = store_state(database)
         if before.kind == "outdated":
-            err.print(f"{before.shown}: upgrading from revision {before.revision}", highlight=False)
+            err.print(
+                f"{before.shown}: upgrading from revision {before.revision}",
+                highlight=False,
+                soft_wrap=True,
+            )
         open_store(database, "service", schema="upgrade").close()
         after = store_state(database)
     if before.usable:
-        out.print(f"{after.shown}: already at revision {after.revision}; unchanged")
+        out.print(
+            f"{after.shown}: already at revision {after.revision}; unchanged",
+            highlight=False,
+            soft_wrap=True,
+        )
     else:
-        out.print(f"{after.shown}: upgraded from revision {before.revision} to {after.revision}")
+        out.print(
+            f"{after.shown}: upgraded from revision {before.revision} to {after.revision}",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -182,6 +182,7 @@ class SqliteDatabase(Database):
             lock = "exclusive"
         # Refused before any file is made beside the path (the locks are files beside it);
         # looked at again under the lock, where it is created or migrated if it may be.
+        _refuse_incomplete(self.path)
         settle(sqlite_state(self.path), "use" if readonly else schema)
         # Server processes queue for writing on a kernel lock: SQLite's own busy handler sleeps
         # in growing steps (up to 100 ms) while another process writes, which measured a p99 of
