@@ -1,22 +1,33 @@
-"""The HTTP API under load: single DUIS messages and JSON Lines batches, SQLite and PostgreSQL,
-one and two server processes.
+"""The HTTP API under load: single DUIS messages and JSON Lines batches, PostgreSQL and SQLite,
+one server with one or two workers and two servers on one database; three runs of each
+PostgreSQL shape, each on a store of its own, with their median and spread.
 
-    .venv/bin/python benchmarks/http.py [--seconds 15] [--esmes 20000]
+    .venv/bin/python benchmarks/http.py [--seconds 15] [--runs 3] [--sqlite-runs 1]
+        [--shapes pg-1x1,pg-1x2,pg-2x1,pg-2x1-guards,sqlite-1x1,sqlite-1x2] [--chart PNG]
 
 Load comes from wrk (Debian package ``wrk``, installed when missing) on the same machine, with
 a Lua script that gives every AD1 its own alert_id and a random hub of the fleet, so that each
 request is a new decision, durable before it is answered:
 
-* single messages: one DUIS AD1 per POST from 32 connections; requests/s and p50/p99 latency;
+* single messages: one DUIS AD1 per POST from 32 connections; requests/s and p50/p99 latency
+  (after ``--warmup`` seconds of the same, not measured: caches fill, statements are prepared);
 * batches: 1,000 JSON AD1 lines per POST from 4 connections; AD1s/s.
 
-Each backend runs with one and two server processes with the spec §9 guards off, then with two
-processes and both guards on (release-if-dark 60 minutes; area-outage 3 AD1s in 900 s). With
+With two servers each gets its own wrk with half the connections (and half the load threads),
+so the load costs the machine the same; rates are summed and the worse p50/p99 is reported.
+
+The shapes (``SHAPES``): PostgreSQL with one server of one worker, one server of two workers
+(``--workers 2``), two servers, two servers with both spec §9 guards on (release-if-dark 60
+minutes; area-outage 3 AD1s in 900 s); SQLite with one and two workers for comparison. With
 AD1s from random hubs at this rate every postcode sector is in an "outage", so the guarded runs
 are the guards' worst case: each group reads its sectors' last half hour of AD1s.
 
-PostgreSQL is a private server started from Debian's binaries with fsync on, as in production.
-Prints a table and writes bench-output/http/results.json. Not part of the tests.
+Every run starts from a new store (a fresh PostgreSQL database, a new SQLite file) holding a
+fleet of ``--esmes`` ESMEs and its GUID list, a fifth of the ESMEs activated. PostgreSQL is a
+private server started from Debian's binaries with fsync on, as in production; SQLite
+commits durably too. Prints every run, each shape's median and spread ((max - min) / median)
+and the load averages, writes bench-output/http/results.json and, with ``--chart``, a PNG of
+the runs per shape. Not part of the tests.
 """
 
 from __future__ import annotations
@@ -335,6 +346,8 @@ def one_run(
                 for n, s in enumerate(servers)
             ]
 
+        if args.warmup:  # not measured: each server's caches fill, its statements prepared
+            run_wrks(wrk, scripts(SINGLE_LUA, "w"), 32, args.warmup, 2)
         single = run_wrks(wrk, scripts(SINGLE_LUA, "s"), 32, args.seconds, 2)
         light = run_wrks(wrk, scripts(SINGLE_LUA, "l"), 8, args.seconds, 2) if args.light else {}
         # One load thread a server: building 1,000-line bodies in Lua takes CPU from the server.
@@ -424,6 +437,9 @@ def main() -> None:
         default=",".join(s.key for s in SHAPES),
         help="which shapes, comma-separated (default: all of " + ", ".join(s.key for s in SHAPES),
     )
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="seconds of single messages first, not measured"
+    )
     parser.add_argument("--light", action="store_true", help="single messages at 8 connections")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-output" / "http")
     parser.add_argument("--chart", type=Path, default=None, help="a PNG of the runs per shape")
@@ -454,6 +470,7 @@ def main() -> None:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "fsync": "on",
         "seconds_per_load": args.seconds,
+        "warmup_seconds": args.warmup,
         "esmes": args.esmes,
         "shapes": results,
         "targets": {
