@@ -3,7 +3,7 @@ one server with one or two workers and two servers on one database; three runs o
 PostgreSQL shape, each on a store of its own, with their median and spread.
 
     .venv/bin/python benchmarks/http.py [--seconds 15] [--runs 3] [--sqlite-runs 1]
-        [--shapes pg-1x1,pg-1x2,pg-2x1,pg-2x1-guards,sqlite-1x1,sqlite-1x2] [--chart PNG]
+        [--shapes pg-1x1,pg-1x2,pg-2x1,pg-2x1-guards,sqlite-1x1,sqlite-1x2] [--chart]
 
 Load comes from wrk (Debian package ``wrk``, installed when missing) on the same machine, with
 a Lua script that gives every AD1 its own alert_id and a random hub of the fleet, so that each
@@ -26,8 +26,8 @@ Every run starts from a new store (a fresh PostgreSQL database, a new SQLite fil
 fleet of ``--esmes`` ESMEs and its GUID list, a fifth of the ESMEs activated. PostgreSQL is a
 private server started from Debian's binaries with fsync on, as in production; SQLite
 commits durably too. Prints every run, each shape's median and spread ((max - min) / median)
-and the load averages, writes bench-output/http/results.json and, with ``--chart``, a PNG of
-the runs per shape. Not part of the tests.
+and the load averages, writes bench-output/http/results.json and, with ``--chart``,
+docs/img/http-capacity.png (the runs per shape). Not part of the tests.
 """
 
 from __future__ import annotations
@@ -396,17 +396,18 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def chart(shapes: list[dict[str, Any]], path: Path) -> None:
-    """Every run of every shape (dots) and its median (a bar), batches and single messages,
-    with the targets as lines."""
+    """Every run of every shape (dots) and its median (a bar): batches, single messages and
+    their p99, with the targets as lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    figure, axes = plt.subplots(1, 3, figsize=(16, 5))
     panels = [
         ("batch_ad1_per_second", "AD1/s in batches of 1,000", 50_000),
         ("single_per_second", "single DUIS messages/s, 32 connections", 2_000),
+        ("single_p99_ms", "their p99 latency, ms (target: under)", 50),
     ]
     labels = [s["label"].replace(", guards", "\nguards") for s in shapes]
     for ax, (measure, title, target) in zip(axes, panels, strict=True):
@@ -442,7 +443,9 @@ def main() -> None:
     )
     parser.add_argument("--light", action="store_true", help="single messages at 8 connections")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-output" / "http")
-    parser.add_argument("--chart", type=Path, default=None, help="a PNG of the runs per shape")
+    parser.add_argument(
+        "--chart", action="store_true", help="write docs/img/http-capacity.png (runs per shape)"
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -480,8 +483,8 @@ def main() -> None:
         },
     }
     (args.out / "results.json").write_text(json.dumps(document, indent=2) + "\n")
-    if args.chart is not None:
-        chart(results, args.chart)
+    if args.chart and results:
+        chart(results, ROOT / "docs" / "img" / "http-capacity.png")
     print(f"\nfsync on; load averages now {uptime()}")
     print(
         f"{'shape':15} {'run':>3} {'batch AD1/s':>11} {'single/s':>9} {'p50 ms':>7} "
