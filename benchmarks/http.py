@@ -326,8 +326,8 @@ def one_run(
     tag = f"R{int(time.time())}-{shape.key}-{number}"
     if shape.backend == "sqlite":
         db_file = args.out / f"{shape.key}.db"
-        for suffix in ("", "-wal", "-shm", ".lock"):
-            Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+        for stale in args.out.glob(f"{db_file.name}*"):  # the file, its WAL, its locks
+            stale.unlink()
         database = f"sqlite:///{db_file}"
     else:
         database = postgres.fresh_database()
