@@ -332,9 +332,11 @@ def one_run(
     else:
         database = postgres.fresh_database()
     token, hubs = prepare(database, args.out, args.esmes, shape.guards)
-    servers = [Server(database, shape.workers) for _ in range(shape.servers)]
+    servers: list[Server] = []
     load_before = uptime()
     try:
+        for _ in range(shape.servers):
+            servers.append(Server(database, shape.workers))
         fleet = generate_fleet(FleetSpec(esmes=args.esmes, seed=11))
         activate(servers[0].url, token, [s.esme_id for s in fleet.sites], 0.2)
         lua_hubs = ",".join(f'"{h}"' for h in hubs)
