@@ -103,7 +103,7 @@ test: lint typecheck all-tests
 
 bench: install system-deps
 	$(BIN)/python benchmarks/replay.py
-	$(BIN)/python benchmarks/http.py
+	$(BIN)/python benchmarks/http.py --chart
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/storm.py
 	$(BIN)/python benchmarks/controls.py

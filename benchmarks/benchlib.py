@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 import threading
 from pathlib import Path
 from types import ModuleType, TracebackType
@@ -71,5 +72,6 @@ def http_benchmark() -> ModuleType:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # a dataclass there looks its module up by name
     spec.loader.exec_module(module)
     return module

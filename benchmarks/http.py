@@ -1,22 +1,33 @@
-"""The HTTP API under load: single DUIS messages and JSON Lines batches, SQLite and PostgreSQL,
-one and two server processes.
+"""The HTTP API under load: single DUIS messages and JSON Lines batches, PostgreSQL and SQLite,
+one server with one or two workers and two servers on one database; three runs of each
+PostgreSQL shape, each on a store of its own, with their median and spread.
 
-    .venv/bin/python benchmarks/http.py [--seconds 15] [--esmes 20000]
+    .venv/bin/python benchmarks/http.py [--seconds 15] [--runs 3] [--sqlite-runs 1]
+        [--shapes pg-1x1,pg-1x2,pg-2x1,pg-2x1-guards,sqlite-1x1,sqlite-1x2] [--chart]
 
 Load comes from wrk (Debian package ``wrk``, installed when missing) on the same machine, with
 a Lua script that gives every AD1 its own alert_id and a random hub of the fleet, so that each
 request is a new decision, durable before it is answered:
 
-* single messages: one DUIS AD1 per POST from 32 connections; requests/s and p50/p99 latency;
+* single messages: one DUIS AD1 per POST from 32 connections; requests/s and p50/p99 latency
+  (after ``--warmup`` seconds of the same, not measured: caches fill, statements are prepared);
 * batches: 1,000 JSON AD1 lines per POST from 4 connections; AD1s/s.
 
-Each backend runs with one and two server processes with the spec §9 guards off, then with two
-processes and both guards on (release-if-dark 60 minutes; area-outage 3 AD1s in 900 s). With
+With two servers each gets its own wrk with half the connections (and half the load threads),
+so the load costs the machine the same; rates are summed and the worse p50/p99 is reported.
+
+The shapes (``SHAPES``): PostgreSQL with one server of one worker, one server of two workers
+(``--workers 2``), two servers, two servers with both spec §9 guards on (release-if-dark 60
+minutes; area-outage 3 AD1s in 900 s); SQLite with one and two workers for comparison. With
 AD1s from random hubs at this rate every postcode sector is in an "outage", so the guarded runs
 are the guards' worst case: each group reads its sectors' last half hour of AD1s.
 
-PostgreSQL is a private server started from Debian's binaries with fsync on, as in production.
-Prints a table and writes bench-output/http/results.json. Not part of the tests.
+Every run starts from a new store (a fresh PostgreSQL database, a new SQLite file) holding a
+fleet of ``--esmes`` ESMEs and its GUID list, a fifth of the ESMEs activated. PostgreSQL is a
+private server started from Debian's binaries with fsync on, as in production; SQLite
+commits durably too. Prints every run, each shape's median and spread ((max - min) / median)
+and the load averages, writes bench-output/http/results.json and, with ``--chart``,
+docs/img/http-capacity.png (the runs per shape). Not part of the tests.
 """
 
 from __future__ import annotations
@@ -36,8 +47,10 @@ import random
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import time
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -204,13 +217,25 @@ def activate(url: str, token: str, hubs_esmes: list[str], share: float) -> None:
 def run_wrk(
     wrk: str, script: str, url: str, connections: int, seconds: int, threads: int = 2
 ) -> dict[str, float]:
-    path = Path(f"/tmp/poagate-bench-{os.getpid()}.lua")
-    path.write_text(script)
-    result = subprocess.run(
-        [
+    """One wrk on one server: requests/s, p50/p99 ms, non-2xx answers and timeouts."""
+    return run_wrks(wrk, [(script, url)], connections, seconds, threads)
+
+
+def run_wrks(
+    wrk: str, loads: list[tuple[str, str]], connections: int, seconds: int, threads: int
+) -> dict[str, float]:
+    """One wrk per (script, server URL), all at once, the connections and threads shared among
+    them (so the load costs the machine the same CPU for one server as for two). Requests/s,
+    errors and timeouts are summed; p50 and p99 are the worst of the wrks (wrk prints
+    percentiles, not its histogram, so they cannot be merged exactly)."""
+    started = []
+    for n, (script, url) in enumerate(loads):
+        path = Path(f"/tmp/poagate-bench-{os.getpid()}-{n}.lua")
+        path.write_text(script)
+        command = [
             wrk,
-            f"-t{threads}",
-            f"-c{connections}",
+            f"-t{max(1, threads // len(loads))}",
+            f"-c{max(1, connections // len(loads))}",
             f"-d{seconds}s",
             "--timeout",
             "10s",
@@ -218,14 +243,26 @@ def run_wrk(
             "-s",
             str(path),
             f"{url}/v1/messages",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    path.unlink()
-    out = result.stdout
+        ]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        started.append((path, process))
+    outputs = []
+    for path, process in started:
+        out, _ = process.communicate()
+        path.unlink()
+        if process.returncode != 0:
+            raise SystemExit(f"wrk failed ({process.returncode})")
+        outputs.append(parse_wrk(out))
+    return {
+        "requests_per_second": sum(o["requests_per_second"] for o in outputs),
+        "p50_ms": max(o["p50_ms"] for o in outputs),
+        "p99_ms": max(o["p99_ms"] for o in outputs),
+        "non_2xx": sum(o["non_2xx"] for o in outputs),
+        "timeouts": sum(o["timeouts"] for o in outputs),
+    }
 
+
+def parse_wrk(out: str) -> dict[str, float]:
     def latency(pct: str) -> float:
         match = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
         if match is None:
@@ -245,91 +282,230 @@ def run_wrk(
     }
 
 
+@dataclass(frozen=True)
+class Shape:
+    """What one row of the table measures: a backend, how many server processes and uvicorn
+    workers each, guards on or off."""
+
+    key: str
+    backend: str
+    servers: int
+    workers: int
+    guards: bool
+
+    @property
+    def label(self) -> str:
+        store = "PostgreSQL" if self.backend == "postgres" else "SQLite"
+        servers = f"{self.servers} server{'s' if self.servers > 1 else ''}"
+        workers = f"{self.workers} worker{'s' if self.workers > 1 else ''}"
+        return f"{store}, {servers} × {workers}, guards {'on' if self.guards else 'off'}"
+
+
+SHAPES = [
+    Shape("pg-1x1", "postgres", 1, 1, False),
+    Shape("pg-1x2", "postgres", 1, 2, False),
+    Shape("pg-2x1", "postgres", 2, 1, False),
+    Shape("pg-2x1-guards", "postgres", 2, 1, True),
+    Shape("sqlite-1x1", "sqlite", 1, 1, False),
+    Shape("sqlite-1x2", "sqlite", 1, 2, False),
+]
+MEASURES = ("batch_ad1_per_second", "single_per_second", "single_p99_ms")
+
+
+def uptime() -> str:
+    """The load averages (1, 5, 15 minutes) as uptime prints them."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
+def one_run(
+    shape: Shape, number: int, postgres: PostgresServer, args: argparse.Namespace, wrk: str
+) -> dict[str, Any]:
+    """One run of a shape on a store of its own: the fleet loaded, a fifth of it activated,
+    then single messages at 32 connections (and at 8 with ``--light``), then batches."""
+    tag = f"R{int(time.time())}-{shape.key}-{number}"
+    if shape.backend == "sqlite":
+        db_file = args.out / f"{shape.key}.db"
+        for stale in args.out.glob(f"{db_file.name}*"):  # the file, its WAL, its locks
+            stale.unlink()
+        database = f"sqlite:///{db_file}"
+    else:
+        database = postgres.fresh_database()
+    token, hubs = prepare(database, args.out, args.esmes, shape.guards)
+    servers: list[Server] = []
+    load_before = uptime()
+    try:
+        for _ in range(shape.servers):
+            servers.append(Server(database, shape.workers))
+        fleet = generate_fleet(FleetSpec(esmes=args.esmes, seed=11))
+        activate(servers[0].url, token, [s.esme_id for s in fleet.sites], 0.2)
+        lua_hubs = ",".join(f'"{h}"' for h in hubs)
+
+        def scripts(template: str, kind: str) -> list[tuple[str, str]]:
+            # Each server's wrk its own alert_ids: their threads are numbered alike.
+            return [
+                (template % {"token": token, "hubs": lua_hubs, "run": f"{tag}{kind}{n}"}, s.url)
+                for n, s in enumerate(servers)
+            ]
+
+        if args.warmup:  # not measured: each server's caches fill, its statements prepared
+            run_wrks(wrk, scripts(SINGLE_LUA, "w"), 32, args.warmup, 2)
+        single = run_wrks(wrk, scripts(SINGLE_LUA, "s"), 32, args.seconds, 2)
+        light = run_wrks(wrk, scripts(SINGLE_LUA, "l"), 8, args.seconds, 2) if args.light else {}
+        # One load thread a server: building 1,000-line bodies in Lua takes CPU from the server.
+        batch = run_wrks(wrk, scripts(BATCH_LUA, "b"), 4, args.seconds, len(servers))
+    finally:
+        for server in servers:
+            server.stop()
+    load_after = uptime()
+    with open_store(database, "read") as store:
+        counts = store.counts()
+    if shape.backend == "postgres":
+        postgres.drop_database(database)
+    row: dict[str, Any] = {
+        "shape": shape.key,
+        "run": number,
+        "single_per_second": round(single["requests_per_second"]),
+        "single_p50_ms": round(single["p50_ms"], 1),
+        "single_p99_ms": round(single["p99_ms"], 1),
+        "batch_ad1_per_second": round(batch["requests_per_second"] * 1000),
+        "batch_p50_ms": round(batch["p50_ms"], 1),
+        "errors": sum(int(r["non_2xx"] + r["timeouts"]) for r in (single, batch)),
+        "ad1_decided": counts["ad1_suppressed"] + counts["ad1_forwarded"],
+        "ad1_suppressed": counts["ad1_suppressed"],
+        "ad1_released": counts["ad1_released"],
+        "load_before": load_before,
+        "load_after": load_after,
+    }
+    if light:
+        row |= {
+            "single_8_per_second": round(light["requests_per_second"]),
+            "single_8_p50_ms": round(light["p50_ms"], 1),
+            "single_8_p99_ms": round(light["p99_ms"], 1),
+        }
+    return row
+
+
+def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each measure's runs, their median and their spread ((max − min) / median)."""
+    out: dict[str, Any] = {}
+    for measure in MEASURES:
+        values = [float(r[measure]) for r in runs]
+        middle = statistics.median(values)
+        spread = (max(values) - min(values)) / middle if middle else float("nan")
+        out[measure] = {"runs": values, "median": middle, "spread": round(spread, 3)}
+    return out
+
+
+def chart(shapes: list[dict[str, Any]], path: Path) -> None:
+    """Every run of every shape (dots) and its median (a bar): batches, single messages and
+    their p99, with the targets as lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 3, figsize=(16, 5))
+    panels = [
+        ("batch_ad1_per_second", "AD1/s in batches of 1,000", 50_000),
+        ("single_per_second", "single DUIS messages/s, 32 connections", 2_000),
+        ("single_p99_ms", "their p99 latency, ms (target: under)", 50),
+    ]
+    labels = [s["label"].replace(", guards", "\nguards") for s in shapes]
+    for ax, (measure, title, target) in zip(axes, panels, strict=True):
+        for x, shape in enumerate(shapes):
+            values = shape["summary"][measure]["runs"]
+            ax.bar(x, shape["summary"][measure]["median"], color="#9ecae1", width=0.6)
+            ax.scatter([x] * len(values), values, color="#08519c", zorder=3, s=18)
+        ax.axhline(target, color="#d62728", linestyle="--", linewidth=1, label="target")
+        ax.set_xticks(range(len(shapes)), labels, rotation=35, ha="right", fontsize=7)
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    figure.suptitle("benchmarks/http.py: each run (dots) and the median (bars); fsync on")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--esmes", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each PostgreSQL shape")
+    parser.add_argument("--sqlite-runs", type=int, default=1, help="runs of each SQLite shape")
+    parser.add_argument(
+        "--shapes",
+        default=",".join(s.key for s in SHAPES),
+        help="which shapes, comma-separated (default: all of " + ", ".join(s.key for s in SHAPES),
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="seconds of single messages first, not measured"
+    )
+    parser.add_argument("--light", action="store_true", help="single messages at 8 connections")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-output" / "http")
+    parser.add_argument(
+        "--chart", action="store_true", help="write docs/img/http-capacity.png (runs per shape)"
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
     args.out.mkdir(parents=True, exist_ok=True)
-    run = f"R{int(time.time())}"
-    rows: list[dict[str, Any]] = []
+    chosen = [s for s in SHAPES if s.key in args.shapes.split(",")]
+    print(f"fsync on (PostgreSQL and SQLite durable before an answer); load {uptime()}", flush=True)
     postgres = PostgresServer(durable=True)
     postgres.start()
+    results: list[dict[str, Any]] = []
     try:
-        runs = [(b, w, False) for b in ("sqlite", "postgres") for w in (1, 2)]
-        runs += [("sqlite", 2, True), ("postgres", 2, True)]
-        for backend, workers, guarded in runs:
-            if backend == "sqlite":
-                db_file = args.out / f"sqlite-{workers}{'-guards' if guarded else ''}.db"
-                for suffix in ("", "-wal", "-shm", ".lock"):
-                    Path(f"{db_file}{suffix}").unlink(missing_ok=True)
-                database = f"sqlite:///{db_file}"
-            else:
-                database = postgres.fresh_database()
-            token, hubs = prepare(database, args.out, args.esmes, guarded)
-            server = Server(database, workers)
-            try:
-                fleet = generate_fleet(FleetSpec(esmes=args.esmes, seed=11))
-                activate(server.url, token, [s.esme_id for s in fleet.sites], 0.2)
-                lua_hubs = ",".join(f'"{h}"' for h in hubs)
-                tag = f"{run}-{backend}{workers}{'g' if guarded else ''}"
-                values = {"token": token, "hubs": lua_hubs, "run": tag}
-                single = run_wrk(wrk, SINGLE_LUA % values, server.url, 32, args.seconds)
-                values["run"] += "l"
-                light = run_wrk(wrk, SINGLE_LUA % values, server.url, 8, args.seconds)
-                values["run"] += "b"
-                # One load thread: building 1,000-line bodies in Lua takes CPU from the server.
-                batch = run_wrk(wrk, BATCH_LUA % values, server.url, 4, args.seconds, 1)
-            finally:
-                server.stop()
-            with open_store(database, "read") as store:
-                counts = store.counts()
-            row = {
-                "backend": backend,
-                "workers": workers,
-                "guards": "both" if guarded else "off",
-                "single_per_second": round(single["requests_per_second"]),
-                "single_p50_ms": round(single["p50_ms"], 1),
-                "single_p99_ms": round(single["p99_ms"], 1),
-                "single_8_per_second": round(light["requests_per_second"]),
-                "single_8_p50_ms": round(light["p50_ms"], 1),
-                "single_8_p99_ms": round(light["p99_ms"], 1),
-                "batch_ad1_per_second": round(batch["requests_per_second"] * 1000),
-                "batch_p50_ms": round(batch["p50_ms"], 1),
-                "errors": single["non_2xx"]
-                + batch["non_2xx"]
-                + single["timeouts"]
-                + batch["timeouts"],
-                "ad1_decided": counts["ad1_suppressed"] + counts["ad1_forwarded"],
-                "ad1_suppressed": counts["ad1_suppressed"],
-                "ad1_released": counts["ad1_released"],
-            }
-            rows.append(row)
-            print(row, flush=True)
+        for shape in chosen:
+            runs = args.runs if shape.backend == "postgres" else args.sqlite_runs
+            rows = []
+            for number in range(1, runs + 1):
+                row = one_run(shape, number, postgres, args, wrk)
+                print(row, flush=True)
+                rows.append(row)
+            results.append(
+                {**asdict(shape), "label": shape.label, "runs": rows, "summary": summary(rows)}
+            )
     finally:
         postgres.stop()
-    results = {
+    document = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}",
-        "date": datetime.now(UTC).date().isoformat(),
-        "rows": rows,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "fsync": "on",
+        "seconds_per_load": args.seconds,
+        "warmup_seconds": args.warmup,
+        "esmes": args.esmes,
+        "shapes": results,
         "targets": {
-            "single_per_second": ">= 2,000 with p99 < 25 ms",
+            "single_per_second": ">= 2,000 with p99 < 50 ms at 32 connections",
             "batch_ad1_per_second": ">= 50,000",
+            "spread": "three runs within 20% ((max - min) / median)",
         },
     }
-    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "results.json").write_text(json.dumps(document, indent=2) + "\n")
+    if args.chart and results:
+        chart(results, ROOT / "docs" / "img" / "http-capacity.png")
+    print(f"\nfsync on; load averages now {uptime()}")
     print(
-        f"\n{'backend':9} {'workers':>7} {'guards':>6} {'single/s':>9} {'p50 ms':>7} "
-        f"{'p99 ms':>7} {'batch AD1/s':>12} {'errors':>6}"
+        f"{'shape':15} {'run':>3} {'batch AD1/s':>11} {'single/s':>9} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'errors':>6}  load before → after"
     )
-    for r in rows:
+    for shape in results:
+        for r in shape["runs"]:
+            print(
+                f"{r['shape']:15} {r['run']:>3} {r['batch_ad1_per_second']:>11,} "
+                f"{r['single_per_second']:>9,} {r['single_p50_ms']:>7} {r['single_p99_ms']:>7} "
+                f"{r['errors']:>6}  {r['load_before']} → {r['load_after']}"
+            )
+        s = shape["summary"]
         print(
-            f"{r['backend']:9} {r['workers']:>7} {r['guards']:>6} {r['single_per_second']:>9,} "
-            f"{r['single_p50_ms']:>7} {r['single_p99_ms']:>7} {r['batch_ad1_per_second']:>12,} "
-            f"{r['errors']:>6}"
+            f"{shape['key']:15} {'med':>3} {s['batch_ad1_per_second']['median']:>11,.0f} "
+            f"{s['single_per_second']['median']:>9,.0f} {'':>7} "
+            f"{s['single_p99_ms']['median']:>7} {'':>6}  spread: batches "
+            f"{s['batch_ad1_per_second']['spread']:.0%}, single "
+            f"{s['single_per_second']['spread']:.0%}, p99 {s['single_p99_ms']['spread']:.0%}"
         )
 
 

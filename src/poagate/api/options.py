@@ -47,6 +47,10 @@ class ServerOptions:
     # however busy (it also ends after 8 hours idle).
     public_origins: tuple[str, ...] = ()
     session_lifetime_hours: float = 12.0
+    # A server process of its own (each of `poagate serve`'s workers): once started, what it
+    # holds leaves the garbage collector's full passes (``poagate.api.app.settle_memory``).
+    # Off for an application made in a process that goes on doing other things (the tests).
+    settle_memory: bool = False
 
     @classmethod
     def from_env(cls) -> ServerOptions:
