@@ -34,6 +34,17 @@ USER = "90-B3-D5-1F-30-01-00-00"  # the supplier that activates firmware
 # -- the DNOs' receivers ------------------------------------------------------------------------
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A receiver's server that does not print a sender closing its kept-alive connection,
+    with room for the connections a delivery lane opens at once (the default backlog of 5
+    refused some: ReadError at the sender)."""
+
+    request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
 class Receivers:
     """One HTTP receiver per DNO on 127.0.0.1, each with its own secret: it checks every
     request's Standard Webhooks signature and counts the messages by ``webhook-id`` (the
@@ -45,10 +56,13 @@ class Receivers:
         self.by_operator: Counter[str] = Counter()
         self.wrong_operator = 0
         self.bad_signatures = 0
+        self.incomplete = 0  # requests whose body did not all arrive
+        # alert_id -> (time received, webhook-timestamp, what was wrong) of each request
+        self.arrivals: dict[str, list[tuple[float, str, str]]] = {}
         self.servers: dict[str, ThreadingHTTPServer] = {}
         self.urls: dict[str, str] = {}
         for operator in operators:
-            server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler(operator, secrets))
+            server = QuietServer(("127.0.0.1", 0), self._handler(operator, secrets))
             server.daemon_threads = True
             threading.Thread(target=server.serve_forever, daemon=True).start()
             self.servers[operator] = server
@@ -62,17 +76,29 @@ class Receivers:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
+                length = int(self.headers["Content-Length"])
+                body = self.rfile.read(length)
                 alert_id = self.headers.get("webhook-id", "")
+                if len(body) < length:
+                    # The sender gave up (its deadline) before the whole body was read here:
+                    # nothing was delivered, and no answer can be sent.
+                    with receivers.lock:
+                        receivers.incomplete += 1
+                    self.close_connection = True
+                    return
+                problem = ""
                 try:
-                    verifier.verify(body, dict(self.headers), json_parse=False)  # type: ignore[call-arg]
-                    good = True
-                except WebhookVerificationError:
-                    good = False
+                    verifier.verify(body, dict(self.headers), json_parse=False)
+                except (WebhookVerificationError, ValueError, KeyError) as exc:
+                    problem = f"{type(exc).__name__}: {exc}"
                 with receivers.lock:
                     receivers.received[alert_id] += 1
                     receivers.by_operator[operator] += 1
-                    receivers.bad_signatures += 0 if good else 1
+                    receivers.arrivals.setdefault(alert_id, []).append(
+                        (round(time.time(), 3), self.headers.get("webhook-timestamp", ""), problem)
+                    )
+                    if problem:
+                        receivers.bad_signatures += 1
                     expected = receivers.operator_of.get(alert_id)
                     if expected is not None and expected != operator:
                         receivers.wrong_operator += 1
@@ -84,6 +110,14 @@ class Receivers:
                 pass
 
         return Handler
+
+    def anomalies(self) -> dict[str, list[tuple[float, str, str]]]:
+        """The requests of the messages received more than once or with a bad signature."""
+        return {
+            alert_id: arrivals
+            for alert_id, arrivals in self.arrivals.items()
+            if len(arrivals) > 1 or any(problem for _, _, problem in arrivals)
+        }
 
     def stop(self) -> None:
         for server in self.servers.values():
@@ -267,7 +301,7 @@ class Dsp:
         alert_id = self._alert_id()
         self.traffic.ad1_sent.add(alert_id)
         self.on_alert(alert_id, site)
-        return alert_id, datetime.now(UTC) - timedelta(seconds=self.rng.uniform(1, 20))
+        return alert_id, datetime.now(UTC) - timedelta(seconds=self.rng.uniform(1, 10))
 
     def _lines(self, sites: list[Site]) -> bytes:
         lines = []
@@ -343,6 +377,16 @@ class Dsp:
         if lines:
             await self._post(http, b"\n".join(lines), "application/x-ndjson", None)
 
+    def _progress(self, second: int, in_flight: int) -> None:
+        minute = second // 60
+        recent = [d * 1000 for t, d in self.traffic.single_latency if t >= minute * 60]
+        print(
+            f"minute {minute + 1}: {len(self.traffic.ad1_sent):,} AD1s sent, p99 "
+            f"{percentile(recent, 0.99):.0f} ms, {in_flight} requests in flight, "
+            f"statuses {dict(self.traffic.statuses)}",
+            flush=True,
+        )
+
     async def run(self, seconds: int) -> None:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         async with httpx.AsyncClient(timeout=120, limits=limits) as http:
@@ -354,6 +398,8 @@ class Dsp:
                 if second % 5 == 0:
                     pending.add(asyncio.ensure_future(self._verifications(http)))
                 pending = {t for t in pending if not t.done()}
+                if second % 60 == 59:
+                    self._progress(second, len(pending))
                 delay = self._started + second + 1 - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)

@@ -1,5 +1,5 @@
-"""The soak benchmark, shortened: benchmarks/soak.py for two and a half minutes, as a process of
-its own (two ``poagate serve`` on a PostgreSQL of its own, the guards on, a receiver per DNO).
+"""The soak benchmark, shortened: benchmarks/soak.py for 2.75 minutes, as a process of its own
+(two ``poagate serve`` on a PostgreSQL of its own, the guards on, a receiver per DNO).
 
 It asserts what must hold however loaded the machine is: nothing lost, nothing twice, nothing
 to the wrong DNO or unsigned, no 5xx, and memory that does not run away (a bound far above
@@ -11,6 +11,7 @@ figures are in docs/performance.md ("Soak").
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -28,9 +29,10 @@ GROWTH_BOUND_PERCENT = 50  # the 30-minute run's target is 10% after a 5-minute 
 def test_a_short_soak_loses_nothing_delivers_once_and_keeps_memory_bounded(
     tmp_path: Path,
 ) -> None:
-    command = [sys.executable, str(SOAK), "--minutes", "2.5", "--warmup-minutes", "1"]
+    command = [sys.executable, str(SOAK), "--minutes", "2.75", "--warmup-minutes", "1"]
     command += ["--esmes", "2000", "--ad1-per-second", "40", "--singles-per-second", "8"]
-    command += ["--verify-attempts", "1", "--drain-seconds", "120"]
+    command += ["--device-messages-per-second", "5", "--verify-attempts", "1"]
+    command += ["--drain-seconds", "120"]
     command += ["--out", str(tmp_path), "--no-chart"]
     run = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -42,14 +44,18 @@ def test_a_short_soak_loses_nothing_delivers_once_and_keeps_memory_bounded(
     assert result["ad1_unknown_decided"] == 0
     # Every AD1 forwarded or released reached its own DNO once, signed, or is still queued.
     assert result["lost"] == 0
-    assert result["delivered_twice_or_more"] == result["received_not_forwarded"] == 0
+    assert result["received_not_forwarded"] == 0
+    # A message arrives twice only when an attempt's answer came after its deadline (at least
+    # once, by webhook-id: spec §18); on a quiet machine none does.
+    assert result["delivered_twice_or_more"] <= result["attempts_past_their_deadline"]
     assert result["received_by_the_wrong_dno"] == result["bad_signatures"] == 0
     assert result["delivered"] + result["still_queued"] == result["forwarded"] + result["released"]
     assert result["dead"] == 0
     # No answer was a server error, no server failed or logged a traceback.
     assert result["server_errors"] == 0, result["requests_by_status"]
     assert result["tracebacks_in_server_log"] == 0
-    assert result["server_exit_codes"] == [0, 0]
+    # (uvicorn ends its graceful shutdown on SIGTERM by raising the signal again)
+    assert set(result["server_exit_codes"]) <= {0, -signal.SIGTERM}
     # The storm really exercised the gate: windows, suppressions, the guards and the DSP.
     assert result["answers"]["suppressed"] > 0
     assert result["released"] > 0
