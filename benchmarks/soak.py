@@ -61,7 +61,16 @@ from poagate.delivery.signing import new_secret
 from poagate.service.access import new_token, token_sha256
 from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.store.database import open_store
-from soaklib import Dsp, MemorySampler, Receivers, Shape, growth, per_minute, postmaster_pid
+from soaklib import (
+    Dsp,
+    MemorySampler,
+    Receivers,
+    Shape,
+    growth,
+    per_minute,
+    postmaster_pid,
+    steadiness,
+)
 
 OPERATORS = [str(n) for n in range(10, 24)]
 POLL = {  # the servers' background passes, often enough for a run of minutes
@@ -314,8 +323,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             key: growth(samples, key, warm)
             for key in ("server_a_mb", "server_b_mb", "postgres_uss_mb", "postgres_rss_mb")
         },
-        "latency_per_minute": per_minute(traffic.single_latency, minutes),
-        "batch_latency_per_minute": per_minute(traffic.batch_latency, minutes),
+        "latency_per_minute": per_minute(traffic.single_latency, minutes, traffic.load_average),
+        "batch_latency_per_minute": per_minute(
+            traffic.batch_latency, minutes, traffic.load_average
+        ),
+        "p99_after_warmup": steadiness(
+            per_minute(traffic.single_latency, minutes, traffic.load_average), warmup
+        ),
         "memory_samples": samples,
     }
 
@@ -331,14 +345,15 @@ def report(results: dict[str, Any]) -> None:
             f"  {key:18} {g['after_warmup_mb']:>8} MiB -> {g['end_mb']:>8} MiB "
             f"({g['growth_percent']:+.1f}%), peak {g['peak_mb']}"
         )
-    print("  minute  singles  p50 ms  p99 ms   batch p99 ms")
+    print("  minute  singles  p50 ms  p99 ms   batch p99 ms  load average")
     for row, batch in zip(
         results["latency_per_minute"], results["batch_latency_per_minute"], strict=True
     ):
         print(
             f"  {row['minute']:>6} {row['requests']:>8} {row['p50_ms']:>7} {row['p99_ms']:>7} "
-            f"{batch['p99_ms']:>14}"
+            f"{batch['p99_ms']:>14} {row['load_average']:>13}"
         )
+    print(f"  p99 after warm-up: {results['p99_after_warmup']}")
     for key in (
         "ad1_with_an_outcome",
         "ad1_without_an_outcome",

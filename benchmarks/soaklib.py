@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import random
 import threading
 import time
@@ -217,6 +218,7 @@ class Traffic:
     # (seconds since the load started, seconds the request took)
     single_latency: list[tuple[float, float]] = field(default_factory=list)
     batch_latency: list[tuple[float, float]] = field(default_factory=list)
+    load_average: list[float] = field(default_factory=list)  # the machine's, at each minute's end
 
 
 class Dsp:
@@ -379,10 +381,12 @@ class Dsp:
 
     def _progress(self, second: int, in_flight: int) -> None:
         minute = second // 60
+        self.traffic.load_average.append(round(os.getloadavg()[0], 2))
         recent = [d * 1000 for t, d in self.traffic.single_latency if t >= minute * 60]
         print(
             f"minute {minute + 1}: {len(self.traffic.ad1_sent):,} AD1s sent, p99 "
-            f"{percentile(recent, 0.99):.0f} ms, {in_flight} requests in flight, "
+            f"{percentile(recent, 0.99):.0f} ms, {in_flight} requests in flight, load average "
+            f"{self.traffic.load_average[-1]}, "
             f"statuses {dict(self.traffic.statuses)}",
             flush=True,
         )
@@ -423,8 +427,11 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
 
 
-def per_minute(latencies: list[tuple[float, float]], minutes: int) -> list[dict[str, float]]:
-    """Requests, p50 and p99 (ms) in each minute of the load."""
+def per_minute(
+    latencies: list[tuple[float, float]], minutes: int, load: list[float]
+) -> list[dict[str, float]]:
+    """Requests, p50 and p99 (ms) in each minute of the load, with the machine's load average
+    (one minute) at its end."""
     rows = []
     for minute in range(minutes):
         values = [s * 1000 for t, s in latencies if minute * 60 <= t < (minute + 1) * 60]
@@ -434,9 +441,23 @@ def per_minute(latencies: list[tuple[float, float]], minutes: int) -> list[dict[
                 "requests": len(values),
                 "p50_ms": round(percentile(values, 0.5), 1),
                 "p99_ms": round(percentile(values, 0.99), 1),
+                "load_average": load[minute] if minute < len(load) else math.nan,
             }
         )
     return rows
+
+
+def steadiness(rows: list[dict[str, float]], warmup: float) -> dict[str, float]:
+    """The p99 of the minutes after warm-up: median, worst, and worst over median."""
+    values = sorted(r["p99_ms"] for r in rows if r["minute"] > warmup and r["requests"])
+    if not values:
+        return {}
+    median = values[len(values) // 2]
+    return {
+        "median_p99_ms": median,
+        "worst_p99_ms": values[-1],
+        "worst_over_median": round(values[-1] / median, 2) if median else math.nan,
+    }
 
 
 def growth(samples: list[dict[str, float]], key: str, warmup: float) -> dict[str, float]:
