@@ -40,6 +40,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import time
 from collections import Counter
@@ -80,15 +81,17 @@ POLL = {  # the servers' background passes, often enough for a run of minutes
 }
 
 
-def serve(database: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def serve(database: str, log: Path, heap_dir: Path | None) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "poagate.cli", "serve", "--database", database]
     command += ["--port", str(port), "--log-level", "warning"]
+    env = {**os.environ, **POLL, "PYTHONUNBUFFERED": "1"}
+    if heap_dir is not None:  # soak_heap/sitecustomize.py writes the heap's figures there
+        env["PYTHONPATH"] = os.pathsep.join([str(HERE / "soak_heap"), env.get("PYTHONPATH", "")])
+        env["SOAK_HEAP_DIR"] = str(heap_dir)
     with log.open("ab") as out:
-        process = subprocess.Popen(
-            command, stdout=out, stderr=out, env={**os.environ, **POLL, "PYTHONUNBUFFERED": "1"}
-        )
+        process = subprocess.Popen(command, stdout=out, stderr=out, env=env)
     if not wait_until_ready(url, process):
         stop_process(process)
         raise SystemExit(f"a server did not start: see {log}")
@@ -180,6 +183,16 @@ def reconcile(database: str, sent: set[str], receivers: Receivers) -> dict[str, 
     }
 
 
+def heap_figures(heap_dir: Path | None, pids: list[int]) -> dict[str, list[dict[str, float]]]:
+    """What soak_heap/sitecustomize.py wrote for each server (``--heap-stats``)."""
+    found: dict[str, list[dict[str, float]]] = {}
+    for name, pid in zip(("server_a", "server_b"), pids, strict=True):
+        path = None if heap_dir is None else heap_dir / f"heap-{pid}.jsonl"
+        if path is not None and path.exists():
+            found[name] = [json.loads(line) for line in path.read_text().splitlines()]
+    return found
+
+
 def chart(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -230,6 +243,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     log = args.out / "servers.log"
     log.write_text("")
     bench_http = http_benchmark()
+    heap_dir = None
+    if args.heap_stats:
+        heap_dir = args.out / "heap"
+        shutil.rmtree(heap_dir, ignore_errors=True)
+        heap_dir.mkdir()
     fleet = generate_fleet(FleetSpec(esmes=args.esmes, seed=11))
     postgres = PostgresServer(durable=True)
     postgres.start()
@@ -246,7 +264,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             store.tokens.add(token_sha256(admin), "admin", [], "", datetime.now(UTC), "soak")
         urls = []
         for _ in range(2):
-            process, url = serve(database, log)
+            process, url = serve(database, log, heap_dir)
             servers.append(process)
             urls.append(url)
         sectors = len({s.sector for s in fleet.sites})
@@ -287,7 +305,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     warm = warmup * 60
     server_errors = sum(n for status, n in traffic.statuses.items() if status >= 500)
     log_text = log.read_text(errors="replace")
-    return {
+    results: dict[str, Any] = {
         "machine": f"{platform.machine()}, {psutil.cpu_count()} CPUs, "
         f"Python {platform.python_version()}",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -331,7 +349,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             per_minute(traffic.single_latency, minutes, traffic.load_average), warmup
         ),
         "memory_samples": samples,
+        "heap": heap_figures(heap_dir, [p.pid for p in servers]),
     }
+    results["heap_growth_after_warmup"] = {
+        name: {
+            key: [rows[min(len(rows) - 1, int(warm // 10))][key], rows[-1][key]]
+            for key in rows[0]
+            if key != "time"
+        }
+        for name, rows in results["heap"].items()
+        if rows
+    }
+    return results
 
 
 def report(results: dict[str, Any]) -> None:
@@ -354,6 +383,8 @@ def report(results: dict[str, Any]) -> None:
             f"{batch['p99_ms']:>14} {row['load_average']:>13}"
         )
     print(f"  p99 after warm-up: {results['p99_after_warmup']}")
+    for name, figures in results["heap_growth_after_warmup"].items():
+        print(f"  heap of {name} after warm-up -> end: {figures}")
     for key in (
         "ad1_with_an_outcome",
         "ad1_without_an_outcome",
@@ -407,6 +438,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench-output" / "soak")
     parser.add_argument("--chart", type=Path, default=ROOT / "docs" / "img" / "soak.png")
     parser.add_argument("--no-chart", action="store_true")
+    parser.add_argument(
+        "--heap-stats",
+        action="store_true",
+        help="each server writes its Python blocks and malloc figures every 10 s to OUT/heap/",
+    )
     args = parser.parse_args(argv)
     results = run(args)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
