@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps templates demo check test lint typecheck fast-tests all-tests bench \
+.PHONY: install system-deps templates demo check test lint typecheck fast-tests all-tests bench soak \
 	screenshots clean
 
 install: $(STAMP)
@@ -111,6 +111,12 @@ bench: install system-deps
 	$(BIN)/python benchmarks/vs_alertmanager.py
 	$(BIN)/python benchmarks/profile.py
 	$(BIN)/python benchmarks/fleet.py --chart
+
+# Thirty minutes of a storm through two servers on PostgreSQL, memory and p99 by minute, and
+# nothing lost (docs/performance.md "Soak"); make test runs a shortened one
+# (tests/faults/test_soak.py).
+soak: install system-deps
+	$(BIN)/python benchmarks/soak.py
 
 # The console's screenshots in docs/img (docs/console.md), taken on the demo's data.
 screenshots: install system-deps

@@ -1,0 +1,456 @@
+"""A long storm through two servers on PostgreSQL: memory flat, latency steady, nothing lost.
+
+    .venv/bin/python benchmarks/soak.py [--minutes 30] [--ad1-per-second 100] [--esmes 20000]
+
+Two ``poagate serve`` processes (deliveries on) share one PostgreSQL started from Debian's
+binaries with fsync on (tests/pg.py; never the machine's own server). The guards are on:
+release-if-dark, area-outage and verification (docs/guards.md). Each DNO's webhook is an HTTP
+receiver of its own on 127.0.0.1 that checks every signature and counts what it gets.
+
+For ``--minutes`` the DSP's side (soaklib.Dsp) sends, each second and to the servers in turn:
+AD1s (some one DUIS message a request, whose round trip is the decision latency measured, the
+rest in two JSON Lines batches; a share from hubs whose meter just had its firmware activated,
+so that they are suppressed), SRV 11.3 Activate Firmware requests (DUIS), device messages, a
+burst of AD1s from every hub of one postcode sector each minute (an area outage), and every
+five seconds it answers most of the pending verification requests with a message from the
+site (the rest are released at their deadline).
+
+Every 10 s the resident memory of each server and of PostgreSQL (postmaster and backends) is
+sampled. After the load, the deliveries are given ``--drain-seconds`` to finish, the servers
+are stopped, and the store and the receivers are compared: every AD1 sent has exactly one
+outcome; every AD1 forwarded or released was received by its own DNO exactly once, signed
+(or is still queued: counted); no answer was a 5xx. Prints the figures and writes
+bench-output/soak/results.json and, unless --no-chart, docs/img/soak.png (memory and p99 by
+minute).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This folder holds http.py, which would shadow the standard library's http package: search
+# it last (for benchlib and soaklib).
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import psutil
+import psycopg
+
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.helpers import stop_process, wait_until_ready
+from tests.pg import PostgresServer, free_port
+
+from benchlib import http_benchmark
+from poagate.delivery.signing import new_secret
+from poagate.service.access import new_token, token_sha256
+from poagate.sim.fleet import FleetSpec, generate_fleet
+from poagate.store.database import open_store
+from soaklib import (
+    Dsp,
+    MemorySampler,
+    Receivers,
+    Shape,
+    growth,
+    per_minute,
+    postmaster_pid,
+    steadiness,
+)
+
+OPERATORS = [str(n) for n in range(10, 24)]
+POLL = {  # the servers' background passes, often enough for a run of minutes
+    "POAGATE_DELIVERY_POLL_SECONDS": "0.2",
+    "POAGATE_RELEASE_POLL_SECONDS": "5",
+    "POAGATE_VERIFICATION_POLL_SECONDS": "5",
+}
+
+
+def serve(database: str, log: Path, heap_dir: Path | None) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "poagate.cli", "serve", "--database", database]
+    command += ["--port", str(port), "--log-level", "warning"]
+    env = {**os.environ, **POLL, "PYTHONUNBUFFERED": "1"}
+    if heap_dir is not None:  # soak_heap/sitecustomize.py writes the heap's figures there
+        env["PYTHONPATH"] = os.pathsep.join([str(HERE / "soak_heap"), env.get("PYTHONPATH", "")])
+        env["SOAK_HEAP_DIR"] = str(heap_dir)
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=out, env=env)
+    if not wait_until_ready(url, process):
+        stop_process(process)
+        raise SystemExit(f"a server did not start: see {log}")
+    return process, url
+
+
+def guard_settings(shape: Shape, sectors: int, verify_attempts: int) -> dict[str, int]:
+    """The three guards on, with times short enough for a run of minutes. The area-outage
+    threshold is four times what the background AD1s bring a sector in its ten seconds, so
+    that the bursts (a sector's every hub) trip it, not the background."""
+    background = shape.ad1_per_second * (1 - shape.in_window_share) * 10 / sectors
+    return {
+        "release_after_minutes": 3,
+        "area_outage_threshold": max(10, math.ceil(4 * background)),
+        "area_outage_seconds": 10,
+        "verify_after_minutes": 1,
+        "verify_timeout_minutes": 1,
+        "verify_attempts": verify_attempts,
+    }
+
+
+def configure(
+    url: str, admin: str, receivers: Receivers, secrets: dict[str, str], guards: dict[str, int]
+) -> None:
+    """The guards and every DNO's webhook, through the API as an operator would."""
+    webhooks = {o: {"url": receivers.urls[o], "secret": secrets[o]} for o in OPERATORS}
+    answer = httpx.put(
+        f"{url}/v1/config",
+        json={**guards, "delivery": {"webhooks": webhooks}},
+        headers={"Authorization": f"Bearer {admin}"},
+        timeout=60,
+    )
+    answer.raise_for_status()
+
+
+def outbox_statuses(database: str) -> dict[str, int]:
+    with psycopg.connect(database) as conn:
+        return dict(conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall())
+
+
+def drain(database: str, seconds: float) -> float:
+    """Wait until nothing is waiting for delivery (or ``seconds`` pass); how long it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if outbox_statuses(database).get("pending", 0) == 0:
+            break
+        time.sleep(1)
+    return time.monotonic() - started
+
+
+def reconcile(database: str, sent: set[str], receivers: Receivers) -> dict[str, Any]:
+    """What the store holds against what was sent and what the receivers got."""
+    with psycopg.connect(database) as conn:
+        decided = [r[0] for r in conn.execute("SELECT alert_id FROM ad1_outcomes")]
+        forwarded = {
+            r[0]: r[1]
+            for r in conn.execute(
+                "SELECT alert_id, suppressed FROM ad1_outcomes "
+                "WHERE suppressed = 0 OR released_at IS NOT NULL"
+            )
+        }
+        queue = dict(conn.execute("SELECT alert_id, status FROM outbox").fetchall())
+        duplicates = conn.execute("SELECT COUNT(*) FROM ad1_duplicates").fetchone()
+    decided_set = set(decided)
+    still_queued = {a for a in forwarded if queue.get(a) == "pending"}
+    received = receivers.received
+    delivered = {a for a in forwarded if received[a] >= 1}
+    return {
+        "ad1_sent": len(sent),
+        "ad1_with_an_outcome": len(decided_set & sent),
+        "ad1_without_an_outcome": len(sent - decided_set),
+        "ad1_with_two_outcomes": len(decided) - len(decided_set),
+        "ad1_unknown_decided": len(decided_set - sent),
+        "resends_recorded_as_duplicates": duplicates[0] if duplicates else 0,
+        "forwarded": sum(1 for s in forwarded.values() if s == 0),
+        "released": sum(1 for s in forwarded.values() if s == 1),
+        "suppressed_at_end": len(decided_set) - len(forwarded),
+        "delivered": len(delivered),
+        "delivered_twice_or_more": sum(1 for a in forwarded if received[a] > 1),
+        "still_queued": len(still_queued),
+        "dead": sum(1 for a in forwarded if queue.get(a) == "dead"),
+        "lost": len(set(forwarded) - delivered - still_queued),
+        "received_not_forwarded": sum(1 for a in received if a not in forwarded),
+        "received_by_the_wrong_dno": receivers.wrong_operator,
+        "bad_signatures": receivers.bad_signatures,
+        "incomplete_requests": receivers.incomplete,
+        "anomalies": receivers.anomalies(),
+        "outbox": dict(sorted(Counter(queue.values()).items())),
+    }
+
+
+def heap_figures(heap_dir: Path | None, pids: list[int]) -> dict[str, list[dict[str, float]]]:
+    """What soak_heap/sitecustomize.py wrote for each server (``--heap-stats``)."""
+    found: dict[str, list[dict[str, float]]] = {}
+    for name, pid in zip(("server_a", "server_b"), pids, strict=True):
+        path = None if heap_dir is None else heap_dir / f"heap-{pid}.jsonl"
+        if path is not None and path.exists():
+            found[name] = [json.loads(line) for line in path.read_text().splitlines()]
+    return found
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    samples = results["memory_samples"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    minutes = [s["t"] / 60 for s in samples]
+    for key, label in (
+        ("server_a_mb", "server A (RSS)"),
+        ("server_b_mb", "server B (RSS)"),
+        ("postgres_uss_mb", "PostgreSQL, all processes (unique)"),
+    ):
+        left.plot(minutes, [s[key] for s in samples], label=label)
+    left.axvline(results["warmup_minutes"], color="grey", linestyle=":", label="end of warm-up")
+    left.set_ylim(bottom=0)
+    left.set_xlabel("minutes")
+    left.set_ylabel("MiB")
+    left.set_title("Memory, sampled every 10 s")
+    left.legend(fontsize=8)
+    rows = results["latency_per_minute"]
+    right.plot([r["minute"] for r in rows], [r["p99_ms"] for r in rows], marker="o", label="p99")
+    right.plot([r["minute"] for r in rows], [r["p50_ms"] for r in rows], marker=".", label="p50")
+    right.set_ylim(bottom=0)
+    right.set_xlabel("minute")
+    right.set_ylabel("ms")
+    right.set_title("Decision latency of one DUIS AD1 per request")
+    right.legend(fontsize=8)
+    fig.suptitle(
+        f"Soak: {results['minutes']} min, two servers on PostgreSQL, "
+        f"{results['shape']['ad1_per_second']} AD1/s, guards on"
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    shape = Shape(
+        ad1_per_second=args.ad1_per_second,
+        singles_per_second=args.singles_per_second,
+        device_messages_per_second=args.device_messages_per_second,
+    )
+    warmup = args.warmup_minutes if args.warmup_minutes is not None else min(5, args.minutes / 3)
+    args.out.mkdir(parents=True, exist_ok=True)
+    log = args.out / "servers.log"
+    log.write_text("")
+    bench_http = http_benchmark()
+    heap_dir = None
+    if args.heap_stats:
+        heap_dir = args.out / "heap"
+        shutil.rmtree(heap_dir, ignore_errors=True)
+        heap_dir.mkdir()
+    fleet = generate_fleet(FleetSpec(esmes=args.esmes, seed=11))
+    postgres = PostgresServer(durable=True)
+    postgres.start()
+    secrets = {o: new_secret() for o in OPERATORS}
+    receivers = Receivers(OPERATORS, secrets)
+    servers: list[subprocess.Popen[bytes]] = []
+    try:
+        database = postgres.fresh_database()
+        fleet_dir = args.out / f"fleet-{args.esmes}"
+        fleet_dir.mkdir(exist_ok=True)
+        dsp_token, _ = bench_http.prepare(database, fleet_dir, args.esmes)
+        admin = new_token()
+        with open_store(database, "service") as store:
+            store.tokens.add(token_sha256(admin), "admin", [], "", datetime.now(UTC), "soak")
+        urls = []
+        for _ in range(2):
+            process, url = serve(database, log, heap_dir)
+            servers.append(process)
+            urls.append(url)
+        sectors = len({s.sector for s in fleet.sites})
+        guards = guard_settings(shape, sectors, args.verify_attempts)
+        configure(urls[0], admin, receivers, secrets, guards)
+
+        def on_alert(alert_id: str, site: Any) -> None:
+            receivers.operator_of[alert_id] = site.network_operator
+
+        dsp = Dsp(urls, dsp_token, fleet.sites, shape, on_alert)
+        sampler = MemorySampler(
+            {"server_a": servers[0].pid, "server_b": servers[1].pid},
+            postmaster_pid(postgres.data),
+            args.sample_seconds,
+        )
+        load_before = os.getloadavg()
+        print(f"load {args.minutes} min; uptime load {load_before}", flush=True)
+        sampler.start()
+        started = time.monotonic()
+        asyncio.run(dsp.run(int(args.minutes * 60)))
+        load_seconds = time.monotonic() - started
+        drained = drain(database, args.drain_seconds)
+        sampler.sample()
+        sampler.stop()
+        load_after = os.getloadavg()
+        for process in servers:
+            stop_process(process)
+        exits = [p.returncode for p in servers]
+        counts = reconcile(database, dsp.traffic.ad1_sent, receivers)
+    finally:
+        for process in servers:
+            stop_process(process)
+        receivers.stop()
+        postgres.stop()
+    traffic = dsp.traffic
+    minutes = math.ceil(args.minutes)
+    samples = sampler.samples
+    warm = warmup * 60
+    server_errors = sum(n for status, n in traffic.statuses.items() if status >= 500)
+    log_text = log.read_text(errors="replace")
+    results: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {psutil.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "minutes": args.minutes,
+        "warmup_minutes": warmup,
+        "esmes": args.esmes,
+        "shape": shape.__dict__,
+        "guards": guards,
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
+        "load_seconds": round(load_seconds, 1),
+        "drain_seconds": round(drained, 1),
+        "server_exit_codes": exits,
+        "tracebacks_in_server_log": log_text.count("Traceback"),
+        # A delivery attempt whose answer did not come within its deadline is made again: if
+        # the receiver had the message, it gets it twice (the same webhook-id), as spec §18
+        # allows; these are the only duplicates a receiver may see.
+        "attempts_past_their_deadline": log_text.count("no complete answer within"),
+        "failed_attempts_logged": log_text.count("failed (attempt"),
+        "requests_by_status": {str(k): v for k, v in sorted(traffic.statuses.items())},
+        "server_errors": server_errors,
+        "client_errors": dict(traffic.errors),
+        "resent": traffic.resent,
+        "answers": dict(traffic.outcomes),
+        "activations": traffic.activations,
+        "device_messages": traffic.device_messages,
+        "bursts": traffic.bursts,
+        "verifications_answered": traffic.verifications_answered,
+        "verifications_left_unanswered": traffic.verifications_ignored,
+        **counts,
+        "received_by_dno": dict(sorted(receivers.by_operator.items())),
+        "memory_growth_after_warmup": {
+            key: growth(samples, key, warm)
+            for key in ("server_a_mb", "server_b_mb", "postgres_uss_mb", "postgres_rss_mb")
+        },
+        "latency_per_minute": per_minute(traffic.single_latency, minutes, traffic.load_average),
+        "batch_latency_per_minute": per_minute(
+            traffic.batch_latency, minutes, traffic.load_average
+        ),
+        "p99_after_warmup": steadiness(
+            per_minute(traffic.single_latency, minutes, traffic.load_average), warmup
+        ),
+        "memory_samples": samples,
+        "heap": heap_figures(heap_dir, [p.pid for p in servers]),
+    }
+    results["heap_growth_after_warmup"] = {
+        name: {
+            key: [rows[min(len(rows) - 1, int(warm // 10))][key], rows[-1][key]]
+            for key in rows[0]
+            if key != "time"
+        }
+        for name, rows in results["heap"].items()
+        if rows
+    }
+    return results
+
+
+def report(results: dict[str, Any]) -> None:
+    print(
+        f"\nsoak: {results['minutes']} min, {results['ad1_sent']:,} AD1s, "
+        f"load average before {results['load_average_before']} after "
+        f"{results['load_average_after']}"
+    )
+    for key, g in results["memory_growth_after_warmup"].items():
+        print(
+            f"  {key:18} {g['after_warmup_mb']:>8} MiB -> {g['end_mb']:>8} MiB "
+            f"({g['growth_percent']:+.1f}%), peak {g['peak_mb']}"
+        )
+    print("  minute  singles  p50 ms  p99 ms   batch p99 ms  load average")
+    for row, batch in zip(
+        results["latency_per_minute"], results["batch_latency_per_minute"], strict=True
+    ):
+        print(
+            f"  {row['minute']:>6} {row['requests']:>8} {row['p50_ms']:>7} {row['p99_ms']:>7} "
+            f"{batch['p99_ms']:>14} {row['load_average']:>13}"
+        )
+    print(f"  p99 after warm-up: {results['p99_after_warmup']}")
+    for name, figures in results["heap_growth_after_warmup"].items():
+        print(f"  heap of {name} after warm-up -> end: {figures}")
+    for key in (
+        "ad1_with_an_outcome",
+        "ad1_without_an_outcome",
+        "ad1_with_two_outcomes",
+        "forwarded",
+        "released",
+        "suppressed_at_end",
+        "delivered",
+        "delivered_twice_or_more",
+        "still_queued",
+        "dead",
+        "lost",
+        "received_not_forwarded",
+        "received_by_the_wrong_dno",
+        "bad_signatures",
+        "server_errors",
+        "incomplete_requests",
+        "attempts_past_their_deadline",
+        "failed_attempts_logged",
+        "tracebacks_in_server_log",
+        "resent",
+        "drain_seconds",
+    ):
+        print(f"  {key:28} {results[key]}")
+    print(f"  answers {results['answers']}; statuses {results['requests_by_status']}")
+    print(
+        f"  activations {results['activations']}, device messages "
+        f"{results['device_messages']}, bursts {results['bursts']}, verifications answered "
+        f"{results['verifications_answered']} / unanswered "
+        f"{results['verifications_left_unanswered']}"
+    )
+    if results["client_errors"]:
+        print(f"  client errors {results['client_errors']}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument(
+        "--warmup-minutes", type=float, default=None, help="default: 5, or a third of a shorter run"
+    )
+    parser.add_argument("--ad1-per-second", type=int, default=100)
+    parser.add_argument("--singles-per-second", type=int, default=10)
+    parser.add_argument("--device-messages-per-second", type=int, default=20)
+    parser.add_argument("--esmes", type=int, default=20_000)
+    parser.add_argument(
+        "--verify-attempts", type=int, default=2, help="1 releases unanswered AD1s sooner"
+    )
+    parser.add_argument("--sample-seconds", type=float, default=10)
+    parser.add_argument("--drain-seconds", type=float, default=180)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-output" / "soak")
+    parser.add_argument("--chart", type=Path, default=ROOT / "docs" / "img" / "soak.png")
+    parser.add_argument("--no-chart", action="store_true")
+    parser.add_argument(
+        "--heap-stats",
+        action="store_true",
+        help="each server writes its Python blocks and malloc figures every 10 s to OUT/heap/",
+    )
+    args = parser.parse_args(argv)
+    results = run(args)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    report(results)
+    if not args.no_chart:
+        chart(results, args.chart)
+        print(f"chart: {args.chart}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,475 @@
+"""What benchmarks/soak.py is made of: the DNOs' receivers, the memory sampler, and the DSP's
+traffic (AD1s, firmware activations, device messages, answers to verification requests).
+
+Every address is 127.0.0.1. ``benchmarks/`` is on ``sys.path`` when soak.py runs as a script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import psutil
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from poagate.formats.timestamps import format_timestamp
+from poagate.sim import duis
+from poagate.sim.fleet import Site
+
+USER = "90-B3-D5-1F-30-01-00-00"  # the supplier that activates firmware
+
+
+# -- the DNOs' receivers ------------------------------------------------------------------------
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A receiver's server that does not print a sender closing its kept-alive connection,
+    with room for the connections a delivery lane opens at once (the default backlog of 5
+    refused some: ReadError at the sender)."""
+
+    request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
+class Receivers:
+    """One HTTP receiver per DNO on 127.0.0.1, each with its own secret: it checks every
+    request's Standard Webhooks signature and counts the messages by ``webhook-id`` (the
+    alert_id). It always answers 200, so a bad signature is counted, never retried."""
+
+    def __init__(self, operators: list[str], secrets: dict[str, str]) -> None:
+        self.lock = threading.Lock()
+        self.received: Counter[str] = Counter()
+        self.by_operator: Counter[str] = Counter()
+        self.wrong_operator = 0
+        self.bad_signatures = 0
+        self.incomplete = 0  # requests whose body did not all arrive
+        # alert_id -> (time received, webhook-timestamp, what was wrong) of each request
+        self.arrivals: dict[str, list[tuple[float, str, str]]] = {}
+        self.servers: dict[str, ThreadingHTTPServer] = {}
+        self.urls: dict[str, str] = {}
+        for operator in operators:
+            server = QuietServer(("127.0.0.1", 0), self._handler(operator, secrets))
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            self.servers[operator] = server
+            self.urls[operator] = f"http://127.0.0.1:{server.server_address[1]}/dno/{operator}"
+        self.operator_of: dict[str, str] = {}  # alert_id -> the DNO its hub belongs to
+
+    def _handler(self, operator: str, secrets: dict[str, str]) -> type[BaseHTTPRequestHandler]:
+        receivers, verifier = self, Webhook(secrets[operator])
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                body = self.rfile.read(length)
+                alert_id = self.headers.get("webhook-id", "")
+                if len(body) < length:
+                    # The sender gave up (its deadline) before the whole body was read here:
+                    # nothing was delivered, and no answer can be sent.
+                    with receivers.lock:
+                        receivers.incomplete += 1
+                    self.close_connection = True
+                    return
+                problem = ""
+                try:
+                    verifier.verify(body, dict(self.headers), json_parse=False)
+                except (WebhookVerificationError, ValueError, KeyError) as exc:
+                    problem = f"{type(exc).__name__}: {exc}"
+                with receivers.lock:
+                    receivers.received[alert_id] += 1
+                    receivers.by_operator[operator] += 1
+                    receivers.arrivals.setdefault(alert_id, []).append(
+                        (round(time.time(), 3), self.headers.get("webhook-timestamp", ""), problem)
+                    )
+                    if problem:
+                        receivers.bad_signatures += 1
+                    expected = receivers.operator_of.get(alert_id)
+                    if expected is not None and expected != operator:
+                        receivers.wrong_operator += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
+
+    def anomalies(self) -> dict[str, list[tuple[float, str, str]]]:
+        """The requests of the messages received more than once or with a bad signature."""
+        return {
+            alert_id: arrivals
+            for alert_id, arrivals in self.arrivals.items()
+            if len(arrivals) > 1 or any(problem for _, _, problem in arrivals)
+        }
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.shutdown()
+            server.server_close()
+
+
+# -- memory -------------------------------------------------------------------------------------
+
+
+def postmaster_pid(data: Path) -> int:
+    return int((data / "postmaster.pid").read_text().split("\n", 1)[0])
+
+
+class MemorySampler:
+    """Every ``interval`` seconds: the resident memory of each server (its process and any
+    worker it started) and of PostgreSQL (the postmaster and every backend: resident, and
+    unique to the processes, which leaves out the shared buffers a backend has touched)."""
+
+    def __init__(self, servers: dict[str, int], postmaster: int, interval: float) -> None:
+        self.servers = {name: psutil.Process(pid) for name, pid in servers.items()}
+        self.postmaster = psutil.Process(postmaster)
+        self.interval = interval
+        self.samples: list[dict[str, float]] = []
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _tree(process: psutil.Process, unique: bool = False) -> tuple[float, float, int]:
+        rss = uss = 0.0
+        tree = [process, *process.children(recursive=True)]
+        for p in tree:
+            try:
+                if unique:
+                    info = p.memory_full_info()
+                    rss, uss = rss + info.rss, uss + info.uss
+                else:
+                    rss += p.memory_info().rss
+            except psutil.Error:
+                continue
+        return rss / 2**20, uss / 2**20, len(tree)
+
+    def sample(self) -> None:
+        row: dict[str, float] = {"t": round(time.monotonic() - self.started, 1)}
+        for name, process in self.servers.items():
+            row[f"{name}_mb"] = round(self._tree(process)[0], 1)
+        rss, uss, count = self._tree(self.postmaster, unique=True)
+        row.update(postgres_rss_mb=round(rss, 1), postgres_uss_mb=round(uss, 1))
+        row["postgres_processes"] = count
+        self.samples.append(row)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self.sample()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# -- the DSP's traffic ------------------------------------------------------------------------
+
+
+@dataclass
+class Shape:
+    """What the DSP sends each second, and the guards' settings the run uses."""
+
+    ad1_per_second: int = 100
+    singles_per_second: int = 10  # of the AD1s, sent one DUIS message per request
+    in_window_share: float = 0.3  # AD1s from hubs whose meter had its firmware activated
+    activations_per_second: int = 2
+    device_messages_per_second: int = 20
+    burst_every_seconds: int = 60  # an area outage: one sector's hubs all raise an AD1
+    answer_share: float = 0.8  # verification requests the DSP answers (the rest released)
+
+
+@dataclass
+class Traffic:
+    """What was sent and how it was answered."""
+
+    ad1_sent: set[str] = field(default_factory=set)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    resent: int = 0
+    activations: int = 0
+    device_messages: int = 0
+    verifications_answered: int = 0
+    verifications_ignored: int = 0
+    bursts: int = 0
+    # (seconds since the load started, seconds the request took)
+    single_latency: list[tuple[float, float]] = field(default_factory=list)
+    batch_latency: list[tuple[float, float]] = field(default_factory=list)
+    load_average: list[float] = field(default_factory=list)  # the machine's, at each minute's end
+
+
+class Dsp:
+    """Sends the traffic of ``shape`` for ``seconds`` to the servers in turn, open loop: each
+    second's requests start on time whether or not earlier ones were answered (a server that
+    falls behind shows in the latencies, not in a lower rate)."""
+
+    def __init__(
+        self,
+        urls: list[str],
+        token: str,
+        sites: list[Site],
+        shape: Shape,
+        on_alert: Callable[[str, Site], None],
+        seed: int = 21,
+    ) -> None:
+        self.urls = urls
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.sites = sites
+        self.qualifying = [s for s in sites if s.qualifies]
+        self.sectors: dict[str, list[Site]] = {}
+        for s in sites:
+            self.sectors.setdefault(s.sector, []).append(s)
+        self.shape = shape
+        self.on_alert = on_alert
+        self.rng = random.Random(seed)
+        self.traffic = Traffic()
+        self.activated: list[tuple[float, Site]] = []  # (monotonic, site), oldest first
+        self.answered: set[tuple[str, int]] = set()
+        self._turn = 0
+        self._alerts = 0
+        self._requests = 0
+        self._started = 0.0
+
+    def _url(self) -> str:
+        self._turn += 1
+        return self.urls[self._turn % len(self.urls)]
+
+    async def _post(
+        self, http: httpx.AsyncClient, body: bytes, kind: str, latency: list[Any] | None
+    ) -> None:
+        """POST until a server answers 200 (a 503 or a broken connection is resent to the
+        other server after a pause); the answer's outcomes are counted."""
+        headers = {**self.headers, "Content-Type": kind}
+        for attempt in range(20):
+            started = time.monotonic()
+            try:
+                answer = await http.post(
+                    f"{self._url()}/v1/messages", content=body, headers=headers
+                )
+            except httpx.HTTPError as exc:
+                self.traffic.errors[type(exc).__name__] += 1
+                self.traffic.resent += 1
+                await asyncio.sleep(0.5)
+                continue
+            self.traffic.statuses[answer.status_code] += 1
+            if answer.status_code == 200:
+                if latency is not None and attempt == 0:
+                    latency.append((started - self._started, time.monotonic() - started))
+                for item in orjson.loads(answer.content)["items"]:
+                    self.traffic.outcomes[str(item.get("outcome"))] += 1
+                return
+            if answer.status_code < 500 and answer.status_code != 429:
+                self.traffic.errors[f"{answer.status_code}: {answer.text[:200]}"] += 1
+                return  # not worth sending again
+            self.traffic.resent += 1
+            await asyncio.sleep(0.5)
+        self.traffic.errors["gave up after 20 attempts"] += 1
+
+    def _alert_id(self) -> str:
+        self._alerts += 1
+        return f"SOAK-{self._alerts:08d}"
+
+    def _ad1_site(self, now: float) -> Site:
+        while self.activated and now - self.activated[0][0] > 20 * 60:
+            self.activated.pop(0)  # well inside the 30-minute window: still open
+        if self.activated and self.rng.random() < self.shape.in_window_share:
+            return self.rng.choice(self.activated)[1]
+        return self.rng.choice(self.sites)
+
+    def _ad1(self, site: Site) -> tuple[str, datetime]:
+        alert_id = self._alert_id()
+        self.traffic.ad1_sent.add(alert_id)
+        self.on_alert(alert_id, site)
+        return alert_id, datetime.now(UTC) - timedelta(seconds=self.rng.uniform(1, 10))
+
+    def _lines(self, sites: list[Site]) -> bytes:
+        lines = []
+        for site in sites:
+            alert_id, event_at = self._ad1(site)
+            line = {"type": "ad1", "alert_id": alert_id, "chf_id": site.chf_id}
+            lines.append(orjson.dumps({**line, "event_at": format_timestamp(event_at)}))
+        return b"\n".join(lines)
+
+    def _second(self, http: httpx.AsyncClient, second: int) -> list[Any]:
+        """The requests of one second of traffic."""
+        shape, now, jobs = self.shape, time.monotonic(), []
+        for _ in range(shape.activations_per_second):
+            site = self.rng.choice(self.qualifying)
+            self._requests += 1
+            xml = duis.activate_firmware(f"{USER}:{site.esme_id}:{self._requests}")
+            self.activated.append((now, site))
+            self.traffic.activations += 1
+            jobs.append(self._post(http, xml.encode(), "application/xml", None))
+        for _ in range(shape.singles_per_second):
+            alert_id, event_at = self._ad1(site := self._ad1_site(now))
+            xml = duis.ad1_alert(alert_id, site.chf_id, event_at).encode()
+            jobs.append(self._post(http, xml, "application/xml", self.traffic.single_latency))
+        rest = max(0, shape.ad1_per_second - shape.singles_per_second)
+        for half in (rest // 2, rest - rest // 2):  # two batches a second
+            if half:
+                body = self._lines([self._ad1_site(now) for _ in range(half)])
+                jobs.append(
+                    self._post(http, body, "application/x-ndjson", self.traffic.batch_latency)
+                )
+        if shape.burst_every_seconds and second % shape.burst_every_seconds == 0 and second:
+            # A storm takes out a sector where the campaign runs (or any, before it starts).
+            near = [site.sector for _, site in self.activated[-50:]]
+            sector = (
+                self.sectors[self.rng.choice(near)]
+                if near
+                else self.rng.choice(list(self.sectors.values()))
+            )
+            self.traffic.bursts += 1
+            jobs.append(self._post(http, self._lines(sector), "application/x-ndjson", None))
+        messages = [self.rng.choice(self.sites) for _ in range(shape.device_messages_per_second)]
+        if messages:
+            self.traffic.device_messages += len(messages)
+            jobs.append(self._post(http, device_messages(messages), "application/x-ndjson", None))
+        return jobs
+
+    async def _verifications(self, http: httpx.AsyncClient) -> None:
+        """Answer most pending verification requests with a message from the site."""
+        try:
+            answer = await http.get(
+                f"{self._url()}/v1/verifications",
+                params={"status": "pending", "limit": 500},
+                headers=self.headers,
+            )
+        except httpx.HTTPError as exc:
+            self.traffic.errors[f"verifications: {type(exc).__name__}"] += 1
+            return
+        if answer.status_code != 200:
+            self.traffic.errors[f"verifications: {answer.status_code}"] += 1
+            return
+        lines = []
+        for item in answer.json()["items"]:
+            key = (str(item["alert_id"]), int(item["attempt"]))
+            if key in self.answered:
+                continue
+            self.answered.add(key)
+            if random.Random(key[0]).random() < self.shape.answer_share:
+                self.traffic.verifications_answered += 1
+                line = {"type": "device_message", "device_id": item["esme_id"]}
+                lines.append(orjson.dumps(line))
+            else:
+                self.traffic.verifications_ignored += 1
+        if lines:
+            await self._post(http, b"\n".join(lines), "application/x-ndjson", None)
+
+    def _progress(self, second: int, in_flight: int) -> None:
+        minute = second // 60
+        self.traffic.load_average.append(round(os.getloadavg()[0], 2))
+        recent = [d * 1000 for t, d in self.traffic.single_latency if t >= minute * 60]
+        print(
+            f"minute {minute + 1}: {len(self.traffic.ad1_sent):,} AD1s sent, p99 "
+            f"{percentile(recent, 0.99):.0f} ms, {in_flight} requests in flight, load average "
+            f"{self.traffic.load_average[-1]}, "
+            f"statuses {dict(self.traffic.statuses)}",
+            flush=True,
+        )
+
+    async def run(self, seconds: int) -> None:
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+            self._started = time.monotonic()
+            pending: set[asyncio.Task[None]] = set()
+            for second in range(seconds):
+                for job in self._second(http, second):
+                    pending.add(asyncio.ensure_future(job))
+                if second % 5 == 0:
+                    pending.add(asyncio.ensure_future(self._verifications(http)))
+                pending = {t for t in pending if not t.done()}
+                if second % 60 == 59:
+                    self._progress(second, len(pending))
+                delay = self._started + second + 1 - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            if pending:
+                await asyncio.gather(*pending)
+
+
+def device_messages(sites: list[Site]) -> bytes:
+    return b"\n".join(
+        orjson.dumps({"type": "device_message", "device_id": s.esme_id}) for s in sites
+    )
+
+
+# -- figures --------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
+
+
+def per_minute(
+    latencies: list[tuple[float, float]], minutes: int, load: list[float]
+) -> list[dict[str, float]]:
+    """Requests, p50 and p99 (ms) in each minute of the load, with the machine's load average
+    (one minute) at its end."""
+    rows = []
+    for minute in range(minutes):
+        values = [s * 1000 for t, s in latencies if minute * 60 <= t < (minute + 1) * 60]
+        rows.append(
+            {
+                "minute": minute + 1,
+                "requests": len(values),
+                "p50_ms": round(percentile(values, 0.5), 1),
+                "p99_ms": round(percentile(values, 0.99), 1),
+                "load_average": load[minute] if minute < len(load) else math.nan,
+            }
+        )
+    return rows
+
+
+def steadiness(rows: list[dict[str, float]], warmup: float) -> dict[str, float]:
+    """The p99 of the minutes after warm-up: median, worst, and worst over median."""
+    values = sorted(r["p99_ms"] for r in rows if r["minute"] > warmup and r["requests"])
+    if not values:
+        return {}
+    median = values[len(values) // 2]
+    return {
+        "median_p99_ms": median,
+        "worst_p99_ms": values[-1],
+        "worst_over_median": round(values[-1] / median, 2) if median else math.nan,
+    }
+
+
+def growth(samples: list[dict[str, float]], key: str, warmup: float) -> dict[str, float]:
+    """A series' mean over the minute after warm-up, over the last minute, and the growth
+    between them (percent)."""
+    end = samples[-1]["t"]
+    first = [s[key] for s in samples if warmup <= s["t"] < warmup + 60] or [samples[-1][key]]
+    last = [s[key] for s in samples if s["t"] > end - 60]
+    base, final = sum(first) / len(first), sum(last) / len(last)
+    return {
+        "after_warmup_mb": round(base, 1),
+        "end_mb": round(final, 1),
+        "peak_mb": max(s[key] for s in samples),
+        "growth_percent": round(100 * (final - base) / base, 1) if base else math.nan,
+    }
