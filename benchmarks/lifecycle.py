@@ -47,6 +47,7 @@ from poagate.domain.outcomes import ActivationRecord, ForwardedAlert, Status, Su
 from poagate.domain.rules import Reason
 from poagate.formats.timestamps import parse_timestamp
 from poagate.service.maintenance import maintain
+from poagate.store import pacing
 from poagate.store.batch import Batch
 from poagate.store.database import open_store
 from poagate.store.store import Store
@@ -152,7 +153,7 @@ def run(database: str, args: argparse.Namespace) -> dict[str, float]:
     span = timedelta(days=args.days)
     n = args.ad1s
     figures: dict[str, float] = {}
-    with open_store(database, "service") as store:
+    with open_store(database, "service", schema="create") as store:
         empty = size(store)
         figures["write_ad1_s"] = write(
             store, lambda f, c: outcomes(f, c, START, span, args.suppressed), n
@@ -201,7 +202,7 @@ def run(database: str, args: argparse.Namespace) -> dict[str, float]:
 def purge_cost(database: str, purged: int, kept: int) -> float:
     """Seconds of a pass purging ``purged`` forwarded AD1s past retention from a store that
     keeps ``kept`` younger ones (written after them, as they would be decided)."""
-    with open_store(database, "service") as store:
+    with open_store(database, "service", schema="create") as store:
         write(store, lambda f, c: outcomes(f, c, START, timedelta(days=1), 0.0), purged)
         later = START + timedelta(days=60)
         write(store, lambda f, c: outcomes(purged + f, c, later, timedelta(days=60), 0.0), kept)
@@ -250,7 +251,12 @@ def main() -> None:
     parser.add_argument("--probe-seconds", type=float, default=5.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-output" / "lifecycle")
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument(
+        "--budget-ms", type=float, default=pacing.BUDGET_SECONDS * 1000, help="a purge step"
+    )
+    parser.add_argument("--rest", type=float, default=pacing.REST, help="rest ÷ step")
     args = parser.parse_args()
+    pacing.BUDGET_SECONDS, pacing.REST = args.budget_ms / 1000, args.rest
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, float]] = {}
     kept_sizes = (args.ad1s, 4 * args.ad1s)

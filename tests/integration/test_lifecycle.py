@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from poagate.cli import app
@@ -19,6 +20,7 @@ from poagate.formats.timestamps import to_us
 from poagate.service.configuration import change_configuration
 from poagate.service.maintenance import ACTION, ACTOR, maintain
 from poagate.service.reference.loads import load_inventory
+from poagate.store import pacing
 from poagate.store.batch import Batch
 from poagate.store.database import open_store
 from poagate.store.sqlite import SqliteStore
@@ -302,9 +304,30 @@ def test_the_command_prints_counts_per_kind(database: str) -> None:
         assert alert_ids(store) == set()
 
 
+def test_a_pass_in_the_smallest_steps_purges_every_row_and_moves_its_mark(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Steps far over their budget shrink to the least (store.pacing): thousands of tiny write
+    # transactions, each moving the mark on, and not one row too many or too few.
+    monkeypatch.setattr(pacing, "BUDGET_SECONDS", 1e-9)
+    monkeypatch.setattr(pacing, "REST", 0.0)
+    with open_store(database, "service") as store:
+        store.decisions.commit(
+            Batch(
+                ad1_outcomes=[forwarded(f"OLD-{n}", T0 + timedelta(seconds=n)) for n in range(600)]
+            )
+        )
+        newest_rows(store)
+        done = maintain(store, NOW)
+        assert done.purged["forwarded"] == 600
+        assert count(store, "ad1_outcomes") == 1
+        top = int(store.db.scalar("SELECT seq FROM ad1_outcomes"))
+        assert int(store.db.meta("purged:ad1_outcomes:forwarded") or 0) == top
+
+
 def test_a_new_sqlite_store_gives_purged_space_back(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
-    with SqliteStore(path, durable=True, lock="shared") as store:
+    with SqliteStore(path, durable=True, lock="shared", schema="create") as store:
         at = T0
         for chunk in range(4):
             store.decisions.commit(

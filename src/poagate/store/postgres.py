@@ -284,9 +284,9 @@ class PostgresDatabase(Database):
                 raise _refused(exc) from exc
             yield from cursor
 
-    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         try:
-            self._live().execute(self._render(sql), params)
+            return self._live().execute(self._render(sql), params).rowcount
         except psycopg.DataError as exc:
             raise _refused(exc) from exc
         except psycopg.OperationalError as exc:
