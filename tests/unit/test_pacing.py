@@ -8,8 +8,14 @@ from poagate.store.pacing import BUDGET_SECONDS, REST, Pace
 
 def test_a_step_over_its_budget_makes_the_next_one_smaller_in_proportion() -> None:
     pace = Pace(first=1_000, least=8, most=20_000)
-    pace.took(4 * BUDGET_SECONDS)
-    assert pace.size == 250
+    pace.took(1.5 * BUDGET_SECONDS)
+    assert pace.size == 666
+
+
+def test_one_slow_step_at_most_halves_the_next_one() -> None:
+    pace = Pace(first=1_000, least=8, most=20_000)
+    pace.took(100 * BUDGET_SECONDS)  # a checkpoint, another process's burst
+    assert pace.size == 500
 
 
 def test_a_quick_step_at_most_doubles_the_next_one() -> None:
@@ -21,6 +27,8 @@ def test_a_quick_step_at_most_doubles_the_next_one() -> None:
 def test_a_step_stays_within_its_bounds() -> None:
     slow = Pace(first=10, least=8, most=20_000)
     slow.took(1.0)  # a second: far over the budget
+    assert slow.size == 8
+    slow.took(1.0)
     assert slow.size == 8
     quick = Pace(first=15_000, least=8, most=20_000)
     quick.took(0.0)

@@ -9,7 +9,9 @@ sized by time, not by rows: each step (one write transaction, its commit include
 ``BUDGET_SECONDS``, the next step's size following from how long the last one took, and after
 each step the pass rests ``REST`` times as long as the step held the writer, leaving it free
 at least four fifths of the time. The rows a step covers grow when steps are quick and
-shrink when the disk or the other writers slow them, between the bounds the caller gives.
+shrink when the disk or the other writers slow them (by half a step at most), between the
+bounds the caller gives; the least is large enough that a slow disk, whose sync alone takes
+longer than the budget, does not shrink steps to a handful of rows each paying for a sync.
 
 Measured (benchmarks/lifecycle.py, docs/performance.md "Data lifecycle"): 1,000-row batches
 with a pause as long as the batch made SQLite's p99 +97–143% during a purge; steps of a few
@@ -44,7 +46,9 @@ class Pace:
 
     def took(self, seconds: float) -> float:
         """Size the next step from the ``seconds`` the last one took; how long to rest."""
-        # grow at most twice a step (one quick step says little), shrink as far as the budget says
-        ratio = min(2.0, BUDGET_SECONDS / max(seconds, 1e-6))
+        # At most twice or half the last size: one step says little (a checkpoint, another
+        # process's burst). The least size keeps a step's own cost (its commit's sync, which no
+        # size avoids) from being paid for a handful of rows when the disk is slow.
+        ratio = max(0.5, min(2.0, BUDGET_SECONDS / max(seconds, 1e-6)))
         self.size = max(self.least, min(self.most, int(self.size * ratio)))
         return seconds * REST

@@ -24,7 +24,7 @@ from poagate.store.pacing import Pace
 from poagate.store.sqlbase import UPSERT_META, Database
 
 BATCH = 1_000  # rows a transaction where a purge deletes by count (rejected inputs)
-FIRST_KEYS, LEAST_KEYS, MOST_KEYS = 64, 8, 20_000  # keys a step (store.pacing sizes it by time)
+FIRST_KEYS, LEAST_KEYS, MOST_KEYS = 128, 128, 20_000  # keys a step (store.pacing sizes it by time)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from poagate.store.sqlbase import Database, Dialect, render_lists
 from poagate.store.store import Store
 
 # pages a step of giving back space returns to the file system (store.pacing sizes it by time)
-FIRST_VACUUM_PAGES, LEAST_VACUUM_PAGES, MOST_VACUUM_PAGES = 32, 8, 2_000
+FIRST_VACUUM_PAGES, LEAST_VACUUM_PAGES, MOST_VACUUM_PAGES = 32, 32, 2_000
 LockMode = Literal["exclusive", "shared"] | None
 
 
