@@ -211,7 +211,7 @@ def year(database: str, args: argparse.Namespace) -> dict[str, object]:
     per_month = args.per_day * 30
     acts_month = int(per_month * args.activations_per_ad1)
     msgs_month = int(per_month * args.messages_per_ad1)
-    figures: dict[str, object] = {"months": []}
+    figures: dict[str, object] = {"months": [], "per_day": args.per_day}
     months: list[dict[str, float]] = figures["months"]  # type: ignore[assignment]
     with open_store(database, "service", schema="create") as store:
         retention = Retention(
@@ -282,6 +282,7 @@ def chart(results: dict[str, dict[str, Any]], title: str, path: Path) -> None:
     fig, (sizes, purges, p99s) = plt.subplots(1, 3, figsize=(15, 4.2))
     for backend, figures in results.items():
         months = figures["months"]
+        backend = f"{backend}, {figures['per_day'] * 360 / 1e6:.1f} M AD1s"
         x = [m["month"] for m in months]
         line = sizes.plot(
             x,
@@ -332,7 +333,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     lines = []
     for backend, figures in results.items():
         lines += [
-            f"\n{backend}: {figures['bytes_per_ad1']:.0f} B an AD1, "
+            f"\n{backend}, {figures['per_day']:,} AD1s a day: "
+            f"{figures['bytes_per_ad1']:.0f} B an AD1, "
             f"{figures['bytes_per_activation']:.0f} B an activation, "
             f"{figures['bytes_per_device_message']:.0f} B a device message\n",
             "| month | written, s | size before pass, MB | rows purged | pass, s | size after, MB "
@@ -384,7 +386,10 @@ def main() -> None:
     if args.report:
         results = {}
         for saved in args.report:
-            results.update(json.loads(saved.read_text())["results"])
+            run = json.loads(saved.read_text())
+            for figures in run["results"].values():
+                figures.setdefault("per_day", int(run["args"]["per_day"]))
+            results.update(run["results"])
         print(table(results))
         if args.chart:
             chart(results, "A year compressed", args.chart)
