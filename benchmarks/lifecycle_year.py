@@ -69,7 +69,7 @@ CHUNK = 20_000  # rows a commit
 HUBS = 200_000
 DNO = "12"  # the DNO whose log is queried
 PAGE = 100
-REPEATS = 5
+REPEATS = 3
 ORIGINATOR = "90-B3-D5-1F-30-01-00-00"
 
 
