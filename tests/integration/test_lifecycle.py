@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from poagate.cli import app
@@ -19,11 +20,13 @@ from poagate.formats.timestamps import to_us
 from poagate.service.configuration import change_configuration
 from poagate.service.maintenance import ACTION, ACTOR, maintain
 from poagate.service.reference.loads import load_inventory
+from poagate.store import pacing
 from poagate.store.batch import Batch
 from poagate.store.database import open_store
 from poagate.store.sqlite import SqliteStore
 from poagate.store.store import Store
 from tests.helpers import CHF, ESME, esme, hub, message, outcome, ts
+from tests.pg import PostgresServer
 
 T0 = ts("2026-01-01T00:00:00Z")  # when the old rows were received
 NOW = T0 + timedelta(days=800)  # past every retention but the audit's
@@ -300,6 +303,54 @@ def test_the_command_prints_counts_per_kind(database: str) -> None:
     assert done.exit_code == 0, done.output
     with open_store(database, "service") as store:
         assert alert_ids(store) == set()
+
+
+def test_a_pass_in_the_smallest_steps_purges_every_row_and_moves_its_mark(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Steps far over their budget shrink to the least (store.pacing): thousands of tiny write
+    # transactions, each moving the mark on, and not one row too many or too few.
+    monkeypatch.setattr(pacing, "BUDGET_SECONDS", 1e-9)
+    monkeypatch.setattr(pacing, "REST", 0.0)
+    with open_store(database, "service") as store:
+        store.decisions.commit(
+            Batch(
+                ad1_outcomes=[forwarded(f"OLD-{n}", T0 + timedelta(seconds=n)) for n in range(600)]
+            )
+        )
+        newest_rows(store)
+        done = maintain(store, NOW)
+        assert done.purged["forwarded"] == 600
+        assert count(store, "ad1_outcomes") == 1
+        top = int(store.db.scalar("SELECT seq FROM ad1_outcomes"))
+        assert int(store.db.meta("purged:ad1_outcomes:forwarded") or 0) == top
+
+
+def test_a_pass_on_postgresql_vacuums_the_tables_it_purged(postgres: PostgresServer) -> None:
+    # Autovacuum waits for a fifth of a table to be dead; a pass deletes less of a table kept
+    # for months, so the pass vacuums what it purged itself, and the space is reused at once.
+    with open_store(postgres.fresh_database(), "service", schema="create") as store:
+        at = T0
+        store.decisions.commit(
+            Batch(
+                ad1_outcomes=[forwarded(f"OLD-{n}", at + timedelta(seconds=n)) for n in range(50)]
+            )
+        )
+        newest_rows(store)
+        before = vacuums(store, "ad1_outcomes")
+        assert maintain(store, NOW).purged["forwarded"] == 50
+        assert vacuums(store, "ad1_outcomes") > before
+        assert vacuums(store, "device_messages") > 0
+
+
+def vacuums(store: Store, table: str) -> int:
+    return int(
+        store.db.scalar(
+            "SELECT vacuum_count FROM pg_stat_user_tables "
+            "WHERE schemaname = current_schema() AND relname = ?",
+            (table,),
+        )
+    )
 
 
 def test_a_new_sqlite_store_gives_purged_space_back(tmp_path: Path) -> None:

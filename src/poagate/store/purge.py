@@ -3,28 +3,28 @@ purge runs on. The concepts own what is purged — which rows of a table are of 
 column they age by, and what is never purged whatever its age (``Purge``); this module owns how.
 
 Rows are visited in the order of their integer key (insertion order, so oldest first), a range
-of ``BATCH`` keys a transaction: a pass never holds the writer for longer than one batch takes,
-and after each batch that deleted it pauses as long as the batch took, so that a pass holds the
-writer at most half the time and decisions waiting for it take their turn (measured:
-benchmarks/lifecycle.py). Each kind remembers in ``meta`` how far it has purged
-(``purged:<table>:<kind>``): a range whose rows of the kind are all gone moves that mark on, and
-the next pass starts there. A row kept because it is still needed (``Purge.keep``) holds the mark
-where it is, so it is looked at again next pass. The newest row of each table stays, whatever
-its age, so that no key is ever given twice. Where the next pass stops is the last key whose
-row is older than the cut-off, found by bisecting the key (a seek a step): a pass costs what it
-purges plus a few seeks, not what the table keeps.
+of keys a write transaction, the range sized by time so that a step holds the writer about a
+millisecond, and the pass resting between steps (``poagate.store.pacing``): decisions waiting
+for the writer wait for one short step at most (measured: benchmarks/lifecycle.py). Each kind
+remembers in ``meta`` how far it has purged (``purged:<table>:<kind>``): a range whose rows of
+the kind are all gone moves that mark on, and the next pass starts there. A row kept because it
+is still needed (``Purge.keep``) holds the mark where it is, so it is looked at again next pass.
+The newest row of each table stays, whatever its age, so that no key is ever given twice. Where
+the next pass stops is the last key whose row is older than the cut-off, found by bisecting the
+key (a seek a step): a pass costs what it purges plus a few seeks, not what the table keeps.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from poagate.store.pacing import Pace
 from poagate.store.sqlbase import UPSERT_META, Database
 
-BATCH = 1_000  # keys a transaction
+BATCH = 1_000  # rows a transaction where a purge deletes by count (rejected inputs)
+FIRST_KEYS, LEAST_KEYS, MOST_KEYS = 128, 128, 20_000  # keys a step (store.pacing sizes it by time)
 
 
 @dataclass(frozen=True)
@@ -67,24 +67,23 @@ def purge(db: Database, p: Purge, before: int, dry_run: bool = False) -> int:
     remaining = f"SELECT 1 FROM {p.table} WHERE {p.key} >= ? AND {p.key} < ? AND ({p.rows}) LIMIT 1"
     total = 0
     held = False  # a row in an earlier range was kept: the mark stays there
+    pace = Pace(FIRST_KEYS, LEAST_KEYS, MOST_KEYS)
     low = start
     while low <= end:
-        high = min(low + BATCH, end + 1)
+        high = min(low + pace.size, end + 1)
         params: Sequence[Any] = (low, high, before, *p.keep_params)
-        began = time.monotonic()
-        with db.transaction():
-            found = int(db.scalar(count, params))
-            if found and not dry_run:
-                db.run(delete, params)
-            total += found
-            if not dry_run and not held:
+        if dry_run:  # only reads: no write transaction, no rest
+            total += int(db.scalar(count, params))
+            low = high
+            continue
+        with pace.step(), db.transaction():
+            total += db.run(delete, params)
+            if not held:
                 if db.one(remaining, (low, high)) is None:
                     db.run(UPSERT_META, (p.mark, str(high)))
                 else:
                     held = True
         low = high
-        if found and not dry_run:
-            time.sleep(time.monotonic() - began)
     return total
 
 

@@ -131,7 +131,8 @@ class Database(ABC):
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]: ...
 
     @abstractmethod
-    def run(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; the rows it changed (an INSERT, UPDATE or DELETE)."""
 
     @abstractmethod
     def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...

@@ -27,6 +27,7 @@ from typing import IO, Any, Literal, TypedDict, Unpack
 import orjson
 
 from poagate.store import StoreError, StoreUnavailableError
+from poagate.store.pacing import Pace
 from poagate.store.schema import RESTORE_MARKER_KEY, incomplete_store
 from poagate.store.schema_state import (
     SchemaMode,
@@ -37,7 +38,8 @@ from poagate.store.schema_state import (
 from poagate.store.sqlbase import Database, Dialect, render_lists
 from poagate.store.store import Store
 
-VACUUM_PAGES = 500  # pages a purge gives back a write (then as long a pause: store.purge)
+# pages a step of giving back space returns to the file system (store.pacing sizes it by time)
+FIRST_VACUUM_PAGES, LEAST_VACUUM_PAGES, MOST_VACUUM_PAGES = 32, 32, 2_000
 LockMode = Literal["exclusive", "shared"] | None
 
 
@@ -303,13 +305,12 @@ class SqliteDatabase(Database):
             return 0
         free = int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
         left = free
+        pace = Pace(FIRST_VACUUM_PAGES, LEAST_VACUUM_PAGES, MOST_VACUUM_PAGES)
         while left > 0:
-            # A few thousand pages a write (a statement steps a page at a time: executescript
-            # runs it to the end, where execute would stop after the first page).
-            began = time.monotonic()
-            with self._write_turn():
-                self._conn.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
-            time.sleep(time.monotonic() - began)
+            # A step of pages a write, sized by time (store.pacing); a statement steps a page at
+            # a time: executescript runs it to the end, where execute would stop after the first.
+            with pace.step(), self._write_turn():
+                self._conn.executescript(f"PRAGMA incremental_vacuum({int(pace.size)});")
             now_free = int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
             if now_free >= left:
                 break  # another writer is using them
@@ -338,9 +339,9 @@ class SqliteDatabase(Database):
         except sqlite3.DatabaseError as exc:
             raise unavailable(exc) from exc
 
-    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         try:
-            self._conn.execute(self._render(sql), params)
+            return self._conn.execute(self._render(sql), params).rowcount
         except sqlite3.DatabaseError as exc:
             raise unavailable(exc) from exc
 

@@ -1,0 +1,41 @@
+"""How a maintenance pass shares the writer (spec §15: a pass does not slow a decision's p99 by
+more than half): each step sized by how long the last took, and a rest after it."""
+
+from __future__ import annotations
+
+from poagate.store.pacing import BUDGET_SECONDS, REST, Pace
+
+
+def test_a_step_over_its_budget_makes_the_next_one_smaller_in_proportion() -> None:
+    pace = Pace(first=1_000, least=8, most=20_000)
+    pace.took(1.5 * BUDGET_SECONDS)
+    assert pace.size == 666
+
+
+def test_one_slow_step_at_most_halves_the_next_one() -> None:
+    pace = Pace(first=1_000, least=8, most=20_000)
+    pace.took(100 * BUDGET_SECONDS)  # a checkpoint, another process's burst
+    assert pace.size == 500
+
+
+def test_a_quick_step_at_most_doubles_the_next_one() -> None:
+    pace = Pace(first=1_000, least=8, most=20_000)
+    pace.took(BUDGET_SECONDS / 100)
+    assert pace.size == 2_000
+
+
+def test_a_step_stays_within_its_bounds() -> None:
+    slow = Pace(first=10, least=8, most=20_000)
+    slow.took(1.0)  # a second: far over the budget
+    assert slow.size == 8
+    slow.took(1.0)
+    assert slow.size == 8
+    quick = Pace(first=15_000, least=8, most=20_000)
+    quick.took(0.0)
+    assert quick.size == 20_000
+
+
+def test_the_pass_rests_longer_than_the_step_held_the_writer() -> None:
+    pace = Pace(first=100, least=8, most=20_000)
+    assert REST >= 3  # the writer is free at least three quarters of a pass
+    assert pace.took(0.002) == 0.002 * REST
