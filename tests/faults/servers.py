@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -155,3 +156,68 @@ def outcomes_in_store(database: str) -> tuple[Counter[str], int]:
         ids = Counter(o.alert_id for o in store.listings.ad1_outcomes())
         duplicates = store.counts()["ad1_duplicates"]
     return ids, duplicates
+
+
+def each_ad1_once(database: str, tally: Tally) -> int:
+    """Check the store holds every AD1 ``tally`` sent, each with exactly one outcome, every
+    answered decision among them, and a duplicate for each resend of one decided before (a
+    commit whose answer was lost); how many such duplicates."""
+    per_alert, duplicates = outcomes_in_store(database)
+    assert tally.decided_ids <= set(per_alert)  # no answered decision lost
+    assert set(per_alert) == tally.sent  # every AD1 sent has an outcome, after resends
+    assert set(per_alert.values()) == {1}  # none decided twice
+    assert tally.outcomes["duplicate"] == duplicates  # a resend of a decided one: duplicate
+    return duplicates
+
+
+class SteadyLoad:
+    """A steady stream of AD1 batches: ``senders`` threads, each keeping to one of ``servers``
+    (so that each server's recovery is seen) and resending a batch until it is decided."""
+
+    def __init__(
+        self,
+        servers: list[ServeProcess],
+        dsp: str,
+        prefix: str,
+        tally: Tally,
+        senders: int,
+        size: int,
+        seconds: float,
+    ) -> None:
+        self.servers, self.tally = servers, tally
+        self._stop = threading.Event()
+        self._answered = threading.Semaphore(0)
+
+        def sender(lane: int) -> None:
+            urls = [servers[lane % len(servers)].url]
+            number = lane
+            while not self._stop.is_set():
+                send_until_decided(urls, dsp, batch_of(prefix, number, size), tally, seconds)
+                self._answered.release()
+                number += senders
+
+        self._threads = [threading.Thread(target=sender, args=(n,)) for n in range(senders)]
+        for thread in self._threads:
+            thread.start()
+
+    def wait_answered(self, batches: int) -> None:
+        """Wait until ``batches`` more batches have been decided."""
+        for _ in range(batches):
+            assert self._answered.acquire(timeout=60)
+
+    def wait_each_server_answers(self, since: float, answers: int = 5) -> None:
+        """Wait (60 s at most) until every server has answered ``answers`` batches ``since``."""
+        deadline = since + 60
+        while time.monotonic() < deadline and not all(
+            self.tally.answered_after(server.url, since) >= answers for server in self.servers
+        ):
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Stop sending, the batches under way decided first, and check no server restarted."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=120)
+        assert not any(thread.is_alive() for thread in self._threads)
+        for server in self.servers:
+            assert server.process.poll() is None, server.stderr()

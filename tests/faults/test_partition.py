@@ -18,8 +18,10 @@ from poagate.store.postgres import WRITER_LOCK_KEY, connect
 from tests.faults.partition import PartitionedPostgres, available
 from tests.faults.servers import (
     ServeProcess,
+    SteadyLoad,
     Tally,
     batch_of,
+    each_ad1_once,
     load_fleet,
     make_token,
     outcomes_in_store,
@@ -67,22 +69,8 @@ def test_a_server_cut_from_the_database_answers_503_is_not_ready_and_recovers_by
         load_fleet(servers[0].url, make_token(database, "admin"))
         dsp = make_token(database, "dsp")
         tally = Tally()
-        stop = threading.Event()
-        answered = threading.Semaphore(0)
-
-        def sender(lane: int) -> None:
-            urls = [servers[lane % 2].url]
-            number = lane
-            while not stop.is_set():
-                send_until_decided(urls, dsp, batch_of("N", number, SIZE), tally, seconds=120)
-                answered.release()
-                number += SENDERS
-
-        threads = [threading.Thread(target=sender, args=(lane,)) for lane in range(SENDERS)]
-        for thread in threads:
-            thread.start()
-        for _ in range(20):
-            assert answered.acquire(timeout=60)
+        load = SteadyLoad(servers, dsp, "N", tally, SENDERS, SIZE, seconds=120)
+        load.wait_answered(20)
         partitioned.cut()
         cut = time.monotonic()
         noticed: dict[str, float] = {}
@@ -105,17 +93,9 @@ def test_a_server_cut_from_the_database_answers_503_is_not_ready_and_recovers_by
         answered_while_cut = tally.answered_after(servers[0].url, cut + NOTICE_SECONDS)
         partitioned.heal()
         healed = time.monotonic()
-        deadline = healed + 60
-        while time.monotonic() < deadline and not all(
-            tally.answered_after(server.url, healed) >= 5 for server in servers
-        ):
-            time.sleep(0.1)
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=120)
-        assert not any(thread.is_alive() for thread in threads)
+        load.wait_each_server_answers(healed)
+        load.stop()
         for server in servers:
-            assert server.process.poll() is None, server.stderr()
             assert httpx.get(f"{server.url}/readyz", timeout=10).status_code == 200
     finally:
         for server in servers:
@@ -126,11 +106,7 @@ def test_a_server_cut_from_the_database_answers_503_is_not_ready_and_recovers_by
     assert tally.failures["503"] >= SENDERS
     assert tally.retry_after == {"2"}
     assert "ReadTimeout" not in tally.failures  # no request left hanging for the client's 30 s
-    per_alert, duplicates = outcomes_in_store(database)
-    assert tally.decided_ids <= set(per_alert)
-    assert set(per_alert) == tally.sent
-    assert set(per_alert.values()) == {1}
-    assert tally.outcomes["duplicate"] == duplicates
+    duplicates = each_ad1_once(database, tally)
     assert all(seconds < RECOVERY_SECONDS for seconds in recovered), recovered
     FIGURES.append(
         f"partition: {len(tally.sent):,} AD1s sent, {len(tally.decided_ids):,} decisions "
