@@ -47,6 +47,7 @@ from pydantic.config import JsonDict
 
 from poagate.domain.ids import IdentifierError, parse_network_operator
 from poagate.domain.reference import Config
+from poagate.domain.safety import ReferenceLimits
 from poagate.formats.merge_patch import differences
 from poagate.formats.webhook_urls import MASK, WebhookUrlError, check_webhook_url, masked_url
 
@@ -65,6 +66,7 @@ GATE_FIELDS = (
     "verify_attempts",
 )
 _GATE = Config()  # the gate's defaults (spec §3, §9, §12, §14)
+_LIMITS = ReferenceLimits()  # reference loads' defaults (spec §17)
 
 
 FIRST_OPERATOR_ID = 10  # distributor ids are two digits from 10 (spec §17)
@@ -219,13 +221,13 @@ class Reference(_Section):
     audited as such)."""
 
     max_rejected_share: float = Field(
-        0.01,
+        _LIMITS.max_rejected_share,
         ge=0,
         le=1,
         description="A full load is refused when more than this share of its rows is rejected.",
     )
     max_shrink: float = Field(
-        0.90,
+        _LIMITS.max_shrink,
         ge=0,
         le=1,
         description="A full load (or a change file) is refused when it would leave fewer than "
