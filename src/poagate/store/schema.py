@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 # The Alembic revision this code expects; tests check it is the migrations' head.
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0010"
 
 # Rolling upgrades (docs/architecture.md, "Migrations"): a schema change lands in two steps,
 # add then (a release later) remove, so a server of the previous release keeps working on a
@@ -413,6 +413,14 @@ def _partial(name: str, where: str, *columns: Column[Any]) -> Index:
 
 
 _partial("ix_ad1_outcomes_log", LOG_ROWS, ad1_outcomes.c.network_operator, ad1_outcomes.c.seq)
+# Revision 0010 (spec §15): a date range's first entry in decision order, from the range alone.
+_partial(
+    "ix_ad1_outcomes_log_received",
+    LOG_ROWS,
+    ad1_outcomes.c.network_operator,
+    ad1_outcomes.c.received_at,
+    ad1_outcomes.c.seq,
+)
 _partial(
     "ix_ad1_outcomes_feed", FEED_ROWS, ad1_outcomes.c.network_operator, ad1_outcomes.c.feed_seq
 )
