@@ -251,6 +251,8 @@ def year(database: str, args: argparse.Namespace) -> dict[str, object]:
             stop.set()
             worker.join()
             row["purge_s"] = ended - began
+            row["delete_s"] = done.purge_seconds  # the deletes alone
+            row["space_s"] = done.space_seconds  # SQLite: incremental vacuum; PostgreSQL: VACUUM
             row["rows_purged"] = sum(done.purged.values())
             # without a pass: the commits just before it and just after, so that both share
             # the machine's load of the moment with the commits during it
@@ -297,7 +299,16 @@ def chart(results: dict[str, dict[str, Any]], title: str, path: Path) -> None:
             color=line[0].get_color(),
             label=f"{backend}, retention off (bytes a row)",
         )
-        purges.plot(x, [m["purge_s"] for m in months], marker="o", label=backend)
+        whole = purges.plot(
+            x, [m["purge_s"] for m in months], marker="o", label=f"{backend}, the pass"
+        )
+        purges.plot(
+            x,
+            [m.get("delete_s", float("nan")) for m in months],
+            linestyle=":",
+            color=whole[0].get_color(),
+            label=f"{backend}, its deletes",
+        )
         quiet = p99s.plot(
             x,
             [m["p99_quiet_ms"] for m in months],
@@ -337,14 +348,18 @@ def table(results: dict[str, dict[str, Any]]) -> str:
             f"{figures['bytes_per_ad1']:.0f} B an AD1, "
             f"{figures['bytes_per_activation']:.0f} B an activation, "
             f"{figures['bytes_per_device_message']:.0f} B a device message\n",
-            "| month | written, s | size before pass, MB | rows purged | pass, s | size after, MB "
+            "| month | written, s | size before pass, MB | rows purged | pass, s "
+            "| its deletes, s (µs a row) | size after, MB "
             "| retention off, MB | p99 without, ms | p99 during, ms | commits during |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for m in figures["months"]:
+            deletes = m.get("delete_s", float("nan"))
+            per_row = deletes / m["rows_purged"] * 1e6 if m["rows_purged"] else float("nan")
             lines.append(
                 f"| {m['month']} | {m['write_s']:.0f} | {m['size_before_mb']:,.0f} | "
-                f"{m['rows_purged']:,} | {m['purge_s']:.1f} | {m['size_after_mb']:,.0f} | "
+                f"{m['rows_purged']:,} | {m['purge_s']:.1f} | {deletes:.1f} ({per_row:.0f}) | "
+                f"{m['size_after_mb']:,.0f} | "
                 f"{m['size_off_mb']:,.0f} | {m['p99_quiet_ms']:.1f} | {m['p99_during_ms']:.1f} | "
                 f"{m['commits_during']:,} |"
             )

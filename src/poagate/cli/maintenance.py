@@ -46,3 +46,9 @@ def run(
         f"database size: {done.size_before:,} bytes before, {done.size_after:,} after",
         highlight=False,
     )
+    if not dry_run:
+        out.print(
+            f"took {done.purge_seconds:.1f} s deleting, {done.space_seconds:.1f} s giving back "
+            "space",
+            highlight=False,
+        )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from datetime import datetime, timedelta
 
 from poagate.domain.values import value
@@ -41,6 +42,8 @@ class MaintenancePass:
     size_before: int  # bytes on disk
     size_after: int
     pages_freed: int  # SQLite: free pages given back to the file system
+    purge_seconds: float = 0.0  # deleting what is past its retention
+    space_seconds: float = 0.0  # giving the space back (SQLite: pages; PostgreSQL: VACUUM)
 
 
 def owner() -> str:
@@ -66,8 +69,11 @@ def maintain(store: Maintaining, now: datetime, dry_run: bool = False) -> Mainte
         return MaintenancePass(now, False, False, {}, size_before, size_before, 0)
     ended = False
     try:
+        began = time.perf_counter()
         purged = store.purge_expired(cutoffs(settings, now))
+        purging = time.perf_counter()
         freed = store.give_back_space()
+        giving_back = time.perf_counter()
         size_after = store.size_bytes()
         with store.transaction():
             store.audit.record(
@@ -79,4 +85,14 @@ def maintain(store: Maintaining, now: datetime, dry_run: bool = False) -> Mainte
         ended = True
     finally:
         store.end_maintenance_lease(me, now, ended)
-    return MaintenancePass(now, False, True, purged, size_before, size_after, freed)
+    return MaintenancePass(
+        now,
+        False,
+        True,
+        purged,
+        size_before,
+        size_after,
+        freed,
+        purging - began,
+        giving_back - purging,
+    )
