@@ -6,16 +6,25 @@ allocator holds (``sys.getallocatedblocks``) and glibc's ``mallinfo2`` (bytes in
 free but kept, bytes in mmapped chunks). Each costs microseconds, so the figures do not change
 what they measure. Memory that grows in use with Python's blocks is objects kept; memory that
 grows free-but-kept is the allocator's fragmentation, not a leak.
+
+With ``SOAK_OBJECT_COUNTS`` set, once a minute a row also carries the 40 commonest kinds of
+object the garbage collector tracks, by count (``gc.get_objects``: about 0.3 s a minute).
+With ``SOAK_TRACEMALLOC_MINUTES`` (say ``4,12``), allocations are traced (``tracemalloc``, 12
+frames, from 90 s after the start; it slows the process) and a snapshot is dumped at each of
+those minutes after the start to ``snapshot-<pid>-<minute>.tracemalloc``: compare two with
+``snapshot.compare_to(..., "traceback")`` to see which code holds the objects that grew.
 """
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import sys
 import threading
 import time
+from collections import Counter
 
 
 class _MallInfo2(ctypes.Structure):
@@ -37,6 +46,13 @@ class _MallInfo2(ctypes.Structure):
 
 
 def _watch(directory: str) -> None:
+    snapshots = sorted(
+        float(m) for m in os.environ.get("SOAK_TRACEMALLOC_MINUTES", "").split(",") if m.strip()
+    )
+    started = time.time()
+    tracing = False
+    counting = bool(os.environ.get("SOAK_OBJECT_COUNTS"))
+    counted = 0.0
     libc = ctypes.CDLL("libc.so.6")
     libc.mallinfo2.restype = _MallInfo2
     path = os.path.join(directory, f"heap-{os.getpid()}.jsonl")
@@ -49,8 +65,23 @@ def _watch(directory: str) -> None:
             "malloc_free_kept_mb": round(info.fordblks / 2**20, 2),
             "malloc_mmapped_mb": round(info.hblkhd / 2**20, 2),
         }
+        if counting and time.time() - counted >= 60:
+            counted = time.time()
+            kinds = Counter(type(o).__qualname__ for o in gc.get_objects())
+            row["objects"] = dict(kinds.most_common(40))
         with open(path, "a") as out:
             out.write(json.dumps(row) + "\n")
+        if snapshots and not tracing and time.time() - started >= 90:
+            # from 90 s on, once the server has started: tracing its imports made it too slow
+            # to be ready in time, and what grows is what is allocated after
+            import tracemalloc
+
+            tracemalloc.start(12)
+            tracing = True
+        while tracing and snapshots and time.time() - started >= snapshots[0] * 60:
+            minute = snapshots.pop(0)
+            name = f"snapshot-{os.getpid()}-{minute:g}.tracemalloc"
+            tracemalloc.take_snapshot().dump(os.path.join(directory, name))
         time.sleep(10)
 
 
