@@ -63,6 +63,10 @@ from poagate.store.database import open_store
 from poagate.store.ports import LogReaders
 from poagate.store.store import Store
 
+# this folder last (its http.py must not shadow the standard library's): bytes a row → a year
+sys.path.append(str(ROOT / "benchmarks"))
+from lifecycle import RATES, year_gb
+
 START = parse_timestamp("2026-01-01T00:00:00Z", "benchmark")
 MONTH = timedelta(days=30)
 CHUNK = 20_000  # rows a commit
@@ -363,6 +367,14 @@ def table(results: dict[str, dict[str, Any]]) -> str:
                 f"{m['size_off_mb']:,.0f} | {m['p99_quiet_ms']:.1f} | {m['p99_during_ms']:.1f} | "
                 f"{m['commits_during']:,} |"
             )
+        lines.append(
+            "\nA year at N AD1s a day from these bytes a row (docs/operations.md, "
+            "lifecycle.year_gb): GB after a year with no purge, after a year with the default "
+            "retention, and from two years on"
+        )
+        for per_day in RATES:
+            gb = year_gb(figures, per_day, 0.3)
+            lines.append(f"{per_day:>10,}: " + " / ".join(f"{v:.1f}" for v in gb.values()))
         ends = [m for m in figures["months"] if "page_ms" in m]
         for m in ends:
             lines.append(
