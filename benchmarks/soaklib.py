@@ -215,6 +215,7 @@ class Traffic:
     verifications_answered: int = 0
     verifications_ignored: int = 0
     bursts: int = 0
+    primed: int = 0  # AD1s sent before the storm to fill the servers' device caches
     # (seconds since the load started, seconds the request took)
     single_latency: list[tuple[float, float]] = field(default_factory=list)
     batch_latency: list[tuple[float, float]] = field(default_factory=list)
@@ -258,17 +259,22 @@ class Dsp:
         return self.urls[self._turn % len(self.urls)]
 
     async def _post(
-        self, http: httpx.AsyncClient, body: bytes, kind: str, latency: list[Any] | None
+        self,
+        http: httpx.AsyncClient,
+        body: bytes,
+        kind: str,
+        latency: list[Any] | None,
+        url: str | None = None,
     ) -> None:
-        """POST until a server answers 200 (a 503 or a broken connection is resent to the
-        other server after a pause); the answer's outcomes are counted."""
+        """POST until a server answers 200 (to ``url`` first if given; a 503 or a broken
+        connection is resent to the other server after a pause); the answer's outcomes are
+        counted."""
         headers = {**self.headers, "Content-Type": kind}
         for attempt in range(20):
             started = time.monotonic()
+            target = url if url is not None and attempt == 0 else self._url()
             try:
-                answer = await http.post(
-                    f"{self._url()}/v1/messages", content=body, headers=headers
-                )
+                answer = await http.post(f"{target}/v1/messages", content=body, headers=headers)
             except httpx.HTTPError as exc:
                 self.traffic.errors[type(exc).__name__] += 1
                 self.traffic.resent += 1
@@ -390,6 +396,19 @@ class Dsp:
             f"statuses {dict(self.traffic.statuses)}",
             flush=True,
         )
+
+    async def prime(self, per_request: int = 1_000) -> None:
+        """One AD1 from every hub of the fleet to each server, in batches, before the storm:
+        each server's device cache (bounded, ``poagate.service.reference``) then holds the whole
+        fleet, as a server's does after hours of national traffic, so that memory measured
+        after the warm-up shows what grows, not a cache still filling from random hubs (the
+        runs before this filled it over the first fifteen minutes). The AD1s count as sent."""
+        async with httpx.AsyncClient(timeout=120) as http:
+            for url in self.urls:
+                for first in range(0, len(self.sites), per_request):
+                    body = self._lines(self.sites[first : first + per_request])
+                    await self._post(http, body, "application/x-ndjson", None, url)
+        self.traffic.primed = len(self.sites) * len(self.urls)
 
     async def run(self, seconds: int) -> None:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
