@@ -102,7 +102,8 @@ class Listings:
         self, which: OutcomeFilter, where: list[str], params: list[Any], by_seq: bool = False
     ) -> None:
         """The conditions that select ``which`` (added to ``where`` and ``params``); ``by_seq``:
-        the date range is checked on each row read in seq order, not looked up in an index."""
+        the date range is to be checked on each row read in seq order, not looked up in an
+        index."""
         if which.suppressed is not None:
             where.append(LOG_ROWS if which.suppressed else "suppressed = 0")  # literal: schema
         if which.released is not None:
@@ -119,6 +120,10 @@ class Listings:
             if wanted is not None:
                 where.append(f"{column} = ?")
                 params.append(wanted)
+        # SQLite has no statistics and prefers an index the range can use: ``+`` hides the
+        # column from its planner. PostgreSQL's statistics give it the walk in seq order itself,
+        # and hiding the column from them made it sort the whole range (123 ms against 0.3 ms).
+        by_seq = by_seq and self._db.dialect == "sqlite"
         received = "+received_at" if by_seq else "received_at"
         if which.since is not None:
             where.append(f"{received} >= ?")
