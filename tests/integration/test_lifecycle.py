@@ -4,6 +4,7 @@ is audited, runs one process at a time, and gives SQLite's space back."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -299,8 +300,11 @@ def test_the_command_prints_counts_per_kind(database: str) -> None:
     assert dry.exit_code == 0, dry.output
     assert "forwarded" in dry.output
     assert "dry run" in dry.output
+    assert "took" not in dry.output  # a dry run deletes nothing
     done = runner.invoke(app, ["maintenance", "run", "--database", database])
     assert done.exit_code == 0, done.output
+    took = re.search(r"took (\d+\.\d) s deleting, (\d+\.\d) s giving back space", done.output)
+    assert took is not None, done.output
     with open_store(database, "service") as store:
         assert alert_ids(store) == set()
 
@@ -321,6 +325,7 @@ def test_a_pass_in_the_smallest_steps_purges_every_row_and_moves_its_mark(
         newest_rows(store)
         done = maintain(store, NOW)
         assert done.purged["forwarded"] == 600
+        assert done.purge_seconds > 0  # thousands of steps were timed, not left at the default
         assert count(store, "ad1_outcomes") == 1
         top = int(store.db.scalar("SELECT seq FROM ad1_outcomes"))
         assert int(store.db.meta("purged:ad1_outcomes:forwarded") or 0) == top
