@@ -1,4 +1,5 @@
-"""What the benchmarks share: peak resident memory of a process tree, and http.py as a module.
+"""What the benchmarks share: peak resident memory of a process tree, the machine's speed of the
+moment, and http.py as a module.
 
 ``benchmarks/`` is on ``sys.path`` when a benchmark runs as a script, so ``import benchlib``."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import threading
+import time
 from pathlib import Path
 from types import ModuleType, TracebackType
 
@@ -61,6 +63,20 @@ class PeakRss:
     @property
     def tree_mb(self) -> float:
         return self.tree / 2**20
+
+
+def cpu_ms(loops: int = 3) -> float:
+    """The machine's speed of the moment: milliseconds one core takes to add up ten million
+    integers in Python, the best of ``loops``. The VMs these benchmarks run on change speed from
+    one session to the next and within one (idle, minutes apart: 33 and 47 ms here), and every
+    figure of a benchmark moves with it; benchmarks print this beside their figures so that
+    two runs can be compared with the machine each had."""
+    best = float("inf")
+    for _ in range(loops):
+        began = time.perf_counter()
+        sum(range(10_000_000))
+        best = min(best, time.perf_counter() - began)
+    return best * 1000
 
 
 def http_benchmark() -> ModuleType:

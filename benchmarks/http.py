@@ -69,6 +69,10 @@ from poagate.service.reference.loads import load_guid_list, load_inventory
 from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.store.database import open_store
 
+# this folder last (its http.py must not shadow the standard library's), for benchlib
+sys.path.append(str(Path(__file__).resolve().parent))
+from benchlib import cpu_ms
+
 POAGATE = Path(sys.executable).with_name("poagate")
 
 # Both scripts: the token, the fleet's hubs, a run tag for unique alert_ids, a thread number.
@@ -334,6 +338,7 @@ def one_run(
     token, hubs = prepare(database, args.out, args.esmes, shape.guards)
     servers: list[Server] = []
     load_before = uptime()
+    cpu_before = cpu_ms()
     try:
         for _ in range(shape.servers):
             servers.append(Server(database, shape.workers))
@@ -375,6 +380,7 @@ def one_run(
         "ad1_suppressed": counts["ad1_suppressed"],
         "ad1_released": counts["ad1_released"],
         "load_before": load_before,
+        "cpu_ms_before": round(cpu_before, 1),  # benchlib.cpu_ms: the machine's speed then
         "load_after": load_after,
     }
     if light:
@@ -490,14 +496,15 @@ def main() -> None:
     print(f"\nfsync on; load averages now {uptime()}")
     print(
         f"{'shape':15} {'run':>3} {'batch AD1/s':>11} {'single/s':>9} {'p50 ms':>7} "
-        f"{'p99 ms':>7} {'errors':>6}  load before → after"
+        f"{'p99 ms':>7} {'errors':>6} {'cpu ms':>6}  load before → after"
     )
     for shape in results:
         for r in shape["runs"]:
             print(
                 f"{r['shape']:15} {r['run']:>3} {r['batch_ad1_per_second']:>11,} "
                 f"{r['single_per_second']:>9,} {r['single_p50_ms']:>7} {r['single_p99_ms']:>7} "
-                f"{r['errors']:>6}  {r['load_before']} → {r['load_after']}"
+                f"{r['errors']:>6} {r.get('cpu_ms_before', float('nan')):>6.0f}  "
+                f"{r['load_before']} → {r['load_after']}"
             )
         s = shape["summary"]
         print(

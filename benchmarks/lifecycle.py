@@ -27,6 +27,7 @@ the figures per row and the purge beside decisions in a few minutes.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import threading
@@ -52,8 +53,14 @@ from poagate.store.batch import Batch
 from poagate.store.database import open_store
 from poagate.store.store import Store
 
+# this folder last (its http.py must not shadow the standard library's), for benchlib
+sys.path.append(str(Path(__file__).resolve().parent))
+from benchlib import cpu_ms
+
 START = parse_timestamp("2026-01-01T00:00:00Z", "benchmark")
 CHUNK = 10_000
+HUBS = 200_000
+ORIGINATOR = "90-B3-D5-1F-30-01-00-00"
 
 
 def hub(n: int) -> str:
@@ -64,47 +71,51 @@ def esme(n: int) -> str:
     return hub(n)[:-2] + "A0"
 
 
-def outcomes(first: int, count: int, start: datetime, span: timedelta, suppressed: float) -> Batch:
+Clock = Callable[[int], datetime]  # the time of the n-th row
+
+
+def across(start: datetime, span: timedelta, first: int, count: int) -> Clock:
+    """Rows ``first`` .. ``first + count`` evenly over ``span`` from ``start``."""
     step = span / max(1, count)
+    return lambda n: start + step * (n - first)
+
+
+def outcomes(first: int, count: int, at: Clock, suppressed: float) -> Batch:
+    """AD1 outcomes ``first`` .. ``first + count``, the n-th at ``at(n)``, a share suppressed
+    (their entries name activations no row holds: ``U:``, so none is kept for them)."""
     rows: list[SuppressionEntry | ForwardedAlert] = []
     for n in range(first, first + count):
-        at = start + step * (n - first)
-        chf, operator = hub(n % 200_000), f"{10 + n % 14}"
+        when = at(n)
+        chf, operator = hub(n % HUBS), f"{10 + n % 14}"
         if (n * 7919) % 1000 < suppressed * 1000:
             rows.append(
                 SuppressionEntry(
-                    f"AD1-{n:09d}", chf, esme(n % 200_000), "1012345678901", operator, at,
-                    at, at, f"U:{esme(n % 200_000)}:{n}", "90-B3-D5-1F-30-01-00-00",
-                    at - timedelta(minutes=5), at + timedelta(minutes=25),
+                    f"AD1-{n:09d}", chf, esme(n % HUBS), "1012345678901", operator, when,
+                    when, when, f"U:{esme(n % HUBS)}:{n}", ORIGINATOR,
+                    when - timedelta(minutes=5), when + timedelta(minutes=25),
                 )
             )  # fmt: skip
         else:
-            rows.append(ForwardedAlert(f"AD1-{n:09d}", chf, operator, at, at, at))
+            rows.append(ForwardedAlert(f"AD1-{n:09d}", chf, operator, when, when, when))
     return Batch(ad1_outcomes=rows)
 
 
-def activations(first: int, count: int, start: datetime, span: timedelta) -> Batch:
-    step = span / max(1, count)
+def activations(first: int, count: int, at: Clock) -> Batch:
     records = {}
     for n in range(first, first + count):
-        at = start + step * (n - first)
-        request_id = f"90-B3-D5-1F-30-01-00-00:{esme(n % 200_000)}:{n}"
+        when = at(n)
+        request_id = f"{ORIGINATOR}:{esme(n % HUBS)}:{n}"
         records[request_id] = ActivationRecord(
-            request_id, esme(n % 200_000), "90-B3-D5-1F-30-01-00-00", ActivationKind.IMMEDIATE,
-            at, None, hub(n % 200_000), Reason.ELIGIBLE, Status.ACTIVE, at,
-            at + timedelta(minutes=30), 1, "1012345678901", f"{10 + n % 14}", at,
-            command_variant=4,
+            request_id, esme(n % HUBS), ORIGINATOR, ActivationKind.IMMEDIATE, when, None,
+            hub(n % HUBS), Reason.ELIGIBLE, Status.ACTIVE, when, when + timedelta(minutes=30), 1,
+            "1012345678901", f"{10 + n % 14}", when, command_variant=4,
         )  # fmt: skip
     return Batch(activations=records)
 
 
-def messages(first: int, count: int, start: datetime, span: timedelta) -> Batch:
-    step = span / max(1, count)
+def messages(first: int, count: int, at: Clock) -> Batch:
     return Batch(
-        device_messages=[
-            DeviceMessage(esme(n % 200_000), start + step * (n - first))
-            for n in range(first, first + count)
-        ]
+        device_messages=[DeviceMessage(esme(n % HUBS), at(n)) for n in range(first, first + count)]
     )
 
 
@@ -156,12 +167,12 @@ def run(database: str, args: argparse.Namespace) -> dict[str, float]:
     with open_store(database, "service", schema="create") as store:
         empty = size(store)
         figures["write_ad1_s"] = write(
-            store, lambda f, c: outcomes(f, c, START, span, args.suppressed), n
+            store, lambda f, c: outcomes(f, c, across(START, span, f, c), args.suppressed), n
         )
         with_ad1 = size(store)
-        write(store, lambda f, c: activations(f, c, START, span), n // 2)
+        write(store, lambda f, c: activations(f, c, across(START, span, f, c)), n // 2)
         with_activations = size(store)
-        write(store, lambda f, c: messages(f, c, START, span), n)
+        write(store, lambda f, c: messages(f, c, across(START, span, f, c)), n)
         full = size(store)
         figures["bytes_per_ad1"] = (with_ad1 - empty) / n
         figures["bytes_per_activation"] = (with_activations - with_ad1) / (n // 2)
@@ -175,7 +186,7 @@ def run(database: str, args: argparse.Namespace) -> dict[str, float]:
         figures["size_after_purge_mb"] = size(store) / 2**20
         # A second span of forwarded AD1s (rows are written in time order, as decided), for the
         # purge the probe runs beside: 91 days after it, every one of them is past retention.
-        write(store, lambda f, c: outcomes(n + f, c, START + span, span, 0.0), n)
+        write(store, lambda f, c: outcomes(n + f, c, across(START + span, span, n + f, c), 0.0), n)
     stop = threading.Event()
     took: list[tuple[float, float]] = []
     worker = threading.Thread(
@@ -202,19 +213,31 @@ def run(database: str, args: argparse.Namespace) -> dict[str, float]:
     return figures
 
 
-def purge_cost(database: str, purged: int, kept: int) -> float:
-    """Seconds of a pass purging ``purged`` forwarded AD1s past retention from a store that
-    keeps ``kept`` younger ones (written after them, as they would be decided)."""
+def purge_cost(database: str, purged: int, kept: int) -> dict[str, float]:
+    """A pass purging ``purged`` forwarded AD1s past retention from a store that keeps ``kept``
+    younger ones (written after them, as they would be decided): its deletes' seconds, and of
+    them the seconds its steps held the writer (the purge's own cost, without its rests)."""
     with open_store(database, "service", schema="create") as store:
-        write(store, lambda f, c: outcomes(f, c, START, timedelta(days=1), 0.0), purged)
-        later = START + timedelta(days=60)
-        write(store, lambda f, c: outcomes(purged + f, c, later, timedelta(days=60), 0.0), kept)
+        day, later = timedelta(days=1), START + timedelta(days=60)
+        write(store, lambda f, c: outcomes(f, c, across(START, day, f, c), 0.0), purged)
+        write(
+            store,
+            lambda f, c: outcomes(purged + f, c, across(later, 60 * day, purged + f, c), 0.0),
+            kept,
+        )
         size(store)
-        began = time.perf_counter()
         done = maintain(store, START + timedelta(days=121))
-        took = time.perf_counter() - began
         assert done.purged["forwarded"] == purged, done.purged
-    return took
+    print(
+        f"purged {purged:,} with {kept:,} kept: deletes {done.purge_seconds:.1f} s, holding "
+        f"the writer {done.purge_held_seconds:.1f} s "
+        f"({done.purge_held_seconds / purged * 1e6:.1f} µs a row)",
+        flush=True,
+    )
+    return {
+        f"purge_{purged}_kept_{kept}_s": done.purge_seconds,
+        f"purge_{purged}_kept_{kept}_held_s": done.purge_held_seconds,
+    }
 
 
 # "A year at N AD1s a day" (docs/operations.md): what a day of traffic brings besides its AD1s.
@@ -258,12 +281,22 @@ def main() -> None:
         "--budget-ms", type=float, default=pacing.BUDGET_SECONDS * 1000, help="a purge step"
     )
     parser.add_argument("--rest", type=float, default=pacing.REST, help="rest ÷ step")
+    parser.add_argument(
+        "--kept",
+        type=lambda text: [int(n) for n in text.split(",")],
+        help="rows kept in the purge-cost step, comma-separated (default: --ad1s and 4 times)",
+    )
+    parser.add_argument("--purged", type=int, help="rows purged there (default: --ad1s / 4)")
+    parser.add_argument(
+        "--kept-only", action="store_true", help="only the purge-cost step (3 above)"
+    )
     args = parser.parse_args()
+    print(f"cpu {cpu_ms():.0f} ms (benchlib.cpu_ms)", flush=True)
     pacing.BUDGET_SECONDS, pacing.REST = args.budget_ms / 1000, args.rest
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, float]] = {}
-    kept_sizes = (args.ad1s, 4 * args.ad1s)
-    purged = args.ad1s // 4
+    kept_sizes = args.kept or (args.ad1s, 4 * args.ad1s)
+    purged = args.purged or args.ad1s // 4
 
     def sqlite_store(name: str) -> str:
         db_file = args.out / f"{name}.db"
@@ -272,20 +305,16 @@ def main() -> None:
         return f"sqlite:///{db_file}"
 
     if args.backend in ("sqlite", "both"):
-        results["sqlite"] = run(sqlite_store("lifecycle"), args)
+        results["sqlite"] = {} if args.kept_only else run(sqlite_store("lifecycle"), args)
         for kept in kept_sizes:
-            results["sqlite"][f"purge_{purged}_kept_{kept}_s"] = purge_cost(
-                sqlite_store(f"kept-{kept}"), purged, kept
-            )
+            results["sqlite"].update(purge_cost(sqlite_store(f"kept-{kept}"), purged, kept))
     if args.backend in ("postgres", "both"):
         postgres = PostgresServer(durable=True)
         postgres.start()
         try:
-            results["postgres"] = run(postgres.fresh_database(), args)
+            results["postgres"] = {} if args.kept_only else run(postgres.fresh_database(), args)
             for kept in kept_sizes:
-                results["postgres"][f"purge_{purged}_kept_{kept}_s"] = purge_cost(
-                    postgres.fresh_database(), purged, kept
-                )
+                results["postgres"].update(purge_cost(postgres.fresh_database(), purged, kept))
         finally:
             postgres.stop()
     print(f"{args.ad1s:,} AD1 outcomes ({args.suppressed:.0%} suppressed) over {args.days} days")
@@ -293,6 +322,9 @@ def main() -> None:
     print(f"{'figure':<28}" + "".join(f"{b:>14}" for b in results))
     for name in names:
         print(f"{name:<28}" + "".join(f"{r.get(name, 0):>14,.2f}" for r in results.values()))
+    (args.out / "lifecycle.json").write_text(json.dumps(results, indent=1))
+    if args.kept_only:
+        return
     print(
         f"\nA year at N AD1s a day ({args.suppressed:.0%} suppressed, {ACTIVATIONS_PER_AD1} "
         f"activations and {MESSAGES_PER_AD1:g} device messages an AD1; GB)"

@@ -16,7 +16,10 @@ Debian's binaries with fsync on), month by month for ``--months`` months of 30 d
    defaults). A probe thread commits one forwarded AD1 at a time on its own connection (the
    write transaction a group of the ingestor makes), from ``--probe-seconds`` before the pass
    to ``--probe-seconds`` after it: the p99 of a commit without the pass (before and after it)
-   and during it.
+   and during it. The pass's deletes are timed whole and as the time their steps held the
+   writer (``MaintenancePass.purge_held_seconds``): the whole is about five times the held
+   time by design (``store.pacing`` rests four times as long as a step held the writer), so
+   the held time, a row, is the purge's own cost to compare month by month.
 3. **The Suppression Log's queries**, after every third month's pass and the last: one DNO's
    first page of the last month (the API's page of 100, ``outcomes_page``), and the CSV export
    of that DNO's last month (``csv_chunks``, what ``GET /v1/suppression-log?all=true`` streams):
@@ -36,7 +39,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -49,9 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.pg import PostgresServer
 
-from poagate.domain.events import ActivationKind, DeviceMessage
-from poagate.domain.outcomes import ActivationRecord, ForwardedAlert, Status, SuppressionEntry
-from poagate.domain.rules import Reason
+from poagate.domain.outcomes import ForwardedAlert
 from poagate.formats.settings import Retention, Settings
 from poagate.formats.timestamps import parse_timestamp
 from poagate.service.configuration import change_configuration
@@ -65,74 +66,15 @@ from poagate.store.store import Store
 
 # this folder last (its http.py must not shadow the standard library's): bytes a row → a year
 sys.path.append(str(ROOT / "benchmarks"))
-from lifecycle import RATES, year_gb
+from benchlib import cpu_ms
+from lifecycle import RATES, activations, hub, messages, outcomes, size, year_gb
 
 START = parse_timestamp("2026-01-01T00:00:00Z", "benchmark")
 MONTH = timedelta(days=30)
 CHUNK = 20_000  # rows a commit
-HUBS = 200_000
 DNO = "12"  # the DNO whose log is queried
 PAGE = 100
 REPEATS = 3
-ORIGINATOR = "90-B3-D5-1F-30-01-00-00"
-
-
-def hub(n: int) -> str:
-    return f"00-DB-{n >> 24 & 255:02X}-{n >> 16 & 255:02X}-{n >> 8 & 255:02X}-{n & 255:02X}-00-C0"
-
-
-def esme(n: int) -> str:
-    return hub(n)[:-2] + "A0"
-
-
-def ad1s(first: int, count: int, start: datetime, step: timedelta, suppressed: float) -> Batch:
-    """AD1 outcomes ``first`` .. ``first + count`` of the year, the n-th at ``start + n step``."""
-    rows: list[SuppressionEntry | ForwardedAlert] = []
-    for n in range(first, first + count):
-        at = start + step * n
-        h = n % HUBS
-        chf, operator = hub(h), f"{10 + n % 14}"
-        if (n * 7919) % 1000 < suppressed * 1000:
-            rows.append(
-                SuppressionEntry(
-                    f"AD1-{n:010d}", chf, esme(h), "1012345678901", operator, at, at, at,
-                    f"{ORIGINATOR}:{esme(h)}:{n}", ORIGINATOR,
-                    at - timedelta(minutes=5), at + timedelta(minutes=25),
-                )
-            )  # fmt: skip
-        else:
-            rows.append(ForwardedAlert(f"AD1-{n:010d}", chf, operator, at, at, at))
-    return Batch(ad1_outcomes=rows)
-
-
-def activations(first: int, count: int, start: datetime, step: timedelta) -> Batch:
-    records = {}
-    for n in range(first, first + count):
-        at = start + step * n
-        h = n % HUBS
-        request_id = f"{ORIGINATOR}:{esme(h)}:A{n}"
-        records[request_id] = ActivationRecord(
-            request_id, esme(h), ORIGINATOR, ActivationKind.IMMEDIATE, at, None, hub(h),
-            Reason.ELIGIBLE, Status.ACTIVE, at, at + timedelta(minutes=30), 1, "1012345678901",
-            f"{10 + n % 14}", at, command_variant=4,
-        )  # fmt: skip
-    return Batch(activations=records)
-
-
-def messages(first: int, count: int, start: datetime, step: timedelta) -> Batch:
-    return Batch(
-        device_messages=[
-            DeviceMessage(esme(n % HUBS), start + step * n) for n in range(first, first + count)
-        ]
-    )
-
-
-def size(store: Store) -> int:
-    if store.db.dialect == "sqlite":
-        store.db.run("PRAGMA wal_checkpoint(TRUNCATE)")
-    else:
-        store.db.run("ANALYZE")
-    return store.size_bytes()
 
 
 def commit(store: Store, batch: Batch) -> None:
@@ -144,16 +86,20 @@ def commit(store: Store, batch: Batch) -> None:
 
 def write_month(store: Store, kind: str, month: int, per_month: int) -> float:
     """Write the month's rows of ``kind``, evenly over the month; seconds it took."""
-    step = MONTH / per_month  # the n-th row of the year is at START + n step
+    step = MONTH / per_month
+
+    def at(n: int) -> datetime:  # the n-th row of the year
+        return START + step * n
+
     began = time.perf_counter()
     for first in range(month * per_month, (month + 1) * per_month, CHUNK):
         count = min(CHUNK, (month + 1) * per_month - first)
         if kind == "ad1":
-            batch = ad1s(first, count, START, step, ARGS.suppressed)
+            batch = outcomes(first, count, at, ARGS.suppressed)
         elif kind == "activation":
-            batch = activations(first, count, START, step)
+            batch = activations(first, count, at)
         else:
-            batch = messages(first, count, START, step)
+            batch = messages(first, count, at)
         commit(store, batch)
     return time.perf_counter() - began
 
@@ -211,11 +157,15 @@ def log_queries(database: str, month: int) -> dict[str, float]:
     }
 
 
-def year(database: str, args: argparse.Namespace) -> dict[str, object]:
+def year(
+    database: str, args: argparse.Namespace, figures: dict[str, object], save: Callable[[], None]
+) -> None:
+    """Run the year on ``database``, into ``figures``; ``save`` after each month (a run stopped
+    part-way keeps the months it ran)."""
     per_month = args.per_day * 30
     acts_month = int(per_month * args.activations_per_ad1)
     msgs_month = int(per_month * args.messages_per_ad1)
-    figures: dict[str, object] = {"months": [], "per_day": args.per_day}
+    figures.update({"months": [], "per_day": args.per_day})
     months: list[dict[str, float]] = figures["months"]  # type: ignore[assignment]
     with open_store(database, "service", schema="create") as store:
         retention = Retention(
@@ -224,7 +174,7 @@ def year(database: str, args: argparse.Namespace) -> dict[str, object]:
         change_configuration(store, Settings(retention=retention), "benchmark", START)
         empty = size(store)
         for month in range(args.months):
-            row: dict[str, float] = {"month": month + 1}
+            row: dict[str, float] = {"month": month + 1, "cpu_ms": cpu_ms()}
             row["write_s"] = write_month(store, "ad1", month, per_month)
             if month == 0:
                 with_ad1 = size(store)
@@ -256,6 +206,9 @@ def year(database: str, args: argparse.Namespace) -> dict[str, object]:
             worker.join()
             row["purge_s"] = ended - began
             row["delete_s"] = done.purge_seconds  # the deletes alone
+            # of which its steps held the writer: the deletes' own cost, without the rests
+            # (four times as long) that multiply whatever slowed a step
+            row["delete_held_s"] = done.purge_held_seconds
             row["space_s"] = done.space_seconds  # SQLite: incremental vacuum; PostgreSQL: VACUUM
             row["rows_purged"] = sum(done.purged.values())
             # without a pass: the commits just before it and just after, so that both share
@@ -276,7 +229,7 @@ def year(database: str, args: argparse.Namespace) -> dict[str, object]:
                     row[name] = value
             months.append(row)
             print(json.dumps(row), flush=True)
-    return figures
+            save()
 
 
 def chart(results: dict[str, dict[str, Any]], title: str, path: Path) -> None:
@@ -312,6 +265,13 @@ def chart(results: dict[str, dict[str, Any]], title: str, path: Path) -> None:
             linestyle=":",
             color=whole[0].get_color(),
             label=f"{backend}, its deletes",
+        )
+        purges.plot(
+            x,
+            [m.get("delete_held_s", float("nan")) for m in months],
+            linestyle="--",
+            color=whole[0].get_color(),
+            label=f"{backend}, its deletes holding the writer",
         )
         quiet = p99s.plot(
             x,
@@ -353,16 +313,19 @@ def table(results: dict[str, dict[str, Any]]) -> str:
             f"{figures['bytes_per_activation']:.0f} B an activation, "
             f"{figures['bytes_per_device_message']:.0f} B a device message\n",
             "| month | written, s | size before pass, MB | rows purged | pass, s "
-            "| its deletes, s (µs a row) | size after, MB "
+            "| its deletes, s (µs a row) | holding the writer, s (µs a row) | size after, MB "
             "| retention off, MB | p99 without, ms | p99 during, ms | commits during |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for m in figures["months"]:
             deletes = m.get("delete_s", float("nan"))
-            per_row = deletes / m["rows_purged"] * 1e6 if m["rows_purged"] else float("nan")
+            held = m.get("delete_held_s", float("nan"))
+            rows = m["rows_purged"] or float("nan")
             lines.append(
                 f"| {m['month']} | {m['write_s']:.0f} | {m['size_before_mb']:,.0f} | "
-                f"{m['rows_purged']:,} | {m['purge_s']:.1f} | {deletes:.1f} ({per_row:.0f}) | "
+                f"{m['rows_purged']:,} | {m['purge_s']:.1f} | "
+                f"{deletes:.1f} ({deletes / rows * 1e6:.0f}) | "
+                f"{held:.1f} ({held / rows * 1e6:.0f}) | "
                 f"{m['size_after_mb']:,.0f} | "
                 f"{m['size_off_mb']:,.0f} | {m['p99_quiet_ms']:.1f} | {m['p99_during_ms']:.1f} | "
                 f"{m['commits_during']:,} |"
@@ -423,22 +386,26 @@ def main() -> None:
         return
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, object]] = {}
+
+    def save() -> None:
+        summary = {"args": {k: str(v) for k, v in vars(args).items()}, "results": results}
+        (args.out / "year.json").write_text(json.dumps(summary, indent=1))
+
     if args.backend in ("sqlite", "both"):
         db_file = args.out / "year.db"
         for suffix in ("", "-wal", "-shm", ".lock", ".write.lock"):
             Path(f"{db_file}{suffix}").unlink(missing_ok=True)
         print("sqlite", flush=True)
-        results["sqlite"] = year(f"sqlite:///{db_file}", args)
+        year(f"sqlite:///{db_file}", args, results.setdefault("sqlite", {}), save)
     if args.backend in ("postgres", "both"):
         postgres = PostgresServer(durable=True)
         postgres.start()
         try:
             print("postgres", flush=True)
-            results["postgres"] = year(postgres.fresh_database(), args)
+            year(postgres.fresh_database(), args, results.setdefault("postgres", {}), save)
         finally:
             postgres.stop()
-    summary = {"args": {k: str(v) for k, v in vars(args).items()}, "results": results}
-    (args.out / "year.json").write_text(json.dumps(summary, indent=1))
+    save()
     print(table(results))
     if args.chart:
         chart(results, "A year compressed", args.chart)

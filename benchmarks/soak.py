@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 from tests.helpers import stop_process, wait_until_ready
 from tests.pg import PostgresServer, free_port
 
-from benchlib import http_benchmark
+from benchlib import cpu_ms, http_benchmark
 from poagate.delivery.signing import new_secret
 from poagate.service.access import new_token, token_sha256
 from poagate.sim.fleet import FleetSpec, generate_fleet
@@ -289,7 +289,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 flush=True,
             )
         load_before = os.getloadavg()
-        print(f"load {args.minutes} min; uptime load {load_before}", flush=True)
+        cpu_before = cpu_ms()
+        print(
+            f"load {args.minutes} min; uptime load {load_before}; cpu {cpu_before:.0f} ms",
+            flush=True,
+        )
         sampler.start()
         started = time.monotonic()
         asyncio.run(dsp.run(int(args.minutes * 60)))
@@ -298,6 +302,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         sampler.sample()
         sampler.stop()
         load_after = os.getloadavg()
+        cpu_after = cpu_ms()
         for process in servers:
             stop_process(process)
         exits = [p.returncode for p in servers]
@@ -324,6 +329,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "guards": guards,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
+        # benchlib.cpu_ms before the load and after the drain: the machine's speed then
+        "cpu_ms_before_after": [round(cpu_before, 1), round(cpu_after, 1)],
         "load_seconds": round(load_seconds, 1),
         "drain_seconds": round(drained, 1),
         "server_exit_codes": exits,

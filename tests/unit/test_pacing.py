@@ -3,7 +3,7 @@ more than half): each step sized by how long the last took, and a rest after it.
 
 from __future__ import annotations
 
-from poagate.store.pacing import BUDGET_SECONDS, REST, Pace
+from poagate.store.pacing import BUDGET_SECONDS, REST, Held, Pace
 
 
 def test_a_step_over_its_budget_makes_the_next_one_smaller_in_proportion() -> None:
@@ -39,3 +39,13 @@ def test_the_pass_rests_longer_than_the_step_held_the_writer() -> None:
     pace = Pace(first=100, least=8, most=20_000)
     assert REST >= 3  # the writer is free at least three quarters of a pass
     assert pace.took(0.002) == 0.002 * REST
+
+
+def test_the_time_steps_held_the_writer_adds_up_without_the_rests() -> None:
+    held = Held()
+    pace = Pace(first=100, least=8, most=20_000, held=held)
+    rests = pace.took(0.002) + pace.took(0.003)
+    assert (held.steps, round(held.seconds, 9)) == (2, 0.005)
+    assert rests == (0.002 + 0.003) * REST  # the rests are not counted as held
+    Pace(first=100, least=8, most=20_000).took(0.5)  # a pace without a tally counts nowhere
+    assert held.steps == 2

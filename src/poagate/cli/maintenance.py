@@ -48,7 +48,7 @@ def run(
     )
     if not dry_run:
         out.print(
-            f"took {done.purge_seconds:.1f} s deleting, {done.space_seconds:.1f} s giving back "
-            "space",
+            f"took {done.purge_seconds:.1f} s deleting ({done.purge_held_seconds:.1f} s of it "
+            f"holding the writer), {done.space_seconds:.1f} s giving back space",
             highlight=False,
         )

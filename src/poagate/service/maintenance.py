@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from poagate.domain.values import value
 from poagate.service.retention import cutoffs
+from poagate.store.pacing import Held
 from poagate.store.ports import Maintaining
 
 ACTOR = "maintenance"
@@ -43,6 +44,7 @@ class MaintenancePass:
     size_after: int
     pages_freed: int  # SQLite: free pages given back to the file system
     purge_seconds: float = 0.0  # deleting what is past its retention
+    purge_held_seconds: float = 0.0  # of which its steps held the writer (the rest: rests)
     space_seconds: float = 0.0  # giving the space back (SQLite: pages; PostgreSQL: VACUUM)
 
 
@@ -69,8 +71,9 @@ def maintain(store: Maintaining, now: datetime, dry_run: bool = False) -> Mainte
         return MaintenancePass(now, False, False, {}, size_before, size_before, 0)
     ended = False
     try:
+        held = Held()
         began = time.perf_counter()
-        purged = store.purge_expired(cutoffs(settings, now))
+        purged = store.purge_expired(cutoffs(settings, now), held=held)
         purging = time.perf_counter()
         freed = store.give_back_space()
         giving_back = time.perf_counter()
@@ -95,4 +98,5 @@ def maintain(store: Maintaining, now: datetime, dry_run: bool = False) -> Mainte
         freed,
         purging - began,
         giving_back - purging,
+        held.seconds,
     )

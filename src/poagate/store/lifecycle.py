@@ -19,6 +19,7 @@ from poagate.store import access, activations, inputs, outbox, signs, verificati
 from poagate.store.access import ConsoleSessions
 from poagate.store.alerts import purges as alert_purges
 from poagate.store.inputs import Inputs
+from poagate.store.pacing import Held
 from poagate.store.purge import purge
 from poagate.store.reference import ReferenceData
 from poagate.store.reference.fleet import FleetStore
@@ -65,10 +66,15 @@ class Concepts:
 
 
 def purge_expired(
-    db: Database, concepts: Concepts, cutoffs: Cutoffs, dry_run: bool = False
+    db: Database,
+    concepts: Concepts,
+    cutoffs: Cutoffs,
+    dry_run: bool = False,
+    held: Held | None = None,
 ) -> dict[str, int]:
     """Purge (or with ``dry_run`` count) what is past its retention; rows (for reference data:
-    versions) by kind, every kind of ``KINDS`` named."""
+    versions) by kind, every kind of ``KINDS`` named. How long the time-ordered kinds' steps
+    held the writer is added to ``held``."""
     store = concepts
     now, guards_from = to_us(cutoffs.now), to_us(cutoffs.guards_from)
     counts = dict.fromkeys(KINDS, 0)
@@ -82,7 +88,7 @@ def purge_expired(
         *access.purges(),
     )
     for kind in kinds:
-        counts[kind.kind] += purge(db, kind, to_us(cutoffs.before[kind.kind]), dry_run)
+        counts[kind.kind] += purge(db, kind, to_us(cutoffs.before[kind.kind]), dry_run, held)
     counts["inputs"] += store.inputs.purge_rejected(now, to_us(cutoffs.before["inputs"]), dry_run)
     counts["sessions"] += store.sessions.purge(
         to_us(cutoffs.now - SESSIONS_KEPT),

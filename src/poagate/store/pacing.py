@@ -23,18 +23,31 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 BUDGET_SECONDS = 0.001  # how long one step of a pass may hold the writer
 REST = 4.0  # the pass then rests this many times as long
 
 
-class Pace:
-    """The size of a pass's next step (rows, keys or pages), from how long the last took."""
+@dataclass
+class Held:
+    """How long the steps of a pass held the writer between them, and how many there were: the
+    pass's own work, without its rests (a pass's wall time is about ``1 + REST`` times this,
+    and grows with anything that slows a step, which the rests then multiply)."""
 
-    def __init__(self, first: int, least: int, most: int) -> None:
+    seconds: float = 0.0
+    steps: int = 0
+
+
+class Pace:
+    """The size of a pass's next step (rows, keys or pages), from how long the last took; each
+    step's time is added to ``held`` when one is given."""
+
+    def __init__(self, first: int, least: int, most: int, held: Held | None = None) -> None:
         self.size = first
         self.least = least
         self.most = most
+        self.held = held
 
     @contextmanager
     def step(self) -> Iterator[None]:
@@ -46,6 +59,9 @@ class Pace:
 
     def took(self, seconds: float) -> float:
         """Size the next step from the ``seconds`` the last one took; how long to rest."""
+        if self.held is not None:
+            self.held.seconds += seconds
+            self.held.steps += 1
         # At most twice or half the last size: one step says little (a checkpoint, another
         # process's burst). The least size keeps a step's own cost (its commit's sync, which no
         # size avoids) from being paid for a handful of rows when the disk is slow.

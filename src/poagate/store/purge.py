@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from poagate.store.pacing import Pace
+from poagate.store.pacing import Held, Pace
 from poagate.store.sqlbase import UPSERT_META, Database
 
 BATCH = 1_000  # rows a transaction where a purge deletes by count (rejected inputs)
@@ -47,9 +47,12 @@ class Purge:
         return f"purged:{self.table}:{self.kind}"
 
 
-def purge(db: Database, p: Purge, before: int, dry_run: bool = False) -> int:
+def purge(
+    db: Database, p: Purge, before: int, dry_run: bool = False, held: Held | None = None
+) -> int:
     """Delete (or with ``dry_run`` only count) the rows of ``p`` whose time is before
-    ``before`` (microseconds) and that ``p.keep`` does not keep; how many."""
+    ``before`` (microseconds) and that ``p.keep`` does not keep; how many. The time its steps
+    held the writer is added to ``held``."""
     start = int(db.meta(p.mark) or 0)
     end = _last_key_before(db, p, start, before)
     if end is None:
@@ -66,8 +69,8 @@ def purge(db: Database, p: Purge, before: int, dry_run: bool = False) -> int:
     delete = f"DELETE FROM {p.table} WHERE {eligible}"
     remaining = f"SELECT 1 FROM {p.table} WHERE {p.key} >= ? AND {p.key} < ? AND ({p.rows}) LIMIT 1"
     total = 0
-    held = False  # a row in an earlier range was kept: the mark stays there
-    pace = Pace(FIRST_KEYS, LEAST_KEYS, MOST_KEYS)
+    stuck = False  # a row in an earlier range was kept: the mark stays there
+    pace = Pace(FIRST_KEYS, LEAST_KEYS, MOST_KEYS, held)
     low = start
     while low <= end:
         high = min(low + pace.size, end + 1)
@@ -78,11 +81,11 @@ def purge(db: Database, p: Purge, before: int, dry_run: bool = False) -> int:
             continue
         with pace.step(), db.transaction():
             total += db.run(delete, params)
-            if not held:
+            if not stuck:
                 if db.one(remaining, (low, high)) is None:
                     db.run(UPSERT_META, (p.mark, str(high)))
                 else:
-                    held = True
+                    stuck = True
         low = high
     return total
 

@@ -41,6 +41,7 @@ from poagate.store.alerts.decided import DecidedAlerts
 from poagate.store.alerts.listings import Listings
 from poagate.store.inputs import Inputs
 from poagate.store.outbox import Outbox
+from poagate.store.pacing import Held
 from poagate.store.reference import ReferenceData, config, fleet, guid_list
 from poagate.store.reference.fleet import FleetStore
 from poagate.store.signs import SignsOfLife
@@ -131,10 +132,12 @@ class Store:
 
     # -- maintenance (spec §15) ----------------------------------------------------------------
 
-    def purge_expired(self, cutoffs: lifecycle.Cutoffs, dry_run: bool = False) -> dict[str, int]:
+    def purge_expired(
+        self, cutoffs: lifecycle.Cutoffs, dry_run: bool = False, held: Held | None = None
+    ) -> dict[str, int]:
         """Purge (or count) what is past its retention, by kind (``lifecycle.purge_expired``)."""
         concepts = lifecycle.Concepts(self.inputs, self.sessions, self.reference, self.fleet)
-        return lifecycle.purge_expired(self.db, concepts, cutoffs, dry_run)
+        return lifecycle.purge_expired(self.db, concepts, cutoffs, dry_run, held)
 
     def take_maintenance_lease(self, owner: str, now: datetime, lasting: timedelta) -> bool:
         return lifecycle.take_lease(self.db, owner, now, lasting)
