@@ -66,15 +66,15 @@ class PeakRss:
 
 
 def cpu_ms(loops: int = 3) -> float:
-    """The machine's speed of the moment: milliseconds one core takes to add up ten million
+    """The machine's speed of the moment: milliseconds one core takes to add up a million
     integers in Python, the best of ``loops``. The VMs these benchmarks run on change speed from
-    one session to the next and within one (idle, minutes apart: 33 and 47 ms here), and every
-    figure of a benchmark moves with it; benchmarks print this beside their figures so that
-    two runs can be compared with the machine each had."""
+    one session to the next and within one (idle, minutes apart: 33 and 47 ms on 2026-12-05's
+    second machine), and every figure of a benchmark moves with it; benchmarks print this beside
+    their figures so that two runs can be compared with the machine each had."""
     best = float("inf")
     for _ in range(loops):
         began = time.perf_counter()
-        sum(range(10_000_000))
+        sum(range(1_000_000))
         best = min(best, time.perf_counter() - began)
     return best * 1000
 

@@ -13,7 +13,9 @@ PostgreSQL: a server of Debian's binaries with fsync on, as production has it):
    default retention (forwarded AD1s 90 days, signs of life 48 hours, ...): rows purged and the
    seconds it took, then the size after it.
 3. **Purge cost and rows kept**: on new stores, a pass purging ``--ad1s`` / 4 forwarded AD1s
-   past retention from a store that keeps ``--ad1s`` younger ones, then four times as many.
+   past retention from a store that keeps ``--ad1s`` younger ones, then four times as many
+   (``--purged`` and ``--kept`` choose other sizes; ``--kept-only`` runs only this step): the
+   deletes' seconds, and the seconds their steps held the writer (the work, without the rests).
 4. **Decisions during a purge**: a thread commits one decision at a time (a ``Batch`` of one
    forwarded AD1: the write transaction a group of the ingestor makes) on its own connection,
    from ``--probe-seconds`` before a second purge (of a second, equal load of forwarded AD1s,
