@@ -96,7 +96,7 @@ def maintain(store: Maintaining, now: datetime, dry_run: bool = False) -> Mainte
         size_before,
         size_after,
         freed,
-        purging - began,
-        giving_back - purging,
-        held.seconds,
+        purge_seconds=purging - began,
+        purge_held_seconds=held.seconds,
+        space_seconds=giving_back - purging,
     )
