@@ -31,12 +31,11 @@ REST = 4.0  # the pass then rests this many times as long
 
 @dataclass
 class Held:
-    """How long the steps of a pass held the writer between them, and how many there were: the
-    pass's own work, without its rests (a pass's wall time is about ``1 + REST`` times this,
-    and grows with anything that slows a step, which the rests then multiply)."""
+    """How long the steps of a pass held the writer between them: the pass's own work, without
+    its rests (a pass's wall time is about ``1 + REST`` times this, and grows with anything that
+    slows a step, which the rests then multiply)."""
 
     seconds: float = 0.0
-    steps: int = 0
 
 
 class Pace:
@@ -61,7 +60,6 @@ class Pace:
         """Size the next step from the ``seconds`` the last one took; how long to rest."""
         if self.held is not None:
             self.held.seconds += seconds
-            self.held.steps += 1
         # At most twice or half the last size: one step says little (a checkpoint, another
         # process's burst). The least size keeps a step's own cost (its commit's sync, which no
         # size avoids) from being paid for a handful of rows when the disk is slow.
