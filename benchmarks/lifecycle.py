@@ -136,25 +136,31 @@ def write(store: Store, make: Callable[[int, int], Batch], total: int) -> float:
     return time.perf_counter() - began
 
 
+def commit(store: Store, batch: Batch) -> None:
+    """One write transaction of decisions, numbered after what the other writer committed."""
+    with store.transaction():
+        store.decisions.refresh_sequence()
+        store.decisions.commit(batch)
+
+
 def probe(
-    database: str, seconds: float, stop: threading.Event, base: int
-) -> list[tuple[float, float]]:
-    """Commit one forwarded AD1 at a time on a connection of its own: when each commit began
-    (``time.perf_counter``) and its seconds."""
-    took: list[tuple[float, float]] = []
+    database: str, at: Clock, stop: threading.Event, tag: str, took: list[tuple[float, float]]
+) -> None:
+    """Commit one forwarded AD1 at a time (the n-th received at ``at(n)``) on a connection of
+    its own until ``stop``, every 2 ms: when each commit began (``time.perf_counter``) and its
+    seconds, into ``took``."""
     with open_store(database, "service") as store:
-        n = base
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not stop.is_set():
-            at = START + timedelta(days=400, seconds=n)
+        n = 0
+        while not stop.is_set():
+            when = at(n)
             began = time.perf_counter()
-            store.decisions.commit(
-                Batch(ad1_outcomes=[ForwardedAlert(f"P-{n}", hub(n), "12", at, at, at)])
+            commit(
+                store,
+                Batch(ad1_outcomes=[ForwardedAlert(f"P{tag}-{n}", hub(n), "12", when, when, when)]),
             )
             took.append((began, time.perf_counter() - began))
             n += 1
             time.sleep(0.002)
-    return took
 
 
 def quantiles_ms(took: list[tuple[float, float]]) -> tuple[float, float]:
@@ -192,7 +198,9 @@ def run(database: str, args: argparse.Namespace) -> dict[str, float]:
     stop = threading.Event()
     took: list[tuple[float, float]] = []
     worker = threading.Thread(
-        target=lambda: took.extend(probe(database, 3600, stop, 20_000_000)), daemon=True
+        target=probe,
+        args=(database, lambda n: START + timedelta(days=400, seconds=n), stop, "U", took),
+        daemon=True,
     )
     with open_store(database, "service") as store:
         worker.start()

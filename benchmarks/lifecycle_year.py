@@ -52,14 +52,12 @@ sys.path.insert(0, str(ROOT))
 
 from tests.pg import PostgresServer
 
-from poagate.domain.outcomes import ForwardedAlert
 from poagate.formats.settings import Retention, Settings
 from poagate.formats.timestamps import parse_timestamp
 from poagate.service.configuration import change_configuration
 from poagate.service.export import csv_chunks
 from poagate.service.maintenance import maintain
 from poagate.store.alerts.listings import OutcomeFilter
-from poagate.store.batch import Batch
 from poagate.store.database import open_store
 from poagate.store.ports import LogReaders
 from poagate.store.store import Store
@@ -67,7 +65,7 @@ from poagate.store.store import Store
 # this folder last (its http.py must not shadow the standard library's): bytes a row → a year
 sys.path.append(str(ROOT / "benchmarks"))
 from benchlib import cpu_ms
-from lifecycle import RATES, activations, hub, messages, outcomes, size, year_gb
+from lifecycle import RATES, activations, commit, messages, outcomes, probe, size, year_gb
 
 START = parse_timestamp("2026-01-01T00:00:00Z", "benchmark")
 MONTH = timedelta(days=30)
@@ -75,13 +73,6 @@ CHUNK = 20_000  # rows a commit
 DNO = "12"  # the DNO whose log is queried
 PAGE = 100
 REPEATS = 3
-
-
-def commit(store: Store, batch: Batch) -> None:
-    """One write transaction of decisions, numbered after what the other writer committed."""
-    with store.transaction():
-        store.decisions.refresh_sequence()
-        store.decisions.commit(batch)
 
 
 def write_month(store: Store, kind: str, month: int, per_month: int) -> float:
@@ -102,25 +93,6 @@ def write_month(store: Store, kind: str, month: int, per_month: int) -> float:
             batch = messages(first, count, at)
         commit(store, batch)
     return time.perf_counter() - began
-
-
-def probe(
-    database: str, at: datetime, stop: threading.Event, tag: str, took: list[tuple[float, float]]
-) -> None:
-    """Commit one forwarded AD1 at a time (received at ``at``, the month's end) on a connection
-    of its own until ``stop``: when each commit began (``time.perf_counter``) and its seconds,
-    into ``took``."""
-    with open_store(database, "service") as store:
-        n = 0
-        while not stop.is_set():
-            began = time.perf_counter()
-            commit(
-                store,
-                Batch(ad1_outcomes=[ForwardedAlert(f"P{tag}-{n}", hub(n), "12", at, at, at)]),
-            )
-            took.append((began, time.perf_counter() - began))
-            n += 1
-            time.sleep(0.002)
 
 
 def p99_ms(took: list[tuple[float, float]]) -> float:
@@ -194,7 +166,9 @@ def year(
             stop = threading.Event()
             took: list[tuple[float, float]] = []
             worker = threading.Thread(
-                target=probe, args=(database, now, stop, str(month), took), daemon=True
+                target=probe,
+                args=(database, lambda n, at=now: at, stop, str(month), took),
+                daemon=True,
             )
             worker.start()
             time.sleep(args.probe_seconds)
