@@ -41,6 +41,11 @@ class QuietServer(ThreadingHTTPServer):
     refused some: ReadError at the sender)."""
 
     request_queue_size = 256
+    accepted = 0  # TCP connections accepted (each is handled by a thread of its own)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.accepted += 1
+        super().process_request(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass
@@ -60,7 +65,7 @@ class Receivers:
         self.incomplete = 0  # requests whose body did not all arrive
         # alert_id -> (time received, webhook-timestamp, what was wrong) of each request
         self.arrivals: dict[str, list[tuple[float, str, str]]] = {}
-        self.servers: dict[str, ThreadingHTTPServer] = {}
+        self.servers: dict[str, QuietServer] = {}
         self.urls: dict[str, str] = {}
         for operator in operators:
             server = QuietServer(("127.0.0.1", 0), self._handler(operator, secrets))
@@ -119,6 +124,11 @@ class Receivers:
             for alert_id, arrivals in self.arrivals.items()
             if len(arrivals) > 1 or any(problem for _, _, problem in arrivals)
         }
+
+    def connections(self) -> int:
+        """TCP connections the receivers have accepted: a sender that keeps its connections
+        alive opens few."""
+        return sum(server.accepted for server in self.servers.values())
 
     def stop(self) -> None:
         for server in self.servers.values():

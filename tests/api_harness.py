@@ -222,6 +222,7 @@ class Receipt:
     headers: dict[str, str]
     status: int
     at: float
+    peer: int = 0  # the sender's port: one a connection
 
 
 @dataclass
@@ -237,8 +238,13 @@ class Receiver:
         return [r for r in self.receipts if r.status == 200]
 
 
-def serve(receiver: Receiver) -> tuple[ThreadingHTTPServer, str]:
+def serve(receiver: Receiver, keep_alive: bool = False) -> tuple[ThreadingHTTPServer, str]:
+    """``receiver`` on 127.0.0.1; ``keep_alive``: HTTP/1.1, a connection kept for more requests
+    (else each is closed after its answer)."""
+
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             operator = self.path.rsplit("/", 1)[1]
@@ -278,12 +284,14 @@ def serve(receiver: Receiver) -> tuple[ThreadingHTTPServer, str]:
                         dict(self.headers),
                         status if action != "hang" else 0,
                         time.monotonic(),
+                        self.client_address[1],
                     )
                 )
             try:
                 self.send_response(status)
                 if action == "slow-down":
                     self.send_header("Retry-After", "600")
+                self.send_header("Content-Length", "0")
                 self.end_headers()
             except OSError:
                 pass  # the sender gave up waiting

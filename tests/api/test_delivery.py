@@ -21,12 +21,12 @@ from poagate.api.app import create_app
 from poagate.api.options import ServerOptions
 from poagate.api.webhooks import AlertPayload
 from poagate.delivery.signing import new_secret
-from poagate.delivery.worker import WorkerStatus, supervise
+from poagate.delivery.worker import IN_FLIGHT, WorkerStatus, supervise
 from poagate.formats.settings import Settings
 from poagate.sim import duis
 from poagate.store.database import open_store
 from poagate.store.outbox import OutboundMessage
-from tests.api_harness import SECRET, Api, Receiver, ad1, chf_of, esme_of, fleet_csv
+from tests.api_harness import SECRET, Api, Receiver, ad1, chf_of, esme_of, fleet_csv, serve
 from tests.helpers import mpan
 
 
@@ -274,6 +274,44 @@ def test_a_poison_alert_and_a_broken_webhook_stop_no_other_delivery(
     status = live_api.client.app.state.context.deliveries  # type: ignore[attr-defined]
     assert status.restarts == 0
     live_api.background_passes("delivery")
+
+
+def test_connections_are_kept_alive_and_each_dnos_lane_keeps_few(live_api: Api) -> None:
+    """Three DNOs with 100 deliveries due each, on a receiver that keeps connections alive:
+    each lane sends ``IN_FLIGHT`` at once over a pool of its own, kept between rounds. Before,
+    one pool held every lane's requests (up to 64 each), and httpcore closes every idle
+    connection of a pool holding more than it keeps alive: a connection a delivery."""
+    rx = Receiver()
+    server, url = serve(rx, keep_alive=True)
+    try:
+        operators = ["12", "13", "14"]
+        configure(live_api, url, operators)
+        with open_store(live_api.database, "service") as store:
+            store.outbox.enqueue(
+                [
+                    OutboundMessage(
+                        f"K{o}-{n}",
+                        o,
+                        f"00-DB-{o}-00-00-00-00-{n:02X}",
+                        "application/json",
+                        b"{}",
+                        "pending",
+                    )
+                    for n in range(100)
+                    for o in operators
+                ],
+                datetime.now(UTC),
+            )
+        wait_until(lambda: len({r.alert_id for r in rx.delivered()}) == 300)
+    finally:
+        server.shutdown()
+    assert sorted(r.alert_id for r in rx.delivered()) == sorted(
+        f"K{o}-{n}" for n in range(100) for o in operators
+    )
+    connections = {(r.operator, r.peer) for r in rx.delivered()}
+    for operator in operators:
+        assert len({peer for o, peer in connections if o == operator}) <= IN_FLIGHT
+    assert len({peer for _, peer in connections}) <= len(operators) * IN_FLIGHT
 
 
 def test_a_receiver_that_rejects_a_message_is_not_asked_again(

@@ -4,7 +4,8 @@
   header lines that never end — so no single read ever waits long and the exchange never ends;
 * ``endless``: answers 200 and then a body without end, as fast as the socket takes it.
 
-Each counts its connections and the bytes it managed to send, and stops when closed.
+Each counts its connections (and when each came) and the bytes it managed to send, and stops
+when closed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class HostileReceiver:
         assert mode in ("trickle", "endless")
         self.mode = mode
         self.connections = 0
+        self.arrivals: list[float] = []  # when each connection was accepted (time.monotonic)
         self.sent = 0
         self.closed = threading.Event()
         self._lock = threading.Lock()
@@ -40,6 +42,7 @@ class HostileReceiver:
                 return
             with self._lock:
                 self.connections += 1
+                self.arrivals.append(time.monotonic())
             threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
 
     def _count(self, n: int) -> None:
@@ -66,6 +69,15 @@ class HostileReceiver:
                         self._count(len(BLOCK))
             except OSError:
                 return  # the sender hung up: what the test wants
+
+    def most_within(self, seconds: float) -> int:
+        """The most connections that arrived within ``seconds`` of each other."""
+        with self._lock:
+            times = sorted(self.arrivals)
+        return max(
+            (sum(1 for t in times[i:] if t - first < seconds) for i, first in enumerate(times)),
+            default=0,
+        )
 
     def close(self) -> None:
         self.closed.set()

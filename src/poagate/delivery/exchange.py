@@ -156,12 +156,17 @@ class CheckedTransport(httpx.AsyncBaseTransport):
     against the URL's name, connections pooled by name."""
 
     def __init__(
-        self, resolver: Resolver | None = None, ssl_context: ssl.SSLContext | None = None
+        self,
+        resolver: Resolver | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        keep_alive: int = 64,
     ) -> None:
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context or httpx.create_ssl_context(),
             max_connections=None,  # no pool a slow receiver's connections could fill
-            max_keepalive_connections=64,
+            # httpcore (1.0.9) closes every idle connection while the pool holds more than
+            # this, idle or not: a pool is kept at most this busy, or nothing is kept alive.
+            max_keepalive_connections=keep_alive,
             keepalive_expiry=5.0,
             network_backend=CheckedBackend(resolver or system_resolver),
         )
@@ -195,12 +200,17 @@ class CheckedTransport(httpx.AsyncBaseTransport):
 
 
 def checked_client(
-    resolver: Resolver | None = None, ssl_context: ssl.SSLContext | None = None
+    resolver: Resolver | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    keep_alive: int = 64,
 ) -> httpx.AsyncClient:
     """The client deliveries and the DSP push use (``CheckedTransport``; no redirects;
-    ``ssl_context``: the certificates trusted, by default the system's)."""
+    ``ssl_context``: the certificates trusted, by default the system's; ``keep_alive``: the
+    most requests it is given at once, and the connections it keeps open)."""
     return httpx.AsyncClient(
-        transport=CheckedTransport(resolver, ssl_context), follow_redirects=False, trust_env=False
+        transport=CheckedTransport(resolver, ssl_context, keep_alive),
+        follow_redirects=False,
+        trust_env=False,
     )
 
 

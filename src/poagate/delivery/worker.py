@@ -30,9 +30,14 @@ delivery's failed attempt; whatever a round raises is logged and the next round 
 ``supervise`` restarts the loop should it ever end. ``poagate_delivery_last_round_timestamp_
 seconds`` shows when a round last completed.
 
+A round claims up to ``CLAIM_LIMIT`` deliveries of its operator, sends them ``IN_FLIGHT`` at
+a time over the operator's own connection pool (kept alive between rounds; one pool a DNO, so
+no DNO's requests walk another's connections), and records the round's results in one
+transaction: one commit a round, not one a delivery (``benchmarks/deliveries.py``).
+
 Several server processes may run a worker each: claims are made in serialised transactions
-and last a lease, so a delivery is attempted by one worker at a time, and by another only if
-its claimer died.
+and last a lease long enough for a round's every attempt to reach its deadline, so a delivery
+is attempted by one worker at a time, and by another only if its claimer died.
 """
 
 from __future__ import annotations
@@ -75,7 +80,8 @@ from poagate.store.store import Store
 
 log = logging.getLogger("poagate.delivery")
 
-CLAIM_LIMIT = 64
+CLAIM_LIMIT = 64  # deliveries a lane claims, sends and records as one round
+IN_FLIGHT = 16  # a lane's requests at once, and the connections its pool keeps alive
 RETRIED_4XX = frozenset({408, 429})  # the only 4xx answers worth sending again
 RETRY_AFTER_CAP_SECONDS = 3600.0  # a receiver's Retry-After is honoured up to an hour
 _T = TypeVar("_T")
@@ -178,8 +184,10 @@ async def run_deliveries(
     rng = random.Random()
     calls: StoreCalls | None = None
     lanes: dict[str, asyncio.Task[None]] = {}
+    clients: dict[str, httpx.AsyncClient] = {}
+    trusted = httpx.create_ssl_context()  # loaded once, shared by the operators' clients
     try:
-        async with checked_client(resolver) as client:
+        async with contextlib.AsyncExitStack() as opened:
             while True:
                 try:
                     if calls is None:
@@ -192,6 +200,12 @@ async def run_deliveries(
                         del lanes[operator]
                     for operator in due:
                         if operator not in lanes:
+                            client = clients.get(operator)
+                            if client is None:
+                                client = await opened.enter_async_context(
+                                    checked_client(resolver, trusted, IN_FLIGHT)
+                                )
+                                clients[operator] = client
                             lane = run_lane(operator, calls, current, client, clock, rng)
                             lanes[operator] = asyncio.create_task(
                                 lane, name=f"deliveries-{operator}"
@@ -256,7 +270,9 @@ async def deliver_due(
     many were attempted."""
     delivery_settings = settings.delivery
     deadline = delivery_settings.timeout_seconds
-    lease = timedelta(seconds=deadline * 2 + 30)
+    # The lease covers a round: its requests go IN_FLIGHT at a time, each within the deadline.
+    waves = -(-CLAIM_LIMIT // IN_FLIGHT)
+    lease = timedelta(seconds=deadline * waves + 30)
     outbox: OutboxQueue = calls.store.outbox
     claimed = await calls(partial(outbox.claim, clock(), lease, CLAIM_LIMIT, operator))
     if not claimed:
@@ -264,19 +280,32 @@ async def deliver_due(
     webhooks = delivery_settings.webhooks
     now = clock()
     made = await calls(partial(bodies, calls.store, claimed, webhooks, now))
-    results = await asyncio.gather(
-        *(send(client, d, webhooks, deadline, now, made.get(d.id)) for d in claimed)
-    )
+    slots = asyncio.Semaphore(IN_FLIGHT)
+
+    async def attempt(delivery: Delivery) -> Attempt:
+        async with slots:
+            return await send(client, delivery, webhooks, deadline, now, made.get(delivery.id))
+
+    results = await asyncio.gather(*(attempt(d) for d in claimed))
 
     def record() -> None:
+        """The round's results in one transaction: one commit a round, not one a delivery.
+        Should it fail, none is recorded and the round is sent again once its leases end (at
+        least once, as ever)."""
         done = clock()
-        for delivery, result in zip(claimed, results, strict=True):
-            try:
-                settle(outbox, delivery, result, delivery_settings, done, rng)
-            except StoreError:
-                raise  # the lane pauses; the leases run out and the deliveries are claimed again
-            except Exception:
-                log.exception("recording the attempt on delivery %d failed", delivery.id)
+        with calls.store.transaction():
+            made = [d.id for d, result in zip(claimed, results, strict=True) if not result.error]
+            outbox.delivered(made, done)
+            DELIVERIES.labels("delivered").inc(len(made))
+            for delivery, result in zip(claimed, results, strict=True):
+                if result.error is None:
+                    continue
+                try:
+                    settle(outbox, delivery, result, delivery_settings, done, rng)
+                except StoreError:
+                    raise  # the lane pauses; the leases run out and the round is claimed again
+                except Exception:
+                    log.exception("recording the attempt on delivery %d failed", delivery.id)
 
     await calls(record)
     return len(claimed)
@@ -292,7 +321,7 @@ def settle(
 ) -> None:
     """Record one attempt on its delivery: delivered, due again later, or dead."""
     if result.error is None:
-        outbox.delivered(delivery.id, done)
+        outbox.delivered([delivery.id], done)
         DELIVERIES.labels("delivered").inc()
         return
     error = error_text(result.error.replace("\x00", ""))

@@ -170,12 +170,16 @@ class Outbox:
             Delivery(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6], from_us(r[7])) for r in rows
         ]
 
-    def delivered(self, delivery_id: int, at: datetime) -> None:
-        with self._db.transaction():
-            self._db.run(
+    def delivered(self, delivery_ids: Sequence[int], at: datetime) -> None:
+        """Record deliveries made (a round's, in one statement)."""
+        if not delivery_ids:
+            return
+        db = self._db
+        with db.transaction():
+            db.run(
                 "UPDATE outbox SET status = 'delivered', delivered_at = ?, lease_until = NULL, "
-                "attempts = attempts + 1 WHERE id = ?",
-                (to_us(at), delivery_id),
+                "attempts = attempts + 1 WHERE {in:id}",
+                (to_us(at), db.list_param(list(delivery_ids))),
             )
 
     def failed(self, delivery_id: int, error: str, retry_at: datetime | None) -> None:
