@@ -19,8 +19,9 @@ PostgreSQL: a server of Debian's binaries with fsync on, as production has it):
 4. **Decisions during a purge**: a thread commits one decision at a time (a ``Batch`` of one
    forwarded AD1: the write transaction a group of the ingestor makes) on its own connection,
    from ``--probe-seconds`` before a second purge (of a second, equal load of forwarded AD1s,
-   past retention by then), run on another connection, to ``--probe-seconds`` after it; the p50
-   and p99 of a commit without the purge (before and after it) and during it.
+   past retention by then), run on another connection, to ``--probe-within`` seconds into it,
+   and again for ``--probe-seconds`` after it; the p50 and p99 of a commit without the purge
+   (before and after it) and during it, and how often the pass yielded to them.
 
 The year at national rate (20 M AD1s) is ``benchmarks/lifecycle_year.py``; this one measures
 the figures per row and the purge beside decisions in a few minutes.
@@ -35,8 +36,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Generic, TypeVar
 
 # This folder's http.py would shadow the standard library's http package (httpx imports it).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -74,6 +77,7 @@ def esme(n: int) -> str:
 
 
 Clock = Callable[[int], datetime]  # the time of the n-th row
+T = TypeVar("T")
 
 
 def across(start: datetime, span: timedelta, first: int, count: int) -> Clock:
@@ -163,6 +167,55 @@ def probe(
             time.sleep(0.002)
 
 
+@dataclass
+class Probed(Generic[T]):
+    """What ``beside_probe`` measured: the work's result and seconds, and the commits without
+    it (just before and just after) and during it, each ``(began, seconds)``."""
+
+    result: T
+    seconds: float
+    quiet: list[tuple[float, float]]
+    during: list[tuple[float, float]]
+
+
+def beside_probe(
+    database: str, at: Clock, tag: str, work: Callable[[], T], around: float, within: float
+) -> Probed[T]:
+    """Run ``work`` with ``probe`` committing beside it: from ``around`` seconds before it to
+    ``within`` seconds into it (or its end, if sooner), then again for ``around`` seconds after
+    it. Only the first ``within`` seconds are probed: a pass yields to decisions
+    (``store.pacing``), so a probe throughout would stretch a long pass many times over."""
+    took: list[tuple[float, float]] = []
+    stop = threading.Event()
+    worker = threading.Thread(target=probe, args=(database, at, stop, tag, took), daemon=True)
+    worker.start()
+    time.sleep(around)
+    began = time.perf_counter()
+    timer = threading.Timer(within, stop.set)
+    timer.start()
+    result = work()
+    ended = time.perf_counter()
+    timer.cancel()
+    stop.set()
+    worker.join()
+    probed_until = min(ended, began + within)
+    after: list[tuple[float, float]] = []
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=probe, args=(database, at, stop, tag + "-after", after), daemon=True
+    )
+    worker.start()
+    time.sleep(around)
+    stop.set()
+    worker.join()
+    return Probed(
+        result,
+        ended - began,
+        [t for t in took if t[0] < began] + after,
+        [t for t in took if began <= t[0] <= probed_until],
+    )
+
+
 def quantiles_ms(took: list[tuple[float, float]]) -> tuple[float, float]:
     cuts = statistics.quantiles([seconds for _, seconds in took], n=100)
     return cuts[49] * 1000, cuts[98] * 1000
@@ -195,31 +248,23 @@ def run(database: str, args: argparse.Namespace) -> dict[str, float]:
         # A second span of forwarded AD1s (rows are written in time order, as decided), for the
         # purge the probe runs beside: 91 days after it, every one of them is past retention.
         write(store, lambda f, c: outcomes(n + f, c, across(START + span, span, n + f, c), 0.0), n)
-    stop = threading.Event()
-    took: list[tuple[float, float]] = []
-    worker = threading.Thread(
-        target=probe,
-        args=(database, lambda n: START + timedelta(days=400, seconds=n), stop, "U", took),
-        daemon=True,
-    )
     with open_store(database, "service") as store:
-        worker.start()
-        time.sleep(args.probe_seconds)
-        began = time.perf_counter()
-        second = maintain(store, START + 2 * span + timedelta(days=91))
-        ended = time.perf_counter()
-        figures["purge_under_load_s"] = ended - began
-        figures["rows_purged_under_load"] = sum(second.purged.values())
-        time.sleep(args.probe_seconds)
-    stop.set()
-    worker.join()
-    # Without a purge: the commits just before it and just after, so that they share the
-    # machine's load of the moment with those during it.
-    quiet = [(at, t) for at, t in took if at < began or at > ended]
-    during = [(at, t) for at, t in took if began <= at <= ended]
-    figures["p50_quiet_ms"], figures["p99_quiet_ms"] = quantiles_ms(quiet)
-    figures["p50_during_purge_ms"], figures["p99_during_purge_ms"] = quantiles_ms(during)
-    figures["commits_during_purge"] = len(during)
+        # Without a purge: the commits just before it and just after, so that they share the
+        # machine's load of the moment with those during it.
+        probed = beside_probe(
+            database,
+            lambda n: START + timedelta(days=400, seconds=n),
+            "U",
+            lambda: maintain(store, START + 2 * span + timedelta(days=91)),
+            args.probe_seconds,
+            args.probe_within,
+        )
+    figures["purge_under_load_s"] = probed.seconds
+    figures["rows_purged_under_load"] = sum(probed.result.purged.values())
+    figures["purge_yields"] = probed.result.purge_yields
+    figures["p50_quiet_ms"], figures["p99_quiet_ms"] = quantiles_ms(probed.quiet)
+    figures["p50_during_purge_ms"], figures["p99_during_purge_ms"] = quantiles_ms(probed.during)
+    figures["commits_during_purge"] = len(probed.during)
     return figures
 
 
@@ -284,13 +329,22 @@ def main() -> None:
     parser.add_argument("--ad1s", type=int, default=200_000)
     parser.add_argument("--days", type=int, default=120, help="simulated span of the writes")
     parser.add_argument("--suppressed", type=float, default=0.3, help="share suppressed")
-    parser.add_argument("--probe-seconds", type=float, default=5.0)
+    parser.add_argument("--probe-seconds", type=float, default=5.0, help="before and after")
+    parser.add_argument(
+        "--probe-within", type=float, default=20.0, help="seconds of the purge probed"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench-output" / "lifecycle")
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument(
         "--budget-ms", type=float, default=pacing.BUDGET_SECONDS * 1000, help="a purge step"
     )
     parser.add_argument("--rest", type=float, default=pacing.REST, help="rest ÷ step")
+    parser.add_argument(
+        "--yield-seconds",
+        type=float,
+        default=pacing.YIELD_SECONDS,
+        help="the longer rest while other writers write (0: the pass does not yield)",
+    )
     parser.add_argument(
         "--kept",
         type=lambda text: [int(n) for n in text.split(",")],
@@ -300,12 +354,18 @@ def main() -> None:
     parser.add_argument(
         "--kept-only", action="store_true", help="only the purge-cost step (3 above)"
     )
+    parser.add_argument(
+        "--probe-only", action="store_true", help="without the purge-cost step (3 above)"
+    )
     args = parser.parse_args()
     print(f"cpu {cpu_ms():.0f} ms (benchlib.cpu_ms)", flush=True)
     pacing.BUDGET_SECONDS, pacing.REST = args.budget_ms / 1000, args.rest
+    pacing.YIELD_SECONDS = args.yield_seconds
+    if not args.yield_seconds:
+        pacing.YIELD = 0.0
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, float]] = {}
-    kept_sizes = args.kept or (args.ad1s, 4 * args.ad1s)
+    kept_sizes = [] if args.probe_only else args.kept or (args.ad1s, 4 * args.ad1s)
     purged = args.purged or args.ad1s // 4
 
     def sqlite_store(name: str) -> str:

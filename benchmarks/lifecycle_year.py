@@ -15,11 +15,13 @@ Debian's binaries with fsync on), month by month for ``--months`` months of 30 d
    retention given (``--log-days`` and ``--activations-days``; the other kinds at their
    defaults). A probe thread commits one forwarded AD1 at a time on its own connection (the
    write transaction a group of the ingestor makes), from ``--probe-seconds`` before the pass
-   to ``--probe-seconds`` after it: the p99 of a commit without the pass (before and after it)
-   and during it. The pass's deletes are timed whole and as the time their steps held the
-   writer (``MaintenancePass.purge_held_seconds``): the whole is about five times the held
-   time by design (``store.pacing`` rests four times as long as a step held the writer), so
-   the held time, a row, is the purge's own cost to compare month by month.
+   to ``--probe-within`` seconds into it, and again for ``--probe-seconds`` after it: the p99
+   of a commit without the pass (before and after it) and during it. (A pass yields to
+   decisions, ``store.pacing``: probed throughout, a month's pass would take hours.) The
+   pass's deletes are timed whole and as the time their steps held the writer
+   (``MaintenancePass.purge_held_seconds``): the whole is about five times the held time by
+   design when no decision comes (``store.pacing`` rests four times as long as a step held
+   the writer), so the held time, a row, is the purge's own cost to compare month by month.
 3. **The Suppression Log's queries**, after every third month's pass and the last: one DNO's
    first page of the last month (the API's page of 100, ``outcomes_page``), and the CSV export
    of that DNO's last month (``csv_chunks``, what ``GET /v1/suppression-log?all=true`` streams):
@@ -37,7 +39,6 @@ import argparse
 import json
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -65,7 +66,7 @@ from poagate.store.store import Store
 # this folder last (its http.py must not shadow the standard library's): bytes a row → a year
 sys.path.append(str(ROOT / "benchmarks"))
 from benchlib import cpu_ms
-from lifecycle import RATES, activations, commit, messages, outcomes, probe, size, year_gb
+from lifecycle import RATES, activations, beside_probe, commit, messages, outcomes, size, year_gb
 
 START = parse_timestamp("2026-01-01T00:00:00Z", "benchmark")
 MONTH = timedelta(days=30)
@@ -163,33 +164,29 @@ def year(
                 ) / msgs_month
                 figures["empty_bytes"] = empty
             now = START + MONTH * (month + 1)
-            stop = threading.Event()
-            took: list[tuple[float, float]] = []
-            worker = threading.Thread(
-                target=probe,
-                args=(database, lambda n, at=now: at, stop, str(month), took),
-                daemon=True,
+            # Without a pass: the commits just before it and just after, so that both share the
+            # machine's load of the moment with the commits during it (its first
+            # --probe-within seconds: a pass yields to decisions, store.pacing).
+            probed = beside_probe(
+                database,
+                lambda n, at=now: at,
+                str(month),
+                lambda at=now: maintain(store, at),
+                args.probe_seconds,
+                args.probe_within,
             )
-            worker.start()
-            time.sleep(args.probe_seconds)
-            began = time.perf_counter()
-            done = maintain(store, now)
-            ended = time.perf_counter()
-            time.sleep(args.probe_seconds)
-            stop.set()
-            worker.join()
-            row["purge_s"] = ended - began
+            done = probed.result
+            row["purge_s"] = probed.seconds
             row["delete_s"] = done.purge_seconds  # the deletes alone
             # of which its steps held the writer: the deletes' own cost, without the rests
             # (four times as long) that multiply whatever slowed a step
             row["delete_held_s"] = done.purge_held_seconds
             row["space_s"] = done.space_seconds  # SQLite: incremental vacuum; PostgreSQL: VACUUM
             row["rows_purged"] = sum(done.purged.values())
-            # without a pass: the commits just before it and just after, so that both share
-            # the machine's load of the moment with the commits during it
-            row["p99_quiet_ms"] = p99_ms([t for t in took if t[0] < began or t[0] > ended])
-            row["p99_during_ms"] = p99_ms([t for t in took if began <= t[0] <= ended])
-            row["commits_during"] = len([t for t in took if began <= t[0] <= ended])
+            row["purge_yields"] = done.purge_yields
+            row["p99_quiet_ms"] = p99_ms(probed.quiet)
+            row["p99_during_ms"] = p99_ms(probed.during)
+            row["commits_during"] = len(probed.during)
             row["size_after_mb"] = size(store) / 2**20
             rows_so_far = month + 1
             row["size_off_mb"] = (
@@ -336,7 +333,10 @@ def main() -> None:
     parser.add_argument("--messages-per-ad1", type=float, default=1.0)
     parser.add_argument("--log-days", type=int, default=180)
     parser.add_argument("--activations-days", type=int, default=180)
-    parser.add_argument("--probe-seconds", type=float, default=3.0)
+    parser.add_argument("--probe-seconds", type=float, default=3.0, help="before and after")
+    parser.add_argument(
+        "--probe-within", type=float, default=20.0, help="seconds of each pass probed"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench-output" / "lifecycle-year")
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--chart", type=Path, help="draw the chart (PNG) here")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -23,8 +24,11 @@ from poagate.service.configuration import change_configuration
 from poagate.service.maintenance import ACTION, ACTOR, maintain
 from poagate.service.reference.loads import load_inventory
 from poagate.store import pacing
+from poagate.store.alerts.purges import purges
 from poagate.store.batch import Batch
 from poagate.store.database import open_store
+from poagate.store.pacing import Held
+from poagate.store.purge import purge
 from poagate.store.sqlite import SqliteStore
 from poagate.store.store import Store
 from tests.helpers import CHF, ESME, esme, hub, message, outcome, ts
@@ -305,8 +309,8 @@ def test_the_command_prints_counts_per_kind(database: str) -> None:
     done = runner.invoke(app, ["maintenance", "run", "--database", database])
     assert done.exit_code == 0, done.output
     took = re.search(
-        r"took (\d+\.\d) s deleting \((\d+\.\d) s of it holding the writer\), "
-        r"(\d+\.\d) s giving back space",
+        r"took (\d+\.\d) s deleting \((\d+\.\d) s of it holding the writer; (\d+) rests "
+        r"made longer for other writers\), (\d+\.\d) s giving back space",
         done.output,
     )
     assert took is not None, done.output
@@ -337,6 +341,55 @@ def test_a_pass_in_the_smallest_steps_purges_every_row_and_moves_its_mark(
         assert count(store, "ad1_outcomes") == 1
         top = int(store.db.scalar("SELECT seq FROM ad1_outcomes"))
         assert int(store.db.meta("purged:ad1_outcomes:forwarded") or 0) == top
+
+
+def test_another_connections_write_is_seen_by_the_store(database: str) -> None:
+    # What a pass yields to decisions by (store.pacing): the number changes with another
+    # connection's commit, on each backend.
+    with open_store(database, "service") as mine, open_store(database, "service") as theirs:
+        before = mine.db.writes_seen()
+        theirs.decisions.commit(Batch(ad1_outcomes=[forwarded("THEIRS", T0)]))
+        assert mine.db.writes_seen() != before
+
+
+def test_a_pass_yields_to_a_writer_beside_it_and_still_purges_every_row(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A decision committed every 5 ms on another connection while the pass runs: the pass rests
+    # longer after the steps during whose rest one was committed, and purges what it must.
+    monkeypatch.setattr(pacing, "YIELD_SECONDS", 0.02)
+    monkeypatch.setattr(pacing, "BUDGET_SECONDS", 1e-9)  # the least step: many steps
+    with open_store(database, "service") as store:
+        store.decisions.commit(
+            Batch(
+                ad1_outcomes=[forwarded(f"OLD-{n}", T0 + timedelta(seconds=n)) for n in range(900)]
+            )
+        )
+        newest_rows(store)
+    stop = threading.Event()
+
+    def decide() -> None:
+        with open_store(database, "service") as other:
+            n = 0
+            while not stop.is_set():
+                at = YOUNG + timedelta(seconds=n)
+                other.decisions.commit(Batch(ad1_outcomes=[forwarded(f"NEW-{n}", at)]))
+                n += 1
+                time.sleep(0.005)
+
+    beside = threading.Thread(target=decide)
+    beside.start()
+    try:
+        with open_store(database, "service") as store:
+            held = Held()
+            cut = to_us(NOW - timedelta(days=90))
+            (forwarded_kind,) = [p for p in purges(to_us(NOW), cut) if p.kind == "forwarded"]
+            purged = purge(store.db, forwarded_kind, cut, held=held)
+    finally:
+        stop.set()
+        beside.join()
+    assert purged == 900
+    assert held.yields >= 1
 
 
 def test_a_pass_times_its_deletes_their_writer_time_and_its_space_giving_each_apart(

@@ -3,7 +3,12 @@ more than half): each step sized by how long the last took, and a rest after it.
 
 from __future__ import annotations
 
-from poagate.store.pacing import BUDGET_SECONDS, REST, Held, Pace
+import itertools
+
+import pytest
+
+from poagate.store import pacing
+from poagate.store.pacing import BUDGET_SECONDS, REST, YIELD, YIELD_SECONDS, Held, Pace
 
 
 def test_a_step_over_its_budget_makes_the_next_one_smaller_in_proportion() -> None:
@@ -49,3 +54,65 @@ def test_the_time_steps_held_the_writer_adds_up_without_the_rests() -> None:
     assert rests == (0.002 + 0.003) * REST  # the rests are not counted as held
     Pace(first=100, least=8, most=20_000).took(0.5)  # a pace without a tally counts nowhere
     assert round(held.seconds, 9) == 0.005
+
+
+def rests(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The pass's sleeps, recorded instead of slept."""
+    slept: list[float] = []
+    monkeypatch.setattr(pacing.time, "sleep", slept.append)
+    return slept
+
+
+def test_a_pass_rests_longer_when_another_writer_wrote_during_its_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slept = rests(monkeypatch)
+    held = Held()
+    counter = itertools.count()  # a store in which every read finds a new write
+    pace = Pace(first=100, least=8, most=20_000, held=held, writes_seen=lambda: next(counter))
+    with pace.step():
+        pass
+    assert len(slept) == 2  # the rest, then the yield
+    assert slept[1] >= max(YIELD_SECONDS, YIELD * held.seconds)
+    assert held.yields == 1
+
+
+def test_a_pass_alone_on_the_store_never_yields(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept = rests(monkeypatch)
+    held = Held()
+    pace = Pace(first=100, least=8, most=20_000, held=held, writes_seen=lambda: 7)
+    for _ in range(3):
+        with pace.step():
+            pass
+    assert len(slept) == 3  # one rest a step, no more
+    assert held.yields == 0
+
+
+def test_a_pass_keeps_yielding_while_writes_come_during_its_longer_rests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What the store says, read after each step, after its rest and after a longer rest.
+    script = iter(
+        [
+            1,
+            2,
+            3,  # step 1: a write during its rest -> a longer rest, with a write in it
+            3,
+            3,
+            4,  # step 2: none in its short rest, but still yielding -> a longer one, a write
+            4,
+            4,
+            4,  # step 3: still yielding; no write in its longer rest
+            4,
+            4,  # step 4: none in its rest, not yielding: at its own pace again
+        ]
+    )
+    slept = rests(monkeypatch)
+    held = Held()
+    pace = Pace(first=100, least=8, most=20_000, held=held, writes_seen=lambda: next(script))
+    for _ in range(4):
+        with pace.step():
+            pass
+    assert held.yields == 3
+    assert len(slept) == 4 + 3
+    assert [s >= YIELD_SECONDS for s in slept] == [False, True, False, True, False, True, False]

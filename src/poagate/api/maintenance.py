@@ -44,12 +44,14 @@ async def run_maintenance(context: AppContext) -> None:
         if done is not None and done.ran:
             observe_maintenance(done)
             log.info(
-                "maintenance purged %d rows (%s) in %.1f s (%.1f s of it holding the writer), "
-                "gave back space in %.1f s; the store is %d bytes",
+                "maintenance purged %d rows (%s) in %.1f s (%.1f s of it holding the writer; "
+                "%d rests made longer for other writers), gave back space in %.1f s; the store "
+                "is %d bytes",
                 sum(done.purged.values()),
                 ", ".join(f"{kind} {n}" for kind, n in done.purged.items() if n),
                 done.purge_seconds,
                 done.purge_held_seconds,
+                done.purge_yields,
                 done.space_seconds,
                 done.size_after,
             )

@@ -49,6 +49,7 @@ def run(
     if not dry_run:
         out.print(
             f"took {done.purge_seconds:.1f} s deleting ({done.purge_held_seconds:.1f} s of it "
-            f"holding the writer), {done.space_seconds:.1f} s giving back space",
+            f"holding the writer; {done.purge_yields:,} rests made longer for other writers), "
+            f"{done.space_seconds:.1f} s giving back space",
             highlight=False,
         )

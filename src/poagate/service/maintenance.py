@@ -45,6 +45,7 @@ class MaintenancePass:
     pages_freed: int  # SQLite: free pages given back to the file system
     purge_seconds: float = 0.0  # deleting what is past its retention
     purge_held_seconds: float = 0.0  # of which its steps held the writer (the rest: rests)
+    purge_yields: int = 0  # rests made longer because decisions were being written meanwhile
     space_seconds: float = 0.0  # giving the space back (SQLite: pages; PostgreSQL: VACUUM)
 
 
@@ -98,5 +99,6 @@ def maintain(store: Maintaining, now: datetime, dry_run: bool = False) -> Mainte
         freed,
         purge_seconds=purging - began,
         purge_held_seconds=held.seconds,
+        purge_yields=held.yields,
         space_seconds=giving_back - purging,
     )

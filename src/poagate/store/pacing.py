@@ -13,20 +13,34 @@ shrink when the disk or the other writers slow them (by half a step at most), be
 bounds the caller gives; the least is large enough that a slow disk, whose sync alone takes
 longer than the budget, does not shrink steps to a handful of rows each paying for a sync.
 
+A pass also yields to decisions. A step of a millisecond still delays each decision that
+meets it, and while decisions come one after another a fifth of them would (the writer is the
+pass's a fifth of the time): a decision's p99 became the quiet p99 plus a step, more than half
+again where the quiet p99 is a millisecond or two. So after each rest the pass asks the store
+whether another connection wrote meanwhile (``writes_seen``: SQLite's ``data_version``,
+PostgreSQL's next transaction id), and if one did, it rests ``YIELD_SECONDS`` more (or
+``YIELD`` times the step, if longer), and goes on resting that long after each step for as long
+as other writers write during those longer rests: while decisions keep coming, the pass holds
+the writer about one five-hundredth of the time, so well under one decision in a hundred meets
+a step, and the pass takes longer; once a longer rest passes without another writer, it works
+at its own pace again.
+
 Measured (benchmarks/lifecycle.py, docs/performance.md "Data lifecycle"): 1,000-row batches
 with a pause as long as the batch made SQLite's p99 +97–143% during a purge; steps of a few
-milliseconds keep it within half.
+milliseconds kept it within half in most measurements, not all; yielding, in every one.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 BUDGET_SECONDS = 0.001  # how long one step of a pass may hold the writer
 REST = 4.0  # the pass then rests this many times as long
+YIELD_SECONDS = 0.5  # and this much more when another writer wrote during the rest
+YIELD = 200.0  # or this many times the step, when that is longer
 
 
 @dataclass
@@ -36,25 +50,51 @@ class Held:
     slows a step, which the rests then multiply)."""
 
     seconds: float = 0.0
+    yields: int = 0  # rests made longer because another writer wrote during one
 
 
 class Pace:
     """The size of a pass's next step (rows, keys or pages), from how long the last took; each
-    step's time is added to ``held`` when one is given."""
+    step's time is added to ``held`` when one is given. ``writes_seen``: a number that changes
+    when another connection writes to the store (none: the pass does not yield)."""
 
-    def __init__(self, first: int, least: int, most: int, held: Held | None = None) -> None:
+    def __init__(
+        self,
+        first: int,
+        least: int,
+        most: int,
+        held: Held | None = None,
+        writes_seen: Callable[[], int] | None = None,
+    ) -> None:
         self.size = first
         self.least = least
         self.most = most
         self.held = held
+        self.writes_seen = writes_seen
+        self.yielding = False  # another writer wrote during the last longer rest
 
     @contextmanager
     def step(self) -> Iterator[None]:
         """Time one step (wrap its whole write transaction), size the next from it, and then
-        leave the writer free ``REST`` times as long as the step held it."""
+        leave the writer free ``REST`` times as long as the step held it, and longer when
+        another writer used it meanwhile (see the module docstring)."""
         began = time.monotonic()
         yield
-        time.sleep(self.took(time.monotonic() - began))
+        seconds = time.monotonic() - began
+        if self.writes_seen is None:
+            time.sleep(self.took(seconds))
+            return
+        seen = self.writes_seen()
+        time.sleep(self.took(seconds))
+        now_seen = self.writes_seen()
+        if self.yielding or now_seen != seen:
+            if self.held is not None:
+                self.held.yields += 1
+            time.sleep(max(YIELD_SECONDS, YIELD * seconds))
+            # Writes during the longer rest too: decisions are still coming, the next step
+            # yields whatever its short rest sees (a rest of a few milliseconds misses most
+            # of tens a second).
+            self.yielding = self.writes_seen() != now_seen
 
     def took(self, seconds: float) -> float:
         """Size the next step from the ``seconds`` the last one took; how long to rest."""

@@ -237,6 +237,14 @@ class PostgresDatabase(Database):
             )
         )
 
+    def writes_seen(self) -> int:
+        """The next transaction id: every writing transaction takes one (this connection's
+        own too, so a pass reads it after its step's commit and again after its rest)."""
+        row = (
+            self._live().execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text").fetchone()
+        )
+        return 0 if row is None else int(row[0])
+
     def give_back_space(self) -> int:
         """Make the space of the rows a maintenance pass deleted reusable now (``VACUUM
         (ANALYZE)`` of the tables it purges, outside any transaction), rather than when

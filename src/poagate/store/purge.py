@@ -4,8 +4,9 @@ column they age by, and what is never purged whatever its age (``Purge``); this 
 
 Rows are visited in the order of their integer key (insertion order, so oldest first), a range
 of keys a write transaction, the range sized by time so that a step holds the writer about a
-millisecond, and the pass resting between steps (``poagate.store.pacing``): decisions waiting
-for the writer wait for one short step at most (measured: benchmarks/lifecycle.py). Each kind
+millisecond, and the pass resting between steps, longer while other writers are writing
+(``poagate.store.pacing``): decisions waiting for the writer wait for one short step at most,
+and while they keep coming, few meet one (measured: benchmarks/lifecycle.py). Each kind
 remembers in ``meta`` how far it has purged (``purged:<table>:<kind>``): a range whose rows of
 the kind are all gone moves that mark on, and the next pass starts there. A row kept because it
 is still needed (``Purge.keep``) holds the mark where it is, so it is looked at again next pass.
@@ -70,7 +71,7 @@ def purge(
     remaining = f"SELECT 1 FROM {p.table} WHERE {p.key} >= ? AND {p.key} < ? AND ({p.rows}) LIMIT 1"
     total = 0
     stuck = False  # a row in an earlier range was kept: the mark stays there
-    pace = Pace(FIRST_KEYS, LEAST_KEYS, MOST_KEYS, held)
+    pace = Pace(FIRST_KEYS, LEAST_KEYS, MOST_KEYS, held, db.writes_seen)
     low = start
     while low <= end:
         high = min(low + pace.size, end + 1)

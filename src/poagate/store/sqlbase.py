@@ -151,6 +151,13 @@ class Database(ABC):
         itself; how many pages were free (0 when nothing is done)."""
         return 0
 
+    @abstractmethod
+    def writes_seen(self) -> int:
+        """A number that changes when another connection writes to the store (PostgreSQL's
+        changes with this connection's writes too, and with other databases' of its cluster):
+        a maintenance pass reads it after its step and after its rest, and yields to decisions
+        when it changed between (``store.pacing``)."""
+
     def limit_cache(self, mebibytes: int) -> None:  # noqa: B027 - a no-op unless overridden
         """Shrink this connection's cache when another process does the writing (if any)."""
 

@@ -297,6 +297,10 @@ class SqliteDatabase(Database):
         wal = self.path.with_name(self.path.name + "-wal")
         return sum(p.stat().st_size for p in (self.path, wal) if p.exists())
 
+    def writes_seen(self) -> int:
+        """SQLite's ``data_version``: it changes when another connection commits."""
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
     def give_back_space(self) -> int:
         """Return free pages to the file system (``PRAGMA incremental_vacuum``), outside any
         transaction; how many pages were free before (0 when the store does not use
@@ -305,7 +309,9 @@ class SqliteDatabase(Database):
             return 0
         free = int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
         left = free
-        pace = Pace(FIRST_VACUUM_PAGES, LEAST_VACUUM_PAGES, MOST_VACUUM_PAGES)
+        pace = Pace(
+            FIRST_VACUUM_PAGES, LEAST_VACUUM_PAGES, MOST_VACUUM_PAGES, None, self.writes_seen
+        )
         while left > 0:
             # A step of pages a write, sized by time (store.pacing); a statement steps a page at
             # a time: executescript runs it to the end, where execute would stop after the first.
