@@ -294,9 +294,9 @@ async def deliver_due(
         least once, as ever)."""
         done = clock()
         with calls.store.transaction():
-            made = [d.id for d, result in zip(claimed, results, strict=True) if not result.error]
-            outbox.delivered(made, done)
-            DELIVERIES.labels("delivered").inc(len(made))
+            ok = [d.id for d, r in zip(claimed, results, strict=True) if r.error is None]
+            outbox.delivered(ok, done)
+            DELIVERIES.labels("delivered").inc(len(ok))
             for delivery, result in zip(claimed, results, strict=True):
                 if result.error is None:
                     continue
