@@ -111,6 +111,7 @@ bench: install system-deps
 	$(BIN)/python benchmarks/vs_alertmanager.py
 	$(BIN)/python benchmarks/profile.py
 	$(BIN)/python benchmarks/fleet.py --chart
+	$(BIN)/python benchmarks/deliveries.py
 
 # Thirty minutes of a storm through two servers on PostgreSQL, memory and p99 by minute, and
 # nothing lost (docs/performance.md "Soak"); make test runs a shortened one
