@@ -319,7 +319,6 @@ def test_connections_are_kept_alive_and_each_dnos_lane_keeps_few(live_api: Api) 
     connections = {(r.operator, r.peer) for r in rx.delivered()}
     for operator in operators:
         assert len({peer for o, peer in connections if o == operator}) <= IN_FLIGHT
-    assert len({peer for _, peer in connections}) <= len(operators) * IN_FLIGHT
 
 
 def test_a_receiver_that_rejects_a_message_is_not_asked_again(

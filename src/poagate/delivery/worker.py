@@ -288,77 +288,91 @@ async def deliver_due(
 
     results = await asyncio.gather(*(attempt(d) for d in claimed))
 
+    done = clock()
+    ok = [d.id for d, r in zip(claimed, results, strict=True) if r.error is None]
+    fates: list[Fate] = []
+    for delivery, result in zip(claimed, results, strict=True):
+        if result.error is None:
+            continue
+        try:
+            fates.append(fate(delivery, result, delivery_settings, done, rng))
+        except Exception:  # a bug of ours: this one stays leased, is claimed again later
+            log.exception("deciding what becomes of delivery %d failed", delivery.id)
+
     def record() -> None:
         """The round's results in one transaction: one commit a round, not one a delivery.
         Should it fail, none is recorded and the round is sent again once its leases end (at
-        least once, as ever)."""
-        done = clock()
+        least once, as ever). Nothing here but the writes, so that nothing but the database
+        can fail it (a PostgreSQL transaction fails whole after one error)."""
         with calls.store.transaction():
-            ok = [d.id for d, r in zip(claimed, results, strict=True) if r.error is None]
             outbox.delivered(ok, done)
-            DELIVERIES.labels("delivered").inc(len(ok))
-            for delivery, result in zip(claimed, results, strict=True):
-                if result.error is None:
-                    continue
-                try:
-                    settle(outbox, delivery, result, delivery_settings, done, rng)
-                except StoreError:
-                    raise  # the lane pauses; the leases run out and the round is claimed again
-                except Exception:
-                    log.exception("recording the attempt on delivery %d failed", delivery.id)
+            for f in fates:
+                outbox.failed(f.delivery.id, f.error, f.retry_at)
 
     await calls(record)
+    DELIVERIES.labels("delivered").inc(len(ok))
+    for f in fates:  # counted and logged once recorded
+        FAILED_ATTEMPTS.labels(f.delivery.network_operator).inc()
+        f.report()
     return len(claimed)
 
 
-def settle(
-    outbox: OutboxQueue,
+@dataclass(frozen=True, slots=True)
+class Fate:
+    """What becomes of a failed attempt's delivery: due again at ``retry_at``, or dead (None)."""
+
+    delivery: Delivery
+    error: str
+    attempt: int
+    retry_at: datetime | None
+
+    def report(self) -> None:
+        """Count and log it (after it is recorded)."""
+        d = self.delivery
+        if self.retry_at is None:
+            DELIVERIES.labels("dead").inc()
+            log.warning(
+                "delivery %d of %s to network operator %s is dead after %d attempts: %s",
+                d.id,
+                d.alert_id,
+                d.network_operator,
+                self.attempt,
+                self.error,
+            )
+            return
+        DELIVERIES.labels("failed").inc()
+        log.warning(
+            "delivery %d of %s to network operator %s failed (attempt %d): %s; next attempt at %s",
+            d.id,
+            d.alert_id,
+            d.network_operator,
+            self.attempt,
+            self.error,
+            self.retry_at.isoformat(),
+        )
+
+
+def fate(
     delivery: Delivery,
     result: Attempt,
     delivery_settings: DeliverySettings,
     done: datetime,
     rng: random.Random,
-) -> None:
-    """Record one attempt on its delivery: delivered, due again later, or dead."""
-    if result.error is None:
-        outbox.delivered([delivery.id], done)
-        DELIVERIES.labels("delivered").inc()
-        return
+) -> Fate:
+    """What a failed attempt makes of its delivery: due again later, or dead."""
+    assert result.error is not None
     error = error_text(result.error.replace("\x00", ""))
     attempt = delivery.attempts + 1
-    operator = delivery.network_operator
-    FAILED_ATTEMPTS.labels(operator).inc()
     horizon = delivery.due_since + timedelta(hours=delivery_settings.retry_for_hours)
     limit = delivery_settings.max_attempts
     if result.final or done >= horizon or (limit is not None and attempt >= limit):
-        outbox.failed(delivery.id, error, None)
-        DELIVERIES.labels("dead").inc()
-        log.warning(
-            "delivery %d of %s to network operator %s is dead after %d attempts: %s",
-            delivery.id,
-            delivery.alert_id,
-            operator,
-            attempt,
-            error,
-        )
-        return
+        return Fate(delivery, error, attempt, None)
     wait = backoff(
         attempt, delivery_settings.backoff_seconds, delivery_settings.backoff_max_seconds, rng
     )
     if result.retry_after is not None:
         wait = max(wait, min(result.retry_after, RETRY_AFTER_CAP_SECONDS))
-    retry_at = min(done + timedelta(seconds=wait), horizon)  # a last attempt at the horizon
-    outbox.failed(delivery.id, error, retry_at)
-    DELIVERIES.labels("failed").inc()
-    log.warning(
-        "delivery %d of %s to network operator %s failed (attempt %d): %s; next attempt at %s",
-        delivery.id,
-        delivery.alert_id,
-        operator,
-        attempt,
-        error,
-        retry_at.isoformat(),
-    )
+    return Fate(delivery, error, attempt, min(done + timedelta(seconds=wait), horizon))
 
 
 async def send(

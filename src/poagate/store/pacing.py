@@ -51,11 +51,13 @@ class Held:
 
     seconds: float = 0.0
     yields: int = 0  # rests made longer because another writer wrote during one
+    yielding: bool = False  # another writer wrote during the last longer rest (for every kind)
 
 
 class Pace:
     """The size of a pass's next step (rows, keys or pages), from how long the last took; each
-    step's time is added to ``held`` when one is given. ``writes_seen``: a number that changes
+    step's time (and each longer rest) is added to ``held`` when one is given (a pass shares
+    one among its kinds). ``writes_seen``: a number that changes
     when another connection writes to the store (none: the pass does not yield)."""
 
     def __init__(
@@ -69,9 +71,10 @@ class Pace:
         self.size = first
         self.least = least
         self.most = most
-        self.held = held
         self.writes_seen = writes_seen
-        self.yielding = False  # another writer wrote during the last longer rest
+        # whether the last longer rest saw another writer: kept in ``held`` when there is one,
+        # so that a pass's next kind goes on yielding where the last one left off
+        self.held = held if held is not None else Held()
 
     @contextmanager
     def step(self) -> Iterator[None]:
@@ -87,19 +90,17 @@ class Pace:
         seen = self.writes_seen()
         time.sleep(self.took(seconds))
         now_seen = self.writes_seen()
-        if self.yielding or now_seen != seen:
-            if self.held is not None:
-                self.held.yields += 1
+        if self.held.yielding or now_seen != seen:
+            self.held.yields += 1
             time.sleep(max(YIELD_SECONDS, YIELD * seconds))
             # Writes during the longer rest too: decisions are still coming, the next step
             # yields whatever its short rest sees (a rest of a few milliseconds misses most
             # of tens a second).
-            self.yielding = self.writes_seen() != now_seen
+            self.held.yielding = self.writes_seen() != now_seen
 
     def took(self, seconds: float) -> float:
         """Size the next step from the ``seconds`` the last one took; how long to rest."""
-        if self.held is not None:
-            self.held.seconds += seconds
+        self.held.seconds += seconds
         # At most twice or half the last size: one step says little (a checkpoint, another
         # process's burst). The least size keeps a step's own cost (its commit's sync, which no
         # size avoids) from being paid for a handful of rows when the disk is slow.

@@ -299,7 +299,7 @@ class SqliteDatabase(Database):
 
     def writes_seen(self) -> int:
         """SQLite's ``data_version``: it changes when another connection commits."""
-        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        return int(self.scalar("PRAGMA data_version"))
 
     def give_back_space(self) -> int:
         """Return free pages to the file system (``PRAGMA incremental_vacuum``), outside any
