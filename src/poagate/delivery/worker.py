@@ -289,10 +289,11 @@ async def deliver_due(
     results = await asyncio.gather(*(attempt(d) for d in claimed))
 
     done = clock()
-    ok = [d.id for d, r in zip(claimed, results, strict=True) if r.error is None]
+    ok: list[int] = []
     fates: list[Fate] = []
     for delivery, result in zip(claimed, results, strict=True):
         if result.error is None:
+            ok.append(delivery.id)
             continue
         try:
             fates.append(fate(delivery, result, delivery_settings, done, rng))
@@ -312,7 +313,6 @@ async def deliver_due(
     await calls(record)
     DELIVERIES.labels("delivered").inc(len(ok))
     for f in fates:  # counted and logged once recorded
-        FAILED_ATTEMPTS.labels(f.delivery.network_operator).inc()
         f.report()
     return len(claimed)
 
@@ -329,6 +329,7 @@ class Fate:
     def report(self) -> None:
         """Count and log it (after it is recorded)."""
         d = self.delivery
+        FAILED_ATTEMPTS.labels(d.network_operator).inc()
         if self.retry_at is None:
             DELIVERIES.labels("dead").inc()
             log.warning(

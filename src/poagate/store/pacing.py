@@ -56,9 +56,9 @@ class Held:
 
 class Pace:
     """The size of a pass's next step (rows, keys or pages), from how long the last took; each
-    step's time (and each longer rest) is added to ``held`` when one is given (a pass shares
-    one among its kinds). ``writes_seen``: a number that changes
-    when another connection writes to the store (none: the pass does not yield)."""
+    step's time, and each rest made longer, is counted in ``held`` when one is given (a pass
+    shares one among its kinds, and with it whether it is yielding). ``writes_seen``: a number
+    that changes when another connection writes to the store (none: the pass does not yield)."""
 
     def __init__(
         self,
@@ -84,11 +84,10 @@ class Pace:
         began = time.monotonic()
         yield
         seconds = time.monotonic() - began
-        if self.writes_seen is None:
-            time.sleep(self.took(seconds))
-            return
-        seen = self.writes_seen()
+        seen = None if self.writes_seen is None else self.writes_seen()
         time.sleep(self.took(seconds))
+        if self.writes_seen is None:
+            return
         now_seen = self.writes_seen()
         if self.held.yielding or now_seen != seen:
             self.held.yields += 1
