@@ -218,6 +218,25 @@ def activate(url: str, token: str, hubs_esmes: list[str], share: float) -> None:
         answer.raise_for_status()
 
 
+def connections_by_process(ports: list[int]) -> list[int]:
+    """How many established connections each server process holds on ``ports`` (``ss``),
+    most first: with ``--workers 2`` the kernel hands a new connection to whichever worker
+    accepts first, and one worker often takes all of a few connections opened at once."""
+    counts: dict[str, int] = {}
+    if shutil.which("ss") is None:  # Debian's iproute2
+        return []
+    for port in ports:
+        out = subprocess.run(
+            ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        for pid in re.findall(r"pid=(\d+)", out):
+            counts[pid] = counts.get(pid, 0) + 1
+    return sorted(counts.values(), reverse=True)
+
+
 def run_wrk(
     wrk: str, script: str, url: str, connections: int, seconds: int, threads: int = 2
 ) -> dict[str, float]:
@@ -226,12 +245,19 @@ def run_wrk(
 
 
 def run_wrks(
-    wrk: str, loads: list[tuple[str, str]], connections: int, seconds: int, threads: int
-) -> dict[str, float]:
+    wrk: str,
+    loads: list[tuple[str, str]],
+    connections: int,
+    seconds: int,
+    threads: int,
+    ports: list[int] | None = None,
+) -> dict[str, Any]:
     """One wrk per (script, server URL), all at once, the connections and threads shared among
     them (so the load costs the machine the same CPU for one server as for two). Requests/s,
     errors and timeouts are summed; p50 and p99 are the worst of the wrks (wrk prints
-    percentiles, not its histogram, so they cannot be merged exactly)."""
+    percentiles, not its histogram, so they cannot be merged exactly). With ``ports``, how the
+    connections were spread over the server processes half-way through
+    (``connections_by_process``)."""
     started = []
     for n, (script, url) in enumerate(loads):
         path = Path(f"/tmp/poagate-bench-{os.getpid()}-{n}.lua")
@@ -250,6 +276,10 @@ def run_wrks(
         ]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         started.append((path, process))
+    spread: list[int] = []
+    if ports:
+        time.sleep(seconds / 2)
+        spread = connections_by_process(ports)
     outputs = []
     for path, process in started:
         out, _ = process.communicate()
@@ -263,6 +293,7 @@ def run_wrks(
         "p99_ms": max(o["p99_ms"] for o in outputs),
         "non_2xx": sum(o["non_2xx"] for o in outputs),
         "timeouts": sum(o["timeouts"] for o in outputs),
+        "connections_by_process": spread,
     }
 
 
@@ -358,7 +389,9 @@ def one_run(
         single = run_wrks(wrk, scripts(SINGLE_LUA, "s"), 32, args.seconds, 2)
         light = run_wrks(wrk, scripts(SINGLE_LUA, "l"), 8, args.seconds, 2) if args.light else {}
         # One load thread a server: building 1,000-line bodies in Lua takes CPU from the server.
-        batch = run_wrks(wrk, scripts(BATCH_LUA, "b"), 4, args.seconds, len(servers))
+        batch = run_wrks(
+            wrk, scripts(BATCH_LUA, "b"), 4, args.seconds, len(servers), [s.port for s in servers]
+        )
     finally:
         for server in servers:
             server.stop()
@@ -375,6 +408,8 @@ def one_run(
         "single_p99_ms": round(single["p99_ms"], 1),
         "batch_ad1_per_second": round(batch["requests_per_second"] * 1000),
         "batch_p50_ms": round(batch["p50_ms"], 1),
+        # the batches' 4 connections by server process (one server of 2 workers: 4, 3+1, 2+2)
+        "batch_connections": "+".join(str(n) for n in batch["connections_by_process"]),
         "errors": sum(int(r["non_2xx"] + r["timeouts"]) for r in (single, batch)),
         "ad1_decided": counts["ad1_suppressed"] + counts["ad1_forwarded"],
         "ad1_suppressed": counts["ad1_suppressed"],
@@ -496,14 +531,15 @@ def main() -> None:
     print(f"\nfsync on; load averages now {uptime()}")
     print(
         f"{'shape':15} {'run':>3} {'batch AD1/s':>11} {'single/s':>9} {'p50 ms':>7} "
-        f"{'p99 ms':>7} {'errors':>6} {'cpu ms':>6}  load before → after"
+        f"{'p99 ms':>7} {'errors':>6} {'cpu ms':>6} {'conns':>5}  load before → after"
     )
     for shape in results:
         for r in shape["runs"]:
             print(
                 f"{r['shape']:15} {r['run']:>3} {r['batch_ad1_per_second']:>11,} "
                 f"{r['single_per_second']:>9,} {r['single_p50_ms']:>7} {r['single_p99_ms']:>7} "
-                f"{r['errors']:>6} {r.get('cpu_ms_before', float('nan')):>6.0f}  "
+                f"{r['errors']:>6} {r.get('cpu_ms_before', float('nan')):>6.0f} "
+                f"{r.get('batch_connections', ''):>5}  "
                 f"{r['load_before']} → {r['load_after']}"
             )
         s = shape["summary"]

@@ -15,7 +15,7 @@ every pass through the service's functions; what they stored is read back throug
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -156,6 +156,8 @@ class Backend:
     configure_store: Any
     now: datetime = START
     ingestor: Ingestor[Any] = field(init=False)
+    # Opens the store for a decider: another connection to it (the fake: the fake itself).
+    open_store: Callable[[], Any] = field(init=False)
 
     def configure(self, **changes: Any) -> Config:
         """Put the configuration with ``changes`` in force (as DCC operations would)."""
@@ -217,6 +219,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 
 def _running(found: Backend, open_for_ingestor: Any) -> Iterator[Backend]:
     """The ingestor started on its own connection, stopped after the test."""
+    found.open_store = open_for_ingestor
     found.ingestor = Ingestor(
         open_for_ingestor, lambda: found.now, webhooks=lambda settings: OPERATORS
     )

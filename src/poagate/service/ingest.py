@@ -1,19 +1,23 @@
 """Deciding submitted messages durably, many requests to a transaction (group commit).
 
 Requests hand their parsed items to ``Ingestor.submit`` and wait. One thread per process takes
-whatever has queued up, opens one transaction, loads from the database just the state those
-events can read or change (the windows of their CHFs, their request_ids, the pending
-activations of their devices, which alert_ids are decided, the devices and GUID-list entries
-concerned, and with area-outage on what that guard needs: ``poagate.service.releases``),
-restores the domain's ``Gate`` from it, decides every event in order, writes the outcomes, the
-outbox and any releases, commits, and only then answers every request of the group with each
-item's ``ItemResult`` (the API turns those into its answers). So:
+whatever has queued up, loads from the database just the state those events can read or change
+(the windows of their CHFs, their request_ids, the pending activations of their devices, which
+alert_ids are decided, the devices and GUID-list entries concerned, and with area-outage on
+what that guard needs: ``poagate.service.releases``), restores the domain's ``Gate`` from it,
+decides every event in order, writes the outcomes, the outbox and any releases in one
+transaction, commits, and only then answers every request of the group with each item's
+``ItemResult`` (the API turns those into its answers). What it can, it reads ahead of the
+writers' lock, outside the transaction, and confirms under the lock (``poagate.store.marks``):
+the configuration, the inventory, the GUID list, the activations and which alert_ids are
+decided. So:
 
 * an answer is never sent before its decisions are durable;
 * several server processes share one database correctly: writers are serialised by the store
   (see ``poagate.store.sqlbase``), and each transaction decides from what the database holds;
 * the cost of a commit (an fsync, a PostgreSQL round trip) is shared by all the requests that
   arrived while the previous group was being committed;
+* while one server's group holds the writers' lock, another server's next group reads ahead;
 * one message that cannot be decided fails neither its group nor its request: when a group's
   transaction fails for any reason but an unreachable store, each request is decided alone,
   its items one transaction each, and an item that fails again is kept as rejected input;
@@ -35,17 +39,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from poagate.domain.events import Activation, Ad1Alert, Event, Ignored
+from poagate.domain.events import Event, Ignored
 from poagate.domain.gate import Gate
 from poagate.domain.outcomes import ForwardedAlert, Outcome, SuppressionEntry
 from poagate.domain.reference import Config
 from poagate.formats.errors import Rejection, truncate_raw
 from poagate.formats.settings import Settings
-from poagate.service.reference.device_cache import DeviceCache
+from poagate.service.group_reads import GroupReading, Keys, Reads
 from poagate.service.releases import deciding_config, holds, restore_area
 from poagate.store import StoreUnavailableError
 from poagate.store.outbox import OutboundMessage
-from poagate.store.ports import DecisionPath, DecisionStore, GroupUnit
+from poagate.store.ports import DecisionStore, GroupUnit
 
 log = logging.getLogger("poagate.ingest")
 
@@ -119,7 +123,7 @@ class Ingestor(Generic[S]):
         self._queue: queue.Queue[Request | Job[S] | _Stop] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._store: S | None = None
-        self._devices = DeviceCache()
+        self._reading = GroupReading()
         # Whether the last write on the writer connection succeeded: None until one is tried.
         self.writable: bool | None = None
 
@@ -266,13 +270,19 @@ class Ingestor(Generic[S]):
             outcome = result
         _settle(job.future, job.loop, outcome)
 
-    def _decide(self, store: DecisionPath, group: Sequence[Request]) -> list[list[ItemResult]]:
+    def _decide(self, store: DecisionStore, group: Sequence[Request]) -> list[list[ItemResult]]:
         started = time.perf_counter()
+        events = [item.event for request in group for item in request.items if item.event]
+        keys = Keys.of(events)
+        # Read ahead of the writers' lock what the group can (poagate.store.marks), so that
+        # another server's group can decide meanwhile; confirmed, or read again, under it.
+        reader = store.read_ahead()
+        ahead = None if reader is None else self._reading.ahead(reader, keys)
         with store.deciding() as unit:
-            settings = unit.settings()  # one read: the gate's config and the webhooks
+            reads = self._reading.confirm(unit, keys, ahead)
+            settings = reads.settings  # the gate's config and the webhooks
             config = settings.gate_config()
-            events = [item.event for request in group for item in request.items if item.event]
-            state = self._group_state(unit, config, events)
+            state = self._group_state(unit, config, keys, reads)
             pushed = self._webhooks(settings)
             outbound: list[OutboundMessage] = []
             # One decision time for the group: its items are decided in one transaction.
@@ -298,36 +308,21 @@ class Ingestor(Generic[S]):
             self._observe([r for answer in results for r in answer], time.perf_counter() - started)
         return results
 
-    def _group_state(
-        self, unit: GroupUnit, config: Config, events: list[Event | Ignored]
-    ) -> GroupState:
+    def _group_state(self, unit: GroupUnit, config: Config, keys: Keys, reads: Reads) -> GroupState:
         """A gate restored with just what the group's events can read or change (see the
         module docstring), and the sector lookup when area-outage is on."""
-        alerts = [e for e in events if isinstance(e, Ad1Alert)]
-        chf_ids = sorted({e.chf_id for e in alerts})
-        request_ids = sorted({e.request_id for e in events if isinstance(e, Activation)})
-        targets = sorted({e.device_id for e in events if isinstance(e, Activation)})
-        area = config.area_outage_threshold is not None
-        # With area-outage on, the hubs themselves too, and the ESMEs they route to: their
-        # postcodes give the sectors.
-        wanted = sorted({*targets, *chf_ids}) if area else targets
-        fleet = self._devices.lookup(unit.fleet, wanted, chf_ids, esmes=area)
-        devices = [d for d in fleet.devices.values() if d is not None]
-        # The hubs of the targets: an AD1 later in the group may fall in a window they open.
-        hubs = sorted({d.chf_id for d in devices if d.chf_id is not None} | set(chf_ids))
-        gate = Gate(fleet, unit.guid_list_for(targets), deciding_config(config))
-        gate.restore(
-            unit.activations_for(request_ids, hubs, targets),
-            unit.decided_among(sorted({e.alert_id for e in alerts})),
-        )
-        if not area:
+        gate = Gate(reads.fleet, reads.guid_list, deciding_config(config))
+        gate.restore(reads.activations, reads.decided)
+        if config.area_outage_threshold is None:
             return GroupState(gate, None)
         # Area-outage reads each sector's recent AD1s, and stores each AD1 with its sector.
         sector_of = gate.guards.sector_of
         # Only an AD1 that may fall in a window needs its evidence.
-        asked = set(targets)
-        opened = {d.chf_id for d in devices if d.device_id in asked}
-        times = [(a.chf_id, a.outage_at) for a in alerts]
+        asked = set(keys.targets)
+        opened = {
+            d.chf_id for d in reads.fleet.devices.values() if d is not None and d.device_id in asked
+        }
+        times = [(a.chf_id, a.outage_at) for a in keys.alerts]
         restore_area(
             unit,
             gate.guards,

@@ -43,6 +43,7 @@ from poagate.formats.errors import Rejection
 from poagate.formats.settings import Settings
 from poagate.formats.timestamps import EPOCH
 from poagate.store.alerts.decided import EvidencePoint
+from poagate.store.marks import Marks
 from poagate.store.outbox import OutboundMessage
 from poagate.store.ports import ConfigSource, DecisionStore, DecisionUnit
 from poagate.store.unit import Collecting
@@ -176,6 +177,9 @@ class MemoryStore:
             self.tables = saved
             raise
 
+    def read_ahead(self) -> None:
+        """The fake does not read ahead: a group reads only in its unit of work."""
+
     def close(self) -> None:
         pass
 
@@ -221,6 +225,14 @@ class MemoryUnit(Collecting):
 
     def decided_among(self, alert_ids: Sequence[str]) -> set[str]:
         return {a for a in alert_ids if a in self._tables.alerts}
+
+    def decided_since(self, alert_ids: Sequence[str], after_seq: int, upto_seq: int) -> set[str]:
+        alerts = self._tables.alerts
+        return {a for a in alert_ids if a in alerts and after_seq < alerts[a].seq <= upto_seq}
+
+    def marks(self) -> Marks:
+        """Only the decisions are followed: the fake does not read ahead (``read_ahead``)."""
+        return Marks(0, self.fleet.generation(), ("", 0), 0, self.last_seq())
 
     def _in_order(self) -> list[StoredAlert]:
         return sorted(self._tables.alerts.values(), key=lambda a: a.seq)

@@ -32,6 +32,7 @@ from poagate.store.activations import Window
 from poagate.store.alerts.decided import DecidedAlert, EvidencePoint
 from poagate.store.alerts.listings import DayCounts, OutcomeFilter
 from poagate.store.lifecycle import Cutoffs
+from poagate.store.marks import Marks
 from poagate.store.outbox import Delivery, DeliveryState, OutboundMessage
 from poagate.store.pacing import Held
 from poagate.store.reference.fleet import Admit, InventoryLoad
@@ -79,9 +80,11 @@ class Releasing(Protocol):
     def release(self, entries: Sequence[SuppressionEntry], at: datetime) -> None: ...
 
 
-class GroupUnit(AreaReads, Releasing, Protocol):
-    """What deciding a group of messages reads and collects (``service.ingest``)."""
+class GroupReads(Protocol):
+    """What a group of messages reads before it decides: in its unit of work, or ahead of
+    the writers' lock (``DecisionStore.read_ahead``, ``poagate.store.marks``)."""
 
+    def marks(self) -> Marks: ...
     def settings(self) -> Settings: ...
     @property
     def fleet(self) -> FleetLookup: ...
@@ -90,6 +93,14 @@ class GroupUnit(AreaReads, Releasing, Protocol):
         self, request_ids: Sequence[str], chf_ids: Sequence[str], device_ids: Sequence[str]
     ) -> list[ActivationRecord]: ...
     def decided_among(self, alert_ids: Sequence[str]) -> set[str]: ...
+    def decided_since(
+        self, alert_ids: Sequence[str], after_seq: int, upto_seq: int
+    ) -> set[str]: ...
+
+
+class GroupUnit(GroupReads, AreaReads, Releasing, Protocol):
+    """What deciding a group of messages reads and collects (``service.ingest``)."""
+
     def add(self, outcome: Outcome, source: str | None = None, line: int | None = None) -> None: ...
     def add_ignored(self, ignored: Ignored, source: str | None, line: int | None) -> None: ...
     def add_rejected(self, rejection: Rejection, kind: str = "event") -> None: ...
@@ -136,6 +147,11 @@ class DecisionPath(Protocol):
 
 class DecisionStore(DecisionPath, Protocol):
     """A store a process decides on for as long as it runs (``service.ingest.Ingestor``)."""
+
+    def read_ahead(self) -> GroupReads | None:
+        """A group's reads outside any transaction, or None where a group reads only in its
+        unit of work."""
+        ...
 
     def close(self) -> None: ...
 

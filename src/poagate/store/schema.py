@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 # The Alembic revision this code expects; tests check it is the migrations' head.
-SCHEMA_REVISION = "0010"
+SCHEMA_REVISION = "0011"
 
 # Rolling upgrades (docs/architecture.md, "Migrations"): a schema change lands in two steps,
 # add then (a release later) remove, so a server of the previous release keeps working on a

@@ -34,6 +34,7 @@ import psycopg
 
 from poagate.store import StoreError
 from poagate.store.database import is_postgres, sqlite_path
+from poagate.store.marks import ACTIVATIONS_FUNCTION
 from poagate.store.postgres import ensure_schema as ensure_postgres
 from poagate.store.postgres import libpq_url, redact
 from poagate.store.postgres import restore_marker as postgres_marker
@@ -368,6 +369,8 @@ class PostgresTarget:
         with self._connect() as conn, conn.transaction():
             for name in POAGATE_TABLES:
                 conn.execute(f'DROP TABLE IF EXISTS "{name}" CASCADE')
+            # and its functions (the backup's schema brings them back)
+            conn.execute(f"DROP FUNCTION IF EXISTS {ACTIVATIONS_FUNCTION}() CASCADE")
             conn.execute(_META_DDL)
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES (%s, %s)", (RESTORE_MARKER_KEY, note)

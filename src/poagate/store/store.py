@@ -46,7 +46,7 @@ from poagate.store.reference import ReferenceData, config, fleet, guid_list
 from poagate.store.reference.fleet import FleetStore
 from poagate.store.signs import SignsOfLife
 from poagate.store.sqlbase import Database, Kept
-from poagate.store.unit import Decisions, DecisionUnit
+from poagate.store.unit import Decisions, DecisionUnit, GroupReader
 from poagate.store.verifications import Verifications
 
 # Every table and the concept that owns it (``meta`` is the database's own).
@@ -102,6 +102,11 @@ class Store:
             )
             yield unit
             unit.flush()
+
+    def read_ahead(self) -> GroupReader:
+        """A group's reads outside any transaction, ahead of the writers' lock
+        (``poagate.store.marks``)."""
+        return GroupReader(self.db, self.reference, self.fleet, self.alerts, self.activations)
 
     def counts(self) -> dict[str, int]:
         """The figures of ``summary.json``, over everything the store holds (in the order the

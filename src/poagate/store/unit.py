@@ -29,6 +29,7 @@ from poagate.formats.settings import Settings
 from poagate.store.activations import Activations
 from poagate.store.alerts.decided import DecidedAlerts, EvidencePoint
 from poagate.store.batch import Batch, Rows, encode_batch, write_rows
+from poagate.store.marks import Marks, read_marks
 from poagate.store.outbox import OutboundMessage, Outbox
 from poagate.store.reference import ReferenceData
 from poagate.store.reference.fleet_reads import FleetReads
@@ -121,35 +122,27 @@ class Collecting:
         return found
 
 
-class DecisionUnit(Collecting):
-    """One transaction of the decision path (see the module docstring). Made by
-    ``Store.deciding``, inside the transaction it opens."""
+class GroupReader:
+    """What a group of messages reads before it decides: inside its transaction (as part of
+    a ``DecisionUnit``), or ahead of it, outside any transaction (``Store.read_ahead``; see
+    ``poagate.store.marks``)."""
 
     def __init__(
         self,
         db: Database,
-        decisions: Decisions,
         reference: ReferenceData,
         fleet: FleetReads,
         alerts: DecidedAlerts,
         activations: Activations,
-        signs: SignsOfLife,
-        verifications: Verifications,
-        outbox: Outbox,
     ) -> None:
         self._db = db
-        self._decisions = decisions
         self._reference = reference
         self.fleet = fleet
         self._alerts = alerts
         self._activations = activations
-        self._signs = signs
-        self._verifications = verifications
-        self._outbox = outbox
-        decisions.refresh_sequence()  # other processes may have numbered since
-        super().__init__()
 
-    # -- what it reads ------------------------------------------------------------------------
+    def marks(self) -> Marks:
+        return read_marks(self._db)
 
     def settings(self) -> Settings:
         return self._reference.settings()
@@ -167,6 +160,36 @@ class DecisionUnit(Collecting):
 
     def decided_among(self, alert_ids: Sequence[str]) -> set[str]:
         return self._alerts.decided_among(alert_ids)
+
+    def decided_since(self, alert_ids: Sequence[str], after_seq: int, upto_seq: int) -> set[str]:
+        return self._alerts.decided_since(alert_ids, after_seq, upto_seq)
+
+
+class DecisionUnit(Collecting, GroupReader):
+    """One transaction of the decision path (see the module docstring). Made by
+    ``Store.deciding``, inside the transaction it opens."""
+
+    def __init__(
+        self,
+        db: Database,
+        decisions: Decisions,
+        reference: ReferenceData,
+        fleet: FleetReads,
+        alerts: DecidedAlerts,
+        activations: Activations,
+        signs: SignsOfLife,
+        verifications: Verifications,
+        outbox: Outbox,
+    ) -> None:
+        GroupReader.__init__(self, db, reference, fleet, alerts, activations)
+        self._decisions = decisions
+        self._signs = signs
+        self._verifications = verifications
+        self._outbox = outbox
+        decisions.refresh_sequence()  # other processes may have numbered since
+        Collecting.__init__(self)
+
+    # -- what it reads besides a group's reads ---------------------------------------------
 
     def waiting_entries(
         self, sectors: Sequence[str], start: datetime, end: datetime

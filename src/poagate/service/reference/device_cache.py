@@ -27,12 +27,19 @@ class DeviceCache:
         self._known = FleetSlice()
 
     def lookup(
-        self, fleet: FleetLookup, device_ids: Sequence[str], chf_ids: Sequence[str], esmes: bool
+        self,
+        fleet: FleetLookup,
+        device_ids: Sequence[str],
+        chf_ids: Sequence[str],
+        esmes: bool,
+        generation: int | None = None,
     ) -> FleetSlice:
         """As ``FleetReads.lookup``: the devices and the routes of the hubs (with ``esmes``, the
-        ESMEs they route to as well)."""
+        ESMEs they route to as well). ``generation``: the inventory's, when the caller has just
+        read it (``poagate.store.marks``), else it is read here."""
         known = self._known
-        generation = fleet.generation()
+        if generation is None:
+            generation = fleet.generation()
         if generation != self._generation or len(known.devices) + len(known.routes) > self.LIMIT:
             self._generation = generation
             known.clear()

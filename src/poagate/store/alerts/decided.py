@@ -87,6 +87,24 @@ class DecidedAlerts:
             )
         return {r[0] for r in rows}
 
+    def decided_since(self, alert_ids: Sequence[str], after_seq: int, upto_seq: int) -> set[str]:
+        """Which of ``alert_ids`` were decided after ``after_seq`` (up to ``upto_seq``, the last
+        now): what a group that read ahead of the writers' lock has not seen
+        (``poagate.store.marks``). The range is read by the primary key and matched here: a
+        list of alert_ids in the statement let PostgreSQL's generic plan choose the alert_id
+        index, or the whole table."""
+        if upto_seq <= after_seq:
+            return set()
+        wanted = set(alert_ids)
+        return {
+            alert_id
+            for (alert_id,) in self._db.fetch(
+                "SELECT alert_id FROM ad1_outcomes WHERE seq > ? AND seq <= ?",
+                (after_seq, upto_seq),
+            )
+            if alert_id in wanted
+        }
+
     def next_seq(self) -> int:
         """After every AD1's seq and every place in the feed (a release takes a number too)."""
         return int(

@@ -81,8 +81,8 @@ class GuidLists:
     def guid_list_for(self, device_ids: Sequence[str]) -> GuidList:
         """The GUID list in force, as far as the given devices are concerned."""
         version = self.guid_version()
-        if version is None:
-            return GuidList(None, frozenset())
+        if version is None or not device_ids:
+            return GuidList(version, frozenset())
         db = self._db
         members = db.fetch(
             "SELECT device_id FROM guid_list_entries WHERE version = ? AND {in:device_id}",

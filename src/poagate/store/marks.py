@@ -1,0 +1,71 @@
+"""Marks of what a group of decisions reads, so that it can read ahead of the writers' lock.
+
+Writers are serialised (``poagate.store.sqlbase``): a server's group of messages holds the
+writers' lock from its first read to its commit, and every other server's group waits. So that
+the lock is held for less, a group reads ahead, outside any transaction: first the ``Marks``,
+then the configuration, the GUID list, the fleet, the activations of its hubs, requests and
+devices, and which of its alert_ids are decided. Under the lock it reads the marks again (one
+statement). A reference mark that moved means something it read may have changed since: it
+reads that again under the lock; so for the activations. Decisions always move on, so for them
+it reads only the alert_ids decided after ``last_seq`` (``decided_since``). What it decides
+from is therefore exactly what it would have read under the lock.
+
+This holds because every change these marks follow is made under the writers' lock and moves
+its mark in the same transaction, by this release's code or an older one's: a new
+configuration is a new ``config_versions`` row; an inventory switch or change file moves
+``inventory_generation``; a GUID list version is put in force by ``guid_list_in_force`` or by
+being the latest; a trigger moves ``activations_changes`` with every write to the activations
+(migration 0011); and every AD1 outcome takes the next ``seq`` under the lock and commits
+before the lock is released, so the outcomes a statement sees are always those up to some
+``seq``. (A maintenance pass deleting an old outcome between the two reads makes no
+difference: the group then decides as if it had run before the purge.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from poagate.store.reference.fleet_reads import GENERATION_META
+from poagate.store.reference.guid_list import GUID_IN_FORCE_META
+from poagate.store.sqlbase import Database
+
+# Moved by the database itself, by a trigger on ``activations`` (migration 0011): every
+# statement (SQLite: every row) that inserts, updates or deletes an activation adds one.
+ACTIVATIONS_MARK = "activations_changes"
+ACTIVATIONS_FUNCTION = "poagate_activations_changed"  # PostgreSQL's trigger function
+
+MARKS = (
+    "SELECT (SELECT COALESCE(MAX(id), 0) FROM config_versions), "
+    f"(SELECT value FROM meta WHERE key = '{GENERATION_META}'), "
+    f"(SELECT value FROM meta WHERE key = '{GUID_IN_FORCE_META}'), "
+    "(SELECT COALESCE(MAX(number), 0) FROM guid_list_versions), "
+    f"(SELECT value FROM meta WHERE key = '{ACTIVATIONS_MARK}'), "
+    "(SELECT COALESCE(MAX(seq), 0) FROM ad1_outcomes)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """Where the state a group reads stood (see the module docstring)."""
+
+    config: int  # the latest configuration version
+    inventory: int  # the inventory's generation
+    guid_list: tuple[str, int]  # the version named in force, and the latest
+    activations: int  # changes to the activations (ACTIVATIONS_MARK)
+    last_seq: int  # the last AD1 decided
+
+    def same_reference(self, other: Marks) -> bool:
+        """Whether the configuration, the inventory and the GUID list are as they were."""
+        return (self.config, self.inventory, self.guid_list) == (
+            other.config,
+            other.inventory,
+            other.guid_list,
+        )
+
+
+def read_marks(db: Database) -> Marks:
+    row = db.one(MARKS)
+    assert row is not None  # a SELECT of subqueries always gives one row
+    return Marks(
+        int(row[0]), int(row[1] or 0), (str(row[2] or ""), int(row[3])), int(row[4]), int(row[5])
+    )
