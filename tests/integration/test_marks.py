@@ -66,6 +66,12 @@ def test_each_mark_moves_with_what_it_follows(database: str, tmp_path: Path) -> 
         assert decided.activations == listed_marks.activations
         with store.deciding() as unit:  # the same marks inside a unit of work
             assert unit.marks() == decided
+            assert decided.next_seq == store.alerts.next_seq()
+            # read under the lock, they say where numbering goes on
+            unit.add(ForwardedAlert("A3", "HUB", "12", NOW, NOW, NOW, "no_active_window"))
+        assert store.db.scalar("SELECT seq FROM ad1_outcomes WHERE alert_id = 'A3'") == (
+            decided.next_seq
+        )
 
 
 def test_the_activations_mark_moves_with_every_write_to_them(database: str) -> None:

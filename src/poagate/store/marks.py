@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from poagate.store.reference.fleet_reads import GENERATION_META
 from poagate.store.reference.guid_list import GUID_IN_FORCE_META
+from poagate.store.schema import FEED_ROWS
 from poagate.store.sqlbase import Database
 
 # Moved by the database itself, by a trigger on ``activations`` (migration 0011): every
@@ -40,7 +41,8 @@ MARKS = (
     f"(SELECT value FROM meta WHERE key = '{GUID_IN_FORCE_META}'), "
     "(SELECT COALESCE(MAX(number), 0) FROM guid_list_versions), "
     f"(SELECT value FROM meta WHERE key = '{ACTIVATIONS_MARK}'), "
-    "(SELECT COALESCE(MAX(seq), 0) FROM ad1_outcomes)"
+    "(SELECT COALESCE(MAX(seq), 0) FROM ad1_outcomes), "
+    f"(SELECT COALESCE(MAX(feed_seq), 0) FROM ad1_outcomes WHERE {FEED_ROWS})"
 )
 
 
@@ -53,6 +55,12 @@ class Marks:
     guid_list: tuple[str, int]  # the version named in force, and the latest
     activations: int  # changes to the activations (ACTIVATIONS_MARK)
     last_seq: int  # the last AD1 decided
+    last_feed_seq: int  # the last place in the feeds (a release takes one too)
+
+    @property
+    def next_seq(self) -> int:
+        """Where numbering goes on (``DecidedAlerts.next_seq``): exact under the lock."""
+        return max(self.last_seq, self.last_feed_seq) + 1
 
     def same_reference(self, other: Marks) -> bool:
         """Whether the configuration, the inventory and the GUID list are as they were."""
@@ -67,5 +75,10 @@ def read_marks(db: Database) -> Marks:
     row = db.one(MARKS)
     assert row is not None  # a SELECT of subqueries always gives one row
     return Marks(
-        int(row[0]), int(row[1] or 0), (str(row[2] or ""), int(row[3])), int(row[4]), int(row[5])
+        int(row[0]),
+        int(row[1] or 0),
+        (str(row[2] or ""), int(row[3])),
+        int(row[4]),
+        int(row[5]),
+        int(row[6]),
     )

@@ -232,7 +232,7 @@ class MemoryUnit(Collecting):
 
     def marks(self) -> Marks:
         """Only the decisions are followed: the fake does not read ahead (``read_ahead``)."""
-        return Marks(0, self.fleet.generation(), ("", 0), 0, self.last_seq())
+        return Marks(0, self.fleet.generation(), ("", 0), 0, self.last_seq(), 0)
 
     def _in_order(self) -> list[StoredAlert]:
         return sorted(self._tables.alerts.values(), key=lambda a: a.seq)

@@ -54,7 +54,8 @@ class Decisions:
 
         Batches must be prepared in the order they are written: a replay (the only writer)
         keeps the count in memory; a server process, one of several writers, calls
-        ``refresh_sequence`` inside its transaction first (``DecisionUnit`` does)."""
+        ``refresh_sequence`` inside its transaction first, or ``forget_sequence`` (``DecisionUnit``
+        does: the sequence is read then, or given by ``number_from``)."""
         if self._next_seq is None:
             self._next_seq = self._alerts.next_seq()
         rows = encode_batch(batch, self._next_seq, sector_of)
@@ -67,6 +68,16 @@ class Decisions:
 
     def commit(self, batch: Batch, sector_of: Callable[[str], str | None] | None = None) -> None:
         self.write(self.prepare(batch, sector_of))
+
+    def forget_sequence(self) -> None:
+        """Other processes may have numbered since: read where numbering goes on when the next
+        batch is prepared (inside the transaction), unless ``number_from`` says it first."""
+        self._next_seq = None
+
+    def number_from(self, next_seq: int) -> None:
+        """Number the next batch from ``next_seq``, read inside the transaction
+        (``Marks.next_seq``)."""
+        self._next_seq = next_seq
 
     def refresh_sequence(self) -> None:
         """Continue AD1 numbering after what other processes committed (inside a
@@ -186,8 +197,14 @@ class DecisionUnit(Collecting, GroupReader):
         self._signs = signs
         self._verifications = verifications
         self._outbox = outbox
-        decisions.refresh_sequence()  # other processes may have numbered since
+        decisions.forget_sequence()  # other processes may have numbered since
         Collecting.__init__(self)
+
+    def marks(self) -> Marks:
+        """The marks, read under the writers' lock: where numbering goes on, too."""
+        marks = read_marks(self._db)
+        self._decisions.number_from(marks.next_seq)
+        return marks
 
     # -- what it reads besides a group's reads ---------------------------------------------
 
