@@ -11,10 +11,13 @@ be made, and the tests skip with that reason.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import subprocess
 
 from tests.pg import PostgresServer
+
+_SERIALS = itertools.count()
 
 
 def _ip(*args: str) -> None:
@@ -40,22 +43,32 @@ class PartitionedPostgres(PostgresServer):
 
     def __init__(self, links: int = 1) -> None:
         super().__init__()
-        tag = os.getpid() % 100_000
+        # Names of their own for each server of this process: a namespace deleted by the test
+        # before goes away in the background, its veth pairs with it, so reusing its names
+        # at once failed ("File exists").
+        serial = next(_SERIALS)
+        pid = os.getpid() % 100_000
+        tag = f"{pid}s{serial}"
         self.namespace = f"poagate-{tag}"
         _ip("netns", "add", self.namespace)
         self.prefix = ["ip", "netns", "exec", self.namespace]
         self.links: list[tuple[str, str, str]] = []  # (namespace's end, this end, address)
-        for n in range(links):
-            outside, inside = f"pga{tag}x{n}", f"pgb{tag}x{n}"
-            subnet = f"10.{213 + n}.{tag % 250}"
-            _ip("link", "add", outside, "type", "veth", "peer", "name", inside)
-            _ip("link", "set", inside, "netns", self.namespace)
-            _ip("addr", "add", f"{subnet}.1/30", "dev", outside)
-            _ip("link", "set", outside, "up")
-            self._in_namespace("addr", "add", f"{subnet}.2/30", "dev", inside)
-            self._in_namespace("link", "set", inside, "up")
-            self.links.append((inside, f"{subnet}.1", f"{subnet}.2"))
-        self._in_namespace("link", "set", "lo", "up")
+        try:
+            for n in range(links):
+                outside, inside = f"pga{tag}x{n}", f"pgb{tag}x{n}"
+                subnet = f"10.{213 + n}.{(pid + 37 * serial) % 250}"
+                _ip("link", "add", outside, "type", "veth", "peer", "name", inside)
+                _ip("link", "set", inside, "netns", self.namespace)
+                _ip("addr", "add", f"{subnet}.1/30", "dev", outside)
+                _ip("link", "set", outside, "up")
+                self._in_namespace("addr", "add", f"{subnet}.2/30", "dev", inside)
+                self._in_namespace("link", "set", inside, "up")
+                self.links.append((inside, f"{subnet}.1", f"{subnet}.2"))
+            self._in_namespace("link", "set", "lo", "up")
+        except BaseException:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                _ip("netns", "del", self.namespace)
+            raise
         self.host = ",".join(address for _, _, address in self.links)  # listen_addresses
 
     def _in_namespace(self, *args: str) -> None:

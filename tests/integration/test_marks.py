@@ -8,6 +8,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from poagate.domain.events import ActivationKind
 from poagate.domain.outcomes import (
     ActivationApplied,
@@ -20,7 +22,9 @@ from poagate.domain.rules import Reason
 from poagate.formats.reference.inventory import write_inventory
 from poagate.service.reference.loads import load_guid_list, load_inventory
 from poagate.sim.fleet import FleetSpec, generate_fleet
+from poagate.store import StoreError
 from poagate.store.database import open_store
+from poagate.store.marks import ACTIVATIONS_MARK
 from poagate.store.store import Store
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -130,3 +134,11 @@ def test_decided_since_is_the_range_of_decisions_asked_for(database: str) -> Non
         assert reads.decided_since(asked, 0, after) == {"A1", "A3", "A4"}
         assert reads.decided_since(asked, after, after) == set()  # nothing since: no query
         assert reads.decided_among(asked) == {"A1", "A3", "A4"}
+
+
+def test_a_store_without_the_activations_mark_is_refused_with_what_to_do(database: str) -> None:
+    with open_store(database, "service") as store:
+        with store.transaction():
+            store.db.run("DELETE FROM meta WHERE key = ?", (ACTIVATIONS_MARK,))
+        with pytest.raises(StoreError, match="db upgrade"):
+            store.read_ahead().marks()

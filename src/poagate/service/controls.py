@@ -3,10 +3,11 @@ each act in one transaction with its audit entry (who, when, what), the same for
 command line and the console.
 
 * **Suspend / resume** (``set_suppression``): a setting (``suppression_enabled``) that every
-  decision reads in its own transaction, so it takes effect for the next group of messages of
-  every server process. While suspended every AD1 is forwarded (``suppression_suspended``);
-  activations are still recorded and windows still opened. It is a configuration change like
-  any other (``poagate.service.configuration``, the act behind ``PUT /v1/config`` too).
+  group of decisions reads, confirmed under the writers' lock (``poagate.store.marks``), so it
+  takes effect for the next group of messages of every server process. While suspended every
+  AD1 is forwarded (``suppression_suspended``); activations are still recorded and windows
+  still opened. It is a configuration change like any other
+  (``poagate.service.configuration``, the act behind ``PUT /v1/config`` too).
 * **End a window** (``end_window``): it suppresses nothing received from then on.
 * **Release** (``release``): Suppression Log entries not yet released are released exactly as
   a guard releases them (in a unit of work of the decision path: ``released_at``,

@@ -69,7 +69,8 @@ class GroupReading:
     def confirm(self, unit: GroupReads, keys: Keys, ahead: Reads | None) -> Reads:
         """Under the writers' lock: what was read ahead, if the configuration, the inventory
         and the GUID list are as they were then, with the activations read again if they
-        changed since, and the alert_ids decided since; else everything read again."""
+        changed since, the GUID list's entries of the group's activations, and the alert_ids
+        decided since; else everything read again."""
         if ahead is None or ahead.marks is None:
             return self.read(unit, keys)
         now = unit.marks()
@@ -77,6 +78,8 @@ class GroupReading:
             return self.read(unit, keys)
         if now.activations != ahead.marks.activations:
             ahead.activations = unit.activations_for(keys.request_ids, ahead.hubs, keys.targets)
+        if keys.targets:  # activations: their devices' entries, whatever the marks say
+            ahead.guid_list = unit.guid_list_for(keys.targets)
         ahead.decided |= unit.decided_since(keys.alert_ids, ahead.marks.last_seq, now.last_seq)
         # Read between two equal marks: what the configuration and the GUID list are at them.
         self._known = Known(ahead.marks, ahead.settings, ahead.guid_list.version)

@@ -76,7 +76,8 @@ class DecidedAlerts:
     )
 
     def decided_among(self, alert_ids: Sequence[str]) -> set[str]:
-        """Which of ``alert_ids`` are decided (a group's AD1s, in its transaction)."""
+        """Which of ``alert_ids`` are decided (a group's AD1s, read ahead of the writers' lock
+        or in its transaction)."""
         db = self._db
         if db.dialect == "postgresql":
             rows = db.fetch(self._DECIDED_LATERAL, (list(alert_ids),))
@@ -90,9 +91,9 @@ class DecidedAlerts:
     def decided_since(self, alert_ids: Sequence[str], after_seq: int, upto_seq: int) -> set[str]:
         """Which of ``alert_ids`` were decided after ``after_seq`` (up to ``upto_seq``, the last
         now): what a group that read ahead of the writers' lock has not seen
-        (``poagate.store.marks``). The range is read by the primary key and matched here: a
-        list of alert_ids in the statement let PostgreSQL's generic plan choose the alert_id
-        index, or the whole table."""
+        (``poagate.store.marks``). The range is read by the primary key and matched here: with
+        the alert_ids in the statement, PostgreSQL probed the alert_id index for each of them
+        (on a table without statistics), even when nothing was decided since."""
         if upto_seq <= after_seq:
             return set()
         wanted = set(alert_ids)

@@ -1,5 +1,6 @@
 """The configuration in force (spec §3, §12): every version of it, who set it and when
-(``config_versions``), read by every decision in its own transaction.
+(``config_versions``), read by every group of decisions (ahead of the writers' lock, confirmed
+under it: ``poagate.store.marks``).
 
 A version is the whole configuration (``formats.settings.Settings``): the gate's fields and the
 service's own (webhooks, secrets) together, so a decision reads them in one statement, and the

@@ -266,10 +266,10 @@ class FleetReads:
         at all (no change rows either: nothing to ask)."""
         base = int(self._db.meta(BASE_META) or 0)
         if base != self._base:
-            self._base = base
             self._fences.clear()
             self._blocks = self._blocks_of(base)
             self._names = self._manufacturers(self._blocks)
+            self._base = base  # last: a read that failed leaves it to be read again
         if base == 0 and self._db.scalar("SELECT 1 FROM devices LIMIT 1") is None:
             return -1
         return base

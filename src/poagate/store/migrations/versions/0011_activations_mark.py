@@ -8,8 +8,9 @@ A group of decisions reads what it can before it takes the writers' lock and con
 the lock by marks (``poagate.store.marks``). The activations change in many places (a decision's
 upsert, an operator ending a window, retention deleting old ones) and by the code of every
 release still serving during a rolling upgrade, so their mark is moved by the database itself:
-a trigger on ``activations`` counts, in meta ``activations_changes``, every statement (on
-SQLite every row) that inserts, updates or deletes one, in the transaction that does it.
+a trigger on ``activations`` moves meta ``activations_changes`` on in every transaction that
+inserts, updates or deletes one (on PostgreSQL once a transaction, however many statements:
+a group's activations are one statement each; on SQLite once a row).
 Additive: code of 0007 works on this schema (the trigger only writes a meta key it never
 reads), so the oldest compatible revision stays 0007.
 """
@@ -32,6 +33,7 @@ BUMP = (
     "value = CAST(CAST(meta.value AS {integer}) + 1 AS TEXT)"
 )
 SQLITE_EVENTS = ("INSERT", "UPDATE", "DELETE")
+DONE = "poagate.activations_marked"  # PostgreSQL: set for the rest of the transaction
 
 
 def upgrade() -> None:
@@ -39,9 +41,12 @@ def upgrade() -> None:
     op.execute(meta.delete().where(meta.c.key == MARK))
     op.execute(meta.insert().values(key=MARK, value="0"))
     if op.get_bind().dialect.name == "postgresql":
+        # Once a transaction: a setting local to it says the count has moved already.
         op.execute(
             f"CREATE OR REPLACE FUNCTION {FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            f"BEGIN {BUMP.format(integer='BIGINT')}; RETURN NULL; END $$"
+            f"BEGIN IF current_setting('{DONE}', true) = 'on' THEN RETURN NULL; END IF; "
+            f"PERFORM set_config('{DONE}', 'on', true); "
+            f"{BUMP.format(integer='BIGINT')}; RETURN NULL; END $$"
         )
         op.execute("DROP TRIGGER IF EXISTS activations_changed ON activations")
         op.execute(
