@@ -25,9 +25,11 @@ are the guards' worst case: each group reads its sectors' last half hour of AD1s
 Every run starts from a new store (a fresh PostgreSQL database, a new SQLite file) holding a
 fleet of ``--esmes`` ESMEs and its GUID list, a fifth of the ESMEs activated. PostgreSQL is a
 private server started from Debian's binaries with fsync on, as in production; SQLite
-commits durably too. Prints every run, each shape's median and spread ((max - min) / median)
-and the load averages, writes bench-output/http/results.json and, with ``--chart``,
-docs/img/http-capacity.png (the runs per shape). Not part of the tests.
+commits durably too. Prints every run (with how the batches' connections fell on the server
+processes, counted with ``ss``: one server of two workers may get 4, 3+1 or 2+2), each shape's
+median and spread ((max - min) / median) and the load averages, writes
+bench-output/http/results.json and, with ``--chart``, docs/img/http-capacity.png (the runs per
+shape). Not part of the tests.
 """
 
 from __future__ import annotations

@@ -194,8 +194,11 @@ async def run_deliveries(
                         calls = StoreCalls(
                             await in_thread(partial(open_store, database, "service"))
                         )
-                    current = Current(await calls(calls.store.reference.settings))
                     due = await calls(partial(calls.store.outbox.due_operators, clock()))
+                    # After what is due: a lane never starts with settings older than its
+                    # messages (read first, a webhook configured just before its first
+                    # message was missed, and that message tried again for nothing).
+                    current = Current(await calls(calls.store.reference.settings))
                     for operator in [o for o, task in lanes.items() if task.done()]:
                         del lanes[operator]
                     for operator in due:
