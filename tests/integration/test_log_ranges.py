@@ -63,7 +63,7 @@ def store(
     decided = decided_out_of_order(7)
     with open_store(url, "service", schema="create") as opened:
         with opened.transaction():
-            opened.decisions.refresh_sequence()
+            opened.decisions.forget_sequence()
             opened.decisions.commit(Batch(ad1_outcomes=decided))
         yield opened, decided
 
@@ -137,7 +137,7 @@ def test_a_ranges_first_entry_is_read_from_the_range_and_its_page_in_decision_or
     statistics, which a small table does not exercise: benchmarks/lifecycle_year.py does.)"""
     opened = open_store(f"sqlite:///{tmp_path / 'store.db'}", "service", schema="create")
     with opened.transaction():
-        opened.decisions.refresh_sequence()
+        opened.decisions.forget_sequence()
         opened.decisions.commit(Batch(ad1_outcomes=decided_out_of_order(5)))
     sent: list[str] = []
     connection = opened.db._conn  # type: ignore[attr-defined]

@@ -36,7 +36,7 @@ def test_revision_0010_goes_up_over_a_log_and_its_ranges_read_the_same(database:
     )
     with open_store(database, "service") as store:
         with store.transaction():
-            store.decisions.refresh_sequence()
+            store.decisions.forget_sequence()
             store.decisions.commit(Batch(ad1_outcomes=decided_out_of_order(3)))
         before = [e.alert_id for e in store.listings.ad1_outcomes(which)]
     assert len(before) > 20

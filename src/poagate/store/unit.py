@@ -54,8 +54,8 @@ class Decisions:
 
         Batches must be prepared in the order they are written: a replay (the only writer)
         keeps the count in memory; a server process, one of several writers, calls
-        ``refresh_sequence`` inside its transaction first, or ``forget_sequence`` (``DecisionUnit``
-        does: the sequence is read then, or given by ``number_from``)."""
+        ``forget_sequence`` inside its transaction first (``DecisionUnit`` does: the sequence is
+        read then, or given by ``number_from``)."""
         if self._next_seq is None:
             self._next_seq = self._alerts.next_seq()
         rows = encode_batch(batch, self._next_seq, sector_of)
@@ -78,11 +78,6 @@ class Decisions:
         """Number the next batch from ``next_seq``, read inside the transaction
         (``Marks.next_seq``)."""
         self._next_seq = next_seq
-
-    def refresh_sequence(self) -> None:
-        """Continue AD1 numbering after what other processes committed (inside a
-        transaction, before ``prepare``)."""
-        self._next_seq = self._alerts.next_seq()
 
 
 class Collecting:
@@ -202,7 +197,7 @@ class DecisionUnit(Collecting, GroupReader):
 
     def marks(self) -> Marks:
         """The marks, read under the writers' lock: where numbering goes on, too."""
-        marks = read_marks(self._db)
+        marks = super().marks()
         self._decisions.number_from(marks.next_seq)
         return marks
 
