@@ -77,6 +77,7 @@ def serve(
 
     import uvicorn
 
+    from poagate.api.accepting import BOARD_ENV, Board
     from poagate.api.options import ServerOptions, public_origins
     from poagate.store.database import default_database, open_store
 
@@ -103,9 +104,16 @@ def serve(
         open_store(options.database, "service").close()
     os.environ.update(options.to_env())
     metrics_dir = None
+    loop = "auto"  # uvloop
     if workers > 1:
         metrics_dir = tempfile.mkdtemp(prefix="poagate-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        # The workers share the listening socket and spread its connections between them by
+        # their counts on a board (poagate.api.accepting), not by who wakes first.
+        board = os.path.join(tempfile.mkdtemp(prefix="poagate-accept-"), "board")
+        Board.create(board, slots=2 * workers)
+        os.environ[BOARD_ENV] = board
+        loop = "poagate.api.accepting:BalancedLoop"
     try:
         uvicorn.run(
             "poagate.api.app:app_from_env",
@@ -113,6 +121,8 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            loop=loop,
+            ws="none",  # no WebSocket routes: an upgrade request is answered as plain HTTP
             log_config=None,
             log_level=log_level.lower(),
             access_log=False,
@@ -124,3 +134,4 @@ def serve(
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+            shutil.rmtree(os.path.dirname(os.environ.pop(BOARD_ENV)), ignore_errors=True)
