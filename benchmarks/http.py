@@ -61,7 +61,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import wait_until_ready
+from tests.helpers import wait_until_ready, wait_until_workers_accept
 from tests.pg import PostgresServer, free_port
 
 from poagate.domain.reference import Config
@@ -195,7 +195,9 @@ class Server:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        if not wait_until_ready(self.url, self.process):
+        if not wait_until_ready(self.url, self.process) or (
+            workers > 1 and not wait_until_workers_accept(self.process, workers)
+        ):
             self.stop()
             raise SystemExit("the server did not start")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import subprocess
 import sys
@@ -217,6 +218,31 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], seconds: float 
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
+    return False
+
+
+def wait_until_workers_accept(
+    process: subprocess.Popen[bytes], workers: int, seconds: float = 60
+) -> bool:
+    """Until ``workers`` worker processes of a ``poagate serve --workers N`` started as
+    ``process`` accept connections (each has its slot on the accept board,
+    poagate.api.accepting): /readyz answers once the first does, and the others may start
+    seconds later on a busy machine, the first taking every connection until then."""
+    import psutil
+
+    from poagate.api.accepting import BOARD_ENV, Board
+
+    deadline = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < deadline:
+        for child in psutil.Process(process.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error, KeyError):
+                board = Board(child.environ()[BOARD_ENV])
+                try:
+                    if sum(1 for n in range(board.slots) if board.read(n)[0]) >= workers:
+                        return True
+                finally:
+                    board.close()
+        time.sleep(0.05)
     return False
 
 

@@ -7,13 +7,12 @@ import contextlib
 import os
 import signal
 import socket
-import time
 from collections.abc import Iterator
 
 import psutil
 import pytest
 
-from poagate.api.accepting import BOARD_ENV, Board
+from tests.helpers import wait_until_workers_accept
 from tests.servers import Server
 
 pytestmark = pytest.mark.slow  # a server of two worker processes
@@ -25,27 +24,11 @@ REQUEST = b"GET /healthz HTTP/1.1\r\nHost: poagate\r\n\r\n"
 def server(empty_sqlite: str) -> Iterator[Server]:
     started = Server(empty_sqlite, args=("--workers", "2"))
     try:
-        wait_for_both(started)
+        if not wait_until_workers_accept(started.process, 2):
+            pytest.fail("the second worker did not start accepting")
         yield started
     finally:
         started.stop()
-
-
-def wait_for_both(server: Server) -> None:
-    """Until both workers accept: /readyz answers once the first does, and the second may
-    start seconds later on a busy machine (until then the first takes every connection)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for child in psutil.Process(server.process.pid).children(recursive=True):
-            with contextlib.suppress(psutil.Error, KeyError):
-                board = Board(child.environ()[BOARD_ENV])
-                try:
-                    if sum(1 for n in range(board.slots) if board.read(n)[0]) == 2:
-                        return
-                finally:
-                    board.close()
-        time.sleep(0.05)
-    pytest.fail("the second worker did not start accepting")
 
 
 def open_at_once(port: int, count: int) -> list[socket.socket]:
