@@ -238,7 +238,9 @@ class BalancedListener(asyncio.AbstractServer):
         self._loop.add_reader(self._sock.fileno(), self._ready)
 
     def _ended(self) -> None:
-        self._board.add(self._slot, -1)
+        # After close the slot is released, and may be a successor's: it is not ours to move.
+        if not self._closed.is_set():
+            self._board.add(self._slot, -1)
 
     async def _connect(self, conn: socket.socket) -> None:
         conn.setblocking(False)
