@@ -132,13 +132,21 @@ def outbox_statuses(database: str) -> dict[str, int]:
         return dict(conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall())
 
 
-def drain(database: str, seconds: float) -> float:
-    """Wait until nothing is waiting for delivery (or ``seconds`` pass); how long it took."""
+def drain(database: str, seconds: float, quiet: float = 6.0) -> float:
+    """Wait until nothing is waiting for delivery (or ``seconds`` pass); how long it took.
+    Nothing waiting must hold ``quiet`` seconds (longer than the release pass's 5 s): a
+    window's entries released just after the outbox first emptied are delivered too, not
+    left queued when the servers stop."""
     started = time.monotonic()
+    empty_since = None
     while time.monotonic() - started < seconds:
         if outbox_statuses(database).get("pending", 0) == 0:
-            break
-        time.sleep(1)
+            empty_since = empty_since or time.monotonic()
+            if time.monotonic() - empty_since >= quiet:
+                return empty_since - started
+        else:
+            empty_since = None
+        time.sleep(0.5)
     return time.monotonic() - started
 
 
