@@ -72,3 +72,13 @@ def test_the_same_worker_claiming_again_keeps_one_slot(tmp_path: Path) -> None:
     first = shared.claim(os.getpid())
     assert shared.claim(os.getpid()) == first
     assert [shared.read(n)[0] for n in range(shared.slots)].count(os.getpid()) == 1
+
+
+def test_a_dead_worker_s_slot_is_taken_before_a_free_one(tmp_path: Path) -> None:
+    shared = board(tmp_path, slots=3)
+    assert shared.claim(os.getpid()) == 0
+    assert shared.claim(os.getppid()) == 1
+    shared.release(1)  # slot 1 free again
+    shared._write(2, dead_pid(), 4)  # slot 2: a worker that died holding 4
+    assert shared.claim(os.getppid()) == 2  # not left to linger with a pid the system may reuse
+    assert shared.read(2) == (os.getppid(), 0)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import logging
 import mmap
@@ -36,6 +37,13 @@ import uvloop
 BOARD_ENV = "POAGATE_ACCEPT_BOARD"
 STEP = 0.005  # how long a worker holding more steps back before it looks again
 PATIENCE = 0.1  # how long a connection may wait on another worker before this one takes it
+# Once a connection waited PATIENCE in vain (the other worker stopped, hung or busy), this
+# worker takes what comes without stepping back for this long: one slow worker must not hold
+# every connection of the others back 100 ms.
+OVERRULE = 1.0
+# Errors of accept(2) that say this process is out of something: stop accepting a second, as
+# asyncio does. Any other is one connection's (the client went away, a firewall said no).
+_EXHAUSTED = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _SLOT = struct.Struct("=qq")  # a worker's pid, the connections it holds open
 
 log = logging.getLogger("poagate.accepting")
@@ -76,16 +84,26 @@ class Board:
         _SLOT.pack_into(self._map, slot * _SLOT.size, pid, count)
 
     def claim(self, pid: int) -> int | None:
-        """The first slot that is free or was a dead worker's, now ``pid``'s with no
-        connections; None when the board is full (the worker then accepts as it comes)."""
+        """A slot now ``pid``'s with no connections: its own, else a dead worker's (so that
+        none lingers, its pid free to be reused by another process), else a free one; None
+        when the board is full (the worker then accepts as connections come)."""
         fcntl.flock(self._file, fcntl.LOCK_EX)
         try:
-            for slot in range(self.slots):
-                holder, _ = self.read(slot)
-                if holder == 0 or holder == pid or not _alive(holder):
-                    self._write(slot, pid, 0)
-                    return slot
-            return None
+
+            def rank(holder: int) -> int | None:  # lower first; None: a live worker's
+                if holder == pid:
+                    return 0
+                if holder == 0:
+                    return 2
+                return None if _alive(holder) else 1
+
+            ranked = [(rank(self.read(slot)[0]), slot) for slot in range(self.slots)]
+            free = [(order, slot) for order, slot in ranked if order is not None]
+            if not free:
+                return None
+            _, slot = min(free)
+            self._write(slot, pid, 0)
+            return slot
         finally:
             fcntl.flock(self._file, fcntl.LOCK_UN)
 
@@ -165,6 +183,7 @@ class BalancedListener(asyncio.AbstractServer):
         self._slot = slot
         self._serving = False
         self._waiting_since: float | None = None
+        self._overrule_until = 0.0
         self._resume_handle: asyncio.TimerHandle | None = None
         self._closed = asyncio.Event()
         self._connecting: set[asyncio.Task[None]] = set()  # referenced until they are done
@@ -206,23 +225,27 @@ class BalancedListener(asyncio.AbstractServer):
     def _ready(self) -> None:
         """The socket has a connection waiting: take it, or step back for a worker with fewer."""
         now = self._loop.time()
-        if self._board.fewer_elsewhere(self._slot):
+        if now >= self._overrule_until and self._board.fewer_elsewhere(self._slot):
             if self._waiting_since is None:
                 self._waiting_since = now
             if now - self._waiting_since < PATIENCE:
                 self._loop.remove_reader(self._sock.fileno())
                 self._resume_handle = self._loop.call_later(STEP, self._resume)
                 return
+            self._overrule_until = now + OVERRULE
+        self._waiting_since = None
         try:
             conn, _ = self._sock.accept()
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
             return  # another worker took it, or the client gave up
-        except OSError as exc:  # out of descriptors or memory: step back a while, as asyncio
-            log.error("accepting a connection failed: %s", exc)
+        except OSError as exc:
+            if exc.errno not in _EXHAUSTED:
+                log.warning("a connection could not be accepted: %s", exc)
+                return
+            log.error("accepting connections paused for a second: %s", exc)
             self._loop.remove_reader(self._sock.fileno())
             self._resume_handle = self._loop.call_later(1.0, self._resume)
             return
-        self._waiting_since = None
         self._board.add(self._slot, 1)
         task = self._loop.create_task(self._connect(conn))
         self._connecting.add(task)
@@ -273,15 +296,19 @@ class BalancedLoop(uvloop.Loop):
         sock = kwargs.get("sock")
         path = os.environ.get(BOARD_ENV)
         if sock is not None and path and kwargs.get("ssl") is None:
-            board = Board(path)
-            slot = board.claim(os.getpid())
-            if slot is not None:
-                sock.listen(kwargs.get("backlog", 100))  # uvicorn's socket is bound, not yet
-                listener = BalancedListener(self, sock, protocol_factory, board, slot)
-                await listener.start_serving()
-                return listener
-            log.warning("the accept board is full: this worker accepts as connections come")
-            board.close()
+            try:
+                board = Board(path)
+            except (OSError, ValueError) as exc:  # gone (a /tmp cleaner), empty, unreadable
+                log.warning("no accept board (%s): this worker accepts as connections come", exc)
+            else:
+                slot = board.claim(os.getpid())
+                if slot is not None:
+                    sock.listen(kwargs.get("backlog", 100))  # uvicorn's socket: bound only
+                    listener = BalancedListener(self, sock, protocol_factory, board, slot)
+                    await listener.start_serving()
+                    return listener
+                log.warning("the accept board is full: this worker accepts as connections come")
+                board.close()
         server: asyncio.AbstractServer = await super().create_server(
             protocol_factory, *args, **kwargs
         )

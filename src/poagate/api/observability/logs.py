@@ -45,3 +45,12 @@ def configure_logging(level: str = "INFO") -> None:
         logger.handlers[:] = []
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("uvicorn.error").addFilter(_no_upgrade_warnings)
+
+
+def _no_upgrade_warnings(record: logging.LogRecord) -> bool:
+    """poagate has no WebSocket routes (``poagate serve`` runs uvicorn with ``ws="none"``): a
+    client's upgrade request is answered as plain HTTP, not worth two warnings (one telling to
+    install a WebSocket library) that any caller could repeat."""
+    message = str(record.msg)
+    return not message.startswith(("Unsupported upgrade request", "No supported WebSocket"))
