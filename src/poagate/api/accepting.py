@@ -11,8 +11,9 @@ Here each worker accepts one connection at a time, and leaves the next to a work
 before it starts them. A worker holding more than another live worker steps back for
 :data:`STEP` seconds, so that the other takes the connection; when the connection is still
 waiting after :data:`PATIENCE` seconds (the other worker busy, stopped or hung) it accepts it
-anyway. The board only steers: nothing waits on it longer than that, and a slot left by a dead
-worker is taken by its successor.
+anyway, and what comes for :data:`OVERRULE` seconds after. The board only steers: nothing
+waits on it longer than that, a slot left by a dead worker is taken by its successor, and a
+worker that cannot open the board serves with uvloop's own server.
 
 One worker (``--workers 1``) serves as uvicorn does; the event loop is uvloop's either way.
 """
