@@ -221,27 +221,36 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], seconds: float 
     return False
 
 
-def wait_until_workers_accept(
-    process: subprocess.Popen[bytes], workers: int, seconds: float = 60
-) -> bool:
-    """Until ``workers`` worker processes of a ``poagate serve --workers N`` started as
-    ``process`` accept connections (each has its slot on the accept board,
-    poagate.api.accepting): /readyz answers once the first does, and the others may start
-    seconds later on a busy machine, the first taking every connection until then."""
+def accept_board(process: subprocess.Popen[bytes]) -> list[tuple[int, int]] | None:
+    """The claimed slots (pid, open connections) on the accept board of a ``poagate serve
+    --workers N`` started as ``process`` (poagate.api.accepting); None before a worker has
+    it. The board's path is in the workers' environment (``serve`` sets it for them)."""
     import psutil
 
     from poagate.api.accepting import BOARD_ENV, Board
 
+    for child in psutil.Process(process.pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error, KeyError):
+            board = Board(child.environ()[BOARD_ENV])
+            try:
+                slots = [board.read(n) for n in range(board.slots)]
+            finally:
+                board.close()
+            return [(pid, count) for pid, count in slots if pid]
+    return None
+
+
+def wait_until_workers_accept(
+    process: subprocess.Popen[bytes], workers: int, seconds: float = 60
+) -> bool:
+    """Until ``workers`` worker processes of a ``poagate serve --workers N`` started as
+    ``process`` accept connections (each has its slot on the accept board): /readyz answers
+    once the first does, and the others may start seconds later on a busy machine, the first
+    taking every connection until then."""
     deadline = time.monotonic() + seconds
     while process.poll() is None and time.monotonic() < deadline:
-        for child in psutil.Process(process.pid).children(recursive=True):
-            with contextlib.suppress(psutil.Error, KeyError):
-                board = Board(child.environ()[BOARD_ENV])
-                try:
-                    if sum(1 for n in range(board.slots) if board.read(n)[0]) >= workers:
-                        return True
-                finally:
-                    board.close()
+        if len(accept_board(process) or []) >= workers:
+            return True
         time.sleep(0.05)
     return False
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from poagate.api.accepting import BOARD_ENV, OVERRULE, BalancedListener, BalancedLoop, Board
-from tests.helpers import wait_until_workers_accept
+from poagate.api.accepting import BOARD_ENV, OVERRULE, BalancedListener, BalancedLoop
+from tests.helpers import accept_board, wait_until_workers_accept
 from tests.servers import Server
 
 pytestmark = pytest.mark.slow  # a server of two worker processes
@@ -119,15 +119,9 @@ def test_connections_opened_at_once_are_shared_between_the_workers(server: Serve
 
 def board_counts(server: Server) -> list[int]:
     """The counts on the server's accept board of the workers holding slots."""
-    for child in psutil.Process(server.process.pid).children(recursive=True):
-        with contextlib.suppress(psutil.Error, KeyError):
-            board = Board(child.environ()[BOARD_ENV])
-            try:
-                slots = [board.read(n) for n in range(board.slots)]
-            finally:
-                board.close()
-            return [count for pid, count in slots if pid]
-    raise AssertionError("no worker with an accept board")
+    slots = accept_board(server.process)
+    assert slots is not None, "no worker with an accept board"
+    return [count for _, count in slots]
 
 
 def test_a_worker_without_its_board_serves_as_uvicorn_does(tmp_path: Path) -> None:
