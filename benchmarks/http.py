@@ -47,6 +47,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -57,6 +58,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -204,6 +206,44 @@ class Server:
     def stop(self) -> None:
         os.killpg(self.process.pid, signal.SIGTERM)
         self.process.wait(timeout=60)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """The CPU seconds (user and system) the processes ``pids`` and their children have used."""
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            continue
+        for process in tree:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+    return total
+
+
+class CpuMeter:
+    """Where a load's CPU went: the servers (every worker), PostgreSQL (every backend), and the
+    load itself (wrk: this process's children that ended meanwhile)."""
+
+    def __init__(self, servers: list[Server], postmaster: int) -> None:
+        self.pids = {"servers": [s.process.pid for s in servers], "postgres": [postmaster]}
+        self.before = self._now()
+
+    def _now(self) -> dict[str, float]:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return {
+            **{name: cpu_seconds(pids) for name, pids in self.pids.items()},
+            "wrk": children.ru_utime + children.ru_stime,
+        }
+
+    def used(self) -> dict[str, float]:
+        now = self._now()
+        return {name: round(now[name] - self.before[name], 1) for name in now}
 
 
 def activate(url: str, token: str, hubs_esmes: list[str], share: float) -> None:
@@ -390,7 +430,9 @@ def one_run(
 
         if args.warmup:  # not measured: each server's caches fill, its statements prepared
             run_wrks(wrk, scripts(SINGLE_LUA, "w"), 32, args.warmup, 2)
+        meter = CpuMeter(servers, postgres.postmaster_pid())
         single = run_wrks(wrk, scripts(SINGLE_LUA, "s"), 32, args.seconds, 2)
+        single_cpu = meter.used()
         light = run_wrks(wrk, scripts(SINGLE_LUA, "l"), 8, args.seconds, 2) if args.light else {}
         # One load thread a server: building 1,000-line bodies in Lua takes CPU from the server.
         batch = run_wrks(
@@ -410,6 +452,9 @@ def one_run(
         "single_per_second": round(single["requests_per_second"]),
         "single_p50_ms": round(single["p50_ms"], 1),
         "single_p99_ms": round(single["p99_ms"], 1),
+        # CPU seconds the single messages' load took: servers, PostgreSQL, wrk (2 CPUs: at most
+        # 2 s a second in all)
+        "single_cpu_s": single_cpu,
         "batch_ad1_per_second": round(batch["requests_per_second"] * 1000),
         "batch_p50_ms": round(batch["p50_ms"], 1),
         # the batches' 4 connections by server process (one server of 2 workers: 4, 3+1, 2+2)

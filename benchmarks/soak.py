@@ -67,9 +67,9 @@ from soaklib import (
     MemorySampler,
     Receivers,
     Shape,
+    StatementSampler,
     growth,
     per_minute,
-    postmaster_pid,
     steadiness,
 )
 
@@ -258,13 +258,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(heap_dir, ignore_errors=True)
         heap_dir.mkdir()
     fleet = generate_fleet(FleetSpec(esmes=args.esmes, seed=11))
-    postgres = PostgresServer(durable=True)
+    statements = "-c shared_preload_libraries=pg_stat_statements" if args.statements else ""
+    postgres = PostgresServer(durable=True, options=statements)
     postgres.start()
+    queries: StatementSampler | None = None
     secrets = {o: new_secret() for o in OPERATORS}
     receivers = Receivers(OPERATORS, secrets)
     servers: list[subprocess.Popen[bytes]] = []
     try:
         database = postgres.fresh_database()
+        if args.statements:
+            with psycopg.connect(database, autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION pg_stat_statements")
+            queries = StatementSampler(database)
         fleet_dir = args.out / f"fleet-{args.esmes}"
         fleet_dir.mkdir(exist_ok=True)
         dsp_token, _ = bench_http.prepare(database, fleet_dir, args.esmes)
@@ -286,7 +292,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         dsp = Dsp(urls, dsp_token, fleet.sites, shape, on_alert)
         sampler = MemorySampler(
             {"server_a": servers[0].pid, "server_b": servers[1].pid},
-            postmaster_pid(postgres.data),
+            postgres.postmaster_pid(),
             args.sample_seconds,
         )
         if not args.no_prime:
@@ -304,9 +310,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
         sampler.start()
+        if queries is not None:
+            queries.start()
         started = time.monotonic()
         asyncio.run(dsp.run(int(args.minutes * 60)))
         load_seconds = time.monotonic() - started
+        if queries is not None:
+            queries.stop()
         drained = drain(database, args.drain_seconds)
         sampler.sample()
         sampler.stop()
@@ -375,6 +385,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ),
         "memory_samples": samples,
         "heap": heap_figures(heap_dir, [p.pid for p in servers]),
+        "cpu_seconds_per_minute": cpu_per_minute(samples),
+        "statements": None if queries is None else queries.costlier(),
+        "tables": None if queries is None else [s["tables"] for s in queries.snapshots],
     }
     results["heap_growth_after_warmup"] = {
         name: {
@@ -386,6 +399,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if rows
     }
     return results
+
+
+def cpu_per_minute(samples: list[dict[str, float]]) -> list[dict[str, float]]:
+    """The CPU seconds each process tree used in each minute of the load (from the memory
+    samples' running totals)."""
+    keys = [k for k in samples[0] if k.endswith("_cpu_s")]
+    rows = []
+    for minute in range(1, int(samples[-1]["t"] // 60) + 1):
+        start = min(samples, key=lambda s: abs(s["t"] - 60 * (minute - 1)))
+        end = min(samples, key=lambda s: abs(s["t"] - 60 * minute))
+        rows.append({"minute": minute, **{k: round(end[k] - start[k], 1) for k in keys}})
+    return rows
 
 
 def report(results: dict[str, Any]) -> None:
@@ -445,6 +470,16 @@ def report(results: dict[str, Any]) -> None:
     )
     if results["client_errors"]:
         print(f"  client errors {results['client_errors']}")
+    print("  CPU seconds a minute (servers a, b; PostgreSQL):")
+    for row in results["cpu_seconds_per_minute"]:
+        print(f"    {row}")
+    for statement in results["statements"] or []:
+        print(
+            f"  {statement['total_ms']:>9,} ms {statement['calls']:>9,} calls  "
+            f"{statement['query'][:110]}\n"
+            f"    ms a call by minute {statement['mean_ms_by_interval']}"
+            f"\n    blocks a call by minute {statement['blocks_per_call_by_interval']}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -474,6 +509,12 @@ def main(argv: list[str] | None = None) -> None:
         "--heap-stats",
         action="store_true",
         help="each server writes its Python blocks and malloc figures every 10 s to OUT/heap/",
+    )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="PostgreSQL with pg_stat_statements: each minute, every statement's calls and time "
+        "and the tables' rows, in results.json; the costliest statements printed",
     )
     args = parser.parse_args(argv)
     results = run(args)

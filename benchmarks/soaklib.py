@@ -17,12 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import psutil
+import psycopg
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from poagate.formats.timestamps import format_timestamp
@@ -139,14 +139,12 @@ class Receivers:
 # -- memory -------------------------------------------------------------------------------------
 
 
-def postmaster_pid(data: Path) -> int:
-    return int((data / "postmaster.pid").read_text().split("\n", 1)[0])
-
-
 class MemorySampler:
     """Every ``interval`` seconds: the resident memory of each server (its process and any
     worker it started) and of PostgreSQL (the postmaster and every backend: resident, and
-    unique to the processes, which leaves out the shared buffers a backend has touched)."""
+    unique to the processes, which leaves out the shared buffers a backend has touched), and
+    the CPU seconds each has used so far (of the processes alive then: a backend that ended
+    takes its seconds with it)."""
 
     def __init__(self, servers: dict[str, int], postmaster: int, interval: float) -> None:
         self.servers = {name: psutil.Process(pid) for name, pid in servers.items()}
@@ -158,8 +156,8 @@ class MemorySampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     @staticmethod
-    def _tree(process: psutil.Process, unique: bool = False) -> tuple[float, float, int]:
-        rss = uss = 0.0
+    def _tree(process: psutil.Process, unique: bool = False) -> tuple[float, float, int, float]:
+        rss = uss = cpu = 0.0
         tree = [process, *process.children(recursive=True)]
         for p in tree:
             try:
@@ -168,17 +166,22 @@ class MemorySampler:
                     rss, uss = rss + info.rss, uss + info.uss
                 else:
                     rss += p.memory_info().rss
+                times = p.cpu_times()
+                cpu += times.user + times.system
             except psutil.Error:
                 continue
-        return rss / 2**20, uss / 2**20, len(tree)
+        return rss / 2**20, uss / 2**20, len(tree), cpu
 
     def sample(self) -> None:
         row: dict[str, float] = {"t": round(time.monotonic() - self.started, 1)}
         for name, process in self.servers.items():
-            row[f"{name}_mb"] = round(self._tree(process)[0], 1)
-        rss, uss, count = self._tree(self.postmaster, unique=True)
+            rss, _, _, cpu = self._tree(process)
+            row[f"{name}_mb"] = round(rss, 1)
+            row[f"{name}_cpu_s"] = round(cpu, 2)
+        rss, uss, count, cpu = self._tree(self.postmaster, unique=True)
         row.update(postgres_rss_mb=round(rss, 1), postgres_uss_mb=round(uss, 1))
         row["postgres_processes"] = count
+        row["postgres_cpu_s"] = round(cpu, 2)
         self.samples.append(row)
 
     def _run(self) -> None:
@@ -502,3 +505,81 @@ def growth(samples: list[dict[str, float]], key: str, warmup: float) -> dict[str
         "peak_mb": max(s[key] for s in samples),
         "growth_percent": round(100 * (final - base) / base, 1) if base else math.nan,
     }
+
+
+class StatementSampler:
+    """With ``--statements``: every ``interval`` seconds, PostgreSQL's own account of the
+    statements run so far (``pg_stat_statements``: calls, time) and of the tables (live and
+    dead rows, vacuums), so that what grows costlier over a run can be named."""
+
+    def __init__(self, database: str, interval: float = 60) -> None:
+        self.database = database
+        self.interval = interval
+        self.snapshots: list[dict[str, Any]] = []
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        with psycopg.connect(self.database, autocommit=True) as conn:
+            statements = conn.execute(
+                "SELECT queryid, left(regexp_replace(query, '\\s+', ' ', 'g'), 160), calls, "
+                "total_exec_time, rows, shared_blks_hit + shared_blks_read "
+                "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database "
+                "WHERE datname = current_database())"
+            ).fetchall()
+            tables = conn.execute(
+                "SELECT relname, n_live_tup, n_dead_tup, autovacuum_count, autoanalyze_count "
+                "FROM pg_stat_user_tables"
+            ).fetchall()
+        self.snapshots.append(
+            {
+                "t": round(time.monotonic() - self.started, 1),
+                "statements": {
+                    str(q): [text, calls, round(ms, 2), rows, blocks]
+                    for q, text, calls, ms, rows, blocks in statements
+                },
+                "tables": {name: list(rest) for name, *rest in tables},
+            }
+        )
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self.sample()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def costlier(self, top: int = 15) -> list[dict[str, Any]]:
+        """The statements that took the most time, each with its mean time a call and blocks
+        a call in each interval: what grows shows in the series."""
+        first, last = self.snapshots[0]["statements"], self.snapshots[-1]["statements"]
+        spent = sorted(
+            last, key=lambda q: last[q][2] - first.get(q, [None, 0, 0.0])[2], reverse=True
+        )
+        rows = []
+        for q in spent[:top]:
+            means, blocks = [], []
+            for before, after in zip(self.snapshots, self.snapshots[1:], strict=False):
+                b = before["statements"].get(q, [None, 0, 0.0, 0, 0])
+                a = after["statements"].get(q, b)
+                calls = a[1] - b[1]
+                means.append(round((a[2] - b[2]) / calls, 3) if calls else None)
+                blocks.append(round((a[4] - b[4]) / calls, 1) if calls else None)
+            rows.append(
+                {
+                    "query": last[q][0],
+                    "calls": last[q][1],
+                    "total_ms": round(last[q][2]),
+                    "mean_ms_by_interval": means,
+                    "blocks_per_call_by_interval": blocks,
+                }
+            )
+        return rows

@@ -36,9 +36,11 @@ def free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self, durable: bool = False) -> None:
-        """``durable=True`` keeps fsync on, as a production server has it (for benchmarks)."""
+    def __init__(self, durable: bool = False, options: str = "") -> None:
+        """``durable=True`` keeps fsync on, as a production server has it (for benchmarks);
+        ``options``: more of the server's settings, as ``-c name=value ...``."""
         self.durable = durable
+        self.options = options
         binaries = bin_dir()
         if binaries is None:
             raise RuntimeError(
@@ -107,6 +109,8 @@ class PostgresServer:
         options += "-c max_connections=200"
         if not self.durable:
             options += " -c fsync=off -c full_page_writes=off"
+        if self.options:
+            options += f" {self.options}"
         self._run(
             str(self.bin / "pg_ctl"),
             "-D",
@@ -139,6 +143,10 @@ class PostgresServer:
 
     def resume(self) -> None:
         self._pg_ctl("start")
+
+    def postmaster_pid(self) -> int:
+        """The server's main process (its backends are its children)."""
+        return int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
 
     def url(self, database: str) -> str:
         return f"postgresql://postgres@{self.host}:{self.port}/{database}"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from poagate.domain.events import Activation, Ad1Alert
+from poagate.domain.events import Activation, Ad1Alert, DeviceMessage
 from poagate.domain.outcomes import SuppressionEntry
 from poagate.service.ingest import Ingestor, Item
 from poagate.service.reference.loads import load_guid_list, load_inventory
@@ -19,7 +19,7 @@ from poagate.store.batch import Batch
 from poagate.store.database import open_store
 from poagate.store.sqlite import SqliteStore
 from poagate.store.store import Store
-from tests.helpers import CHF, ESME, INVENTORY_HEADER, USER, mpan, ts
+from tests.helpers import CHF, CHF_2, ESME, ESME_2, INVENTORY_HEADER, USER, mpan, ts
 
 SERVERS = 3
 
@@ -42,20 +42,24 @@ def test_revision_0005_goes_down_and_up_again(tmp_path: Path) -> None:
         assert list(store.verifications.all()) == []
 
 
-def suppressed(database: str, tmp_path: Path, alerts: int, decided_at: str) -> None:
+def suppressed(
+    database: str, tmp_path: Path, alerts: int, decided_at: str, second_hub: bool = False
+) -> None:
     """An activation at 10:00 of ESME (its hub CHF), and ``alerts`` AD1s of CHF with event_at
-    10:05 decided at ``decided_at``, with the guard on: V 10, T 3, A 2."""
+    10:05 decided at ``decided_at``, with the guard on: V 10, T 3, A 2. ``second_hub``: first
+    the same of ESME_2 (hub CHF_2) and one AD1 of CHF_2, "B0"."""
     now = ts("2026-03-01T10:00:00Z")
+    pairs = [(ESME_2, CHF_2, "13"), (ESME, CHF, "12")] if second_hub else [(ESME, CHF, "12")]
     with open_store(database, "service") as store:
-        csv = (
-            f"{INVENTORY_HEADER}\n{ESME},ESME,SMETS2,LANDIS+GYR,,{CHF},{mpan('12')},,\n"
-            f"{CHF},CHF,SMETS2,TOSHIBA,,,,,\n"
-        )
+        csv = INVENTORY_HEADER + "\n"
+        for esme, chf, prefix in pairs:
+            csv += f"{esme},ESME,SMETS2,LANDIS+GYR,,{chf},{mpan(prefix)},,\n"
+            csv += f"{chf},CHF,SMETS2,TOSHIBA,,,,,\n"
         inventory_file = tmp_path / "inventory.csv"
         inventory_file.write_text(csv)
         load_inventory(store, inventory_file, now)
         guid_file = tmp_path / "guid-list.txt"
-        guid_file.write_text(f"{ESME}\n")
+        guid_file.write_text("".join(f"{esme}\n" for esme, _, _ in pairs))
         load_guid_list(store, guid_file, now)
         config = replace(
             store.reference.config(),
@@ -67,16 +71,16 @@ def suppressed(database: str, tmp_path: Path, alerts: int, decided_at: str) -> N
         arm_verification(store)
     clock = [now]
     ingestor = Ingestor(lambda: open_store(database, "service"), lambda: clock[0])
-    rid = f"{USER}:{ESME}:1"
-    activation = Activation(rid, USER, ESME, ts("2026-03-01T10:00:00Z"))
-    ingestor.decide_now("test", [Item(1, activation)])
+    for n, (esme, _, _) in enumerate(pairs, start=1):
+        activation = Activation(f"{USER}:{esme}:{n}", USER, esme, ts("2026-03-01T10:00:00Z"))
+        ingestor.decide_now("test", [Item(1, activation)])
     clock[0] = ts(decided_at)
+    event_at = ts("2026-03-01T10:05:00Z")
+    if second_hub:
+        ingestor.decide_now("test", [Item(1, Ad1Alert("B0", CHF_2, ts(decided_at), event_at))])
     ingestor.decide_now(
         "test",
-        [
-            Item(n + 1, Ad1Alert(f"A{n}", CHF, ts(decided_at), ts("2026-03-01T10:05:00Z")))
-            for n in range(alerts)
-        ],
+        [Item(n + 1, Ad1Alert(f"A{n}", CHF, ts(decided_at), event_at)) for n in range(alerts)],
     )
 
 
@@ -120,6 +124,45 @@ def test_a_pass_that_began_before_the_entry_was_decided_asks_nothing_yet(
         verify(store, ts("2026-03-01T11:00:01Z"))
         requests = [(r.alert_id, r.attempt, r.outcome.value) for r in store.verifications.all()]
     assert requests == [("A0", 1, "pending")]
+
+
+def test_an_answered_entry_is_settled_for_good_and_not_read_again(
+    database: str, tmp_path: Path
+) -> None:
+    # B0 (CHF_2, never answered) is under way until its release at 10:21 and holds the pass's
+    # watermark before it; A0 and A1 (CHF), answered at 10:16, come after it. The passes read
+    # only B0 from then on, and A0 and A1 stay suppressed even when their hub's sign is gone
+    # (a retention purge) by the time B0 is released.
+    suppressed(database, tmp_path, 2, "2026-03-01T10:06:00Z", second_hub=True)
+    sign = ts("2026-03-01T10:16:00Z")
+    Ingestor(lambda: open_store(database, "service"), lambda: sign).decide_now(
+        "test", [Item(1, DeviceMessage(CHF, sign))]
+    )
+    with open_store(database, "service") as store:
+        verify(store, ts("2026-03-01T10:15:10Z"))
+        answered = verify(store, ts("2026-03-01T10:16:30Z"))
+        assert answered.answered == 2
+        until = ts("2026-03-01T10:20:00Z")
+        assert [e.alert_id for _, _, e in store.alerts.unreleased_due(0, until)] == [
+            "B0",
+            "A0",
+            "A1",
+        ]
+        due = store.alerts.unreleased_due(0, until, unanswered=True)
+        assert [e.alert_id for _, _, e in due] == ["B0"]
+        verify(store, ts("2026-03-01T10:19:00Z"))  # B0's second attempt
+        with store.transaction():
+            store.db.run("DELETE FROM device_messages")
+        released = verify(store, ts("2026-03-01T10:30:00Z"))
+        assert [e.alert_id for e in released.released] == ["B0"]
+        outcomes = {o.alert_id: o for o in store.listings.ad1_outcomes()}
+        requests = {(r.alert_id, r.attempt): r.outcome.value for r in store.verifications.all()}
+    assert all(outcomes[a].released_at is None for a in ("A0", "A1"))
+    assert (requests[("A0", 1)], requests[("A1", 1)], requests[("B0", 2)]) == (
+        "answered",
+        "answered",
+        "no_answer",
+    )
 
 
 def at_once(stores: list[Store], work: Callable[[Store], object]) -> None:

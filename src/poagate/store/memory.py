@@ -270,8 +270,13 @@ class MemoryUnit(Collecting):
         return list(found.values())
 
     def unreleased_due(
-        self, after_seq: int, until: datetime
+        self, after_seq: int, until: datetime, unanswered: bool = False
     ) -> list[tuple[int, str | None, SuppressionEntry]]:
+        answered = {
+            r.alert_id
+            for r in self._tables.verifications.values()
+            if unanswered and r.outcome is VerificationOutcome.ANSWERED
+        }
         return [
             (a.seq, a.sector, a.outcome)
             for a in self._in_order()
@@ -279,6 +284,7 @@ class MemoryUnit(Collecting):
             and a.outcome.released_at is None
             and a.seq > after_seq
             and a.outcome.event_at <= until
+            and a.outcome.alert_id not in answered
         ]
 
     def settled_seq(self, after_seq: int, until: datetime) -> int:

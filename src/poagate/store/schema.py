@@ -385,6 +385,7 @@ verifications = Table(
     UniqueConstraint("alert_id", "attempt", name="uq_verifications_attempt"),
 )
 PENDING_VERIFICATIONS = "outcome = 'pending'"
+ANSWERED_VERIFICATIONS = "outcome = 'answered'"
 
 Index("ix_activations_device", activations.c.device_id)
 Index("ix_activations_chf", activations.c.chf_id)

@@ -24,7 +24,13 @@ from poagate.domain.outcomes import ForwardedAlert, SuppressionEntry
 from poagate.domain.values import value
 from poagate.formats.timestamps import to_us
 from poagate.store.alerts.rows import AD1, AD1_COLUMNS, decode_ad1
-from poagate.store.schema import EVIDENCE_ROWS, FEED_ROWS, UNRELEASED_ROWS, WAITING_ROWS
+from poagate.store.schema import (
+    ANSWERED_VERIFICATIONS,
+    EVIDENCE_ROWS,
+    FEED_ROWS,
+    UNRELEASED_ROWS,
+    WAITING_ROWS,
+)
 from poagate.store.sqlbase import Database
 
 _ONE_US = timedelta(microseconds=1)
@@ -188,13 +194,21 @@ class DecidedAlerts:
     # -- the periodic passes: release-if-dark, verification -----------------------------------
 
     def unreleased_due(
-        self, after_seq: int, until: datetime
+        self, after_seq: int, until: datetime, unanswered: bool = False
     ) -> list[tuple[int, str | None, SuppressionEntry]]:
         """(seq, sector, entry) of the unreleased Suppression Log entries after ``after_seq``
-        whose ``event_at`` is at or before ``until``, in decision order: what a pass looks at."""
+        whose ``event_at`` is at or before ``until``, in decision order: what a pass looks at.
+        ``unanswered``: leaving out the entries with a verification request answered (settled
+        for good: ``service.verifications``)."""
+        answered = (
+            " AND NOT EXISTS (SELECT 1 FROM verifications v WHERE "
+            f"v.alert_id = ad1_outcomes.alert_id AND v.{ANSWERED_VERIFICATIONS})"
+            if unanswered
+            else ""
+        )
         rows = self._db.fetch(
             f"SELECT seq, sector, {AD1} FROM ad1_outcomes "
-            f"WHERE {UNRELEASED_ROWS} AND seq > ? AND event_at <= ? ORDER BY seq",
+            f"WHERE {UNRELEASED_ROWS} AND seq > ? AND event_at <= ?{answered} ORDER BY seq",
             (after_seq, to_us(until)),
         )
         return _entries(1, rows)
