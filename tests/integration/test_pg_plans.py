@@ -12,6 +12,8 @@ unique index for each alert_id whatever it believes of the table: planned for it
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import psycopg
 
 from poagate.store.database import open_store
@@ -74,3 +76,41 @@ def test_the_r6_lookup_probes_the_index_on_a_table_never_analyzed(
     assert len(lookup) == 1, plans
     assert "Seq Scan on ad1_outcomes" not in lookup[0], lookup[0]
     assert "Index Only Scan using ad1_outcomes_alert_id_key" in lookup[0], lookup[0]
+
+
+def test_a_claim_reads_from_the_first_pending_message_not_from_the_queues_start(
+    postgres: PostgresServer,
+) -> None:
+    # The outbox keeps what it delivered until retention purges it. A claim walked the queue by
+    # id from its first row to the first message still pending (PostgreSQL believes pending
+    # rows are spread evenly; they are all at the end): its cost grew with history, under the
+    # writers' lock. Revision 0012's partial index gives it the pending messages alone.
+    database = postgres.fresh_database()
+    delivered, pending = _ROWS, 20_000
+    try:
+        with psycopg.connect(database, autocommit=True) as conn:
+            copy_sql = (
+                "COPY outbox (alert_id, network_operator, chf_id, content_type, payload, "
+                "created_at, next_attempt_at, status, attempts, due_since) FROM STDIN"
+            )
+            with conn.cursor() as cursor, cursor.copy(copy_sql) as copy:
+                for n in range(delivered + pending):
+                    status = "delivered" if n < delivered else "pending"
+                    operator = str(10 + n % 14)
+                    hub = f"00-11-22-33-{n % 20_000:04X}-66-77"
+                    copy.write_row(
+                        (f"A-{n}", operator, hub, "application/json", b"{}", 1, 1, status, 0, 1)
+                    )
+            conn.execute("ANALYZE outbox")
+        with open_store(database, "service") as store, store.transaction():
+            claimed = store.outbox.claim(datetime.now(UTC), timedelta(seconds=30), 10, "12")
+            read = store.db.one(
+                "SELECT COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) "
+                "FROM pg_stat_xact_user_tables WHERE relname = 'outbox'"
+            )
+    finally:
+        postgres.drop_database(database)
+    assert [d.network_operator for d in claimed] == ["12"] * 10
+    assert all(int(d.alert_id[2:]) >= delivered for d in claimed)
+    assert read is not None
+    assert read[0] < 1_000, read  # the old plan: about 30,000

@@ -145,10 +145,16 @@ class Outbox:
         when ``network_operator`` is given."""
         db = self._db
         moment = to_us(now)
-        operator = "" if network_operator is None else "AND o.network_operator = ? "
+        # The DNO's pending messages in queue order, from the first of them: revision 0012's
+        # index. The outbox keeps what it delivered, and PostgreSQL, believing the pending
+        # messages spread evenly, walked the queue by id from its start when it could
+        # (tests/integration/test_pg_plans.py): the DNO named as a range, not a constant, keeps
+        # the order by (network_operator, id), which only that index gives.
+        operator = "" if network_operator is None else "AND o.network_operator BETWEEN ? AND ? "
+        order = "o.id" if network_operator is None else "o.network_operator, o.id"
         params: tuple[Any, ...] = (moment, moment)
         if network_operator is not None:
-            params += (network_operator,)
+            params += (network_operator, network_operator)
         with db.transaction():
             rows = db.fetch(
                 "SELECT o.id, o.alert_id, o.network_operator, o.chf_id, o.content_type, "
@@ -158,7 +164,7 @@ class Outbox:
                 f"{operator}"
                 "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.chf_id = o.chf_id "
                 "AND p.status = 'pending' AND p.id < o.id) "
-                f"ORDER BY o.id LIMIT {int(limit)}",
+                f"ORDER BY {order} LIMIT {int(limit)}",
                 params,
             )
             if rows:

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 # The Alembic revision this code expects; tests check it is the migrations' head.
-SCHEMA_REVISION = "0011"
+SCHEMA_REVISION = "0012"
 
 # Rolling upgrades (docs/architecture.md, "Migrations"): a schema change lands in two steps,
 # add then (a release later) remove, so a server of the previous release keeps working on a
@@ -441,3 +441,7 @@ Index(
 OPEN_WINDOW_ROWS = "window_start IS NOT NULL AND ended_at IS NULL AND status = 'active'"
 _partial("ix_activations_open", OPEN_WINDOW_ROWS, activations.c.window_end)
 _partial("ix_verifications_pending", PENDING_VERIFICATIONS, verifications.c.id)
+# Revision 0012: a delivery lane's claim reads its DNO's pending messages in queue order from
+# the first of them, not from the first message ever queued (store.outbox).
+PENDING_DELIVERIES = "status = 'pending'"
+_partial("ix_outbox_pending", PENDING_DELIVERIES, outbox.c.network_operator, outbox.c.id)
