@@ -96,11 +96,22 @@ class Verifications:
     def of_alerts(self, alert_ids: Sequence[str]) -> list[VerificationRequest]:
         """The requests of these alerts, each alert's in attempt order."""
         db = self._db
-        rows = db.fetch(
-            f"SELECT {_COLUMNS} FROM verifications WHERE {{in:alert_id}} "
-            "ORDER BY alert_id, attempt",
-            (db.list_param(alert_ids),),
-        )
+        if db.dialect == "postgresql":
+            # An index probe an alert (OFFSET 0 keeps the subquery from being flattened): with
+            # ``= ANY``, PostgreSQL scanned every request kept once a pass asked about a few
+            # hundred alerts, a cost growing with history (the soak: 0.1 to 6.9 ms in 30 min).
+            rows = db.fetch(
+                f"SELECT r.* FROM unnest(?::text[]) AS a(id) CROSS JOIN LATERAL "
+                f"(SELECT {_COLUMNS} FROM verifications WHERE alert_id = a.id OFFSET 0) AS r "
+                "ORDER BY r.alert_id, r.attempt",
+                (list(alert_ids),),
+            )
+        else:
+            rows = db.fetch(
+                f"SELECT {_COLUMNS} FROM verifications WHERE {{in:alert_id}} "
+                "ORDER BY alert_id, attempt",
+                (db.list_param(alert_ids),),
+            )
         return [decode_verification(row) for row in rows]
 
     def pending_of_released(self) -> list[VerificationRequest]:
