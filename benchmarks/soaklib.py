@@ -523,7 +523,7 @@ class StatementSampler:
     def sample(self) -> None:
         with psycopg.connect(self.database, autocommit=True) as conn:
             statements = conn.execute(
-                "SELECT queryid, left(regexp_replace(query, '\\s+', ' ', 'g'), 160), calls, "
+                "SELECT queryid, left(regexp_replace(query, '\\s+', ' ', 'g'), 600), calls, "
                 "total_exec_time, rows, shared_blks_hit + shared_blks_read "
                 "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database "
                 "WHERE datname = current_database())"

@@ -13,6 +13,9 @@ With ``SOAK_TRACEMALLOC_MINUTES`` (say ``4,12``), allocations are traced (``trac
 frames, from 90 s after the start; it slows the process) and a snapshot is dumped at each of
 those minutes after the start to ``snapshot-<pid>-<minute>.tracemalloc``: compare two with
 ``snapshot.compare_to(..., "traceback")`` to see which code holds the objects that grew.
+
+And every collection of the oldest generation (or any taking 10 ms or more) is appended to
+``gc-<pid>.jsonl`` with how long it paused the process.
 """
 
 from __future__ import annotations
@@ -85,5 +88,27 @@ def _watch(directory: str) -> None:
         time.sleep(10)
 
 
+def _time_collections(directory: str) -> None:
+    """Every collection of the garbage collector's oldest generation, and any other taking
+    10 ms or more, with how long it took (a pause of the whole process), to
+    ``gc-<pid>.jsonl``."""
+    path = os.path.join(directory, f"gc-{os.getpid()}.jsonl")
+    began = [0.0]
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+            return
+        took = time.perf_counter() - began[0]
+        if info["generation"] == 2 or took >= 0.01:
+            row = {"time": round(time.time(), 3), "generation": info["generation"]}
+            row |= {"ms": round(took * 1000, 1), "collected": info["collected"]}
+            with open(path, "a") as out:
+                out.write(json.dumps(row) + "\n")
+
+    gc.callbacks.append(timed)
+
+
 if os.environ.get("SOAK_HEAP_DIR") and "serve" in sys.argv:
     threading.Thread(target=_watch, args=(os.environ["SOAK_HEAP_DIR"],), daemon=True).start()
+    _time_collections(os.environ["SOAK_HEAP_DIR"])
