@@ -139,7 +139,38 @@ class Receivers:
 # -- memory -------------------------------------------------------------------------------------
 
 
-class MemorySampler:
+class Periodic:
+    """Calls ``sample`` at ``start``, every ``interval`` seconds from a thread, and at
+    ``stop`` when ``final`` is set; ``started`` is when ``start`` was called."""
+
+    final = False
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self.sample()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self.final:
+            self.sample()
+
+
+class MemorySampler(Periodic):
     """Every ``interval`` seconds: the resident memory of each server (its process and any
     worker it started) and of PostgreSQL (the postmaster and every backend: resident, and
     unique to the processes, which leaves out the shared buffers a backend has touched), and
@@ -147,13 +178,10 @@ class MemorySampler:
     takes its seconds with it)."""
 
     def __init__(self, servers: dict[str, int], postmaster: int, interval: float) -> None:
+        super().__init__(interval)
         self.servers = {name: psutil.Process(pid) for name, pid in servers.items()}
         self.postmaster = psutil.Process(postmaster)
-        self.interval = interval
         self.samples: list[dict[str, float]] = []
-        self.started = time.monotonic()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     @staticmethod
     def _tree(process: psutil.Process, unique: bool = False) -> tuple[float, float, int, float]:
@@ -183,19 +211,6 @@ class MemorySampler:
         row["postgres_processes"] = count
         row["postgres_cpu_s"] = round(cpu, 2)
         self.samples.append(row)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.sample()
-
-    def start(self) -> None:
-        self.started = time.monotonic()
-        self.sample()
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 # -- the DSP's traffic ------------------------------------------------------------------------
@@ -507,18 +522,17 @@ def growth(samples: list[dict[str, float]], key: str, warmup: float) -> dict[str
     }
 
 
-class StatementSampler:
+class StatementSampler(Periodic):
     """With ``--statements``: every ``interval`` seconds, PostgreSQL's own account of the
     statements run so far (``pg_stat_statements``: calls, time) and of the tables (live and
     dead rows, vacuums), so that what grows costlier over a run can be named."""
 
+    final = True  # and once more when the load ends
+
     def __init__(self, database: str, interval: float = 60) -> None:
+        super().__init__(interval)
         self.database = database
-        self.interval = interval
         self.snapshots: list[dict[str, Any]] = []
-        self.started = time.monotonic()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def sample(self) -> None:
         with psycopg.connect(self.database, autocommit=True) as conn:
@@ -542,20 +556,6 @@ class StatementSampler:
                 "tables": {name: list(rest) for name, *rest in tables},
             }
         )
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.sample()
-
-    def start(self) -> None:
-        self.started = time.monotonic()
-        self.sample()
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sample()
 
     def costlier(self, top: int = 15) -> list[dict[str, Any]]:
         """The statements that took the most time, each with its mean time a call and blocks
