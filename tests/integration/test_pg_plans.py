@@ -12,7 +12,9 @@ unique index for each alert_id whatever it believes of the table: planned for it
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 
@@ -21,6 +23,7 @@ from poagate.store.store import Store
 from tests.pg import PostgresServer
 
 _ROWS = 30_000
+HUB = "00-11-22-33-44-55-66-77"
 
 
 def test_a_statement_prepared_on_an_empty_table_is_planned_again_at_each_use(
@@ -48,14 +51,12 @@ def test_the_r6_lookup_probes_the_index_on_a_table_never_analyzed(
     database = postgres.fresh_database()
     try:
         with psycopg.connect(database, autocommit=True) as conn:
-            copy_sql = (
-                "COPY ad1_outcomes (seq, alert_id, suppressed, chf_id, network_operator, "
-                "event_at, received_at, decided_at, reason, feed_seq) FROM STDIN"
+            copy_rows(
+                conn,
+                "ad1_outcomes (seq, alert_id, suppressed, chf_id, network_operator, event_at, "
+                "received_at, decided_at, reason, feed_seq)",
+                ((n, f"A-{n}", 0, HUB, "12", n, n, n, "x", n) for n in range(1, _ROWS + 1)),
             )
-            with conn.cursor() as cursor, cursor.copy(copy_sql) as copy:
-                for n in range(1, _ROWS + 1):
-                    row = (n, f"A-{n}", 0, "00-11-22-33-44-55-66-77", "12", n, n, n, "x", n)
-                    copy.write_row(row)
             analyzed = conn.execute(
                 "SELECT last_analyze, last_autoanalyze FROM pg_stat_user_tables "
                 "WHERE relname = 'ad1_outcomes'"
@@ -90,18 +91,26 @@ def test_a_claim_reads_from_the_first_pending_message_not_from_the_queues_start(
     delivered, pending = _ROWS, 20_000
     try:
         with psycopg.connect(database, autocommit=True) as conn:
-            copy_sql = (
-                "COPY outbox (alert_id, network_operator, chf_id, content_type, payload, "
-                "created_at, next_attempt_at, status, attempts, due_since) FROM STDIN"
-            )
-            with conn.cursor() as cursor, cursor.copy(copy_sql) as copy:
-                for n in range(delivered + pending):
-                    status = "delivered" if n < delivered else "pending"
-                    operator = str(10 + n % 14)
-                    hub = f"00-11-22-33-{n % 20_000:04X}-66-77"
-                    copy.write_row(
-                        (f"A-{n}", operator, hub, "application/json", b"{}", 1, 1, status, 0, 1)
+            copy_rows(
+                conn,
+                "outbox (alert_id, network_operator, chf_id, content_type, payload, created_at, "
+                "next_attempt_at, status, attempts, due_since)",
+                (
+                    (
+                        f"A-{n}",
+                        str(10 + n % 14),  # the DNO
+                        f"00-11-22-33-{n % 20_000:04X}-66-77",  # the hub
+                        "application/json",
+                        b"{}",
+                        1,
+                        1,
+                        "delivered" if n < delivered else "pending",
+                        0,
+                        1,
                     )
+                    for n in range(delivered + pending)
+                ),
+            )
             conn.execute("ANALYZE outbox")
         with open_store(database, "service") as store, store.transaction():
             claimed = store.outbox.claim(datetime.now(UTC), timedelta(seconds=30), 10, "12")
@@ -124,24 +133,34 @@ def test_a_verification_pass_reads_requests_by_alert_not_every_request_kept(
     old, new = _ROWS, 200
     try:
         with psycopg.connect(database, autocommit=True) as conn:
-            with conn.cursor() as cursor:
-                outcomes = (
-                    "COPY ad1_outcomes (seq, alert_id, suppressed, chf_id, network_operator, "
-                    "event_at, received_at, decided_at, reason, esme_id, activation_request_id, "
-                    "activation_originator, window_start, window_end) FROM STDIN"
-                )
-                with cursor.copy(outcomes) as copy:
-                    for n in range(1, old + new + 1):
-                        row = (n, f"A-{n}", 1, "00-11-22-33-44-55-66-77", "12", n, n, n, "x")
-                        copy.write_row((*row, "e", "r", "o", n, n))
-                requests = (
-                    "COPY verifications (alert_id, attempt, chf_id, esme_id, requested_at, "
-                    "deadline, settled_at, outcome) FROM STDIN"
-                )
-                with cursor.copy(requests) as copy:
-                    for n in range(1, old + new + 1):
-                        outcome = "answered" if n % 2 or n <= old else "pending"
-                        copy.write_row((f"A-{n}", 1, "c", "e", n, n + 1, n, outcome))
+            copy_rows(
+                conn,
+                "ad1_outcomes (seq, alert_id, suppressed, chf_id, network_operator, event_at, "
+                "received_at, decided_at, reason, esme_id, activation_request_id, "
+                "activation_originator, window_start, window_end)",
+                (
+                    (n, f"A-{n}", 1, HUB, "12", n, n, n, "x", "e", "r", "o", n, n)
+                    for n in range(1, old + new + 1)
+                ),
+            )
+            copy_rows(
+                conn,
+                "verifications (alert_id, attempt, chf_id, esme_id, requested_at, deadline, "
+                "settled_at, outcome)",
+                (
+                    (
+                        f"A-{n}",
+                        1,
+                        "c",
+                        "e",
+                        n,
+                        n + 1,
+                        n,
+                        "answered" if n % 2 or n <= old else "pending",
+                    )
+                    for n in range(1, old + new + 1)
+                ),
+            )
             conn.execute("ANALYZE")
         with open_store(database, "service") as store, store.transaction():
             due = store.alerts.unreleased_due(
@@ -165,3 +184,12 @@ def rows_read(store: Store, table: str) -> int:
     )
     assert row is not None
     return int(row[0])
+
+
+def copy_rows(
+    conn: psycopg.Connection[tuple[Any, ...]], table: str, rows: Iterable[tuple[Any, ...]]
+) -> None:
+    """``rows`` into ``table`` ("name (columns)") by COPY: tens of thousands in a moment."""
+    with conn.cursor() as cursor, cursor.copy(f"COPY {table} FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
