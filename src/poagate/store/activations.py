@@ -168,12 +168,19 @@ class Activations:
         CHFs, and the future-dated activations of its devices, in first-seen order."""
         db = self._db
         select = f"SELECT seq, {_COLUMNS} FROM activations"
+        # Only the branches with keys: PostgreSQL estimates "= ANY('{}')" at a row and may
+        # answer it by walking a whole index (every open window, 3 ms a group with 7,000).
+        branches = [
+            (f"{select} WHERE {{in:request_id}}", request_ids),
+            (f"{select} WHERE {{in:chf_id}} AND window_start IS NOT NULL", chf_ids),
+            (f"{select} WHERE {{in:device_id}} AND kind = 'future_dated'", device_ids),
+        ]
+        asked = [(sql, keys) for sql, keys in branches if keys]
+        if not asked:
+            return []
         rows = db.fetch(
-            f"{select} WHERE {{in:request_id}} "
-            f"UNION {select} WHERE {{in:chf_id}} AND window_start IS NOT NULL "
-            f"UNION {select} WHERE {{in:device_id}} AND kind = 'future_dated' "
-            "ORDER BY 1",
-            (db.list_param(request_ids), db.list_param(chf_ids), db.list_param(device_ids)),
+            " UNION ".join(sql for sql, _ in asked) + " ORDER BY 1",
+            [db.list_param(keys) for _, keys in asked],
         )
         return [decode_activation(row[1:]) for row in rows]
 
