@@ -21,6 +21,14 @@ def test_no_token_a_wrong_token_and_a_revoked_token_are_401(api: Api) -> None:
         answer = api.client.get("/v1/summary", headers=headers)
         assert answer.status_code == 401
         assert answer.headers["www-authenticate"] == 'Bearer realm="poagate"'
+        # The message route checks its caller itself (auth.caller), not as a dependency.
+        posted = api.client.post(
+            "/v1/messages",
+            json=ad1("A", chf_of("12")),
+            headers=headers,
+        )
+        assert posted.status_code == 401, posted.text
+        assert posted.headers["www-authenticate"] == 'Bearer realm="poagate"'
     dno = api.token("dno", "12")
     assert api.get(dno, "/v1/summary").status_code == 200
     admin = api.token("admin")
