@@ -70,6 +70,7 @@ from soaklib import (
     StatementSampler,
     growth,
     per_minute,
+    slow_plans,
     steadiness,
 )
 
@@ -258,8 +259,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(heap_dir, ignore_errors=True)
         heap_dir.mkdir()
     fleet = generate_fleet(FleetSpec(esmes=args.esmes, seed=11))
-    statements = "-c shared_preload_libraries=pg_stat_statements" if args.statements else ""
-    postgres = PostgresServer(durable=True, options=statements)
+    libraries = ["pg_stat_statements"] if args.statements else []
+    options = ""
+    if args.slow_plans is not None:
+        # Each statement slower than this logged with its plan, rows and buffers (not timings:
+        # timing every node costs every statement).
+        libraries.append("auto_explain")
+        options = (
+            f" -c auto_explain.log_min_duration={args.slow_plans} -c auto_explain.log_analyze=on"
+            " -c auto_explain.log_timing=off -c auto_explain.log_buffers=on"
+        )
+    if libraries:
+        options = f"-c shared_preload_libraries={','.join(libraries)}" + options
+    postgres = PostgresServer(durable=True, options=options)
     postgres.start()
     queries: StatementSampler | None = None
     secrets = {o: new_secret() for o in OPERATORS}
@@ -313,6 +325,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if queries is not None:
             queries.start()
         started = time.monotonic()
+        load_began = datetime.now(UTC)
         asyncio.run(dsp.run(int(args.minutes * 60)))
         load_seconds = time.monotonic() - started
         if queries is not None:
@@ -330,6 +343,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for process in servers:
             stop_process(process)
         receivers.stop()
+        postgres_log = (postgres.root / "server.log").read_text(errors="replace")
         postgres.stop()
     traffic = dsp.traffic
     minutes = math.ceil(args.minutes)
@@ -387,6 +401,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "heap": heap_figures(heap_dir, [p.pid for p in servers]),
         "cpu_seconds_per_minute": cpu_per_minute(samples),
         "statements": None if queries is None else queries.costlier(),
+        "slow_plans": None if args.slow_plans is None else slow_plans(postgres_log, load_began),
         "tables": None if queries is None else [s["tables"] for s in queries.snapshots],
     }
     results["heap_growth_after_warmup"] = {
@@ -473,6 +488,11 @@ def report(results: dict[str, Any]) -> None:
     print("  CPU seconds a minute (servers a, b; PostgreSQL):")
     for row in results["cpu_seconds_per_minute"]:
         print(f"    {row}")
+    for slow in (results["slow_plans"] or [])[:8]:
+        print(
+            f"  slow: {slow['total_ms']:>9,} ms {slow['calls']:>7,} times  {slow['query'][:110]}"
+            f"\n    times a minute {slow['calls_by_minute']}"
+        )
     for statement in results["statements"] or []:
         print(
             f"  {statement['total_ms']:>9,} ms {statement['calls']:>9,} calls  "
@@ -509,6 +529,13 @@ def main(argv: list[str] | None = None) -> None:
         "--heap-stats",
         action="store_true",
         help="each server writes its Python blocks and malloc figures every 10 s to OUT/heap/",
+    )
+    parser.add_argument(
+        "--slow-plans",
+        type=int,
+        metavar="MS",
+        help="PostgreSQL with auto_explain: every statement slower than MS ms logged with its "
+        "plan; by statement, how many a minute and the last plan, in results.json",
     )
     parser.add_argument(
         "--statements",

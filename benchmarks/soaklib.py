@@ -10,6 +10,7 @@ import asyncio
 import math
 import os
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -583,3 +584,36 @@ class StatementSampler(Periodic):
                 }
             )
         return rows
+
+
+def slow_plans(log_text: str, started: datetime) -> list[dict[str, Any]]:
+    """With ``--slow-plans``: the statements ``auto_explain`` logged as slow, costliest first,
+    each with how many times a minute of the run (from ``started``) and its last plan, so that
+    a statement growing costlier over a run shows how PostgreSQL ran it then."""
+    by_query: dict[str, dict[str, Any]] = {}
+    for entry in re.split(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", log_text):
+        found = _SLOW.match(entry)
+        if found is None:
+            continue
+        at = datetime.strptime(found["at"], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+        plan = found["plan"]
+        query = plan.split("\n", 1)[0].removeprefix("Query Text:").strip()[:300]
+        row = by_query.setdefault(query, {"query": query, "calls": 0, "total_ms": 0.0})
+        row["calls"] += 1
+        row["total_ms"] += float(found["ms"])
+        minute = max(0, int((at - started).total_seconds() // 60))
+        row.setdefault("by_minute", Counter())[minute] += 1
+        row["last_plan"] = "\n".join(line[:240] for line in plan.splitlines()[1:60])
+    rows = sorted(by_query.values(), key=lambda r: -r["total_ms"])
+    for row in rows:
+        row["total_ms"] = round(row["total_ms"], 1)
+        counts = row.pop("by_minute")
+        row["calls_by_minute"] = [counts.get(m, 0) for m in range(max(counts) + 1)]
+    return rows
+
+
+_SLOW = re.compile(
+    r"(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) UTC \[\d+\] LOG:  duration: (?P<ms>[\d.]+) ms"
+    r"  plan:\n\s*(?P<plan>Query Text:.*)",
+    re.S,
+)
