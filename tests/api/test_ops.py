@@ -72,6 +72,9 @@ def test_metrics(api: Api) -> None:
     assert grew("poagate_messages_total", type="ad1") == 2
     assert grew("poagate_decision_seconds_count") == 1
     assert grew("poagate_group_transaction_seconds_count") >= 1
+    # The group's transaction took the writers' lock, counted as decisions.
+    assert grew("poagate_writer_lock_held_seconds_count", work="decisions") >= 1
+    assert grew("poagate_writer_lock_wait_seconds_count", work="decisions") >= 1
     assert after[("poagate_open_windows", ())] == 1  # read from this store, not counted
     assert after[("poagate_delivery_queue", (("status", "pending"),))] == 0
 

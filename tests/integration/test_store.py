@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from prometheus_client import REGISTRY
 
 from poagate.domain.outcomes import ForwardedAlert
 from poagate.store import StoreError
@@ -15,6 +16,7 @@ from poagate.store.database import open_store
 from poagate.store.migrate import head_revision
 from poagate.store.schema import SCHEMA_REVISION
 from poagate.store.sqlite import SqliteStore
+from poagate.store.writer_lock import writer_work
 from tests.helpers import CHF, ts
 
 
@@ -178,3 +180,30 @@ def test_revision_0003_goes_down_and_up_again(tmp_path: Path) -> None:
     with SqliteStore(path) as store:
         store.decisions.commit(Batch(ad1_outcomes=[forwarded("F1")]))
         assert [o.alert_id for o in store.listings.feed_page(None)] == ["F1"]
+
+
+def test_write_transactions_are_timed_by_the_work_named(database: str) -> None:
+    # poagate_writer_lock_{wait,held}_seconds: every write transaction, counted under the work
+    # its caller names (store.writer_lock), on either backend; a nested one is not counted
+    # again, and one that never took the lock (a read-only store) is not counted at all.
+    def count(work: str) -> float:
+        held = REGISTRY.get_sample_value("poagate_writer_lock_held_seconds_count", {"work": work})
+        waited = REGISTRY.get_sample_value("poagate_writer_lock_wait_seconds_count", {"work": work})
+        assert held == waited
+        return held or 0.0
+
+    before = count("a-test"), count("other")
+    with open_store(database, "service") as store:
+        with writer_work("a-test"), store.db.transaction(), store.db.transaction():
+            store.db.set_meta("k", "1")
+        with store.db.transaction():
+            store.db.set_meta("k", "2")
+    if database.startswith("sqlite"):
+        with (
+            open_store(database, "read") as store,
+            writer_work("a-test"),
+            pytest.raises(StoreError),
+            store.db.transaction(),
+        ):
+            pass
+    assert (count("a-test"), count("other")) == (before[0] + 1, before[1] + 1)

@@ -174,7 +174,9 @@ async def run_releases(context: AppContext) -> None:
     while True:
         await asyncio.sleep(context.options.release_poll_seconds)
         try:
-            released = await context.ingestor.call(lambda store: release_dark(store, clock()))
+            released = await context.ingestor.call(
+                lambda store: release_dark(store, clock()), "release"
+            )
         except Exception:
             log.exception("the release-if-dark pass failed; it runs again")
             continue
@@ -226,7 +228,7 @@ async def run_verifications(context: AppContext) -> None:
     while True:
         await asyncio.sleep(context.options.verification_poll_seconds)
         try:
-            done = await context.ingestor.call(lambda store: verify(store, clock()))
+            done = await context.ingestor.call(lambda store: verify(store, clock()), "verification")
             observe_verifications(done)
             if done.released:
                 log.info("released %d suppressed AD1s", len(done.released))

@@ -15,6 +15,7 @@ from poagate.api.context import AppContext
 from poagate.api.observability.counters import observe_maintenance
 from poagate.service.maintenance import MaintenancePass, due, maintain
 from poagate.store.database import open_store
+from poagate.store.writer_lock import writer_work
 
 log = logging.getLogger("poagate.maintenance")
 
@@ -23,7 +24,7 @@ def maintenance_pass(
     database: str, clock: Callable[[], datetime], every: timedelta
 ) -> MaintenancePass | None:
     """A pass when one is due (None when not), on a connection of its own."""
-    with open_store(database, "service") as store:
+    with writer_work("maintenance"), open_store(database, "service") as store:
         now = clock()
         if not due(store, now, every):
             return None

@@ -77,6 +77,7 @@ from poagate.store.database import open_store
 from poagate.store.outbox import Delivery
 from poagate.store.ports import OutboxQueue
 from poagate.store.store import Store
+from poagate.store.writer_lock import writer_work
 
 log = logging.getLogger("poagate.delivery")
 
@@ -179,7 +180,21 @@ async def run_deliveries(
     each that has none running; a lane delivers its operator's due messages round after round
     and ends when none is due. A receiver that is slow, trickles or answers forever holds only
     its own lane: every attempt has a deadline and reads at most 64 KiB
-    (``poagate.delivery.exchange``), and the other lanes never wait for it (spec §16)."""
+    (``poagate.delivery.exchange``), and the other lanes never wait for it (spec §16).
+
+    Its write transactions count as ``deliveries`` in the writers' lock metrics: every store
+    call runs in a thread that copies this task's context, and every lane task copies it."""
+    with writer_work("deliveries"):
+        await _deliver(database, clock, poll_seconds, status, resolver)
+
+
+async def _deliver(
+    database: str,
+    clock: Callable[[], datetime],
+    poll_seconds: float,
+    status: WorkerStatus | None,
+    resolver: Resolver | None,
+) -> None:
     status = status or WorkerStatus()
     rng = random.Random()
     calls: StoreCalls | None = None

@@ -50,6 +50,7 @@ from poagate.service.releases import deciding_config, holds, restore_area
 from poagate.store import StoreUnavailableError
 from poagate.store.outbox import OutboundMessage
 from poagate.store.ports import DecisionStore, GroupUnit
+from poagate.store.writer_lock import writer_work
 
 log = logging.getLogger("poagate.ingest")
 
@@ -102,6 +103,7 @@ class Job(Generic[S]):
     work: Callable[[S], Any]
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
+    name: str = "other"  # what its write transactions count as (``store.writer_lock``)
 
 
 class Ingestor(Generic[S]):
@@ -150,11 +152,12 @@ class Ingestor(Generic[S]):
         assert request.future is not None
         return await request.future
 
-    async def call(self, work: Callable[[S], _T]) -> _T:
-        """Run ``work(store)`` on the writer connection, in turn with the decisions."""
+    async def call(self, work: Callable[[S], _T], name: str = "other") -> _T:
+        """Run ``work(store)`` on the writer connection, in turn with the decisions; its write
+        transactions count as ``name`` in the writers' lock metrics."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_T] = loop.create_future()
-        self._queue.put(Job(work, future, loop))
+        self._queue.put(Job(work, future, loop, name))
         return await future
 
     async def probe(self, work: Callable[[S], object]) -> bool:
@@ -218,7 +221,8 @@ class Ingestor(Generic[S]):
 
     def _run_group(self, store: S, group: list[Request]) -> None:
         try:
-            answers = self._decide(store, group)
+            with writer_work("decisions"):
+                answers = self._decide(store, group)
         except StoreUnavailableError as exc:
             self.writable = False
             for request in group:
@@ -228,7 +232,8 @@ class Ingestor(Generic[S]):
             log.exception("a group of %d requests failed; deciding its items alone", len(group))
             for request in group:
                 try:
-                    isolated = self._decide_isolated(store, request)
+                    with writer_work("decisions"):
+                        isolated = self._decide_isolated(store, request)
                 except Exception as exc:
                     if isinstance(exc, StoreUnavailableError):
                         self.writable = False
@@ -261,7 +266,8 @@ class Ingestor(Generic[S]):
 
     def _run_job(self, store: S, job: Job[S]) -> None:
         try:
-            result: Any = job.work(store)
+            with writer_work(job.name):
+                result: Any = job.work(store)
         except Exception as exc:
             if isinstance(exc, StoreUnavailableError):
                 self.writable = False

@@ -15,6 +15,7 @@ commits late.
 from __future__ import annotations
 
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -24,6 +25,7 @@ from functools import cached_property
 from typing import Any, Literal
 
 from poagate.formats.timestamps import EPOCH
+from poagate.store import writer_lock
 
 Dialect = Literal["sqlite", "postgresql"]
 # CPython's sqlite3 binds None through its adapter protocol at about 1 µs a value, more than the
@@ -173,12 +175,19 @@ class Database(ABC):
             finally:
                 self._depth -= 1
             return
-        with self._outermost():
-            self._depth = 1
-            try:
-                yield
-            finally:
-                self._depth = 0
+        began = time.perf_counter()
+        locked = 0.0
+        try:
+            with self._outermost():  # the writers' lock is taken when it yields
+                locked = time.perf_counter()
+                self._depth = 1
+                try:
+                    yield
+                finally:
+                    self._depth = 0
+        finally:
+            if locked:  # not when the lock was never taken (busy, unreachable)
+                writer_lock.observe(locked - began, time.perf_counter() - locked)
 
     @property
     def in_transaction(self) -> bool:
