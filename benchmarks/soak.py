@@ -64,6 +64,7 @@ from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.store.database import open_store
 from soaklib import (
     Dsp,
+    LockSampler,
     MemorySampler,
     Receivers,
     Shape,
@@ -260,18 +261,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         heap_dir.mkdir()
     fleet = generate_fleet(FleetSpec(esmes=args.esmes, seed=11))
     libraries = ["pg_stat_statements"] if args.statements else []
-    options = ""
+    # Every autovacuum in postgres.log beside the checkpoints (PostgreSQL logs those itself).
+    options = " -c log_autovacuum_min_duration=0"
     if args.slow_plans is not None:
         # Each statement slower than this logged with its plan, rows and buffers (not timings:
         # timing every node costs every statement).
         libraries.append("auto_explain")
-        options = (
+        options += (
             f" -c auto_explain.log_min_duration={args.slow_plans} -c auto_explain.log_analyze=on"
             " -c auto_explain.log_timing=off -c auto_explain.log_buffers=on"
         )
     if libraries:
-        options = f"-c shared_preload_libraries={','.join(libraries)}" + options
-    postgres = PostgresServer(durable=True, options=options)
+        options = f" -c shared_preload_libraries={','.join(libraries)}" + options
+    postgres = PostgresServer(durable=True, options=options.strip())
     postgres.start()
     queries: StatementSampler | None = None
     secrets = {o: new_secret() for o in OPERATORS}
@@ -321,13 +323,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"load {args.minutes} min; uptime load {load_before}; cpu {cpu_before:.0f} ms",
             flush=True,
         )
+        locks = LockSampler(urls, admin)
         sampler.start()
+        locks.start()
         if queries is not None:
             queries.start()
         started = time.monotonic()
         load_began = datetime.now(UTC)
         asyncio.run(dsp.run(int(args.minutes * 60)))
         load_seconds = time.monotonic() - started
+        locks.stop()
         if queries is not None:
             queries.stop()
         drained = drain(database, args.drain_seconds)
@@ -344,6 +349,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             stop_process(process)
         receivers.stop()
         postgres_log = (postgres.root / "server.log").read_text(errors="replace")
+        (args.out / "postgres.log").write_text(postgres_log)  # checkpoints, vacuums, plans
         postgres.stop()
     traffic = dsp.traffic
     minutes = math.ceil(args.minutes)
@@ -400,6 +406,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "memory_samples": samples,
         "heap": heap_figures(heap_dir, [p.pid for p in servers]),
         "cpu_seconds_per_minute": cpu_per_minute(samples),
+        "writer_lock_per_minute": locks.per_interval(),
         "statements": None if queries is None else queries.costlier(),
         "slow_plans": None if args.slow_plans is None else slow_plans(postgres_log, load_began),
         "tables": None if queries is None else [s["tables"] for s in queries.snapshots],
@@ -488,6 +495,10 @@ def report(results: dict[str, Any]) -> None:
     print("  CPU seconds a minute (servers a, b; PostgreSQL):")
     for row in results["cpu_seconds_per_minute"]:
         print(f"    {row}")
+    print("  the writers' lock a minute: seconds held by work (seconds waited, all work)")
+    for minute, row in enumerate(results["writer_lock_per_minute"], start=1):
+        held = ", ".join(f"{w} {v}" for w, v in sorted(row["held_s"].items()) if v)
+        print(f"    {minute:>3}: {held} ({sum(row['wait_s'].values()):.2f})")
     for slow in (results["slow_plans"] or [])[:8]:
         print(
             f"  slow: {slow['total_ms']:>9,} ms {slow['calls']:>7,} times  {slow['query'][:110]}"

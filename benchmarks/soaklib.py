@@ -24,6 +24,7 @@ import httpx
 import orjson
 import psutil
 import psycopg
+from prometheus_client.parser import text_string_to_metric_families
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from poagate.formats.timestamps import format_timestamp
@@ -583,6 +584,53 @@ class StatementSampler(Periodic):
                     "blocks_per_call_by_interval": blocks,
                 }
             )
+        return rows
+
+
+class LockSampler(Periodic):
+    """Every ``interval`` seconds, the servers' own account of the writers' lock
+    (``poagate_writer_lock_{held,wait}_seconds`` from each server's ``/metrics``, added up):
+    ``per_interval`` gives, for each interval, the seconds the lock was held and waited for by
+    what held it (decisions, verification, release, deliveries, maintenance, other)."""
+
+    final = True
+
+    def __init__(self, urls: list[str], token: str, interval: float = 60) -> None:
+        super().__init__(interval)
+        self.urls = urls
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.snapshots: list[dict[str, float]] = []
+
+    def sample(self) -> None:
+        totals: Counter[str] = Counter()
+        for url in self.urls:
+            try:
+                text = httpx.get(f"{url}/metrics", headers=self.headers, timeout=30).text
+            except httpx.HTTPError:
+                continue
+            for family in text_string_to_metric_families(text):
+                if not family.name.startswith("poagate_writer_lock_"):
+                    continue
+                kind = family.name.removeprefix("poagate_writer_lock_").removesuffix("_seconds")
+                for sample in family.samples:
+                    if sample.name.endswith(("_sum", "_count")):
+                        what = sample.name.rsplit("_", 1)[1]
+                        totals[f"{kind} {what} {sample.labels['work']}"] += sample.value
+        self.snapshots.append(dict(totals))
+
+    def per_interval(self) -> list[dict[str, dict[str, float]]]:
+        """For each interval: {"held_s"|"wait_s"|"transactions": {work: value}}."""
+        rows = []
+        for before, after in zip(self.snapshots, self.snapshots[1:], strict=False):
+            row: dict[str, dict[str, float]] = {"held_s": {}, "wait_s": {}, "transactions": {}}
+            for key, value in after.items():
+                kind, what, work = key.split(" ", 2)
+                delta = value - before.get(key, 0.0)
+                if what == "count" and kind == "held":
+                    row["transactions"][work] = int(delta)
+                elif what == "sum":
+                    row[f"{kind}_s"][work] = round(delta, 2)
+            rows.append(row)
         return rows
 
 
