@@ -10,11 +10,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from poagate.domain.events import Activation, Ad1Alert, DeviceMessage
 from poagate.domain.outcomes import SuppressionEntry
 from poagate.service.ingest import Ingestor, Item
 from poagate.service.reference.loads import load_guid_list, load_inventory
-from poagate.service.verifications import arm_verification, verify
+from poagate.service.verifications import CHUNK, WATERMARK, arm_verification, verify
 from poagate.store.batch import Batch
 from poagate.store.database import open_store
 from poagate.store.sqlite import SqliteStore
@@ -84,14 +86,16 @@ def suppressed(
     )
 
 
+@pytest.mark.parametrize("chunk", [2, CHUNK])
 def test_servers_running_the_pass_at_once_ask_once_and_release_once(
-    database: str, tmp_path: Path
+    database: str, tmp_path: Path, chunk: int
 ) -> None:
+    # With chunk 2, each pass is three transactions, and the servers' steps interleave.
     suppressed(database, tmp_path, 5, "2026-03-01T10:06:00Z")
     stores = [open_store(database, "service") for _ in range(SERVERS)]
     try:
         for moment in ("10:15:10", "10:16:00", "10:18:05", "10:19:00", "10:21:31", "10:30:00"):
-            at_once(stores, lambda store, m=moment: verify(store, ts(f"2026-03-01T{m}Z")))
+            at_once(stores, lambda store, m=moment: verify(store, ts(f"2026-03-01T{m}Z"), chunk))
     finally:
         for store in stores:
             store.close()
@@ -99,6 +103,8 @@ def test_servers_running_the_pass_at_once_ask_once_and_release_once(
         requests = [(r.alert_id, r.attempt, r.outcome.value) for r in store.verifications.all()]
         outcomes = list(store.listings.ad1_outcomes())
         feed = list(store.listings.feed_page(None))
+        # Every entry settled: the last step of the last pass moved the watermark past all.
+        assert store.db.meta(WATERMARK) == str(store.alerts.last_seq())
     assert sorted(requests) == sorted(
         [(f"A{n}", 1, "expired") for n in range(5)] + [(f"A{n}", 2, "no_answer") for n in range(5)]
     )

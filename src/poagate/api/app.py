@@ -36,7 +36,7 @@ from poagate.api.tokens import TokenCache
 from poagate.formats.settings import Settings
 from poagate.service.ingest import Ingestor
 from poagate.service.releases import release_dark
-from poagate.service.verifications import verify
+from poagate.service.verifications import Verifying
 from poagate.store.database import open_store
 
 log = logging.getLogger("poagate.api")
@@ -228,7 +228,11 @@ async def run_verifications(context: AppContext) -> None:
     while True:
         await asyncio.sleep(context.options.verification_poll_seconds)
         try:
-            done = await context.ingestor.call(lambda store: verify(store, clock()), "verification")
+            # A step at a time, each its own job: this server's groups are decided between.
+            verifying = Verifying(clock)
+            while not await context.ingestor.call(verifying.step, "verification"):
+                pass
+            done = verifying.done
             observe_verifications(done)
             if done.released:
                 log.info("released %d suppressed AD1s", len(done.released))

@@ -270,7 +270,7 @@ class MemoryUnit(Collecting):
         return list(found.values())
 
     def unreleased_due(
-        self, after_seq: int, until: datetime, unanswered: bool = False
+        self, after_seq: int, until: datetime, unanswered: bool = False, limit: int | None = None
     ) -> list[tuple[int, str | None, SuppressionEntry]]:
         answered = {
             r.alert_id
@@ -285,7 +285,7 @@ class MemoryUnit(Collecting):
             and a.seq > after_seq
             and a.outcome.event_at <= until
             and a.outcome.alert_id not in answered
-        ]
+        ][:limit]
 
     def settled_seq(self, after_seq: int, until: datetime) -> int:
         undue = [

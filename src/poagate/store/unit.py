@@ -214,9 +214,9 @@ class DecisionUnit(Collecting, GroupReader):
         return self._alerts.area_evidence(points, span, enough)
 
     def unreleased_due(
-        self, after_seq: int, until: datetime, unanswered: bool = False
+        self, after_seq: int, until: datetime, unanswered: bool = False, limit: int | None = None
     ) -> list[tuple[int, str | None, SuppressionEntry]]:
-        return self._alerts.unreleased_due(after_seq, until, unanswered)
+        return self._alerts.unreleased_due(after_seq, until, unanswered, limit)
 
     def settled_seq(self, after_seq: int, until: datetime) -> int:
         return self._alerts.settled_seq(after_seq, until)

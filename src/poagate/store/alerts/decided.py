@@ -194,12 +194,12 @@ class DecidedAlerts:
     # -- the periodic passes: release-if-dark, verification -----------------------------------
 
     def unreleased_due(
-        self, after_seq: int, until: datetime, unanswered: bool = False
+        self, after_seq: int, until: datetime, unanswered: bool = False, limit: int | None = None
     ) -> list[tuple[int, str | None, SuppressionEntry]]:
         """(seq, sector, entry) of the unreleased Suppression Log entries after ``after_seq``
         whose ``event_at`` is at or before ``until``, in decision order: what a pass looks at.
         ``unanswered``: leaving out the entries with a verification request answered (settled
-        for good: ``service.verifications``)."""
+        for good: ``service.verifications``); ``limit``: the first so many."""
         joined, answered = "", ""
         if unanswered and self._db.dialect == "postgresql":
             # An index probe an entry: as NOT EXISTS, PostgreSQL hashed every answered request
@@ -217,7 +217,8 @@ class DecidedAlerts:
             )
         rows = self._db.fetch(
             f"SELECT seq, sector, {AD1} FROM ad1_outcomes{joined} "
-            f"WHERE {UNRELEASED_ROWS} AND seq > ? AND event_at <= ?{answered} ORDER BY seq",
+            f"WHERE {UNRELEASED_ROWS} AND seq > ? AND event_at <= ?{answered} ORDER BY seq"
+            + ("" if limit is None else f" LIMIT {int(limit)}"),
             (after_seq, to_us(until)),
         )
         return _entries(1, rows)
