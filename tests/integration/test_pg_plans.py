@@ -209,6 +209,49 @@ def test_a_groups_activation_read_asks_only_for_the_keys_it_has(
     assert read < 100, read  # with the empty branches: 20,003 (the index walked twice)
 
 
+def test_a_pass_finds_pending_requests_of_released_entries_by_probes(
+    postgres: PostgresServer,
+) -> None:
+    # Each verification pass looks for pending requests whose entry was released otherwise.
+    # Written as a join, PostgreSQL hashed the released outcomes read by a sequential scan of
+    # every outcome kept (all 57,000 here; the soak saw 20-60 ms a pass in some minutes), under
+    # the writers' lock; each pending request now probes its outcome by alert_id.
+    database = postgres.fresh_database()
+    kept, pending = 57_000, 1_100
+    try:
+        with psycopg.connect(database, autocommit=True) as conn:
+            copy_rows(
+                conn,
+                "ad1_outcomes (seq, alert_id, suppressed, chf_id, network_operator, event_at, "
+                "received_at, decided_at, reason, released_at)",
+                (
+                    (n, f"A-{n}", 1, HUB, "12", n, n, n, "x", n if n % 20 == 0 else None)
+                    for n in range(1, kept + 1)
+                ),
+            )
+            copy_rows(
+                conn,
+                "verifications (alert_id, attempt, chf_id, esme_id, requested_at, deadline, "
+                "settled_at, outcome)",
+                (
+                    (f"A-{n}", 1, "c", "e", n, n + 1, n, "answered")
+                    if n <= kept - pending
+                    else (f"A-{n}", 1, "c", "e", n, n + 1, None, "pending")
+                    for n in range(1, kept + 1)
+                ),
+            )
+            conn.execute("ANALYZE")
+        with open_store(database, "service") as store, store.transaction():
+            found = store.verifications.pending_of_released()
+            read = rows_read(store, "ad1_outcomes")
+    finally:
+        postgres.drop_database(database)
+    assert sorted(r.alert_id for r in found) == sorted(
+        f"A-{n}" for n in range(kept - pending + 1, kept + 1) if n % 20 == 0
+    )
+    assert read < 5_000, read  # as a join: 57,000 (every outcome kept)
+
+
 def rows_read(store: Store, table: str) -> int:
     """The rows of ``table`` this transaction has read so far, by scans and index fetches."""
     row = store.db.one(

@@ -116,12 +116,23 @@ class Verifications:
 
     def pending_of_released(self) -> list[VerificationRequest]:
         """Pending requests whose entry was released otherwise (to be withdrawn)."""
-        rows = self._db.fetch(
-            f"SELECT {','.join('v.' + c for c in VERIFICATION_COLUMNS)} FROM verifications v "
-            "JOIN ad1_outcomes o ON o.alert_id = v.alert_id "
-            f"WHERE v.{PENDING_VERIFICATIONS} AND o.released_at IS NOT NULL"
-        )
-        return [decode_verification(row) for row in rows]
+        columns = ",".join("v." + c for c in VERIFICATION_COLUMNS)
+        if self._db.dialect == "postgresql":
+            # An index probe of the outcomes a pending request (LIMIT keeps the subquery from
+            # being flattened): as a join, PostgreSQL hashed every released outcome kept, a
+            # sequential scan of the whole table at every verification pass, under the lock.
+            sql = (
+                f"SELECT {columns} FROM verifications v CROSS JOIN LATERAL (SELECT 1 FROM "
+                "ad1_outcomes o WHERE o.alert_id = v.alert_id AND o.released_at IS NOT NULL "
+                f"LIMIT 1) AS r WHERE v.{PENDING_VERIFICATIONS}"
+            )
+        else:
+            sql = (
+                f"SELECT {columns} FROM verifications v "
+                "JOIN ad1_outcomes o ON o.alert_id = v.alert_id "
+                f"WHERE v.{PENDING_VERIFICATIONS} AND o.released_at IS NOT NULL"
+            )
+        return [decode_verification(row) for row in self._db.fetch(sql)]
 
     def queue(self, after_id: int, limit: int) -> list[tuple[int, VerificationRequest]]:
         """The DSP's queue: pending requests after ``after_id``, oldest first."""
