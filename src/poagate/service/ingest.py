@@ -220,9 +220,12 @@ class Ingestor(Generic[S]):
                 self._run_job(store, leftover)
 
     def _run_group(self, store: S, group: list[Request]) -> None:
+        with writer_work("decisions"):
+            self._decide_group(store, group)
+
+    def _decide_group(self, store: S, group: list[Request]) -> None:
         try:
-            with writer_work("decisions"):
-                answers = self._decide(store, group)
+            answers = self._decide(store, group)
         except StoreUnavailableError as exc:
             self.writable = False
             for request in group:
@@ -232,8 +235,7 @@ class Ingestor(Generic[S]):
             log.exception("a group of %d requests failed; deciding its items alone", len(group))
             for request in group:
                 try:
-                    with writer_work("decisions"):
-                        isolated = self._decide_isolated(store, request)
+                    isolated = self._decide_isolated(store, request)
                 except Exception as exc:
                     if isinstance(exc, StoreUnavailableError):
                         self.writable = False
