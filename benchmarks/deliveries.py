@@ -35,14 +35,12 @@ import argparse
 import asyncio
 import contextlib
 import json
-import multiprocessing
 import platform
 import resource
 import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
 from typing import Any
 
 import psycopg
@@ -54,28 +52,9 @@ from poagate.delivery.worker import WorkerStatus, run_deliveries
 from poagate.formats.settings import Settings
 from poagate.store.database import open_store
 from poagate.store.outbox import OutboundMessage
-from soaklib import Receivers
+from soaklib import ReceiverProcess
 
 OPERATORS = [str(n) for n in range(10, 24)]
-
-
-def receive(operators: list[str], secrets: dict[str, str], pipe: Connection) -> None:
-    """The receivers' process: send their URLs, and what they got when asked."""
-    receivers = Receivers(operators, secrets)
-    pipe.send(receivers.urls)
-    pipe.recv()
-    with receivers.lock:
-        pipe.send(
-            {
-                "received": sum(receivers.received.values()),
-                "distinct": len(receivers.received),
-                "twice": sum(1 for n in receivers.received.values() if n > 1),
-                "bad_signatures": receivers.bad_signatures,
-                "wrong_operator": receivers.wrong_operator,
-                "connections": receivers.connections(),
-            }
-        )
-    receivers.stop()
 
 
 def queue(
@@ -152,12 +131,8 @@ def deliver_all(database: str, total: int) -> dict[str, float]:
 
 def run(backend: str, operators: list[str], per_operator: int) -> dict[str, Any]:
     secrets = {o: new_secret() for o in operators}
-    here, there = multiprocessing.Pipe()
-    child = multiprocessing.get_context("spawn").Process(
-        target=receive, args=(operators, secrets, there), daemon=True
-    )
-    child.start()
-    urls: dict[str, str] = here.recv()
+    receivers = ReceiverProcess(operators, secrets)
+    urls = receivers.urls
     postgres = None
     folder = tempfile.TemporaryDirectory(prefix="poagate-deliveries-")
     try:
@@ -176,11 +151,16 @@ def run(backend: str, operators: list[str], per_operator: int) -> dict[str, Any]
         commits_after = commits(database)
         if commits_before is not None and commits_after is not None:
             figures["commits"] = commits_after - commits_before
-        here.send("stop")
-        figures.update(here.recv())
+        tally = receivers.finish()
+        figures["received"] = sum(tally.received.values())
+        figures["distinct"] = len(tally.received)
+        figures["twice"] = sum(1 for n in tally.received.values() if n > 1)
+        figures["bad_signatures"] = tally.bad_signatures
+        figures["wrong_operator"] = tally.wrong_operator
+        figures["connections"] = tally.connections
         return figures
     finally:
-        child.join(timeout=10)
+        receivers.stop()
         if postgres is not None:
             postgres.stop()
         folder.cleanup()

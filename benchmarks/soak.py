@@ -35,7 +35,6 @@ HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 
 import argparse
-import asyncio
 import json
 import math
 import os
@@ -63,12 +62,13 @@ from poagate.service.access import new_token, token_sha256
 from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.store.database import open_store
 from soaklib import (
-    Dsp,
+    DspProcess,
     LockSampler,
     MemorySampler,
-    Receivers,
+    ReceiverProcess,
     Shape,
     StatementSampler,
+    Tally,
     growth,
     per_minute,
     slow_plans,
@@ -116,7 +116,11 @@ def guard_settings(shape: Shape, sectors: int, verify_attempts: int) -> dict[str
 
 
 def configure(
-    url: str, admin: str, receivers: Receivers, secrets: dict[str, str], guards: dict[str, int]
+    url: str,
+    admin: str,
+    receivers: ReceiverProcess,
+    secrets: dict[str, str],
+    guards: dict[str, int],
 ) -> None:
     """The guards and every DNO's webhook, through the API as an operator would."""
     webhooks = {o: {"url": receivers.urls[o], "secret": secrets[o]} for o in OPERATORS}
@@ -152,7 +156,7 @@ def drain(database: str, seconds: float, quiet: float = 6.0) -> float:
     return time.monotonic() - started
 
 
-def reconcile(database: str, sent: set[str], receivers: Receivers) -> dict[str, Any]:
+def reconcile(database: str, sent: set[str], receivers: Tally) -> dict[str, Any]:
     """What the store holds against what was sent and what the receivers got."""
     with psycopg.connect(database) as conn:
         decided = [r[0] for r in conn.execute("SELECT alert_id FROM ad1_outcomes")]
@@ -188,8 +192,8 @@ def reconcile(database: str, sent: set[str], receivers: Receivers) -> dict[str, 
         "received_by_the_wrong_dno": receivers.wrong_operator,
         "bad_signatures": receivers.bad_signatures,
         "incomplete_requests": receivers.incomplete,
-        "receiver_connections": receivers.connections(),
-        "anomalies": receivers.anomalies(),
+        "receiver_connections": receivers.connections,
+        "anomalies": receivers.anomalies,
         "outbox": dict(sorted(Counter(queue.values()).items())),
     }
 
@@ -277,7 +281,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     postgres.start()
     queries: StatementSampler | None = None
     secrets = {o: new_secret() for o in OPERATORS}
-    receivers = Receivers(OPERATORS, secrets)
+    receivers = ReceiverProcess(OPERATORS, secrets)
+    dsp: DspProcess | None = None
     servers: list[subprocess.Popen[bytes]] = []
     try:
         database = postgres.fresh_database()
@@ -300,20 +305,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         guards = guard_settings(shape, sectors, args.verify_attempts)
         configure(urls[0], admin, receivers, secrets, guards)
 
-        def on_alert(alert_id: str, site: Any) -> None:
-            receivers.operator_of[alert_id] = site.network_operator
-
-        dsp = Dsp(urls, dsp_token, fleet.sites, shape, on_alert)
+        dsp = DspProcess(urls, dsp_token, fleet.sites, shape)
         sampler = MemorySampler(
             {"server_a": servers[0].pid, "server_b": servers[1].pid},
             postgres.postmaster_pid(),
             args.sample_seconds,
         )
+        primed = 0
         if not args.no_prime:
             began = time.monotonic()
-            asyncio.run(dsp.prime())
+            primed = dsp.prime()
             print(
-                f"primed: {dsp.traffic.primed:,} AD1s, one from each hub to each server, in "
+                f"primed: {primed:,} AD1s, one from each hub to each server, in "
                 f"{time.monotonic() - began:.1f} s",
                 flush=True,
             )
@@ -330,7 +333,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             queries.start()
         started = time.monotonic()
         load_began = datetime.now(UTC)
-        asyncio.run(dsp.run(int(args.minutes * 60)))
+        traffic, operator_of = dsp.run(int(args.minutes * 60))
         load_seconds = time.monotonic() - started
         locks.stop()
         if queries is not None:
@@ -343,15 +346,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for process in servers:
             stop_process(process)
         exits = [p.returncode for p in servers]
-        counts = reconcile(database, dsp.traffic.ad1_sent, receivers)
+        tally = receivers.finish(operator_of)
+        counts = reconcile(database, traffic.ad1_sent, tally)
     finally:
+        if dsp is not None:
+            dsp.stop()
         for process in servers:
             stop_process(process)
         receivers.stop()
         postgres_log = (postgres.root / "server.log").read_text(errors="replace")
         (args.out / "postgres.log").write_text(postgres_log)  # checkpoints, vacuums, plans
         postgres.stop()
-    traffic = dsp.traffic
     minutes = math.ceil(args.minutes)
     samples = sampler.samples
     warm = warmup * 60
@@ -391,7 +396,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "verifications_answered": traffic.verifications_answered,
         "verifications_left_unanswered": traffic.verifications_ignored,
         **counts,
-        "received_by_dno": dict(sorted(receivers.by_operator.items())),
+        "received_by_dno": dict(sorted(tally.by_operator.items())),
         "memory_growth_after_warmup": {
             key: growth(samples, key, warm)
             for key in ("server_a_mb", "server_b_mb", "postgres_uss_mb", "postgres_rss_mb")
@@ -407,6 +412,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "heap": heap_figures(heap_dir, [p.pid for p in servers]),
         "cpu_seconds_per_minute": cpu_per_minute(samples),
         "writer_lock_per_minute": locks.per_interval(),
+        "server_tail_per_minute": locks.tails(),
         "statements": None if queries is None else queries.costlier(),
         "slow_plans": None if args.slow_plans is None else slow_plans(postgres_log, load_began),
         "tables": None if queries is None else [s["tables"] for s in queries.snapshots],
@@ -499,6 +505,9 @@ def report(results: dict[str, Any]) -> None:
     for minute, row in enumerate(results["writer_lock_per_minute"], start=1):
         held = ", ".join(f"{w} {v}" for w, v in sorted(row["held_s"].items()) if v)
         print(f"    {minute:>3}: {held} ({sum(row['wait_s'].values()):.2f})")
+    print("  the servers' own tail a minute: POST /v1/messages, group transactions")
+    for minute, row in enumerate(results["server_tail_per_minute"], start=1):
+        print(f"    {minute:>3}: " + "; ".join(f"{k} {v}" for k, v in row.items()))
     for slow in (results["slow_plans"] or [])[:8]:
         print(
             f"  slow: {slow['total_ms']:>9,} ms {slow['calls']:>7,} times  {slow['query'][:110]}"

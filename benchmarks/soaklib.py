@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import math
+import multiprocessing
 import os
 import random
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
 from typing import Any
 
 import httpx
@@ -62,11 +64,11 @@ class Receivers:
         self.lock = threading.Lock()
         self.received: Counter[str] = Counter()
         self.by_operator: Counter[str] = Counter()
-        self.wrong_operator = 0
         self.bad_signatures = 0
         self.incomplete = 0  # requests whose body did not all arrive
-        # alert_id -> (time received, webhook-timestamp, what was wrong) of each request
-        self.arrivals: dict[str, list[tuple[float, str, str]]] = {}
+        # alert_id -> (time received, webhook-timestamp, what was wrong, receiving DNO) of each
+        # request
+        self.arrivals: dict[str, list[tuple[float, str, str, str]]] = {}
         self.servers: dict[str, QuietServer] = {}
         self.urls: dict[str, str] = {}
         for operator in operators:
@@ -75,7 +77,6 @@ class Receivers:
             threading.Thread(target=server.serve_forever, daemon=True).start()
             self.servers[operator] = server
             self.urls[operator] = f"http://127.0.0.1:{server.server_address[1]}/dno/{operator}"
-        self.operator_of: dict[str, str] = {}  # alert_id -> the DNO its hub belongs to
 
     def _handler(self, operator: str, secrets: dict[str, str]) -> type[BaseHTTPRequestHandler]:
         receivers, verifier = self, Webhook(secrets[operator])
@@ -102,14 +103,12 @@ class Receivers:
                 with receivers.lock:
                     receivers.received[alert_id] += 1
                     receivers.by_operator[operator] += 1
+                    stamp = self.headers.get("webhook-timestamp", "")
                     receivers.arrivals.setdefault(alert_id, []).append(
-                        (round(time.time(), 3), self.headers.get("webhook-timestamp", ""), problem)
+                        (round(time.time(), 3), stamp, problem, operator)
                     )
                     if problem:
                         receivers.bad_signatures += 1
-                    expected = receivers.operator_of.get(alert_id)
-                    if expected is not None and expected != operator:
-                        receivers.wrong_operator += 1
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -119,13 +118,33 @@ class Receivers:
 
         return Handler
 
-    def anomalies(self) -> dict[str, list[tuple[float, str, str]]]:
+    def anomalies(self) -> dict[str, list[tuple[float, str, str, str]]]:
         """The requests of the messages received more than once or with a bad signature."""
         return {
             alert_id: arrivals
             for alert_id, arrivals in self.arrivals.items()
-            if len(arrivals) > 1 or any(problem for _, _, problem in arrivals)
+            if len(arrivals) > 1 or any(arrival[2] for arrival in arrivals)
         }
+
+    def tally(self, operator_of: dict[str, str]) -> Tally:
+        """What the receivers got; a message counts as received by the wrong DNO when
+        ``operator_of`` (alert_id -> the DNO its hub belongs to) names another."""
+        with self.lock:
+            wrong = sum(
+                1
+                for alert_id, arrivals in self.arrivals.items()
+                for arrival in arrivals
+                if operator_of.get(alert_id, arrival[3]) != arrival[3]
+            )
+            return Tally(
+                received=Counter(self.received),
+                by_operator=Counter(self.by_operator),
+                wrong_operator=wrong,
+                bad_signatures=self.bad_signatures,
+                incomplete=self.incomplete,
+                connections=self.connections(),
+                anomalies=self.anomalies(),
+            )
 
     def connections(self) -> int:
         """TCP connections the receivers have accepted: a sender that keeps its connections
@@ -136,6 +155,56 @@ class Receivers:
         for server in self.servers.values():
             server.shutdown()
             server.server_close()
+
+
+@dataclass
+class Tally:
+    """What the receivers got (``Receivers.tally``)."""
+
+    received: Counter[str]  # alert_id (webhook-id) -> requests
+    by_operator: Counter[str]
+    wrong_operator: int
+    bad_signatures: int
+    incomplete: int  # requests whose body did not all arrive
+    connections: int  # TCP connections accepted
+    anomalies: dict[str, list[tuple[float, str, str, str]]]
+
+
+class ReceiverProcess:
+    """The receivers (``Receivers``) in a process of their own. In the process that sends the
+    load and times its answers, their threads (one a connection, scores of them) took the
+    interpreter lock from its event loop: a soak's client measured a p99 of 85-157 ms a
+    minute while the same requests, timed on the wire (tcpdump on the loopback), answered in
+    at most 64 ms (docs/performance.md, "Soak")."""
+
+    def __init__(self, operators: list[str], secrets: dict[str, str]) -> None:
+        self._pipe, there = multiprocessing.Pipe()
+        self._child = multiprocessing.get_context("spawn").Process(
+            target=_receive, args=(operators, secrets, there), daemon=True
+        )
+        self._child.start()
+        self.urls: dict[str, str] = self._pipe.recv()
+
+    def finish(self, operator_of: dict[str, str] | None = None) -> Tally:
+        """What the receivers got (see ``Receivers.tally``); they stop."""
+        self._pipe.send(operator_of or {})
+        tally: Tally = self._pipe.recv()
+        self._child.join(timeout=30)
+        return tally
+
+    def stop(self) -> None:
+        """Stop them, whatever they got (after ``finish`` or without it)."""
+        if self._child.is_alive():
+            self._child.terminate()
+            self._child.join(timeout=10)
+
+
+def _receive(operators: list[str], secrets: dict[str, str], pipe: Connection) -> None:
+    receivers = Receivers(operators, secrets)
+    pipe.send(receivers.urls)
+    operator_of = pipe.recv()
+    pipe.send(receivers.tally(operator_of))
+    receivers.stop()
 
 
 # -- memory -------------------------------------------------------------------------------------
@@ -361,8 +430,8 @@ class Dsp:
             jobs.append(self._post(http, xml.encode(), "application/xml", None))
         for _ in range(shape.singles_per_second):
             alert_id, event_at = self._ad1(site := self._ad1_site(now))
-            xml = duis.ad1_alert(alert_id, site.chf_id, event_at).encode()
-            jobs.append(self._post(http, xml, "application/xml", self.traffic.single_latency))
+            alert = duis.ad1_alert(alert_id, site.chf_id, event_at).encode()
+            jobs.append(self._post(http, alert, "application/xml", self.traffic.single_latency))
         rest = max(0, shape.ad1_per_second - shape.singles_per_second)
         for half in (rest // 2, rest - rest // 2):  # two batches a second
             if half:
@@ -386,22 +455,38 @@ class Dsp:
             jobs.append(self._post(http, device_messages(messages), "application/x-ndjson", None))
         return jobs
 
+    async def _pending(self, http: httpx.AsyncClient) -> list[dict[str, Any]] | None:
+        """Every pending verification request, page after page (the queue lists the oldest
+        first: read only its first page, as this did until 2026-12-06, and once more than a
+        page is pending, the requests left unanswered fill it, newer ones go unseen, expire,
+        are asked again and fill it more)."""
+        items: list[dict[str, Any]] = []
+        params = {"status": "pending", "limit": "500"}
+        url = self._url()
+        while True:
+            try:
+                answer = await http.get(
+                    f"{url}/v1/verifications", params=params, headers=self.headers
+                )
+            except httpx.HTTPError as exc:
+                self.traffic.errors[f"verifications: {type(exc).__name__}"] += 1
+                return None
+            if answer.status_code != 200:
+                self.traffic.errors[f"verifications: {answer.status_code}"] += 1
+                return None
+            page = answer.json()
+            items += page["items"]
+            if not page["next_cursor"]:
+                return items
+            params["cursor"] = page["next_cursor"]
+
     async def _verifications(self, http: httpx.AsyncClient) -> None:
         """Answer most pending verification requests with a message from the site."""
-        try:
-            answer = await http.get(
-                f"{self._url()}/v1/verifications",
-                params={"status": "pending", "limit": 500},
-                headers=self.headers,
-            )
-        except httpx.HTTPError as exc:
-            self.traffic.errors[f"verifications: {type(exc).__name__}"] += 1
-            return
-        if answer.status_code != 200:
-            self.traffic.errors[f"verifications: {answer.status_code}"] += 1
+        pending = await self._pending(http)
+        if pending is None:
             return
         lines = []
-        for item in answer.json()["items"]:
+        for item in pending:
             key = (str(item["alert_id"]), int(item["attempt"]))
             if key in self.answered:
                 continue
@@ -458,6 +543,54 @@ class Dsp:
                     await asyncio.sleep(delay)
             if pending:
                 await asyncio.gather(*pending)
+
+
+class DspProcess:
+    """The DSP's side (``Dsp``) in a process of its own, which does nothing else: the clock
+    that times the answers shares its interpreter lock with no receiver, sampler or report.
+    ``prime`` and ``run`` are ``Dsp``'s; ``run`` gives back what was sent (``Traffic``) and
+    each AD1's DNO (alert_id -> network operator), and the process ends."""
+
+    def __init__(self, urls: list[str], token: str, sites: list[Site], shape: Shape) -> None:
+        self._pipe, there = multiprocessing.Pipe()
+        self._child = multiprocessing.get_context("spawn").Process(
+            target=_send, args=(urls, token, sites, shape, there), daemon=True
+        )
+        self._child.start()
+
+    def prime(self) -> int:
+        self._pipe.send(("prime", 0))
+        primed: int = self._pipe.recv()
+        return primed
+
+    def run(self, seconds: int) -> tuple[Traffic, dict[str, str]]:
+        self._pipe.send(("run", seconds))
+        traffic, operator_of = self._pipe.recv()
+        self._child.join(timeout=30)
+        return traffic, operator_of
+
+    def stop(self) -> None:
+        if self._child.is_alive():
+            self._child.terminate()
+            self._child.join(timeout=10)
+
+
+def _send(urls: list[str], token: str, sites: list[Site], shape: Shape, pipe: Connection) -> None:
+    operator_of: dict[str, str] = {}
+
+    def on_alert(alert_id: str, site: Site) -> None:
+        operator_of[alert_id] = site.network_operator
+
+    dsp = Dsp(urls, token, sites, shape, on_alert)
+    while True:
+        what, seconds = pipe.recv()
+        if what == "prime":
+            asyncio.run(dsp.prime())
+            pipe.send(dsp.traffic.primed)
+        else:
+            asyncio.run(dsp.run(seconds))
+            pipe.send((dsp.traffic, operator_of))
+            return
 
 
 def device_messages(sites: list[Site]) -> bytes:
@@ -602,13 +735,19 @@ class LockSampler(Periodic):
         self.snapshots: list[dict[str, float]] = []
 
     def sample(self) -> None:
-        totals: Counter[str] = Counter()
+        totals: defaultdict[str, float] = defaultdict(float)
         for url in self.urls:
             try:
                 text = httpx.get(f"{url}/metrics", headers=self.headers, timeout=30).text
             except httpx.HTTPError:
                 continue
             for family in text_string_to_metric_families(text):
+                if family.name in TAILS:
+                    for sample in family.samples:
+                        route = sample.labels.get("route", "/v1/messages")
+                        if sample.name.endswith("_bucket") and route == "/v1/messages":
+                            totals[f"bucket {family.name} {sample.labels['le']}"] += sample.value
+                    continue
                 if not family.name.startswith("poagate_writer_lock_"):
                     continue
                 kind = family.name.removeprefix("poagate_writer_lock_").removesuffix("_seconds")
@@ -625,6 +764,8 @@ class LockSampler(Periodic):
             row: dict[str, dict[str, float]] = {"held_s": {}, "wait_s": {}, "transactions": {}}
             for key, value in after.items():
                 kind, what, work = key.split(" ", 2)
+                if kind == "bucket":
+                    continue
                 delta = value - before.get(key, 0.0)
                 if what == "count" and kind == "held":
                     row["transactions"][work] = int(delta)
@@ -632,6 +773,42 @@ class LockSampler(Periodic):
                     row[f"{kind}_s"][work] = round(delta, 2)
             rows.append(row)
         return rows
+
+    def tails(self) -> list[dict[str, dict[str, float]]]:
+        """For each interval, as the servers measured them (both added up): how many
+        ``POST /v1/messages`` requests were answered and group transactions committed, how
+        many took over 100 and over 250 ms, and the bucket their 99th percentile fell in (its
+        upper bound, ms). Beside the client's own latencies, this tells the time spent in the
+        servers' handling from the time before it (a request not yet read, the client)."""
+        rows = []
+        for before, after in zip(self.snapshots, self.snapshots[1:], strict=False):
+            row = {}
+            for family, name in TAILS.items():
+                counts = sorted(
+                    (float(key.rsplit(" ", 1)[1]), value - before.get(key, 0.0))
+                    for key, value in after.items()
+                    if key.startswith(f"bucket {family} ")
+                )
+                if not counts:
+                    continue
+                total = counts[-1][1]
+                below = dict(counts)
+                p99 = next((le for le, n in counts if n >= 0.99 * total), math.inf)
+                row[name] = {
+                    "count": int(total),
+                    "over_100ms": int(total - below.get(0.1, total)),
+                    "over_250ms": int(total - below.get(0.25, total)),
+                    "p99_bucket_ms": round(p99 * 1000) if p99 != math.inf else math.inf,
+                }
+            rows.append(row)
+        return rows
+
+
+# Histograms whose tails LockSampler also takes: family -> name in its rows.
+TAILS = {
+    "poagate_http_request_duration_seconds": "messages",
+    "poagate_group_transaction_seconds": "groups",
+}
 
 
 def slow_plans(log_text: str, started: datetime) -> list[dict[str, Any]]:
