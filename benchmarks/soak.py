@@ -7,21 +7,25 @@ binaries with fsync on (tests/pg.py; never the machine's own server). The guards
 release-if-dark, area-outage and verification (docs/guards.md). Each DNO's webhook is an HTTP
 receiver of its own on 127.0.0.1 that checks every signature and counts what it gets.
 
-For ``--minutes`` the DSP's side (soaklib.Dsp) sends, each second and to the servers in turn:
-AD1s (some one DUIS message a request, whose round trip is the decision latency measured, the
-rest in two JSON Lines batches; a share from hubs whose meter just had its firmware activated,
-so that they are suppressed), SRV 11.3 Activate Firmware requests (DUIS), device messages, a
-burst of AD1s from every hub of one postcode sector each minute (an area outage), and every
-five seconds it answers most of the pending verification requests with a message from the
-site (the rest are released at their deadline).
+The DSP's side and the receivers each run in a process of their own (soaklib.DspProcess,
+soaklib.ReceiverProcess), so that the clock that times each answer shares its interpreter with
+nothing else (in one process with the receivers' threads and the samplers, it measured a tail
+the wire did not show: docs/performance.md, "Soak"). For ``--minutes`` the DSP's side sends,
+each second and to the servers in turn: AD1s (some one DUIS message a request, whose round trip
+is the decision latency measured, the rest in two JSON Lines batches; a share from hubs whose
+meter just had its firmware activated, so that they are suppressed), SRV 11.3 Activate Firmware
+requests (DUIS), device messages, a burst of AD1s from every hub of one postcode sector each
+minute (an area outage), and every five seconds it answers most of the pending verification
+requests with a message from the site (the rest are released at their deadline).
 
 Every 10 s the resident memory of each server and of PostgreSQL (postmaster and backends) is
-sampled. After the load, the deliveries are given ``--drain-seconds`` to finish, the servers
-are stopped, and the store and the receivers are compared: every AD1 sent has exactly one
-outcome; every AD1 forwarded or released was received by its own DNO exactly once, signed
-(or is still queued: counted); no answer was a 5xx. Prints the figures and writes
-bench-output/soak/results.json and, unless --no-chart, docs/img/soak.png (memory and p99 by
-minute).
+sampled; every minute, each server's own account of the writers' lock and of its slowest
+requests and group transactions (its ``/metrics``). After the load, the deliveries are given
+``--drain-seconds`` to finish, the servers are stopped, and the store and the receivers are
+compared: every AD1 sent has exactly one outcome; every AD1 forwarded or released was received
+by its own DNO exactly once, signed (or is still queued: counted); no answer was a 5xx. Prints
+the figures and writes bench-output/soak/results.json and, unless --no-chart, docs/img/soak.png
+(memory and p99 by minute).
 """
 
 from __future__ import annotations
@@ -452,13 +456,14 @@ def report(results: dict[str, Any]) -> None:
             f"  {key:18} {g['after_warmup_mb']:>8} MiB -> {g['end_mb']:>8} MiB "
             f"({g['growth_percent']:+.1f}%), peak {g['peak_mb']}"
         )
-    print("  minute  singles  p50 ms  p99 ms   batch p99 ms  load average")
+    print("  minute  singles  p50 ms  p99 ms   batch p99 ms  load average  slowest 1% sent at s")
     for row, batch in zip(
         results["latency_per_minute"], results["batch_latency_per_minute"], strict=True
     ):
+        seconds = sorted({int(at) for at, _ in row["slowest"]})
         print(
             f"  {row['minute']:>6} {row['requests']:>8} {row['p50_ms']:>7} {row['p99_ms']:>7} "
-            f"{batch['p99_ms']:>14} {row['load_average']:>13}"
+            f"{batch['p99_ms']:>14} {row['load_average']:>13}  {seconds}"
         )
     print(f"  p99 after warm-up: {results['p99_after_warmup']}")
     for name, figures in results["heap_growth_after_warmup"].items():

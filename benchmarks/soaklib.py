@@ -611,12 +611,21 @@ def percentile(values: list[float], share: float) -> float:
 
 def per_minute(
     latencies: list[tuple[float, float]], minutes: int, load: list[float]
-) -> list[dict[str, float]]:
+) -> list[dict[str, Any]]:
     """Requests, p50 and p99 (ms) in each minute of the load, with the machine's load average
-    (one minute) at its end."""
-    rows = []
+    (one minute) at its end, and the slowest 1% as [second of the minute the request was
+    sent, ms]: whether they come together (one moment of one second) or spread out."""
+    rows: list[dict[str, Any]] = []
     for minute in range(minutes):
-        values = [s * 1000 for t, s in latencies if minute * 60 <= t < (minute + 1) * 60]
+        timed = sorted(
+            (
+                (s * 1000, t - minute * 60)
+                for t, s in latencies
+                if minute * 60 <= t < (minute + 1) * 60
+            ),
+            reverse=True,
+        )
+        values = [ms for ms, _ in timed]
         rows.append(
             {
                 "minute": minute + 1,
@@ -624,12 +633,15 @@ def per_minute(
                 "p50_ms": round(percentile(values, 0.5), 1),
                 "p99_ms": round(percentile(values, 0.99), 1),
                 "load_average": load[minute] if minute < len(load) else math.nan,
+                "slowest": [
+                    [round(at, 1), round(ms, 1)] for ms, at in timed[: max(1, len(timed) // 100)]
+                ],
             }
         )
     return rows
 
 
-def steadiness(rows: list[dict[str, float]], warmup: float) -> dict[str, float]:
+def steadiness(rows: list[dict[str, Any]], warmup: float) -> dict[str, float]:
     """The p99 of the minutes after warm-up: median, worst, and worst over median."""
     values = sorted(r["p99_ms"] for r in rows if r["minute"] > warmup and r["requests"])
     if not values:
