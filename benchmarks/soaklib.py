@@ -170,19 +170,33 @@ class Tally:
     anomalies: dict[str, list[tuple[float, str, str, str]]]
 
 
-class ReceiverProcess:
+class Child:
+    """A function run in a process of its own (spawned), spoken to over a pipe: the function
+    gets the pipe's other end after its own arguments."""
+
+    def __init__(self, target: Callable[..., None], *args: Any) -> None:
+        self._pipe, there = multiprocessing.Pipe()
+        self._child = multiprocessing.get_context("spawn").Process(
+            target=target, args=(*args, there), daemon=True
+        )
+        self._child.start()
+
+    def stop(self) -> None:
+        """Stop it, wherever it is (after its work or without it)."""
+        if self._child.is_alive():
+            self._child.terminate()
+            self._child.join(timeout=10)
+
+
+class ReceiverProcess(Child):
     """The receivers (``Receivers``) in a process of their own. In the process that sends the
     load and times its answers, their threads (one a connection, scores of them) took the
-    interpreter lock from its event loop: a soak's client measured a p99 of 85-157 ms a
+    interpreter lock from its event loop: a soak's client measured a p99 of up to 166 ms a
     minute while the same requests, timed on the wire (tcpdump on the loopback), answered in
     at most 64 ms (docs/performance.md, "Soak")."""
 
     def __init__(self, operators: list[str], secrets: dict[str, str]) -> None:
-        self._pipe, there = multiprocessing.Pipe()
-        self._child = multiprocessing.get_context("spawn").Process(
-            target=_receive, args=(operators, secrets, there), daemon=True
-        )
-        self._child.start()
+        super().__init__(_receive, operators, secrets)
         self.urls: dict[str, str] = self._pipe.recv()
 
     def finish(self, operator_of: dict[str, str] | None = None) -> Tally:
@@ -191,12 +205,6 @@ class ReceiverProcess:
         tally: Tally = self._pipe.recv()
         self._child.join(timeout=30)
         return tally
-
-    def stop(self) -> None:
-        """Stop them, whatever they got (after ``finish`` or without it)."""
-        if self._child.is_alive():
-            self._child.terminate()
-            self._child.join(timeout=10)
 
 
 def _receive(operators: list[str], secrets: dict[str, str], pipe: Connection) -> None:
@@ -457,9 +465,9 @@ class Dsp:
 
     async def _pending(self, http: httpx.AsyncClient) -> list[dict[str, Any]] | None:
         """Every pending verification request, page after page (the queue lists the oldest
-        first: read only its first page, as this did until 2026-12-06, and once more than a
-        page is pending, the requests left unanswered fill it, newer ones go unseen, expire,
-        are asked again and fill it more)."""
+        first: reading only its first page, as this did until 2026-12-06, once more than a
+        page was pending the requests it leaves unanswered filled that page, and newer ones
+        went unseen until older ones left the queue)."""
         items: list[dict[str, Any]] = []
         params = {"status": "pending", "limit": "500"}
         url = self._url()
@@ -545,18 +553,14 @@ class Dsp:
                 await asyncio.gather(*pending)
 
 
-class DspProcess:
+class DspProcess(Child):
     """The DSP's side (``Dsp``) in a process of its own, which does nothing else: the clock
     that times the answers shares its interpreter lock with no receiver, sampler or report.
     ``prime`` and ``run`` are ``Dsp``'s; ``run`` gives back what was sent (``Traffic``) and
     each AD1's DNO (alert_id -> network operator), and the process ends."""
 
     def __init__(self, urls: list[str], token: str, sites: list[Site], shape: Shape) -> None:
-        self._pipe, there = multiprocessing.Pipe()
-        self._child = multiprocessing.get_context("spawn").Process(
-            target=_send, args=(urls, token, sites, shape, there), daemon=True
-        )
-        self._child.start()
+        super().__init__(_send, urls, token, sites, shape)
 
     def prime(self) -> int:
         self._pipe.send(("prime", 0))
@@ -568,11 +572,6 @@ class DspProcess:
         traffic, operator_of = self._pipe.recv()
         self._child.join(timeout=30)
         return traffic, operator_of
-
-    def stop(self) -> None:
-        if self._child.is_alive():
-            self._child.terminate()
-            self._child.join(timeout=10)
 
 
 def _send(urls: list[str], token: str, sites: list[Site], shape: Shape, pipe: Connection) -> None:
@@ -736,7 +735,8 @@ class LockSampler(Periodic):
     """Every ``interval`` seconds, the servers' own account of the writers' lock
     (``poagate_writer_lock_{held,wait}_seconds`` from each server's ``/metrics``, added up):
     ``per_interval`` gives, for each interval, the seconds the lock was held and waited for by
-    what held it (decisions, verification, release, deliveries, maintenance, other)."""
+    what held it (decisions, verification, release, deliveries, maintenance, other); and of
+    their slowest requests and group transactions (``TAILS``): ``tails``."""
 
     final = True
 
