@@ -171,7 +171,7 @@ def reconcile(database: str, sent: set[str], receivers: Tally) -> dict[str, Any]
                 "WHERE suppressed = 0 OR released_at IS NOT NULL"
             )
         }
-        queue = dict(conn.execute("SELECT alert_id, status FROM outbox").fetchall())
+        queue: dict[str, str] = dict(conn.execute("SELECT alert_id, status FROM outbox").fetchall())
         duplicates = conn.execute("SELECT COUNT(*) FROM ad1_duplicates").fetchone()
     decided_set = set(decided)
     still_queued = {a for a in forwarded if queue.get(a) == "pending"}
@@ -184,8 +184,8 @@ def reconcile(database: str, sent: set[str], receivers: Tally) -> dict[str, Any]
         "ad1_with_two_outcomes": len(decided) - len(decided_set),
         "ad1_unknown_decided": len(decided_set - sent),
         "resends_recorded_as_duplicates": duplicates[0] if duplicates else 0,
-        "forwarded": sum(1 for s in forwarded.values() if s == 0),
-        "released": sum(1 for s in forwarded.values() if s == 1),
+        "forwarded": sum(s == 0 for s in forwarded.values()),
+        "released": sum(s == 1 for s in forwarded.values()),
         "suppressed_at_end": len(decided_set) - len(forwarded),
         "delivered": len(delivered),
         "delivered_twice_or_more": sum(1 for a in forwarded if received[a] > 1),
