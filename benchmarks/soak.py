@@ -67,9 +67,9 @@ from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.store.database import open_store
 from soaklib import (
     DspProcess,
-    LockSampler,
     MemorySampler,
     ReceiverProcess,
+    ServerSampler,
     Shape,
     StatementSampler,
     Tally,
@@ -330,16 +330,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"load {args.minutes} min; uptime load {load_before}; cpu {cpu_before:.0f} ms",
             flush=True,
         )
-        locks = LockSampler(urls, admin)
+        servers_own = ServerSampler(urls, admin)
         sampler.start()
-        locks.start()
+        servers_own.start()
         if queries is not None:
             queries.start()
         started = time.monotonic()
         load_began = datetime.now(UTC)
         traffic, operator_of = dsp.run(int(args.minutes * 60))
         load_seconds = time.monotonic() - started
-        locks.stop()
+        servers_own.stop()
         if queries is not None:
             queries.stop()
         drained = drain(database, args.drain_seconds)
@@ -415,8 +415,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "memory_samples": samples,
         "heap": heap_figures(heap_dir, [p.pid for p in servers]),
         "cpu_seconds_per_minute": cpu_per_minute(samples),
-        "writer_lock_per_minute": locks.per_interval(),
-        "server_tail_per_minute": locks.tails(),
+        "writer_lock_per_minute": servers_own.per_interval(),
+        "server_tail_per_minute": servers_own.tails(),
         "statements": None if queries is None else queries.costlier(),
         "slow_plans": None if args.slow_plans is None else slow_plans(postgres_log, load_began),
         "tables": None if queries is None else [s["tables"] for s in queries.snapshots],

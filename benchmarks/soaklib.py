@@ -731,7 +731,7 @@ class StatementSampler(Periodic):
         return rows
 
 
-class LockSampler(Periodic):
+class ServerSampler(Periodic):
     """Every ``interval`` seconds, the servers' own account of the writers' lock
     (``poagate_writer_lock_{held,wait}_seconds`` from each server's ``/metrics``, added up):
     ``per_interval`` gives, for each interval, the seconds the lock was held and waited for by
@@ -816,7 +816,7 @@ class LockSampler(Periodic):
         return rows
 
 
-# Histograms whose tails LockSampler also takes: family -> name in its rows.
+# Histograms whose tails ServerSampler also takes: family -> name in its rows.
 TAILS = {
     "poagate_http_request_duration_seconds": "messages",
     "poagate_group_transaction_seconds": "groups",

@@ -59,7 +59,7 @@ def test_the_receivers_count_a_message_at_the_wrong_dno_and_a_bad_signature() ->
 
 
 def test_the_servers_tail_is_read_from_their_buckets() -> None:
-    sampler = soaklib.LockSampler([], "")
+    sampler = soaklib.ServerSampler([], "")
     family = "poagate_http_request_duration_seconds"
     before: dict[str, float] = {f"bucket {family} {le}": 0.0 for le in ("0.05", "0.1", "0.25")}
     before[f"bucket {family} +Inf"] = 0.0
