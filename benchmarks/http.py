@@ -75,7 +75,7 @@ from poagate.store.database import open_store
 
 # this folder last (its http.py must not shadow the standard library's), for benchlib
 sys.path.append(str(Path(__file__).resolve().parent))
-from benchlib import cpu_ms
+from benchlib import Steal, cpu_ms
 
 POAGATE = Path(sys.executable).with_name("poagate")
 
@@ -430,14 +430,16 @@ def one_run(
 
         if args.warmup:  # not measured: each server's caches fill, its statements prepared
             run_wrks(wrk, scripts(SINGLE_LUA, "w"), 32, args.warmup, 2)
-        meter = CpuMeter(servers, postgres.postmaster_pid())
+        meter, steal = CpuMeter(servers, postgres.postmaster_pid()), Steal()
         single = run_wrks(wrk, scripts(SINGLE_LUA, "s"), 32, args.seconds, 2)
-        single_cpu = meter.used()
+        single_cpu, single_steal = meter.used(), steal.lap()
         light = run_wrks(wrk, scripts(SINGLE_LUA, "l"), 8, args.seconds, 2) if args.light else {}
+        steal.lap()
         # One load thread a server: building 1,000-line bodies in Lua takes CPU from the server.
         batch = run_wrks(
             wrk, scripts(BATCH_LUA, "b"), 4, args.seconds, len(servers), [s.port for s in servers]
         )
+        batch_steal = steal.lap()
     finally:
         for server in servers:
             server.stop()
@@ -465,6 +467,8 @@ def one_run(
         "ad1_released": counts["ad1_released"],
         "load_before": load_before,
         "cpu_ms_before": round(cpu_before, 1),  # benchlib.cpu_ms: the machine's speed then
+        # benchlib.Steal: percent of the CPU the hypervisor gave others, singles / batches
+        "steal_percent": [single_steal, batch_steal],
         "load_after": load_after,
     }
     if light:
@@ -580,7 +584,8 @@ def main() -> None:
     print(f"\nfsync on; load averages now {uptime()}")
     print(
         f"{'shape':15} {'run':>3} {'batch AD1/s':>11} {'single/s':>9} {'p50 ms':>7} "
-        f"{'p99 ms':>7} {'errors':>6} {'cpu ms':>6} {'conns':>5}  load before → after"
+        f"{'p99 ms':>7} {'errors':>6} {'cpu ms':>6} {'steal %':>9} {'conns':>5}  "
+        "load before → after"
     )
     for shape in results:
         for r in shape["runs"]:
@@ -588,6 +593,7 @@ def main() -> None:
                 f"{r['shape']:15} {r['run']:>3} {r['batch_ad1_per_second']:>11,} "
                 f"{r['single_per_second']:>9,} {r['single_p50_ms']:>7} {r['single_p99_ms']:>7} "
                 f"{r['errors']:>6} {r.get('cpu_ms_before', float('nan')):>6.0f} "
+                f"{'/'.join(f'{x:.0f}' for x in r.get('steal_percent', [])):>9} "
                 f"{r.get('batch_connections', ''):>5}  "
                 f"{r['load_before']} → {r['load_after']}"
             )

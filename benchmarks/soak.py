@@ -256,6 +256,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ad1_per_second=args.ad1_per_second,
         singles_per_second=args.singles_per_second,
         device_messages_per_second=args.device_messages_per_second,
+        paced=not args.lockstep,
     )
     warmup = args.warmup_minutes if args.warmup_minutes is not None else min(5, args.minutes / 3)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -405,9 +406,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             key: growth(samples, key, warm)
             for key in ("server_a_mb", "server_b_mb", "postgres_uss_mb", "postgres_rss_mb")
         },
-        "latency_per_minute": per_minute(traffic.single_latency, minutes, traffic.load_average),
+        "latency_per_minute": per_minute(
+            traffic.single_latency, minutes, traffic.load_average, traffic.steal_percent
+        ),
         "batch_latency_per_minute": per_minute(
-            traffic.batch_latency, minutes, traffic.load_average
+            traffic.batch_latency, minutes, traffic.load_average, traffic.steal_percent
         ),
         "p99_after_warmup": steadiness(
             per_minute(traffic.single_latency, minutes, traffic.load_average), warmup
@@ -456,14 +459,18 @@ def report(results: dict[str, Any]) -> None:
             f"  {key:18} {g['after_warmup_mb']:>8} MiB -> {g['end_mb']:>8} MiB "
             f"({g['growth_percent']:+.1f}%), peak {g['peak_mb']}"
         )
-    print("  minute  singles  p50 ms  p99 ms   batch p99 ms  load average  slowest 1% sent at s")
+    print(
+        "  minute  singles  p50 ms  p99 ms   batch p99 ms  load average  steal %  "
+        "slowest 1% sent at s"
+    )
     for row, batch in zip(
         results["latency_per_minute"], results["batch_latency_per_minute"], strict=True
     ):
         seconds = sorted({int(at) for at, _ in row["slowest"]})
         print(
             f"  {row['minute']:>6} {row['requests']:>8} {row['p50_ms']:>7} {row['p99_ms']:>7} "
-            f"{batch['p99_ms']:>14} {row['load_average']:>13}  {seconds}"
+            f"{batch['p99_ms']:>14} {row['load_average']:>13} "
+            f"{row.get('steal_percent', math.nan):>8}  {seconds}"
         )
     print(f"  p99 after warm-up: {results['p99_after_warmup']}")
     for name, figures in results["heap_growth_after_warmup"].items():
@@ -537,6 +544,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--singles-per-second", type=int, default=10)
     parser.add_argument("--device-messages-per-second", type=int, default=20)
     parser.add_argument("--esmes", type=int, default=20_000)
+    parser.add_argument(
+        "--lockstep",
+        action="store_true",
+        help="each second's requests all sent at its start (the soak until 2026-12-06), "
+        "not spread across the second",
+    )
     parser.add_argument(
         "--verify-attempts", type=int, default=2, help="1 releases unanswered AD1s sooner"
     )

@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +29,7 @@ import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from benchlib import Steal
 from poagate.formats.timestamps import format_timestamp
 from poagate.sim import duis
 from poagate.sim.fleet import Site
@@ -306,6 +307,11 @@ class Shape:
     device_messages_per_second: int = 20
     burst_every_seconds: int = 60  # an area outage: one sector's hubs all raise an AD1
     answer_share: float = 0.8  # verification requests the DSP answers (the rest released)
+    # Each second's requests started one after another across the second, in a shuffled
+    # order, as independent DSP traffic arrives; False: all at the second's start, as the soak
+    # sent them until 2026-12-06 (runs A-C of docs/performance.md), which timed each minute's
+    # singles behind the batches, activations and device messages started with them.
+    paced: bool = True
 
 
 @dataclass
@@ -327,6 +333,7 @@ class Traffic:
     single_latency: list[tuple[float, float]] = field(default_factory=list)
     batch_latency: list[tuple[float, float]] = field(default_factory=list)
     load_average: list[float] = field(default_factory=list)  # the machine's, at each minute's end
+    steal_percent: list[float] = field(default_factory=list)  # benchlib.Steal, each minute
 
 
 class Dsp:
@@ -353,6 +360,9 @@ class Dsp:
         self.shape = shape
         self.on_alert = on_alert
         self.rng = random.Random(seed)
+        self._pace = random.Random(seed + 1)  # the order of a second's requests, apart: the
+        # traffic itself (its sites, alert_ids) is the same paced or not
+        self._steal: Steal | None = None
         self.traffic = Traffic()
         self.activated: list[tuple[float, Site]] = []  # (monotonic, site), oldest first
         self.answered: set[tuple[str, int]] = set()
@@ -511,11 +521,12 @@ class Dsp:
     def _progress(self, second: int, in_flight: int) -> None:
         minute = second // 60
         self.traffic.load_average.append(round(os.getloadavg()[0], 2))
+        self.traffic.steal_percent.append(self._steal.lap() if self._steal else math.nan)
         recent = [d * 1000 for t, d in self.traffic.single_latency if t >= minute * 60]
         print(
             f"minute {minute + 1}: {len(self.traffic.ad1_sent):,} AD1s sent, p99 "
             f"{percentile(recent, 0.99):.0f} ms, {in_flight} requests in flight, load average "
-            f"{self.traffic.load_average[-1]}, "
+            f"{self.traffic.load_average[-1]}, steal {self.traffic.steal_percent[-1]}%, "
             f"statuses {dict(self.traffic.statuses)}",
             flush=True,
         )
@@ -536,10 +547,15 @@ class Dsp:
     async def run(self, seconds: int) -> None:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         async with httpx.AsyncClient(timeout=120, limits=limits) as http:
-            self._started = time.monotonic()
+            self._started, self._steal = time.monotonic(), Steal()
             pending: set[asyncio.Task[None]] = set()
             for second in range(seconds):
-                for job in self._second(http, second):
+                jobs = self._second(http, second)
+                if self.shape.paced:
+                    self._pace.shuffle(jobs)
+                    start = self._started + second
+                    jobs = [_at(start + n / len(jobs), job) for n, job in enumerate(jobs)]
+                for job in jobs:
                     pending.add(asyncio.ensure_future(job))
                 if second % 5 == 0:
                     pending.add(asyncio.ensure_future(self._verifications(http)))
@@ -551,6 +567,14 @@ class Dsp:
                     await asyncio.sleep(delay)
             if pending:
                 await asyncio.gather(*pending)
+
+
+async def _at(when: float, job: Awaitable[None]) -> None:
+    """``job`` started at ``when`` (``time.monotonic``), or now if that has passed."""
+    delay = when - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)
+    await job
 
 
 class DspProcess(Child):
@@ -609,11 +633,16 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def per_minute(
-    latencies: list[tuple[float, float]], minutes: int, load: list[float]
+    latencies: list[tuple[float, float]],
+    minutes: int,
+    load: list[float],
+    steal: list[float] | None = None,
 ) -> list[dict[str, Any]]:
     """Requests, p50 and p99 (ms) in each minute of the load, with the machine's load average
-    (one minute) at its end, and the slowest 1% as [second of the minute the request was
-    sent, ms]: whether they come together (one moment of one second) or spread out."""
+    (one minute) at its end and the share of its CPU stolen in it (``steal``, percent), and the
+    slowest 1% as [second of the minute the request was sent, ms]: whether they come together
+    (one moment of one second) or spread out."""
+    steal = steal or []
     rows: list[dict[str, Any]] = []
     for minute in range(minutes):
         timed = sorted(
@@ -632,6 +661,7 @@ def per_minute(
                 "p50_ms": round(percentile(values, 0.5), 1),
                 "p99_ms": round(percentile(values, 0.99), 1),
                 "load_average": load[minute] if minute < len(load) else math.nan,
+                "steal_percent": steal[minute] if minute < len(steal) else math.nan,
                 "slowest": [
                     [round(at, 1), round(ms, 1)] for ms, at in timed[: max(1, len(timed) // 100)]
                 ],
