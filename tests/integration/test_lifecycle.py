@@ -21,7 +21,7 @@ from poagate.formats.reference.inventory import write_inventory
 from poagate.formats.settings import Retention, Settings
 from poagate.formats.timestamps import to_us
 from poagate.service.configuration import change_configuration
-from poagate.service.maintenance import ACTION, ACTOR, maintain
+from poagate.service.maintenance import ACTION, ACTOR, LeaseKeeper, LeaseLostError, maintain
 from poagate.service.reference.loads import load_inventory
 from poagate.store import pacing
 from poagate.store.alerts.purges import purges
@@ -294,6 +294,79 @@ def test_one_process_at_a_time_runs_a_pass(database: str) -> None:
         assert alert_ids(store) == {"OLD"}
         # A lease that lapsed (its process died) is taken over.
         assert maintain(store, NOW + timedelta(minutes=11)).purged["forwarded"] == 1
+
+
+def test_a_pass_renews_its_lease_a_quarter_of_it_at_a_time(database: str) -> None:
+    with open_store(database, "service") as store:
+        hour = timedelta(hours=1)
+        assert store.take_maintenance_lease("here:1", NOW, hour)
+        elapsed = [0.0]
+        keeper = LeaseKeeper(store, "here:1", NOW, hour, lambda: elapsed[0])
+        elapsed[0] = 14 * 60.0
+        keeper.keep()
+        assert keeper.renewals == 0  # not yet a quarter of the lease
+        elapsed[0] = 15 * 60.0
+        keeper.keep()
+        assert keeper.renewals == 1
+        # Held until NOW + 75 min now, not NOW + 60 min: another process waits.
+        other = "elsewhere:1"
+        assert not store.take_maintenance_lease(other, NOW + timedelta(minutes=70), hour)
+        assert store.take_maintenance_lease(other, NOW + timedelta(minutes=76), hour)
+        # This pass stalled past its lease and another took it: it stops at its next step.
+        elapsed[0] = 77 * 60.0
+        with pytest.raises(LeaseLostError, match="another process took it"):
+            keeper.keep()
+
+
+def test_a_long_pass_keeps_its_lease_between_its_steps(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pacing, "BUDGET_SECONDS", 1e-9)  # the least step: several steps
+    monkeypatch.setattr(pacing, "REST", 0.0)
+    with open_store(database, "service") as store:
+        old = [forwarded(f"OLD-{n}", T0 + timedelta(seconds=n)) for n in range(600)]
+        store.decisions.commit(Batch(ad1_outcomes=old))
+        newest_rows(store)
+        taken: list[datetime] = []
+        take = store.take_maintenance_lease
+
+        def counted(owner: str, now: datetime, lasting: timedelta) -> bool:
+            taken.append(now)
+            return take(owner, now, lasting)
+
+        monkeypatch.setattr(store, "take_maintenance_lease", counted)
+        # A lease of no time: renewed after every step (one of 128 keys at least).
+        done = maintain(store, NOW, lease=timedelta(0))
+        assert done.purged["forwarded"] == 600
+        assert len(taken) >= 1 + 600 // 128
+        assert taken[0] == NOW
+        assert taken == sorted(taken)  # each renewal for the time the pass has taken
+
+
+def test_a_pass_whose_lease_is_taken_over_stops_and_leaves_it_to_the_other(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pacing, "BUDGET_SECONDS", 1e-9)
+    monkeypatch.setattr(pacing, "REST", 0.0)
+    with open_store(database, "service") as store:
+        old = [forwarded(f"OLD-{n}", T0 + timedelta(seconds=n)) for n in range(600)]
+        store.decisions.commit(Batch(ad1_outcomes=old))
+        newest_rows(store)
+        take = store.take_maintenance_lease
+
+        def stalled(owner: str, now: datetime, lasting: timedelta) -> bool:
+            if len(alert_ids(store)) < 600 and owner != "elsewhere:1":
+                # The pass stalled past its lease once it had begun: another process took it.
+                assert take("elsewhere:1", now, timedelta(hours=1))
+            return take(owner, now, lasting)
+
+        monkeypatch.setattr(store, "take_maintenance_lease", stalled)
+        with pytest.raises(LeaseLostError):
+            maintain(store, NOW, lease=timedelta(0))
+        assert 0 < len(alert_ids(store)) < 600  # stopped part of the way: the rest is left
+        monkeypatch.setattr(store, "take_maintenance_lease", take)
+        # The other's lease stands: this process's next pass does nothing until it ends.
+        assert not maintain(store, NOW + timedelta(minutes=30)).ran
 
 
 def test_the_command_prints_counts_per_kind(database: str) -> None:

@@ -116,3 +116,13 @@ def test_a_pass_keeps_yielding_while_writes_come_during_its_longer_rests(
     assert held.yields == 3
     assert len(slept) == 4 + 3
     assert [s >= YIELD_SECONDS for s in slept] == [False, True, False, True, False, True, False]
+
+
+def test_what_a_pass_does_between_its_steps_runs_after_each_step() -> None:
+    # The maintenance pass renews its lease there (service.maintenance.LeaseKeeper).
+    between: list[int] = []
+    pace = Pace(first=10, least=8, most=20, held=Held(between=lambda: between.append(1)))
+    for step in range(3):
+        with pace.step():
+            assert len(between) == step  # not during a step: after it and its rest
+    assert len(between) == 3

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from poagate.api.context import AppContext
 from poagate.api.observability.counters import observe_maintenance
-from poagate.service.maintenance import MaintenancePass, due, maintain
+from poagate.service.maintenance import LeaseLostError, MaintenancePass, due, maintain
 from poagate.store.database import open_store
 from poagate.store.writer_lock import writer_work
 
@@ -39,6 +39,9 @@ async def run_maintenance(context: AppContext) -> None:
         await asyncio.sleep(options.maintenance_seconds)
         try:
             done = await asyncio.to_thread(maintenance_pass, options.database, options.clock, every)
+        except LeaseLostError as lost:  # another process's pass goes on: not a failure of ours
+            log.warning("%s", lost)
+            continue
         except Exception:
             log.exception("the maintenance pass failed; it runs again")
             continue

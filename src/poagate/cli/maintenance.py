@@ -28,11 +28,14 @@ def run(
     """Purge what is past the retention in force (GET /v1/config, key retention), never what
     a DNO or a guard may still need; print the rows purged per kind. One process at a time
     runs a pass: another's pass in progress makes this one do nothing (exit status 1)."""
-    from poagate.service.maintenance import maintain
+    from poagate.service.maintenance import LeaseLostError, maintain
     from poagate.store.database import open_store
 
-    with store_errors(), open_store(database, "service") as store:
-        done = maintain(store, datetime.now(UTC), dry_run=dry_run)
+    try:
+        with store_errors(), open_store(database, "service") as store:
+            done = maintain(store, datetime.now(UTC), dry_run=dry_run)
+    except LeaseLostError as lost:
+        fail(f"{lost}; what it purged before stopping stays purged", FAILURE)
     if not done.ran:
         fail("another process is running a maintenance pass; try again later", FAILURE)
     title = "would be purged (dry run)" if dry_run else "purged"

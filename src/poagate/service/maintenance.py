@@ -4,7 +4,10 @@ say what went — the one act behind ``poagate maintenance run`` and the hourly 
 
 * One process at a time across every server of a database: a pass first takes the store's
   maintenance lease (``LEASE``: a pass that dies leaves it to lapse), and a pass that finds it
-  held by another does nothing. ``due`` tells a
+  held by another does nothing. A pass renews its lease between its steps every quarter of
+  ``LEASE`` (``LeaseKeeper``): one that yields to decisions for hours keeps it, and one whose
+  lease was taken over meanwhile (its process stalled past the lease) stops at its next step
+  (``LeaseLostError``) rather than purge beside the other. ``due`` tells a
   server's hourly task whether the last pass (by any process) is older than its interval, so
   several servers make one pass an interval between them.
 * It never blocks intake: the purge is batches of a few thousand rows, each its own short write
@@ -20,6 +23,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from poagate.domain.values import value
@@ -49,6 +53,43 @@ class MaintenancePass:
     space_seconds: float = 0.0  # giving the space back (SQLite: pages; PostgreSQL: VACUUM)
 
 
+class LeaseLostError(RuntimeError):
+    """Another process took the maintenance lease while this pass was under way."""
+
+
+class LeaseKeeper:
+    """Renews a pass's lease, taken at ``now``, for ``lasting`` from the moment it is renewed,
+    once a quarter of ``lasting`` has passed since the last time (``keep``, called between
+    the pass's steps; ``monotonic`` measures the time the pass has taken)."""
+
+    def __init__(
+        self,
+        store: Maintaining,
+        owner: str,
+        now: datetime,
+        lasting: timedelta,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store, self._owner, self._now, self._lasting = store, owner, now, lasting
+        self._monotonic = monotonic
+        self._began = self._renewed = monotonic()
+        self.renewals = 0
+
+    def keep(self) -> None:
+        """Renew the lease if a quarter of it has passed; ``LeaseLostError`` if another holds it."""
+        now = self._monotonic()
+        if now - self._renewed < self._lasting.total_seconds() / 4:
+            return
+        at = self._now + timedelta(seconds=now - self._began)
+        if not self._store.take_maintenance_lease(self._owner, at, self._lasting):
+            raise LeaseLostError(
+                f"the maintenance lease of {self._owner} lapsed and another process took it "
+                "(this pass stalled longer than the lease): this pass stops, the other goes on"
+            )
+        self._renewed = now
+        self.renewals += 1
+
+
 def owner() -> str:
     """Who holds the lease: this machine and process."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -60,22 +101,26 @@ def due(store: Maintaining, now: datetime, every: timedelta) -> bool:
     return last is None or now - last >= every
 
 
-def maintain(store: Maintaining, now: datetime, dry_run: bool = False) -> MaintenancePass:
-    """One pass at ``now`` (see the module docstring)."""
+def maintain(
+    store: Maintaining, now: datetime, dry_run: bool = False, lease: timedelta = LEASE
+) -> MaintenancePass:
+    """One pass at ``now`` (see the module docstring), holding the lease ``lease`` at a time."""
     settings = store.reference.settings()
     size_before = store.size_bytes()
     if dry_run:
         purged = store.purge_expired(cutoffs(settings, now), dry_run=True)
         return MaintenancePass(now, True, True, purged, size_before, size_before, 0)
     me = owner()
-    if not store.take_maintenance_lease(me, now, LEASE):
+    if not store.take_maintenance_lease(me, now, lease):
         return MaintenancePass(now, False, False, {}, size_before, size_before, 0)
     ended = False
     try:
-        held = Held()
+        keeper = LeaseKeeper(store, me, now, lease)
+        held = Held(between=keeper.keep)
         began = time.perf_counter()
         purged = store.purge_expired(cutoffs(settings, now), held=held)
         purging = time.perf_counter()
+        keeper.keep()  # before giving back space: PostgreSQL's VACUUM is one long statement
         freed = store.give_back_space()
         giving_back = time.perf_counter()
         size_after = store.size_bytes()

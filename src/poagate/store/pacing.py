@@ -52,6 +52,10 @@ class Held:
     seconds: float = 0.0
     yields: int = 0  # rests made longer because another writer wrote during one
     yielding: bool = False  # another writer wrote during the last longer rest (for every kind)
+    # Called after every step's rest, outside any transaction: what the pass does between its
+    # steps (the maintenance pass renews its lease: a pass that yields to decisions all day
+    # long can last longer than the lease).
+    between: Callable[[], None] | None = None
 
 
 class Pace:
@@ -83,7 +87,13 @@ class Pace:
         another writer used it meanwhile (see the module docstring)."""
         began = time.monotonic()
         yield
-        seconds = time.monotonic() - began
+        self._rest(time.monotonic() - began)
+        if self.held.between is not None:
+            self.held.between()
+
+    def _rest(self, seconds: float) -> None:
+        """After a step that held the writer ``seconds``: ``REST`` times as long, and longer
+        while other writers write (see the module docstring)."""
         seen = None if self.writes_seen is None else self.writes_seen()
         time.sleep(self.took(seconds))
         if self.writes_seen is None:
