@@ -66,6 +66,7 @@ from poagate.service.access import new_token, token_sha256
 from poagate.sim.fleet import FleetSpec, generate_fleet
 from poagate.store.database import open_store
 from soaklib import (
+    CALM_STEAL_PERCENT,
     DspProcess,
     MemorySampler,
     ReceiverProcess,
@@ -367,6 +368,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     warm = warmup * 60
     server_errors = sum(n for status, n in traffic.statuses.items() if status >= 500)
     log_text = log.read_text(errors="replace")
+    singles = per_minute(
+        traffic.single_latency, minutes, traffic.load_average, traffic.steal_percent
+    )
     results: dict[str, Any] = {
         "machine": f"{platform.machine()}, {psutil.cpu_count()} CPUs, "
         f"Python {platform.python_version()}",
@@ -406,15 +410,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             key: growth(samples, key, warm)
             for key in ("server_a_mb", "server_b_mb", "postgres_uss_mb", "postgres_rss_mb")
         },
-        "latency_per_minute": per_minute(
-            traffic.single_latency, minutes, traffic.load_average, traffic.steal_percent
-        ),
+        "latency_per_minute": singles,
         "batch_latency_per_minute": per_minute(
             traffic.batch_latency, minutes, traffic.load_average, traffic.steal_percent
         ),
-        "p99_after_warmup": steadiness(
-            per_minute(traffic.single_latency, minutes, traffic.load_average), warmup
-        ),
+        "p99_after_warmup": steadiness(singles, warmup),
+        "p99_after_warmup_calm_minutes": steadiness(singles, warmup, calm_only=True),
         "memory_samples": samples,
         "heap": heap_figures(heap_dir, [p.pid for p in servers]),
         "cpu_seconds_per_minute": cpu_per_minute(samples),
@@ -473,6 +474,10 @@ def report(results: dict[str, Any]) -> None:
             f"{row.get('steal_percent', math.nan):>8}  {seconds}"
         )
     print(f"  p99 after warm-up: {results['p99_after_warmup']}")
+    print(
+        f"  of the minutes with under {CALM_STEAL_PERCENT:.0f}% of the CPU stolen: "
+        f"{results['p99_after_warmup_calm_minutes']}"
+    )
     for name, figures in results["heap_growth_after_warmup"].items():
         print(f"  heap of {name} after warm-up -> end: {figures}")
     for key in (

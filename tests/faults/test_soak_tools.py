@@ -75,3 +75,29 @@ def test_the_servers_tail_is_read_from_their_buckets() -> None:
     assert rows == [
         {"messages": {"count": 1000, "over_100ms": 5, "over_250ms": 2, "p99_bucket_ms": 100}}
     ]
+
+
+def test_the_calm_minutes_steadiness_leaves_out_the_minutes_the_vm_was_short_of_cpu() -> None:
+    # minute, p99, CPU stolen: the bar over every minute after warm-up, and beside it the same
+    # over the minutes with under 2% stolen.
+    minutes = ((1, 900.0, 25.0), (2, 60.0, 0.5), (3, 80.0, 1.9), (4, 300.0, 12.0), (5, 70.0, 0.0))
+    rows = [
+        {"minute": m, "requests": 600, "p99_ms": p99, "steal_percent": steal}
+        for m, p99, steal in minutes
+    ]
+    every = soaklib.steadiness(rows, warmup=1)
+    assert every == {
+        "median_p99_ms": 80.0,
+        "worst_p99_ms": 300.0,
+        "worst_over_median": 3.75,
+        "minutes": 4,
+    }
+    calm = soaklib.steadiness(rows, warmup=1, calm_only=True)
+    assert calm == {
+        "median_p99_ms": 70.0,
+        "worst_p99_ms": 80.0,
+        "worst_over_median": 1.14,
+        "minutes": 3,
+    }
+    # Minutes recorded before the steal was (no steal_percent) are never calm.
+    assert soaklib.steadiness([{"minute": 2, "requests": 1, "p99_ms": 1.0}], 1, True) == {}
