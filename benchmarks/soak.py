@@ -241,7 +241,18 @@ def chart(results: dict[str, Any], path: Path) -> None:
     right.set_xlabel("minute")
     right.set_ylabel("ms")
     right.set_title("Decision latency of one DUIS AD1 per request")
-    right.legend(fontsize=8)
+    handles, labels = right.get_legend_handles_labels()
+    steal = [(r["minute"], r.get("steal_percent", math.nan)) for r in rows]
+    if any(not math.isnan(share) for _, share in steal):  # runs before 2026-12-06 have none
+        stolen = right.twinx()
+        stolen.bar(
+            [m for m, _ in steal], [s for _, s in steal], color="grey", alpha=0.25, width=0.8
+        )
+        stolen.set_ylim(0, 100)
+        stolen.set_ylabel("% of the CPU stolen by the hypervisor (bars)")
+        handles.append(plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.25))
+        labels.append("CPU stolen, %")
+    right.legend(handles, labels, fontsize=8)
     fig.suptitle(
         f"Soak: {results['minutes']} min, two servers on PostgreSQL, "
         f"{results['shape']['ad1_per_second']} AD1/s, guards on"
