@@ -296,6 +296,16 @@ def test_one_process_at_a_time_runs_a_pass(database: str) -> None:
         assert maintain(store, NOW + timedelta(minutes=11)).purged["forwarded"] == 1
 
 
+def many_steps(store: Store, monkeypatch: pytest.MonkeyPatch, rows: int = 600) -> None:
+    """``rows`` old AD1s (and the newest rows) in a store whose pass goes in the least steps
+    (store.pacing: every step far over its budget) without rests: a pass of many steps."""
+    monkeypatch.setattr(pacing, "BUDGET_SECONDS", 1e-9)
+    monkeypatch.setattr(pacing, "REST", 0.0)
+    old = [forwarded(f"OLD-{n}", T0 + timedelta(seconds=n)) for n in range(rows)]
+    store.decisions.commit(Batch(ad1_outcomes=old))
+    newest_rows(store)
+
+
 def test_a_pass_renews_its_lease_a_quarter_of_it_at_a_time(database: str) -> None:
     with open_store(database, "service") as store:
         hour = timedelta(hours=1)
@@ -321,12 +331,8 @@ def test_a_pass_renews_its_lease_a_quarter_of_it_at_a_time(database: str) -> Non
 def test_a_long_pass_keeps_its_lease_between_its_steps(
     database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pacing, "BUDGET_SECONDS", 1e-9)  # the least step: several steps
-    monkeypatch.setattr(pacing, "REST", 0.0)
     with open_store(database, "service") as store:
-        old = [forwarded(f"OLD-{n}", T0 + timedelta(seconds=n)) for n in range(600)]
-        store.decisions.commit(Batch(ad1_outcomes=old))
-        newest_rows(store)
+        many_steps(store, monkeypatch)
         taken: list[datetime] = []
         take = store.take_maintenance_lease
 
@@ -346,12 +352,8 @@ def test_a_long_pass_keeps_its_lease_between_its_steps(
 def test_a_pass_whose_lease_is_taken_over_stops_and_leaves_it_to_the_other(
     database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pacing, "BUDGET_SECONDS", 1e-9)
-    monkeypatch.setattr(pacing, "REST", 0.0)
     with open_store(database, "service") as store:
-        old = [forwarded(f"OLD-{n}", T0 + timedelta(seconds=n)) for n in range(600)]
-        store.decisions.commit(Batch(ad1_outcomes=old))
-        newest_rows(store)
+        many_steps(store, monkeypatch)
         take = store.take_maintenance_lease
 
         def stalled(owner: str, now: datetime, lasting: timedelta) -> bool:
@@ -397,15 +399,8 @@ def test_a_pass_in_the_smallest_steps_purges_every_row_and_moves_its_mark(
 ) -> None:
     # Steps far over their budget shrink to the least (store.pacing): thousands of tiny write
     # transactions, each moving the mark on, and not one row too many or too few.
-    monkeypatch.setattr(pacing, "BUDGET_SECONDS", 1e-9)
-    monkeypatch.setattr(pacing, "REST", 0.0)
     with open_store(database, "service") as store:
-        store.decisions.commit(
-            Batch(
-                ad1_outcomes=[forwarded(f"OLD-{n}", T0 + timedelta(seconds=n)) for n in range(600)]
-            )
-        )
-        newest_rows(store)
+        many_steps(store, monkeypatch)
         done = maintain(store, NOW)
         assert done.purged["forwarded"] == 600
         assert done.purge_seconds > 0  # thousands of steps were timed, not left at the default
