@@ -80,21 +80,21 @@ def cpu_ms(loops: int = 3) -> float:
 
 
 class Steal:
-    """The share of the machine's CPU time its hypervisor gave to other guests (``steal`` in
-    ``/proc/stat``, percent) since the last ``lap``: on 2026-12-06 this VM's idle steal was
-    1-6% and 8-30% under a benchmark's load, while it ran the same benchmark at a third of the
-    day before's rate. Benchmarks print it beside their figures, as they print ``cpu_ms``."""
+    """The share of the machine's CPU time its hypervisor gave to other guests (``steal`` of
+    ``/proc/stat``, read through ``psutil.cpu_times``, percent) since the last ``lap``: on
+    2026-12-06 this VM's steal was 1-6% idle and 0-30% a minute under a soak's load, and a soak
+    minute's p99 followed it (docs/performance.md). Benchmarks print it beside their figures,
+    as they print ``cpu_ms``; it does not tell all of a slow day: that day's HTTP capacity was
+    half the morning's with 0-9% stolen."""
 
     def __init__(self) -> None:
         self._mark = self._read()
 
     @staticmethod
-    def _read() -> tuple[int, int]:
-        """(steal, all) clock ticks of every CPU since boot: user nice system idle iowait irq
-        softirq steal (guest time is counted in user already)."""
-        with open("/proc/stat") as stat:
-            ticks = [int(t) for t in stat.readline().split()[1:9]]
-        return ticks[7], sum(ticks)
+    def _read() -> tuple[float, float]:
+        """(stolen, all) CPU seconds of every CPU since boot (guest time is in user already)."""
+        times = psutil.cpu_times()  # on Linux, as every benchmark here runs
+        return times.steal, sum(times[:8])
 
     def lap(self) -> float:
         """Percent of the CPU time since the last lap (or the start) that was stolen."""

@@ -11,12 +11,14 @@ The DSP's side and the receivers each run in a process of their own (soaklib.Dsp
 soaklib.ReceiverProcess), so that the clock that times each answer shares its interpreter with
 nothing else (in one process with the receivers' threads and the samplers, it measured a tail
 the wire did not show: docs/performance.md, "Soak"). For ``--minutes`` the DSP's side sends,
-each second and to the servers in turn: AD1s (some one DUIS message a request, whose round trip
-is the decision latency measured, the rest in two JSON Lines batches; a share from hubs whose
-meter just had its firmware activated, so that they are suppressed), SRV 11.3 Activate Firmware
-requests (DUIS), device messages, a burst of AD1s from every hub of one postcode sector each
-minute (an area outage), and every five seconds it answers most of the pending verification
-requests with a message from the site (the rest are released at their deadline).
+each second and to the servers in turn (the second's requests started one after another
+across it, in a shuffled order; ``--lockstep``: all at its start, as until 2026-12-06): AD1s
+(some one DUIS message a request, whose round trip is the decision latency measured, the rest
+in two JSON Lines batches; a share from hubs whose meter just had its firmware activated, so
+that they are suppressed), SRV 11.3 Activate Firmware requests (DUIS), device messages, a burst
+of AD1s from every hub of one postcode sector each minute (an area outage), and every five
+seconds it answers most of the pending verification requests with a message from the site
+(the rest are released at their deadline).
 
 Every 10 s the resident memory of each server and of PostgreSQL (postmaster and backends) is
 sampled; every minute, each server's own account of the writers' lock and of its slowest
