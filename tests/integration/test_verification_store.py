@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,13 @@ from poagate.domain.events import Activation, Ad1Alert, DeviceMessage
 from poagate.domain.outcomes import SuppressionEntry
 from poagate.service.ingest import Ingestor, Item
 from poagate.service.reference.loads import load_guid_list, load_inventory
-from poagate.service.verifications import CHUNK, WATERMARK, arm_verification, verify
+from poagate.service.verifications import (
+    CHUNK,
+    LAST_BEGUN,
+    WATERMARK,
+    arm_verification,
+    verify,
+)
 from poagate.store.batch import Batch
 from poagate.store.database import open_store
 from poagate.store.sqlite import SqliteStore
@@ -168,6 +175,38 @@ def test_an_answered_entry_is_settled_for_good_and_not_read_again(
         "answered",
         "answered",
         "no_answer",
+    )
+
+
+def test_a_server_leaves_the_pass_to_another_servers_pass_begun_within_half_an_interval(
+    database: str, tmp_path: Path
+) -> None:
+    # Two servers, "a" and "b", each on its own connection, passing every 5 s (half: 2.5 s).
+    suppressed(database, tmp_path, 5, "2026-03-01T10:06:00Z")
+    within = timedelta(seconds=2.5)
+
+    def run(store: Store, process: str, moment: str) -> tuple[bool, int, int]:
+        done = verify(store, ts(f"2026-03-01T{moment}Z"), 2, process, within)
+        return done.skipped, len(done.requested), done.expired
+
+    with open_store(database, "service") as a, open_store(database, "service") as b:
+        assert run(a, "a", "10:15:10") == (False, 5, 0)  # first requests (V 10 after 10:05)
+        assert run(b, "b", "10:15:12") == (True, 0, 0)  # a's began 2 s before: left to it
+        assert run(a, "a", "10:15:12") == (False, 0, 0)  # never skips after its own
+        assert a.db.meta(LAST_BEGUN) == "2026-03-01T10:15:12+00:00 a"
+        assert run(b, "b", "10:15:14.500") == (False, 0, 0)  # 2.5 s after a's: its turn
+        assert run(a, "a", "10:15:16") == (True, 0, 0)
+        # b skipped nothing a pass had to do: attempt 1 expires at 10:18, attempt 2 asked.
+        assert run(b, "b", "10:18:05") == (False, 5, 5)
+        # a's clock behind b's: b's record is after a's now, and a passes.
+        assert run(a, "a", "10:18:04") == (False, 0, 0)
+        assert b.db.meta(LAST_BEGUN) == "2026-03-01T10:18:04+00:00 a"
+        # a pass with no process (a replay's, a test's) neither skips nor records itself
+        assert verify(b, ts("2026-03-01T10:18:05Z"), 2).skipped is False
+        assert b.db.meta(LAST_BEGUN) == "2026-03-01T10:18:04+00:00 a"
+        requests = [(r.alert_id, r.attempt, r.outcome.value) for r in b.verifications.all()]
+    assert sorted(requests) == sorted(
+        [(f"A{n}", 1, "expired") for n in range(5)] + [(f"A{n}", 2, "pending") for n in range(5)]
     )
 
 

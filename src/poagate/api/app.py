@@ -14,6 +14,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -35,6 +36,7 @@ from poagate.api.problems import HANDLERS
 from poagate.api.tokens import TokenCache
 from poagate.formats.settings import Settings
 from poagate.service.ingest import Ingestor
+from poagate.service.maintenance import owner
 from poagate.service.releases import release_dark
 from poagate.service.verifications import Verifying
 from poagate.store.database import open_store
@@ -224,12 +226,15 @@ async def run_verifications(context: AppContext) -> None:
     """The verification pass (spec §14), every ``verification_poll_seconds``, on the writer
     connection in turn with the decisions; it does nothing while the guard is off. The push
     to the DSP runs beside it (``run_dsp_push``): a slow DSP never delays a release."""
-    clock = context.options.clock
+    clock, me = context.options.clock, owner()
+    # Half an interval: with several servers, one pass an interval among them (the module
+    # docstring of ``service.verifications``).
+    within = timedelta(seconds=context.options.verification_poll_seconds / 2)
     while True:
         await asyncio.sleep(context.options.verification_poll_seconds)
         try:
             # A step at a time, each its own job: this server's groups are decided between.
-            verifying = Verifying(clock)
+            verifying = Verifying(clock, me, within)
             while not await context.ingestor.call(verifying.step, "verification"):
                 pass
             done = verifying.done

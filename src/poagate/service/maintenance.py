@@ -91,7 +91,8 @@ class LeaseKeeper:
 
 
 def owner() -> str:
-    """Who holds the lease: this machine and process."""
+    """This process as the store names it, its machine and pid: who holds the maintenance
+    lease, and whose verification pass was the last (``service.verifications``)."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 

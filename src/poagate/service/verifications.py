@@ -25,6 +25,15 @@ so a pass reads only the entries of the last V + A·T minutes or so, and of thos
 whose request was answered: such an entry is settled for good (the sign that answered it is
 kept, and a configuration changed since does not open it again). Judging them again at every
 pass held the writers' lock ~100 ms a pass in a storm (docs/performance.md).
+
+Every server runs the pass, and one pass a poll interval is all the guard needs: a pass that
+finds another process's pass began less than ``skip_within`` before its own ``now``
+(``LAST_BEGUN`` in ``meta``: when, and which process) does nothing more
+(``VerificationPass.skipped``). The server gives half its poll interval, so two servers share
+the work rather than each doing all of it, and a request or release is at most one and a half
+intervals late, not one. A process never skips after its own pass, so one server passes every
+interval as before; a pass whose ``LAST_BEGUN`` is after its ``now`` (another server's clock
+ahead) is not skipped either.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from poagate.domain.outcomes import NO_ANSWER_TO_VERIFICATION, SuppressionEntry
 from poagate.domain.verification import (
@@ -44,6 +53,8 @@ from poagate.service.releases import SIGN_GRACE, area_consequences, arm
 from poagate.store.ports import DecisionPath, GuardUnit, VerificationUnit
 
 WATERMARK = "verification_seq"
+# "<now of the last pass> <its process>" (``Verifying``)
+LAST_BEGUN = "verification_last_begun"
 
 
 @dataclass(slots=True)
@@ -56,6 +67,7 @@ class VerificationPass:
     expired: int = 0
     withdrawn: int = 0
     released: list[SuppressionEntry] = field(default_factory=list)
+    skipped: bool = False  # another process's pass began less than ``skip_within`` before
 
 
 def arm_verification(store: DecisionPath) -> None:
@@ -69,10 +81,16 @@ def arm_verification(store: DecisionPath) -> None:
 CHUNK = 200  # entries judged in one transaction: the writers' lock held ~20 ms at a time
 
 
-def verify(store: DecisionPath, now: datetime, chunk: int = CHUNK) -> VerificationPass:
+def verify(
+    store: DecisionPath,
+    now: datetime,
+    chunk: int = CHUNK,
+    process: str | None = None,
+    skip_within: timedelta | None = None,
+) -> VerificationPass:
     """One verification pass at ``now`` (see the module docstring), ``chunk`` entries a
-    transaction; all recorded before it returns."""
-    verifying = Verifying(lambda: now)
+    transaction; all recorded before it returns. ``process``, ``skip_within``: ``Verifying``'s."""
+    verifying = Verifying(lambda: now, process, skip_within)
     while not verifying.step(store, chunk):
         pass
     return verifying.done
@@ -83,8 +101,17 @@ class Verifying:
     its own job on the writer connection, so that its groups of decisions, queued meanwhile,
     are decided between them rather than after the whole pass."""
 
-    def __init__(self, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], datetime],
+        process: str | None = None,
+        skip_within: timedelta | None = None,
+    ) -> None:
         self._clock = clock  # read once, by the first step
+        # Who runs it, and how recent another process's pass lets this one skip (the module's
+        # docstring); with no ``process`` it never skips.
+        self._process = process
+        self._skip_within = skip_within
         self._now: datetime | None = None
         self.done = VerificationPass()
         self._cursor: int | None = None  # the last entry judged (its seq)
@@ -110,6 +137,11 @@ class Verifying:
             after = int(watermark)
             changes: list[VerificationRequest] = []
             if self._cursor is None:
+                if self._another_passed(unit.meta(LAST_BEGUN), now):
+                    done.skipped = True
+                    return True
+                if self._process is not None:
+                    unit.set_meta(LAST_BEGUN, f"{now.isoformat()} {self._process}")
                 changes = _withdrawn(unit, now)
                 done.withdrawn = len(changes)
                 self._cursor = after
@@ -131,6 +163,18 @@ class Verifying:
                 unit.set_meta(WATERMARK, str(_settled(unit, after, until, self._unsettled)))
                 return True
             return False
+
+    def _another_passed(self, last: str | None, now: datetime) -> bool:
+        """Whether ``last`` (``LAST_BEGUN``) says another process's pass began less than
+        ``skip_within`` before ``now``."""
+        if self._process is None or self._skip_within is None or not last:
+            return False
+        at, _, process = last.partition(" ")
+        try:
+            began = datetime.fromisoformat(at)
+        except ValueError:
+            return False  # not ours to judge: pass
+        return process != self._process and timedelta(0) <= now - began < self._skip_within
 
 
 def _judge(

@@ -40,6 +40,11 @@ VERIFICATION_PASSES = Counter(
     "poagate_verification_passes_total",
     "Verification passes this server has completed, whatever they found.",
 )
+VERIFICATION_SKIPPED = Counter(
+    "poagate_verification_passes_skipped_total",
+    "Verification passes this server left to another server's pass begun less than half an "
+    "interval before (counted in poagate_verification_passes_total too).",
+)
 VERIFICATION_REQUESTS = Counter(
     "poagate_verification_requests_total",
     "Verification requests sent to the DSP, by attempt.",
@@ -77,6 +82,8 @@ def observe_maintenance(done: MaintenancePass) -> None:
 def observe_verifications(done: VerificationPass) -> None:
     """Count what a verification pass did (a ``service.verifications.VerificationPass``); its
     releases are counted by ``observe_releases``."""
+    if done.skipped:
+        VERIFICATION_SKIPPED.inc()
     for attempt, count in collections.Counter(r.attempt for r in done.requested).items():
         VERIFICATION_REQUESTS.labels(str(attempt)).inc(count)
     for outcome in ("answered", "expired", "withdrawn"):
