@@ -53,7 +53,7 @@ from poagate.service.releases import SIGN_GRACE, area_consequences, arm
 from poagate.store.ports import DecisionPath, GuardUnit, VerificationUnit
 
 WATERMARK = "verification_seq"
-# "<now of the last pass> <its process>" (``Verifying``)
+# "<now> <process>" of the pass begun last, written by its first step (``Verifying``)
 LAST_BEGUN = "verification_last_begun"
 
 
