@@ -4,6 +4,7 @@ PostgreSQL shape, each on a store of its own, with their median and spread.
 
     .venv/bin/python benchmarks/http.py [--seconds 15] [--runs 3] [--sqlite-runs 1]
         [--shapes pg-1x1,pg-1x2,pg-2x1,pg-2x1-guards,sqlite-1x1,sqlite-1x2] [--chart]
+        [--diagnose]
 
 Load comes from wrk (Debian package ``wrk``, installed when missing) on the same machine, with
 a Lua script that gives every AD1 its own alert_id and a random hub of the fleet, so that each
@@ -29,7 +30,12 @@ commits durably too. Prints every run (with how the batches' connections fell on
 processes, counted with ``ss``: one server of two workers may get 4, 3+1 or 2+2), each shape's
 median and spread ((max - min) / median) and the load averages, writes
 bench-output/http/results.json and, with ``--chart``, docs/img/http-capacity.png (the runs per
-shape). Not part of the tests.
+shape). ``--diagnose``, to find what stalls a run: the servers' warnings and PostgreSQL's log
+(lock waits over 200 ms, statements over 250 ms, checkpoints, autovacuum) kept in ``--out``,
+the writers' lock watched every 0.1 s through the loads (``pgwatch.LockWatch``: its holder when
+held 0.25 s or more, the longest gap between looks), and the write transactions that held the
+lock over 1 s counted by what they did (the servers' ``/metrics``), in each run's row. Not
+part of the tests.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -76,6 +83,7 @@ from poagate.store.database import open_store
 # this folder last (its http.py must not shadow the standard library's), for benchlib
 sys.path.append(str(Path(__file__).resolve().parent))
 from benchlib import Steal, cpu_ms
+from pgwatch import LockWatch
 
 POAGATE = Path(sys.executable).with_name("poagate")
 
@@ -164,6 +172,48 @@ def prepare(
     return token, [s.chf_id for s in fleet.sites]
 
 
+def admin_token(database: str) -> str:
+    """A new admin token in the store (``--diagnose`` reads the servers' ``/metrics``)."""
+    token = new_token()
+    with open_store(database, "service") as store:
+        now = datetime.now(UTC)
+        store.tokens.add(token_sha256(token), "admin", [], "benchmark", now, "benchmark")
+    return token
+
+
+# The servers' histogram of how long write transactions held the writers' lock, a bucket line.
+HELD_BUCKET = re.compile(
+    r'^poagate_writer_lock_held_seconds_bucket\{le="([^"]+)",work="([^"]+)"\} ([\d.e+]+)$', re.M
+)
+
+
+def long_holds(servers: list[Server], token: str, over: float = 1.0) -> dict[str, int]:
+    """By what they did, how many write transactions of all ``servers`` held the writers' lock
+    for more than ``over`` seconds (their ``/metrics``; ``over`` a bucket's bound)."""
+    found: dict[str, int] = {}
+    for server in servers:
+        text = httpx.get(
+            f"{server.url}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        ).text
+        buckets: dict[str, dict[str, float]] = {}
+        for bound, work, count in HELD_BUCKET.findall(text):
+            buckets.setdefault(work, {})[bound] = float(count)
+        for work, counts in buckets.items():
+            longer = counts.get("+Inf", 0) - counts.get(f"{over}", counts.get("+Inf", 0))
+            if longer:
+                found[work] = found.get(work, 0) + int(longer)
+    return found
+
+
+# PostgreSQL's log with --diagnose: lock waits over 200 ms, statements over 250 ms, checkpoints,
+# autovacuum and autoanalyze, each line with its time, process and database.
+DIAGNOSE_OPTIONS = (
+    "-c log_lock_waits=on -c deadlock_timeout=200ms -c log_min_duration_statement=250 "
+    "-c log_checkpoints=on -c log_autovacuum_min_duration=0 "
+    '-c "log_line_prefix=%m [%p] %a "'
+)
+
+
 def load_store(database: str, inventory: Path, guid: Path) -> str:
     """Load an inventory and a GUID list into the store; a new dsp token for it."""
     now = datetime.now(UTC)
@@ -176,8 +226,11 @@ def load_store(database: str, inventory: Path, guid: Path) -> str:
 
 
 class Server:
-    def __init__(self, database: str, workers: int) -> None:
+    def __init__(self, database: str, workers: int, log: Path | None = None) -> None:
+        """``log``: a file for the server's log (its warnings and errors: at ``info`` it would
+        write a line a request, which costs the server CPU); without, it is dropped."""
         self.port = free_port()
+        self.log = log.open("ab") if log is not None else None
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [
@@ -193,8 +246,8 @@ class Server:
                 "--log-level",
                 "warning",
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self.log or subprocess.DEVNULL,
+            stderr=self.log or subprocess.DEVNULL,
             start_new_session=True,
         )
         if not wait_until_ready(self.url, self.process) or (
@@ -206,6 +259,8 @@ class Server:
     def stop(self) -> None:
         os.killpg(self.process.pid, signal.SIGTERM)
         self.process.wait(timeout=60)
+        if self.log is not None:
+            self.log.close()
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -414,9 +469,15 @@ def one_run(
     servers: list[Server] = []
     load_before = uptime()
     cpu_before = cpu_ms()
+    watch: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    diagnosis: dict[str, Any] = {}
     try:
-        for _ in range(shape.servers):
-            servers.append(Server(database, shape.workers))
+        for n in range(shape.servers):
+            log = args.out / f"{tag}-server{n}.log" if args.diagnose else None
+            servers.append(Server(database, shape.workers, log))
+        if args.diagnose and shape.backend == "postgres":
+            admin = admin_token(database)
+            watch = LockWatch(database, args.out / f"{tag}-lockwatch.jsonl")
         fleet = generate_fleet(FleetSpec(esmes=args.esmes, seed=11))
         activate(servers[0].url, token, [s.esme_id for s in fleet.sites], 0.2)
         lua_hubs = ",".join(f'"{h}"' for h in hubs)
@@ -430,16 +491,27 @@ def one_run(
 
         if args.warmup:  # not measured: each server's caches fill, its statements prepared
             run_wrks(wrk, scripts(SINGLE_LUA, "w"), 32, args.warmup, 2)
-        meter, steal = CpuMeter(servers, postgres.postmaster_pid()), Steal()
-        single = run_wrks(wrk, scripts(SINGLE_LUA, "s"), 32, args.seconds, 2)
-        single_cpu, single_steal = meter.used(), steal.lap()
-        light = run_wrks(wrk, scripts(SINGLE_LUA, "l"), 8, args.seconds, 2) if args.light else {}
-        steal.lap()
-        # One load thread a server: building 1,000-line bodies in Lua takes CPU from the server.
-        batch = run_wrks(
-            wrk, scripts(BATCH_LUA, "b"), 4, args.seconds, len(servers), [s.port for s in servers]
-        )
-        batch_steal = steal.lap()
+        with watch:
+            meter, steal = CpuMeter(servers, postgres.postmaster_pid()), Steal()
+            single = run_wrks(wrk, scripts(SINGLE_LUA, "s"), 32, args.seconds, 2)
+            single_cpu, single_steal = meter.used(), steal.lap()
+            light = (
+                run_wrks(wrk, scripts(SINGLE_LUA, "l"), 8, args.seconds, 2) if args.light else {}
+            )
+            steal.lap()
+            # One load thread a server: building 1,000-line bodies in Lua takes CPU from the
+            # server.
+            batch = run_wrks(
+                wrk,
+                scripts(BATCH_LUA, "b"),
+                4,
+                args.seconds,
+                len(servers),
+                [s.port for s in servers],
+            )
+            batch_steal = steal.lap()
+        if isinstance(watch, LockWatch):
+            diagnosis = {"lock_watch": watch.summary(), "held_over_1s": long_holds(servers, admin)}
     finally:
         for server in servers:
             server.stop()
@@ -471,6 +543,8 @@ def one_run(
         "steal_percent": [single_steal, batch_steal],
         "load_after": load_after,
     }
+    if diagnosis:
+        row["diagnosis"] = diagnosis
     if light:
         row |= {
             "single_8_per_second": round(light["requests_per_second"]),
@@ -538,6 +612,13 @@ def main() -> None:
         "--warmup", type=int, default=2, help="seconds of single messages first, not measured"
     )
     parser.add_argument("--light", action="store_true", help="single messages at 8 connections")
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="keep the servers' and PostgreSQL's logs (lock waits, slow statements, checkpoints, "
+        "autovacuum) in --out, watch the writers' lock every 0.1 s (pgwatch.py) and count the "
+        "transactions that held it over 1 s",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench-output" / "http")
     parser.add_argument(
         "--chart", action="store_true", help="write docs/img/http-capacity.png (runs per shape)"
@@ -547,7 +628,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     chosen = [s for s in SHAPES if s.key in args.shapes.split(",")]
     print(f"fsync on (PostgreSQL and SQLite durable before an answer); load {uptime()}", flush=True)
-    postgres = PostgresServer(durable=True)
+    postgres = PostgresServer(durable=True, options=DIAGNOSE_OPTIONS if args.diagnose else "")
     postgres.start()
     results: list[dict[str, Any]] = []
     try:
@@ -562,6 +643,8 @@ def main() -> None:
                 {**asdict(shape), "label": shape.label, "runs": rows, "summary": summary(rows)}
             )
     finally:
+        if args.diagnose:  # PostgreSQL's log goes with its files
+            shutil.copy(postgres.root / "server.log", args.out / "postgres.log")
         postgres.stop()
     document = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
@@ -587,8 +670,8 @@ def main() -> None:
         f"{'p99 ms':>7} {'errors':>6} {'cpu ms':>6} {'steal %':>9} {'conns':>5}  "
         "load before → after"
     )
-    for shape in results:
-        for r in shape["runs"]:
+    for done in results:
+        for r in done["runs"]:
             print(
                 f"{r['shape']:15} {r['run']:>3} {r['batch_ad1_per_second']:>11,} "
                 f"{r['single_per_second']:>9,} {r['single_p50_ms']:>7} {r['single_p99_ms']:>7} "
@@ -597,9 +680,9 @@ def main() -> None:
                 f"{r.get('batch_connections', ''):>5}  "
                 f"{r['load_before']} → {r['load_after']}"
             )
-        s = shape["summary"]
+        s = done["summary"]
         print(
-            f"{shape['key']:15} {'med':>3} {s['batch_ad1_per_second']['median']:>11,.0f} "
+            f"{done['key']:15} {'med':>3} {s['batch_ad1_per_second']['median']:>11,.0f} "
             f"{s['single_per_second']['median']:>9,.0f} {'':>7} "
             f"{s['single_p99_ms']['median']:>7} {'':>6}  spread: batches "
             f"{s['batch_ad1_per_second']['spread']:.0%}, single "

@@ -63,6 +63,7 @@ from tests.helpers import stop_process, wait_until_ready
 from tests.pg import PostgresServer, free_port
 
 from benchlib import cpu_ms, http_benchmark
+from pgwatch import LockWatch
 from poagate.delivery.signing import new_secret
 from poagate.service.access import new_token, token_sha256
 from poagate.sim.fleet import FleetSpec, generate_fleet
@@ -220,6 +221,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
 
     samples = results["memory_samples"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -252,7 +254,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
         )
         stolen.set_ylim(0, 100)
         stolen.set_ylabel("% of the CPU stolen by the hypervisor (bars)")
-        handles.append(plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.25))
+        handles.append(Rectangle((0, 0), 1, 1, color="grey", alpha=0.25))
         labels.append("CPU stolen, %")
     right.legend(handles, labels, fontsize=8)
     fig.suptitle(
@@ -294,6 +296,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f" -c auto_explain.log_min_duration={args.slow_plans} -c auto_explain.log_analyze=on"
             " -c auto_explain.log_timing=off -c auto_explain.log_buffers=on"
         )
+    if args.lock_watch:
+        # Waits for a lock over 100 ms logged; the time spent writing and flushing WAL counted
+        # (pg_stat_wal), to tell a lock from the disk.
+        options += " -c log_lock_waits=on -c deadlock_timeout=100ms -c track_wal_io_timing=on"
     if libraries:
         options = f" -c shared_preload_libraries={','.join(libraries)}" + options
     postgres = PostgresServer(durable=True, options=options.strip())
@@ -303,6 +309,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     receivers = ReceiverProcess(OPERATORS, secrets)
     dsp: DspProcess | None = None
     servers: list[subprocess.Popen[bytes]] = []
+    watch: LockWatch | None = None
     try:
         database = postgres.fresh_database()
         if args.statements:
@@ -350,6 +357,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         servers_own.start()
         if queries is not None:
             queries.start()
+        if args.lock_watch:
+            watch = LockWatch(database, args.out / "lockwatch.jsonl", slow=args.lock_watch)
+            (args.out / "lockwatch.jsonl").unlink(missing_ok=True)
+            watch.__enter__()
+            wal_before = wal_figures(database)
         started = time.monotonic()
         load_began = datetime.now(UTC)
         traffic, operator_of = dsp.run(int(args.minutes * 60))
@@ -357,6 +369,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         servers_own.stop()
         if queries is not None:
             queries.stop()
+        if watch is not None:
+            watch.__exit__(None, None, None)
+            wal_used = {k: round(v - wal_before[k], 1) for k, v in wal_figures(database).items()}
         drained = drain(database, args.drain_seconds)
         sampler.sample()
         sampler.stop()
@@ -437,6 +452,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "statements": None if queries is None else queries.costlier(),
         "slow_plans": None if args.slow_plans is None else slow_plans(postgres_log, load_began),
         "tables": None if queries is None else [s["tables"] for s in queries.snapshots],
+        "lock_watch": None
+        if watch is None
+        else {
+            **watch.summary(),
+            "by_minute": watch.by_minute(load_began.timestamp()),
+            "wal": wal_used,
+        },
     }
     results["heap_growth_after_warmup"] = {
         name: {
@@ -448,6 +470,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if rows
     }
     return results
+
+
+def wal_figures(database: str) -> dict[str, float]:
+    """PostgreSQL's running totals of WAL: records, bytes, flushes (``wal_sync``) and the
+    milliseconds spent writing and flushing it (``track_wal_io_timing``)."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT wal_records, wal_bytes, wal_sync, wal_write_time, wal_sync_time "
+            "FROM pg_stat_wal"
+        ).fetchone()
+    assert row is not None
+    keys = ("records", "bytes", "syncs", "write_ms", "sync_ms")
+    return {k: float(v) for k, v in zip(keys, row, strict=True)}
 
 
 def cpu_per_minute(samples: list[dict[str, float]]) -> list[dict[str, float]]:
@@ -592,6 +627,16 @@ def main(argv: list[str] | None = None) -> None:
         metavar="MS",
         help="PostgreSQL with auto_explain: every statement slower than MS ms logged with its "
         "plan; by statement, how many a minute and the last plan, in results.json",
+    )
+    parser.add_argument(
+        "--lock-watch",
+        type=float,
+        nargs="?",
+        const=0.25,
+        metavar="SECONDS",
+        help="watch the writers' lock every 0.1 s (pgwatch.py): by minute, the looks whose holder "
+        "had held it SECONDS (0.25) or more and what it waited on, in results.json; PostgreSQL "
+        "logs lock waits over 100 ms and times its WAL writes and flushes",
     )
     parser.add_argument(
         "--statements",
