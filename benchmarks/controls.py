@@ -112,16 +112,18 @@ def measure(database: str, ad1s: int, activations: int) -> dict[str, Any]:
             # entries (4 ms an entry here) instead of alert_id's unique one (0.05 ms).
             with store.transaction():
                 store.db.run("ANALYZE")
-        month = {"since": START, "until": NOW}
+        since, until = START, NOW  # a month
         figures["summary_one_dno_daily_s"], found = timed(
-            lambda: summarise(store, frozenset({"12"}), **month, daily=True)
+            lambda: summarise(store, frozenset({"12"}), since, until, daily=True)
         )
         assert found.days is not None
         assert len(found.days) == 30
         figures["summary_every_dno_daily_s"], _ = timed(
-            lambda: summarise(store, None, **month, daily=True)
+            lambda: summarise(store, None, since, until, daily=True)
         )
-        which = OutcomeFilter(suppressed=True, network_operators=frozenset({"12"}), **month)
+        which = OutcomeFilter(
+            suppressed=True, network_operators=frozenset({"12"}), since=since, until=until
+        )
         process = psutil.Process(os.getpid())
         before = process.memory_info().rss
 
@@ -143,7 +145,7 @@ def measure(database: str, ad1s: int, activations: int) -> dict[str, Any]:
         ids = [f"AD1-{n}" for n in random.Random(2).sample(range(ad1s), 200)]
         spent, _ = timed(lambda: [explain(store, i, None) for i in ids])
         figures["explain_mean_ms"] = round(spent / len(ids) * 1000, 2)
-        wanted = ReleaseRequest(network_operator="12", **month)
+        wanted = ReleaseRequest(network_operator="12", since=since, until=until)
         figures["release_one_dno_month_s"], done = timed(
             lambda: release(store, wanted, "benchmark", NOW)
         )

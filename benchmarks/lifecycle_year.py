@@ -43,6 +43,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,11 @@ CHUNK = 20_000  # rows a commit
 DNO = "12"  # the DNO whose log is queried
 PAGE = 100
 REPEATS = 3
+
+
+def at_moment(moment: datetime, row: int) -> datetime:
+    """A clock (``lifecycle.Clock``) that gives every row ``moment``."""
+    return moment
 
 
 def write_month(store: Store, kind: str, month: int, per_month: int) -> float:
@@ -169,9 +175,9 @@ def year(
             # --probe-within seconds: a pass yields to decisions, store.pacing).
             probed = beside_probe(
                 database,
-                lambda n, at=now: at,
+                partial(at_moment, now),
                 str(month),
-                lambda at=now: maintain(store, at),
+                partial(maintain, store, now),
                 args.probe_seconds,
                 args.probe_within,
             )
@@ -348,15 +354,15 @@ def main() -> None:
     )
     ARGS = args = parser.parse_args()
     if args.report:
-        results = {}
+        reported: dict[str, dict[str, object]] = {}
         for saved in args.report:
             run = json.loads(saved.read_text())
             for figures in run["results"].values():
                 figures.setdefault("per_day", int(run["args"]["per_day"]))
-            results.update(run["results"])
-        print(table(results))
+            reported.update(run["results"])
+        print(table(reported))
         if args.chart:
-            chart(results, "A year compressed", args.chart)
+            chart(reported, "A year compressed", args.chart)
         return
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, object]] = {}

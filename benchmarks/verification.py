@@ -119,9 +119,9 @@ def main() -> None:
         "machine": platform.platform(),
         "passes": results,
     }
-    out = ROOT / "bench-output" / "verification"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(report, indent=2))
+    folder = ROOT / "bench-output" / "verification"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":
