@@ -42,6 +42,9 @@ class WriteBetween:
         self.read_ahead_groups += reader is not None
         return reader
 
+    def meta(self, key: str) -> str | None:
+        return self._store.meta(key)
+
     def deciding(self) -> AbstractContextManager[DecisionUnit]:
         if self._write is not None:
             write, self._write = self._write, None

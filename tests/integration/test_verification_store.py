@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from poagate.domain.events import Activation, Ad1Alert, DeviceMessage
 from poagate.domain.outcomes import SuppressionEntry
@@ -191,7 +192,9 @@ def test_a_server_leaves_the_pass_to_another_servers_pass_begun_within_half_an_i
 
     with open_store(database, "service") as a, open_store(database, "service") as b:
         assert run(a, "a", "10:15:10") == (False, 5, 0)  # first requests (V 10 after 10:05)
+        before = write_transactions()
         assert run(b, "b", "10:15:12") == (True, 0, 0)  # a's began 2 s before: left to it
+        assert write_transactions() == before  # read without the writers' lock
         assert run(a, "a", "10:15:12") == (False, 0, 0)  # never skips after its own
         assert a.db.meta(LAST_BEGUN) == "2026-03-01T10:15:12+00:00 a"
         assert run(b, "b", "10:15:14.500") == (False, 0, 0)  # 2.5 s after a's: its turn
@@ -207,6 +210,18 @@ def test_a_server_leaves_the_pass_to_another_servers_pass_begun_within_half_an_i
         requests = [(r.alert_id, r.attempt, r.outcome.value) for r in b.verifications.all()]
     assert sorted(requests) == sorted(
         [(f"A{n}", 1, "expired") for n in range(5)] + [(f"A{n}", 2, "pending") for n in range(5)]
+    )
+
+
+def write_transactions() -> float:
+    """How many write transactions this process has made (each takes the writers' lock and
+    is counted by ``store.writer_lock``), whatever they did."""
+    return sum(
+        metric.value
+        for family in REGISTRY.collect()
+        if family.name == "poagate_writer_lock_held_seconds"
+        for metric in family.samples
+        if metric.name.endswith("_count")
     )
 
 

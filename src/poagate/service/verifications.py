@@ -33,7 +33,9 @@ finds another process's pass began less than ``skip_within`` before its own ``no
 the work rather than each doing all of it, and a request or release is at most one and a half
 intervals late, not one. A process never skips after its own pass, so one server passes every
 interval as before; a pass whose ``LAST_BEGUN`` is after its ``now`` (another server's clock
-ahead) is not skipped either.
+ahead) is not skipped either. The record is read first without the writers' lock, so a pass
+that skips takes no lock at all, and again under the lock by the first step, which writes it:
+of two passes that both read an old record, the second to take the lock still skips.
 """
 
 from __future__ import annotations
@@ -123,8 +125,12 @@ class Verifying:
         if self._now is None:
             self._now = self._clock()
         now, done = self._now, self.done
-        if self._cursor is None and VerificationPlan.of(store.reference.config()) is None:
-            return True  # off: not even the writer lock
+        if self._cursor is None:
+            if VerificationPlan.of(store.reference.config()) is None:
+                return True  # off: not even the writer lock
+            if self._another_passed(store.meta(LAST_BEGUN), now):
+                done.skipped = True  # read without the lock; read again under it below
+                return True
         with store.deciding() as unit:
             config = unit.config()  # again, under the lock: it may have changed
             plan = VerificationPlan.of(config)

@@ -166,6 +166,9 @@ class MemoryStore:
     def reference(self) -> ConfigSource:
         return self._reference
 
+    def meta(self, key: str) -> str | None:
+        return self.tables.meta.get(key)
+
     @contextmanager
     def deciding(self) -> Iterator[DecisionUnit]:
         saved = self.tables.copy()

@@ -137,12 +137,14 @@ class DecisionUnit(GroupUnit, VerificationUnit, Protocol):
 
 
 class DecisionPath(Protocol):
-    """A store the decision path runs on: the configuration (read outside a transaction, so
-    that a pass that is off takes no lock), and units of work."""
+    """A store the decision path runs on: the configuration and ``meta`` (read outside a
+    transaction, so that a pass that is off, or that another process has just run, takes no
+    lock), and units of work."""
 
     @property
     def reference(self) -> ConfigSource: ...
     def deciding(self) -> AbstractContextManager[DecisionUnit]: ...
+    def meta(self, key: str) -> str | None: ...
 
 
 class DecisionStore(DecisionPath, Protocol):
@@ -208,7 +210,6 @@ class ControlPath(DecisionPath, Protocol):
     @property
     def alerts(self) -> ReleaseSigning: ...
     def transaction(self) -> AbstractContextManager[None]: ...
-    def meta(self, key: str) -> str | None: ...
 
 
 class Maintaining(Protocol):
