@@ -573,6 +573,15 @@ def report(results: dict[str, Any]) -> None:
     print("  the servers' own tail a minute: POST /v1/messages, group transactions")
     for minute, row in enumerate(results["server_tail_per_minute"], start=1):
         print(f"    {minute:>3}: " + "; ".join(f"{k} {v}" for k, v in row.items()))
+    watched = results.get("lock_watch")
+    if watched:
+        print(
+            f"  the writers' lock watched: {watched['looks']:,} looks, {watched['slow_looks']} "
+            f"with its holder's transaction old, longest gap between looks "
+            f"{watched['longest_gap_s']} s; WAL {watched['wal']}"
+        )
+        for row in watched["by_minute"]:
+            print(f"    {row['minute']:>3}: {row}")
     for slow in (results["slow_plans"] or [])[:8]:
         print(
             f"  slow: {slow['total_ms']:>9,} ms {slow['calls']:>7,} times  {slow['query'][:110]}"
