@@ -66,6 +66,7 @@ from typing import Any
 
 import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -181,12 +182,6 @@ def admin_token(database: str) -> str:
     return token
 
 
-# The servers' histogram of how long write transactions held the writers' lock, a bucket line.
-HELD_BUCKET = re.compile(
-    r'^poagate_writer_lock_held_seconds_bucket\{le="([^"]+)",work="([^"]+)"\} ([\d.e+]+)$', re.M
-)
-
-
 def long_holds(servers: list[Server], token: str, over: float = 1.0) -> dict[str, int]:
     """By what they did, how many write transactions of all ``servers`` held the writers' lock
     for more than ``over`` seconds (their ``/metrics``; ``over`` a bucket's bound)."""
@@ -195,13 +190,18 @@ def long_holds(servers: list[Server], token: str, over: float = 1.0) -> dict[str
         text = httpx.get(
             f"{server.url}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=30
         ).text
-        buckets: dict[str, dict[str, float]] = {}
-        for bound, work, count in HELD_BUCKET.findall(text):
-            buckets.setdefault(work, {})[bound] = float(count)
+        buckets: dict[str, dict[float, float]] = {}
+        for family in text_string_to_metric_families(text):
+            if family.name != "poagate_writer_lock_held_seconds":
+                continue
+            for sample in family.samples:
+                if sample.name.endswith("_bucket"):
+                    bound = float(sample.labels["le"])  # "+Inf" included
+                    buckets.setdefault(sample.labels["work"], {})[bound] = sample.value
         for work, counts in buckets.items():
-            longer = counts.get("+Inf", 0) - counts.get(f"{over}", counts.get("+Inf", 0))
+            longer = int(counts[float("inf")] - counts.get(over, counts[float("inf")]))
             if longer:
-                found[work] = found.get(work, 0) + int(longer)
+                found[work] = found.get(work, 0) + longer
     return found
 
 

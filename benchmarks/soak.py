@@ -65,9 +65,7 @@ from tests.pg import PostgresServer, free_port
 from benchlib import cpu_ms, http_benchmark
 from pgwatch import LockWatch
 from poagate.delivery.signing import new_secret
-from poagate.service.access import new_token, token_sha256
 from poagate.sim.fleet import FleetSpec, generate_fleet
-from poagate.store.database import open_store
 from soaklib import (
     CALM_STEAL_PERCENT,
     DspProcess,
@@ -319,9 +317,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         fleet_dir = args.out / f"fleet-{args.esmes}"
         fleet_dir.mkdir(exist_ok=True)
         dsp_token, _ = bench_http.prepare(database, fleet_dir, args.esmes)
-        admin = new_token()
-        with open_store(database, "service") as store:
-            store.tokens.add(token_sha256(admin), "admin", [], "", datetime.now(UTC), "soak")
+        admin = bench_http.admin_token(database)
         urls = []
         for _ in range(2):
             process, url = serve(database, log, heap_dir)
