@@ -33,7 +33,8 @@ bench-output/http/results.json and, with ``--chart``, docs/img/http-capacity.png
 shape). ``--diagnose``, to find what stalls a run: the servers' warnings and PostgreSQL's log
 (lock waits over 200 ms, statements over 250 ms, checkpoints, autovacuum) kept in ``--out``,
 the writers' lock watched every 0.1 s through the loads (``pgwatch.LockWatch``: its holder when
-held 0.25 s or more, the longest gap between looks), and the write transactions that held the
+held 0.25 s or more, the longest gap between looks; each second's WAL flushing and I/O and CPU
+pressure, and the seconds with 100 or 250 ms of them), and the write transactions that held the
 lock over 1 s counted by what they did (the servers' ``/metrics``), in each run's row. Not
 part of the tests.
 """
@@ -206,10 +207,11 @@ def long_holds(servers: list[Server], token: str, over: float = 1.0) -> dict[str
 
 
 # PostgreSQL's log with --diagnose: lock waits over 200 ms, statements over 250 ms, checkpoints,
-# autovacuum and autoanalyze, each line with its time, process and database.
+# autovacuum and autoanalyze, each line with its time, process and database; the time spent
+# flushing WAL timed, for the lock watch's seconds (pgwatch.py).
 DIAGNOSE_OPTIONS = (
     "-c log_lock_waits=on -c deadlock_timeout=200ms -c log_min_duration_statement=250 "
-    "-c log_checkpoints=on -c log_autovacuum_min_duration=0 "
+    "-c log_checkpoints=on -c log_autovacuum_min_duration=0 -c track_wal_io_timing=on "
     '-c "log_line_prefix=%m [%p] %a "'
 )
 

@@ -7,12 +7,20 @@ looks every ``interval`` seconds, in a thread of its own on a connection of its 
 holder of the writers' lock (its transaction's age, state, wait event and statement) and at
 how many backends wait for it, writes each look as a JSON line and keeps the looks whose
 holder had held it for ``slow`` seconds or more. The longest time between two looks tells a
-machine (or this process) that stood still from a writer that did. Not part of the tests.
+machine (or this process) that stood still from a writer that did.
+
+Once a second it also reads what the disk did in that second, to tell a lock from the disk:
+PostgreSQL's WAL flushes and the milliseconds spent in them (``pg_stat_wal``; the time needs
+``track_wal_io_timing``) and the kernel's pressure-stall figures (``/proc/pressure``: the
+milliseconds in which some or all runnable tasks waited for I/O, and some for a CPU). A
+commit that stalls a quarter of a second on the disk's flush shows as a second whose flushes
+took 250 ms or more, and as I/O pressure. Not part of the tests.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -33,6 +41,26 @@ SELECT a.pid, a.application_name,
 """
 
 
+WAL = "SELECT wal_sync, wal_sync_time, wal_write_time FROM pg_stat_wal"
+PRESSURE = Path("/proc/pressure")
+
+
+def pressure() -> dict[str, float]:
+    """The kernel's running totals of stalled time, in milliseconds: ``io_some`` (some task
+    waited for I/O), ``io_full`` (every runnable task did), ``cpu_some`` (some waited for a
+    CPU). Empty where the kernel has no pressure-stall information."""
+    totals: dict[str, float] = {}
+    for resource in ("io", "cpu"):
+        path = PRESSURE / resource
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            kind, total = line.split()[0], re.search(r"total=(\d+)", line)
+            if total and kind in ("some", "full") and (resource, kind) != ("cpu", "full"):
+                totals[f"{resource}_{kind}"] = int(total.group(1)) / 1000
+    return totals
+
+
 class LockWatch:
     """Looks at the writers' lock every ``interval`` seconds until stopped; ``slow`` looks are
     those whose holder's transaction was ``slow`` seconds old or more."""
@@ -45,6 +73,9 @@ class LockWatch:
         # The longest time between two looks' starts: far over ``interval`` when this process,
         # the database or the whole machine stood still (a look waits for nothing else).
         self.longest_gap = 0.0
+        # Each second's disk figures (``disk_second``): WAL flushes and their milliseconds,
+        # pressure-stall milliseconds.
+        self.seconds: list[dict[str, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -62,9 +93,15 @@ class LockWatch:
             self.out.open("a") as out,
         ):
             last = time.time()
+            disk = self._disk(conn, last, None)
             while not self._stop.wait(self.interval):
                 at = time.time()
                 self.longest_gap, last = max(self.longest_gap, at - last), at
+                if at - disk["at"] >= 1:
+                    second = self._disk(conn, at, disk)
+                    disk = {"at": at, **second.pop("_totals")}
+                    self.seconds.append(second)
+                    out.write(json.dumps({"disk": second}) + "\n")
                 rows = conn.execute(LOOK).fetchall()
                 self.looks += 1
                 holder = None
@@ -84,6 +121,44 @@ class LockWatch:
                 out.write(json.dumps(look) + "\n")
                 if holder is not None and holder["xact_s"] >= self.slow:
                     self.slow_looks.append(look)
+
+    @staticmethod
+    def _disk(conn: psycopg.Connection[Any], at: float, before: dict[str, Any] | None) -> Any:
+        """The disk's running totals now; with ``before``, what changed since (per second)."""
+        row = conn.execute(WAL).fetchone()
+        assert row is not None
+        totals = {"wal_syncs": float(row[0]), "wal_sync_ms": float(row[1])}
+        totals["wal_write_ms"] = float(row[2])
+        totals.update(pressure())
+        if before is None:
+            return {"at": at, **totals}
+        second: dict[str, Any] = {"at": round(at, 3), "seconds": round(at - before["at"], 3)}
+        second.update({k: round(v - before[k], 1) for k, v in totals.items() if k in before})
+        second["_totals"] = totals
+        return second
+
+    def disk_by_minute(self, began: float) -> list[dict[str, Any]]:
+        """Every minute after ``began``: its WAL flushes, their milliseconds (all, and the most
+        in one second), and its pressure-stall milliseconds (all, and the most in one second)."""
+        minutes: dict[int, dict[str, Any]] = {}
+        for second in self.seconds:
+            minute = int((second["at"] - began) // 60) + 1
+            if minute < 1:
+                continue
+            row = minutes.setdefault(minute, {"minute": minute})
+            for key, value in second.items():
+                if key in ("at", "seconds"):
+                    continue
+                row[key] = round(row.get(key, 0) + value, 1)
+                if key != "wal_syncs":
+                    row[f"{key}_worst_s"] = max(row.get(f"{key}_worst_s", 0), value)
+        return [minutes[m] for m in sorted(minutes)]
+
+    def stalled_seconds(self, ms: float = 100) -> dict[str, int]:
+        """How many seconds had ``ms`` milliseconds or more of WAL flushing, of I/O
+        pressure (all tasks stalled) and of CPU pressure."""
+        keys = ("wal_sync_ms", "io_full", "cpu_some")
+        return {k: sum(1 for s in self.seconds if s.get(k, 0) >= ms) for k in keys}
 
     def by_minute(self, began: float) -> list[dict[str, Any]]:
         """The slow looks by minute after ``began`` (a Unix time): how many, the longest hold,
@@ -107,4 +182,7 @@ class LockWatch:
             "most_waiting": self.most_waiting,
             "longest_gap_s": round(self.longest_gap, 3),
             "longest_hold": longest,
+            "seconds_watched": len(self.seconds),
+            "seconds_over_100ms": self.stalled_seconds(),
+            "seconds_over_250ms": self.stalled_seconds(250),
         }

@@ -75,6 +75,8 @@ from soaklib import (
     Shape,
     StatementSampler,
     Tally,
+    beyond_the_bar,
+    checkpoints,
     growth,
     per_minute,
     slow_plans,
@@ -239,6 +241,19 @@ def chart(results: dict[str, Any], path: Path) -> None:
     rows = results["latency_per_minute"]
     right.plot([r["minute"] for r in rows], [r["p99_ms"] for r in rows], marker="o", label="p99")
     right.plot([r["minute"] for r in rows], [r["p50_ms"] for r in rows], marker=".", label="p50")
+    disk = (results.get("lock_watch") or {}).get("disk_by_minute") or []
+    for key, label in (
+        ("wal_sync_ms_worst_s", "WAL flushing, its worst second (ms)"),
+        ("io_full_worst_s", "all tasks waiting for I/O, worst second (ms)"),
+    ):
+        if any(key in row for row in disk):  # with --lock-watch
+            right.plot(
+                [r["minute"] for r in disk],
+                [r.get(key, math.nan) for r in disk],
+                linestyle="--",
+                linewidth=1,
+                label=label,
+            )
     right.set_ylim(bottom=0)
     right.set_xlabel("minute")
     right.set_ylabel("ms")
@@ -453,9 +468,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         else {
             **watch.summary(),
             "by_minute": watch.by_minute(load_began.timestamp()),
+            "disk_by_minute": watch.disk_by_minute(load_began.timestamp()),
             "wal": wal_used,
         },
     }
+    results["checkpoints"] = checkpoints(postgres_log, load_began)
+    results["beyond_the_bar"] = beyond_the_bar(results, warmup)
     results["heap_growth_after_warmup"] = {
         name: {
             key: [rows[min(len(rows) - 1, int(warm // 10))][key], rows[-1][key]]
@@ -578,6 +596,24 @@ def report(results: dict[str, Any]) -> None:
         )
         for row in watched["by_minute"]:
             print(f"    {row['minute']:>3}: {row}")
+        print(
+            f"  the disk, each second: {watched['seconds_watched']} seconds; seconds with "
+            f"100 ms or more {watched['seconds_over_100ms']}, 250 ms or more "
+            f"{watched['seconds_over_250ms']} (WAL flushing, all tasks waiting for I/O, some "
+            "for a CPU); by minute, ms (the worst second):"
+        )
+        for row in watched["disk_by_minute"]:
+            print(
+                f"    {row['minute']:>3}: WAL flushes {row['wal_syncs']:.0f} in "
+                f"{row['wal_sync_ms']} ms ({row['wal_sync_ms_worst_s']}); I/O full "
+                f"{row.get('io_full', '-')} ({row.get('io_full_worst_s', '-')}); CPU some "
+                f"{row.get('cpu_some', '-')} ({row.get('cpu_some_worst_s', '-')})"
+            )
+    for checkpoint in results["checkpoints"]:
+        print(f"  checkpoint (seconds into the load): {checkpoint}")
+    print(f"  minutes after warm-up over 1.5x the median p99: {len(results['beyond_the_bar'])}")
+    for row in results["beyond_the_bar"]:
+        print(f"    {row}")
     for slow in (results["slow_plans"] or [])[:8]:
         print(
             f"  slow: {slow['total_ms']:>9,} ms {slow['calls']:>7,} times  {slow['query'][:110]}"

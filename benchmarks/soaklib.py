@@ -899,3 +899,70 @@ _SLOW = re.compile(
     r"  plan:\n\s*(?P<plan>Query Text:.*)",
     re.S,
 )
+
+
+def checkpoints(log_text: str, started: datetime) -> list[dict[str, Any]]:
+    """PostgreSQL's checkpoints in its log (it logs them by default), each with the seconds
+    after ``started`` it began and ended, why it began, and its write and sync phases: a
+    checkpoint's sync phase flushes every data file it wrote, the disk's busiest moment."""
+    rows: list[dict[str, Any]] = []
+    for found in _CHECKPOINT.finditer(log_text):
+        at = datetime.strptime(found["at"], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+        seconds = round((at - started).total_seconds(), 1)
+        if found["what"] == "starting":
+            rows.append({"began_s": seconds, "why": found["rest"].strip()})
+        elif rows and "ended_s" not in rows[-1]:
+            figures = dict(_FIGURE.findall(found["rest"]))
+            rows[-1].update(
+                ended_s=seconds,
+                **{f"{k}_s": float(v) for k, v in figures.items() if k in _PHASES},
+            )
+    return rows
+
+
+_CHECKPOINT = re.compile(
+    r"^(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) UTC \[\d+\] (?:\S+ )?LOG:  "
+    r"checkpoint (?P<what>starting|complete): (?P<rest>.*)$",
+    re.M,
+)
+_FIGURE = re.compile(r"(\w+)=([\d.]+) s")
+_PHASES = ("write", "sync", "total", "longest")
+
+
+def beyond_the_bar(
+    results: dict[str, Any], warmup: float, bar: float = 1.5
+) -> list[dict[str, Any]]:
+    """Each minute after warm-up whose p99 was over ``bar`` times the median minute's, with
+    what else happened in it: the servers' group transactions over 250 ms, the disk's
+    figures in it (with ``--lock-watch``: WAL flushes' milliseconds, I/O pressure), the CPU
+    stolen, and any checkpoint under way in it. A minute missing the bar with its commits
+    stalled and the disk's flushes slow in the same minute points at the disk."""
+    median = results["p99_after_warmup"].get("median_p99_ms")
+    if not median:
+        return []
+    watched = results.get("lock_watch") or {}
+    disk = {row["minute"]: row for row in watched.get("disk_by_minute", [])}
+    tails = results["server_tail_per_minute"]
+    rows = []
+    for row in results["latency_per_minute"]:
+        minute = row["minute"]
+        if minute <= warmup or row["p99_ms"] <= bar * median:
+            continue
+        tail = tails[minute - 1] if minute - 1 < len(tails) else {}
+        window = ((minute - 1) * 60, minute * 60)
+        rows.append(
+            {
+                "minute": minute,
+                "p99_ms": row["p99_ms"],
+                "times_median": round(row["p99_ms"] / median, 2),
+                "groups_over_250ms": tail.get("groups", {}).get("over_250ms"),
+                "steal_percent": row.get("steal_percent"),
+                "disk": disk.get(minute),
+                "checkpoints": [
+                    c
+                    for c in results.get("checkpoints", [])
+                    if c["began_s"] < window[1] and c.get("ended_s", math.inf) >= window[0]
+                ],
+            }
+        )
+    return rows
