@@ -14,6 +14,7 @@ import pytest
 
 from poagate.api.app import create_app
 from poagate.api.options import ServerOptions
+from poagate.store.database import open_store
 from tests.api_harness import USER, Api, activation, ad1, chf_of, esme_of, fleet_csv
 from tests.stores import on_both_backends
 
@@ -170,3 +171,59 @@ def test_a_rejected_line_holding_a_nul_is_kept_and_fails_nothing_beside_it(api: 
     assert loaded.status_code == 200, loaded.text
     assert (loaded.json()["rows_rejected"], loaded.json()["state"]) == (1, "in_force")
     assert "\x00" not in loaded.json()["rejected"][0]["raw"]
+
+
+@pytest.mark.fast
+def test_a_client_gone_before_its_body_arrived_is_no_error_and_keeps_nothing(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that closes its connection mid-body (wrk stopping, a DSP's client timing out)
+    made the server log an error with a traceback (``ClientDisconnect`` out of the app, seen
+    in a capacity run): it is the client's doing, so it is information, and nothing of the
+    request is kept. The ASGI messages are what uvicorn hands the app when that happens."""
+    token = api.token("dsp")
+    whole = orjson.dumps(ad1(f"{USER}:gone:1", chf_of("10"), "2026-12-06T10:00:00Z"))
+    messages = [
+        {"type": "http.request", "body": whole[:40], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/messages",
+        "raw_path": b"/v1/messages",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"authorization", f"Bearer {token}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(whole)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    with open_store(api.database, "read") as store:
+        before = store.counts()
+    with caplog.at_level("INFO"):
+        api.client.portal.call(api.client.app, scope, receive, send)  # type: ignore[union-attr]
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 400
+    assert b"Request incomplete" in b"".join(m.get("body", b"") for m in sent[1:])
+    assert "nothing of it was kept" in caplog.text
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    with open_store(api.database, "read") as store:
+        assert store.counts() == before
+    # and the next request on the same app is answered as ever
+    assert api.post(token, ad1(f"{USER}:gone:1", chf_of("10"))).status_code == 200

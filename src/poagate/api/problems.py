@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from poagate.formats.limits import error_text
 from poagate.store import StoreUnavailableError, StoreValueError
@@ -114,10 +115,31 @@ async def on_store_value(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def on_client_disconnect(request: Request, exc: Exception) -> JSONResponse:
+    """A client that closed its connection before its request body had all arrived (a load
+    generator stopping, a DSP's client timing out): nothing of the request was read, so
+    nothing of it was kept. Logged as information, not as the server's error with a
+    traceback; the answer goes nowhere, but says so should the connection still be there."""
+    log.info(
+        "%s %s: the client closed the connection before its request had all arrived; "
+        "nothing of it was kept",
+        request.method,
+        request.url.path,
+    )
+    return problem_response(
+        request,
+        400,
+        "Request incomplete",
+        "the connection closed before the request body had all arrived; nothing of it was "
+        "kept: send it again",
+    )
+
+
 HANDLERS: dict[type[Exception], Any] = {
     Problem: on_problem,
     StarletteHTTPException: on_http_error,
     RequestValidationError: on_validation_error,
     StoreUnavailableError: on_store_unavailable,
     StoreValueError: on_store_value,
+    ClientDisconnect: on_client_disconnect,
 }
