@@ -14,7 +14,9 @@ PostgreSQL's WAL flushes and the milliseconds spent in them (``pg_stat_wal``; th
 ``track_wal_io_timing``) and the kernel's pressure-stall figures (``/proc/pressure``: the
 milliseconds in which some or all runnable tasks waited for I/O, and some for a CPU). A
 commit that stalls a quarter of a second on the disk's flush shows as a second whose flushes
-took 250 ms or more, and as I/O pressure. Not part of the tests.
+took 250 ms or more, and as I/O pressure. PostgreSQL's backends report their WAL figures at
+most once a second each (PostgreSQL 15), so a second's figure may hold some of the second
+before: it tells the slow second from the fast within about one. Not part of the tests.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ class LockWatch:
         # The longest time between two looks' starts: far over ``interval`` when this process,
         # the database or the whole machine stood still (a look waits for nothing else).
         self.longest_gap = 0.0
-        # Each second's disk figures (``disk_second``): WAL flushes and their milliseconds,
+        # Each second's disk figures (``_disk``): WAL flushes and their milliseconds,
         # pressure-stall milliseconds.
         self.seconds: list[dict[str, float]] = []
         self._stop = threading.Event()
