@@ -43,7 +43,7 @@ SELECT a.pid, a.application_name,
 """
 
 
-WAL = "SELECT wal_sync, wal_sync_time, wal_write_time FROM pg_stat_wal"
+WAL = "SELECT wal_records, wal_bytes, wal_sync, wal_write_time, wal_sync_time FROM pg_stat_wal"
 PRESSURE = Path("/proc/pressure")
 
 
@@ -61,6 +61,21 @@ def pressure() -> dict[str, float]:
             if total and kind in ("some", "full") and (resource, kind) != ("cpu", "full"):
                 totals[f"{resource}_{kind}"] = int(total.group(1)) / 1000
     return totals
+
+
+def wal_totals(conn: psycopg.Connection[Any]) -> dict[str, float]:
+    """PostgreSQL's running totals of WAL: records, bytes, flushes (``wal_sync``) and the
+    milliseconds spent writing and flushing it (``track_wal_io_timing``)."""
+    row = conn.execute(WAL).fetchone()
+    assert row is not None
+    keys = ("records", "bytes", "syncs", "write_ms", "sync_ms")
+    return {k: float(v) for k, v in zip(keys, row, strict=True)}
+
+
+def wal_figures(database: str) -> dict[str, float]:
+    """``wal_totals`` on a connection of its own."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        return wal_totals(conn)
 
 
 class LockWatch:
@@ -127,10 +142,8 @@ class LockWatch:
     @staticmethod
     def _disk(conn: psycopg.Connection[Any], at: float, before: dict[str, Any] | None) -> Any:
         """The disk's running totals now; with ``before``, what changed since (per second)."""
-        row = conn.execute(WAL).fetchone()
-        assert row is not None
-        totals = {"wal_syncs": float(row[0]), "wal_sync_ms": float(row[1])}
-        totals["wal_write_ms"] = float(row[2])
+        wal = wal_totals(conn)
+        totals = {f"wal_{k}": wal[k] for k in ("syncs", "sync_ms", "write_ms")}
         totals.update(pressure())
         if before is None:
             return {"at": at, **totals}

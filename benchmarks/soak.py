@@ -63,7 +63,7 @@ from tests.helpers import stop_process, wait_until_ready
 from tests.pg import PostgresServer, free_port
 
 from benchlib import cpu_ms, http_benchmark
-from pgwatch import LockWatch
+from pgwatch import LockWatch, wal_figures
 from poagate.delivery.signing import new_secret
 from poagate.sim.fleet import FleetSpec, generate_fleet
 from soaklib import (
@@ -484,19 +484,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if rows
     }
     return results
-
-
-def wal_figures(database: str) -> dict[str, float]:
-    """PostgreSQL's running totals of WAL: records, bytes, flushes (``wal_sync``) and the
-    milliseconds spent writing and flushing it (``track_wal_io_timing``)."""
-    with psycopg.connect(database, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT wal_records, wal_bytes, wal_sync, wal_write_time, wal_sync_time "
-            "FROM pg_stat_wal"
-        ).fetchone()
-    assert row is not None
-    keys = ("records", "bytes", "syncs", "write_ms", "sync_ms")
-    return {k: float(v) for k, v in zip(keys, row, strict=True)}
 
 
 def cpu_per_minute(samples: list[dict[str, float]]) -> list[dict[str, float]]:
